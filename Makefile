@@ -1,0 +1,51 @@
+# pcam: every target installs what it needs (system packages, npm packages, the native build).
+#   make demo    the main job        make test    lint + every test
+#   make build   addon + TypeScript  make bench   the engine benchmark against PyTorch
+SHELL := /bin/bash
+ADDON := native/build/Release/pcam.node
+NPM_STAMP := node_modules/.package-lock.json
+TS_STAMP := dist/.built
+NATIVE_SOURCES := $(wildcard native/src/*) native/binding.gyp native/libtorch.mjs
+TS_SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
+
+.PHONY: all build test demo bench lint format clean system-deps test-deps
+
+all: build
+
+system-deps:
+	@scripts/setup.sh engine
+
+test-deps:
+	@scripts/setup.sh test
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+$(ADDON): $(NATIVE_SOURCES) $(NPM_STAMP)
+	@scripts/setup.sh engine
+	npm run build:native --silent
+
+$(TS_STAMP): $(TS_SOURCES) $(NPM_STAMP)
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: system-deps $(ADDON) $(TS_STAMP)
+
+lint: $(NPM_STAMP)
+	npx eslint .
+	npx prettier --check .
+
+format: $(NPM_STAMP)
+	npx prettier --write .
+
+test: build test-deps lint
+	node scripts/run-tests.mjs
+
+demo: build
+	node bin/pcam.js bench engine
+
+bench: build
+	node bin/pcam.js bench engine
+
+clean:
+	rm -rf dist native/build

@@ -1,0 +1,31 @@
+{
+  "targets": [
+    {
+      "target_name": "pcam",
+      "sources": [
+        "src/addon.cc",
+        "src/convert.cc",
+        "src/tensor.cc",
+        "src/ops.cc",
+        "src/nn.cc",
+        "src/optim.cc",
+        "src/mmap.cc",
+        "src/runtime.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node libtorch.mjs include_dirs)"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "<!@(node libtorch.mjs defines)"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"],
+      "libraries": ["<!@(node libtorch.mjs libraries)"],
+      "ldflags": ["<!@(node libtorch.mjs ldflags)"]
+    }
+  ]
+}

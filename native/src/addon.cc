@@ -1,0 +1,19 @@
+// Entry point of the pcam addon: every source file registers its functions here. The addon keeps
+// no per-process JavaScript state, so it loads in any number of worker threads.
+#include "common.h"
+
+namespace pcam {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterRuntime(env, exports);
+  RegisterTensor(env, exports);
+  RegisterOps(env, exports);
+  RegisterNn(env, exports);
+  RegisterOptim(env, exports);
+  RegisterMmap(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(pcam, Init)
+
+}  // namespace pcam

@@ -1,0 +1,93 @@
+// Shared by every source file of the addon: the tensor handle, argument conversion, and the one
+// place where C++ exceptions become JavaScript errors. Mechanism only: no defaults, no policy.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pcam {
+
+// A tensor handle is a Napi::External<TensorBox>. JavaScript owns the box: dispose() releases the
+// tensor at once (deterministic), the finalizer deletes the box when V8 collects the handle.
+struct TensorBox {
+  at::Tensor tensor;
+};
+
+// Live (undisposed, uncollected) tensor handles, over all threads; a leak shows up here first.
+int64_t LiveTensorCount();
+
+Napi::Value Wrap(Napi::Env env, at::Tensor tensor);
+at::Tensor& Unwrap(const Napi::Value& value);
+void Release(const Napi::Value& value);
+std::optional<at::Tensor> OptionalTensor(const Napi::Value& value);
+std::vector<at::Tensor> TensorList(const Napi::Value& value);
+Napi::Array WrapList(Napi::Env env, const std::vector<at::Tensor>& tensors);
+
+std::vector<int64_t> IntList(const Napi::Value& value);
+int64_t Int(const Napi::Value& value);
+double Double(const Napi::Value& value);
+bool Bool(const Napi::Value& value);
+std::string String(const Napi::Value& value);
+at::Scalar Scalar(const Napi::Value& value);
+at::ScalarType Dtype(const Napi::Value& value);
+std::string DtypeName(at::ScalarType type);
+at::Device Device(const Napi::Value& value);
+at::MemoryFormat MemoryFormat(const Napi::Value& value);
+
+// Runs f and turns a c10::Error (shape mismatch, out of memory, ...) or std::exception into a
+// JavaScript Error carrying libtorch's message and a `code`; an escaping C++ exception would abort.
+template <class F>
+Napi::Value Guard(const Napi::CallbackInfo& info, F&& f) {
+  Napi::Env env = info.Env();
+  try {
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::IndexError& e) {
+    Napi::Error err = Napi::Error::New(env, e.what_without_backtrace());
+    err.Set("code", Napi::String::New(env, "TORCH_INDEX"));
+    throw err;
+  } catch (const c10::TypeError& e) {
+    Napi::Error err = Napi::Error::New(env, e.what_without_backtrace());
+    err.Set("code", Napi::String::New(env, "TORCH_TYPE"));
+    throw err;
+  } catch (const c10::Error& e) {
+    std::string message = e.what_without_backtrace();
+    bool oom = message.find("out of memory") != std::string::npos ||
+               message.find("DefaultCPUAllocator: can't allocate") != std::string::npos;
+    Napi::Error err = Napi::Error::New(env, message);
+    err.Set("code", Napi::String::New(env, oom ? "TORCH_OUT_OF_MEMORY" : "TORCH"));
+    throw err;
+  } catch (const std::bad_alloc&) {
+    Napi::Error err = Napi::Error::New(env, "out of memory (std::bad_alloc)");
+    err.Set("code", Napi::String::New(env, "TORCH_OUT_OF_MEMORY"));
+    throw err;
+  } catch (const std::exception& e) {
+    Napi::Error err = Napi::Error::New(env, e.what());
+    err.Set("code", Napi::String::New(env, "TORCH"));
+    throw err;
+  }
+}
+
+// Declares an exported function whose body runs inside Guard.
+#define PCAM_FN(name) \
+  static Napi::Value name##Impl(const Napi::CallbackInfo& info); \
+  Napi::Value name(const Napi::CallbackInfo& info) { return Guard(info, [&] { return name##Impl(info); }); } \
+  static Napi::Value name##Impl(const Napi::CallbackInfo& info)
+
+void RegisterTensor(Napi::Env env, Napi::Object exports);
+void RegisterOps(Napi::Env env, Napi::Object exports);
+void RegisterNn(Napi::Env env, Napi::Object exports);
+void RegisterOptim(Napi::Env env, Napi::Object exports);
+void RegisterMmap(Napi::Env env, Napi::Object exports);
+void RegisterRuntime(Napi::Env env, Napi::Object exports);
+
+inline void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
+  exports.Set(name, Napi::Function::New(env, fn, name));
+}
+
+}  // namespace pcam

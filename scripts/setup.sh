@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the system packages pcam needs on Debian/Ubuntu, only those that are missing.
+#   scripts/setup.sh engine   libtorch (unless $LIBTORCH or python3's torch already provide one)
+#   scripts/setup.sh test     also PyTorch for Python, the independent reference of the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "pcam setup: please install $* with your system's package manager (no apt-get here)." >&2
+    exit 1
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    echo "pcam setup: apt-get update" >&2
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  echo "pcam setup: apt-get install $*" >&2
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! node native/libtorch.mjs include_dirs >/dev/null 2>&1; then
+  apt_install libtorch-dev
+fi
+
+if [ "${1:-engine}" = test ]; then
+  # The reference must be Debian's torch (or one a user points PCAM_PYTHON at), not pyenv's python3.
+  python="${PCAM_PYTHON:-/usr/bin/python3}"
+  if ! "$python" -c 'import torch, torchvision' >/dev/null 2>&1; then
+    apt_install python3-torch python3-torchvision
+  fi
+fi

@@ -1,0 +1,80 @@
+/**
+ * BatchNorm2d with running statistics and num_batches_tracked, named as in PyTorch.
+ * @see torch.nn.BatchNorm2d
+ * @module
+ */
+import { ValidationError } from '../errors.js'
+import { batchNorm, checkInteger, noGrad, ones, zeros, type Tensor } from '../torch/index.js'
+import { Module } from './module.js'
+import { Parameter } from './parameter.js'
+
+export interface BatchNormOptions {
+  eps?: number
+  /** Weight of the new batch in the running statistics; null for a cumulative average. */
+  momentum?: number | null
+  affine?: boolean
+  trackRunningStats?: boolean
+}
+
+export class BatchNorm2d extends Module {
+  readonly numFeatures: number
+  readonly eps: number
+  readonly momentum: number | null
+  readonly weight: Parameter | null
+  readonly bias: Parameter | null
+  readonly runningMean: Tensor | null
+  readonly runningVar: Tensor | null
+  readonly numBatchesTracked: Tensor | null
+
+  constructor(numFeatures: number, options: BatchNormOptions = {}) {
+    super()
+    const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true } = options
+    this.numFeatures = checkInteger(numFeatures, 'numFeatures', 1)
+    this.eps = eps
+    this.momentum = momentum
+    this.weight = this.registerParameter(
+      'weight',
+      affine ? new Parameter(ones([numFeatures])) : null,
+    )
+    this.bias = this.registerParameter('bias', affine ? new Parameter(zeros([numFeatures])) : null)
+    this.runningMean = this.registerBuffer(
+      'running_mean',
+      trackRunningStats ? zeros([numFeatures]) : null,
+    )
+    this.runningVar = this.registerBuffer(
+      'running_var',
+      trackRunningStats ? ones([numFeatures]) : null,
+    )
+    this.numBatchesTracked = this.registerBuffer(
+      'num_batches_tracked',
+      trackRunningStats ? zeros([], { dtype: 'int64' }) : null,
+    )
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4)
+      throw new ValidationError(
+        `BatchNorm2d expects a 4-D input (N, C, H, W) but got shape [${x.shape}]`,
+      )
+    let momentum = this.momentum ?? 0
+    const track = this.training && this.numBatchesTracked !== null
+    if (track) {
+      const tracked = this.numBatchesTracked as Tensor
+      noGrad(() => tracked.add_(1))
+      if (this.momentum === null) momentum = 1 / tracked.item()
+    }
+    // Batch statistics in training, or when there are no running statistics to use.
+    const useBatchStats = this.training || this.runningMean === null
+    return batchNorm(x, this.runningMean, this.runningVar, {
+      weight: this.weight,
+      bias: this.bias,
+      training: useBatchStats,
+      momentum,
+      eps: this.eps,
+    })
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight !== null}`
+  }
+}

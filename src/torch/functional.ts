@@ -1,0 +1,239 @@
+/**
+ * Neural-network functions on tensors, as torch.nn.functional: convolution, normalisation,
+ * pooling, resizing, activations, dropout and losses. Options take PyTorch's names and defaults.
+ * @module
+ */
+import { ValidationError } from '../errors.js'
+import { checkInteger, checkNumber, pair } from './check.js'
+import { native, type Reduction } from './native.js'
+import { kHandle, Tensor } from './tensor.js'
+
+type Pair = number | [number, number]
+const h = (t: Tensor | null | undefined) => (t ? t[kHandle] : null)
+
+export interface Conv2dOptions {
+  stride?: Pair
+  /** Symmetric [height, width] padding, or [left, right, top, bottom] for asymmetric padding. */
+  padding?: Pair | [number, number, number, number]
+  dilation?: Pair
+  groups?: number
+}
+
+/**
+ * 2-D convolution of x (N, C, H, W) with weight (out, C / groups, kH, kW).
+ * @see torch.nn.functional.conv2d
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  options: Conv2dOptions = {},
+): Tensor {
+  const stride = pair(options.stride ?? 1, 'stride', 1)
+  const dilation = pair(options.dilation ?? 1, 'dilation', 1)
+  const groups = checkInteger(options.groups ?? 1, 'groups', 1)
+  const padding = options.padding ?? 0
+  if (Array.isArray(padding) && padding.length === 4) {
+    // Asymmetric ("same" at stride 2, as TensorFlow pads): pad explicitly, then convolve.
+    const padded = pad(x, padding)
+    try {
+      return new Tensor(
+        native.conv2d(padded[kHandle], weight[kHandle], h(bias), stride, [0, 0], dilation, groups),
+      )
+    } finally {
+      padded.dispose()
+    }
+  }
+  const symmetric = pair(padding as Pair, 'padding', 0)
+  return new Tensor(
+    native.conv2d(x[kHandle], weight[kHandle], h(bias), stride, symmetric, dilation, groups),
+  )
+}
+
+/** x @ weight.T + bias. @see torch.nn.functional.linear */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return new Tensor(native.linear(x[kHandle], weight[kHandle], h(bias)))
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null
+  bias?: Tensor | null
+  training?: boolean
+  momentum?: number
+  eps?: number
+}
+
+/**
+ * Batch normalisation; in training mode it normalises with the batch statistics and updates
+ * runningMean / runningVar in place. @see torch.nn.functional.batch_norm
+ */
+export function batchNorm(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormOptions = {},
+): Tensor {
+  const { weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options
+  if (!training && (runningMean === null || runningVar === null)) {
+    throw new ValidationError('batchNorm in eval mode needs runningMean and runningVar')
+  }
+  return new Tensor(
+    native.batchNorm(
+      x[kHandle],
+      h(weight),
+      h(bias),
+      h(runningMean),
+      h(runningVar),
+      training,
+      momentum,
+      eps,
+    ),
+  )
+}
+
+export interface PoolOptions {
+  stride?: Pair
+  padding?: Pair
+  ceilMode?: boolean
+}
+
+/** @see torch.nn.functional.max_pool2d */
+export function maxPool2d(
+  x: Tensor,
+  kernelSize: Pair,
+  options: PoolOptions & { dilation?: Pair } = {},
+): Tensor {
+  const kernel = pair(kernelSize, 'kernelSize', 1)
+  const stride = pair(options.stride ?? kernel, 'stride', 1)
+  const padding = pair(options.padding ?? 0, 'padding', 0)
+  const dilation = pair(options.dilation ?? 1, 'dilation', 1)
+  return new Tensor(
+    native.maxPool2d(x[kHandle], kernel, stride, padding, dilation, options.ceilMode ?? false),
+  )
+}
+
+/** @see torch.nn.functional.avg_pool2d */
+export function avgPool2d(
+  x: Tensor,
+  kernelSize: Pair,
+  options: PoolOptions & { countIncludePad?: boolean } = {},
+): Tensor {
+  const kernel = pair(kernelSize, 'kernelSize', 1)
+  const stride = pair(options.stride ?? kernel, 'stride', 1)
+  const padding = pair(options.padding ?? 0, 'padding', 0)
+  const { ceilMode = false, countIncludePad = true } = options
+  return new Tensor(
+    native.avgPool2d(x[kHandle], kernel, stride, padding, ceilMode, countIncludePad),
+  )
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return new Tensor(native.adaptiveAvgPool2d(x[kHandle], pair(outputSize, 'outputSize', 1)))
+}
+export function adaptiveMaxPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return new Tensor(native.adaptiveMaxPool2d(x[kHandle], pair(outputSize, 'outputSize', 1)))
+}
+
+export type InterpolateMode = 'nearest' | 'bilinear' | 'bicubic'
+
+/** Resizes (N, C, H, W) to `size`. @see torch.nn.functional.interpolate */
+export function interpolate(
+  x: Tensor,
+  size: Pair,
+  options: { mode?: InterpolateMode; alignCorners?: boolean } = {},
+): Tensor {
+  const { mode = 'nearest', alignCorners = false } = options
+  if (mode === 'nearest' && alignCorners)
+    throw new ValidationError('alignCorners only applies to bilinear and bicubic')
+  return new Tensor(native.interpolate(x[kHandle], pair(size, 'size', 1), mode, alignCorners))
+}
+
+/** Pads the last dimensions: [left, right, top, bottom, ...] as torch.nn.functional.pad. */
+export function pad(
+  x: Tensor,
+  pads: readonly number[],
+  options: { mode?: 'constant' | 'reflect' | 'replicate' | 'circular'; value?: number } = {},
+): Tensor {
+  const { mode = 'constant', value = 0 } = options
+  if (pads.length % 2 !== 0)
+    throw new ValidationError(`Expected an even number of pads but received ${pads.length}`)
+  return new Tensor(native.pad(x[kHandle], [...pads], mode, value))
+}
+
+export function relu(x: Tensor): Tensor {
+  return x.relu()
+}
+/** min(max(x, 0), 6), the activation of MobileNet. */
+export function relu6(x: Tensor): Tensor {
+  if (x.dtype !== 'bfloat16') return hardtanh(x, 0, 6)
+  // NOTE: libtorch 1.13 has no bfloat16 backward for hardtanh on the CPU; relu then clamp has.
+  const positive = x.relu()
+  try {
+    return positive.clamp(null, 6)
+  } finally {
+    positive.dispose()
+  }
+}
+export function hardtanh(x: Tensor, min = -1, max = 1): Tensor {
+  return new Tensor(native.hardtanh(x[kHandle], min, max))
+}
+export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
+  return new Tensor(native.leakyRelu(x[kHandle], negativeSlope))
+}
+export function sigmoid(x: Tensor): Tensor {
+  return x.sigmoid()
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return new Tensor(native.softmax(x[kHandle], dim))
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return new Tensor(native.logSoftmax(x[kHandle], dim))
+}
+
+/** Zeroes elements with probability p and scales the rest by 1/(1-p), in training only. */
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  checkNumber(p, 'p', 0, 1)
+  return new Tensor(native.dropout(x[kHandle], p, training))
+}
+
+export interface LossOptions {
+  reduction?: Reduction
+}
+
+/**
+ * Binary cross-entropy on logits, numerically stable. @see torch.nn.functional.binary_cross_entropy_with_logits
+ */
+export function bceWithLogits(
+  logits: Tensor,
+  target: Tensor,
+  options: LossOptions & { weight?: Tensor; posWeight?: Tensor } = {},
+): Tensor {
+  const { reduction = 'mean', weight = null, posWeight = null } = options
+  return new Tensor(
+    native.bceWithLogits(logits[kHandle], target[kHandle], h(weight), h(posWeight), reduction),
+  )
+}
+
+/** Cross-entropy of logits (N, C) against class indices (N). @see torch.nn.functional.cross_entropy */
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  options: LossOptions & { weight?: Tensor; ignoreIndex?: number; labelSmoothing?: number } = {},
+): Tensor {
+  const { reduction = 'mean', weight = null, ignoreIndex = -100, labelSmoothing = 0 } = options
+  checkNumber(labelSmoothing, 'labelSmoothing', 0, 1)
+  return new Tensor(
+    native.crossEntropy(
+      logits[kHandle],
+      target[kHandle],
+      h(weight),
+      reduction,
+      ignoreIndex,
+      labelSmoothing,
+    ),
+  )
+}
+
+export function mseLoss(x: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
+  return new Tensor(native.mseLoss(x[kHandle], target[kHandle], options.reduction ?? 'mean'))
+}

@@ -1,0 +1,66 @@
+/**
+ * The public face of the engine: everything above src/torch imports from here.
+ * @module
+ */
+export { autocast, enableGrad, isGradEnabled, noGrad } from './autograd.js'
+export { checkInteger, checkNumber, checkOptions, checkShape, pair } from './check.js'
+export {
+  arange,
+  cat,
+  empty,
+  full,
+  fullLike,
+  ones,
+  onesLike,
+  rand,
+  randint,
+  randn,
+  randperm,
+  stack,
+  tensor,
+  where,
+  zeros,
+  zerosLike,
+  type TensorOptions,
+} from './creation.js'
+export { checkDevice, cudaDeviceCount, cudaIsAvailable, type Device } from './device.js'
+export { DTYPES, isFloatingDtype, type Dtype, type TypedArray } from './dtype.js'
+export {
+  adaptiveAvgPool2d,
+  adaptiveMaxPool2d,
+  avgPool2d,
+  batchNorm,
+  bceWithLogits,
+  conv2d,
+  crossEntropy,
+  dropout,
+  hardtanh,
+  interpolate,
+  leakyRelu,
+  linear,
+  logSoftmax,
+  maxPool2d,
+  mseLoss,
+  pad,
+  relu,
+  relu6,
+  sigmoid,
+  softmax,
+  type Conv2dOptions,
+  type InterpolateMode,
+} from './functional.js'
+export { mmapFile } from './mmap.js'
+export { Adam, AdamW, type AdamHyper, type AdamState } from './optim/adam.js'
+export { clipGradNorm, Optimizer, type ParamGroup, type ParamsInput } from './optim/optimizer.js'
+export { SGD, type SgdHyper } from './optim/sgd.js'
+export {
+  buildInfo,
+  defaultNumThreads,
+  getNumThreads,
+  manualSeed,
+  memoryStats,
+  setNumThreads,
+  type MemoryStats,
+} from './runtime.js'
+export { keep, scope, type Disposable } from './scope.js'
+export { Tensor, type MemoryFormat } from './tensor.js'

@@ -1,0 +1,246 @@
+/**
+ * The only file that loads the native addon (native/build/Release/pcam.node). It types every
+ * function the addon exports and turns libtorch's errors into TorchError.
+ * @module
+ */
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { availableParallelism } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ConfigError, TorchError } from '../errors.js'
+
+/** An opaque reference to a libtorch tensor; only src/torch looks inside. */
+export type NativeHandle = { readonly __nativeTensor: unique symbol }
+type H = NativeHandle
+type Maybe = NativeHandle | null
+type Scalar = number | boolean
+export type Reduction = 'mean' | 'sum' | 'none'
+
+/** What the addon exports; each group names the C++ file that implements it. */
+export interface NativeBinding {
+  // native/src/runtime.cc
+  setNumThreads(n: number): void
+  getNumThreads(): number
+  setNumInteropThreads(n: number): void
+  manualSeed(seed: number | bigint): void
+  setGradEnabled(enabled: boolean): void
+  isGradEnabled(): boolean
+  setAutocast(deviceType: string, enabled: boolean, dtype: string): void
+  isAutocastEnabled(deviceType: string): boolean
+  cudaDeviceCount(): number
+  liveTensors(): number
+  buildInfo(): { torchVersion: string; cxx11Abi: boolean; cuda: boolean; parallel: string }
+  // native/src/tensor.cc
+  fromBuffer(
+    data: ArrayBufferView,
+    srcDtype: string,
+    shape: number[],
+    dtype: string,
+    device: string,
+  ): H
+  toBuffer(h: H): ArrayBuffer
+  item(h: H): number | boolean
+  full(shape: number[], value: Scalar, dtype: string, device: string): H
+  empty(shape: number[], dtype: string, device: string): H
+  rand(shape: number[], dtype: string, device: string): H
+  randn(shape: number[], dtype: string, device: string): H
+  randint(low: number, high: number, shape: number[], dtype: string, device: string): H
+  randperm(n: number, dtype: string, device: string): H
+  arange(start: number, end: number, step: number, dtype: string, device: string): H
+  dispose(h: H): void
+  shape(h: H): number[]
+  dtype(h: H): string
+  device(h: H): string
+  isContiguous(h: H, memoryFormat: string): boolean
+  dataPtrEqual(a: H, b: H): boolean
+  to(h: H, dtype: string, device: string, copy: boolean): H
+  contiguous(h: H, memoryFormat: string): H
+  clone(h: H, memoryFormat: string): H
+  copy_(dst: H, src: H): void
+  fill_(h: H, value: Scalar): void
+  uniform_(h: H, low: number, high: number): void
+  normal_(h: H, mean: number, std: number): void
+  requiresGrad(h: H): boolean
+  setRequiresGrad(h: H, requiresGrad: boolean): void
+  isLeaf(h: H): boolean
+  setData(h: H, source: H): void
+  detach(h: H): H
+  grad(h: H): Maybe
+  hasGrad(h: H): boolean
+  setGrad(h: H, grad: Maybe): void
+  retainGrad(h: H): void
+  backward(h: H, gradient: Maybe, retainGraph: boolean): void
+  // native/src/ops.cc
+  unary(op: string, x: H): H
+  binary(op: string, a: H, b: H | Scalar): H
+  inplace(op: string, a: H, b: H | Scalar, alpha?: number): void
+  clamp(x: H, min: number | null, max: number | null): H
+  where(condition: H, a: H, b: H): H
+  reduce(op: string, x: H, dims: number[] | null, keepdim: boolean): H
+  variance(x: H, dims: number[] | null, correction: number, keepdim: boolean, sqrt: boolean): H
+  argReduce(op: string, x: H, dim: number | null, keepdim: boolean): H
+  topk(x: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H]
+  sort(x: H, dim: number, descending: boolean): [H, H]
+  reshape(x: H, shape: number[]): H
+  permute(x: H, dims: number[]): H
+  transpose(x: H, dim0: number, dim1: number): H
+  expand(x: H, shape: number[]): H
+  repeat(x: H, repeats: number[]): H
+  squeeze(x: H, dim: number | null): H
+  unsqueeze(x: H, dim: number): H
+  flatten(x: H, startDim: number, endDim: number): H
+  slice(x: H, dim: number, start: number, end: number, step: number): H
+  select(x: H, dim: number, index: number): H
+  indexSelect(x: H, dim: number, index: H): H
+  gather(x: H, dim: number, index: H): H
+  cat(xs: H[], dim: number): H
+  stack(xs: H[], dim: number): H
+  flip(x: H, dims: number[]): H
+  rot90(x: H, k: number, dims: number[]): H
+  matmul(a: H, b: H): H
+  // native/src/nn.cc
+  conv2d(
+    x: H,
+    w: H,
+    b: Maybe,
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+    groups: number,
+  ): H
+  linear(x: H, w: H, b: Maybe): H
+  batchNorm(
+    x: H,
+    w: Maybe,
+    b: Maybe,
+    mean: Maybe,
+    v: Maybe,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): H
+  maxPool2d(
+    x: H,
+    kernel: number[],
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+    ceil: boolean,
+  ): H
+  avgPool2d(
+    x: H,
+    kernel: number[],
+    stride: number[],
+    padding: number[],
+    ceil: boolean,
+    countPad: boolean,
+  ): H
+  adaptiveAvgPool2d(x: H, outputSize: number[]): H
+  adaptiveMaxPool2d(x: H, outputSize: number[]): H
+  interpolate(x: H, size: number[], mode: string, alignCorners: boolean): H
+  pad(x: H, pads: number[], mode: string, value: number): H
+  hardtanh(x: H, min: number, max: number): H
+  leakyRelu(x: H, slope: number): H
+  softmax(x: H, dim: number): H
+  logSoftmax(x: H, dim: number): H
+  dropout(x: H, p: number, training: boolean): H
+  bceWithLogits(x: H, target: H, weight: Maybe, posWeight: Maybe, reduction: Reduction): H
+  crossEntropy(
+    x: H,
+    target: H,
+    weight: Maybe,
+    reduction: Reduction,
+    ignoreIndex: number,
+    smoothing: number,
+  ): H
+  mseLoss(x: H, target: H, reduction: Reduction): H
+  // native/src/optim.cc
+  sgdStep(
+    params: H[],
+    buffers: H[],
+    firstStep: boolean,
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+  ): void
+  adamStep(
+    params: H[],
+    expAvg: H[],
+    expAvgSq: H[],
+    steps: number[],
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+  ): void
+  clipGradNorm(params: H[], maxNorm: number): number
+  // native/src/mmap.cc
+  mmapFile(path: string): H
+}
+
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const BINARY = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pcam.node')
+
+function loadError(cause: unknown): ConfigError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  if (!existsSync(BINARY)) {
+    return new ConfigError(
+      `The pcam native addon is not built (${BINARY} is missing). Run "make build" in ${PACKAGE_ROOT}.`,
+      { cause },
+    )
+  }
+  return new ConfigError(
+    `Could not load the pcam native addon: ${reason}\nPossible solutions:\n` +
+      '- Install libtorch: "sudo apt-get install libtorch-dev" (Debian/Ubuntu).\n' +
+      '- If libtorch lives elsewhere, add its lib/ folder to LD_LIBRARY_PATH.\n' +
+      `- Rebuild against the libtorch you have: "make build" in ${PACKAGE_ROOT}.`,
+    { cause },
+  )
+}
+
+function isNativeError(error: unknown): error is Error & { code?: unknown } {
+  return error instanceof Error && !(error instanceof TorchError)
+}
+
+// Wraps each function so libtorch's errors arrive as TorchError with libtorch's message and code.
+function wrap(raw: Record<string, unknown>): NativeBinding {
+  const out: Record<string, unknown> = {}
+  for (const [name, fn] of Object.entries(raw)) {
+    if (typeof fn !== 'function') continue
+    out[name] = (...args: unknown[]) => {
+      try {
+        return fn(...args)
+      } catch (error) {
+        if (!isNativeError(error)) throw error
+        const code = typeof error.code === 'string' ? error.code : 'TORCH'
+        throw new TorchError(error.message, code, { cause: error })
+      }
+    }
+  }
+  return out as unknown as NativeBinding
+}
+
+function load(): NativeBinding {
+  const require = createRequire(import.meta.url)
+  try {
+    return wrap(require(BINARY) as Record<string, unknown>)
+  } catch (error) {
+    throw loadError(error)
+  }
+}
+
+/** Default thread count: $PCAM_NUM_THREADS, else every core (libtorch would use 1 here). */
+export function defaultNumThreads(): number {
+  const fromEnv = Number(process.env.PCAM_NUM_THREADS)
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism()
+}
+
+/** The addon, loaded once per thread (each worker thread gets its own instance). */
+export const native: NativeBinding = load()
+// OpenMP's thread count is per thread, so every thread that loads the addon sets it.
+native.setNumThreads(defaultNumThreads())

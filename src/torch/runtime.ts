@@ -1,0 +1,40 @@
+/**
+ * Process settings of the engine: thread count, random seed, native memory and build facts.
+ * @module
+ */
+import { checkInteger } from './check.js'
+import { defaultNumThreads, native } from './native.js'
+
+export { defaultNumThreads }
+
+/** Threads libtorch uses for one op (it defaults to 1 on these machines, so pcam sets it). */
+export function setNumThreads(threads: number): void {
+  native.setNumThreads(checkInteger(threads, 'threads', 1))
+}
+export function getNumThreads(): number {
+  return native.getNumThreads()
+}
+
+/** Seeds libtorch's random generator (rand, randn, dropout, init, randperm). */
+export function manualSeed(seed: number): void {
+  native.manualSeed(checkInteger(seed, 'seed', 0))
+}
+
+export interface MemoryStats {
+  /** Tensor handles neither disposed nor garbage-collected, over all threads. */
+  liveTensors: number
+  /** Resident memory of the process in bytes (native and JavaScript). */
+  rss: number
+  /** V8 heap in use, in bytes. */
+  heapUsed: number
+}
+
+/** What is holding memory now; a steady training loop keeps liveTensors and rss flat. */
+export function memoryStats(): MemoryStats {
+  const { rss, heapUsed } = process.memoryUsage()
+  return { liveTensors: native.liveTensors(), rss, heapUsed }
+}
+
+export function buildInfo(): ReturnType<typeof native.buildInfo> {
+  return native.buildInfo()
+}

@@ -1,0 +1,148 @@
+/**
+ * Runs PyTorch (Python) on the same inputs as a pcam test, through test/parity/reference.py.
+ * A missing PyTorch fails the test with an install hint: a parity test never passes silently.
+ * @module
+ */
+import { spawnSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import assert from 'node:assert/strict'
+import { tensor, type Dtype, type Tensor } from '../../src/torch/index.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+const SCRIPT = join(ROOT, 'test', 'parity', 'reference.py')
+const INSTALL_HINT =
+  'PyTorch for Python is needed as the reference: run "make test" (it installs Debian\'s ' +
+  'python3-torch python3-torchvision), or set PCAM_PYTHON to a python with torch.'
+
+let cachedPython: string | undefined
+
+/** A python interpreter that can import torch: $PCAM_PYTHON, Debian's, or the one on PATH. */
+export function torchPython(): string {
+  if (cachedPython !== undefined) return cachedPython
+  const candidates = [process.env.PCAM_PYTHON, '/usr/bin/python3', 'python3'].filter(
+    (c): c is string => typeof c === 'string' && c !== '',
+  )
+  for (const candidate of candidates) {
+    const probe = spawnSync(candidate, ['-c', 'import torch, numpy'], { stdio: 'ignore' })
+    if (probe.status === 0) {
+      cachedPython = candidate
+      return candidate
+    }
+  }
+  throw new Error(`${INSTALL_HINT} Tried: ${candidates.join(', ')}.`)
+}
+
+export interface EncodedTensor {
+  shape: number[]
+  dtype: string
+  data: string
+}
+
+export function encode(t: Tensor): EncodedTensor {
+  const data = t.data()
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  const dtype = t.dtype === 'float16' || t.dtype === 'bfloat16' ? 'float32' : t.dtype
+  return { shape: t.shape, dtype, data: bytes.toString('base64') }
+}
+
+export function decode(spec: EncodedTensor): Tensor {
+  const bytes = Buffer.from(spec.data, 'base64')
+  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
+  const arrays: Record<string, (b: ArrayBuffer) => ArrayBufferView> = {
+    float32: (b) => new Float32Array(b),
+    float64: (b) => new Float64Array(b),
+    int64: (b) => new BigInt64Array(b),
+    int32: (b) => new Int32Array(b),
+    uint8: (b) => new Uint8Array(b),
+    bool: (b) => new Uint8Array(b),
+  }
+  const make = arrays[spec.dtype]
+  if (make === undefined) throw new Error(`reference returned unsupported dtype ${spec.dtype}`)
+  const dtype = (spec.dtype === 'bool' ? 'bool' : spec.dtype) as Dtype
+  return tensor(make(buffer), { shape: spec.shape, dtype })
+}
+
+export interface Case {
+  /** A Python expression over the input names, torch and F (torch.nn.functional). */
+  expr: string
+  inputs: Record<string, Tensor>
+  /** Inputs whose gradients to return. */
+  grad?: string[]
+  /** Upstream gradient for the first output (ones when omitted). */
+  gradOutput?: Tensor
+}
+
+export interface Result {
+  outputs: Tensor[]
+  grads: Record<string, Tensor>
+  inputsAfter: Record<string, Tensor>
+}
+
+/** Evaluates every case in one Python process (torch's import costs seconds). */
+export function runReference(cases: Case[], threads = 1): Result[] {
+  const request = {
+    threads,
+    cases: cases.map((c) => ({
+      expr: c.expr,
+      inputs: Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, encode(v)])),
+      grad: c.grad ?? [],
+      gradOutput: c.gradOutput ? encode(c.gradOutput) : null,
+    })),
+  }
+  return runScript(SCRIPT, request).results.map((r: Record<string, unknown>, i: number) => {
+    if (typeof r.error === 'string')
+      throw new Error(`reference failed on "${cases[i]?.expr}": ${r.error}`)
+    const decodeAll = (o: unknown) =>
+      Object.fromEntries(
+        Object.entries((o ?? {}) as Record<string, EncodedTensor>).map(([k, v]) => [k, decode(v)]),
+      )
+    return {
+      outputs: (r.outputs as EncodedTensor[]).map(decode),
+      grads: decodeAll(r.grads),
+      inputsAfter: decodeAll(r.inputsAfter),
+    }
+  })
+}
+
+/** Runs a Python script of test/parity with a JSON request on stdin; returns its JSON reply. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function runScript(script: string, request: unknown): any {
+  const run = spawnSync(torchPython(), [script], {
+    input: JSON.stringify(request),
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  })
+  if (run.status !== 0) throw new Error(`${script} failed (${run.status}): ${run.stderr}`)
+  return JSON.parse(run.stdout)
+}
+
+export const PARITY_DIR = join(ROOT, 'test', 'parity')
+
+/** Asserts |actual - expected| <= atol + rtol * |expected| elementwise, with a useful message. */
+export function assertClose(
+  actual: Tensor,
+  expected: Tensor,
+  options: { atol?: number; rtol?: number; what?: string } = {},
+): void {
+  const { atol = 1e-5, rtol = 1e-4, what = 'tensor' } = options
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`)
+  const a = actual.data()
+  const e = expected.data()
+  let worst = 0
+  let worstIndex = -1
+  for (let i = 0; i < a.length; i++) {
+    const diff = Math.abs(Number(a[i]) - Number(e[i]))
+    const excess = diff - (atol + rtol * Math.abs(Number(e[i])))
+    if (excess > worst || Number.isNaN(diff)) {
+      worst = Number.isNaN(diff) ? Infinity : excess
+      worstIndex = i
+    }
+  }
+  if (worstIndex >= 0) {
+    assert.fail(
+      `${what}: element ${worstIndex} is ${a[worstIndex]}, expected ${e[worstIndex]} ` +
+        `(atol ${atol}, rtol ${rtol})`,
+    )
+  }
+}
