@@ -1,38 +1,17 @@
 /**
  * Runs PyTorch (Python) on the same inputs as a pcam test, through test/parity/reference.py.
- * A missing PyTorch fails the test with an install hint: a parity test never passes silently.
+ * A missing PyTorch fails the test with an install hint (src/bench/python.ts): a parity test never
+ * passes silently.
  * @module
  */
-import { spawnSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import assert from 'node:assert/strict'
+import { runPythonJson } from '../../src/bench/python.js'
 import { tensor, type Dtype, type Tensor } from '../../src/torch/index.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const SCRIPT = join(ROOT, 'test', 'parity', 'reference.py')
-const INSTALL_HINT =
-  'PyTorch for Python is needed as the reference: run "make test" (it installs Debian\'s ' +
-  'python3-torch python3-torchvision), or set PCAM_PYTHON to a python with torch.'
-
-let cachedPython: string | undefined
-
-/** A python interpreter that can import torch: $PCAM_PYTHON, Debian's, or the one on PATH. */
-export function torchPython(): string {
-  if (cachedPython !== undefined) return cachedPython
-  const candidates = [process.env.PCAM_PYTHON, '/usr/bin/python3', 'python3'].filter(
-    (c): c is string => typeof c === 'string' && c !== '',
-  )
-  for (const candidate of candidates) {
-    const probe = spawnSync(candidate, ['-c', 'import torch, numpy'], { stdio: 'ignore' })
-    if (probe.status === 0) {
-      cachedPython = candidate
-      return candidate
-    }
-  }
-  throw new Error(`${INSTALL_HINT} Tried: ${candidates.join(', ')}.`)
-}
-
 export interface EncodedTensor {
   shape: number[]
   dtype: string
@@ -90,7 +69,8 @@ export function runReference(cases: Case[], threads = 1): Result[] {
       gradOutput: c.gradOutput ? encode(c.gradOutput) : null,
     })),
   }
-  return runScript(SCRIPT, request).results.map((r: Record<string, unknown>, i: number) => {
+  const reply = runPythonJson(SCRIPT, request) as { results: Record<string, unknown>[] }
+  return reply.results.map((r: Record<string, unknown>, i: number) => {
     if (typeof r.error === 'string')
       throw new Error(`reference failed on "${cases[i]?.expr}": ${r.error}`)
     const decodeAll = (o: unknown) =>
@@ -103,18 +83,6 @@ export function runReference(cases: Case[], threads = 1): Result[] {
       inputsAfter: decodeAll(r.inputsAfter),
     }
   })
-}
-
-/** Runs a Python script of test/parity with a JSON request on stdin; returns its JSON reply. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function runScript(script: string, request: unknown): any {
-  const run = spawnSync(torchPython(), [script], {
-    input: JSON.stringify(request),
-    encoding: 'utf8',
-    maxBuffer: 1 << 30,
-  })
-  if (run.status !== 0) throw new Error(`${script} failed (${run.status}): ${run.stderr}`)
-  return JSON.parse(run.stdout)
 }
 
 export const PARITY_DIR = join(ROOT, 'test', 'parity')

@@ -1,0 +1,70 @@
+"""PyTorch side of `pcam bench engine`: the same reference network, input size, batch, optimizer
+and thread count, channels-last, timed the same way. Request JSON on stdin, result JSON on stdout.
+"""
+import json
+import sys
+import time
+
+import torch
+from torch import nn
+
+
+def reference_net():
+    layers, channels = [], 3
+    widths = [32, 64, 128, 256]
+    for i, width in enumerate(widths):
+        layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU()]
+        if i < len(widths) - 1:
+            layers.append(nn.MaxPool2d(2))
+        channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 1)]
+    return nn.Sequential(*layers)
+
+
+def main():
+    request = json.load(sys.stdin)
+    torch.set_num_threads(request["threads"])
+    torch.manual_seed(0)
+    batch, size = request["batchSize"], request["size"]
+    net = reference_net().to(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 2, (batch, 1)).float()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    def train_step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optimizer.step()
+
+    net.train()
+    for _ in range(request["warmup"]):
+        train_step()
+    start = time.perf_counter()
+    for _ in range(request["steps"]):
+        train_step()
+    train_seconds = time.perf_counter() - start
+
+    net.eval()
+    with torch.no_grad():
+        for _ in range(request["warmup"]):
+            net(x)
+        start = time.perf_counter()
+        for _ in range(request["steps"]):
+            net(x)
+        infer_seconds = time.perf_counter() - start
+
+    images = batch * request["steps"]
+    json.dump(
+        {
+            "trainImgPerSec": images / train_seconds,
+            "inferImgPerSec": images / infer_seconds,
+            "torchVersion": torch.__version__,
+        },
+        sys.stdout,
+    )
+
+
+if __name__ == "__main__":
+    main()

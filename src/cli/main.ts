@@ -1,0 +1,79 @@
+/**
+ * The pcam command line: picks the command from argv, parses its options, maps errors to exit
+ * codes (0 success, 1 bad input or setup, 2 unexpected failure). Commands load lazily, so --help
+ * works even where the native addon is not built.
+ * @module
+ */
+import { PcamError } from '../errors.js'
+import { helpText, parseOptions, type Command } from './command.js'
+
+interface Entry {
+  name: string
+  summary: string
+  load: () => Promise<Command>
+}
+
+const COMMANDS: Entry[] = [
+  {
+    name: 'bench engine',
+    summary: 'Training and inference speed of the engine, side by side with PyTorch',
+    load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,
+  },
+]
+
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
+  return [
+    'Usage: pcam <command> [options]',
+    '',
+    'Detect metastatic tissue in PatchCamelyon histopathology patches: train, evaluate, explain, serve.',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Run "pcam <command> --help" for the options of a command. --verbose shows stack traces.',
+  ].join('\n')
+}
+
+function findCommand(argv: string[]): { entry: Entry; rest: string[] } | undefined {
+  for (const entry of COMMANDS) {
+    const words = entry.name.split(' ')
+    if (words.every((w, i) => argv[i] === w)) return { entry, rest: argv.slice(words.length) }
+  }
+  return undefined
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose')
+  const args = argv.filter((a) => a !== '--verbose')
+  if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+    console.log(usage())
+    return 0
+  }
+  const found = findCommand(args)
+  if (!found) {
+    console.error(`pcam: unknown command "${args.join(' ')}".\n\n${usage()}`)
+    return 1
+  }
+  try {
+    const command = await found.entry.load()
+    if (found.rest.includes('--help') || found.rest.includes('-h')) {
+      console.log(helpText(command))
+      return 0
+    }
+    const { values, positionals } = parseOptions(command, found.rest)
+    await command.run(values, positionals)
+    return 0
+  } catch (error) {
+    if (error instanceof PcamError) {
+      console.error(`pcam: ${error.message}`)
+      if (verbose) console.error(error.stack)
+      return 1
+    }
+    console.error(`pcam: unexpected error: ${(error as Error)?.message ?? String(error)}`)
+    if (verbose) console.error((error as Error)?.stack)
+    else console.error('Run again with --verbose for the stack trace.')
+    return 2
+  }
+}
