@@ -1,0 +1,55 @@
+"""Reference training run for test/parity/training.test.ts: loads pcam's state dict into the same
+network built with torch.nn (strict, so the names must match), then trains a few steps with the
+optimizer and per-step hyper-parameters the test sends, and returns losses, first-step gradients
+and the final state dict.
+"""
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+sys.path.insert(0, os.path.dirname(__file__))
+from engine_torch import reference_net  # noqa: E402
+from reference import decode, encode  # noqa: E402
+
+
+def make_optimizer(kind, groups):
+    if kind.startswith("sgd"):
+        return torch.optim.SGD(groups, lr=0.1)
+    if kind == "adam":
+        return torch.optim.Adam(groups)
+    if kind == "adamw":
+        return torch.optim.AdamW(groups)
+    raise ValueError(kind)
+
+
+def main():
+    request = json.load(sys.stdin)
+    torch.set_num_threads(1)
+    net = reference_net()
+    net.load_state_dict({k: decode(v) for k, v in request["state"].items()}, strict=True)
+    net.train()
+    params = dict(net.named_parameters())
+    groups = [{"params": [params[n] for n in g["names"]], **g["options"]} for g in request["groups"]]
+    optimizer = make_optimizer(request["kind"], groups)
+    x, y = decode(request["x"]), decode(request["y"])
+    losses, first_grads = [], {}
+    for step, hyper in enumerate(request["schedule"]):
+        for group, values in zip(optimizer.param_groups, hyper):
+            for key, value in values.items():
+                group[key] = tuple(value) if key == "betas" else value
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x), y)
+        loss.backward()
+        if step == 0:
+            first_grads = {n: encode(p.grad) for n, p in params.items()}
+        optimizer.step()
+        losses.append(loss.item())
+    state = {k: encode(v) for k, v in net.state_dict().items()}
+    json.dump({"losses": losses, "grads": first_grads, "state": state}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
