@@ -38,6 +38,9 @@ std::string DtypeName(at::ScalarType type);
 at::Device Device(const Napi::Value& value);
 at::MemoryFormat MemoryFormat(const Napi::Value& value);
 
+// A JavaScript Error with libtorch's message and a stable `code` for src/torch to map.
+[[noreturn]] void ThrowJs(Napi::Env env, const std::string& message, const char* code);
+
 // Runs f and turns a c10::Error (shape mismatch, out of memory, ...) or std::exception into a
 // JavaScript Error carrying libtorch's message and a `code`; an escaping C++ exception would abort.
 template <class F>
@@ -48,28 +51,18 @@ Napi::Value Guard(const Napi::CallbackInfo& info, F&& f) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const c10::IndexError& e) {
-    Napi::Error err = Napi::Error::New(env, e.what_without_backtrace());
-    err.Set("code", Napi::String::New(env, "TORCH_INDEX"));
-    throw err;
+    ThrowJs(env, e.what_without_backtrace(), "TORCH_INDEX");
   } catch (const c10::TypeError& e) {
-    Napi::Error err = Napi::Error::New(env, e.what_without_backtrace());
-    err.Set("code", Napi::String::New(env, "TORCH_TYPE"));
-    throw err;
+    ThrowJs(env, e.what_without_backtrace(), "TORCH_TYPE");
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
     bool oom = message.find("out of memory") != std::string::npos ||
                message.find("DefaultCPUAllocator: can't allocate") != std::string::npos;
-    Napi::Error err = Napi::Error::New(env, message);
-    err.Set("code", Napi::String::New(env, oom ? "TORCH_OUT_OF_MEMORY" : "TORCH"));
-    throw err;
+    ThrowJs(env, message, oom ? "TORCH_OUT_OF_MEMORY" : "TORCH");
   } catch (const std::bad_alloc&) {
-    Napi::Error err = Napi::Error::New(env, "out of memory (std::bad_alloc)");
-    err.Set("code", Napi::String::New(env, "TORCH_OUT_OF_MEMORY"));
-    throw err;
+    ThrowJs(env, "out of memory (std::bad_alloc)", "TORCH_OUT_OF_MEMORY");
   } catch (const std::exception& e) {
-    Napi::Error err = Napi::Error::New(env, e.what());
-    err.Set("code", Napi::String::New(env, "TORCH"));
-    throw err;
+    ThrowJs(env, e.what(), "TORCH");
   }
 }
 

@@ -21,6 +21,12 @@ Napi::Value Wrap(Napi::Env env, at::Tensor tensor) {
   });
 }
 
+void ThrowJs(Napi::Env env, const std::string& message, const char* code) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  throw err;
+}
+
 static TensorBox* Box(const Napi::Value& value) {
   if (!value.IsExternal()) throw Napi::TypeError::New(value.Env(), "expected a tensor handle");
   return value.As<Napi::External<TensorBox>>().Data();
@@ -28,11 +34,7 @@ static TensorBox* Box(const Napi::Value& value) {
 
 at::Tensor& Unwrap(const Napi::Value& value) {
   TensorBox* box = Box(value);
-  if (!box->tensor.defined()) {
-    Napi::Error err = Napi::Error::New(value.Env(), "tensor was used after dispose()");
-    err.Set("code", Napi::String::New(value.Env(), "TENSOR_DISPOSED"));
-    throw err;
-  }
+  if (!box->tensor.defined()) ThrowJs(value.Env(), "tensor was used after dispose()", "TENSOR_DISPOSED");
   return box->tensor;
 }
 

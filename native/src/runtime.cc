@@ -5,6 +5,10 @@
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "common.h"
 
 namespace pcam {
@@ -49,6 +53,18 @@ PCAM_FN(IsAutocastEnabled) {
   return Napi::Boolean::New(info.Env(), cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled());
 }
 
+// setMallocOptions(mmapThreshold, trimThreshold): glibc's allocator settings for the whole
+// process. Returns false where the C library is not glibc.
+PCAM_FN(SetMallocOptions) {
+#ifdef __GLIBC__
+  bool ok = mallopt(M_MMAP_THRESHOLD, static_cast<int>(Int(info[0]))) == 1;
+  ok = mallopt(M_TRIM_THRESHOLD, static_cast<int>(Int(info[1]))) == 1 && ok;
+  return Napi::Boolean::New(info.Env(), ok);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 PCAM_FN(CudaDeviceCount) {
   return Napi::Number::New(info.Env(), at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
 }
@@ -76,6 +92,7 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "isGradEnabled", IsGradEnabled);
   Export(env, exports, "setAutocast", SetAutocast);
   Export(env, exports, "isAutocastEnabled", IsAutocastEnabled);
+  Export(env, exports, "setMallocOptions", SetMallocOptions);
   Export(env, exports, "cudaDeviceCount", CudaDeviceCount);
   Export(env, exports, "liveTensors", LiveTensors);
   Export(env, exports, "buildInfo", BuildInfo);

@@ -10,6 +10,7 @@ import {
   Adam,
   bceWithLogits,
   getNumThreads,
+  mallocEnvironment,
   manualSeed,
   memoryStats,
   noGrad,
@@ -39,6 +40,8 @@ export interface EngineBenchOptions {
   memorySteps: number
   /** Skip the PyTorch side (no Python needed). */
   pcamOnly: boolean
+  /** Run PyTorch with the glibc allocator settings pcam uses (pcam's own gain is then excluded). */
+  torchMallocTuned: boolean
   onProgress?: (message: string) => void
 }
 
@@ -148,7 +151,13 @@ export function benchEngine(options: EngineBenchOptions): EngineBenchResult {
       warmup: options.warmup,
       steps: options.steps,
     }
-    torchRounds.push(runPythonJson(PEER_SCRIPT, request) as Throughput & { torchVersion: string })
+    torchRounds.push(
+      runPythonJson(
+        PEER_SCRIPT,
+        request,
+        options.torchMallocTuned ? mallocEnvironment() : {},
+      ) as Throughput & { torchVersion: string },
+    )
   }
   const summarise = (rounds: Throughput[]): Throughput => ({
     trainImgPerSec: median(rounds.map((r) => r.trainImgPerSec)),

@@ -28,9 +28,14 @@ export function torchPython(): string {
 }
 
 /** Runs a Python script with a JSON request on stdin and returns its JSON reply. */
-export function runPythonJson(script: string, request: unknown): unknown {
+export function runPythonJson(
+  script: string,
+  request: unknown,
+  env: Record<string, string> = {},
+): unknown {
   const run = spawnSync(torchPython(), [script], {
     input: JSON.stringify(request),
+    env: { ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 1 << 30,
   })

@@ -22,23 +22,6 @@ export interface MaxPool2dOptions {
   ceilMode?: boolean
 }
 
-export class MaxPool2d extends Module {
-  readonly kernelSize: [number, number]
-  readonly options: MaxPool2dOptions
-
-  constructor(kernelSize: Pair, options: MaxPool2dOptions = {}) {
-    super()
-    this.kernelSize = pair(kernelSize, 'kernelSize', 1)
-    this.options = options
-  }
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, this.kernelSize, this.options)
-  }
-  override extraRepr(): string {
-    return `kernel_size=(${this.kernelSize}), stride=${JSON.stringify(this.options.stride ?? this.kernelSize)}`
-  }
-}
-
 export interface AvgPool2dOptions {
   stride?: Pair
   padding?: Pair
@@ -46,47 +29,60 @@ export interface AvgPool2dOptions {
   countIncludePad?: boolean
 }
 
-export class AvgPool2d extends Module {
+/** A pool over fixed windows: the kernel size and the options of its functional form. */
+abstract class WindowPool2d<O extends { stride?: Pair }> extends Module {
   readonly kernelSize: [number, number]
-  readonly options: AvgPool2dOptions
-
-  constructor(kernelSize: Pair, options: AvgPool2dOptions = {}) {
+  constructor(
+    kernelSize: Pair,
+    readonly options: O,
+  ) {
     super()
     this.kernelSize = pair(kernelSize, 'kernelSize', 1)
-    this.options = options
+  }
+  override extraRepr(): string {
+    const stride = pair(this.options.stride ?? this.kernelSize, 'stride', 1)
+    return `kernel_size=(${this.kernelSize}), stride=(${stride})`
+  }
+}
+
+export class MaxPool2d extends WindowPool2d<MaxPool2dOptions> {
+  constructor(kernelSize: Pair, options: MaxPool2dOptions = {}) {
+    super(kernelSize, options)
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, this.options)
+  }
+}
+
+export class AvgPool2d extends WindowPool2d<AvgPool2dOptions> {
+  constructor(kernelSize: Pair, options: AvgPool2dOptions = {}) {
+    super(kernelSize, options)
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, this.kernelSize, this.options)
   }
-  override extraRepr(): string {
-    return `kernel_size=(${this.kernelSize})`
-  }
 }
 
-export class AdaptiveAvgPool2d extends Module {
+/** A pool to a fixed output size, whatever the input size. */
+abstract class AdaptivePool2d extends Module {
   readonly outputSize: [number, number]
   constructor(outputSize: Pair) {
     super()
     this.outputSize = pair(outputSize, 'outputSize', 1)
   }
+  override extraRepr(): string {
+    return `output_size=(${this.outputSize})`
+  }
+}
+
+export class AdaptiveAvgPool2d extends AdaptivePool2d {
   forward(x: Tensor): Tensor {
     return adaptiveAvgPool2d(x, this.outputSize)
   }
-  override extraRepr(): string {
-    return `output_size=(${this.outputSize})`
-  }
 }
 
-export class AdaptiveMaxPool2d extends Module {
-  readonly outputSize: [number, number]
-  constructor(outputSize: Pair) {
-    super()
-    this.outputSize = pair(outputSize, 'outputSize', 1)
-  }
+export class AdaptiveMaxPool2d extends AdaptivePool2d {
   forward(x: Tensor): Tensor {
     return adaptiveMaxPool2d(x, this.outputSize)
-  }
-  override extraRepr(): string {
-    return `output_size=(${this.outputSize})`
   }
 }

@@ -57,6 +57,7 @@ export {
   buildInfo,
   defaultNumThreads,
   getNumThreads,
+  mallocEnvironment,
   manualSeed,
   memoryStats,
   setNumThreads,

@@ -28,6 +28,7 @@ export interface NativeBinding {
   isGradEnabled(): boolean
   setAutocast(deviceType: string, enabled: boolean, dtype: string): void
   isAutocastEnabled(deviceType: string): boolean
+  setMallocOptions(mmapThreshold: number, trimThreshold: number): boolean
   cudaDeviceCount(): number
   liveTensors(): number
   buildInfo(): { torchVersion: string; cxx11Abi: boolean; cuda: boolean; parallel: string }
@@ -240,7 +241,21 @@ export function defaultNumThreads(): number {
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism()
 }
 
+// glibc hands blocks above a moving threshold to mmap and returns free heap above 128 KiB to the
+// kernel, so every training step re-faults hundreds of MB of activations: measured here, most of
+// the time of a step went to the kernel. A fixed 32 MiB threshold (glibc's maximum) and keeping
+// up to 512 MiB of freed heap made the reference network train 1.5x and infer 2x faster, with a
+// peak resident size no larger. Users who set glibc's own MALLOC_* variables keep theirs.
+export const MALLOC_MMAP_THRESHOLD = 32 * 2 ** 20
+export const MALLOC_TRIM_THRESHOLD = 512 * 2 ** 20
+
 /** The addon, loaded once per thread (each worker thread gets its own instance). */
 export const native: NativeBinding = load()
 // OpenMP's thread count is per thread, so every thread that loads the addon sets it.
 native.setNumThreads(defaultNumThreads())
+if (
+  process.env.MALLOC_MMAP_THRESHOLD_ === undefined &&
+  process.env.MALLOC_TRIM_THRESHOLD_ === undefined
+) {
+  native.setMallocOptions(MALLOC_MMAP_THRESHOLD, MALLOC_TRIM_THRESHOLD)
+}

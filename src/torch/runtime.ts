@@ -3,9 +3,22 @@
  * @module
  */
 import { checkInteger } from './check.js'
-import { defaultNumThreads, native } from './native.js'
+import {
+  defaultNumThreads,
+  MALLOC_MMAP_THRESHOLD,
+  MALLOC_TRIM_THRESHOLD,
+  native,
+} from './native.js'
 
 export { defaultNumThreads }
+
+/** The glibc allocator settings pcam applies at load, as the environment variables glibc reads. */
+export function mallocEnvironment(): Record<string, string> {
+  return {
+    MALLOC_MMAP_THRESHOLD_: String(MALLOC_MMAP_THRESHOLD),
+    MALLOC_TRIM_THRESHOLD_: String(MALLOC_TRIM_THRESHOLD),
+  }
+}
 
 /** Threads libtorch uses for one op (it defaults to 1 on these machines, so pcam sets it). */
 export function setNumThreads(threads: number): void {

@@ -59,6 +59,10 @@ export const benchEngineCommand: Command = {
       description: 'Also train this many steps and compare resident memory at step 100 and the end',
     },
     'pcam-only': { type: 'boolean', description: 'Skip PyTorch (no Python needed)' },
+    'torch-malloc-tuned': {
+      type: 'boolean',
+      description: "Give PyTorch pcam's glibc allocator settings too, to compare the engines alone",
+    },
     json: { type: 'boolean', description: 'Print one JSON object instead of a table' },
   },
   run(values) {
@@ -71,6 +75,7 @@ export const benchEngineCommand: Command = {
       rounds: checkInteger(values.rounds, '--rounds', 1),
       memorySteps: checkInteger(values['memory-steps'], '--memory-steps', 0),
       pcamOnly: values['pcam-only'] === true,
+      torchMallocTuned: values['torch-malloc-tuned'] === true,
       onProgress: (message) => process.stderr.write(`${message}\n`),
     })
     if (!json) {
