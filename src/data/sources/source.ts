@@ -1,0 +1,62 @@
+/**
+ * What every data source yields: labelled (or unlabelled) patches with an id, the source's own
+ * split, and either encoded image bytes or raw pixels; plus the problems found while listing.
+ * @module
+ */
+export type SplitName = 'train' | 'valid' | 'test'
+export const SPLIT_NAMES: readonly SplitName[] = ['train', 'valid', 'test']
+
+export interface PatchItem {
+  id: string
+  /** Class index, or null when the source has no label for it (a test set). */
+  label: number | null
+  split: SplitName | null
+  /** Slide (whole-slide image) the patch was cut from, when the source knows it. */
+  slide: string | null
+  /** Where the patch comes from, for messages: a file path, "archive.zip:entry", "x.h5[17]". */
+  location: string
+  /** Encoded image file bytes (PNG, JPEG, TIFF), to decode. */
+  encoded?: Buffer
+  /** Or raw pixels, height x width x 3, row-major. */
+  pixels?: Uint8Array
+  height?: number
+  width?: number
+}
+
+export interface Problem {
+  location: string
+  reason: string
+}
+
+export interface Source {
+  kind: 'kaggle' | 'pcam-hdf5' | 'class-folders'
+  description: string
+  /** Class names by label index. */
+  classes: string[]
+  /** Number of items read() will yield. */
+  count: number
+  /** Problems found while listing (missing labels, duplicate ids, ...). */
+  problems: Problem[]
+  read(): AsyncGenerator<PatchItem>
+  close(): Promise<void>
+}
+
+export const IMAGE_EXTENSIONS = /\.(png|jpe?g|tiff?)$/i
+
+/** Reads files with up to `ahead` reads in flight, yielding them in order. */
+export async function* readAhead<T, R>(
+  items: T[],
+  ahead: number,
+  read: (item: T) => Promise<R>,
+): AsyncGenerator<R> {
+  const queue: Promise<R>[] = []
+  let next = 0
+  while (next < items.length || queue.length > 0) {
+    while (queue.length < ahead && next < items.length) {
+      const pending = read(items[next++] as T)
+      pending.catch(() => undefined) // awaited below; avoids an unhandled rejection meanwhile
+      queue.push(pending)
+    }
+    yield await (queue.shift() as Promise<R>)
+  }
+}

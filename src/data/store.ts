@@ -1,0 +1,121 @@
+/**
+ * The patch store (DESIGN.md): images.u8 (N x H x W x 3 uint8, row-major, no header), labels.u8
+ * and meta.json. Opening one memory-maps the images, so batches are gathered by index with no
+ * decoding and no copy of the whole file into memory.
+ * @module
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { DataError } from '../errors.js'
+import { mmapFile, tensor, type Tensor } from '../torch/index.js'
+import type { SplitName } from './sources/source.js'
+
+export const STORE_FORMAT = 'pcam-patch-store'
+export const STORE_VERSION = 1
+/** labels.u8 value of a patch without a label (a test set). */
+export const UNLABELLED = 255
+
+export interface StoreMeta {
+  format: typeof STORE_FORMAT
+  version: number
+  count: number
+  height: number
+  width: number
+  channels: 3
+  classes: string[]
+  source: { kind: string; description: string; paths: string[] }
+  ids: string[]
+  /** Slide of each patch, when known. */
+  slides: (string | null)[] | null
+  /** Split of each patch. */
+  splits: SplitName[]
+  /** How the splits were made, in words (shown in reports, with its caveats). */
+  splitMethod: string
+  /** Per-channel mean and standard deviation of the training patches, on the 0..1 scale. */
+  mean: [number, number, number]
+  std: [number, number, number]
+  duplicatesDropped: number
+  skipped: number
+  createdAt: string
+  pcamVersion: string
+}
+
+export class PatchStore {
+  /** N x H x W x 3 uint8, memory-mapped. */
+  readonly images: Tensor
+  /** N uint8 labels (UNLABELLED for none). */
+  readonly labels: Tensor
+  readonly #labels: Uint8Array
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: StoreMeta,
+  ) {
+    const mapped = mmapFile(join(dir, 'images.u8'))
+    this.images = mapped.reshape(meta.count, meta.height, meta.width, 3)
+    mapped.dispose()
+    this.#labels = new Uint8Array(readFileSync(join(dir, 'labels.u8')))
+    this.labels = tensor(this.#labels)
+  }
+
+  /** Opens a store written by `pcam data prepare`, checking that its files agree. */
+  static open(dir: string): PatchStore {
+    const metaPath = join(dir, 'meta.json')
+    if (!existsSync(metaPath)) {
+      throw new DataError(
+        `${dir} is not a patch store (no meta.json). Create one with "pcam data prepare <source> --out ${dir}".`,
+      )
+    }
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as StoreMeta
+    if (meta.format !== STORE_FORMAT || meta.version !== STORE_VERSION) {
+      throw new DataError(
+        `${metaPath} is not a version ${STORE_VERSION} ${STORE_FORMAT}; prepare the store again.`,
+      )
+    }
+    const expected = {
+      'images.u8': meta.count * meta.height * meta.width * 3,
+      'labels.u8': meta.count,
+    }
+    for (const [file, bytes] of Object.entries(expected)) {
+      const path = join(dir, file)
+      const size = existsSync(path) ? statSync(path).size : -1
+      if (size !== bytes) {
+        throw new DataError(
+          `${path} has ${size < 0 ? 'gone missing' : `${size} bytes`}, expected ${bytes}; prepare the store again.`,
+        )
+      }
+    }
+    return new PatchStore(dir, meta)
+  }
+
+  get count(): number {
+    return this.meta.count
+  }
+
+  /** Label of patch i (UNLABELLED for none). */
+  label(i: number): number {
+    return this.#labels[i] as number
+  }
+
+  /** Indices of the patches in a split, in store order. */
+  indicesOf(split: SplitName): number[] {
+    const out: number[] = []
+    this.meta.splits.forEach((s, i) => {
+      if (s === split) out.push(i)
+    })
+    return out
+  }
+
+  /** Gathers patches by index: uint8 images (B x H x W x 3) and their labels. */
+  gather(indices: Tensor): { images: Tensor; labels: Tensor } {
+    return {
+      images: this.images.indexSelect(0, indices),
+      labels: this.labels.indexSelect(0, indices),
+    }
+  }
+
+  dispose(): void {
+    this.images.dispose()
+    this.labels.dispose()
+  }
+}
