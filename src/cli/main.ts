@@ -15,6 +15,11 @@ interface Entry {
 
 const COMMANDS: Entry[] = [
   {
+    name: 'data prepare',
+    summary: 'Decode PCam (HDF5), Kaggle or class folders, plain or zipped, into a patch store',
+    load: async () => (await import('./commands/data-prepare.js')).dataPrepareCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

@@ -79,12 +79,12 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
       `${out} already exists. Pass --overwrite to replace it, or choose another --out.`,
     )
   }
+  const source = await openSource(options.sources)
   const partial = `${out}.partial`
   const restarted = existsSync(partial)
-  await rm(partial, { recursive: true, force: true })
-  await mkdir(partial, { recursive: true })
-  const source = await openSource(options.sources)
   try {
+    await rm(partial, { recursive: true, force: true })
+    await mkdir(partial, { recursive: true })
     const written = await writePatches(source, partial, options)
     const problems = [...source.problems, ...written.problems]
     if (problems.length > 0 && !options.skipBad) {

@@ -108,7 +108,7 @@ export function assignSplits(items: SplitItem[], spec: SplitSpec): SplitName[] {
       .map((i) => items[i]!.id)
       .join(', ')
     throw new DataError(
-      `${missing.length} patches have no slide in ${spec.slides ? spec.origin : 'the source'} (e.g. ${examples}).`,
+      `${missing.length} patches have no slide in ${spec.slides ? spec.origin : 'the source'} (e.g. ${examples}). Pass a CSV of id,slide to --split-by-slide.`,
     )
   }
   const bySlide = groupBy(pool, (i) => slideOf(i) as string)

@@ -1,0 +1,98 @@
+/**
+ * pcam data prepare: any PCam source into a patch store.
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { prepareStore } from '../../data/prepare.js'
+import { parseSlideMap, type SplitSpec } from '../../data/split.js'
+import { ValidationError } from '../../errors.js'
+import type { Command, OptionValues } from '../command.js'
+import { createProgress, withInterrupt } from '../progress.js'
+
+function splitSpec(values: OptionValues): SplitSpec | null {
+  const validPct = values['valid-pct'] as number | undefined
+  const seed = values.seed as number
+  const slideCsv = values['split-by-slide'] as string | undefined
+  if (slideCsv !== undefined) {
+    const slides =
+      slideCsv === 'source' ? null : parseSlideMap(readFileSync(slideCsv, 'utf8'), slideCsv)
+    return { kind: 'slide', validPct: validPct ?? 0.2, seed, slides, origin: slideCsv }
+  }
+  if (validPct !== undefined) return { kind: 'random', validPct, seed }
+  return null
+}
+
+export const dataPrepareCommand: Command = {
+  name: 'data prepare',
+  summary: 'Decode a PCam source once into a patch store that training reads at memory speed.',
+  description:
+    'Sources (detected from the files; folders or .zip files):\n' +
+    '  Kaggle:        train/<id>.tif + train_labels.csv (id,label), test/<id>.tif\n' +
+    '  PCam HDF5:     camelyonpatch_level_2_split_<train|valid|test>_<x|y>.h5[.gz] (+ _meta.csv)\n' +
+    '  Class folders: <root>/<class>/*.png|jpg|tif, optionally inside train/ valid/ test/\n' +
+    'Example: pcam data prepare train.zip train_labels.csv.zip --out data/kaggle-store\n' +
+    "Splits: the source's own when it has a validation part, else a random stratified 20%.",
+  options: {
+    out: { type: 'string', description: 'Folder to write the store to (required)' },
+    'valid-pct': {
+      type: 'number',
+      description: 'Move this fraction of the training patches to valid (stratified)',
+    },
+    'split-by-slide': {
+      type: 'string',
+      description:
+        'CSV of patch id,slide (or "source" for the slides the source names): no slide on both sides',
+    },
+    seed: { type: 'number', default: 42, description: 'Seed of random and slide splits' },
+    dedupe: {
+      type: 'boolean',
+      description: 'Drop patches whose pixels exactly repeat an earlier one',
+    },
+    'skip-bad': {
+      type: 'boolean',
+      description: 'Leave out bad inputs (listed in <out>/skipped.txt) instead of failing',
+    },
+    size: {
+      type: 'number',
+      description: 'Expected patch size in pixels (default: that of the first patch)',
+    },
+    overwrite: { type: 'boolean', description: 'Replace an existing store at --out' },
+    json: { type: 'boolean', description: 'Print the result as JSON' },
+  },
+  async run(values, positionals) {
+    if (positionals.length === 0)
+      throw new ValidationError('Give the source: pcam data prepare <folder|zip...> --out <store>')
+    if (typeof values.out !== 'string') throw new ValidationError('Missing --out <store folder>')
+    const progress = createProgress('prepare', 0)
+    const result = await withInterrupt((signal) =>
+      prepareStore({
+        sources: positionals,
+        out: values.out as string,
+        split: splitSpec(values),
+        dedupe: values.dedupe === true,
+        skipBad: values['skip-bad'] === true,
+        overwrite: values.overwrite === true,
+        size: values.size as number | undefined,
+        onProgress: ({ done, total }) => progress.update(done, total),
+        signal,
+      }),
+    )
+    progress.finish(`(${(result.count / result.seconds).toFixed(0)} patches/s)`)
+    if (values.json === true) {
+      console.log(JSON.stringify({ ...result, skipped: result.skipped.length }))
+      return
+    }
+    const splits = Object.entries(result.splitCounts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')
+    console.log(`Wrote ${result.count} patches (${splits}) to ${result.out}`)
+    console.log(`Source: ${result.source}`)
+    if (result.restarted)
+      console.log('An interrupted earlier run was found and discarded; this run started afresh.')
+    if (values.dedupe === true) console.log(`Dropped ${result.duplicatesDropped} exact duplicates.`)
+    if (result.skipped.length > 0)
+      console.log(
+        `Skipped ${result.skipped.length} bad inputs, listed in ${result.out}/skipped.txt`,
+      )
+  },
+}

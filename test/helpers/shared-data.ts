@@ -1,0 +1,19 @@
+/**
+ * Where the real PCam patches of ../shared/data are, for tests that need them. Tests skip with a
+ * clear reason when the folder is absent (a user's clone has no ../shared).
+ * @module
+ */
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
+export const SHARED_DATA = process.env.PCAM_SHARED_DATA ?? join(ROOT, '..', 'shared', 'data')
+export const PCAM_JPEG = join(SHARED_DATA, 'pcam-jpeg')
+export const KAGGLE_SAMPLE = join(SHARED_DATA, 'kaggle-sample')
+
+/** For node:test's `skip` option: false when the data is there, else the reason. */
+export const skipWithoutData: string | false =
+  existsSync(PCAM_JPEG) && existsSync(KAGGLE_SAMPLE)
+    ? false
+    : `real PCam patches not found at ${SHARED_DATA} (set PCAM_SHARED_DATA to run these tests)`
