@@ -71,6 +71,15 @@ PCAM_FN(Pad) {
   return Wrap(info.Env(), at::pad(Unwrap(info[0]), IntList(info[1]), mode, value));
 }
 
+// affineGrid(theta N x 2 x 3, size [N, C, H, W], alignCorners): sampling grid of affine maps.
+PCAM_FN(AffineGrid) {
+  return Wrap(info.Env(), at::affine_grid_generator(Unwrap(info[0]), IntList(info[1]), Bool(info[2])));
+}
+// gridSample(x, grid, mode 0 bilinear / 1 nearest / 2 bicubic, padding 0 zeros / 1 border / 2 reflection, alignCorners)
+PCAM_FN(GridSample) {
+  return Wrap(info.Env(), at::grid_sampler(Unwrap(info[0]), Unwrap(info[1]), Int(info[2]), Int(info[3]), Bool(info[4])));
+}
+
 PCAM_FN(Hardtanh) { return Wrap(info.Env(), at::hardtanh(Unwrap(info[0]), Scalar(info[1]), Scalar(info[2]))); }
 PCAM_FN(LeakyRelu) { return Wrap(info.Env(), at::leaky_relu(Unwrap(info[0]), Scalar(info[1]))); }
 PCAM_FN(Softmax) { return Wrap(info.Env(), at::softmax(Unwrap(info[0]), Int(info[1]))); }
@@ -107,6 +116,8 @@ void RegisterNn(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "adaptiveMaxPool2d", AdaptiveMaxPool2d);
   Export(env, exports, "interpolate", Interpolate);
   Export(env, exports, "pad", Pad);
+  Export(env, exports, "affineGrid", AffineGrid);
+  Export(env, exports, "gridSample", GridSample);
   Export(env, exports, "hardtanh", Hardtanh);
   Export(env, exports, "leakyRelu", LeakyRelu);
   Export(env, exports, "softmax", Softmax);

@@ -2,6 +2,8 @@
 // entry points (requires_grad, grad, backward). Each function is a thin call into ATen.
 #include <cstring>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "common.h"
 
 namespace pcam {
@@ -45,12 +47,29 @@ PCAM_FN(Full) {
   return Wrap(info.Env(), at::full(IntList(info[0]), Scalar(info[1]), Options(info[2], info[3])));
 }
 PCAM_FN(Empty) { return Wrap(info.Env(), at::empty(IntList(info[0]), Options(info[1], info[2]))); }
-PCAM_FN(Rand) { return Wrap(info.Env(), at::rand(IntList(info[0]), Options(info[1], info[2]))); }
-PCAM_FN(Randn) { return Wrap(info.Env(), at::randn(IntList(info[0]), Options(info[1], info[2]))); }
-PCAM_FN(Randint) {
-  return Wrap(info.Env(), at::randint(Int(info[0]), Int(info[1]), IntList(info[2]), Options(info[3], info[4])));
+// The random factories take an optional generator (last argument) so a data loader can draw
+// from its own seeded stream without disturbing the global one (model init, dropout).
+static c10::optional<at::Generator> OptionalGenerator(const Napi::Value& value) {
+  if (value.IsUndefined() || value.IsNull()) return c10::nullopt;
+  return *value.As<Napi::External<at::Generator>>().Data();
 }
-PCAM_FN(Randperm) { return Wrap(info.Env(), at::randperm(Int(info[0]), Options(info[1], info[2]))); }
+PCAM_FN(Generator) {
+  auto* gen = new at::Generator(at::detail::createCPUGenerator(static_cast<uint64_t>(Int(info[0]))));
+  return Napi::External<at::Generator>::New(info.Env(), gen, [](Napi::Env, at::Generator* g) { delete g; });
+}
+PCAM_FN(Rand) {
+  return Wrap(info.Env(), at::rand(IntList(info[0]), OptionalGenerator(info[3]), c10::nullopt, Options(info[1], info[2])));
+}
+PCAM_FN(Randn) {
+  return Wrap(info.Env(), at::randn(IntList(info[0]), OptionalGenerator(info[3]), c10::nullopt, Options(info[1], info[2])));
+}
+PCAM_FN(Randint) {
+  return Wrap(info.Env(), at::randint(Int(info[0]), Int(info[1]), IntList(info[2]), OptionalGenerator(info[5]),
+                                      Options(info[3], info[4])));
+}
+PCAM_FN(Randperm) {
+  return Wrap(info.Env(), at::randperm(Int(info[0]), OptionalGenerator(info[3]), Options(info[1], info[2])));
+}
 PCAM_FN(Arange) {
   return Wrap(info.Env(), at::arange(Scalar(info[0]), Scalar(info[1]), Scalar(info[2]), Options(info[3], info[4])));
 }
@@ -146,6 +165,7 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "item", Item);
   Export(env, exports, "full", Full);
   Export(env, exports, "empty", Empty);
+  Export(env, exports, "generator", Generator);
   Export(env, exports, "rand", Rand);
   Export(env, exports, "randn", Randn);
   Export(env, exports, "randint", Randint);

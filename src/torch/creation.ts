@@ -8,12 +8,18 @@ import { checkShape } from './check.js'
 import { checkDevice, type Device } from './device.js'
 import { checkDtype, dtypeOfArray, type Dtype } from './dtype.js'
 import { native } from './native.js'
+import type { Generator } from './generator.js'
 import { handles, kHandle, Tensor } from './tensor.js'
 
 export interface TensorOptions {
   dtype?: Dtype
   device?: Device
   requiresGrad?: boolean
+}
+
+/** Options of the random factories: a Generator draws from its own seeded stream. */
+export interface RandomOptions extends TensorOptions {
+  generator?: Generator
 }
 
 function resolve(options: TensorOptions, dtype: Dtype): { dtype: Dtype; device: Device } {
@@ -112,29 +118,37 @@ export function onesLike(like: Tensor, options: TensorOptions = {}): Tensor {
 }
 
 /** Uniform samples in [0, 1), from libtorch's generator (see manualSeed). */
-export function rand(shape: number[], options: TensorOptions = {}): Tensor {
+export function rand(shape: number[], options: RandomOptions = {}): Tensor {
   const { dtype, device } = resolve(options, 'float32')
-  return finish(new Tensor(native.rand(checkShape(shape), dtype, device)), options)
+  return finish(
+    new Tensor(native.rand(checkShape(shape), dtype, device, options.generator?.handle)),
+    options,
+  )
 }
 /** Standard normal samples. */
-export function randn(shape: number[], options: TensorOptions = {}): Tensor {
+export function randn(shape: number[], options: RandomOptions = {}): Tensor {
   const { dtype, device } = resolve(options, 'float32')
-  return finish(new Tensor(native.randn(checkShape(shape), dtype, device)), options)
+  return finish(
+    new Tensor(native.randn(checkShape(shape), dtype, device, options.generator?.handle)),
+    options,
+  )
 }
 /** Integers drawn uniformly from [low, high). */
 export function randint(
   low: number,
   high: number,
   shape: number[],
-  options: TensorOptions = {},
+  options: RandomOptions = {},
 ): Tensor {
   const { dtype, device } = resolve(options, 'int64')
-  return new Tensor(native.randint(low, high, checkShape(shape), dtype, device))
+  return new Tensor(
+    native.randint(low, high, checkShape(shape), dtype, device, options.generator?.handle),
+  )
 }
 /** A random permutation of 0..n-1. */
-export function randperm(n: number, options: TensorOptions = {}): Tensor {
+export function randperm(n: number, options: RandomOptions = {}): Tensor {
   const { dtype, device } = resolve(options, 'int64')
-  return new Tensor(native.randperm(n, dtype, device))
+  return new Tensor(native.randperm(n, dtype, device, options.generator?.handle))
 }
 /** start, start+step, ... below end; int64 when all arguments are integers, as in PyTorch. */
 export function arange(start: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {

@@ -160,6 +160,43 @@ export function pad(
   return new Tensor(native.pad(x[kHandle], [...pads], mode, value))
 }
 
+/**
+ * Sampling grid for affine maps theta (N x 2 x 3) over an output of size [N, C, H, W].
+ * @see torch.nn.functional.affine_grid
+ */
+export function affineGrid(
+  theta: Tensor,
+  size: [number, number, number, number],
+  alignCorners = false,
+): Tensor {
+  return new Tensor(native.affineGrid(theta[kHandle], size, alignCorners))
+}
+
+const GRID_MODES = { bilinear: 0, nearest: 1, bicubic: 2 } as const
+const GRID_PADDING = { zeros: 0, border: 1, reflection: 2 } as const
+
+/** Samples x (N, C, H, W) at grid (N, H', W', 2) in [-1, 1]. @see torch.nn.functional.grid_sample */
+export function gridSample(
+  x: Tensor,
+  grid: Tensor,
+  options: {
+    mode?: keyof typeof GRID_MODES
+    paddingMode?: keyof typeof GRID_PADDING
+    alignCorners?: boolean
+  } = {},
+): Tensor {
+  const { mode = 'bilinear', paddingMode = 'zeros', alignCorners = false } = options
+  return new Tensor(
+    native.gridSample(
+      x[kHandle],
+      grid[kHandle],
+      GRID_MODES[mode],
+      GRID_PADDING[paddingMode],
+      alignCorners,
+    ),
+  )
+}
+
 export function relu(x: Tensor): Tensor {
   return x.relu()
 }

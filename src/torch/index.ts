@@ -21,12 +21,15 @@ export {
   where,
   zeros,
   zerosLike,
+  type RandomOptions,
   type TensorOptions,
 } from './creation.js'
 export { checkDevice, cudaDeviceCount, cudaIsAvailable, type Device } from './device.js'
 export { DTYPES, isFloatingDtype, type Dtype, type TypedArray } from './dtype.js'
+export { Generator } from './generator.js'
 export {
   adaptiveAvgPool2d,
+  affineGrid,
   adaptiveMaxPool2d,
   avgPool2d,
   batchNorm,
@@ -34,6 +37,7 @@ export {
   conv2d,
   crossEntropy,
   dropout,
+  gridSample,
   hardtanh,
   interpolate,
   leakyRelu,

@@ -12,6 +12,8 @@ import { ConfigError, TorchError } from '../errors.js'
 
 /** An opaque reference to a libtorch tensor; only src/torch looks inside. */
 export type NativeHandle = { readonly __nativeTensor: unique symbol }
+/** An opaque reference to a libtorch random generator. */
+export type GeneratorHandle = { readonly __nativeGenerator: unique symbol }
 type H = NativeHandle
 type Maybe = NativeHandle | null
 type Scalar = number | boolean
@@ -44,10 +46,18 @@ export interface NativeBinding {
   item(h: H): number | boolean
   full(shape: number[], value: Scalar, dtype: string, device: string): H
   empty(shape: number[], dtype: string, device: string): H
-  rand(shape: number[], dtype: string, device: string): H
-  randn(shape: number[], dtype: string, device: string): H
-  randint(low: number, high: number, shape: number[], dtype: string, device: string): H
-  randperm(n: number, dtype: string, device: string): H
+  generator(seed: number): GeneratorHandle
+  rand(shape: number[], dtype: string, device: string, generator?: GeneratorHandle): H
+  randn(shape: number[], dtype: string, device: string, generator?: GeneratorHandle): H
+  randint(
+    low: number,
+    high: number,
+    shape: number[],
+    dtype: string,
+    device: string,
+    generator?: GeneratorHandle,
+  ): H
+  randperm(n: number, dtype: string, device: string, generator?: GeneratorHandle): H
   arange(start: number, end: number, step: number, dtype: string, device: string): H
   dispose(h: H): void
   shape(h: H): number[]
@@ -141,6 +151,8 @@ export interface NativeBinding {
   adaptiveMaxPool2d(x: H, outputSize: number[]): H
   interpolate(x: H, size: number[], mode: string, alignCorners: boolean): H
   pad(x: H, pads: number[], mode: string, value: number): H
+  affineGrid(theta: H, size: number[], alignCorners: boolean): H
+  gridSample(x: H, grid: H, mode: number, padding: number, alignCorners: boolean): H
   hardtanh(x: H, min: number, max: number): H
   leakyRelu(x: H, slope: number): H
   softmax(x: H, dim: number): H

@@ -1,0 +1,108 @@
+/**
+ * Batches from a patch store: shuffled per epoch from a seeded generator, gathered from the
+ * memory-mapped images, augmented and normalised inside libtorch. The same seed and epoch give
+ * the same batches, which is what an exact resume needs.
+ * @module
+ */
+import { ValidationError } from '../errors.js'
+import {
+  checkInteger,
+  Generator as TorchGenerator,
+  keep,
+  randperm,
+  tensor,
+  type Tensor,
+} from '../torch/index.js'
+import { prepareBatch, type AugmentOptions, type Normalization } from './augment.js'
+import type { PatchStore } from './store.js'
+
+export interface LoaderOptions {
+  batchSize: number
+  shuffle: boolean
+  /** Drop a last batch smaller than batchSize (keeps batch norm statistics sound in training). */
+  dropLast: boolean
+  seed: number
+  /** Output size (default: the store's patch size). */
+  size?: number
+  normalization: Normalization
+  augment?: AugmentOptions | null
+}
+
+export interface Batch {
+  /** float N x 3 x size x size, channels-last, normalised. */
+  x: Tensor
+  /** float N labels. */
+  y: Tensor
+  /** Store indices of the patches. */
+  indices: Tensor
+}
+
+export class PatchLoader {
+  readonly #indices: Tensor
+  readonly size: number
+
+  constructor(
+    readonly store: PatchStore,
+    indices: readonly number[],
+    readonly options: LoaderOptions,
+  ) {
+    checkInteger(options.batchSize, 'batchSize', 1)
+    if (indices.length === 0)
+      throw new ValidationError('The loader got no patches (is the split empty?)')
+    this.#indices = keep(tensor(BigInt64Array.from(indices, BigInt)))
+    this.size = options.size ?? store.meta.height
+  }
+
+  get count(): number {
+    return this.#indices.size(0)
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const full = Math.floor(this.count / this.options.batchSize)
+    return this.options.dropLast || this.count % this.options.batchSize === 0 ? full : full + 1
+  }
+
+  /**
+   * The batches of one epoch. Each batch's tensors belong to the caller: dispose them (or run the
+   * step inside scope()) before asking for the next. `from` skips batches, for resuming.
+   */
+  *epoch(epoch: number, from = 0): Generator<Batch> {
+    const generator = new TorchGenerator(this.options.seed * 100_003 + epoch)
+    const order = this.options.shuffle
+      ? this.#indices.indexSelect(0, randperm(this.count, { generator }))
+      : this.#indices.clone()
+    keep(order)
+    try {
+      const { batchSize } = this.options
+      for (let b = 0; b < this.length; b++) {
+        const start = b * batchSize
+        const indices = order.slice(0, start, Math.min(start + batchSize, this.count))
+        // Draws happen for skipped batches too, so a resumed epoch continues the same stream.
+        const { images, labels } = this.store.gather(indices)
+        const x = prepareBatch(images, {
+          size: this.size,
+          normalization: this.options.normalization,
+          augment: this.options.augment,
+          generator,
+        })
+        images.dispose()
+        if (b < from) {
+          x.dispose()
+          labels.dispose()
+          indices.dispose()
+          continue
+        }
+        const y = labels.float()
+        labels.dispose()
+        yield { x, y, indices }
+      }
+    } finally {
+      order.dispose()
+    }
+  }
+
+  dispose(): void {
+    this.#indices.dispose()
+  }
+}
