@@ -116,13 +116,6 @@ export function randomCrop(images: Tensor, padding: number, generator: Generator
   })
 }
 
-/** Uniform draws in [low, high) of the given shape. */
-function uniform(shape: number[], low: number, high: number, generator: Generator): Tensor {
-  return rand(shape, { generator })
-    .mul(high - low)
-    .add(low)
-}
-
 /**
  * Per-sample affine maps (N x 2 x 3, output → input in [-1, 1] coordinates) for random resized
  * crops, or null when none is asked for.
