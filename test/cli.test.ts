@@ -72,3 +72,26 @@ describe('pcam CLI', () => {
     }
   })
 })
+
+describe('pcam data commands', () => {
+  it('data prepare without --out exits 1 with the fix', () => {
+    const run = pcam('data', 'prepare', '/nonexistent')
+    assert.equal(run.status, 1)
+    assert.match(run.stderr, /Missing --out <store folder>/)
+  })
+
+  it('data prepare on a missing source names it', () => {
+    const run = pcam('data', 'prepare', '/nonexistent/pcam', '--out', '/tmp/never-written')
+    assert.equal(run.status, 1)
+    assert.match(run.stderr, /Data source not found: \/nonexistent\/pcam/)
+  })
+
+  it('data show on something that is not a store says how to make one', () => {
+    const run = pcam('data', 'show', '/tmp')
+    assert.equal(run.status, 1)
+    assert.match(
+      run.stderr,
+      /is not a patch store \(no meta\.json\)\. Create one with "pcam data prepare/,
+    )
+  })
+})

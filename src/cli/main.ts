@@ -20,9 +20,19 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/data-prepare.js')).dataPrepareCommand,
   },
   {
+    name: 'data show',
+    summary: 'A labelled grid PNG of patches from a store (optionally augmented)',
+    load: async () => (await import('./commands/data-show.js')).dataShowCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,
+  },
+  {
+    name: 'bench data',
+    summary: 'Prepare and loader throughput on real patches, memory while preparing',
+    load: async () => (await import('./commands/bench-data.js')).benchDataCommand,
   },
 ]
 
