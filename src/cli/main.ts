@@ -15,6 +15,11 @@ interface Entry {
 
 const COMMANDS: Entry[] = [
   {
+    name: 'download',
+    summary: 'Download PCam (HDF5, MD5-checked) or the Kaggle files, resumably',
+    load: async () => (await import('./commands/download.js')).downloadCommand,
+  },
+  {
     name: 'data prepare',
     summary: 'Decode PCam (HDF5), Kaggle or class folders, plain or zipped, into a patch store',
     load: async () => (await import('./commands/data-prepare.js')).dataPrepareCommand,
