@@ -42,10 +42,11 @@ test: build test-deps lint
 	node scripts/run-tests.mjs
 
 demo: build
-	node bin/pcam.js bench engine
+	scripts/demo.sh
 
 bench: build
 	node bin/pcam.js bench engine
+	node bin/pcam.js bench data
 
 clean:
 	rm -rf dist native/build
