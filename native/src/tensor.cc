@@ -23,12 +23,14 @@ PCAM_FN(FromBuffer) {
   return Wrap(info.Env(), out);
 }
 
-// toBuffer(h): a new ArrayBuffer holding the tensor's elements in row-major order. float16 and
-// bfloat16 come back as float32 and bool as uint8, since JavaScript has no arrays of those.
+// toBuffer(h, raw): a new ArrayBuffer holding the tensor's elements in row-major order. Unless raw,
+// float16 and bfloat16 come back as float32 and bool as uint8, since JavaScript has no arrays of
+// those; raw keeps the stored bytes (for writing weight files).
 PCAM_FN(ToBuffer) {
   at::Tensor t = Unwrap(info[0]).detach().to(at::kCPU);
-  if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) t = t.to(at::kFloat);
-  if (t.scalar_type() == at::kBool) t = t.to(at::kByte);
+  bool raw = info.Length() > 1 && Bool(info[1]);
+  if (!raw && (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16)) t = t.to(at::kFloat);
+  if (!raw && t.scalar_type() == at::kBool) t = t.to(at::kByte);
   t = t.contiguous();
   size_t bytes = t.numel() * t.element_size();
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(info.Env(), bytes);

@@ -87,6 +87,29 @@ export function tensor(
   return finish(new Tensor(native.fromBuffer(array, source, shape, dtype, device)), options)
 }
 
+/** A tensor from raw little-endian bytes of the given dtype (e.g. float16 weights from a file). */
+export function fromBytes(bytes: Uint8Array, dtype: Dtype, shape: number[]): Tensor {
+  const checked = checkDtype(dtype)
+  const elements = checkShape(shape).reduce((a, b) => a * b, 1)
+  const size = {
+    float32: 4,
+    float64: 8,
+    float16: 2,
+    bfloat16: 2,
+    uint8: 1,
+    int8: 1,
+    int32: 4,
+    int64: 8,
+    bool: 1,
+  }[checked]
+  if (elements * size !== bytes.byteLength) {
+    throw new ValidationError(
+      `${bytes.byteLength} bytes cannot hold [${shape}] ${dtype} (${elements * size} bytes)`,
+    )
+  }
+  return new Tensor(native.fromBuffer(bytes, checked, shape, checked, 'cpu'))
+}
+
 export function full(
   shape: number[],
   value: number | boolean,

@@ -8,6 +8,7 @@ export {
   arange,
   cat,
   empty,
+  fromBytes,
   full,
   fullLike,
   ones,

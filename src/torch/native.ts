@@ -42,7 +42,7 @@ export interface NativeBinding {
     dtype: string,
     device: string,
   ): H
-  toBuffer(h: H): ArrayBuffer
+  toBuffer(h: H, raw?: boolean): ArrayBuffer
   item(h: H): number | boolean
   full(shape: number[], value: Scalar, dtype: string, device: string): H
   empty(shape: number[], dtype: string, device: string): H

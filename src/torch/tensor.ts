@@ -74,6 +74,10 @@ export class Tensor {
   data(): TypedArray {
     return arrayOfBuffer(native.toBuffer(this[kHandle]), this.dtype)
   }
+  /** The stored bytes, row-major, in the tensor's own dtype (float16 stays 2 bytes an element). */
+  bytes(): Uint8Array {
+    return new Uint8Array(native.toBuffer(this[kHandle], true))
+  }
   /** The elements as plain numbers (int64 converted), row-major. */
   toArray(): number[] {
     return Array.from(this.data(), Number)

@@ -1,0 +1,97 @@
+/**
+ * safetensors, the weight format torchvision, timm and Hugging Face publish: an 8-byte header
+ * length, a JSON header (dtype, shape, byte range of each tensor, optional string metadata),
+ * then the raw little-endian data.
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { DataError } from '../errors.js'
+import { fromBytes, type Dtype, type Tensor } from '../torch/index.js'
+
+const TO_DTYPE: Record<string, Dtype> = {
+  F32: 'float32',
+  F64: 'float64',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  U8: 'uint8',
+  I8: 'int8',
+  I32: 'int32',
+  I64: 'int64',
+  BOOL: 'bool',
+}
+const FROM_DTYPE = Object.fromEntries(Object.entries(TO_DTYPE).map(([k, v]) => [v, k])) as Record<
+  Dtype,
+  string
+>
+
+interface HeaderEntry {
+  dtype: string
+  shape: number[]
+  data_offsets: [number, number]
+}
+
+/** Reads every tensor of a .safetensors file (CPU), with the file's metadata. */
+export function readSafetensors(path: string): {
+  tensors: Map<string, Tensor>
+  metadata: Record<string, string>
+} {
+  const file = readFileSync(path)
+  const fail = (why: string) => new DataError(`${path} is not a valid safetensors file: ${why}`)
+  if (file.length < 8) throw fail('too short')
+  const headerLength = Number(file.readBigUInt64LE(0))
+  if (headerLength > file.length - 8) throw fail(`header length ${headerLength} exceeds the file`)
+  let header: Record<string, HeaderEntry | Record<string, string>>
+  try {
+    header = JSON.parse(file.subarray(8, 8 + headerLength).toString('utf8'))
+  } catch (error) {
+    throw fail(`header is not JSON (${(error as Error).message})`)
+  }
+  const data = file.subarray(8 + headerLength)
+  const tensors = new Map<string, Tensor>()
+  let metadata: Record<string, string> = {}
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>
+      continue
+    }
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = entry as HeaderEntry
+    const type = TO_DTYPE[dtype]
+    if (!type) throw fail(`tensor ${name} has unsupported dtype ${dtype}`)
+    if (end > data.length || begin > end) throw fail(`tensor ${name} lies outside the data`)
+    tensors.set(name, fromBytes(data.subarray(begin, end), type, shape))
+  }
+  return { tensors, metadata }
+}
+
+/** Writes tensors (any device, any layout) to a .safetensors file. */
+export async function writeSafetensors(
+  path: string,
+  tensors: Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  const header: Record<string, unknown> = {}
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata
+  const chunks: Uint8Array[] = []
+  let offset = 0
+  for (const [name, tensor] of tensors) {
+    const bytes = tensor.bytes()
+    header[name] = {
+      dtype: FROM_DTYPE[tensor.dtype],
+      shape: tensor.shape,
+      data_offsets: [offset, offset + bytes.length],
+    }
+    chunks.push(bytes)
+    offset += bytes.length
+  }
+  // The header is padded with spaces to a multiple of 8 bytes, so the data starts aligned.
+  let json = JSON.stringify(header)
+  json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8)
+  const head = Buffer.alloc(8)
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)))
+  await writeFile(path, Buffer.concat([head, Buffer.from(json), ...chunks]))
+}
