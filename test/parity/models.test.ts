@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
-import { resnet18, resnet34, resnet50, type ResNet } from '../../src/models/resnet.js'
+import { mobilenetV2 } from '../../src/models/mobilenet-v2.js'
+import { resnet18, resnet34, resnet50 } from '../../src/models/resnet.js'
+import type { Module } from '../../src/nn/index.js'
 import * as t from '../../src/torch/index.js'
 import { writeSafetensors } from '../../src/weights/safetensors.js'
 import {
@@ -19,18 +21,25 @@ import {
 } from '../helpers/torch-reference.js'
 
 const work = mkdtempSync(join(tmpdir(), 'pcam-models-'))
+type Classifier = Module & { forward(x: t.Tensor): t.Tensor }
 
-async function compare(arch: string, model: ResNet, size: number): Promise<void> {
+async function compare(
+  arch: string,
+  model: Classifier,
+  numClasses: number,
+  size: number,
+  kwargs = {},
+): Promise<void> {
   t.manualSeed(11)
   const x = t.randn([2, 3, size, size])
   const weights = join(work, `${arch}.safetensors`)
   await writeSafetensors(weights, model.stateDict())
-  const numClasses = model.fc.outFeatures
   const gradOutput = t.randn([2, numClasses])
   const reply = runPythonJson(join(PARITY_DIR, 'models_reference.py'), {
     arch,
     numClasses,
     weights,
+    kwargs,
     x: encode(x),
     gradOutput: encode(gradOutput),
   }) as {
@@ -74,14 +83,19 @@ async function compare(arch: string, model: ResNet, size: number): Promise<void>
 describe('architectures match torchvision', () => {
   it('resnet18: outputs, gradients and batch-norm statistics', async () => {
     t.manualSeed(1)
-    await compare('resnet18', resnet18(10), 64)
+    await compare('resnet18', resnet18(10), 10, 64)
   })
   it('resnet34', async () => {
     t.manualSeed(2)
-    await compare('resnet34', resnet34(3), 32)
+    await compare('resnet34', resnet34(3), 3, 32)
   })
   it('resnet50 (bottleneck blocks)', async () => {
     t.manualSeed(3)
-    await compare('resnet50', resnet50(5), 32)
+    await compare('resnet50', resnet50(5), 5, 32)
+  })
+  it('mobilenet_v2 (inverted residuals, depthwise convolutions, ReLU6)', async () => {
+    t.manualSeed(4)
+    // Dropout off on both sides: its random masks cannot match between two libraries.
+    await compare('mobilenet_v2', mobilenetV2(4, { dropout: 0 }), 4, 64, { dropout: 0 })
   })
 })

@@ -36,7 +36,7 @@ def read_safetensors(path):
 def main():
     request = json.load(sys.stdin)
     torch.set_num_threads(2)
-    model = getattr(torchvision.models, request["arch"])(num_classes=request["numClasses"])
+    model = getattr(torchvision.models, request["arch"])(num_classes=request["numClasses"], **request.get("kwargs", {}))
     model.load_state_dict(read_safetensors(request["weights"]), strict=True)
     x = decode(request["x"])
     model.eval()
