@@ -63,7 +63,8 @@ export interface MobileNetV1Options {
 export class MobileNetV1 extends Module {
   readonly stem: Sequential
   readonly features: Sequential
-  readonly classifier: Sequential
+  /** Dropout + linear classifier; null for a feature-only backbone (numClasses 0). */
+  readonly classifier: Sequential | null
   readonly lastChannels: number
 
   constructor(numClasses = 1000, options: MobileNetV1Options = {}) {
@@ -86,10 +87,8 @@ export class MobileNetV1 extends Module {
     })
     this.features = this.registerModule('features', new Sequential(...blocks))
     this.lastChannels = channels
-    this.classifier = this.registerModule(
-      'classifier',
-      new Sequential(new Dropout(dropout), new Linear(channels, numClasses)),
-    )
+    const head = () => new Sequential(new Dropout(dropout), new Linear(channels, numClasses))
+    this.classifier = numClasses > 0 ? this.registerModule('classifier', head()) : null
   }
 
   forwardFeatures(x: Tensor): Tensor {
@@ -97,8 +96,9 @@ export class MobileNetV1 extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() =>
-      this.classifier.forward(adaptiveAvgPool2d(this.forwardFeatures(x), 1).flatten(1)),
-    )
+    const classifier = this.classifier
+    if (!classifier)
+      throw new Error('Built without a classifier (numClasses 0); use forwardFeatures')
+    return scope(() => classifier.forward(adaptiveAvgPool2d(this.forwardFeatures(x), 1).flatten(1)))
   }
 }

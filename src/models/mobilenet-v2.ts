@@ -76,7 +76,8 @@ const SETTINGS: [number, number, number, number][] = [
 
 export class MobileNetV2 extends Module {
   readonly features: Sequential
-  readonly classifier: Sequential
+  /** Dropout + linear classifier; null for a feature-only backbone (numClasses 0). */
+  readonly classifier: Sequential | null
   readonly lastChannels: number
 
   constructor(numClasses = 1000, options: { widthMult?: number; dropout?: number } = {}) {
@@ -94,16 +95,20 @@ export class MobileNetV2 extends Module {
     }
     layers.push(convBnRelu6(inChannels, this.lastChannels, 1))
     this.features = this.registerModule('features', new Sequential(...layers))
-    const fc = new Linear(this.lastChannels, numClasses)
-    this.classifier = this.registerModule('classifier', new Sequential(new Dropout(dropout), fc))
+    const fc = numClasses > 0 ? new Linear(this.lastChannels, numClasses) : null
+    this.classifier = fc
+      ? this.registerModule('classifier', new Sequential(new Dropout(dropout), fc))
+      : null
     for (const module of this.modules()) {
       if (module instanceof Conv2d) {
         kaimingNormal_(module.weight, { mode: 'fanOut' })
         if (module.bias) zeros_(module.bias)
       }
     }
-    normal_(fc.weight, 0, 0.01)
-    zeros_(fc.bias!)
+    if (fc) {
+      normal_(fc.weight, 0, 0.01)
+      zeros_(fc.bias!)
+    }
   }
 
   forwardFeatures(x: Tensor): Tensor {
@@ -111,8 +116,11 @@ export class MobileNetV2 extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    const classifier = this.classifier
+    if (!classifier)
+      throw new Error('Built without a classifier (numClasses 0); use forwardFeatures')
     return scope(() =>
-      this.classifier.forward(adaptiveAvgPool2d(this.features.forward(x), 1).flatten(1)),
+      classifier.forward(adaptiveAvgPool2d(this.features.forward(x), 1).flatten(1)),
     )
   }
 }

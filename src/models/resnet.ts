@@ -102,7 +102,8 @@ export class ResNet extends Module {
   readonly maxpool: MaxPool2d
   readonly layers: Sequential[]
   readonly avgpool: AdaptiveAvgPool2d
-  readonly fc: Linear
+  /** The ImageNet-style classifier; null for a feature-only backbone (numClasses 0). */
+  readonly fc: Linear | null
   /** Channels of the last block's output (512 for resnet18/34, 2048 for resnet50). */
   readonly features: number
 
@@ -131,7 +132,7 @@ export class ResNet extends Module {
     })
     this.avgpool = this.registerModule('avgpool', new AdaptiveAvgPool2d(1))
     this.features = inChannels
-    this.fc = this.registerModule('fc', new Linear(inChannels, numClasses))
+    this.fc = numClasses > 0 ? this.registerModule('fc', new Linear(inChannels, numClasses)) : null
     for (const module of this.modules()) {
       if (module instanceof Conv2d)
         kaimingNormal_(module.weight, { mode: 'fanOut', nonlinearity: 'relu' })
@@ -148,7 +149,12 @@ export class ResNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => this.fc.forward(this.avgpool.forward(this.forwardFeatures(x)).flatten(1)))
+    const fc = this.fc
+    if (!fc)
+      throw new Error(
+        'This ResNet was built without a classifier (numClasses 0); use forwardFeatures',
+      )
+    return scope(() => fc.forward(this.avgpool.forward(this.forwardFeatures(x)).flatten(1)))
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * BatchNorm2d with running statistics and num_batches_tracked, named as in PyTorch.
+ * BatchNorm1d and BatchNorm2d with running statistics and num_batches_tracked, named as in PyTorch.
  * @see torch.nn.BatchNorm2d
  * @module
  */
@@ -16,7 +16,10 @@ export interface BatchNormOptions {
   trackRunningStats?: boolean
 }
 
-export class BatchNorm2d extends Module {
+/** The shared batch norm; subclasses say which input ranks they take. */
+abstract class BatchNorm extends Module {
+  protected abstract readonly ranks: readonly number[]
+
   readonly numFeatures: number
   readonly eps: number
   readonly momentum: number | null
@@ -77,4 +80,14 @@ export class BatchNorm2d extends Module {
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}, affine=${this.weight !== null}`
   }
+}
+
+/** Batch norm over (N, C, H, W) feature maps. */
+export class BatchNorm2d extends BatchNorm {
+  protected readonly ranks = [4]
+}
+
+/** Batch norm over (N, C) or (N, C, L) features, as in classification heads. */
+export class BatchNorm1d extends BatchNorm {
+  protected readonly ranks = [2, 3]
 }

@@ -3,7 +3,7 @@
  * @module
  */
 export { ReLU, ReLU6, Sigmoid } from './activation.js'
-export { BatchNorm2d, type BatchNormOptions } from './batchnorm.js'
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from './batchnorm.js'
 export { Flatten, Sequential } from './container.js'
 export { Conv2d, samePadding, type Conv2dOptions, type Conv2dPadding } from './conv.js'
 export { Dropout } from './dropout.js'
@@ -24,6 +24,7 @@ export { Module, type StateDict } from './module.js'
 export { Parameter } from './parameter.js'
 export {
   AdaptiveAvgPool2d,
+  AdaptiveConcatPool2d,
   AdaptiveMaxPool2d,
   AvgPool2d,
   MaxPool2d,

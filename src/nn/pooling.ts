@@ -9,6 +9,8 @@ import {
   avgPool2d,
   maxPool2d,
   pair,
+  cat,
+  scope,
   type Tensor,
 } from '../torch/index.js'
 import { Module } from './module.js'
@@ -84,5 +86,12 @@ export class AdaptiveAvgPool2d extends AdaptivePool2d {
 export class AdaptiveMaxPool2d extends AdaptivePool2d {
   forward(x: Tensor): Tensor {
     return adaptiveMaxPool2d(x, this.outputSize)
+  }
+}
+
+/** Max and average pooling to 1x1, concatenated along channels (fastai's head: max first). */
+export class AdaptiveConcatPool2d extends Module {
+  forward(x: Tensor): Tensor {
+    return scope(() => cat([adaptiveMaxPool2d(x, 1), adaptiveAvgPool2d(x, 1)], 1))
   }
 }
