@@ -1,6 +1,9 @@
 // Process-wide settings of libtorch: threads, seeds, grad mode, autocast, devices, build facts.
 // Grad mode and autocast are thread-local in libtorch, so each worker thread has its own.
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+
+#include <mutex>
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/version.h>
@@ -25,6 +28,18 @@ PCAM_FN(SetNumInteropThreads) {
 }
 PCAM_FN(ManualSeed) {
   at::manual_seed(static_cast<uint64_t>(Int(info[0])));
+  return info.Env().Undefined();
+}
+// The default CPU generator's state as a uint8 tensor, and back: what an exact resume restores.
+PCAM_FN(GetRngState) {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return Wrap(info.Env(), gen.get_state());
+}
+PCAM_FN(SetRngState) {
+  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(Unwrap(info[0]));
   return info.Env().Undefined();
 }
 PCAM_FN(SetGradEnabled) {
@@ -88,6 +103,8 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "getNumThreads", GetNumThreads);
   Export(env, exports, "setNumInteropThreads", SetNumInteropThreads);
   Export(env, exports, "manualSeed", ManualSeed);
+  Export(env, exports, "getRngState", GetRngState);
+  Export(env, exports, "setRngState", SetRngState);
   Export(env, exports, "setGradEnabled", SetGradEnabled);
   Export(env, exports, "isGradEnabled", IsGradEnabled);
   Export(env, exports, "setAutocast", SetAutocast);

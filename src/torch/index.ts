@@ -62,10 +62,12 @@ export {
   buildInfo,
   defaultNumThreads,
   getNumThreads,
+  getRngState,
   mallocEnvironment,
   manualSeed,
   memoryStats,
   setNumThreads,
+  setRngState,
   type MemoryStats,
 } from './runtime.js'
 export { keep, scope, type Disposable } from './scope.js'

@@ -26,6 +26,8 @@ export interface NativeBinding {
   getNumThreads(): number
   setNumInteropThreads(n: number): void
   manualSeed(seed: number | bigint): void
+  getRngState(): H
+  setRngState(state: H): void
   setGradEnabled(enabled: boolean): void
   isGradEnabled(): boolean
   setAutocast(deviceType: string, enabled: boolean, dtype: string): void

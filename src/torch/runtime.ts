@@ -9,6 +9,7 @@ import {
   MALLOC_TRIM_THRESHOLD,
   native,
 } from './native.js'
+import { kHandle, Tensor } from './tensor.js'
 
 export { defaultNumThreads }
 
@@ -31,6 +32,15 @@ export function getNumThreads(): number {
 /** Seeds libtorch's random generator (rand, randn, dropout, init, randperm). */
 export function manualSeed(seed: number): void {
   native.manualSeed(checkInteger(seed, 'seed', 0))
+}
+
+/** The global generator's state (a uint8 tensor), to save with a checkpoint. */
+export function getRngState(): Tensor {
+  return new Tensor(native.getRngState())
+}
+/** Restores a state from getRngState(): the draws that follow repeat exactly. */
+export function setRngState(state: Tensor): void {
+  native.setRngState(state[kHandle])
 }
 
 export interface MemoryStats {

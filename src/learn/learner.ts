@@ -1,0 +1,268 @@
+/**
+ * Learner: fastai's training loop in explicit TypeScript. It owns the model, the loaders and the
+ * optimizer (one parameter group per layer group), runs fit / fitOneCycle with callbacks,
+ * validates with loss, accuracy and ROC AUC, freezes and unfreezes the body, and can stop after
+ * any batch and resume there exactly (weights, optimizer state, schedule, data order, RNG).
+ * @module
+ */
+import { DataError } from '../errors.js'
+import type { PatchLoader } from '../data/loader.js'
+import type { PatchClassifier } from '../models/registry.js'
+import { BatchNorm1d, BatchNorm2d } from '../nn/index.js'
+import {
+  AdamW,
+  autocast,
+  bceWithLogits,
+  clipGradNorm,
+  noGrad,
+  scope,
+  SGD,
+  type Optimizer,
+  type Tensor,
+} from '../torch/index.js'
+import { accuracy, rocAuc } from './metrics.js'
+import { oneCycleAt, spreadLr, type OneCycleOptions } from './schedule.js'
+
+/** fastai's defaults. */
+export const LEARNER_DEFAULTS = { lr: 1e-3, wd: 0.01, opt: 'adamw' as const }
+
+export interface EpochRecord {
+  stage: string
+  epoch: number
+  trainLoss: number
+  validLoss: number
+  accuracy: number
+  errorRate: number
+  auc: number
+  seconds: number
+  imagesPerSec: number
+}
+
+export interface BatchInfo {
+  stage: string
+  epoch: number
+  epochs: number
+  batch: number
+  batches: number
+  loss: number
+  imagesPerSec: number
+}
+
+/** Hooks into the loop; each gets the learner. Throwing CancelFit stops training cleanly. */
+export interface Callback {
+  afterBatch?(learn: Learner, info: BatchInfo): void
+  afterEpoch?(learn: Learner, record: EpochRecord): void | Promise<void>
+}
+
+/** Thrown by a callback (e.g. on Ctrl-C) to stop after the current batch; fit() returns normally. */
+export class CancelFit extends Error {}
+
+/** Where a stopped fit was: enough to resume it exactly. */
+export interface FitPosition {
+  stage: string
+  epoch: number
+  /** Batches of `epoch` already done. */
+  batch: number
+}
+
+export interface LearnerOptions {
+  opt?: 'adamw' | 'sgd'
+  wd?: number
+  /** Use bfloat16 autocast for forward passes (CPUs with AVX512-BF16; CUDA). */
+  mixedPrecision?: boolean
+  clipGrad?: number
+  callbacks?: Callback[]
+}
+
+export class Learner {
+  readonly optimizer: Optimizer<{ lr: number }, unknown>
+  readonly callbacks: Callback[]
+  readonly history: EpochRecord[] = []
+  /** Set when a fit was cancelled: where to resume. */
+  stoppedAt: FitPosition | null = null
+  #momentumKey: 'betas' | 'momentum'
+
+  constructor(
+    readonly model: PatchClassifier,
+    readonly train: PatchLoader,
+    readonly valid: PatchLoader,
+    readonly options: LearnerOptions = {},
+  ) {
+    const groups = model.layerGroups().map((params) => ({ params }))
+    const wd = options.wd ?? LEARNER_DEFAULTS.wd
+    this.optimizer =
+      (options.opt ?? LEARNER_DEFAULTS.opt) === 'sgd'
+        ? (new SGD(groups, {
+            lr: LEARNER_DEFAULTS.lr,
+            momentum: 0.9,
+            weightDecay: wd,
+          }) as Optimizer<{ lr: number }, unknown>)
+        : (new AdamW(groups, { lr: LEARNER_DEFAULTS.lr, weightDecay: wd }) as Optimizer<
+            { lr: number },
+            unknown
+          >)
+    this.#momentumKey = options.opt === 'sgd' ? 'momentum' : 'betas'
+    this.callbacks = options.callbacks ?? []
+  }
+
+  /** Trains only the head (and batch-norm layers, as fastai does): the pretrained body stays. */
+  freeze(): void {
+    this.#setTrainable((group, isNorm) => group === 2 || isNorm)
+  }
+  unfreeze(): void {
+    this.#setTrainable(() => true)
+  }
+  #setTrainable(trainable: (group: number, isNorm: boolean) => boolean): void {
+    const norms = new Set<unknown>()
+    for (const m of this.model.modules()) {
+      if (m instanceof BatchNorm2d || m instanceof BatchNorm1d)
+        for (const p of m.parameters(false)) norms.add(p)
+    }
+    this.model.layerGroups().forEach((params, g) => {
+      for (const p of params) p.requiresGrad_(trainable(g, norms.has(p)))
+    })
+  }
+
+  #setHyper(lrs: number[], mom: number): void {
+    this.optimizer.paramGroups.forEach((group, i) => {
+      group.lr = lrs[i] as number
+      const g = group as unknown as Record<string, unknown>
+      if (this.#momentumKey === 'betas') g.betas = [mom, (g.betas as number[])[1]]
+      else g.momentum = mom
+    })
+  }
+
+  /** One optimisation step on a batch; returns the loss. */
+  #step(x: Tensor, y: Tensor, position: string): number {
+    return scope(() => {
+      this.optimizer.zeroGrad()
+      const forward = () => this.model.forward(x)
+      const logits = this.options.mixedPrecision ? autocast(forward) : forward()
+      const loss = bceWithLogits(logits.float().reshape(-1), y)
+      const value = loss.item()
+      if (!Number.isFinite(value)) {
+        throw new DataError(
+          `The loss became ${value} at ${position}. Lower the learning rate (see "pcam lr-find").`,
+        )
+      }
+      loss.backward()
+      if (this.options.clipGrad) clipGradNorm([...this.model.parameters()], this.options.clipGrad)
+      this.optimizer.step()
+      return value
+    })
+  }
+
+  /** Loss, accuracy and ROC AUC on the validation loader. */
+  validate(): {
+    loss: number
+    accuracy: number
+    auc: number
+    probabilities: Float32Array
+    labels: Float32Array
+  } {
+    this.model.eval()
+    const probs: number[] = []
+    const labels: number[] = []
+    let lossSum = 0
+    noGrad(() => {
+      for (const batch of this.valid.epoch(0)) {
+        scope(() => {
+          const forward = () => this.model.forward(batch.x)
+          const logits = (this.options.mixedPrecision ? autocast(forward) : forward())
+            .float()
+            .reshape(-1)
+          lossSum += bceWithLogits(logits, batch.y, { reduction: 'sum' }).item()
+          probs.push(...logits.sigmoid().toArray())
+          labels.push(...batch.y.toArray())
+          batch.indices.dispose()
+        })
+      }
+    })
+    const probabilities = Float32Array.from(probs)
+    const truth = Float32Array.from(labels)
+    return {
+      loss: lossSum / probs.length,
+      accuracy: accuracy(probabilities, truth),
+      auc: rocAuc(probabilities, truth),
+      probabilities,
+      labels: truth,
+    }
+  }
+
+  /**
+   * Trains `epochs` epochs with the one-cycle policy. `lr` is one peak rate, or [low, high] spread
+   * over the layer groups (discriminative rates). `from` resumes a stopped fit.
+   * @example await learn.fitOneCycle(3, [1e-5, 1e-3], { stage: 'unfrozen' })
+   */
+  async fitOneCycle(
+    epochs: number,
+    lr: number | [number, number],
+    options: OneCycleOptions & { stage?: string; from?: FitPosition } = {},
+  ): Promise<boolean> {
+    const stage = options.stage ?? 'fit'
+    const peaks = spreadLr(lr, this.optimizer.paramGroups.length)
+    const batches = this.train.length
+    const total = epochs * batches
+    const start =
+      options.from && options.from.stage === stage ? options.from : { stage, epoch: 0, batch: 0 }
+    this.stoppedAt = null
+    for (let epoch = start.epoch; epoch < epochs; epoch++) {
+      this.model.train()
+      const began = performance.now()
+      let lossSum = 0
+      let seen = 0
+      let batch = epoch === start.epoch ? start.batch : 0
+      try {
+        for (const { x, y, indices } of this.train.epoch(epoch, batch)) {
+          const { lrScale, mom } = oneCycleAt((epoch * batches + batch) / total, options)
+          this.#setHyper(
+            peaks.map((p) => p * lrScale),
+            mom,
+          )
+          const size = x.size(0)
+          const loss = this.#step(x, y, `${stage} epoch ${epoch + 1}, batch ${batch + 1}`)
+          x.dispose()
+          y.dispose()
+          indices.dispose()
+          lossSum += loss * size
+          seen += size
+          batch++
+          const info = {
+            stage,
+            epoch,
+            epochs,
+            batch,
+            batches,
+            loss,
+            imagesPerSec: seen / ((performance.now() - began) / 1000),
+          }
+          for (const cb of this.callbacks) cb.afterBatch?.(this, info)
+        }
+      } catch (error) {
+        if (!(error instanceof CancelFit)) throw error
+        this.stoppedAt = { stage, epoch, batch }
+        return false
+      }
+      const seconds = (performance.now() - began) / 1000
+      const valid = this.validate()
+      const record: EpochRecord = {
+        stage,
+        epoch,
+        trainLoss: lossSum / seen,
+        validLoss: valid.loss,
+        accuracy: valid.accuracy,
+        errorRate: 1 - valid.accuracy,
+        auc: valid.auc,
+        seconds,
+        imagesPerSec: seen / seconds,
+      }
+      this.history.push(record)
+      for (const cb of this.callbacks) await cb.afterEpoch?.(this, record)
+    }
+    return true
+  }
+
+  dispose(): void {
+    this.optimizer.dispose()
+  }
+}

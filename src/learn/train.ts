@@ -1,0 +1,211 @@
+/**
+ * The training recipe behind `pcam train`: a store, an architecture, optionally pretrained
+ * weights; a frozen stage (head only) then an unfrozen stage with discriminative learning rates,
+ * each with the one-cycle policy; checkpoints of the best and last state; exact resume.
+ * @module
+ */
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  DEFAULT_TRAIN_AUGMENT,
+  IMAGENET_NORMALIZATION,
+  type AugmentOptions,
+  type Normalization,
+} from '../data/augment.js'
+import { PatchLoader } from '../data/loader.js'
+import { PatchStore } from '../data/store.js'
+import { ConfigError, DataError } from '../errors.js'
+import {
+  createModel,
+  type Architecture,
+  type HeadKind,
+  type PatchClassifier,
+} from '../models/registry.js'
+import { manualSeed } from '../torch/index.js'
+import { readSafetensors } from '../weights/safetensors.js'
+import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
+import {
+  appendMetrics,
+  loadResumeState,
+  saveModel,
+  saveResumeState,
+  writeJson,
+} from './checkpoint.js'
+import {
+  CancelFit,
+  Learner,
+  type BatchInfo,
+  type EpochRecord,
+  type FitPosition,
+} from './learner.js'
+
+export interface TrainConfig {
+  store: string
+  out: string
+  arch: Architecture
+  head: HeadKind
+  /** null: from scratch; a TF.js MobileNet folder or a .safetensors file of the backbone. */
+  pretrained: string | null
+  size: number | null
+  batchSize: number
+  freezeEpochs: number
+  epochs: number
+  lr: number
+  seed: number
+  wd: number
+  mixedPrecision: boolean
+  augment: AugmentOptions | null
+}
+
+export interface TrainHooks {
+  onBatch?: (info: BatchInfo) => void
+  onEpoch?: (record: EpochRecord) => void
+  signal?: AbortSignal
+}
+
+export interface TrainResult {
+  out: string
+  completed: boolean
+  history: EpochRecord[]
+  bestAuc: number
+}
+
+function loadPretrained(model: PatchClassifier, path: string): void {
+  if (!existsSync(path)) throw new DataError(`Pretrained weights not found: ${path}`)
+  if (existsSync(join(path, 'model.json'))) {
+    if (model.spec.arch !== 'mobilenet_v1')
+      throw new ConfigError(`${path} holds a TF.js MobileNet v1; use --arch mobilenet_v1`)
+    const source = mobilenetV1FromTfjs(path)
+    const body = new Map([...source.stateDict()].filter(([k]) => !k.startsWith('classifier.')))
+    model.body.loadStateDict(body, { strict: false })
+    source.dispose()
+    return
+  }
+  const { tensors } = readSafetensors(path)
+  // torchvision / timm checkpoints name the backbone at the top level; their classifier is dropped.
+  const body = new Map([...tensors].filter(([k]) => !/^(fc|classifier)\./.test(k)))
+  model.body.loadStateDict(body)
+}
+
+/** Normalisation: ImageNet's for a pretrained backbone (what it learned on), else the store's. */
+function normalizationFor(config: TrainConfig, store: PatchStore): Normalization {
+  return config.pretrained ? IMAGENET_NORMALIZATION : { mean: store.meta.mean, std: store.meta.std }
+}
+
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const resuming = existsSync(join(config.out, 'state.json'))
+  await mkdir(config.out, { recursive: true })
+  manualSeed(config.seed)
+  const store = PatchStore.open(config.store)
+  const numClasses = store.meta.classes.length === 2 ? 1 : store.meta.classes.length
+  if (numClasses !== 1)
+    throw new DataError(
+      `pcam trains binary classifiers; ${config.store} has classes ${store.meta.classes.join(', ')}.`,
+    )
+  const model = createModel({
+    arch: config.arch,
+    numClasses,
+    head: config.head,
+    alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
+  })
+  if (config.pretrained && !resuming) loadPretrained(model, config.pretrained)
+  model.toChannelsLast()
+  const size = config.size ?? store.meta.height
+  const normalization = normalizationFor(config, store)
+  const loaderOptions = { batchSize: config.batchSize, seed: config.seed, size, normalization }
+  const trainLoader = new PatchLoader(store, store.indicesOf('train'), {
+    ...loaderOptions,
+    shuffle: true,
+    dropLast: true,
+    augment: config.augment,
+  })
+  const validLoader = new PatchLoader(store, store.indicesOf('valid'), {
+    ...loaderOptions,
+    shuffle: false,
+    dropLast: false,
+  })
+  let bestAuc = -1
+  let position: FitPosition | null = null
+  const learn = new Learner(model, trainLoader, validLoader, {
+    wd: config.wd,
+    mixedPrecision: config.mixedPrecision,
+    callbacks: [
+      {
+        afterBatch: (_, info) => {
+          hooks.onBatch?.(info)
+          if (hooks.signal?.aborted) throw new CancelFit()
+        },
+        afterEpoch: async (l, record) => {
+          appendMetrics(config.out, record)
+          hooks.onEpoch?.(record)
+          if (record.auc > bestAuc) {
+            bestAuc = record.auc
+            await saveModel(join(config.out, 'model.safetensors'), l.model)
+          }
+          await saveResumeState(
+            config.out,
+            l,
+            { stage: record.stage, epoch: record.epoch + 1, batch: 0 },
+            bestAuc,
+          )
+        },
+      },
+    ],
+  })
+  if (resuming) {
+    const state = loadResumeState(config.out, learn)
+    position = state.position
+    bestAuc = state.bestAuc
+  } else {
+    await writeJson(join(config.out, 'config.json'), {
+      pcamVersion: '0.1.0',
+      arch: config.arch,
+      head: config.head,
+      numClasses,
+      classes: store.meta.classes,
+      inputSize: size,
+      normalization,
+      recipe: { ...config, store: undefined, out: undefined },
+      data: { store: config.store, source: store.meta.source, splitMethod: store.meta.splitMethod },
+    })
+  }
+  const stages: {
+    stage: string
+    epochs: number
+    lr: number | [number, number]
+    frozen: boolean
+  }[] = []
+  if (config.pretrained && config.freezeEpochs > 0)
+    stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr: config.lr, frozen: true })
+  // Unfrozen: the body learns 10-100x more slowly than the head (discriminative rates).
+  const unfrozenLr: number | [number, number] = config.pretrained
+    ? [config.lr / 100, config.lr / 5]
+    : config.lr
+  stages.push({ stage: 'unfrozen', epochs: config.epochs, lr: unfrozenLr, frozen: false })
+  let completed = true
+  try {
+    for (const [index, s] of stages.entries()) {
+      // Skip stages a resumed run already finished.
+      const at = position ? stages.findIndex((x) => x.stage === position!.stage) : 0
+      if (index < at) continue
+      const from = position && position.stage === s.stage ? position : undefined
+      if (from && from.epoch >= s.epochs) continue
+      if (s.frozen) learn.freeze()
+      else learn.unfreeze()
+      const done = await learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from })
+      if (!done) {
+        await saveResumeState(config.out, learn, learn.stoppedAt as FitPosition, bestAuc)
+        completed = false
+        break
+      }
+      position = null
+    }
+  } finally {
+    learn.dispose()
+    trainLoader.dispose()
+    validLoader.dispose()
+    store.dispose()
+  }
+  return { out: config.out, completed, history: learn.history, bestAuc }
+}
