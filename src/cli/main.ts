@@ -30,6 +30,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/data-show.js')).dataShowCommand,
   },
   {
+    name: 'train',
+    summary: 'Train a classifier on a store: one-cycle, freeze/unfreeze, checkpoints, resume',
+    load: async () => (await import('./commands/train.js')).trainCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

@@ -199,12 +199,30 @@ export class Learner {
     lr: number | [number, number],
     options: OneCycleOptions & { stage?: string; from?: FitPosition } = {},
   ): Promise<boolean> {
-    const stage = options.stage ?? 'fit'
     const peaks = spreadLr(lr, this.optimizer.paramGroups.length)
+    const total = epochs * this.train.length
+    return this.#fit(epochs, options.stage ?? 'fit', options.from, (step) => {
+      const { lrScale, mom } = oneCycleAt(step / total, options)
+      this.#setHyper(
+        peaks.map((p) => p * lrScale),
+        mom,
+      )
+    })
+  }
+
+  /** Trains at the optimizer's current hyper-parameters (callbacks may change them). */
+  async fitConstant(epochs: number, stage = 'constant'): Promise<boolean> {
+    return this.#fit(epochs, stage, undefined, () => undefined)
+  }
+
+  async #fit(
+    epochs: number,
+    stage: string,
+    from: FitPosition | undefined,
+    schedule: (step: number) => void,
+  ): Promise<boolean> {
     const batches = this.train.length
-    const total = epochs * batches
-    const start =
-      options.from && options.from.stage === stage ? options.from : { stage, epoch: 0, batch: 0 }
+    const start = from && from.stage === stage ? from : { stage, epoch: 0, batch: 0 }
     this.stoppedAt = null
     for (let epoch = start.epoch; epoch < epochs; epoch++) {
       this.model.train()
@@ -214,11 +232,7 @@ export class Learner {
       let batch = epoch === start.epoch ? start.batch : 0
       try {
         for (const { x, y, indices } of this.train.epoch(epoch, batch)) {
-          const { lrScale, mom } = oneCycleAt((epoch * batches + batch) / total, options)
-          this.#setHyper(
-            peaks.map((p) => p * lrScale),
-            mom,
-          )
+          schedule(epoch * batches + batch)
           const size = x.size(0)
           const loss = this.#step(x, y, `${stage} epoch ${epoch + 1}, batch ${batch + 1}`)
           x.dispose()

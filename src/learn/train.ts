@@ -7,12 +7,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import {
-  DEFAULT_TRAIN_AUGMENT,
-  IMAGENET_NORMALIZATION,
-  type AugmentOptions,
-  type Normalization,
-} from '../data/augment.js'
+import { IMAGENET_NORMALIZATION, type AugmentOptions, type Normalization } from '../data/augment.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
 import { ConfigError, DataError } from '../errors.js'
@@ -25,6 +20,7 @@ import {
 import { manualSeed } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
+import { lrFind } from './lr-find.js'
 import {
   appendMetrics,
   loadResumeState,
@@ -51,7 +47,8 @@ export interface TrainConfig {
   batchSize: number
   freezeEpochs: number
   epochs: number
-  lr: number
+  /** Peak learning rate, or 'auto' for the LR finder's suggestion. */
+  lr: number | 'auto'
   seed: number
   wd: number
   mixedPrecision: boolean
@@ -61,6 +58,7 @@ export interface TrainConfig {
 export interface TrainHooks {
   onBatch?: (info: BatchInfo) => void
   onEpoch?: (record: EpochRecord) => void
+  onLrFound?: (lr: number) => void
   signal?: AbortSignal
 }
 
@@ -69,6 +67,8 @@ export interface TrainResult {
   completed: boolean
   history: EpochRecord[]
   bestAuc: number
+  /** The rate used (the finder's suggestion when lr was 'auto'). */
+  lr: number
 }
 
 function loadPretrained(model: PatchClassifier, path: string): void {
@@ -170,18 +170,24 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       data: { store: config.store, source: store.meta.source, splitMethod: store.meta.splitMethod },
     })
   }
+  const freezing = config.pretrained !== null && config.freezeEpochs > 0
+  let lr: number
+  if (config.lr === 'auto') {
+    if (freezing) learn.freeze()
+    lr = (await lrFind(learn)).suggestion
+    hooks.onLrFound?.(lr)
+  } else {
+    lr = config.lr
+  }
   const stages: {
     stage: string
     epochs: number
     lr: number | [number, number]
     frozen: boolean
   }[] = []
-  if (config.pretrained && config.freezeEpochs > 0)
-    stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr: config.lr, frozen: true })
+  if (freezing) stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr, frozen: true })
   // Unfrozen: the body learns 10-100x more slowly than the head (discriminative rates).
-  const unfrozenLr: number | [number, number] = config.pretrained
-    ? [config.lr / 100, config.lr / 5]
-    : config.lr
+  const unfrozenLr: number | [number, number] = config.pretrained ? [lr / 100, lr / 5] : lr
   stages.push({ stage: 'unfrozen', epochs: config.epochs, lr: unfrozenLr, frozen: false })
   let completed = true
   try {
@@ -207,5 +213,5 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     validLoader.dispose()
     store.dispose()
   }
-  return { out: config.out, completed, history: learn.history, bestAuc }
+  return { out: config.out, completed, history: learn.history, bestAuc, lr }
 }

@@ -51,7 +51,7 @@ export interface ModelSpec {
 
 /** Where the late part of each backbone starts (for the early / late layer groups). */
 const LATE_BODY: Record<Architecture, string> = {
-  small: 'features.14',
+  small: 'features.8',
   resnet18: 'layer3',
   resnet34: 'layer3',
   resnet50: 'layer3',

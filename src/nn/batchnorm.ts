@@ -55,10 +55,11 @@ abstract class BatchNorm extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (x.ndim !== 4)
+    if (!this.ranks.includes(x.ndim)) {
       throw new ValidationError(
-        `BatchNorm2d expects a 4-D input (N, C, H, W) but got shape [${x.shape}]`,
+        `${this.constructor.name} expects a ${this.ranks.join('-D or ')}-D input but got shape [${x.shape}]`,
       )
+    }
     let momentum = this.momentum ?? 0
     const track = this.training && this.numBatchesTracked !== null
     if (track) {

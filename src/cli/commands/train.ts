@@ -1,0 +1,176 @@
+/**
+ * pcam train: the reference study's recipe from one command, in a worker thread, with a progress
+ * bar, an epoch table, and Ctrl-C that checkpoints and exits (resume with the same --out).
+ * @module
+ */
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DEFAULT_TRAIN_AUGMENT } from '../../data/augment.js'
+import { ConfigError, ValidationError } from '../../errors.js'
+import type { EpochRecord } from '../../learn/learner.js'
+import { startTraining } from '../../learn/run-training.js'
+import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
+import { checkInteger, checkNumber } from '../../torch/index.js'
+import type { Command } from '../command.js'
+import { createProgress } from '../progress.js'
+
+// The one ImageNet network available offline sits beside a development checkout.
+const SHARED_MOBILENET = resolve(
+  fileURLToPath(new URL('../../../../..', import.meta.url)),
+  'shared',
+  'weights',
+  'mobilenet_v1_0.75_224',
+)
+
+function pretrainedPath(value: string | undefined, arch: Architecture): string | null {
+  if (value === undefined || value === 'none') return null
+  if (value !== 'imagenet') return value
+  const local = process.env.PCAM_MOBILENET ?? SHARED_MOBILENET
+  if (arch === 'mobilenet_v1' && existsSync(join(local, 'model.json'))) return local
+  throw new ConfigError(
+    `No ImageNet weights for ${arch} on this machine. Pass --pretrained <file.safetensors> ` +
+      '(torchvision / timm weights), or use --arch mobilenet_v1 with the TF.js MobileNet ($PCAM_MOBILENET).',
+  )
+}
+
+function row(r: EpochRecord): string {
+  const cells = [
+    `${r.stage} ${r.epoch + 1}`.padEnd(12),
+    r.trainLoss.toFixed(4).padStart(10),
+    r.validLoss.toFixed(4).padStart(10),
+    r.accuracy.toFixed(4).padStart(9),
+    r.errorRate.toFixed(4).padStart(10),
+    r.auc.toFixed(4).padStart(8),
+    `${r.seconds.toFixed(0)}s`.padStart(7),
+    `${r.imagesPerSec.toFixed(0)}/s`.padStart(8),
+  ]
+  return cells.join(' ')
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'Train a patch classifier on a store (frozen then unfrozen for pretrained backbones).',
+  description:
+    'Examples:\n' +
+    '  pcam train --data stores/pcam --arch small --epochs 4\n' +
+    '  pcam train --data stores/pcam --arch mobilenet_v1 --pretrained imagenet --freeze-epochs 1 --epochs 3 --lr auto\n' +
+    'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
+  options: {
+    data: { type: 'string', description: 'Patch store from "pcam data prepare" (required)' },
+    out: {
+      type: 'string',
+      description: 'Run folder (default runs/<arch>); an existing one resumes',
+    },
+    arch: {
+      type: 'string',
+      default: 'small',
+      description: `Architecture: ${ARCHITECTURES.join(', ')}`,
+    },
+    head: { type: 'string', default: 'concat', description: "Head: concat (fastai's) or linear" },
+    pretrained: { type: 'string', description: 'imagenet, none, or a weights file / TF.js folder' },
+    size: { type: 'number', description: "Input size (default: the store's patch size, e.g. 96)" },
+    'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
+    'freeze-epochs': {
+      type: 'number',
+      default: 1,
+      description: 'Head-only epochs first (pretrained only)',
+    },
+    epochs: { type: 'number', default: 4, description: 'Epochs with everything trainable' },
+    lr: {
+      type: 'string',
+      default: '1e-3',
+      description: 'Peak learning rate, or "auto" (LR finder)',
+    },
+    wd: { type: 'number', default: 0.01, description: 'Weight decay (AdamW)' },
+    seed: {
+      type: 'number',
+      default: 42,
+      description: 'Seed of initialisation, data order and augmentation',
+    },
+    bf16: {
+      type: 'boolean',
+      description: 'bfloat16 mixed precision (CPUs with AVX512-BF16, GPUs)',
+    },
+    'no-augment': { type: 'boolean', description: 'Train without augmentation' },
+    json: { type: 'boolean', description: 'Print the result as JSON' },
+  },
+  async run(values) {
+    if (typeof values.data !== 'string')
+      throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
+    const arch = values.arch as Architecture
+    if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
+      throw new ValidationError(
+        `Unknown --arch "${arch}"; choose one of ${ARCHITECTURES.join(', ')}`,
+      )
+    }
+    const head = values.head as HeadKind
+    if (head !== 'concat' && head !== 'linear')
+      throw new ValidationError(`Expected concat or linear for --head but received "${head}"`)
+    const lr = values.lr === 'auto' ? 'auto' : checkNumber(Number(values.lr), '--lr', 0)
+    const out = (values.out as string | undefined) ?? join('runs', arch)
+    const config = {
+      store: values.data,
+      out,
+      arch,
+      head,
+      pretrained: pretrainedPath(values.pretrained as string | undefined, arch),
+      size: values.size === undefined ? null : checkInteger(values.size, '--size', 8),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
+      freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
+      epochs: checkInteger(values.epochs, '--epochs', 1),
+      lr: lr as number | 'auto',
+      seed: checkInteger(values.seed, '--seed', 0),
+      wd: checkNumber(values.wd, '--wd', 0),
+      mixedPrecision: values.bf16 === true,
+      augment: values['no-augment'] === true ? null : DEFAULT_TRAIN_AUGMENT,
+    }
+    if (existsSync(join(out, 'state.json'))) console.log(`Resuming ${out} where it stopped.`)
+    const header = [
+      'epoch'.padEnd(12),
+      'train_loss',
+      'valid_loss',
+      ' accuracy',
+      'error_rate',
+      ' roc_auc',
+      '   time',
+      '  speed',
+    ]
+    let progress: ReturnType<typeof createProgress> | null = null
+    let headerShown = false
+    const run = startTraining(config, {
+      onLrFound: (found) => console.log(`LR finder suggests ${found.toExponential(2)}`),
+      onBatch: (info) => {
+        progress ??= createProgress(`${info.stage} ${info.epoch + 1}/${info.epochs}`, info.batches)
+        progress.update(
+          info.batch,
+          info.batches,
+          `loss ${info.loss.toFixed(4)} ${info.imagesPerSec.toFixed(0)} img/s`,
+        )
+      },
+      onEpoch: (record) => {
+        progress?.finish()
+        progress = null
+        if (record.epoch === 0 || record.stage !== 'unfrozen' || record.epoch === 0)
+          console.log(header.join(' '))
+        console.log(row(record))
+      },
+    })
+    const stop = () => {
+      process.stderr.write('\nStopping: saving a checkpoint after this batch...\n')
+      run.stop()
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    try {
+      const result = await run.result
+      if (values.json === true) console.log(JSON.stringify(result))
+      else if (result.completed)
+        console.log(`Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`)
+      else console.log(`Stopped; checkpoint saved. Resume with the same command (--out ${out}).`)
+    } finally {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+  },
+}

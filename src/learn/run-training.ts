@@ -1,0 +1,50 @@
+/**
+ * Starts train() in a worker thread and relays its progress; stop() asks it to checkpoint and end
+ * after the current batch.
+ * @module
+ */
+import { Worker } from 'node:worker_threads'
+import { ConfigError, DataError, PcamError, ValidationError } from '../errors.js'
+import type { BatchInfo, EpochRecord } from './learner.js'
+import type { TrainConfig, TrainResult } from './train.js'
+
+export interface TrainingRun {
+  result: Promise<TrainResult>
+  stop(): void
+}
+
+const ERRORS: Record<string, new (message: string) => PcamError> = {
+  DATA: DataError,
+  CONFIG: ConfigError,
+  VALIDATION: ValidationError,
+}
+
+export function startTraining(
+  config: TrainConfig,
+  hooks: {
+    onBatch?: (info: BatchInfo) => void
+    onEpoch?: (record: EpochRecord) => void
+    onLrFound?: (lr: number) => void
+  } = {},
+): TrainingRun {
+  const worker = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: config })
+  const result = new Promise<TrainResult>((resolve, reject) => {
+    worker.on('message', (message) => {
+      if (message.type === 'batch') hooks.onBatch?.(message.info)
+      else if (message.type === 'epoch') hooks.onEpoch?.(message.record)
+      else if (message.type === 'lr') hooks.onLrFound?.(message.lr)
+      else if (message.type === 'done') resolve(message.result)
+      else if (message.type === 'error') {
+        const Kind = ERRORS[message.code as string]
+        const error = Kind ? new Kind(message.message) : new Error(message.message)
+        error.stack = message.stack
+        reject(error)
+      }
+    })
+    worker.on('error', reject)
+    worker.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`The training worker exited with code ${code}`))
+    })
+  })
+  return { result, stop: () => worker.postMessage('stop') }
+}

@@ -1,0 +1,38 @@
+/**
+ * Runs train() in a worker thread, so the main thread stays free for progress, Ctrl-C and
+ * anything else; messages carry progress out and "stop" in.
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { PcamError } from '../errors.js'
+import { train, type TrainConfig } from './train.js'
+
+const port = parentPort
+if (port) {
+  const controller = new AbortController()
+  port.on('message', (message) => {
+    if (message === 'stop') controller.abort()
+  })
+  train(workerData as TrainConfig, {
+    signal: controller.signal,
+    onBatch: (info) => port.postMessage({ type: 'batch', info }),
+    onEpoch: (record) => port.postMessage({ type: 'epoch', record }),
+    onLrFound: (lr) => port.postMessage({ type: 'lr', lr }),
+  }).then(
+    (result) => {
+      port.postMessage({ type: 'done', result })
+      port.close()
+    },
+    (error: Error) => {
+      const code = error instanceof PcamError ? error.code : undefined
+      port.postMessage({
+        type: 'error',
+        name: error.name,
+        message: error.message,
+        code,
+        stack: error.stack,
+      })
+      port.close()
+    },
+  )
+}
