@@ -151,8 +151,8 @@ export const trainCommand: Command = {
       onEpoch: (record) => {
         progress?.finish()
         progress = null
-        if (record.epoch === 0 || record.stage !== 'unfrozen' || record.epoch === 0)
-          console.log(header.join(' '))
+        if (!headerShown) console.log(header.join(' '))
+        headerShown = true
         console.log(row(record))
       },
     })
