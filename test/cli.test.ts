@@ -95,3 +95,29 @@ describe('pcam data commands', () => {
     )
   })
 })
+
+describe('pcam train command', () => {
+  it('explains every option and refuses bad input with the fix', () => {
+    const help = pcam('train', '--help')
+    assert.equal(help.status, 0)
+    for (const option of [
+      '--data',
+      '--arch',
+      '--pretrained',
+      '--freeze-epochs',
+      '--epochs',
+      '--lr',
+      '--bf16',
+    ]) {
+      assert.match(help.stdout, new RegExp(`${option}\\b.*\\w`), option)
+    }
+    assert.match(pcam('train').stderr, /Missing --data <store>/)
+    assert.match(
+      pcam('train', '--data', 'x', '--arch', 'vgg').stderr,
+      /Unknown --arch "vgg"; choose one of small, resnet18/,
+    )
+    const noWeights = pcam('train', '--data', 'x', '--arch', 'resnet50', '--pretrained', 'imagenet')
+    assert.equal(noWeights.status, 1)
+    assert.match(noWeights.stderr, /No ImageNet weights for resnet50 on this machine/)
+  })
+})

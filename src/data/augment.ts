@@ -58,7 +58,10 @@ export const DEFAULT_TRAIN_AUGMENT: AugmentOptions = {
   stain: 0.02,
 }
 
-/** ImageNet's channel statistics, for networks pretrained on it. */
+/** Keras' MobileNet scaling: [0, 1] to [-1, 1]. */
+export const KERAS_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }
+
+/** ImageNet's channel statistics, for torchvision networks pretrained on it. */
 export const IMAGENET_NORMALIZATION: Normalization = {
   mean: [0.485, 0.456, 0.406],
   std: [0.229, 0.224, 0.225],

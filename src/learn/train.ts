@@ -7,7 +7,12 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { IMAGENET_NORMALIZATION, type AugmentOptions, type Normalization } from '../data/augment.js'
+import {
+  IMAGENET_NORMALIZATION,
+  KERAS_NORMALIZATION,
+  type AugmentOptions,
+  type Normalization,
+} from '../data/augment.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
 import { ConfigError, DataError } from '../errors.js'
@@ -88,9 +93,15 @@ function loadPretrained(model: PatchClassifier, path: string): void {
   model.body.loadStateDict(body)
 }
 
-/** Normalisation: ImageNet's for a pretrained backbone (what it learned on), else the store's. */
+/**
+ * Normalisation: what a pretrained backbone saw in training — Keras' MobileNet scales inputs to
+ * [-1, 1], torchvision's networks use ImageNet's mean and std — else the store's own statistics.
+ */
 function normalizationFor(config: TrainConfig, store: PatchStore): Normalization {
-  return config.pretrained ? IMAGENET_NORMALIZATION : { mean: store.meta.mean, std: store.meta.std }
+  if (!config.pretrained) return { mean: store.meta.mean, std: store.meta.std }
+  return existsSync(join(config.pretrained, 'model.json'))
+    ? KERAS_NORMALIZATION
+    : IMAGENET_NORMALIZATION
 }
 
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
