@@ -30,6 +30,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/data-show.js')).dataShowCommand,
   },
   {
+    name: 'lr-find',
+    summary: 'Suggest a learning rate for a store and model (LR range test)',
+    load: async () => (await import('./commands/lr-find.js')).lrFindCommand,
+  },
+  {
     name: 'train',
     summary: 'Train a classifier on a store: one-cycle, freeze/unfreeze, checkpoints, resume',
     load: async () => (await import('./commands/train.js')).trainCommand,

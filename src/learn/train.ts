@@ -25,7 +25,7 @@ import {
 import { manualSeed } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
-import { lrFind } from './lr-find.js'
+import { lrFind, type LrFindResult } from './lr-find.js'
 import {
   appendMetrics,
   loadResumeState,
@@ -104,9 +104,19 @@ function normalizationFor(config: TrainConfig, store: PatchStore): Normalization
     : IMAGENET_NORMALIZATION
 }
 
-export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const resuming = existsSync(join(config.out, 'state.json'))
-  await mkdir(config.out, { recursive: true })
+interface Setup {
+  store: PatchStore
+  model: PatchClassifier
+  trainLoader: PatchLoader
+  validLoader: PatchLoader
+  numClasses: number
+  size: number
+  normalization: Normalization
+  close(): void
+}
+
+/** Store, model (with pretrained weights unless resuming) and loaders for a config. */
+function setUp(config: TrainConfig, resuming: boolean): Setup {
   manualSeed(config.seed)
   const store = PatchStore.open(config.store)
   const numClasses = store.meta.classes.length === 2 ? 1 : store.meta.classes.length
@@ -136,6 +146,46 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     shuffle: false,
     dropLast: false,
   })
+  return {
+    store,
+    model,
+    trainLoader,
+    validLoader,
+    numClasses,
+    size,
+    normalization,
+    close: () => {
+      trainLoader.dispose()
+      validLoader.dispose()
+      store.dispose()
+    },
+  }
+}
+
+/** Runs the LR finder for a config (head only when the backbone is pretrained and frozen first). */
+export async function findLearningRate(config: TrainConfig): Promise<LrFindResult> {
+  const setup = setUp(config, false)
+  const learn = new Learner(setup.model, setup.trainLoader, setup.validLoader, {
+    wd: config.wd,
+    mixedPrecision: config.mixedPrecision,
+  })
+  try {
+    if (config.pretrained && config.freezeEpochs > 0) learn.freeze()
+    return await lrFind(learn)
+  } finally {
+    learn.dispose()
+    setup.model.dispose()
+    setup.close()
+  }
+}
+
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const resuming = existsSync(join(config.out, 'state.json'))
+  await mkdir(config.out, { recursive: true })
+  const { store, model, trainLoader, validLoader, numClasses, size, normalization, close } = setUp(
+    config,
+    resuming,
+  )
   let bestAuc = -1
   let position: FitPosition | null = null
   const learn = new Learner(model, trainLoader, validLoader, {
@@ -220,9 +270,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
   } finally {
     learn.dispose()
-    trainLoader.dispose()
-    validLoader.dispose()
-    store.dispose()
+    close()
   }
   return { out: config.out, completed, history: learn.history, bestAuc, lr }
 }

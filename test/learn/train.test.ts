@@ -99,3 +99,15 @@ describe('train', () => {
       assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
   })
 })
+
+describe('lr finder', () => {
+  it('sweeps rising rates, records smoothed losses and suggests a rate inside the sweep', async () => {
+    const { findLearningRate } = await import('../../src/learn/train.js')
+    const result = await findLearningRate({ ...config(join(root, 'lr')), augment: null })
+    assert.ok(result.lrs.length >= 10, `${result.lrs.length} points`)
+    assert.ok(result.lrs.every((lr, i) => i === 0 || lr > result.lrs[i - 1]!))
+    assert.equal(result.losses.length, result.lrs.length)
+    assert.ok(result.suggestion >= 1e-7 && result.suggestion <= 10)
+    assert.ok(result.minimumTenth > 0)
+  })
+})

@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url'
 import { DEFAULT_TRAIN_AUGMENT } from '../../data/augment.js'
 import { ConfigError, ValidationError } from '../../errors.js'
 import type { EpochRecord } from '../../learn/learner.js'
+import type { TrainConfig } from '../../learn/train.js'
 import { startTraining } from '../../learn/run-training.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
-import type { Command } from '../command.js'
+import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
 
 // The one ImageNet network available offline sits beside a development checkout.
@@ -32,6 +33,78 @@ function pretrainedPath(value: string | undefined, arch: Architecture): string |
     `No ImageNet weights for ${arch} on this machine. Pass --pretrained <file.safetensors> ` +
       '(torchvision / timm weights), or use --arch mobilenet_v1 with the TF.js MobileNet ($PCAM_MOBILENET).',
   )
+}
+
+/** The options of train, shared with lr-find. */
+export const TRAIN_OPTIONS: Command['options'] = {
+  data: { type: 'string', description: 'Patch store from "pcam data prepare" (required)' },
+  out: {
+    type: 'string',
+    description: 'Run folder (default runs/<arch>); an existing one resumes',
+  },
+  arch: {
+    type: 'string',
+    default: 'small',
+    description: `Architecture: ${ARCHITECTURES.join(', ')}`,
+  },
+  head: { type: 'string', default: 'concat', description: "Head: concat (fastai's) or linear" },
+  pretrained: { type: 'string', description: 'imagenet, none, or a weights file / TF.js folder' },
+  size: { type: 'number', description: "Input size (default: the store's patch size, e.g. 96)" },
+  'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
+  'freeze-epochs': {
+    type: 'number',
+    default: 1,
+    description: 'Head-only epochs first (pretrained only)',
+  },
+  epochs: { type: 'number', default: 4, description: 'Epochs with everything trainable' },
+  lr: {
+    type: 'string',
+    default: '1e-3',
+    description: 'Peak learning rate, or "auto" (LR finder)',
+  },
+  wd: { type: 'number', default: 0.01, description: 'Weight decay (AdamW)' },
+  seed: {
+    type: 'number',
+    default: 42,
+    description: 'Seed of initialisation, data order and augmentation',
+  },
+  bf16: {
+    type: 'boolean',
+    description: 'bfloat16 mixed precision (CPUs with AVX512-BF16, GPUs)',
+  },
+  'no-augment': { type: 'boolean', description: 'Train without augmentation' },
+  json: { type: 'boolean', description: 'Print the result as JSON' },
+}
+
+/** Checks train's options and builds the recipe's config. */
+export function trainConfigFrom(values: OptionValues): TrainConfig {
+  if (typeof values.data !== 'string')
+    throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
+  const arch = values.arch as Architecture
+  if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
+    throw new ValidationError(`Unknown --arch "${arch}"; choose one of ${ARCHITECTURES.join(', ')}`)
+  }
+  const head = values.head as HeadKind
+  if (head !== 'concat' && head !== 'linear')
+    throw new ValidationError(`Expected concat or linear for --head but received "${head}"`)
+  const lr = values.lr === 'auto' ? 'auto' : checkNumber(Number(values.lr), '--lr', 0)
+  const out = (values.out as string | undefined) ?? join('runs', arch)
+  return {
+    store: values.data,
+    out,
+    arch,
+    head,
+    pretrained: pretrainedPath(values.pretrained as string | undefined, arch),
+    size: values.size === undefined ? null : checkInteger(values.size, '--size', 8),
+    batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
+    freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
+    epochs: checkInteger(values.epochs, '--epochs', 1),
+    lr: lr as number | 'auto',
+    seed: checkInteger(values.seed, '--seed', 0),
+    wd: checkNumber(values.wd, '--wd', 0),
+    mixedPrecision: values.bf16 === true,
+    augment: values['no-augment'] === true ? null : DEFAULT_TRAIN_AUGMENT,
+  }
 }
 
 function row(r: EpochRecord): string {
@@ -56,75 +129,10 @@ export const trainCommand: Command = {
     '  pcam train --data stores/pcam --arch small --epochs 4\n' +
     '  pcam train --data stores/pcam --arch mobilenet_v1 --pretrained imagenet --freeze-epochs 1 --epochs 3 --lr auto\n' +
     'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
-  options: {
-    data: { type: 'string', description: 'Patch store from "pcam data prepare" (required)' },
-    out: {
-      type: 'string',
-      description: 'Run folder (default runs/<arch>); an existing one resumes',
-    },
-    arch: {
-      type: 'string',
-      default: 'small',
-      description: `Architecture: ${ARCHITECTURES.join(', ')}`,
-    },
-    head: { type: 'string', default: 'concat', description: "Head: concat (fastai's) or linear" },
-    pretrained: { type: 'string', description: 'imagenet, none, or a weights file / TF.js folder' },
-    size: { type: 'number', description: "Input size (default: the store's patch size, e.g. 96)" },
-    'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
-    'freeze-epochs': {
-      type: 'number',
-      default: 1,
-      description: 'Head-only epochs first (pretrained only)',
-    },
-    epochs: { type: 'number', default: 4, description: 'Epochs with everything trainable' },
-    lr: {
-      type: 'string',
-      default: '1e-3',
-      description: 'Peak learning rate, or "auto" (LR finder)',
-    },
-    wd: { type: 'number', default: 0.01, description: 'Weight decay (AdamW)' },
-    seed: {
-      type: 'number',
-      default: 42,
-      description: 'Seed of initialisation, data order and augmentation',
-    },
-    bf16: {
-      type: 'boolean',
-      description: 'bfloat16 mixed precision (CPUs with AVX512-BF16, GPUs)',
-    },
-    'no-augment': { type: 'boolean', description: 'Train without augmentation' },
-    json: { type: 'boolean', description: 'Print the result as JSON' },
-  },
+  options: TRAIN_OPTIONS,
   async run(values) {
-    if (typeof values.data !== 'string')
-      throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
-    const arch = values.arch as Architecture
-    if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
-      throw new ValidationError(
-        `Unknown --arch "${arch}"; choose one of ${ARCHITECTURES.join(', ')}`,
-      )
-    }
-    const head = values.head as HeadKind
-    if (head !== 'concat' && head !== 'linear')
-      throw new ValidationError(`Expected concat or linear for --head but received "${head}"`)
-    const lr = values.lr === 'auto' ? 'auto' : checkNumber(Number(values.lr), '--lr', 0)
-    const out = (values.out as string | undefined) ?? join('runs', arch)
-    const config = {
-      store: values.data,
-      out,
-      arch,
-      head,
-      pretrained: pretrainedPath(values.pretrained as string | undefined, arch),
-      size: values.size === undefined ? null : checkInteger(values.size, '--size', 8),
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
-      freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
-      epochs: checkInteger(values.epochs, '--epochs', 1),
-      lr: lr as number | 'auto',
-      seed: checkInteger(values.seed, '--seed', 0),
-      wd: checkNumber(values.wd, '--wd', 0),
-      mixedPrecision: values.bf16 === true,
-      augment: values['no-augment'] === true ? null : DEFAULT_TRAIN_AUGMENT,
-    }
+    const config = trainConfigFrom(values)
+    const out = config.out
     if (existsSync(join(out, 'state.json'))) console.log(`Resuming ${out} where it stopped.`)
     const header = [
       'epoch'.padEnd(12),
