@@ -92,9 +92,6 @@ PCAM_FN(DeviceOf) { return Napi::String::New(info.Env(), Unwrap(info[0]).device(
 PCAM_FN(IsContiguous) {
   return Napi::Boolean::New(info.Env(), Unwrap(info[0]).is_contiguous(MemoryFormat(info[1])));
 }
-PCAM_FN(DataPtrEqual) {
-  return Napi::Boolean::New(info.Env(), Unwrap(info[0]).data_ptr() == Unwrap(info[1]).data_ptr());
-}
 
 // to(h, dtype, device, copy)
 PCAM_FN(To) {
@@ -178,7 +175,6 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "dtype", DtypeOf);
   Export(env, exports, "device", DeviceOf);
   Export(env, exports, "isContiguous", IsContiguous);
-  Export(env, exports, "dataPtrEqual", DataPtrEqual);
   Export(env, exports, "to", To);
   Export(env, exports, "contiguous", Contiguous);
   Export(env, exports, "clone", Clone);

@@ -45,6 +45,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,
   },
   {
+    name: 'bench train',
+    summary: 'resnet18 training speed on a store, data included, side by side with PyTorch',
+    load: async () => (await import('./commands/bench-train.js')).benchTrainCommand,
+  },
+  {
     name: 'bench data',
     summary: 'Prepare and loader throughput on real patches, memory while preparing',
     load: async () => (await import('./commands/bench-data.js')).benchDataCommand,

@@ -66,7 +66,6 @@ export interface NativeBinding {
   dtype(h: H): string
   device(h: H): string
   isContiguous(h: H, memoryFormat: string): boolean
-  dataPtrEqual(a: H, b: H): boolean
   to(h: H, dtype: string, device: string, copy: boolean): H
   contiguous(h: H, memoryFormat: string): H
   clone(h: H, memoryFormat: string): H

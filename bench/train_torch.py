@@ -1,0 +1,57 @@
+"""PyTorch side of `pcam bench train`: torchvision's resnet18 (one output) on the same patch store,
+channels-last, AdamW, batch gathered from the memory-mapped images.u8 with random flips, so data
+handling is part of the time as it is for pcam. Request JSON on stdin, result JSON on stdout.
+"""
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+
+def main():
+    request = json.load(sys.stdin)
+    torch.set_num_threads(request["threads"])
+    torch.manual_seed(0)
+    meta = json.load(open(f"{request['store']}/meta.json"))
+    n, h, w = meta["count"], meta["height"], meta["width"]
+    images = np.memmap(f"{request['store']}/images.u8", dtype=np.uint8, mode="r", shape=(n, h, w, 3))
+    labels = np.fromfile(f"{request['store']}/labels.u8", dtype=np.uint8)
+    train = np.array([i for i, s in enumerate(meta["splits"]) if s == "train"])
+    mean = torch.tensor(meta["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(meta["std"]).view(1, 3, 1, 1)
+    model = torchvision.models.resnet18(num_classes=1).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    batch = request["batchSize"]
+
+    def step():
+        idx = np.sort(rng.choice(train, batch, replace=False))
+        x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float().div_(255)
+        if rng.random() < 0.5:
+            x = x.flip(3)
+        if rng.random() < 0.5:
+            x = x.flip(2)
+        x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+        y = torch.from_numpy(labels[idx].astype(np.float32))
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=request["bf16"]):
+            logits = model(x)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float().view(-1), y)
+        loss.backward()
+        optimizer.step()
+
+    model.train()
+    for _ in range(request["warmup"]):
+        step()
+    start = time.perf_counter()
+    for _ in range(request["steps"]):
+        step()
+    seconds = time.perf_counter() - start
+    json.dump({"trainImgPerSec": batch * request["steps"] / seconds}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+/**
+ * `pcam bench train`: resnet18 training speed on a real patch store, data loading and
+ * augmentation included, next to torchvision's resnet18 in PyTorch (Python) gathering the same
+ * store's patches (bench/train_torch.py); alternating rounds, medians.
+ * @module
+ */
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PatchLoader } from '../data/loader.js'
+import { PatchStore } from '../data/store.js'
+import { Learner } from '../learn/learner.js'
+import { createModel } from '../models/registry.js'
+import { getNumThreads, manualSeed } from '../torch/index.js'
+import { runPythonJson } from './python.js'
+
+const PEER_SCRIPT = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'bench',
+  'train_torch.py',
+)
+
+export interface TrainBenchOptions {
+  store: string
+  batchSize: number
+  warmup: number
+  steps: number
+  rounds: number
+  bf16: boolean
+  pcamOnly: boolean
+  onProgress?: (message: string) => void
+}
+
+export interface TrainBenchResult {
+  threads: number
+  batchSize: number
+  bf16: boolean
+  pcamImgPerSec: number
+  torchImgPerSec: number | null
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)] as number
+}
+
+// Steps of pcam's own training loop (Learner, loader with flips) at a constant rate.
+async function pcamRound(options: TrainBenchOptions): Promise<number> {
+  manualSeed(0)
+  const store = PatchStore.open(options.store)
+  const indices = store
+    .indicesOf('train')
+    .slice(0, options.batchSize * (options.warmup + options.steps))
+  const normalization = { mean: store.meta.mean, std: store.meta.std }
+  const loader = (list: number[], train = true) =>
+    new PatchLoader(store, list, {
+      batchSize: options.batchSize,
+      shuffle: true,
+      dropLast: train,
+      seed: 0,
+      normalization,
+      augment: { dihedral: true },
+    })
+  // A small validation sample spread over the split (store order groups the classes).
+  const validSample = store.indicesOf('valid').filter((_, i) => i % 50 === 0)
+  const model = createModel({ arch: 'resnet18', numClasses: 1, head: 'linear' }).toChannelsLast()
+  const warm = new Learner(
+    model,
+    loader(indices.slice(0, options.batchSize * options.warmup)),
+    loader(validSample, false),
+    {
+      mixedPrecision: options.bf16,
+    },
+  )
+  await warm.fitConstant(1)
+  const timed = new Learner(
+    model,
+    loader(indices.slice(options.batchSize * options.warmup)),
+    loader(validSample, false),
+    {
+      mixedPrecision: options.bf16,
+    },
+  )
+  await timed.fitConstant(1)
+  // The epoch's own rate: every training batch, loading included; the validation after it is not.
+  const imagesPerSec = timed.history[0]?.imagesPerSec ?? 0
+  warm.dispose()
+  timed.dispose()
+  model.dispose()
+  store.dispose()
+  return imagesPerSec
+}
+
+export async function benchTrain(options: TrainBenchOptions): Promise<TrainBenchResult> {
+  const threads = getNumThreads()
+  const pcam: number[] = []
+  const torch: number[] = []
+  for (let round = 1; round <= options.rounds; round++) {
+    options.onProgress?.(`round ${round}/${options.rounds}: pcam`)
+    pcam.push(await pcamRound(options))
+    if (options.pcamOnly) continue
+    options.onProgress?.(`round ${round}/${options.rounds}: PyTorch`)
+    const request = {
+      threads,
+      store: options.store,
+      batchSize: options.batchSize,
+      warmup: options.warmup,
+      steps: options.steps,
+      bf16: options.bf16,
+    }
+    torch.push((runPythonJson(PEER_SCRIPT, request) as { trainImgPerSec: number }).trainImgPerSec)
+  }
+  return {
+    threads,
+    batchSize: options.batchSize,
+    bf16: options.bf16,
+    pcamImgPerSec: median(pcam),
+    torchImgPerSec: torch.length ? median(torch) : null,
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * pcam bench train: resnet18 training images/s on a real store, next to PyTorch.
+ * @module
+ */
+import { benchTrain } from '../../bench/train.js'
+import { ValidationError } from '../../errors.js'
+import { checkInteger } from '../../torch/index.js'
+import type { Command } from '../command.js'
+
+export const benchTrainCommand: Command = {
+  name: 'bench train',
+  summary: 'resnet18 training images/s on a patch store, data included, side by side with PyTorch.',
+  options: {
+    data: {
+      type: 'string',
+      default: 'runs/demo/store',
+      description: 'Patch store (make demo writes runs/demo/store)',
+    },
+    'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
+    warmup: { type: 'number', default: 3, description: 'Untimed steps' },
+    steps: { type: 'number', default: 30, description: 'Timed steps' },
+    rounds: { type: 'number', default: 2, description: 'Alternating pcam / PyTorch rounds' },
+    bf16: { type: 'boolean', description: 'bfloat16 autocast on both sides' },
+    'pcam-only': { type: 'boolean', description: 'Skip PyTorch' },
+    json: { type: 'boolean', description: 'Print one JSON object' },
+  },
+  async run(values) {
+    if (typeof values.data !== 'string') throw new ValidationError('Missing --data <store>')
+    const result = await benchTrain({
+      store: values.data,
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
+      warmup: checkInteger(values.warmup, '--warmup', 1),
+      steps: checkInteger(values.steps, '--steps', 1),
+      rounds: checkInteger(values.rounds, '--rounds', 1),
+      bf16: values.bf16 === true,
+      pcamOnly: values['pcam-only'] === true,
+      onProgress: (message) => process.stderr.write(`${message}\n`),
+    })
+    if (values.json === true) {
+      console.log(
+        JSON.stringify({
+          ...result,
+          ratio: result.torchImgPerSec ? result.pcamImgPerSec / result.torchImgPerSec : null,
+        }),
+      )
+      return
+    }
+    const precision = result.bf16 ? 'bfloat16' : 'float32'
+    console.log(
+      `resnet18, batch ${result.batchSize}, ${result.threads} thread(s), ${precision}, data included`,
+    )
+    console.log(`pcam     ${result.pcamImgPerSec.toFixed(1).padStart(8)} images/s`)
+    if (result.torchImgPerSec !== null) {
+      console.log(`PyTorch  ${result.torchImgPerSec.toFixed(1).padStart(8)} images/s`)
+      console.log(
+        `ratio    ${(result.pcamImgPerSec / result.torchImgPerSec).toFixed(2).padStart(8)}`,
+      )
+    }
+  },
+}
