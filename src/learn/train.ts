@@ -76,7 +76,8 @@ export interface TrainResult {
   lr: number
 }
 
-function loadPretrained(model: PatchClassifier, path: string): void {
+/** Loads backbone weights: a TF.js MobileNet folder or a torchvision / timm safetensors file. */
+export function loadPretrained(model: PatchClassifier, path: string): void {
   if (!existsSync(path)) throw new DataError(`Pretrained weights not found: ${path}`)
   if (existsSync(join(path, 'model.json'))) {
     if (model.spec.arch !== 'mobilenet_v1')
@@ -89,8 +90,22 @@ function loadPretrained(model: PatchClassifier, path: string): void {
   }
   const { tensors } = readSafetensors(path)
   // torchvision / timm checkpoints name the backbone at the top level; their classifier is dropped.
+  // Some omit the batch counters; every other name and shape must match.
   const body = new Map([...tensors].filter(([k]) => !/^(fc|classifier)\./.test(k)))
-  model.body.loadStateDict(body)
+  const { missing, unexpected } = model.body.loadStateDict(body, { strict: false })
+  for (const t of tensors.values()) t.dispose()
+  const absent = missing.filter((k) => !k.endsWith('num_batches_tracked'))
+  if (absent.length > 0 || unexpected.length > 0) {
+    throw new DataError(
+      `${path} does not fit ${model.spec.arch}: ` +
+        [
+          absent.length ? `missing ${absent.slice(0, 5).join(', ')}` : '',
+          unexpected.length ? `unexpected ${unexpected.slice(0, 5).join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
+    )
+  }
 }
 
 /**

@@ -17,7 +17,7 @@ export const lrFindCommand: Command = {
     'written to <out>/lr-find.csv. Weights are left untouched.',
   options: TRAIN_OPTIONS,
   async run(values) {
-    const config = trainConfigFrom(values)
+    const config = await trainConfigFrom(values)
     const result = await findLearningRate(config)
     mkdirSync(config.out, { recursive: true })
     const csv = ['lr,loss', ...result.lrs.map((lr, i) => `${lr},${result.losses[i]}`)].join('\n')

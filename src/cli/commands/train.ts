@@ -11,6 +11,7 @@ import { ConfigError, ValidationError } from '../../errors.js'
 import type { EpochRecord } from '../../learn/learner.js'
 import type { TrainConfig } from '../../learn/train.js'
 import { startTraining } from '../../learn/run-training.js'
+import { fetchPretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
@@ -24,15 +25,26 @@ const SHARED_MOBILENET = resolve(
   'mobilenet_v1_0.75_224',
 )
 
-function pretrainedPath(value: string | undefined, arch: Architecture): string | null {
+/** Where --pretrained points: a path, or "imagenet" (the local TF.js MobileNet, else the registry). */
+async function pretrainedPath(
+  value: string | undefined,
+  arch: Architecture,
+): Promise<string | null> {
   if (value === undefined || value === 'none') return null
   if (value !== 'imagenet') return value
   const local = process.env.PCAM_MOBILENET ?? SHARED_MOBILENET
-  if (arch === 'mobilenet_v1' && existsSync(join(local, 'model.json'))) return local
-  throw new ConfigError(
-    `No ImageNet weights for ${arch} on this machine. Pass --pretrained <file.safetensors> ` +
-      '(torchvision / timm weights), or use --arch mobilenet_v1 with the TF.js MobileNet ($PCAM_MOBILENET).',
-  )
+  if (arch === 'mobilenet_v1') {
+    if (existsSync(join(local, 'model.json'))) return local
+    throw new ConfigError(
+      `The TF.js MobileNet was not found at ${local}; set PCAM_MOBILENET to its folder.`,
+    )
+  }
+  const progress = createProgress(`ImageNet weights for ${arch}`, 0)
+  const path = await fetchPretrained(arch, {
+    onProgress: ({ done, total }) => progress.update(done, total),
+  })
+  progress.finish()
+  return path
 }
 
 /** The options of train, shared with lr-find. */
@@ -77,7 +89,7 @@ export const TRAIN_OPTIONS: Command['options'] = {
 }
 
 /** Checks train's options and builds the recipe's config. */
-export function trainConfigFrom(values: OptionValues): TrainConfig {
+export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig> {
   if (typeof values.data !== 'string')
     throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
   const arch = values.arch as Architecture
@@ -94,7 +106,7 @@ export function trainConfigFrom(values: OptionValues): TrainConfig {
     out,
     arch,
     head,
-    pretrained: pretrainedPath(values.pretrained as string | undefined, arch),
+    pretrained: await pretrainedPath(values.pretrained as string | undefined, arch),
     size: values.size === undefined ? null : checkInteger(values.size, '--size', 8),
     batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
     freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
@@ -131,7 +143,7 @@ export const trainCommand: Command = {
     'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
   options: TRAIN_OPTIONS,
   async run(values) {
-    const config = trainConfigFrom(values)
+    const config = await trainConfigFrom(values)
     const out = config.out
     if (existsSync(join(out, 'state.json'))) console.log(`Resuming ${out} where it stopped.`)
     const header = [

@@ -1,0 +1,73 @@
+/**
+ * ImageNet weights pcam knows how to fetch: their published addresses, a cache folder
+ * (~/.cache/pcam/weights, or $PCAM_CACHE), resumable download with progress, and a check that
+ * the file really holds the backbone (every name and shape must load strictly).
+ * @module
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { ConfigError } from '../errors.js'
+import type { Architecture } from '../models/registry.js'
+import { downloadFile, type DownloadProgress, type RemoteFile } from '../data/download.js'
+
+export interface PretrainedEntry {
+  arch: Architecture
+  /** File name in the cache. */
+  file: string
+  url: string
+  /** Published SHA-256 or MD5 when the host gives one; names and shapes are always checked. */
+  md5?: string
+  source: string
+}
+
+// timm's ResNet checkpoints on the Hugging Face hub use torchvision's parameter names.
+const HUB = 'https://huggingface.co'
+export const PRETRAINED: PretrainedEntry[] = [
+  {
+    arch: 'resnet18',
+    file: 'resnet18.a1_in1k.safetensors',
+    url: `${HUB}/timm/resnet18.a1_in1k/resolve/main/model.safetensors`,
+    source: 'timm resnet18.a1_in1k (ImageNet-1k)',
+  },
+  {
+    arch: 'resnet34',
+    file: 'resnet34.a1_in1k.safetensors',
+    url: `${HUB}/timm/resnet34.a1_in1k/resolve/main/model.safetensors`,
+    source: 'timm resnet34.a1_in1k (ImageNet-1k)',
+  },
+  {
+    arch: 'resnet50',
+    file: 'resnet50.a1_in1k.safetensors',
+    url: `${HUB}/timm/resnet50.a1_in1k/resolve/main/model.safetensors`,
+    source: 'timm resnet50.a1_in1k (ImageNet-1k)',
+  },
+]
+
+export function cacheDir(): string {
+  return process.env.PCAM_CACHE ?? join(homedir(), '.cache', 'pcam', 'weights')
+}
+
+/**
+ * The local path of an architecture's ImageNet weights, downloading them into the cache first if
+ * needed. $PCAM_WEIGHTS_MIRROR replaces the hub's address by a copy holding the same file names.
+ */
+export async function fetchPretrained(
+  arch: Architecture,
+  options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
+): Promise<string> {
+  const entry = PRETRAINED.find((e) => e.arch === arch)
+  if (!entry) {
+    const known = PRETRAINED.map((e) => e.arch).join(', ')
+    throw new ConfigError(
+      `No ImageNet weights are registered for ${arch} (registered: ${known}, and mobilenet_v1 from TF.js). ` +
+        'Pass --pretrained <file.safetensors>.',
+    )
+  }
+  const mirror = process.env.PCAM_WEIGHTS_MIRROR
+  const remote: RemoteFile = {
+    name: entry.file,
+    url: mirror ? `${mirror.replace(/\/$/, '')}/${entry.file}` : entry.url,
+    md5: entry.md5,
+  }
+  return downloadFile(remote, cacheDir(), options)
+}
