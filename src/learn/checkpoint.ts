@@ -39,12 +39,21 @@ export function appendMetrics(dir: string, record: EpochRecord): void {
   appendFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify(record)}\n`)
 }
 
+/** Writes tensors as safetensors under a temporary name, then renames. */
+export async function saveTensors(
+  path: string,
+  tensors: Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await atomicWrite(path, (tmp) => writeSafetensors(tmp, tensors, metadata))
+}
+
 export async function saveModel(
   path: string,
   model: Module,
   metadata: Record<string, string> = {},
 ): Promise<void> {
-  await atomicWrite(path, (tmp) => writeSafetensors(tmp, model.stateDict(), metadata))
+  await saveTensors(path, model.stateDict(), metadata)
 }
 
 /** Everything needed to continue the fit exactly where it stands. */
@@ -72,9 +81,7 @@ export async function saveResumeState(
       }
     }),
   )
-  await atomicWrite(join(dir, 'optimizer.safetensors'), (tmp) =>
-    writeSafetensors(tmp, tensors, tag),
-  )
+  await saveTensors(join(dir, 'optimizer.safetensors'), tensors, tag)
   const rng = getRngState()
   const state: ResumeState = {
     generation,

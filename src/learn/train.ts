@@ -24,6 +24,7 @@ import {
 } from '../models/registry.js'
 import { manualSeed } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
+import { torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { lrFind, type LrFindResult } from './lr-find.js'
 import {
@@ -31,6 +32,7 @@ import {
   loadResumeState,
   saveModel,
   saveResumeState,
+  saveTensors,
   writeJson,
 } from './checkpoint.js'
 import {
@@ -74,6 +76,13 @@ export interface TrainResult {
   bestAuc: number
   /** The rate used (the finder's suggestion when lr was 'auto'). */
   lr: number
+}
+
+function hasTorchvisionForm(config: TrainConfig): boolean {
+  return (
+    config.head === 'linear' &&
+    ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2'].includes(config.arch)
+  )
 }
 
 /** Loads backbone weights: a TF.js MobileNet folder or a torchvision / timm safetensors file. */
@@ -218,6 +227,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           if (record.auc > bestAuc) {
             bestAuc = record.auc
             await saveModel(join(config.out, 'model.safetensors'), l.model)
+            if (hasTorchvisionForm(config)) {
+              const tensors = torchvisionStateDict(l.model as PatchClassifier)
+              await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
+            }
           }
           await saveResumeState(
             config.out,
