@@ -19,6 +19,7 @@ import {
   scope,
 } from '../torch/index.js'
 import { runPythonJson } from './python.js'
+import { alternate, median } from './rounds.js'
 import { referenceNet } from './reference-net.js'
 
 const PEER_SCRIPT = join(
@@ -63,14 +64,6 @@ export interface EngineBenchResult {
     growthPct: number
     liveTensors: number
   } | null
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 function pcamRound(options: EngineBenchOptions): Throughput {
@@ -135,30 +128,24 @@ function memoryRun(options: EngineBenchOptions): NonNullable<EngineBenchResult['
   }
 }
 
-export function benchEngine(options: EngineBenchOptions): EngineBenchResult {
+export async function benchEngine(options: EngineBenchOptions): Promise<EngineBenchResult> {
   const threads = getNumThreads()
-  const pcamRounds: Throughput[] = []
-  const torchRounds: (Throughput & { torchVersion: string })[] = []
-  for (let round = 1; round <= options.rounds; round++) {
-    options.onProgress?.(`round ${round}/${options.rounds}: pcam`)
-    pcamRounds.push(pcamRound(options))
-    if (options.pcamOnly) continue
-    options.onProgress?.(`round ${round}/${options.rounds}: PyTorch`)
-    const request = {
-      threads,
-      batchSize: options.batchSize,
-      size: options.size,
-      warmup: options.warmup,
-      steps: options.steps,
-    }
-    torchRounds.push(
-      runPythonJson(
-        PEER_SCRIPT,
-        request,
-        options.torchMallocTuned ? mallocEnvironment() : {},
-      ) as Throughput & { torchVersion: string },
-    )
+  const request = {
+    threads,
+    batchSize: options.batchSize,
+    size: options.size,
+    warmup: options.warmup,
+    steps: options.steps,
   }
+  const env = options.torchMallocTuned ? mallocEnvironment() : {}
+  const { pcam: pcamRounds, peer: torchRounds } = await alternate({
+    rounds: options.rounds,
+    pcam: () => pcamRound(options),
+    peer: options.pcamOnly
+      ? null
+      : () => runPythonJson(PEER_SCRIPT, request, env) as Throughput & { torchVersion: string },
+    onProgress: options.onProgress,
+  })
   const summarise = (rounds: Throughput[]): Throughput => ({
     trainImgPerSec: median(rounds.map((r) => r.trainImgPerSec)),
     inferImgPerSec: median(rounds.map((r) => r.inferImgPerSec)),

@@ -4,32 +4,17 @@
  * bench/engine_torch.py builds the same network in PyTorch, with the same state-dict names.
  * @module
  */
-import {
-  AdaptiveAvgPool2d,
-  BatchNorm2d,
-  Conv2d,
-  Flatten,
-  Linear,
-  MaxPool2d,
-  ReLU,
-  Sequential,
-} from '../nn/index.js'
-import type { Module } from '../nn/index.js'
+import { AdaptiveAvgPool2d, Flatten, Linear, Sequential } from '../nn/index.js'
+import { SMALL_WIDTHS, SmallCnn } from '../models/small.js'
 
-export const REFERENCE_CHANNELS = [32, 64, 128, 256] as const
-
-export function referenceNet(inChannels = 3): Sequential {
-  const layers: Module[] = []
-  let channels = inChannels
-  for (const [i, width] of REFERENCE_CHANNELS.entries()) {
-    layers.push(
-      new Conv2d(channels, width, 3, { padding: 1, bias: false }),
-      new BatchNorm2d(width),
-      new ReLU(),
-    )
-    if (i < REFERENCE_CHANNELS.length - 1) layers.push(new MaxPool2d(2))
-    channels = width
-  }
-  layers.push(new AdaptiveAvgPool2d(1), new Flatten(), new Linear(channels, 1))
-  return new Sequential(...layers)
+/** The small CNN's layers (the same four blocks) with a global average pool and a linear output. */
+export function referenceNet(): Sequential {
+  const body = new SmallCnn()
+  const channels = SMALL_WIDTHS[SMALL_WIDTHS.length - 1] as number
+  return new Sequential(
+    ...body.features.layers,
+    new AdaptiveAvgPool2d(1),
+    new Flatten(),
+    new Linear(channels, 1),
+  )
 }

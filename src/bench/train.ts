@@ -12,6 +12,7 @@ import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
 import { getNumThreads, manualSeed } from '../torch/index.js'
 import { runPythonJson } from './python.js'
+import { alternate, median } from './rounds.js'
 
 const PEER_SCRIPT = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -39,11 +40,6 @@ export interface TrainBenchResult {
   bf16: boolean
   pcamImgPerSec: number
   torchImgPerSec: number | null
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor((sorted.length - 1) / 2)] as number
 }
 
 // Steps of pcam's own training loop (Learner, loader with flips) at a constant rate.
@@ -95,28 +91,27 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
 
 export async function benchTrain(options: TrainBenchOptions): Promise<TrainBenchResult> {
   const threads = getNumThreads()
-  const pcam: number[] = []
-  const torch: number[] = []
-  for (let round = 1; round <= options.rounds; round++) {
-    options.onProgress?.(`round ${round}/${options.rounds}: pcam`)
-    pcam.push(await pcamRound(options))
-    if (options.pcamOnly) continue
-    options.onProgress?.(`round ${round}/${options.rounds}: PyTorch`)
-    const request = {
-      threads,
-      store: options.store,
-      batchSize: options.batchSize,
-      warmup: options.warmup,
-      steps: options.steps,
-      bf16: options.bf16,
-    }
-    torch.push((runPythonJson(PEER_SCRIPT, request) as { trainImgPerSec: number }).trainImgPerSec)
+  const request = {
+    threads,
+    store: options.store,
+    batchSize: options.batchSize,
+    warmup: options.warmup,
+    steps: options.steps,
+    bf16: options.bf16,
   }
+  const { pcam, peer } = await alternate({
+    rounds: options.rounds,
+    pcam: () => pcamRound(options),
+    peer: options.pcamOnly
+      ? null
+      : () => (runPythonJson(PEER_SCRIPT, request) as { trainImgPerSec: number }).trainImgPerSec,
+    onProgress: options.onProgress,
+  })
   return {
     threads,
     batchSize: options.batchSize,
     bf16: options.bf16,
     pcamImgPerSec: median(pcam),
-    torchImgPerSec: torch.length ? median(torch) : null,
+    torchImgPerSec: peer.length ? median(peer) : null,
   }
 }

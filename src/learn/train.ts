@@ -277,7 +277,12 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   if (freezing) stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr, frozen: true })
   // Unfrozen: the body learns 10-100x more slowly than the head (discriminative rates).
   const unfrozenLr: number | [number, number] = config.pretrained ? [lr / 100, lr / 5] : lr
-  stages.push({ stage: 'unfrozen', epochs: config.epochs, lr: unfrozenLr, frozen: false })
+  stages.push({
+    stage: freezing ? 'unfrozen' : 'train',
+    epochs: config.epochs,
+    lr: unfrozenLr,
+    frozen: false,
+  })
   let completed = true
   try {
     for (const [index, s] of stages.entries()) {

@@ -65,9 +65,9 @@ export const benchEngineCommand: Command = {
     },
     json: { type: 'boolean', description: 'Print one JSON object instead of a table' },
   },
-  run(values) {
+  async run(values) {
     const json = values.json === true
-    const result = benchEngine({
+    const result = await benchEngine({
       batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
       size: checkInteger(values.size, '--size', 8),
       warmup: checkInteger(values.warmup, '--warmup', 0),
