@@ -4,8 +4,10 @@
  * the file really holds the backbone (every name and shape must load strictly).
  * @module
  */
+import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../errors.js'
 import type { Architecture } from '../models/registry.js'
 import { downloadFile, type DownloadProgress, type RemoteFile } from '../data/download.js'
@@ -70,4 +72,33 @@ export async function fetchPretrained(
     md5: entry.md5,
   }
   return downloadFile(remote, cacheDir(), options)
+}
+
+// The one ImageNet network available offline sits beside a development checkout.
+const SHARED_MOBILENET = resolve(
+  fileURLToPath(new URL('../../../..', import.meta.url)),
+  'shared',
+  'weights',
+  'mobilenet_v1_0.75_224',
+)
+
+/**
+ * What --pretrained names, as a path: none → null; a path as given; "imagenet" → the TF.js
+ * MobileNet v1 ($PCAM_MOBILENET, else beside the checkout) or the registry's download.
+ */
+export async function resolvePretrained(
+  value: string | undefined,
+  arch: Architecture,
+  options: { onProgress?: (progress: DownloadProgress) => void } = {},
+): Promise<string | null> {
+  if (value === undefined || value === 'none') return null
+  if (value !== 'imagenet') return value
+  if (arch === 'mobilenet_v1') {
+    const local = process.env.PCAM_MOBILENET ?? SHARED_MOBILENET
+    if (existsSync(join(local, 'model.json'))) return local
+    throw new ConfigError(
+      `The TF.js MobileNet was not found at ${local}; set PCAM_MOBILENET to its folder.`,
+    )
+  }
+  return fetchPretrained(arch, options)
 }

@@ -4,48 +4,17 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { DEFAULT_TRAIN_AUGMENT } from '../../data/augment.js'
-import { ConfigError, ValidationError } from '../../errors.js'
+import { ValidationError } from '../../errors.js'
 import type { EpochRecord } from '../../learn/learner.js'
 import type { TrainConfig } from '../../learn/train.js'
 import { startTraining } from '../../learn/run-training.js'
-import { fetchPretrained } from '../../weights/registry.js'
+import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
-
-// The one ImageNet network available offline sits beside a development checkout.
-const SHARED_MOBILENET = resolve(
-  fileURLToPath(new URL('../../../../..', import.meta.url)),
-  'shared',
-  'weights',
-  'mobilenet_v1_0.75_224',
-)
-
-/** Where --pretrained points: a path, or "imagenet" (the local TF.js MobileNet, else the registry). */
-async function pretrainedPath(
-  value: string | undefined,
-  arch: Architecture,
-): Promise<string | null> {
-  if (value === undefined || value === 'none') return null
-  if (value !== 'imagenet') return value
-  const local = process.env.PCAM_MOBILENET ?? SHARED_MOBILENET
-  if (arch === 'mobilenet_v1') {
-    if (existsSync(join(local, 'model.json'))) return local
-    throw new ConfigError(
-      `The TF.js MobileNet was not found at ${local}; set PCAM_MOBILENET to its folder.`,
-    )
-  }
-  const progress = createProgress(`ImageNet weights for ${arch}`, 0)
-  const path = await fetchPretrained(arch, {
-    onProgress: ({ done, total }) => progress.update(done, total),
-  })
-  progress.finish()
-  return path
-}
 
 /** The options of train, shared with lr-find. */
 export const TRAIN_OPTIONS: Command['options'] = {
@@ -90,6 +59,7 @@ export const TRAIN_OPTIONS: Command['options'] = {
 
 /** Checks train's options and builds the recipe's config. */
 export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig> {
+  let download: ReturnType<typeof createProgress> | undefined
   if (typeof values.data !== 'string')
     throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
   const arch = values.arch as Architecture
@@ -106,7 +76,12 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     out,
     arch,
     head,
-    pretrained: await pretrainedPath(values.pretrained as string | undefined, arch),
+    pretrained: await resolvePretrained(values.pretrained as string | undefined, arch, {
+      onProgress: ({ done, total }) => {
+        download ??= createProgress('ImageNet weights (bytes)', total ?? 0)
+        download.update(done, total)
+      },
+    }),
     size: values.size === undefined ? null : checkInteger(values.size, '--size', 8),
     batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
     freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
