@@ -57,6 +57,9 @@ export interface Callback {
 /** Thrown by a callback (e.g. on Ctrl-C) to stop after the current batch; fit() returns normally. */
 export class CancelFit extends Error {}
 
+/** Thrown by a callback after an epoch (early stopping) to end the fit as finished. */
+export class StopTraining extends Error {}
+
 /** Where a stopped fit was: enough to resume it exactly. */
 export interface FitPosition {
   stage: string
@@ -71,6 +74,8 @@ export interface LearnerOptions {
   /** Use bfloat16 autocast for forward passes (CPUs with AVX512-BF16; CUDA). */
   mixedPrecision?: boolean
   clipGrad?: number
+  /** ε of label smoothing (0: none). */
+  labelSmoothing?: number
   callbacks?: Callback[]
 }
 
@@ -138,7 +143,10 @@ export class Learner {
       this.optimizer.zeroGrad()
       const forward = () => this.model.forward(x)
       const logits = this.options.mixedPrecision ? autocast(forward) : forward()
-      const loss = bceWithLogits(logits.float().reshape(-1), y)
+      // Label smoothing for two classes: targets move from {0, 1} to {ε/2, 1 - ε/2}.
+      const smoothing = this.options.labelSmoothing ?? 0
+      const target = smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / 2) : y
+      const loss = bceWithLogits(logits.float().reshape(-1), target)
       const value = loss.item()
       if (!Number.isFinite(value)) {
         throw new DataError(
@@ -271,7 +279,12 @@ export class Learner {
         imagesPerSec: seen / seconds,
       }
       this.history.push(record)
-      for (const cb of this.callbacks) await cb.afterEpoch?.(this, record)
+      try {
+        for (const cb of this.callbacks) await cb.afterEpoch?.(this, record)
+      } catch (error) {
+        if (error instanceof StopTraining) return true
+        throw error
+      }
     }
     return true
   }

@@ -41,6 +41,7 @@ import {
   type BatchInfo,
   type EpochRecord,
   type FitPosition,
+  StopTraining,
 } from './learner.js'
 
 export interface TrainConfig {
@@ -60,6 +61,11 @@ export interface TrainConfig {
   wd: number
   mixedPrecision: boolean
   augment: AugmentOptions | null
+  /** Stop a stage when the valid ROC AUC has not improved for this many epochs (0: never). */
+  earlyStop?: number
+  labelSmoothing?: number
+  clipGrad?: number
+  opt?: 'adamw' | 'sgd'
 }
 
 export interface TrainHooks {
@@ -212,9 +218,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   )
   let bestAuc = -1
   let position: FitPosition | null = null
+  let sinceBest = 0
   const learn = new Learner(model, trainLoader, validLoader, {
     wd: config.wd,
     mixedPrecision: config.mixedPrecision,
+    labelSmoothing: config.labelSmoothing,
+    clipGrad: config.clipGrad,
+    opt: config.opt,
     callbacks: [
       {
         afterBatch: (_, info) => {
@@ -224,6 +234,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         afterEpoch: async (l, record) => {
           appendMetrics(config.out, record)
           hooks.onEpoch?.(record)
+          sinceBest = record.auc > bestAuc ? 0 : sinceBest + 1
           if (record.auc > bestAuc) {
             bestAuc = record.auc
             await saveModel(join(config.out, 'model.safetensors'), l.model)
@@ -232,12 +243,16 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
               await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
             }
           }
+          // Early stopping ends the stage for good: a resumed run skips what is left of it.
+          const stop = Boolean(config.earlyStop && sinceBest >= config.earlyStop)
+          const next = stop ? Number.MAX_SAFE_INTEGER : record.epoch + 1
           await saveResumeState(
             config.out,
             l,
-            { stage: record.stage, epoch: record.epoch + 1, batch: 0 },
+            { stage: record.stage, epoch: next, batch: 0 },
             bestAuc,
           )
+          if (stop) throw new StopTraining()
         },
       },
     ],

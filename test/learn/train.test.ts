@@ -111,3 +111,26 @@ describe('lr finder', () => {
     assert.ok(result.minimumTenth > 0)
   })
 })
+
+describe('train options', () => {
+  it('early stopping ends the run as completed once the valid AUC stops improving', async () => {
+    const out = join(root, 'run-early')
+    // At a vanishing learning rate only batch-norm statistics move, so the AUC soon stalls.
+    const result = await train({ ...config(out), lr: 1e-12, epochs: 8, earlyStop: 2 })
+    assert.ok(result.completed)
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length
+    assert.ok(epochs >= 3 && epochs < 8, `${epochs} epochs ran`)
+  })
+
+  it('label smoothing, gradient clipping and SGD train too', async () => {
+    const result = await train({
+      ...config(join(root, 'run-sgd')),
+      labelSmoothing: 0.1,
+      clipGrad: 1,
+      opt: 'sgd',
+      lr: 0.05,
+    })
+    assert.ok(result.completed)
+    assert.ok(result.bestAuc > 0.8, `best valid AUC ${result.bestAuc}`)
+  })
+})

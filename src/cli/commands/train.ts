@@ -53,8 +53,29 @@ export const TRAIN_OPTIONS: Command['options'] = {
     type: 'boolean',
     description: 'bfloat16 mixed precision (CPUs with AVX512-BF16, GPUs)',
   },
+  'early-stop': {
+    type: 'number',
+    default: 0,
+    description: 'Stop after this many epochs without a better valid AUC (0: never)',
+  },
+  'label-smoothing': {
+    type: 'number',
+    default: 0,
+    description: 'Label smoothing ε (targets ε/2, 1 - ε/2)',
+  },
+  'clip-grad': {
+    type: 'number',
+    default: 0,
+    description: 'Clip the gradient norm to this (0: none)',
+  },
+  opt: { type: 'string', default: 'adamw', description: 'Optimizer: adamw or sgd (momentum 0.9)' },
   'no-augment': { type: 'boolean', description: 'Train without augmentation' },
   json: { type: 'boolean', description: 'Print the result as JSON' },
+}
+
+function checkOpt(value: unknown): 'adamw' | 'sgd' {
+  if (value === 'adamw' || value === 'sgd') return value
+  throw new ValidationError(`Expected adamw or sgd for --opt but received "${String(value)}"`)
 }
 
 /** Checks train's options and builds the recipe's config. */
@@ -91,6 +112,10 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     wd: checkNumber(values.wd, '--wd', 0),
     mixedPrecision: values.bf16 === true,
     augment: values['no-augment'] === true ? null : DEFAULT_TRAIN_AUGMENT,
+    earlyStop: checkInteger(values['early-stop'], '--early-stop', 0),
+    labelSmoothing: checkNumber(values['label-smoothing'], '--label-smoothing', 0, 1),
+    clipGrad: checkNumber(values['clip-grad'], '--clip-grad', 0),
+    opt: checkOpt(values.opt),
   }
 }
 
