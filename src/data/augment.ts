@@ -61,6 +61,14 @@ export const DEFAULT_TRAIN_AUGMENT: AugmentOptions = {
 /** Keras' MobileNet scaling: [0, 1] to [-1, 1]. */
 export const KERAS_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] }
 
+/** Named augmentation recipes for the command line. */
+export const AUGMENT_PRESETS: Record<string, AugmentOptions | null> = {
+  default: DEFAULT_TRAIN_AUGMENT,
+  /** Geometry only: the 8 symmetries and small shifts, no colour or stain changes. */
+  light: { dihedral: true, cropPadding: 8 },
+  none: null,
+}
+
 /** ImageNet's channel statistics, for torchvision networks pretrained on it. */
 export const IMAGENET_NORMALIZATION: Normalization = {
   mean: [0.485, 0.456, 0.406],

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { DEFAULT_TRAIN_AUGMENT } from '../../data/augment.js'
+import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { ValidationError } from '../../errors.js'
 import type { EpochRecord } from '../../learn/learner.js'
 import type { TrainConfig } from '../../learn/train.js'
@@ -69,8 +69,23 @@ export const TRAIN_OPTIONS: Command['options'] = {
     description: 'Clip the gradient norm to this (0: none)',
   },
   opt: { type: 'string', default: 'adamw', description: 'Optimizer: adamw or sgd (momentum 0.9)' },
-  'no-augment': { type: 'boolean', description: 'Train without augmentation' },
+  augment: {
+    type: 'string',
+    default: 'default',
+    description:
+      'default (symmetries, shifts, colour and stain jitter), light (symmetries, shifts) or none',
+  },
   json: { type: 'boolean', description: 'Print the result as JSON' },
+}
+
+function augmentPreset(value: unknown): AugmentOptions | null {
+  const name = String(value)
+  if (!Object.hasOwn(AUGMENT_PRESETS, name)) {
+    throw new ValidationError(
+      `Expected ${Object.keys(AUGMENT_PRESETS).join(', ')} for --augment but received "${String(value)}"`,
+    )
+  }
+  return AUGMENT_PRESETS[name] as AugmentOptions | null
 }
 
 function checkOpt(value: unknown): 'adamw' | 'sgd' {
@@ -111,7 +126,7 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     seed: checkInteger(values.seed, '--seed', 0),
     wd: checkNumber(values.wd, '--wd', 0),
     mixedPrecision: values.bf16 === true,
-    augment: values['no-augment'] === true ? null : DEFAULT_TRAIN_AUGMENT,
+    augment: augmentPreset(values.augment),
     earlyStop: checkInteger(values['early-stop'], '--early-stop', 0),
     labelSmoothing: checkNumber(values['label-smoothing'], '--label-smoothing', 0, 1),
     clipGrad: checkNumber(values['clip-grad'], '--clip-grad', 0),
