@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages pcam needs on Debian/Ubuntu, only those that are missing.
 #   scripts/setup.sh engine   libtorch (unless $LIBTORCH or python3's torch already provide one)
-#   scripts/setup.sh test     also PyTorch for Python, the independent reference of the tests
+#   scripts/setup.sh test     also PyTorch and scikit-learn for Python, the tests' independent references
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +31,7 @@ fi
 if [ "${1:-engine}" = test ]; then
   # The reference must be Debian's torch (or one a user points PCAM_PYTHON at), not pyenv's python3.
   python="${PCAM_PYTHON:-/usr/bin/python3}"
-  if ! "$python" -c 'import torch, torchvision' >/dev/null 2>&1; then
-    apt_install python3-torch python3-torchvision
+  if ! "$python" -c 'import torch, torchvision, sklearn' >/dev/null 2>&1; then
+    apt_install python3-torch python3-torchvision python3-sklearn
   fi
 fi

@@ -20,7 +20,7 @@ import {
   type Optimizer,
   type Tensor,
 } from '../torch/index.js'
-import { accuracy, rocAuc } from './metrics.js'
+import { accuracy, rocAuc } from '../eval/metrics.js'
 import { oneCycleAt, spreadLr, type OneCycleOptions } from './schedule.js'
 
 /** fastai's defaults. */

@@ -1,0 +1,273 @@
+/**
+ * Binary classification metrics from predicted probabilities: ROC AUC (exact, ties counted half)
+ * with DeLong's 95% confidence interval, average precision (PR AUC), the confusion matrix and what
+ * follows from it at a threshold, log loss, Brier score and expected calibration error; and the
+ * choice of a threshold on validation data.
+ * @module
+ */
+import { DataError, ValidationError } from '../errors.js'
+
+type Numbers = ArrayLike<number>
+
+function classCounts(labels: Numbers): { positives: number; negatives: number } {
+  let positives = 0
+  for (let i = 0; i < labels.length; i++) {
+    const label = labels[i]
+    if (label !== 0 && label !== 1)
+      throw new ValidationError(`Labels must be 0 or 1; label ${i} is ${label}`)
+    positives += label
+  }
+  return { positives, negatives: labels.length - positives }
+}
+
+function requireBothClasses(
+  labels: Numbers,
+  metric: string,
+): { positives: number; negatives: number } {
+  const counts = classCounts(labels)
+  if (counts.positives === 0 || counts.negatives === 0) {
+    const only = counts.positives === 0 ? 'negatives' : 'positives'
+    throw new DataError(`${metric} is undefined: the labels hold only ${only}`)
+  }
+  return counts
+}
+
+/** 1-based ranks of values with ties sharing their mean rank. */
+function midranks(values: number[]): number[] {
+  const order = values
+    .map((_, i) => i)
+    .sort((a, b) => (values[a] as number) - (values[b] as number))
+  const ranks = new Array<number>(values.length)
+  for (let i = 0; i < order.length;) {
+    let j = i
+    while (j + 1 < order.length && values[order[j + 1]!] === values[order[i]!]) j++
+    for (let k = i; k <= j; k++) ranks[order[k]!] = (i + j) / 2 + 1
+    i = j + 1
+  }
+  return ranks
+}
+
+/** Area under the ROC curve; ties between classes count 1/2 (the Mann-Whitney statistic). */
+export function rocAuc(scores: Numbers, labels: Numbers): number {
+  const { positives, negatives } = requireBothClasses(labels, 'ROC AUC')
+  const ranks = midranks(Array.from(scores))
+  let rankSum = 0
+  for (let i = 0; i < labels.length; i++) if (labels[i] === 1) rankSum += ranks[i] as number
+  return (rankSum - (positives * (positives + 1)) / 2) / (positives * negatives)
+}
+
+/**
+ * ROC AUC with its 95% confidence interval by DeLong's method, computed from midranks in
+ * O(n log n) (Sun & Xu's fast algorithm).
+ */
+export function rocAucWithCi(
+  scores: Numbers,
+  labels: Numbers,
+): { auc: number; low: number; high: number; se: number } {
+  const { positives: m, negatives: n } = requireBothClasses(labels, 'ROC AUC')
+  const all = Array.from(scores)
+  const pos = all.filter((_, i) => labels[i] === 1)
+  const neg = all.filter((_, i) => labels[i] === 0)
+  const rankAll = midranks(all)
+  const rankPos = midranks(pos)
+  const rankNeg = midranks(neg)
+  const allPos = rankAll.filter((_, i) => labels[i] === 1)
+  const allNeg = rankAll.filter((_, i) => labels[i] === 0)
+  const v10 = allPos.map((r, i) => (r - (rankPos[i] as number)) / n)
+  const v01 = allNeg.map((r, j) => 1 - (r - (rankNeg[j] as number)) / m)
+  const auc = v10.reduce((a, b) => a + b, 0) / m
+  const variance = (values: number[]) => {
+    const mean = values.reduce((a, b) => a + b, 0) / values.length
+    return values.length > 1
+      ? values.reduce((a, v) => a + (v - mean) ** 2, 0) / (values.length - 1)
+      : 0
+  }
+  const se = Math.sqrt(variance(v10) / m + variance(v01) / n)
+  return { auc, se, low: Math.max(0, auc - 1.959964 * se), high: Math.min(1, auc + 1.959964 * se) }
+}
+
+/** Points of the ROC curve at every distinct threshold, highest first (as sklearn's roc_curve). */
+export function rocCurve(
+  scores: Numbers,
+  labels: Numbers,
+): { fpr: number[]; tpr: number[]; thresholds: number[] } {
+  const { positives, negatives } = requireBothClasses(labels, 'The ROC curve')
+  const order = Array.from(scores, (_, i) => i).sort(
+    (a, b) => (scores[b] as number) - (scores[a] as number),
+  )
+  const fpr = [0]
+  const tpr = [0]
+  const thresholds = [Infinity]
+  let tp = 0
+  let fp = 0
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k] as number
+    if (labels[i] === 1) tp++
+    else fp++
+    const next = order[k + 1]
+    if (next === undefined || scores[next] !== scores[i]) {
+      fpr.push(fp / negatives)
+      tpr.push(tp / positives)
+      thresholds.push(scores[i] as number)
+    }
+  }
+  return { fpr, tpr, thresholds }
+}
+
+/** Average precision (the PR AUC estimator sklearn's average_precision_score uses). */
+export function averagePrecision(scores: Numbers, labels: Numbers): number {
+  const { positives } = requireBothClasses(labels, 'Average precision')
+  const { fpr, tpr, thresholds } = rocCurve(scores, labels)
+  let ap = 0
+  for (let k = 1; k < thresholds.length; k++) {
+    const tp = (tpr[k] as number) * positives
+    const predicted = tp + (fpr[k] as number) * (scores.length - positives)
+    const precision = predicted > 0 ? tp / predicted : 1
+    ap += ((tpr[k] as number) - (tpr[k - 1] as number)) * precision
+  }
+  return ap
+}
+
+export interface Confusion {
+  tp: number
+  fp: number
+  tn: number
+  fn: number
+}
+
+export function confusion(probabilities: Numbers, labels: Numbers, threshold = 0.5): Confusion {
+  classCounts(labels)
+  const c: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 }
+  for (let i = 0; i < labels.length; i++) {
+    const predicted = (probabilities[i] as number) >= threshold
+    if (labels[i] === 1 && predicted) c.tp++
+    else if (labels[i] === 1) c.fn++
+    else if (predicted) c.fp++
+    else c.tn++
+  }
+  return c
+}
+
+export function accuracy(probabilities: Numbers, labels: Numbers, threshold = 0.5): number {
+  const c = confusion(probabilities, labels, threshold)
+  return (c.tp + c.tn) / labels.length
+}
+
+/** Mean negative log-likelihood, probabilities clipped to [1e-15, 1 - 1e-15] as sklearn does. */
+export function logLoss(probabilities: Numbers, labels: Numbers): number {
+  let sum = 0
+  for (let i = 0; i < labels.length; i++) {
+    const p = Math.min(Math.max(probabilities[i] as number, 1e-15), 1 - 1e-15)
+    sum -= labels[i] === 1 ? Math.log(p) : Math.log(1 - p)
+  }
+  return sum / labels.length
+}
+
+export function brierScore(probabilities: Numbers, labels: Numbers): number {
+  let sum = 0
+  for (let i = 0; i < labels.length; i++)
+    sum += ((probabilities[i] as number) - (labels[i] as number)) ** 2
+  return sum / labels.length
+}
+
+/** Expected calibration error over equal-width probability bins. */
+export function expectedCalibrationError(
+  probabilities: Numbers,
+  labels: Numbers,
+  bins = 10,
+): number {
+  const count = new Array<number>(bins).fill(0)
+  const confidence = new Array<number>(bins).fill(0)
+  const observed = new Array<number>(bins).fill(0)
+  for (let i = 0; i < labels.length; i++) {
+    const p = probabilities[i] as number
+    const b = Math.min(Math.floor(p * bins), bins - 1)
+    count[b]!++
+    confidence[b]! += p
+    observed[b]! += labels[i] as number
+  }
+  let ece = 0
+  for (let b = 0; b < bins; b++) {
+    if (count[b] === 0) continue
+    ece +=
+      ((count[b] as number) / labels.length) *
+      Math.abs(((confidence[b] as number) - (observed[b] as number)) / (count[b] as number))
+  }
+  return ece
+}
+
+export interface BinaryReport extends Confusion {
+  threshold: number
+  accuracy: number
+  errorRate: number
+  sensitivity: number
+  specificity: number
+  precision: number
+  f1: number
+  rocAuc: number
+  rocAucLow: number
+  rocAucHigh: number
+  averagePrecision: number
+  logLoss: number
+  brier: number
+  ece: number
+}
+
+/** Every metric at once, for reports and `pcam eval --json`. */
+export function binaryReport(
+  probabilities: Numbers,
+  labels: Numbers,
+  threshold = 0.5,
+): BinaryReport {
+  const c = confusion(probabilities, labels, threshold)
+  const ratio = (a: number, b: number) => (b > 0 ? a / b : 0)
+  const sensitivity = ratio(c.tp, c.tp + c.fn)
+  const precision = ratio(c.tp, c.tp + c.fp)
+  const { auc, low, high } = rocAucWithCi(probabilities, labels)
+  return {
+    ...c,
+    threshold,
+    accuracy: (c.tp + c.tn) / labels.length,
+    errorRate: (c.fp + c.fn) / labels.length,
+    sensitivity,
+    specificity: ratio(c.tn, c.tn + c.fp),
+    precision,
+    f1: ratio(2 * precision * sensitivity, precision + sensitivity),
+    rocAuc: auc,
+    rocAucLow: low,
+    rocAucHigh: high,
+    averagePrecision: averagePrecision(probabilities, labels),
+    logLoss: logLoss(probabilities, labels),
+    brier: brierScore(probabilities, labels),
+    ece: expectedCalibrationError(probabilities, labels),
+  }
+}
+
+export type ThresholdRule =
+  { kind: 'fixed'; value: number } | { kind: 'youden' } | { kind: 'sensitivity'; target: number }
+
+/**
+ * A decision threshold chosen on validation data: fixed, Youden's J (sensitivity + specificity - 1
+ * at its maximum), or the highest threshold reaching a target sensitivity.
+ */
+export function chooseThreshold(
+  probabilities: Numbers,
+  labels: Numbers,
+  rule: ThresholdRule,
+): number {
+  if (rule.kind === 'fixed') return rule.value
+  const { fpr, tpr, thresholds } = rocCurve(probabilities, labels)
+  let best = 1
+  if (rule.kind === 'youden') {
+    let bestJ = -Infinity
+    for (let k = 1; k < thresholds.length; k++) {
+      const j = (tpr[k] as number) - (fpr[k] as number)
+      if (j > bestJ) [bestJ, best] = [j, thresholds[k] as number]
+    }
+    return best
+  }
+  for (let k = 1; k < thresholds.length; k++) {
+    if ((tpr[k] as number) >= rule.target) return thresholds[k] as number
+  }
+  return thresholds.at(-1) as number
+}
