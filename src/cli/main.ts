@@ -40,6 +40,12 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/train.js')).trainCommand,
   },
   {
+    name: 'eval',
+    summary:
+      'Metrics of a trained run on a store (ROC AUC with CI, sensitivity, calibration; --tta)',
+    load: async () => (await import('./commands/eval.js')).evalCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

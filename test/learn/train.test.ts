@@ -134,3 +134,44 @@ describe('train options', () => {
     assert.ok(result.bestAuc > 0.8, `best valid AUC ${result.bestAuc}`)
   })
 })
+
+describe('eval of a trained run', () => {
+  it('reproduces the best valid AUC of training, and runs with 8-way TTA', async () => {
+    const { evaluate } = await import('../../src/eval/evaluate.js')
+    const out = join(root, 'run-a')
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    const best = Math.max(...lines.map((l) => l.auc as number))
+    const plain = evaluate({
+      run: out,
+      store,
+      split: 'valid',
+      tta: false,
+      threshold: { kind: 'fixed', value: 0.5 },
+    })
+    assert.ok(Math.abs(plain.rocAuc - best) < 1e-6, `eval ${plain.rocAuc} vs training ${best}`)
+    assert.equal(plain.patches, 32)
+    assert.equal(plain.tp + plain.fp + plain.tn + plain.fn, 32)
+    const tta = evaluate({
+      run: out,
+      store,
+      split: 'valid',
+      tta: true,
+      threshold: { kind: 'youden' },
+    })
+    assert.ok(tta.rocAuc > 0.5 && tta.rocAucLow <= tta.rocAuc && tta.rocAuc <= tta.rocAucHigh)
+    assert.throws(
+      () =>
+        evaluate({
+          run: join(root, 'nowhere'),
+          store,
+          split: 'valid',
+          tta: false,
+          threshold: { kind: 'youden' },
+        }),
+      /config\.json not found: is .*nowhere a run folder written by "pcam train"\?/,
+    )
+  })
+})

@@ -1,0 +1,66 @@
+/**
+ * `pcam eval`: a run's model on a store's split, with or without test-time augmentation; every
+ * metric of binaryReport, at the threshold the caller picks.
+ * @module
+ */
+import { PatchStore, UNLABELLED } from '../data/store.js'
+import type { SplitName } from '../data/sources/source.js'
+import { DataError } from '../errors.js'
+import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
+import { loadRun, predictStore } from './predict.js'
+
+export interface EvaluateOptions {
+  run: string
+  store: string
+  split: SplitName
+  tta: boolean
+  threshold: ThresholdRule
+  onProgress?: (done: number, total: number) => void
+}
+
+export interface Evaluation extends BinaryReport {
+  split: SplitName
+  patches: number
+  tta: boolean
+  seconds: number
+  patchesPerSec: number
+  splitMethod: string
+}
+
+export function evaluate(options: EvaluateOptions): Evaluation {
+  const { model, config } = loadRun(options.run)
+  const store = PatchStore.open(options.store)
+  try {
+    if (store.meta.height !== config.inputSize && store.meta.height < config.inputSize / 4) {
+      throw new DataError(
+        `${options.store} holds ${store.meta.height}px patches; the model was trained on ${config.inputSize}px.`,
+      )
+    }
+    const indices = store.indicesOf(options.split).filter((i) => store.label(i) !== UNLABELLED)
+    if (indices.length === 0)
+      throw new DataError(`${options.store} has no labelled ${options.split} patches to evaluate.`)
+    const started = performance.now()
+    const probabilities = predictStore(model, store, indices, {
+      size: config.inputSize,
+      normalization: config.normalization,
+      tta: options.tta,
+      mixedPrecision: config.recipe.mixedPrecision,
+      onProgress: options.onProgress,
+    })
+    const seconds = (performance.now() - started) / 1000
+    const labels = Float64Array.from(indices, (i) => store.label(i))
+    const threshold = chooseThreshold(probabilities, labels, options.threshold)
+    return {
+      ...binaryReport(probabilities, labels, threshold),
+      split: options.split,
+      patches: indices.length,
+      tta: options.tta,
+      seconds,
+      patchesPerSec: indices.length / seconds,
+      splitMethod: store.meta.splitMethod,
+    }
+  } finally {
+    model.dispose()
+    store.dispose()
+  }
+}

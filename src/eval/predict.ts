@@ -1,0 +1,95 @@
+/**
+ * Loading a trained run and predicting probabilities for stored patches, optionally averaged over
+ * the 8 symmetries of the square (test-time augmentation).
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
+import type { PatchStore } from '../data/store.js'
+import { DataError } from '../errors.js'
+import {
+  createModel,
+  type Architecture,
+  type HeadKind,
+  type PatchClassifier,
+} from '../models/registry.js'
+import { autocast, noGrad, scope, tensor } from '../torch/index.js'
+import { readSafetensors } from '../weights/safetensors.js'
+
+export interface RunConfig {
+  arch: Architecture
+  head: HeadKind
+  numClasses: number
+  classes: string[]
+  inputSize: number
+  normalization: Normalization
+  recipe: { mixedPrecision?: boolean }
+}
+
+/** The best model of a run folder, in eval mode, with its config. */
+export function loadRun(dir: string): { model: PatchClassifier; config: RunConfig } {
+  for (const file of ['config.json', 'model.safetensors']) {
+    if (!existsSync(join(dir, file))) {
+      throw new DataError(
+        `${join(dir, file)} not found: is ${dir} a run folder written by "pcam train"?`,
+      )
+    }
+  }
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig
+  const model = createModel({
+    arch: config.arch,
+    numClasses: config.numClasses,
+    head: config.head,
+    alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
+  })
+  const { tensors } = readSafetensors(join(dir, 'model.safetensors'))
+  model.loadStateDict(tensors)
+  for (const t of tensors.values()) t.dispose()
+  model.toChannelsLast().eval()
+  return { model, config }
+}
+
+export interface PredictOptions {
+  size: number
+  normalization: Normalization
+  batchSize?: number
+  /** Average the probabilities over the 8 symmetries of the square. */
+  tta?: boolean
+  mixedPrecision?: boolean
+  onProgress?: (done: number, total: number) => void
+}
+
+/** Probabilities of the positive class for the stored patches at `indices`. */
+export function predictStore(
+  model: PatchClassifier,
+  store: PatchStore,
+  indices: number[],
+  options: PredictOptions,
+): Float32Array {
+  const { batchSize = 128, tta = false, mixedPrecision = false } = options
+  const out = new Float32Array(indices.length)
+  const views = tta ? [0, 1, 2, 3, 4, 5, 6, 7] : [0]
+  noGrad(() => {
+    for (let start = 0; start < indices.length; start += batchSize) {
+      const probabilities = scope(() => {
+        const idx = tensor(BigInt64Array.from(indices.slice(start, start + batchSize), BigInt))
+        const { images } = store.gather(idx)
+        let sum = null as ReturnType<typeof tensor> | null
+        for (const k of views) {
+          const x = prepareBatch(dihedral(images, k), {
+            size: options.size,
+            normalization: options.normalization,
+          })
+          const forward = () => model.forward(x)
+          const p = (mixedPrecision ? autocast(forward) : forward()).float().reshape(-1).sigmoid()
+          sum = sum === null ? p : sum.add(p)
+        }
+        return (sum as ReturnType<typeof tensor>).div(views.length).data() as Float32Array
+      })
+      out.set(probabilities, start)
+      options.onProgress?.(Math.min(start + batchSize, indices.length), indices.length)
+    }
+  })
+  return out
+}
