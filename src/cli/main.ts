@@ -46,6 +46,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/eval.js')).evalCommand,
   },
   {
+    name: 'predict',
+    summary: 'Probabilities for new patches as CSV (Kaggle submission format or plain; --tta)',
+    load: async () => (await import('./commands/predict.js')).predictCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

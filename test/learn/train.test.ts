@@ -2,7 +2,14 @@
 // holds what DESIGN.md promises, and a run stopped mid-epoch resumes to the same final weights
 // as an uninterrupted one.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
@@ -10,6 +17,7 @@ import { encodePng } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
 import { train, type TrainConfig } from '../../src/learn/train.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
+import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
 import { assertClose } from '../helpers/torch-reference.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-train-'))
@@ -173,5 +181,29 @@ describe('eval of a trained run', () => {
         }),
       /config\.json not found: is .*nowhere a run folder written by "pcam train"\?/,
     )
+  })
+})
+
+describe('predict', { skip: skipWithoutData }, () => {
+  it('writes one Kaggle row per TIFF of the Kaggle sample, with the ids Kaggle expects', async () => {
+    const { predictFiles, kaggleCsv } = await import('../../src/eval/predict-files.js')
+    const predictions = await predictFiles({
+      run: join(root, 'run-a'),
+      sources: [join(KAGGLE_SAMPLE, 'train')],
+      tta: false,
+    })
+    const csv = kaggleCsv(predictions).trim().split('\n')
+    assert.equal(csv[0], 'id,label')
+    assert.equal(csv.length, 1501)
+    const ids = new Set(
+      readdirSync(join(KAGGLE_SAMPLE, 'train')).map((f) => f.replace(/\.tif$/, '')),
+    )
+    for (const row of csv.slice(1)) {
+      const [id, p] = row.split(',')
+      assert.ok(ids.has(id!), `unexpected id ${id}`)
+      assert.ok(Number(p) >= 0 && Number(p) <= 1)
+      ids.delete(id!)
+    }
+    assert.equal(ids.size, 0)
   })
 })

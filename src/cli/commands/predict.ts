@@ -1,0 +1,60 @@
+/**
+ * pcam predict: probabilities for new patches as CSV (Kaggle's submission format or plain).
+ * @module
+ */
+import { writeFileSync } from 'node:fs'
+import { kaggleCsv, plainCsv, predictFiles } from '../../eval/predict-files.js'
+import { ValidationError } from '../../errors.js'
+import { checkNumber } from '../../torch/index.js'
+import type { Command } from '../command.js'
+import { createProgress } from '../progress.js'
+
+export const predictCommand: Command = {
+  name: 'predict',
+  summary: 'Probabilities for a folder, zip, PCam HDF5 or store of patches, written as CSV.',
+  description:
+    'Example: pcam predict --model runs/mobilenet_v1 --data kaggle/test --out submission.csv --format kaggle',
+  options: {
+    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    data: {
+      type: 'string',
+      description: 'Patches: a folder, a .zip, PCam HDF5 files or a store (required)',
+    },
+    out: { type: 'string', default: 'predictions.csv', description: 'CSV file to write' },
+    format: {
+      type: 'string',
+      default: 'plain',
+      description: 'kaggle (id,label = probability) or plain',
+    },
+    threshold: {
+      type: 'number',
+      default: 0.5,
+      description: "Threshold for the plain format's predicted label",
+    },
+    tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
+  },
+  async run(values) {
+    if (typeof values.model !== 'string' || typeof values.data !== 'string') {
+      throw new ValidationError('Give --model <run folder> and --data <patches>')
+    }
+    if (values.format !== 'kaggle' && values.format !== 'plain') {
+      throw new ValidationError(
+        `Expected kaggle or plain for --format but received "${values.format}"`,
+      )
+    }
+    const threshold = checkNumber(values.threshold, '--threshold', 0, 1)
+    const progress = createProgress('predict', 0)
+    const predictions = await predictFiles({
+      run: values.model,
+      sources: [values.data],
+      tta: values.tta === true,
+      onProgress: (done, total) => progress.update(done, total),
+    })
+    progress.finish()
+    writeFileSync(
+      values.out as string,
+      values.format === 'kaggle' ? kaggleCsv(predictions) : plainCsv(predictions, threshold),
+    )
+    console.log(`Wrote ${predictions.length} predictions to ${values.out}`)
+  },
+}

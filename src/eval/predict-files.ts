@@ -1,0 +1,70 @@
+/**
+ * `pcam predict`: probabilities for patches that are not in a store yet (a folder of TIFFs such as
+ * Kaggle's test set, class folders, PCam HDF5, zips) or for a store, as CSV rows.
+ * @module
+ */
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { prepareStore } from '../data/prepare.js'
+import { PatchStore } from '../data/store.js'
+import { loadRun, predictStore } from './predict.js'
+
+export interface Prediction {
+  id: string
+  probability: number
+}
+
+export interface PredictFilesOptions {
+  run: string
+  sources: string[]
+  tta: boolean
+  onProgress?: (done: number, total: number) => void
+}
+
+/** Decodes the sources into a temporary store (unless they are one), then predicts every patch. */
+export async function predictFiles(options: PredictFilesOptions): Promise<Prediction[]> {
+  const isStore =
+    options.sources.length === 1 && existsSync(join(options.sources[0] as string, 'meta.json'))
+  const scratch = isStore ? null : await mkdtemp(join(tmpdir(), 'pcam-predict-'))
+  const storeDir = scratch ? join(scratch, 'store') : (options.sources[0] as string)
+  try {
+    if (scratch)
+      await prepareStore({ sources: options.sources, out: storeDir, split: { kind: 'source' } })
+    const store = PatchStore.open(storeDir)
+    const { model, config } = loadRun(options.run)
+    try {
+      const indices = [...Array(store.count).keys()]
+      const probabilities = predictStore(model, store, indices, {
+        size: config.inputSize,
+        normalization: config.normalization,
+        tta: options.tta,
+        mixedPrecision: config.recipe.mixedPrecision,
+        onProgress: options.onProgress,
+      })
+      return indices.map((i) => ({
+        id: store.meta.ids[i] as string,
+        probability: probabilities[i] as number,
+      }))
+    } finally {
+      model.dispose()
+      store.dispose()
+    }
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+/** Kaggle's submission format (id,label with the probability: the competition scores ROC AUC). */
+export function kaggleCsv(predictions: Prediction[]): string {
+  return ['id,label', ...predictions.map((p) => `${p.id},${p.probability}`)].join('\n') + '\n'
+}
+
+/** id, probability, predicted label at the threshold, the threshold. */
+export function plainCsv(predictions: Prediction[], threshold: number): string {
+  const rows = predictions.map(
+    (p) => `${p.id},${p.probability},${p.probability >= threshold ? 1 : 0},${threshold}`,
+  )
+  return ['id,probability,predicted,threshold', ...rows].join('\n') + '\n'
+}
