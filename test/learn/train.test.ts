@@ -207,3 +207,26 @@ describe('predict', { skip: skipWithoutData }, () => {
     assert.equal(ids.size, 0)
   })
 })
+
+describe('Grad-CAM on a trained run', () => {
+  it('gives finite heatmaps in [0, 1] of the input size', async () => {
+    const { loadRun } = await import('../../src/eval/predict.js')
+    const { gradCam } = await import('../../src/eval/gradcam.js')
+    const { prepareBatch } = await import('../../src/data/augment.js')
+    const { PatchStore } = await import('../../src/data/store.js')
+    const t = await import('../../src/torch/index.js')
+    const { model, config } = loadRun(join(root, 'run-a'))
+    const patches = PatchStore.open(store)
+    const positives = patches
+      .indicesOf('valid')
+      .filter((i) => patches.label(i) === 1)
+      .slice(0, 4)
+    const { images } = patches.gather(t.tensor(BigInt64Array.from(positives, BigInt)))
+    const x = prepareBatch(images, { size: 16, normalization: config.normalization })
+    const heat = gradCam(model, x)
+    assert.deepEqual(heat.shape, [4, 16, 16])
+    assert.ok(heat.isfinite().logicalNot().sum().item() === 0)
+    assert.ok(heat.min().item() >= 0 && heat.max().item() <= 1)
+    patches.dispose()
+  })
+})
