@@ -51,6 +51,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/predict.js')).predictCommand,
   },
   {
+    name: 'explain',
+    summary: 'Grad-CAM heatmap overlays and probabilities for images',
+    load: async () => (await import('./commands/explain.js')).explainCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

@@ -230,3 +230,22 @@ describe('Grad-CAM on a trained run', () => {
     patches.dispose()
   })
 })
+
+describe('explain', () => {
+  it('writes patch | overlay PNGs with the probability, and names an unreadable image', async () => {
+    const { explainImages } = await import('../../src/eval/explain.js')
+    const sharp = (await import('sharp')).default
+    const image = join(root, 'src', 'valid', '1', 'p1.png')
+    const out = join(root, 'explained')
+    const [result] = await explainImages({ run: join(root, 'run-a'), images: [image], out })
+    assert.ok(result!.probability >= 0 && result!.probability <= 1)
+    const meta = await sharp(result!.output).metadata()
+    assert.deepEqual([meta.width, meta.height], [2 * 16 * 2, 16 * 2])
+    const broken = join(root, 'broken.png')
+    writeFileSync(broken, 'not an image')
+    await assert.rejects(
+      explainImages({ run: join(root, 'run-a'), images: [broken], out }),
+      /Cannot read .*broken\.png/,
+    )
+  })
+})

@@ -1,0 +1,39 @@
+/**
+ * pcam explain: probability and Grad-CAM overlay for each image.
+ * @module
+ */
+import { explainImages } from '../../eval/explain.js'
+import { ValidationError } from '../../errors.js'
+import type { Command } from '../command.js'
+
+export const explainCommand: Command = {
+  name: 'explain',
+  summary:
+    'Probability and a Grad-CAM heatmap overlay (PNG) for each image: where the model looked.',
+  description:
+    'Example: pcam explain --model runs/mobilenet_v1 patch1.tif patch2.png --out explained/',
+  options: {
+    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    out: {
+      type: 'string',
+      default: 'explained',
+      description: 'Folder for the PNGs (patch | overlay)',
+    },
+    json: { type: 'boolean', description: 'Print the results as JSON' },
+  },
+  async run(values, positionals) {
+    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
+    if (positionals.length === 0)
+      throw new ValidationError('Give one or more images: pcam explain --model <run> <image...>')
+    const results = await explainImages({
+      run: values.model,
+      images: positionals,
+      out: values.out as string,
+    })
+    if (values.json === true) {
+      console.log(JSON.stringify(results))
+      return
+    }
+    for (const r of results) console.log(`${r.probability.toFixed(4)}  ${r.image} -> ${r.output}`)
+  },
+}
