@@ -66,6 +66,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-train.js')).benchTrainCommand,
   },
   {
+    name: 'bench predict',
+    summary: 'Batch prediction speed of a trained run, with and without test-time augmentation',
+    load: async () => (await import('./commands/bench-predict.js')).benchPredictCommand,
+  },
+  {
     name: 'bench data',
     summary: 'Prepare and loader throughput on real patches, memory while preparing',
     load: async () => (await import('./commands/bench-data.js')).benchDataCommand,

@@ -1,0 +1,36 @@
+/**
+ * pcam bench predict: patches/s of batch prediction, with and without TTA.
+ * @module
+ */
+import { benchPredict } from '../../bench/predict.js'
+import { ValidationError } from '../../errors.js'
+import { checkInteger } from '../../torch/index.js'
+import type { Command } from '../command.js'
+
+export const benchPredictCommand: Command = {
+  name: 'bench predict',
+  summary: 'Batch prediction patches/s of a trained run on a store, with and without 8-way TTA.',
+  options: {
+    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    data: { type: 'string', default: 'runs/demo/store', description: 'Patch store' },
+    patches: { type: 'number', default: 2048, description: 'Patches to predict' },
+    'batch-size': { type: 'number', default: 128, description: 'Patches per batch' },
+    json: { type: 'boolean', description: 'Print one JSON object' },
+  },
+  run(values) {
+    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
+    const result = benchPredict({
+      run: values.model,
+      store: values.data as string,
+      patches: checkInteger(values.patches, '--patches', 1),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+    })
+    if (values.json === true) {
+      console.log(JSON.stringify(result))
+      return
+    }
+    console.log(`${result.patches} patches, batch ${result.batchSize}`)
+    console.log(`plain        ${result.plainPatchesPerSec.toFixed(0).padStart(6)} patches/s`)
+    console.log(`8-way TTA    ${result.ttaPatchesPerSec.toFixed(0).padStart(6)} patches/s`)
+  },
+}
