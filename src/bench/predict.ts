@@ -4,7 +4,7 @@
  * @module
  */
 import { PatchStore } from '../data/store.js'
-import { loadRun, predictStore } from '../eval/predict.js'
+import { inputOptions, loadRun, predictStore } from '../eval/predict.js'
 
 export interface PredictBenchResult {
   patches: number
@@ -24,13 +24,7 @@ export function benchPredict(options: {
   try {
     const indices = [...Array(Math.min(options.patches, store.count)).keys()]
     const rate = (tta: boolean) => {
-      const settings = {
-        size: config.inputSize,
-        normalization: config.normalization,
-        batchSize: options.batchSize,
-        tta,
-        mixedPrecision: config.recipe.mixedPrecision,
-      }
+      const settings = { ...inputOptions(config), batchSize: options.batchSize, tta }
       predictStore(model, store, indices.slice(0, options.batchSize), settings) // warm-up
       const started = performance.now()
       predictStore(model, store, indices, settings)

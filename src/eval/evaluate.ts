@@ -7,7 +7,7 @@ import { PatchStore, UNLABELLED } from '../data/store.js'
 import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
-import { loadRun, predictStore } from './predict.js'
+import { inputOptions, loadRun, predictStore } from './predict.js'
 
 export interface EvaluateOptions {
   run: string
@@ -41,10 +41,8 @@ export function evaluate(options: EvaluateOptions): Evaluation {
       throw new DataError(`${options.store} has no labelled ${options.split} patches to evaluate.`)
     const started = performance.now()
     const probabilities = predictStore(model, store, indices, {
-      size: config.inputSize,
-      normalization: config.normalization,
+      ...inputOptions(config),
       tta: options.tta,
-      mixedPrecision: config.recipe.mixedPrecision,
       onProgress: options.onProgress,
     })
     const seconds = (performance.now() - started) / 1000

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
-import { loadRun, predictStore } from './predict.js'
+import { inputOptions, loadRun, predictStore } from './predict.js'
 
 export interface Prediction {
   id: string
@@ -37,10 +37,8 @@ export async function predictFiles(options: PredictFilesOptions): Promise<Predic
     try {
       const indices = [...Array(store.count).keys()]
       const probabilities = predictStore(model, store, indices, {
-        size: config.inputSize,
-        normalization: config.normalization,
+        ...inputOptions(config),
         tta: options.tta,
-        mixedPrecision: config.recipe.mixedPrecision,
         onProgress: options.onProgress,
       })
       return indices.map((i) => ({

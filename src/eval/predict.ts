@@ -60,6 +60,17 @@ export interface PredictOptions {
   onProgress?: (done: number, total: number) => void
 }
 
+/** How a run's model wants its input: size, normalisation, precision (from its config.json). */
+export function inputOptions(
+  config: RunConfig,
+): Pick<PredictOptions, 'size' | 'normalization' | 'mixedPrecision'> {
+  return {
+    size: config.inputSize,
+    normalization: config.normalization,
+    mixedPrecision: config.recipe.mixedPrecision,
+  }
+}
+
 /** Probabilities of the positive class for the stored patches at `indices`. */
 export function predictStore(
   model: PatchClassifier,
