@@ -8,19 +8,12 @@ import { join } from 'node:path'
 import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
 import type { PatchStore } from '../data/store.js'
 import { DataError } from '../errors.js'
-import {
-  createModel,
-  type Architecture,
-  type HeadKind,
-  type PatchClassifier,
-} from '../models/registry.js'
+import { createModel, type ModelSpec, type PatchClassifier } from '../models/registry.js'
 import { autocast, noGrad, scope, tensor } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 
 export interface RunConfig {
-  arch: Architecture
-  head: HeadKind
-  numClasses: number
+  model: ModelSpec
   classes: string[]
   inputSize: number
   normalization: Normalization
@@ -37,12 +30,7 @@ export function loadRun(dir: string): { model: PatchClassifier; config: RunConfi
     }
   }
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig
-  const model = createModel({
-    arch: config.arch,
-    numClasses: config.numClasses,
-    head: config.head,
-    alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
-  })
+  const model = createModel(config.model)
   const { tensors } = readSafetensors(join(dir, 'model.safetensors'))
   model.loadStateDict(tensors)
   for (const t of tensors.values()) t.dispose()
@@ -92,8 +80,8 @@ export function predictStore(
             size: options.size,
             normalization: options.normalization,
           })
-          const forward = () => model.forward(x)
-          const p = (mixedPrecision ? autocast(forward) : forward()).float().reshape(-1).sigmoid()
+          const logits = autocast(() => model.forward(x), { enabled: mixedPrecision })
+          const p = logits.float().reshape(-1).sigmoid()
           sum = sum === null ? p : sum.add(p)
         }
         return (sum as ReturnType<typeof tensor>).div(views.length).data() as Float32Array

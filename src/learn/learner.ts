@@ -137,12 +137,16 @@ export class Learner {
     })
   }
 
+  /** The model's logits, under bfloat16 autocast when mixed precision is on. */
+  #forward(x: Tensor): Tensor {
+    return autocast(() => this.model.forward(x), { enabled: this.options.mixedPrecision ?? false })
+  }
+
   /** One optimisation step on a batch; returns the loss. */
   #step(x: Tensor, y: Tensor, position: string): number {
     return scope(() => {
       this.optimizer.zeroGrad()
-      const forward = () => this.model.forward(x)
-      const logits = this.options.mixedPrecision ? autocast(forward) : forward()
+      const logits = this.#forward(x)
       // Label smoothing for two classes: targets move from {0, 1} to {ε/2, 1 - ε/2}.
       const smoothing = this.options.labelSmoothing ?? 0
       const target = smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / 2) : y
@@ -175,10 +179,7 @@ export class Learner {
     noGrad(() => {
       for (const batch of this.valid.epoch(0)) {
         scope(() => {
-          const forward = () => this.model.forward(batch.x)
-          const logits = (this.options.mixedPrecision ? autocast(forward) : forward())
-            .float()
-            .reshape(-1)
+          const logits = this.#forward(batch.x).float().reshape(-1)
           lossSum += bceWithLogits(logits, batch.y, { reduction: 'sum' }).item()
           probs.push(...logits.sigmoid().toArray())
           labels.push(...batch.y.toArray())

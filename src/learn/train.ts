@@ -20,11 +20,12 @@ import {
   createModel,
   type Architecture,
   type HeadKind,
+  type ModelSpec,
   type PatchClassifier,
 } from '../models/registry.js'
 import { manualSeed } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
-import { torchvisionStateDict } from '../weights/torchvision.js'
+import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { lrFind, type LrFindResult } from './lr-find.js'
 import {
@@ -84,13 +85,6 @@ export interface TrainResult {
   lr: number
 }
 
-function hasTorchvisionForm(config: TrainConfig): boolean {
-  return (
-    config.head === 'linear' &&
-    ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v2'].includes(config.arch)
-  )
-}
-
 /** Loads backbone weights: a TF.js MobileNet folder or a torchvision / timm safetensors file. */
 export function loadPretrained(model: PatchClassifier, path: string): void {
   if (!existsSync(path)) throw new DataError(`Pretrained weights not found: ${path}`)
@@ -139,7 +133,6 @@ interface Setup {
   model: PatchClassifier
   trainLoader: PatchLoader
   validLoader: PatchLoader
-  numClasses: number
   size: number
   normalization: Normalization
   close(): void
@@ -154,12 +147,14 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
     throw new DataError(
       `pcam trains binary classifiers; ${config.store} has classes ${store.meta.classes.join(', ')}.`,
     )
-  const model = createModel({
+  // The one ImageNet MobileNet v1 to be had (TF.js) is 0.75 wide; from scratch it gets that width too.
+  const spec: ModelSpec = {
     arch: config.arch,
     numClasses,
     head: config.head,
     alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
-  })
+  }
+  const model = createModel(spec)
   if (config.pretrained && !resuming) loadPretrained(model, config.pretrained)
   model.toChannelsLast()
   const size = config.size ?? store.meta.height
@@ -181,7 +176,6 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
     model,
     trainLoader,
     validLoader,
-    numClasses,
     size,
     normalization,
     close: () => {
@@ -212,7 +206,7 @@ export async function findLearningRate(config: TrainConfig): Promise<LrFindResul
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const resuming = existsSync(join(config.out, 'state.json'))
   await mkdir(config.out, { recursive: true })
-  const { store, model, trainLoader, validLoader, numClasses, size, normalization, close } = setUp(
+  const { store, model, trainLoader, validLoader, size, normalization, close } = setUp(
     config,
     resuming,
   )
@@ -238,7 +232,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           if (record.auc > bestAuc) {
             bestAuc = record.auc
             await saveModel(join(config.out, 'model.safetensors'), l.model)
-            if (hasTorchvisionForm(config)) {
+            if (hasTorchvisionForm(model.spec)) {
               const tensors = torchvisionStateDict(l.model as PatchClassifier)
               await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
             }
@@ -264,9 +258,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   } else {
     await writeJson(join(config.out, 'config.json'), {
       pcamVersion: '0.1.0',
-      arch: config.arch,
-      head: config.head,
-      numClasses,
+      model: model.spec,
       classes: store.meta.classes,
       inputSize: size,
       normalization,

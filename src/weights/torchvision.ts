@@ -5,7 +5,7 @@
  * @module
  */
 import { ValidationError } from '../errors.js'
-import type { PatchClassifier } from '../models/registry.js'
+import type { ModelSpec, PatchClassifier } from '../models/registry.js'
 import type { StateDict } from '../nn/index.js'
 
 const CLASSIFIER: Partial<Record<string, string>> = {
@@ -15,10 +15,15 @@ const CLASSIFIER: Partial<Record<string, string>> = {
   mobilenet_v2: 'classifier.1',
 }
 
+/** Whether a model of this spec has a torchvision twin (a ResNet or MobileNetV2 with a linear head). */
+export function hasTorchvisionForm(spec: ModelSpec): boolean {
+  return spec.head === 'linear' && CLASSIFIER[spec.arch] !== undefined
+}
+
 /** The state dict with torchvision's names; the tensors are the model's own (do not dispose). */
 export function torchvisionStateDict(model: PatchClassifier): StateDict {
   const classifier = CLASSIFIER[model.spec.arch]
-  if (!classifier || model.spec.head !== 'linear') {
+  if (!classifier || !hasTorchvisionForm(model.spec)) {
     throw new ValidationError(
       `Only resnet18/34/50 and mobilenet_v2 with --head linear have a torchvision form (this is ${model.spec.arch} with a ${model.spec.head} head).`,
     )

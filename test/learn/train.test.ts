@@ -83,7 +83,7 @@ describe('train', () => {
       .map((l) => JSON.parse(l))
     assert.equal(lines.length, 3)
     assert.ok(lines.every((l) => typeof l.auc === 'number' && typeof l.trainLoss === 'number'))
-    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).arch, 'small')
+    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model.arch, 'small')
   })
 
   it('a run stopped mid-epoch resumes to the same final weights as an uninterrupted run', async () => {
