@@ -4,8 +4,7 @@
  * the ratios, and optionally whether resident memory stays flat over a long training run.
  * @module
  */
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import {
   Adam,
   bceWithLogits,
@@ -18,18 +17,12 @@ import {
   randn,
   scope,
 } from '../torch/index.js'
+import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
 import { alternate, median } from './rounds.js'
 import { referenceNet } from './reference-net.js'
 
-const PEER_SCRIPT = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'bench',
-  'engine_torch.py',
-)
+const PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'engine_torch.py')
 
 export interface EngineBenchOptions {
   batchSize: number

@@ -4,24 +4,17 @@
  * store's patches (bench/train_torch.py); alternating rounds, medians.
  * @module
  */
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
 import { getNumThreads, manualSeed } from '../torch/index.js'
+import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
 import { alternate, median } from './rounds.js'
 
-const PEER_SCRIPT = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'bench',
-  'train_torch.py',
-)
+const PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'train_torch.py')
 
 export interface TrainBenchOptions {
   store: string

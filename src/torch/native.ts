@@ -6,9 +6,9 @@
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { ConfigError, TorchError } from '../errors.js'
+import { PACKAGE_ROOT } from '../paths.js'
 
 /** An opaque reference to a libtorch tensor; only src/torch looks inside. */
 export type NativeHandle = { readonly __nativeTensor: unique symbol }
@@ -197,7 +197,6 @@ export interface NativeBinding {
   mmapFile(path: string): H
 }
 
-const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const BINARY = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pcam.node')
 
 function loadError(cause: unknown): ConfigError {

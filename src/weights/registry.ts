@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { SHARED_DIR } from '../paths.js'
 import type { Architecture } from '../models/registry.js'
 import { downloadFile, type DownloadProgress, type RemoteFile } from '../data/download.js'
 
@@ -75,12 +75,7 @@ export async function fetchPretrained(
 }
 
 // The one ImageNet network available offline sits beside a development checkout.
-const SHARED_MOBILENET = resolve(
-  fileURLToPath(new URL('../../../..', import.meta.url)),
-  'shared',
-  'weights',
-  'mobilenet_v1_0.75_224',
-)
+const SHARED_MOBILENET = join(SHARED_DIR, 'weights', 'mobilenet_v1_0.75_224')
 
 /**
  * What --pretrained names, as a path: none → null; a path as given; "imagenet" → the TF.js

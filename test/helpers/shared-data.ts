@@ -4,11 +4,10 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
+import { SHARED_DIR } from '../../src/paths.js'
 
-const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
-export const SHARED_DATA = process.env.PCAM_SHARED_DATA ?? join(ROOT, '..', 'shared', 'data')
+export const SHARED_DATA = join(SHARED_DIR, 'data')
 export const PCAM_JPEG = join(SHARED_DATA, 'pcam-jpeg')
 export const KAGGLE_SAMPLE = join(SHARED_DATA, 'kaggle-sample')
 
@@ -16,4 +15,4 @@ export const KAGGLE_SAMPLE = join(SHARED_DATA, 'kaggle-sample')
 export const skipWithoutData: string | false =
   existsSync(PCAM_JPEG) && existsSync(KAGGLE_SAMPLE)
     ? false
-    : `real PCam patches not found at ${SHARED_DATA} (set PCAM_SHARED_DATA to run these tests)`
+    : `real PCam patches not found at ${SHARED_DATA} (set PCAM_SHARED to the shared folder to run these tests)`

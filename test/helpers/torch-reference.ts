@@ -4,14 +4,13 @@
  * passes silently.
  * @module
  */
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { runPythonJson } from '../../src/bench/python.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
 import { tensor, type Dtype, type Tensor } from '../../src/torch/index.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-const SCRIPT = join(ROOT, 'test', 'parity', 'reference.py')
+const SCRIPT = join(PACKAGE_ROOT, 'test', 'parity', 'reference.py')
 export interface EncodedTensor {
   shape: number[]
   dtype: string
@@ -85,7 +84,7 @@ export function runReference(cases: Case[], threads = 1): Result[] {
   })
 }
 
-export const PARITY_DIR = join(ROOT, 'test', 'parity')
+export const PARITY_DIR = join(PACKAGE_ROOT, 'test', 'parity')
 
 /** Asserts |actual - expected| <= atol + rtol * |expected| elementwise, with a useful message. */
 export function assertClose(

@@ -3,15 +3,12 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { benchData, type PrepareFigure } from '../../bench/data.js'
 import { DataError } from '../../errors.js'
+import { SHARED_DIR } from '../../paths.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-
-// The shared sample data sits beside a development checkout (../shared/data).
-const SHARED = resolve(fileURLToPath(new URL('../../../../..', import.meta.url)), 'shared', 'data')
 
 export const benchDataCommand: Command = {
   name: 'bench data',
@@ -19,12 +16,12 @@ export const benchDataCommand: Command = {
   options: {
     jpeg: {
       type: 'string',
-      default: join(SHARED, 'pcam-jpeg', 'train'),
+      default: join(SHARED_DIR, 'data', 'pcam-jpeg', 'train'),
       description: 'Folder of JPEG class folders',
     },
     tiff: {
       type: 'string',
-      default: join(SHARED, 'kaggle-sample'),
+      default: join(SHARED_DIR, 'data', 'kaggle-sample'),
       description: 'Kaggle-layout folder of TIFFs',
     },
     'batch-size': { type: 'number', default: 64, description: 'Loader batch size' },
