@@ -25,7 +25,9 @@ $(ADDON): $(NATIVE_SOURCES) $(NPM_STAMP)
 	@scripts/setup.sh engine
 	npm run build:native --silent
 
+# dist/ is rebuilt whole, so a renamed or deleted source leaves no stale compiled test behind.
 $(TS_STAMP): $(TS_SOURCES) $(NPM_STAMP)
+	rm -rf dist
 	npx tsc -p tsconfig.json
 	@touch $@
 

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { runPythonJson } from '../../src/bench/python.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
-import { tensor, type Dtype, type Tensor } from '../../src/torch/index.js'
+import { checkDtype, fromBytes, type Tensor } from '../../src/torch/index.js'
 
 const SCRIPT = join(PACKAGE_ROOT, 'test', 'parity', 'reference.py')
 export interface EncodedTensor {
@@ -25,20 +25,7 @@ export function encode(t: Tensor): EncodedTensor {
 }
 
 export function decode(spec: EncodedTensor): Tensor {
-  const bytes = Buffer.from(spec.data, 'base64')
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)
-  const arrays: Record<string, (b: ArrayBuffer) => ArrayBufferView> = {
-    float32: (b) => new Float32Array(b),
-    float64: (b) => new Float64Array(b),
-    int64: (b) => new BigInt64Array(b),
-    int32: (b) => new Int32Array(b),
-    uint8: (b) => new Uint8Array(b),
-    bool: (b) => new Uint8Array(b),
-  }
-  const make = arrays[spec.dtype]
-  if (make === undefined) throw new Error(`reference returned unsupported dtype ${spec.dtype}`)
-  const dtype = (spec.dtype === 'bool' ? 'bool' : spec.dtype) as Dtype
-  return tensor(make(buffer), { shape: spec.shape, dtype })
+  return fromBytes(Buffer.from(spec.data, 'base64'), checkDtype(spec.dtype), spec.shape)
 }
 
 export interface Case {
