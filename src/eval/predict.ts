@@ -30,6 +30,11 @@ export function loadRun(dir: string): { model: PatchClassifier; config: RunConfi
     }
   }
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as RunConfig
+  if (!config.model) {
+    throw new DataError(
+      `${join(dir, 'config.json')} has no model spec (an earlier pcam wrote it); train the run again.`,
+    )
+  }
   const model = createModel(config.model)
   const { tensors } = readSafetensors(join(dir, 'model.safetensors'))
   model.loadStateDict(tensors)
