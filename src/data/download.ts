@@ -1,7 +1,7 @@
 /**
  * Downloads the PCam release and the Kaggle competition files: resumable (HTTP Range on a .part
- * file), checksummed (MD5 from the record's published list), with progress, and from a mirror
- * when asked. Nothing is left half-written under the final name.
+ * file), checksummed (MD5 from the record's published list; SHA-256 from the file list or the
+ * Hugging Face hub's X-Linked-Etag header), with progress, and from a mirror when asked. Nothing is left half-written under the final name.
  * @module
  */
 import { createHash } from 'node:crypto'
@@ -23,6 +23,7 @@ export interface RemoteFile {
   url: string
   size?: number
   md5?: string
+  sha256?: string
 }
 
 export interface DownloadProgress {
@@ -37,10 +38,29 @@ export interface DownloadOptions {
   signal?: AbortSignal
 }
 
-export async function md5Of(path: string): Promise<string> {
-  const hash = createHash('md5')
+export async function digestOf(path: string, algorithm: 'md5' | 'sha256'): Promise<string> {
+  const hash = createHash(algorithm)
   await pipeline(createReadStream(path), hash)
   return hash.digest('hex')
+}
+
+/**
+ * The SHA-256 a host publishes with the response: the Hugging Face hub names Git LFS files by it
+ * in X-Linked-Etag (ETag on the final, redirected response).
+ */
+function publishedSha256(headers: Headers): string | undefined {
+  for (const name of ['x-linked-etag', 'etag']) {
+    const value = /^(?:W\/)?"?([0-9a-f]{64})"?$/.exec(headers.get(name) ?? '')
+    if (value) return value[1]
+  }
+  return undefined
+}
+
+/** Whether a file on disk matches every checksum known for it. */
+async function verified(path: string, file: RemoteFile): Promise<boolean> {
+  if (file.md5 && (await digestOf(path, 'md5')) !== file.md5) return false
+  if (file.sha256 && (await digestOf(path, 'sha256')) !== file.sha256) return false
+  return true
 }
 
 /**
@@ -54,7 +74,7 @@ export async function downloadFile(
 ): Promise<string> {
   await mkdir(dir, { recursive: true })
   const target = join(dir, file.name)
-  if (existsSync(target) && (!file.md5 || (await md5Of(target)) === file.md5)) return target
+  if (existsSync(target) && (await verified(target, file))) return target
   const part = `${target}.part`
   const have = existsSync(part) ? statSync(part).size : 0
   const headers: Record<string, string> = { ...options.headers }
@@ -102,12 +122,17 @@ export async function downloadFile(
       `${file.name}: received ${size} of ${total} bytes; run the command again to resume.`,
     )
   }
-  if (file.md5) {
-    const actual = await md5Of(part)
-    if (actual !== file.md5) {
+  const expected: ['md5' | 'sha256', string | undefined][] = [
+    ['md5', file.md5],
+    ['sha256', file.sha256 ?? publishedSha256(response.headers)],
+  ]
+  for (const [algorithm, sum] of expected) {
+    if (!sum) continue
+    const actual = await digestOf(part, algorithm)
+    if (actual !== sum) {
       await rm(part)
       throw new DataError(
-        `${file.name}: MD5 ${actual} does not match the published ${file.md5}; deleted it, run again.`,
+        `${file.name}: ${algorithm.toUpperCase()} ${actual} does not match the published ${sum}; deleted it, run again.`,
       )
     }
   }

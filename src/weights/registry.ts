@@ -1,7 +1,8 @@
 /**
  * ImageNet weights pcam knows how to fetch: their published addresses, a cache folder
  * (~/.cache/pcam/weights, or $PCAM_CACHE), resumable download with progress, and a check that
- * the file really holds the backbone (every name and shape must load strictly).
+ * the file really holds the backbone (every name and shape must load strictly). The hub publishes
+ * each file's SHA-256 with the download (X-Linked-Etag), and it is checked.
  * @module
  */
 import { existsSync } from 'node:fs'
@@ -17,7 +18,7 @@ export interface PretrainedEntry {
   /** File name in the cache. */
   file: string
   url: string
-  /** Published SHA-256 or MD5 when the host gives one; names and shapes are always checked. */
+  /** Published MD5 when the host lists one (the hub sends SHA-256 with each download instead). */
   md5?: string
   source: string
 }

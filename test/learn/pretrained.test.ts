@@ -1,7 +1,8 @@
 // ImageNet weights from the registry: downloaded into the cache from a local mirror (no network
 // here), reused from the cache, and loaded into the backbone with every name checked.
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,7 @@ import { writeSafetensors } from '../../src/weights/safetensors.js'
 const dir = mkdtempSync(join(tmpdir(), 'pcam-pretrained-'))
 let server: Server
 let hits = 0
+let corrupt = false
 
 before(async () => {
   // What timm publishes for resnet18: torchvision's names, a 1000-class fc, no batch counters.
@@ -28,7 +30,11 @@ before(async () => {
   server = createServer((req, res) => {
     hits++
     try {
-      res.end(readFileSync(join(dir, (req.url ?? '').slice(1))))
+      // As the Hugging Face hub does: the LFS file's SHA-256 in X-Linked-Etag.
+      const data = readFileSync(join(dir, (req.url ?? '').slice(1)))
+      const sha256 = createHash('sha256').update(data).digest('hex')
+      res.setHeader('X-Linked-Etag', `"${sha256}"`)
+      res.end(corrupt ? Buffer.alloc(data.length, 0) : data)
     } catch {
       res.writeHead(404).end() // best effort: a missing file is a 404 for the client
     }
@@ -60,6 +66,24 @@ describe('pretrained weights', () => {
       'layer3.0.downsample.0.weight',
     ]) {
       assert.deepEqual(body.get(name)!.toArray(), reference.stateDict().get(name)!.toArray(), name)
+    }
+  })
+
+  it("a transfer that does not match the hub's SHA-256 is deleted, not cached", async () => {
+    const cache = process.env.PCAM_CACHE!
+    process.env.PCAM_CACHE = join(dir, 'cache-corrupt')
+    corrupt = true
+    try {
+      await assert.rejects(
+        fetchPretrained('resnet18'),
+        /resnet18\.a1_in1k\.safetensors: SHA256 [0-9a-f]{64} does not match the published/,
+      )
+      assert.ok(!existsSync(join(dir, 'cache-corrupt', 'resnet18.a1_in1k.safetensors')))
+      assert.ok(!existsSync(join(dir, 'cache-corrupt', 'resnet18.a1_in1k.safetensors.part')))
+    } finally {
+      corrupt = false
+      process.env.PCAM_CACHE = cache
+      rmSync(join(dir, 'cache-corrupt'), { recursive: true, force: true })
     }
   })
 
