@@ -74,9 +74,35 @@ export interface LearnerOptions {
   /** Use bfloat16 autocast for forward passes (CPUs with AVX512-BF16; CUDA). */
   mixedPrecision?: boolean
   clipGrad?: number
+  /** No weight decay on batch-norm parameters and biases (fastai's wd_bn_bias=False). */
+  wdSkipNorm?: boolean
   /** ε of label smoothing (0: none). */
   labelSmoothing?: number
   callbacks?: Callback[]
+}
+
+/** Parameters of batch-norm layers and every bias: the ones wdSkipNorm exempts from decay. */
+function normAndBiasParameters(model: PatchClassifier): Set<unknown> {
+  const exempt = new Set<unknown>()
+  for (const m of model.modules()) {
+    if (m instanceof BatchNorm2d || m instanceof BatchNorm1d)
+      for (const p of m.parameters(false)) exempt.add(p)
+  }
+  for (const [name, p] of model.namedParameters()) if (name.endsWith('.bias')) exempt.add(p)
+  return exempt
+}
+
+/**
+ * One optimizer group per layer group, or two (decayed, not decayed) when batch norm and biases
+ * skip weight decay; empty groups are left out.
+ */
+function parameterGroups(model: PatchClassifier, wdSkipNorm: boolean) {
+  const exempt = wdSkipNorm ? normAndBiasParameters(model) : new Set<unknown>()
+  return model.layerGroups().flatMap((params, layerGroup) => {
+    const decayed = { params: params.filter((p) => !exempt.has(p)), layerGroup }
+    const undecayed = { params: params.filter((p) => exempt.has(p)), layerGroup, weightDecay: 0 }
+    return [decayed, undecayed].filter((g) => g.params.length > 0)
+  })
 }
 
 export class Learner {
@@ -86,6 +112,8 @@ export class Learner {
   /** Set when a fit was cancelled: where to resume. */
   stoppedAt: FitPosition | null = null
   #momentumKey: 'betas' | 'momentum'
+  /** The layer group (stem+early body, late body, head) of each optimizer parameter group. */
+  readonly #layerGroupOf: number[]
 
   constructor(
     readonly model: PatchClassifier,
@@ -93,8 +121,9 @@ export class Learner {
     readonly valid: PatchLoader,
     readonly options: LearnerOptions = {},
   ) {
-    const groups = model.layerGroups().map((params) => ({ params }))
     const wd = options.wd ?? LEARNER_DEFAULTS.wd
+    const groups = parameterGroups(model, options.wdSkipNorm ?? false)
+    this.#layerGroupOf = groups.map((g) => g.layerGroup)
     this.optimizer =
       (options.opt ?? LEARNER_DEFAULTS.opt) === 'sgd'
         ? (new SGD(groups, {
@@ -130,7 +159,7 @@ export class Learner {
 
   #setHyper(lrs: number[], mom: number): void {
     this.optimizer.paramGroups.forEach((group, i) => {
-      group.lr = lrs[i] as number
+      group.lr = lrs[this.#layerGroupOf[i] as number] as number
       const g = group as unknown as Record<string, unknown>
       if (this.#momentumKey === 'betas') g.betas = [mom, (g.betas as number[])[1]]
       else g.momentum = mom
@@ -208,7 +237,7 @@ export class Learner {
     lr: number | [number, number],
     options: OneCycleOptions & { stage?: string; from?: FitPosition } = {},
   ): Promise<boolean> {
-    const peaks = spreadLr(lr, this.optimizer.paramGroups.length)
+    const peaks = spreadLr(lr, this.model.layerGroups().length)
     const total = epochs * this.train.length
     return this.#fit(epochs, options.stage ?? 'fit', options.from, (step) => {
       const { lrScale, mom } = oneCycleAt(step / total, options)

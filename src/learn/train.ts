@@ -60,6 +60,8 @@ export interface TrainConfig {
   lr: number | 'auto'
   seed: number
   wd: number
+  /** No weight decay on batch-norm parameters and biases. */
+  wdSkipNorm?: boolean
   mixedPrecision: boolean
   augment: AugmentOptions | null
   /** Stop a stage when the valid ROC AUC has not improved for this many epochs (0: never). */
@@ -191,6 +193,7 @@ export async function findLearningRate(config: TrainConfig): Promise<LrFindResul
   const setup = setUp(config, false)
   const learn = new Learner(setup.model, setup.trainLoader, setup.validLoader, {
     wd: config.wd,
+    wdSkipNorm: config.wdSkipNorm,
     mixedPrecision: config.mixedPrecision,
   })
   try {
@@ -215,6 +218,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   let sinceBest = 0
   const learn = new Learner(model, trainLoader, validLoader, {
     wd: config.wd,
+    wdSkipNorm: config.wdSkipNorm,
     mixedPrecision: config.mixedPrecision,
     labelSmoothing: config.labelSmoothing,
     clipGrad: config.clipGrad,

@@ -44,6 +44,10 @@ export const TRAIN_OPTIONS: Command['options'] = {
     description: 'Peak learning rate, or "auto" (LR finder)',
   },
   wd: { type: 'number', default: 0.01, description: 'Weight decay (AdamW)' },
+  'wd-skip-norm': {
+    type: 'boolean',
+    description: 'No weight decay on batch-norm parameters and biases',
+  },
   seed: {
     type: 'number',
     default: 42,
@@ -125,6 +129,7 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     lr: lr as number | 'auto',
     seed: checkInteger(values.seed, '--seed', 0),
     wd: checkNumber(values.wd, '--wd', 0),
+    wdSkipNorm: values['wd-skip-norm'] === true,
     mixedPrecision: values.bf16 === true,
     augment: augmentPreset(values.augment),
     earlyStop: checkInteger(values['early-stop'], '--early-stop', 0),
