@@ -170,30 +170,16 @@ export function brierScore(probabilities: Numbers, labels: Numbers): number {
   return sum / labels.length
 }
 
-/** Expected calibration error over equal-width probability bins. */
+/** Expected calibration error: the bins' |predicted - observed|, weighted by their share. */
 export function expectedCalibrationError(
   probabilities: Numbers,
   labels: Numbers,
   bins = 10,
 ): number {
-  const count = new Array<number>(bins).fill(0)
-  const confidence = new Array<number>(bins).fill(0)
-  const observed = new Array<number>(bins).fill(0)
-  for (let i = 0; i < labels.length; i++) {
-    const p = probabilities[i] as number
-    const b = Math.min(Math.floor(p * bins), bins - 1)
-    count[b]!++
-    confidence[b]! += p
-    observed[b]! += labels[i] as number
-  }
-  let ece = 0
-  for (let b = 0; b < bins; b++) {
-    if (count[b] === 0) continue
-    ece +=
-      ((count[b] as number) / labels.length) *
-      Math.abs(((confidence[b] as number) - (observed[b] as number)) / (count[b] as number))
-  }
-  return ece
+  return calibrationCurve(probabilities, labels, bins).reduce(
+    (ece, bin) => ece + (bin.count / labels.length) * Math.abs(bin.predicted - bin.observed),
+    0,
+  )
 }
 
 export interface BinaryReport extends Confusion {
@@ -270,4 +256,93 @@ export function chooseThreshold(
     if ((tpr[k] as number) >= rule.target) return thresholds[k] as number
   }
   return thresholds.at(-1) as number
+}
+
+/**
+ * Precision and recall at every distinct threshold, in sklearn's precision_recall_curve order:
+ * thresholds ascending, then the end point (precision 1, recall 0).
+ */
+export function precisionRecallCurve(
+  scores: Numbers,
+  labels: Numbers,
+): { precision: number[]; recall: number[]; thresholds: number[] } {
+  const { positives, negatives } = requireBothClasses(labels, 'The PR curve')
+  const { fpr, tpr, thresholds } = rocCurve(scores, labels)
+  const precision: number[] = []
+  const recall: number[] = []
+  const kept: number[] = []
+  for (let k = thresholds.length - 1; k >= 1; k--) {
+    const tp = (tpr[k] as number) * positives
+    const fp = (fpr[k] as number) * negatives
+    precision.push(tp / (tp + fp))
+    recall.push(tpr[k] as number)
+    kept.push(thresholds[k] as number)
+  }
+  precision.push(1)
+  recall.push(0)
+  return { precision, recall, thresholds: kept }
+}
+
+export interface CalibrationBin {
+  /** Mean predicted probability of the bin's patches. */
+  predicted: number
+  /** Fraction of them that are positive. */
+  observed: number
+  count: number
+}
+
+/**
+ * The reliability diagram's points: equal-width probability bins, empty ones left out (sklearn's
+ * calibration_curve with strategy="uniform").
+ */
+export function calibrationCurve(
+  probabilities: Numbers,
+  labels: Numbers,
+  bins = 10,
+): CalibrationBin[] {
+  const count = new Array<number>(bins).fill(0)
+  const predicted = new Array<number>(bins).fill(0)
+  const observed = new Array<number>(bins).fill(0)
+  // sklearn's edges: linspace(0, 1 + 1e-8, bins + 1); a probability on an edge joins the lower bin.
+  const edges = Array.from({ length: bins - 1 }, (_, j) => ((j + 1) * (1 + 1e-8)) / bins)
+  for (let i = 0; i < labels.length; i++) {
+    const p = probabilities[i] as number
+    let b = Math.min(Math.max(Math.floor(p * bins) - 1, 0), bins - 1)
+    while (b < bins - 1 && (edges[b] as number) < p) b++
+    count[b]!++
+    predicted[b]! += p
+    observed[b]! += labels[i] as number
+  }
+  return count.flatMap((n, b) =>
+    n === 0 ? [] : [{ predicted: predicted[b]! / n, observed: observed[b]! / n, count: n }],
+  )
+}
+
+/** Counts of (true class, predicted class): matrix[truth][predicted], for any number of classes. */
+export function confusionMatrix(truth: Numbers, predicted: Numbers, classes: number): number[][] {
+  const matrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0))
+  for (let i = 0; i < truth.length; i++) {
+    const row = matrix[truth[i] as number]
+    const column = predicted[i] as number
+    if (!row || column < 0 || column >= classes)
+      throw new ValidationError(`Class ${truth[i]} / ${column} is outside 0..${classes - 1}`)
+    row[column]!++
+  }
+  return matrix
+}
+
+/** The off-diagonal cells of a confusion matrix, most frequent first (fastai's most_confused). */
+export function mostConfused(
+  matrix: number[][],
+  classes: string[],
+  minimum = 1,
+): { actual: string; predicted: string; count: number }[] {
+  const cells = matrix.flatMap((row, a) =>
+    row.flatMap((count, p) =>
+      a !== p && count >= minimum
+        ? [{ actual: classes[a] ?? String(a), predicted: classes[p] ?? String(p), count }]
+        : [],
+    ),
+  )
+  return cells.sort((x, y) => y.count - x.count)
 }

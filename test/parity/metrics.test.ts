@@ -4,7 +4,16 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
-import { binaryReport, chooseThreshold, rocAucWithCi, rocCurve } from '../../src/eval/metrics.js'
+import {
+  binaryReport,
+  calibrationCurve,
+  chooseThreshold,
+  confusionMatrix,
+  mostConfused,
+  precisionRecallCurve,
+  rocAucWithCi,
+  rocCurve,
+} from '../../src/eval/metrics.js'
 import { seededRandom } from '../../src/data/split.js'
 import { PARITY_DIR } from '../helpers/torch-reference.js'
 
@@ -26,12 +35,24 @@ const cases = [
   { probabilities: [0.5, 0.5, 0.5, 0.5], labels: [0, 1, 0, 1], threshold: 0.5 },
 ]
 
+// Three classes, for the confusion matrix and most-confused summary.
+const multiRandom = seededRandom(7)
+const multiTruth = Array.from({ length: 200 }, () => Math.floor(multiRandom() * 3))
+const multiclass = {
+  classes: 3,
+  truth: multiTruth,
+  predicted: multiTruth.map((t) =>
+    multiRandom() < 0.7 ? t : (t + 1 + (multiRandom() < 0.8 ? 0 : 1)) % 3,
+  ),
+}
+
 describe('metrics match scikit-learn', () => {
-  const reference = (
-    runPythonJson(join(PARITY_DIR, 'metrics_reference.py'), { cases }) as {
-      results: Record<string, unknown>[]
-    }
-  ).results
+  const replies = runPythonJson(join(PARITY_DIR, 'metrics_reference.py'), {
+    cases,
+    multiclass,
+  }) as { results: Record<string, unknown>[]; multiclassConfusion: number[][] }
+  const reference = replies.results
+  const rounded = (values: number[]) => values.map((v) => +v.toFixed(12))
 
   cases.forEach((c, k) => {
     it(`case ${k} (${c.labels.length} predictions)`, () => {
@@ -64,7 +85,32 @@ describe('metrics match scikit-learn', () => {
         curve.tpr.map((v) => +v.toFixed(12)),
         (want.tpr as number[]).map((v) => +v.toFixed(12)),
       )
+      const pr = precisionRecallCurve(c.probabilities, c.labels)
+      assert.deepEqual(rounded(pr.precision), rounded(want.precisionCurve as number[]))
+      assert.deepEqual(rounded(pr.recall), rounded(want.recallCurve as number[]))
+      assert.deepEqual(pr.thresholds, want.prThresholds)
+      const bins = calibrationCurve(c.probabilities, c.labels)
+      assert.deepEqual(
+        rounded(bins.map((b) => b.observed)),
+        rounded(want.calibrationObserved as number[]),
+      )
+      assert.deepEqual(
+        rounded(bins.map((b) => b.predicted)),
+        rounded(want.calibrationPredicted as number[]),
+      )
     })
+  })
+
+  it('confusion matrix of three classes, and the most-confused pairs from it', () => {
+    const matrix = confusionMatrix(multiclass.truth, multiclass.predicted, 3)
+    assert.deepEqual(matrix, replies.multiclassConfusion)
+    const pairs = mostConfused(matrix, ['a', 'b', 'c'])
+    assert.equal(pairs.length, 6)
+    for (let k = 1; k < pairs.length; k++) assert.ok(pairs[k - 1]!.count >= pairs[k]!.count)
+    const top = pairs[0]!
+    const [a, p] = [top.actual, top.predicted].map((n) => ['a', 'b', 'c'].indexOf(n))
+    assert.equal(top.count, matrix[a!]![p!])
+    assert.ok(mostConfused(matrix, ['a', 'b', 'c'], top.count + 1).length === 0)
   })
 })
 

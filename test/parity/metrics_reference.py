@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 from sklearn import metrics
+from sklearn.calibration import calibration_curve
 
 
 def main():
@@ -16,6 +17,8 @@ def main():
         predicted = (p >= t).astype(np.int64)
         tn, fp, fn, tp = metrics.confusion_matrix(y, predicted, labels=[0, 1]).ravel()
         fpr, tpr, thresholds = metrics.roc_curve(y, p, drop_intermediate=False)
+        precision, recall, pr_thresholds = metrics.precision_recall_curve(y, p)
+        observed, predicted_mean = calibration_curve(y, p, n_bins=10, strategy="uniform")
         replies.append({
             "rocAuc": metrics.roc_auc_score(y, p),
             "averagePrecision": metrics.average_precision_score(y, p),
@@ -29,7 +32,16 @@ def main():
             "confusion": {"tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn)},
             "fpr": fpr.tolist(),
             "tpr": tpr.tolist(),
+            "precisionCurve": precision.tolist(),
+            "recallCurve": recall.tolist(),
+            "prThresholds": pr_thresholds.tolist(),
+            "calibrationObserved": observed.tolist(),
+            "calibrationPredicted": predicted_mean.tolist(),
         })
+    multi = request["multiclass"]
+    matrix = metrics.confusion_matrix(multi["truth"], multi["predicted"], labels=list(range(multi["classes"])))
+    json.dump({"results": replies, "multiclassConfusion": matrix.tolist()}, sys.stdout)
+    return
     json.dump({"results": replies}, sys.stdout)
 
 
