@@ -41,9 +41,13 @@ const COMMANDS: Entry[] = [
   },
   {
     name: 'eval',
-    summary:
-      'Metrics of a trained run on a store (ROC AUC with CI, sensitivity, calibration; --tta)',
+    summary: 'Metrics, charts and top losses of a trained run on a store (ROC AUC with CI; --tta)',
     load: async () => (await import('./commands/eval.js')).evalCommand,
+  },
+  {
+    name: 'report',
+    summary: 'One self-contained HTML report of a run (evaluations, training, config, caveats)',
+    load: async () => (await import('./commands/report.js')).reportCommand,
   },
   {
     name: 'predict',

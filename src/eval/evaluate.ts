@@ -7,14 +7,15 @@ import { PatchStore, UNLABELLED } from '../data/store.js'
 import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
-import { inputOptions, loadRun, predictStore } from './predict.js'
+import { inputOptions, loadRun, predictStore, runThreshold } from './predict.js'
 
 export interface EvaluateOptions {
   run: string
   store: string
   split: SplitName
   tta: boolean
-  threshold: ThresholdRule
+  /** null: the run's own threshold. */
+  threshold: ThresholdRule | null
   onProgress?: (done: number, total: number) => void
 }
 
@@ -25,9 +26,19 @@ export interface Evaluation extends BinaryReport {
   seconds: number
   patchesPerSec: number
   splitMethod: string
+  /** Where the threshold came from: the run (chosen on its valid split) or this split's data. */
+  thresholdFrom: 'run' | 'this split'
 }
 
-export function evaluate(options: EvaluateOptions): Evaluation {
+/** The figures, and the predictions behind them (store indices, probabilities, labels). */
+export interface EvaluationResult {
+  evaluation: Evaluation
+  indices: number[]
+  probabilities: Float32Array
+  labels: Float64Array
+}
+
+export function evaluate(options: EvaluateOptions): EvaluationResult {
   const { model, config } = loadRun(options.run)
   const store = PatchStore.open(options.store)
   try {
@@ -47,8 +58,11 @@ export function evaluate(options: EvaluateOptions): Evaluation {
     })
     const seconds = (performance.now() - started) / 1000
     const labels = Float64Array.from(indices, (i) => store.label(i))
-    const threshold = chooseThreshold(probabilities, labels, options.threshold)
-    return {
+    const threshold =
+      options.threshold === null
+        ? runThreshold(config)
+        : chooseThreshold(probabilities, labels, options.threshold)
+    const evaluation: Evaluation = {
       ...binaryReport(probabilities, labels, threshold),
       split: options.split,
       patches: indices.length,
@@ -56,7 +70,9 @@ export function evaluate(options: EvaluateOptions): Evaluation {
       seconds,
       patchesPerSec: indices.length / seconds,
       splitMethod: store.meta.splitMethod,
+      thresholdFrom: options.threshold === null ? 'run' : 'this split',
     }
+    return { evaluation, indices, probabilities, labels }
   } finally {
     model.dispose()
     store.dispose()

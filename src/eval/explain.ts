@@ -9,8 +9,8 @@ import sharp from 'sharp'
 import { prepareBatch } from '../data/augment.js'
 import { decodePatch } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { cat, interpolate, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
-import { gradCam } from './gradcam.js'
+import { cat, noGrad, scope, tensor } from '../torch/index.js'
+import { gradCam, overlayHeatmaps } from './gradcam.js'
 import { loadRun } from './predict.js'
 
 export interface Explanation {
@@ -19,22 +19,13 @@ export interface Explanation {
   output: string
 }
 
-/** Jet colours of a heatmap (H x W in [0, 1]) as H x W x 3 floats in [0, 1]. */
-export function jet(heat: Tensor): Tensor {
-  return scope(() => {
-    const channel = (centre: number) => heat.mul(4).sub(centre).abs().neg().add(1.5).clamp(0, 1)
-    return cat(
-      [channel(3), channel(2), channel(1)].map((c) => c.unsqueeze(2)),
-      2,
-    )
-  })
-}
-
 export async function explainImages(options: {
   run: string
   images: string[]
   out: string
   scale?: number
+  /** Grad-CAM layer (default: the last convolutional block). */
+  layer?: string
 }): Promise<Explanation[]> {
   const { model, config } = loadRun(options.run)
   const scale = options.scale ?? 2
@@ -56,13 +47,9 @@ export async function explainImages(options: {
       const probability = noGrad(() => scope(() => model.forward(x).sigmoid().item()))
       const picture = scope(() => {
         // The network may see a resized patch (--size); the heatmap goes back to the patch's size.
-        const heat = interpolate(gradCam(model, x).unsqueeze(1), [height, width], {
-          mode: 'bilinear',
-        })
-        const colours = jet(heat.select(0, 0).select(0, 0).clamp(0, 1))
-        const original = patch.select(0, 0).float().div(255)
-        const overlay = original.mul(0.5).add(colours.mul(0.5))
-        return cat([original, overlay], 1).mul(255).round().clamp(0, 255).to('uint8').contiguous()
+        const heat = gradCam(model, x, { layer: options.layer })
+        const overlay = overlayHeatmaps(patch, heat)
+        return cat([patch, overlay], 2).select(0, 0).contiguous()
       })
       const output = join(options.out, `${basename(image, extname(image))}.png`)
       const png = await sharp(picture.data() as Uint8Array, {

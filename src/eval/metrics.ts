@@ -232,6 +232,24 @@ export function binaryReport(
 export type ThresholdRule =
   { kind: 'fixed'; value: number } | { kind: 'youden' } | { kind: 'sensitivity'; target: number }
 
+/** Reads "0.5", "youden" or "sensitivity:0.95". */
+export function parseThresholdRule(value: string): ThresholdRule {
+  if (value === 'youden') return { kind: 'youden' }
+  const sensitivity = /^sensitivity:(0?\.\d+|1)$/.exec(value)
+  if (sensitivity) return { kind: 'sensitivity', target: Number(sensitivity[1]) }
+  const fixed = Number(value)
+  if (value !== '' && fixed >= 0 && fixed <= 1) return { kind: 'fixed', value: fixed }
+  throw new ValidationError(
+    `Expected a number in [0, 1], "youden" or "sensitivity:0.95" for the threshold but received "${value}"`,
+  )
+}
+
+/** The rule as parseThresholdRule reads it. */
+export function formatThresholdRule(rule: ThresholdRule): string {
+  if (rule.kind === 'fixed') return String(rule.value)
+  return rule.kind === 'youden' ? 'youden' : `sensitivity:${rule.target}`
+}
+
 /**
  * A decision threshold chosen on validation data: fixed, Youden's J (sensitivity + specificity - 1
  * at its maximum), or the highest threshold reaching a target sensitivity.

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
-import { inputOptions, loadRun, predictStore } from './predict.js'
+import { inputOptions, loadRun, predictStore, runThreshold } from './predict.js'
 
 export interface Prediction {
   id: string
@@ -23,8 +23,13 @@ export interface PredictFilesOptions {
   onProgress?: (done: number, total: number) => void
 }
 
-/** Decodes the sources into a temporary store (unless they are one), then predicts every patch. */
-export async function predictFiles(options: PredictFilesOptions): Promise<Prediction[]> {
+/**
+ * Decodes the sources into a temporary store (unless they are one), then predicts every patch;
+ * returns the predictions and the run's decision threshold.
+ */
+export async function predictFiles(
+  options: PredictFilesOptions,
+): Promise<{ predictions: Prediction[]; threshold: number }> {
   const isStore =
     options.sources.length === 1 && existsSync(join(options.sources[0] as string, 'meta.json'))
   const scratch = isStore ? null : await mkdtemp(join(tmpdir(), 'pcam-predict-'))
@@ -41,10 +46,11 @@ export async function predictFiles(options: PredictFilesOptions): Promise<Predic
         tta: options.tta,
         onProgress: options.onProgress,
       })
-      return indices.map((i) => ({
+      const predictions = indices.map((i) => ({
         id: store.meta.ids[i] as string,
         probability: probabilities[i] as number,
       }))
+      return { predictions, threshold: runThreshold(config) }
     } finally {
       model.dispose()
       store.dispose()

@@ -11,13 +11,25 @@ import { DataError } from '../errors.js'
 import { createModel, type ModelSpec, type PatchClassifier } from '../models/registry.js'
 import { autocast, noGrad, scope, tensor } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
+import type { EpochRecord } from '../learn/learner.js'
+import type { RunThreshold } from '../learn/train.js'
 
 export interface RunConfig {
   model: ModelSpec
   classes: string[]
   inputSize: number
   normalization: Normalization
-  recipe: { mixedPrecision?: boolean }
+  recipe: { mixedPrecision?: boolean } & Record<string, unknown>
+  data?: { store: string; source: string; splitMethod: string }
+  /** Chosen on the valid split at the best epoch (absent before the first epoch ends). */
+  threshold?: RunThreshold
+  /** The best epoch's validation figures. */
+  validation?: EpochRecord
+}
+
+/** The decision threshold a run carries, 0.5 when it has none yet. */
+export function runThreshold(config: RunConfig): number {
+  return config.threshold?.value ?? 0.5
 }
 
 /** The best model of a run folder, in eval mode, with its config. */

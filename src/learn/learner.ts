@@ -48,10 +48,16 @@ export interface BatchInfo {
   imagesPerSec: number
 }
 
+/** The validation pass's probabilities and labels, in the valid loader's order. */
+export interface ValidOutputs {
+  probabilities: Float32Array
+  labels: Float32Array
+}
+
 /** Hooks into the loop; each gets the learner. Throwing CancelFit stops training cleanly. */
 export interface Callback {
   afterBatch?(learn: Learner, info: BatchInfo): void
-  afterEpoch?(learn: Learner, record: EpochRecord): void | Promise<void>
+  afterEpoch?(learn: Learner, record: EpochRecord, valid: ValidOutputs): void | Promise<void>
 }
 
 /** Thrown by a callback (e.g. on Ctrl-C) to stop after the current batch; fit() returns normally. */
@@ -310,7 +316,7 @@ export class Learner {
       }
       this.history.push(record)
       try {
-        for (const cb of this.callbacks) await cb.afterEpoch?.(this, record)
+        for (const cb of this.callbacks) await cb.afterEpoch?.(this, record, valid)
       } catch (error) {
         if (error instanceof StopTraining) return true
         throw error

@@ -4,6 +4,10 @@
  * weights and optimizer back as they were.
  * @module
  */
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { lrFinderChart } from '../eval/charts.js'
+import { writeChart } from '../eval/render.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 import { CancelFit, type Learner } from './learner.js'
 
@@ -78,4 +82,16 @@ export async function lrFind(
     suggestion: lrs[steepestIndex] as number,
     minimumTenth: (lrs[minimum] as number) / 10,
   }
+}
+
+/** Writes lr-find.csv, lr-find.json (curve and suggestions) and the plot (SVG, PNG) into dir. */
+export async function saveLrFind(dir: string, result: LrFindResult): Promise<string[]> {
+  const csv = ['lr,loss', ...result.lrs.map((lr, i) => `${lr},${result.losses[i]}`)].join('\n')
+  await writeFile(join(dir, 'lr-find.csv'), `${csv}\n`)
+  await writeFile(join(dir, 'lr-find.json'), `${JSON.stringify(result)}\n`)
+  const chart = await writeChart(
+    lrFinderChart(result.lrs, result.losses, result.suggestion),
+    join(dir, 'lr-find'),
+  )
+  return [join(dir, 'lr-find.csv'), join(dir, 'lr-find.json'), chart.svg, chart.png]
 }

@@ -4,7 +4,7 @@
  * each with the one-cycle policy; checkpoints of the best and last state; exact resume.
  * @module
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
@@ -27,7 +27,7 @@ import { manualSeed } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
-import { lrFind, type LrFindResult } from './lr-find.js'
+import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
 import {
   appendMetrics,
   loadResumeState,
@@ -43,7 +43,9 @@ import {
   type EpochRecord,
   type FitPosition,
   StopTraining,
+  type ValidOutputs,
 } from './learner.js'
+import { chooseThreshold, formatThresholdRule, type ThresholdRule } from '../eval/metrics.js'
 
 export interface TrainConfig {
   store: string
@@ -69,6 +71,17 @@ export interface TrainConfig {
   labelSmoothing?: number
   clipGrad?: number
   opt?: 'adamw' | 'sgd'
+  /** How the decision threshold is chosen on the valid split at the best epoch (default 0.5). */
+  threshold?: ThresholdRule
+}
+
+/** The decision threshold a run carries: chosen on the valid split at its best epoch. */
+export interface RunThreshold {
+  value: number
+  rule: string
+  chosenOn: 'valid'
+  stage: string
+  epoch: number
 }
 
 export interface TrainHooks {
@@ -206,6 +219,24 @@ export async function findLearningRate(config: TrainConfig): Promise<LrFindResul
   }
 }
 
+/**
+ * Writes into config.json what the best epoch so far gives a user of the model: the threshold
+ * chosen on the valid split by the configured rule, and the validation figures.
+ */
+async function recordBest(config: TrainConfig, record: EpochRecord, valid: ValidOutputs) {
+  const rule = config.threshold ?? { kind: 'fixed', value: 0.5 }
+  const threshold: RunThreshold = {
+    value: chooseThreshold(valid.probabilities, valid.labels, rule),
+    rule: formatThresholdRule(rule),
+    chosenOn: 'valid',
+    stage: record.stage,
+    epoch: record.epoch,
+  }
+  const path = join(config.out, 'config.json')
+  const runConfig = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
+  await writeJson(path, { ...runConfig, threshold, validation: record })
+}
+
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const resuming = existsSync(join(config.out, 'state.json'))
   await mkdir(config.out, { recursive: true })
@@ -229,13 +260,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           hooks.onBatch?.(info)
           if (hooks.signal?.aborted) throw new CancelFit()
         },
-        afterEpoch: async (l, record) => {
+        afterEpoch: async (l, record, valid) => {
           appendMetrics(config.out, record)
           hooks.onEpoch?.(record)
           sinceBest = record.auc > bestAuc ? 0 : sinceBest + 1
           if (record.auc > bestAuc) {
             bestAuc = record.auc
             await saveModel(join(config.out, 'model.safetensors'), l.model)
+            await recordBest(config, record, valid)
             if (hasTorchvisionForm(model.spec)) {
               const tensors = torchvisionStateDict(l.model as PatchClassifier)
               await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
@@ -272,9 +304,15 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
   const freezing = config.pretrained !== null && config.freezeEpochs > 0
   let lr: number
-  if (config.lr === 'auto') {
+  const earlierFind = join(config.out, 'lr-find.json')
+  if (config.lr === 'auto' && resuming && existsSync(earlierFind)) {
+    // A resumed run keeps the rate it started with (a new sweep would also move the RNG).
+    lr = (JSON.parse(readFileSync(earlierFind, 'utf8')) as LrFindResult).suggestion
+  } else if (config.lr === 'auto') {
     if (freezing) learn.freeze()
-    lr = (await lrFind(learn)).suggestion
+    const found = await lrFind(learn)
+    await saveLrFind(config.out, found)
+    lr = found.suggestion
     hooks.onLrFound?.(lr)
   } else {
     lr = config.lr

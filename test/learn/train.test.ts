@@ -2,64 +2,24 @@
 // holds what DESIGN.md promises, and a run stopped mid-epoch resumes to the same final weights
 // as an uninterrupted one.
 import assert from 'node:assert/strict'
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { encodePng } from '../../src/data/decode.js'
-import { prepareStore } from '../../src/data/prepare.js'
 import { train, type TrainConfig } from '../../src/learn/train.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
+import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 import { assertClose } from '../helpers/torch-reference.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-train-'))
 const store = join(root, 'store')
 
-// Class 1 patches have a bright square in the centre (like tumour in PCam's centre region).
 before(async () => {
-  let seed = 1
-  const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
-  for (const split of ['train', 'valid']) {
-    for (let i = 0; i < (split === 'train' ? 96 : 32); i++) {
-      const label = i % 2
-      const pixels = new Uint8Array(16 * 16 * 3).map(() => 60 + random() * 80)
-      if (label)
-        for (let y = 6; y < 10; y++)
-          for (let x = 6; x < 10; x++) pixels.fill(230, (y * 16 + x) * 3, (y * 16 + x) * 3 + 3)
-      mkdirSync(join(root, 'src', split, String(label)), { recursive: true })
-      writeFileSync(
-        join(root, 'src', split, String(label), `p${i}.png`),
-        await encodePng(pixels, 16, 16),
-      )
-    }
-  }
-  await prepareStore({ sources: [join(root, 'src')], out: store, split: null })
+  await makeSyntheticStore(root)
 })
 
-const config = (out: string): TrainConfig => ({
-  store,
-  out,
-  arch: 'small',
-  head: 'linear',
-  pretrained: null,
-  size: null,
-  batchSize: 16,
-  freezeEpochs: 0,
-  epochs: 3,
-  lr: 3e-3,
-  seed: 7,
-  wd: 0.01,
-  mixedPrecision: false,
-  augment: { dihedral: true, brightness: 0.1 },
-})
+const config = (out: string): TrainConfig => syntheticTrainConfig(store, out)
 
 describe('train', () => {
   it('learns, and writes config, metrics per epoch, the best model and the resume state', async () => {
@@ -83,7 +43,14 @@ describe('train', () => {
       .map((l) => JSON.parse(l))
     assert.equal(lines.length, 3)
     assert.ok(lines.every((l) => typeof l.auc === 'number' && typeof l.trainLoss === 'number'))
-    assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).model.arch, 'small')
+    const runConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
+    assert.equal(runConfig.model.arch, 'small')
+    // The threshold and validation figures come from the best epoch.
+    const best = lines.reduce((a, b) => (b.auc > a.auc ? b : a))
+    assert.deepEqual(runConfig.validation, best)
+    assert.equal(runConfig.threshold.rule, 'youden')
+    assert.equal(runConfig.threshold.epoch, best.epoch)
+    assert.ok(runConfig.threshold.value > 0 && runConfig.threshold.value < 1)
   })
 
   it('a run stopped mid-epoch resumes to the same final weights as an uninterrupted run', async () => {
@@ -103,6 +70,29 @@ describe('train', () => {
     const a = readSafetensors(join(root, 'run-a', 'last.safetensors')).tensors
     const b = readSafetensors(join(out, 'last.safetensors')).tensors
     assert.deepEqual([...a.keys()], [...b.keys()])
+    for (const [name, value] of a)
+      assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
+  })
+})
+
+describe('lr auto', () => {
+  it('saves the finder curve and plot, and a resumed run keeps the rate it found', async () => {
+    const auto = (out: string): TrainConfig => ({ ...config(out), lr: 'auto', epochs: 2 })
+    const whole = await train(auto(join(root, 'auto-a')))
+    for (const file of ['lr-find.csv', 'lr-find.json', 'lr-find.svg', 'lr-find.png'])
+      assert.ok(existsSync(join(root, 'auto-a', file)), file)
+    const controller = new AbortController()
+    const out = join(root, 'auto-b')
+    await train(auto(out), {
+      signal: controller.signal,
+      onBatch: (info) => info.epoch === 1 && info.batch === 2 && controller.abort(),
+    })
+    let foundAgain = false
+    const resumed = await train(auto(out), { onLrFound: () => (foundAgain = true) })
+    assert.ok(resumed.completed && !foundAgain)
+    assert.equal(resumed.lr, whole.lr)
+    const a = readSafetensors(join(root, 'auto-a', 'last.safetensors')).tensors
+    const b = readSafetensors(join(out, 'last.safetensors')).tensors
     for (const [name, value] of a)
       assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
   })
@@ -152,17 +142,18 @@ describe('eval of a trained run', () => {
       .split('\n')
       .map((l) => JSON.parse(l))
     const best = Math.max(...lines.map((l) => l.auc as number))
-    const plain = evaluate({
+    const { evaluation: plain } = evaluate({
       run: out,
       store,
       split: 'valid',
       tta: false,
       threshold: { kind: 'fixed', value: 0.5 },
     })
+    assert.equal(plain.thresholdFrom, 'this split')
     assert.ok(Math.abs(plain.rocAuc - best) < 1e-6, `eval ${plain.rocAuc} vs training ${best}`)
     assert.equal(plain.patches, 32)
     assert.equal(plain.tp + plain.fp + plain.tn + plain.fn, 32)
-    const tta = evaluate({
+    const { evaluation: tta } = evaluate({
       run: out,
       store,
       split: 'valid',
@@ -170,6 +161,20 @@ describe('eval of a trained run', () => {
       threshold: { kind: 'youden' },
     })
     assert.ok(tta.rocAuc > 0.5 && tta.rocAucLow <= tta.rocAuc && tta.rocAuc <= tta.rocAucHigh)
+    // By default the run's own threshold: Youden's on the valid split at the best epoch, which
+    // the same predictions reproduce.
+    const own = evaluate({ run: out, store, split: 'valid', tta: false, threshold: null })
+    const runConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
+    assert.equal(own.evaluation.thresholdFrom, 'run')
+    assert.equal(own.evaluation.threshold, runConfig.threshold.value)
+    const again = evaluate({
+      run: out,
+      store,
+      split: 'valid',
+      tta: false,
+      threshold: { kind: 'youden' },
+    })
+    assert.ok(Math.abs(again.evaluation.threshold - runConfig.threshold.value) < 1e-6)
     assert.throws(
       () =>
         evaluate({
@@ -187,11 +192,15 @@ describe('eval of a trained run', () => {
 describe('predict', { skip: skipWithoutData }, () => {
   it('writes one Kaggle row per TIFF of the Kaggle sample, with the ids Kaggle expects', async () => {
     const { predictFiles, kaggleCsv } = await import('../../src/eval/predict-files.js')
-    const predictions = await predictFiles({
+    const { predictions, threshold } = await predictFiles({
       run: join(root, 'run-a'),
       sources: [join(KAGGLE_SAMPLE, 'train')],
       tta: false,
     })
+    assert.equal(
+      threshold,
+      JSON.parse(readFileSync(join(root, 'run-a', 'config.json'), 'utf8')).threshold.value,
+    )
     const csv = kaggleCsv(predictions).trim().split('\n')
     assert.equal(csv[0], 'id,label')
     assert.equal(csv.length, 1501)

@@ -1,28 +1,44 @@
 /**
- * pcam eval: metrics of a trained run on a store's split, optionally with test-time augmentation.
+ * pcam eval: metrics of a trained run on a store's split, optionally with test-time augmentation;
+ * charts, top losses and predictions into <run>/eval/<split>[-tta]/, and the run's report.
  * @module
  */
-import { evaluate } from '../../eval/evaluate.js'
-import type { ThresholdRule } from '../../eval/metrics.js'
+import { join } from 'node:path'
+import { writeEvaluation } from '../../eval/artifacts.js'
+import { evaluate, type Evaluation } from '../../eval/evaluate.js'
+import { parseThresholdRule } from '../../eval/metrics.js'
+import { writeReport } from '../../eval/report.js'
 import type { SplitName } from '../../data/sources/source.js'
 import { ValidationError } from '../../errors.js'
+import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import { createProgress } from '../progress.js'
 
-function thresholdRule(value: string): ThresholdRule {
-  if (value === 'youden') return { kind: 'youden' }
-  const sensitivity = /^sensitivity:(0?\.\d+|1)$/.exec(value)
-  if (sensitivity) return { kind: 'sensitivity', target: Number(sensitivity[1]) }
-  const fixed = Number(value)
-  if (value !== '' && fixed >= 0 && fixed <= 1) return { kind: 'fixed', value: fixed }
-  throw new ValidationError(
-    `Expected a number in [0, 1], "youden" or "sensitivity:0.95" for --threshold but received "${value}"`,
+function printEvaluation(e: Evaluation): void {
+  const f = (v: number) => v.toFixed(4)
+  const from = e.thresholdFrom === 'run' ? "the run's" : 'chosen on this split'
+  console.log(
+    `${e.patches} ${e.split} patches${e.tta ? ', 8-way TTA' : ''}, threshold ${f(e.threshold)} (${from})`,
   )
+  console.log(`ROC AUC      ${f(e.rocAuc)}  (95% CI ${f(e.rocAucLow)}-${f(e.rocAucHigh)}, DeLong)`)
+  console.log(`PR AUC (AP)  ${f(e.averagePrecision)}`)
+  console.log(`accuracy     ${f(e.accuracy)}   error rate ${f(e.errorRate)}`)
+  console.log(`sensitivity  ${f(e.sensitivity)}   specificity ${f(e.specificity)}`)
+  console.log(`precision    ${f(e.precision)}   F1 ${f(e.f1)}`)
+  console.log(`log loss     ${f(e.logLoss)}   Brier ${f(e.brier)}   ECE ${f(e.ece)}`)
+  console.log(`confusion    TP ${e.tp}  FP ${e.fp}  TN ${e.tn}  FN ${e.fn}`)
+  console.log(`split        ${e.splitMethod}`)
+  console.log(`speed        ${e.patchesPerSec.toFixed(0)} patches/s`)
 }
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'ROC AUC (95% CI), accuracy, sensitivity, specificity, calibration of a run on a store.',
+  summary: 'ROC AUC (95% CI), accuracy, sensitivity, specificity, calibration, charts and report.',
+  description:
+    'Writes metrics.json, predictions.csv, ROC / PR / confusion / calibration charts (SVG, PNG)\n' +
+    'and top-losses.png (Grad-CAM overlays) into <run>/eval/<split>[-tta]/ (or --out), then\n' +
+    'rewrites <run>/report.html.\n' +
+    'Example: pcam eval --model runs/mobilenet_v1 --data stores/pcam --split test --tta',
   options: {
     model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
     data: { type: 'string', description: 'Patch store (required)' },
@@ -34,48 +50,61 @@ export const evalCommand: Command = {
     tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
     threshold: {
       type: 'string',
-      default: '0.5',
-      description: 'Decision threshold: a number, youden, or sensitivity:0.95',
+      description:
+        "Decision threshold; default: the run's own (chosen on its valid split). A number, or youden / sensitivity:0.95 chosen on the evaluated split itself (optimistic)",
+    },
+    out: {
+      type: 'string',
+      description: 'Folder for the results (default <run>/eval/<split>[-tta])',
+    },
+    'top-losses': {
+      type: 'number',
+      default: 16,
+      description: 'How many top losses to draw with Grad-CAM (0: none)',
+    },
+    layer: {
+      type: 'string',
+      description: 'Grad-CAM layer for the top losses (default: last block)',
     },
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
-  run(values) {
+  async run(values) {
     if (typeof values.model !== 'string' || typeof values.data !== 'string') {
       throw new ValidationError('Give --model <run folder> and --data <store>')
     }
     const split = values.split as SplitName
     if (!['train', 'valid', 'test'].includes(split))
       throw new ValidationError(`Expected train, valid or test for --split but received "${split}"`)
+    const topLosses = checkInteger(values['top-losses'], '--top-losses', 0)
     const progress = createProgress('predict', 0)
     const result = evaluate({
       run: values.model,
       store: values.data,
       split,
       tta: values.tta === true,
-      threshold: thresholdRule(String(values.threshold)),
+      threshold:
+        values.threshold === undefined ? null : parseThresholdRule(String(values.threshold)),
       onProgress: (done, total) => progress.update(done, total),
     })
     progress.finish()
+    const dir =
+      (values.out as string | undefined) ??
+      join(values.model, 'eval', `${split}${values.tta === true ? '-tta' : ''}`)
+    const written = await writeEvaluation({
+      dir,
+      run: values.model,
+      store: values.data,
+      result,
+      topLosses,
+      layer: values.layer as string | undefined,
+    })
+    const report = await writeReport(values.model)
     if (values.json === true) {
-      console.log(JSON.stringify(result))
+      console.log(JSON.stringify({ ...result.evaluation, files: written.files, report }))
       return
     }
-    const f = (v: number) => v.toFixed(4)
-    console.log(
-      `${result.patches} ${result.split} patches${result.tta ? ', 8-way TTA' : ''}, threshold ${f(result.threshold)}`,
-    )
-    console.log(
-      `ROC AUC      ${f(result.rocAuc)}  (95% CI ${f(result.rocAucLow)}-${f(result.rocAucHigh)}, DeLong)`,
-    )
-    console.log(`PR AUC (AP)  ${f(result.averagePrecision)}`)
-    console.log(`accuracy     ${f(result.accuracy)}   error rate ${f(result.errorRate)}`)
-    console.log(`sensitivity  ${f(result.sensitivity)}   specificity ${f(result.specificity)}`)
-    console.log(`precision    ${f(result.precision)}   F1 ${f(result.f1)}`)
-    console.log(
-      `log loss     ${f(result.logLoss)}   Brier ${f(result.brier)}   ECE ${f(result.ece)}`,
-    )
-    console.log(`confusion    TP ${result.tp}  FP ${result.fp}  TN ${result.tn}  FN ${result.fn}`)
-    console.log(`split        ${result.splitMethod}`)
-    console.log(`speed        ${result.patchesPerSec.toFixed(0)} patches/s`)
+    printEvaluation(result.evaluation)
+    console.log(`results      ${written.dir}`)
+    console.log(`report       ${report}`)
   },
 }

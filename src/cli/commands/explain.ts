@@ -19,6 +19,11 @@ export const explainCommand: Command = {
       default: 'explained',
       description: 'Folder for the PNGs (patch | overlay)',
     },
+    layer: {
+      type: 'string',
+      description:
+        'Grad-CAM layer by its parameter-name prefix, e.g. layer3 (ResNet) or features.9 (MobileNet); default: the last block',
+    },
     json: { type: 'boolean', description: 'Print the results as JSON' },
   },
   async run(values, positionals) {
@@ -29,6 +34,7 @@ export const explainCommand: Command = {
       run: values.model,
       images: positionals,
       out: values.out as string,
+      layer: values.layer as string | undefined,
     })
     if (values.json === true) {
       console.log(JSON.stringify(results))

@@ -2,8 +2,8 @@
  * pcam lr-find: the learning-rate finder on a store, with the same model options as train.
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { saveLrFind } from '../../learn/lr-find.js'
 import { findLearningRate } from '../../learn/train.js'
 import type { Command } from '../command.js'
 import { TRAIN_OPTIONS, trainConfigFrom } from './train.js'
@@ -14,14 +14,14 @@ export const lrFindCommand: Command = {
   description:
     'The rate grows exponentially from 1e-7 to 10 while the smoothed loss is recorded; the sweep\n' +
     'stops when the loss diverges. The suggestion is where the loss falls fastest. The curve is\n' +
-    'written to <out>/lr-find.csv. Weights are left untouched.',
+    'written to <out>/lr-find.csv and .json, and plotted to <out>/lr-find.svg and .png.\n' +
+    'Weights are left untouched.',
   options: TRAIN_OPTIONS,
   async run(values) {
     const config = await trainConfigFrom(values)
     const result = await findLearningRate(config)
     mkdirSync(config.out, { recursive: true })
-    const csv = ['lr,loss', ...result.lrs.map((lr, i) => `${lr},${result.losses[i]}`)].join('\n')
-    writeFileSync(join(config.out, 'lr-find.csv'), `${csv}\n`)
+    const files = await saveLrFind(config.out, result)
     if (values.json === true) {
       console.log(
         JSON.stringify({ suggestion: result.suggestion, minimumTenth: result.minimumTenth }),
@@ -30,6 +30,6 @@ export const lrFindCommand: Command = {
     }
     console.log(`Suggested learning rate: ${result.suggestion.toExponential(2)} (steepest descent)`)
     console.log(`Minimum loss / 10:       ${result.minimumTenth.toExponential(2)}`)
-    console.log(`Curve: ${join(config.out, 'lr-find.csv')}`)
+    console.log(`Curve: ${files.join(', ')}`)
   },
 }

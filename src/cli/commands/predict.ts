@@ -28,8 +28,8 @@ export const predictCommand: Command = {
     },
     threshold: {
       type: 'number',
-      default: 0.5,
-      description: "Threshold for the plain format's predicted label",
+      description:
+        "Threshold for the plain format's predicted label; default: the run's own (chosen on its valid split)",
     },
     tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
   },
@@ -42,9 +42,10 @@ export const predictCommand: Command = {
         `Expected kaggle or plain for --format but received "${values.format}"`,
       )
     }
-    const threshold = checkNumber(values.threshold, '--threshold', 0, 1)
+    const chosen =
+      values.threshold === undefined ? null : checkNumber(values.threshold, '--threshold', 0, 1)
     const progress = createProgress('predict', 0)
-    const predictions = await predictFiles({
+    const { predictions, threshold } = await predictFiles({
       run: values.model,
       sources: [values.data],
       tta: values.tta === true,
@@ -53,7 +54,9 @@ export const predictCommand: Command = {
     progress.finish()
     writeFileSync(
       values.out as string,
-      values.format === 'kaggle' ? kaggleCsv(predictions) : plainCsv(predictions, threshold),
+      values.format === 'kaggle'
+        ? kaggleCsv(predictions)
+        : plainCsv(predictions, chosen ?? threshold),
     )
     console.log(`Wrote ${predictions.length} predictions to ${values.out}`)
   },

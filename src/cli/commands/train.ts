@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { ValidationError } from '../../errors.js'
+import { parseThresholdRule } from '../../eval/metrics.js'
 import type { EpochRecord } from '../../learn/learner.js'
 import type { TrainConfig } from '../../learn/train.js'
 import { startTraining } from '../../learn/run-training.js'
@@ -73,6 +74,12 @@ export const TRAIN_OPTIONS: Command['options'] = {
     description: 'Clip the gradient norm to this (0: none)',
   },
   opt: { type: 'string', default: 'adamw', description: 'Optimizer: adamw or sgd (momentum 0.9)' },
+  threshold: {
+    type: 'string',
+    default: '0.5',
+    description:
+      'Decision threshold the run carries, chosen on the valid split at the best epoch: a number, youden, or sensitivity:0.95',
+  },
   augment: {
     type: 'string',
     default: 'default',
@@ -136,6 +143,7 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     labelSmoothing: checkNumber(values['label-smoothing'], '--label-smoothing', 0, 1),
     clipGrad: checkNumber(values['clip-grad'], '--clip-grad', 0),
     opt: checkOpt(values.opt),
+    threshold: parseThresholdRule(String(values.threshold ?? '0.5')),
   }
 }
 

@@ -1,0 +1,237 @@
+/**
+ * `pcam report <run>`: one self-contained HTML file about a run (every picture inlined as a data
+ * address, no script, no network): the evaluations `pcam eval` left in <run>/eval/, the training
+ * curves and epoch table, the LR finder, the configuration, where the data came from, and what
+ * the split used means for the figures.
+ * @module
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { DataError } from '../errors.js'
+import type { EpochRecord } from '../learn/learner.js'
+import type { LrFindResult } from '../learn/lr-find.js'
+import { lrFinderChart, trainingChart } from './charts.js'
+import type { Evaluation } from './evaluate.js'
+import type { RunConfig } from './predict.js'
+import { renderSvg } from './render.js'
+
+/** What eval's metrics.json holds beyond the Evaluation. */
+type SavedEvaluation = Evaluation & {
+  classes: string[]
+  mostConfused: { actual: string; predicted: string; count: number }[]
+}
+
+const EVAL_CHARTS = ['roc', 'pr', 'confusion', 'calibration'] as const
+
+function escapeHtml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`)
+}
+
+function dataUrl(bytes: Buffer | string, type: string): string {
+  return `data:${type};base64,${Buffer.from(bytes).toString('base64')}`
+}
+
+function image(bytes: Buffer | string, type: string, alt: string): string {
+  return `<img src="${dataUrl(bytes, type)}" alt="${escapeHtml(alt)}">`
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const cell = (v: string | number, tag: string) =>
+    `<${tag}${typeof v === 'number' ? ' class="num"' : ''}>${escapeHtml(String(v))}</${tag}>`
+  return (
+    `<table><thead><tr>${header.map((h) => cell(h, 'th')).join('')}</tr></thead><tbody>` +
+    rows.map((r) => `<tr>${r.map((v) => cell(v, 'td')).join('')}</tr>`).join('') +
+    '</tbody></table>'
+  )
+}
+
+const f3 = (v: number) => v.toFixed(3)
+
+/** What the split behind the figures means for them, in a reviewer's words. */
+export function splitCaveat(splitMethod: string | undefined): string {
+  if (!splitMethod) return 'The run does not record how its data was split.'
+  if (splitMethod.startsWith('random'))
+    return (
+      'The validation patches were drawn at random from the same pool as the training patches, so ' +
+      'patches of one slide (one patient) can be on both sides. Figures on such a split are ' +
+      "optimistic for new patients (the reference study's 98.6% accuracy was measured this way); " +
+      "use a split by slide or PCam's official test split to judge generalisation."
+    )
+  if (splitMethod.startsWith('by slide'))
+    return 'No slide contributes patches to both training and validation: figures estimate performance on new slides of the same centres.'
+  return (
+    "The source's own split was kept. PCam's official train, valid and test splits come from " +
+    'different slides; for other sources it is only as good as their authors made it.'
+  )
+}
+
+function readJsonLines<T>(path: string): T[] {
+  if (!existsSync(path)) return []
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as T)
+}
+
+function evaluationSection(dir: string, name: string): string {
+  const e = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as SavedEvaluation
+  const title = `${e.split} split, ${e.patches} patches${e.tta ? ', 8-way test-time augmentation' : ''}`
+  const thresholdNote =
+    e.thresholdFrom === 'run'
+      ? `threshold ${f3(e.threshold)}, the run's own (chosen on its valid split)`
+      : `threshold ${f3(e.threshold)}, chosen on this split itself: optimistic`
+  const metrics = table(
+    ['metric', 'value'],
+    [
+      ['ROC AUC (95% CI, DeLong)', `${f3(e.rocAuc)} (${f3(e.rocAucLow)}-${f3(e.rocAucHigh)})`],
+      ['PR AUC (average precision)', f3(e.averagePrecision)],
+      ['accuracy', f3(e.accuracy)],
+      ['error rate', f3(e.errorRate)],
+      ['sensitivity (recall)', f3(e.sensitivity)],
+      ['specificity', f3(e.specificity)],
+      ['precision', f3(e.precision)],
+      ['F1', f3(e.f1)],
+      ['log loss', f3(e.logLoss)],
+      ['Brier score', f3(e.brier)],
+      ['expected calibration error', f3(e.ece)],
+      ['TP / FP / TN / FN', `${e.tp} / ${e.fp} / ${e.tn} / ${e.fn}`],
+    ],
+  )
+  const charts = EVAL_CHARTS.filter((c) => existsSync(join(dir, `${c}.svg`)))
+    .map((c) => image(readFileSync(join(dir, `${c}.svg`)), 'image/svg+xml', `${c} chart, ${title}`))
+    .join('\n')
+  const confused = table(
+    ['actual', 'predicted', 'patches'],
+    e.mostConfused.map((m) => [m.actual, m.predicted, m.count]),
+  )
+  const losses = existsSync(join(dir, 'top-losses.png'))
+    ? `<h4>Top losses</h4><p>The patches the model got most confidently wrong, each beside its Grad-CAM overlay (red: where the network looked). Captions: actual class → predicted class; the loss; p, the predicted probability of the positive class. Borders are coloured by the actual class.</p>` +
+      image(readFileSync(join(dir, 'top-losses.png')), 'image/png', `top losses, ${title}`)
+    : ''
+  return (
+    `<section><h3>${escapeHtml(title)} <small>(${escapeHtml(name)})</small></h3>` +
+    `<p>${escapeHtml(thresholdNote)}.</p><div class="row">${metrics}<div>` +
+    `<h4>Most confused</h4>${confused}</div></div><div class="charts">${charts}</div>${losses}</section>`
+  )
+}
+
+/** Writes the report (default <run>/report.html); returns its path. */
+export async function writeReport(run: string, out = join(run, 'report.html')): Promise<string> {
+  const configPath = join(run, 'config.json')
+  if (!existsSync(configPath))
+    throw new DataError(`${configPath} not found: is ${run} a run folder written by "pcam train"?`)
+  const config = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfig & {
+    pcamVersion?: string
+  }
+  const history = readJsonLines<EpochRecord>(join(run, 'metrics.jsonl'))
+  const evalRoot = join(run, 'eval')
+  const evaluations = existsSync(evalRoot)
+    ? readdirSync(evalRoot)
+        .filter((d) => existsSync(join(evalRoot, d, 'metrics.json')))
+        .sort()
+    : []
+  const parts: string[] = []
+  const runName = basename(resolve(run))
+  parts.push(
+    `<h1>pcam report: ${escapeHtml(runName)}</h1>`,
+    `<p class="lead">${escapeHtml(config.model.arch)} (${escapeHtml(String(config.model.head))} head), ` +
+      `${config.inputSize}x${config.inputSize} input, classes ${escapeHtml(config.classes.join(', '))}; ` +
+      `pcam ${escapeHtml(config.pcamVersion ?? '?')}. For research use: not a medical device.</p>`,
+  )
+
+  parts.push('<h2>Caveats</h2><ul>')
+  parts.push(`<li>${escapeHtml(splitCaveat(config.data?.splitMethod))}</li>`)
+  parts.push(
+    '<li>The saved model is the epoch with the best valid ROC AUC, so figures on the valid split are slightly optimistic; a test split is the unbiased estimate.</li>',
+  )
+  if (evaluations.length === 0)
+    parts.push(
+      `<li>No evaluation yet: run <code>pcam eval --model ${escapeHtml(run)} --data &lt;store&gt;</code> to add one.</li>`,
+    )
+  parts.push('</ul>')
+
+  if (evaluations.length > 0) {
+    parts.push('<h2>Evaluation</h2>')
+    for (const name of evaluations) parts.push(evaluationSection(join(evalRoot, name), name))
+  }
+
+  if (history.length > 0) {
+    parts.push('<h2>Training</h2>')
+    parts.push(image(await renderSvg(trainingChart(history)), 'image/svg+xml', 'training curves'))
+    parts.push(
+      table(
+        [
+          'stage',
+          'epoch',
+          'train loss',
+          'valid loss',
+          'accuracy',
+          'error rate',
+          'ROC AUC',
+          'time (s)',
+          'images/s',
+        ],
+        history.map((r) => [
+          r.stage,
+          r.epoch + 1,
+          Number(r.trainLoss.toFixed(4)),
+          Number(r.validLoss.toFixed(4)),
+          Number(r.accuracy.toFixed(4)),
+          Number(r.errorRate.toFixed(4)),
+          Number(r.auc.toFixed(4)),
+          Math.round(r.seconds),
+          Math.round(r.imagesPerSec),
+        ]),
+      ),
+    )
+  }
+  const lrFindPath = join(run, 'lr-find.json')
+  if (existsSync(lrFindPath)) {
+    const found = JSON.parse(readFileSync(lrFindPath, 'utf8')) as LrFindResult
+    parts.push('<h2>Learning-rate finder</h2>')
+    parts.push(
+      image(
+        await renderSvg(lrFinderChart(found.lrs, found.losses, found.suggestion)),
+        'image/svg+xml',
+        'learning-rate finder curve',
+      ),
+    )
+  }
+
+  parts.push('<h2>Data</h2>')
+  parts.push(
+    table(
+      ['', ''],
+      [
+        ['store', config.data?.store ?? '?'],
+        ['source', JSON.stringify(config.data?.source ?? '?')],
+        ['split', config.data?.splitMethod ?? '?'],
+        ['normalisation', JSON.stringify(config.normalization)],
+      ],
+    ),
+  )
+  parts.push('<h2>Configuration</h2>')
+  parts.push(`<pre>${escapeHtml(JSON.stringify(config, null, 2))}</pre>`)
+
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pcam report: ${escapeHtml(runName)}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2rem; margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 1.5rem .5rem 0; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.row { display: flex; flex-wrap: wrap; align-items: flex-start; }
+.charts img { width: 48%; min-width: 320px; } img { max-width: 100%; }
+pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: .8rem; }
+.lead { color: #555; }
+</style></head>
+<body>
+${parts.join('\n')}
+</body></html>
+`
+  await writeFile(out, html)
+  return out
+}

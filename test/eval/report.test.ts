@@ -1,0 +1,108 @@
+// pcam eval's artefacts and pcam report's HTML on a small trained run; the report opened in
+// headless Chromium: every image loads, nothing is fetched from the network, no console error.
+import assert from 'node:assert/strict'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { after, before, describe, it } from 'node:test'
+import sharp from 'sharp'
+import { writeEvaluation } from '../../src/eval/artifacts.js'
+import { evaluate } from '../../src/eval/evaluate.js'
+import { writeReport } from '../../src/eval/report.js'
+import { train } from '../../src/learn/train.js'
+import { ARTIFACTS, launchBrowser } from '../helpers/browser.js'
+import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-report-'))
+const run = join(root, 'run')
+let store = ''
+
+before(async () => {
+  store = await makeSyntheticStore(root)
+  await train({ ...syntheticTrainConfig(store, run), lr: 'auto' })
+})
+
+describe('eval artefacts', () => {
+  it('writes metrics, predictions, four charts (SVG and PNG) and the top losses', async () => {
+    const result = evaluate({ run, store, split: 'valid', tta: true, threshold: null })
+    const dir = join(run, 'eval', 'valid-tta')
+    const { files } = await writeEvaluation({ dir, run, store, result, topLosses: 6 })
+    for (const name of ['roc', 'pr', 'confusion', 'calibration']) {
+      assert.ok(files.includes(join(dir, `${name}.svg`)), name)
+      assert.match(readFileSync(join(dir, `${name}.svg`), 'utf8'), /^<svg[^>]*>.*<\/svg>$/s)
+      const png = await sharp(join(dir, `${name}.png`)).metadata()
+      assert.ok(png.width! > 300 && png.height! > 300, `${name}.png ${png.width}x${png.height}`)
+    }
+    const metrics = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'))
+    assert.equal(metrics.rocAuc, result.evaluation.rocAuc)
+    assert.equal(metrics.tta, true)
+    const wrong = result.evaluation.fp + result.evaluation.fn
+    assert.equal(
+      metrics.mostConfused.reduce((n: number, m: { count: number }) => n + m.count, 0),
+      wrong,
+    )
+    const rows = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n')
+    assert.equal(rows[0], 'id,label,probability')
+    assert.equal(rows.length, 33)
+    // Six tiles of (patch | overlay), 16px patches drawn 96px high, four to a row: two rows.
+    const grid = await sharp(join(dir, 'top-losses.png')).metadata()
+    assert.equal(grid.width, 4 * (2 * 96 + 8))
+    assert.ok(grid.height! > 2 * (96 + 8) && grid.height! < 3 * (96 + 8))
+  })
+
+  it('the ROC chart shows the AUC it was given', async () => {
+    const svg = readFileSync(join(run, 'eval', 'valid-tta', 'roc.svg'), 'utf8')
+    const metrics = JSON.parse(readFileSync(join(run, 'eval', 'valid-tta', 'metrics.json'), 'utf8'))
+    assert.ok(svg.includes(`AUC ${metrics.rocAuc.toFixed(3)}`))
+  })
+})
+
+describe('report', () => {
+  let html = ''
+  let path = ''
+  before(async () => {
+    path = await writeReport(run)
+    html = readFileSync(path, 'utf8')
+  })
+
+  it('holds the evaluation, training, LR finder, data and configuration sections', () => {
+    for (const heading of [
+      'Caveats',
+      'Evaluation',
+      'Training',
+      'Learning-rate finder',
+      'Data',
+      'Configuration',
+    ])
+      assert.ok(html.includes(`<h2>${heading}</h2>`), heading)
+    assert.ok(html.includes('The source&#39;s own split was kept'), 'the split caveat')
+    assert.ok(!/(src|href)="https?:/.test(html), 'nothing from the network')
+  })
+
+  it('opens in headless Chromium with every image loaded and no console errors', async () => {
+    const browser = await launchBrowser()
+    after(() => browser.close())
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
+    const problems: string[] = []
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
+    page.on('pageerror', (e) => problems.push(e.message))
+    page.on(
+      'request',
+      (r) =>
+        !r.url().startsWith('file:') &&
+        !r.url().startsWith('data:') &&
+        problems.push(`request ${r.url()}`),
+    )
+    await page.goto(pathToFileURL(path).href)
+    const images = (await page.evaluate(
+      '[...document.images].map((i) => ({ alt: i.alt, ok: i.complete && i.naturalWidth > 0 }))',
+    )) as { alt: string; ok: boolean }[]
+    assert.ok(images.length >= 7, `${images.length} images`) // 4 charts, top losses, training, LR
+    for (const image of images) assert.ok(image.ok, `image did not load: ${image.alt}`)
+    assert.deepEqual(problems, [])
+    const shot = join(ARTIFACTS, 'report.png')
+    await page.screenshot({ path: shot, fullPage: true })
+    assert.ok(existsSync(shot))
+  })
+})
