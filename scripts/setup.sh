@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages pcam needs on Debian/Ubuntu, only those that are missing.
 #   scripts/setup.sh engine   libtorch (unless $LIBTORCH or python3's torch already provide one)
-#   scripts/setup.sh test     also PyTorch and scikit-learn for Python, the tests' independent references
+#   scripts/setup.sh test     also PyTorch and scikit-learn for Python (the tests' independent
+#                             references) and Chromium (the report and web page run in a real browser)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,15 @@ if ! node native/libtorch.mjs include_dirs >/dev/null 2>&1; then
   apt_install libtorch-dev
 fi
 
+# Charts are rasterised to PNG with librsvg, which needs at least one font.
+if ! fc-list 2>/dev/null | grep -q .; then
+  apt_install fontconfig fonts-dejavu-core
+fi
+
 if [ "${1:-engine}" = test ]; then
+  if [ ! -x "${PCAM_CHROMIUM:-/usr/bin/chromium}" ]; then
+    apt_install chromium
+  fi
   # The reference must be Debian's torch (or one a user points PCAM_PYTHON at), not pyenv's python3.
   python="${PCAM_PYTHON:-/usr/bin/python3}"
   if ! "$python" -c 'import torch, torchvision, sklearn' >/dev/null 2>&1; then

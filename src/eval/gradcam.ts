@@ -6,7 +6,7 @@
  */
 import { ValidationError } from '../errors.js'
 import type { Module } from '../nn/index.js'
-import { cat, enableGrad, interpolate, keep, scope, type Tensor } from '../torch/index.js'
+import { cat, enableGrad, interpolate, keep, scope, tensor, type Tensor } from '../torch/index.js'
 
 /** A model split as Grad-CAM needs it: a body with feature maps, and a head giving logits. */
 export interface FeatureClassifier {
@@ -20,6 +20,11 @@ export interface GradCamOptions {
   layer?: string
   /** Which logit to explain. */
   output?: number
+  /**
+   * Per image, +1 to explain the logit, -1 to explain its negation: with one logit for two
+   * classes, -1 shows the evidence for the negative class.
+   */
+  signs?: number[]
 }
 
 /**
@@ -67,7 +72,9 @@ export function gradCam(model: FeatureClassifier, x: Tensor, options: GradCamOpt
         ;({ logits, features } = forwardThrough(model, x, layer))
       }
       try {
-        logits.select(1, output).sum().backward()
+        const chosen = logits.select(1, output)
+        const signed = options.signs ? chosen.mul(tensor(options.signs)) : chosen
+        signed.sum().backward()
         const grads = features.grad as Tensor
         const weights = grads.mean([2, 3], true)
         const cam = features.detach().mul(weights).sum(1, true).relu()

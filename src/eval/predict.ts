@@ -9,7 +9,7 @@ import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
 import type { PatchStore } from '../data/store.js'
 import { DataError } from '../errors.js'
 import { createModel, type ModelSpec, type PatchClassifier } from '../models/registry.js'
-import { autocast, noGrad, scope, tensor } from '../torch/index.js'
+import { autocast, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import type { EpochRecord } from '../learn/learner.js'
 import type { RunThreshold } from '../learn/train.js'
@@ -17,6 +17,8 @@ import type { RunThreshold } from '../learn/train.js'
 export interface RunConfig {
   model: ModelSpec
   classes: string[]
+  /** Side of the training patches (the network sees them resized to inputSize). */
+  patchSize?: number
   inputSize: number
   normalization: Normalization
   recipe: { mixedPrecision?: boolean } & Record<string, unknown>
@@ -76,6 +78,32 @@ export function inputOptions(
   }
 }
 
+/**
+ * Probabilities of the positive class for a batch of patches (N x H x W x 3 uint8), averaged
+ * over the 8 symmetries with `tta`. Call inside noGrad.
+ */
+export function predictImages(
+  model: PatchClassifier,
+  images: Tensor,
+  options: Omit<PredictOptions, 'batchSize' | 'onProgress'>,
+): Float32Array {
+  const { tta = false, mixedPrecision = false } = options
+  const views = tta ? [0, 1, 2, 3, 4, 5, 6, 7] : [0]
+  return scope(() => {
+    let sum: Tensor | null = null
+    for (const k of views) {
+      const x = prepareBatch(dihedral(images, k), {
+        size: options.size,
+        normalization: options.normalization,
+      })
+      const logits = autocast(() => model.forward(x), { enabled: mixedPrecision })
+      const p = logits.float().reshape(-1).sigmoid()
+      sum = sum === null ? p : sum.add(p)
+    }
+    return (sum as Tensor).div(views.length).data() as Float32Array
+  })
+}
+
 /** Probabilities of the positive class for the stored patches at `indices`. */
 export function predictStore(
   model: PatchClassifier,
@@ -83,25 +111,13 @@ export function predictStore(
   indices: number[],
   options: PredictOptions,
 ): Float32Array {
-  const { batchSize = 128, tta = false, mixedPrecision = false } = options
+  const { batchSize = 128 } = options
   const out = new Float32Array(indices.length)
-  const views = tta ? [0, 1, 2, 3, 4, 5, 6, 7] : [0]
   noGrad(() => {
     for (let start = 0; start < indices.length; start += batchSize) {
       const probabilities = scope(() => {
         const idx = tensor(BigInt64Array.from(indices.slice(start, start + batchSize), BigInt))
-        const { images } = store.gather(idx)
-        let sum = null as ReturnType<typeof tensor> | null
-        for (const k of views) {
-          const x = prepareBatch(dihedral(images, k), {
-            size: options.size,
-            normalization: options.normalization,
-          })
-          const logits = autocast(() => model.forward(x), { enabled: mixedPrecision })
-          const p = logits.float().reshape(-1).sigmoid()
-          sum = sum === null ? p : sum.add(p)
-        }
-        return (sum as ReturnType<typeof tensor>).div(views.length).data() as Float32Array
+        return predictImages(model, store.gather(idx).images, options)
       })
       out.set(probabilities, start)
       options.onProgress?.(Math.min(start + batchSize, indices.length), indices.length)

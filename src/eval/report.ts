@@ -106,7 +106,7 @@ function evaluationSection(dir: string, name: string): string {
     e.mostConfused.map((m) => [m.actual, m.predicted, m.count]),
   )
   const losses = existsSync(join(dir, 'top-losses.png'))
-    ? `<h4>Top losses</h4><p>The patches the model got most confidently wrong, each beside its Grad-CAM overlay (red: where the network looked). Captions: actual class → predicted class; the loss; p, the predicted probability of the positive class. Borders are coloured by the actual class.</p>` +
+    ? `<h4>Top losses</h4><p>The patches the model got most confidently wrong, each beside its Grad-CAM overlay for the class it predicted (red: the evidence the network used). Captions: actual class → predicted class; the loss; p, the predicted probability of the positive class. Borders are coloured by the actual class.</p>` +
       image(readFileSync(join(dir, 'top-losses.png')), 'image/png', `top losses, ${title}`)
     : ''
   return (

@@ -51,7 +51,9 @@ export async function topLossesPicture(options: {
       tensor(BigInt64Array.from(items.map(options.storeIndex), BigInt)),
     )
     const x = prepareBatch(images, { size: config.inputSize, normalization: config.normalization })
-    const overlay = overlayHeatmaps(images, gradCam(model, x, { layer: options.layer }))
+    // Each heatmap shows the evidence for the class the model predicted, as fastai's does.
+    const signs = items.map((item) => (item.probability >= options.threshold ? 1 : -1))
+    const overlay = overlayHeatmaps(images, gradCam(model, x, { layer: options.layer, signs }))
     return cat([images, overlay], 2).contiguous()
   })
   const data = pixels.data() as Uint8Array

@@ -296,6 +296,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       pcamVersion: '0.1.0',
       model: model.spec,
       classes: store.meta.classes,
+      patchSize: store.meta.height,
       inputSize: size,
       normalization,
       recipe: { ...config, store: undefined, out: undefined },

@@ -88,6 +88,15 @@ describe('Grad-CAM', () => {
     assert.ok(!Object.hasOwn(body.first, 'forward'))
   })
 
+  it('signs: -1 explains the negated logit (evidence against), per image', () => {
+    const x = t.zeros([2, 3, 8, 8])
+    x.slice(0, 0, 2).select(1, 0).slice(1, 0, 4).slice(2, 0, 4).fill_(1)
+    const heat = gradCam(classifier(new Identity3()), x, { signs: [1, -1] })
+    assert.ok(Math.abs(meanOf(heat.select(0, 0), 0, 0) - 1) < 1e-6, 'image 0: the lit quadrant')
+    // Channel 0 only ever raises the logit: nothing in image 1 speaks against it.
+    assert.equal(heat.select(0, 1).sum().item(), 0)
+  })
+
   it('leaves no gradients behind on the model', () => {
     const body = new Identity3()
     gradCam(classifier(body), t.rand([2, 3, 8, 8]))

@@ -1,0 +1,87 @@
+/**
+ * The main thread's handle on the model worker: start it, send batches, get answers.
+ * @module
+ */
+import { Worker } from 'node:worker_threads'
+import { DataError } from '../errors.js'
+import type { RunConfig } from '../eval/predict.js'
+
+export interface WorkerSettings {
+  run: string
+  tta: boolean
+  /** Grad-CAM layer (default: the last block). */
+  layer?: string
+}
+
+/** count patches of size x size x 3 uint8, row-major, one after another. */
+export interface BatchJob {
+  id: number
+  pixels: Uint8Array
+  count: number
+  size: number
+  /** Positions of the patches to explain with Grad-CAM. */
+  explain: number[]
+}
+
+export interface BatchAnswer {
+  probabilities: Float32Array
+  /** size x size x 3 overlays of the explained patches, one after another. */
+  overlays: Uint8Array | null
+}
+
+export class ModelWorker {
+  #next = 0
+  readonly #waiting = new Map<
+    number,
+    { resolve: (a: BatchAnswer) => void; reject: (e: Error) => void }
+  >()
+
+  private constructor(
+    readonly config: RunConfig,
+    private readonly worker: Worker,
+  ) {
+    worker.on('message', (message) => {
+      const waiting = this.#waiting.get(message.id)
+      if (!waiting) return
+      this.#waiting.delete(message.id)
+      if (message.type === 'result')
+        waiting.resolve({ probabilities: message.probabilities, overlays: message.overlays })
+      else waiting.reject(new Error(message.message))
+    })
+    worker.on('exit', (code) => {
+      for (const w of this.#waiting.values())
+        w.reject(new Error(`The model worker exited (code ${code})`))
+      this.#waiting.clear()
+    })
+  }
+
+  /** Loads the run in a new worker; rejects with the reason when it cannot. */
+  static start(settings: WorkerSettings): Promise<ModelWorker> {
+    const worker = new Worker(new URL('./model-worker.js', import.meta.url), {
+      workerData: settings,
+    })
+    return new Promise((resolve, reject) => {
+      const fail = (error: Error) => {
+        void worker.terminate()
+        reject(error)
+      }
+      worker.once('message', (message) => {
+        if (message.type === 'ready') resolve(new ModelWorker(message.config as RunConfig, worker))
+        else fail(new DataError(message.message))
+      })
+      worker.once('error', fail)
+    })
+  }
+
+  predict(job: Omit<BatchJob, 'id'>): Promise<BatchAnswer> {
+    const id = this.#next++
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject })
+      this.worker.postMessage({ ...job, id }, [job.pixels.buffer as ArrayBuffer])
+    })
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate()
+  }
+}
