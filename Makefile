@@ -6,7 +6,7 @@ ADDON := native/build/Release/pcam.node
 NPM_STAMP := node_modules/.package-lock.json
 TS_STAMP := dist/.built
 NATIVE_SOURCES := $(wildcard native/src/*) native/binding.gyp native/libtorch.mjs
-TS_SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null) tsconfig.json
+TS_SOURCES := $(shell find src test bench web -name '*.ts' 2>/dev/null) tsconfig.json web/tsconfig.json
 
 .PHONY: all build test demo bench lint format clean system-deps test-deps
 
@@ -29,6 +29,7 @@ $(ADDON): $(NATIVE_SOURCES) $(NPM_STAMP)
 $(TS_STAMP): $(TS_SOURCES) $(NPM_STAMP)
 	rm -rf dist
 	npx tsc -p tsconfig.json
+	npx tsc -p web/tsconfig.json
 	@touch $@
 
 build: system-deps $(ADDON) $(TS_STAMP)

@@ -60,6 +60,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/explain.js')).explainCommand,
   },
   {
+    name: 'serve',
+    summary: 'HTTP API and web page for a trained run (dynamic batching, Grad-CAM heatmaps)',
+    load: async () => (await import('./commands/serve.js')).serveCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

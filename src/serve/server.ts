@@ -193,6 +193,12 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     done(null, body),
   )
 
+  // While closing, answers end their connection, so keep-alive clients do not hold close() up.
+  let closing = false
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) void reply.header('connection', 'close')
+  })
+
   const started = new WeakMap<FastifyRequest, number>()
   app.addHook('onRequest', async (request) => {
     started.set(request, performance.now())
@@ -285,7 +291,10 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     metrics: serverMetrics,
     batcher,
     close: async () => {
-      await app.close()
+      closing = true
+      const closed = app.close()
+      app.server.closeIdleConnections()
+      await closed
       await batcher.drain()
       await worker.close()
     },

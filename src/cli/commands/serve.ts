@@ -1,0 +1,88 @@
+/**
+ * pcam serve: the HTTP API and web page for a trained run, until SIGTERM or Ctrl-C, which let
+ * the requests in flight finish before the process ends.
+ * @module
+ */
+import { createServer, SERVE_DEFAULTS } from '../../serve/server.js'
+import { ValidationError } from '../../errors.js'
+import { checkInteger, checkNumber } from '../../torch/index.js'
+import type { Command } from '../command.js'
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'HTTP API and web page: probabilities and Grad-CAM heatmaps for uploaded patches.',
+  description:
+    'POST /api/predict (multipart files, or one PNG/JPEG/TIFF body; ?explain=1 for heatmaps,\n' +
+    '?resize=1 to accept patches of another size), GET /api/model, GET /healthz, GET /metrics\n' +
+    '(Prometheus), and the web page at /. Concurrent requests are batched for the model.\n' +
+    'Example: pcam serve --model runs/mobilenet_v1 --port 8080',
+  options: {
+    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    host: {
+      type: 'string',
+      default: '127.0.0.1',
+      description: 'Address to listen on (0.0.0.0 exposes the server to the network)',
+    },
+    port: { type: 'number', default: 8080, description: 'Port (0: any free port)' },
+    tta: { type: 'boolean', description: 'Average each prediction over the 8 symmetries' },
+    layer: { type: 'string', description: 'Grad-CAM layer for ?explain=1 (default: last block)' },
+    'max-batch': {
+      type: 'number',
+      default: SERVE_DEFAULTS.maxBatch,
+      description: 'Most images per model batch',
+    },
+    'max-wait-ms': {
+      type: 'number',
+      default: SERVE_DEFAULTS.maxWaitMs,
+      description: 'How long the first image of a batch waits for others',
+    },
+    'max-queue': {
+      type: 'number',
+      default: SERVE_DEFAULTS.maxQueue,
+      description: 'Images waiting before requests get 503 (Retry-After)',
+    },
+    'body-limit-mb': {
+      type: 'number',
+      default: SERVE_DEFAULTS.bodyLimit / 1024 / 1024,
+      description: 'Largest request body in MiB (413 beyond)',
+    },
+    'max-files': {
+      type: 'number',
+      default: SERVE_DEFAULTS.maxFiles,
+      description: 'Most images in one request',
+    },
+    log: { type: 'boolean', description: 'Log every request (JSON lines)' },
+  },
+  async run(values) {
+    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
+    const server = await createServer({
+      run: values.model,
+      tta: values.tta === true,
+      layer: values.layer as string | undefined,
+      maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
+      maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),
+      maxQueue: checkInteger(values['max-queue'], '--max-queue', 1),
+      bodyLimit: Math.round(
+        checkNumber(values['body-limit-mb'], '--body-limit-mb', 0) * 1024 * 1024,
+      ),
+      maxFiles: checkInteger(values['max-files'], '--max-files', 1),
+      logger: values.log === true,
+    })
+    const port = checkInteger(values.port, '--port', 0)
+    if (port > 65535) throw new ValidationError(`Expected a port up to 65535 but received ${port}`)
+    const address = await server.app.listen({ host: values.host as string, port })
+    console.log(`pcam serving ${values.model} at ${address} (Ctrl-C to stop)`)
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string) => {
+        console.log(`${signal}: finishing the requests in flight...`)
+        server.close().then(resolve, (error) => {
+          console.error(error)
+          resolve()
+        })
+      }
+      process.once('SIGTERM', () => stop('SIGTERM'))
+      process.once('SIGINT', () => stop('SIGINT'))
+    })
+    console.log('Stopped.')
+  },
+}

@@ -1,0 +1,245 @@
+// The HTTP API of pcam serve on a small trained run: answers equal batch prediction, heatmaps,
+// every error path (400, 404, 405, 413, 415, 503), metrics, dynamic batching, and a drain on close.
+import assert from 'node:assert/strict'
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import sharp from 'sharp'
+import { encodePng } from '../../src/data/decode.js'
+import { predictFiles } from '../../src/eval/predict-files.js'
+import { train } from '../../src/learn/train.js'
+import { createServer, type PcamServer, type ServeOptions } from '../../src/serve/server.js'
+import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-serve-'))
+const run = join(root, 'run')
+const servers: PcamServer[] = []
+
+before(async () => {
+  const store = await makeSyntheticStore(root)
+  await train(syntheticTrainConfig(store, run))
+})
+after(async () => {
+  for (const s of servers) await s.close()
+})
+
+async function serve(options: Partial<ServeOptions> = {}): Promise<PcamServer> {
+  const server = await createServer({ run, ...options })
+  servers.push(server)
+  return server
+}
+
+const validPatches = (label: number) =>
+  readdirSync(join(root, 'src', 'valid', String(label))).map((f) =>
+    join(root, 'src', 'valid', String(label), f),
+  )
+
+/** A multipart body with the given files (name, bytes). */
+function multipart(files: [string, Buffer][]): {
+  payload: Buffer
+  headers: Record<string, string>
+} {
+  const boundary = 'pcam-test-boundary'
+  const parts = files.map(([name, bytes]) =>
+    Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="${name}"\r\n` +
+          'Content-Type: application/octet-stream\r\n\r\n',
+      ),
+      bytes,
+      Buffer.from('\r\n'),
+    ]),
+  )
+  return {
+    payload: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]),
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  }
+}
+
+describe('serve API', () => {
+  let server: PcamServer
+  before(async () => {
+    server = await serve()
+  })
+
+  it("answers as batch prediction does, in order, at the run's threshold", async () => {
+    const files = [...validPatches(0).slice(0, 3), ...validPatches(1).slice(0, 3)]
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      ...multipart(files.map((f) => [f.split('/').slice(-2).join('-'), readFileSync(f)])),
+    })
+    assert.equal(response.statusCode, 200, response.body)
+    const body = response.json()
+    const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'))
+    assert.equal(body.threshold, config.threshold.value)
+    const { predictions } = await predictFiles({
+      run,
+      sources: [join(root, 'src', 'valid')],
+      tta: false,
+    })
+    const reference = new Map(
+      predictions.map((p) => [
+        p.id
+          .replace(/\.png$/, '')
+          .split('/')
+          .slice(-2)
+          .join('-'),
+        p.probability,
+      ]),
+    )
+    assert.equal(body.results.length, 6)
+    for (const r of body.results) {
+      const want = reference.get(r.name.replace(/\.png$/, ''))!
+      assert.ok(Math.abs(r.probability - want) < 1e-5, `${r.name}: ${r.probability} vs ${want}`)
+      assert.equal(r.predicted, r.probability >= body.threshold ? 1 : 0)
+      assert.equal(r.label, ['0 normal', '1 tumour'][r.predicted])
+      assert.equal(r.heatmap, undefined)
+    }
+  })
+
+  it('?explain=1 adds a Grad-CAM overlay PNG of the patch size; a raw image body works too', async () => {
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict?explain=1',
+      payload: readFileSync(validPatches(1)[0]!),
+      headers: { 'content-type': 'image/png', 'x-filename': 'one.png' },
+    })
+    assert.equal(response.statusCode, 200, response.body)
+    const [result] = response.json().results
+    assert.equal(result.name, 'one.png')
+    const png = Buffer.from(result.heatmap.replace(/^data:image\/png;base64,/, ''), 'base64')
+    const meta = await sharp(png).metadata()
+    assert.deepEqual([meta.format, meta.width, meta.height], ['png', 16, 16])
+  })
+
+  it('400 for an undecodable image, naming it; 400 for a wrong size unless ?resize=1', async () => {
+    const bad = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      ...multipart([['broken.tif', Buffer.from('not an image at all')]]),
+    })
+    assert.equal(bad.statusCode, 400)
+    assert.match(bad.json().error, /Cannot decode broken\.tif/)
+    const big = await encodePng(new Uint8Array(40 * 32 * 3).fill(100), 40, 32)
+    const wrong = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      ...multipart([['big.png', big]]),
+    })
+    assert.equal(wrong.statusCode, 400)
+    assert.match(
+      wrong.json().error,
+      /big\.png is 40x32; the model takes 16x16 patches \(add \?resize=1/,
+    )
+    const resized = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict?resize=1',
+      ...multipart([['big.png', big]]),
+    })
+    assert.equal(resized.statusCode, 200)
+    const empty = await server.app.inject({ method: 'POST', url: '/api/predict', ...multipart([]) })
+    assert.equal(empty.statusCode, 400)
+    assert.match(empty.json().error, /Send one or more images/)
+  })
+
+  it('404 for an unknown route, 405 with Allow for a wrong method, 415 for JSON', async () => {
+    const missing = await server.app.inject({ method: 'GET', url: '/etc/passwd' })
+    assert.equal(missing.statusCode, 404)
+    const traversal = await server.app.inject({ method: 'GET', url: '/../package.json' })
+    assert.equal(traversal.statusCode, 404)
+    const method = await server.app.inject({ method: 'GET', url: '/api/predict' })
+    assert.equal(method.statusCode, 405)
+    assert.equal(method.headers.allow, 'POST')
+    const put = await server.app.inject({ method: 'DELETE', url: '/api/model' })
+    assert.equal(put.statusCode, 405)
+    const json = await server.app.inject({ method: 'POST', url: '/api/predict', payload: { a: 1 } })
+    assert.equal(json.statusCode, 415)
+  })
+
+  it('model card, health, page and Prometheus metrics', async () => {
+    const card = (await server.app.inject({ url: '/api/model' })).json()
+    assert.equal(card.arch, 'small')
+    assert.deepEqual(card.classes, ['0 normal', '1 tumour'])
+    assert.equal(card.patchSize, 16)
+    assert.equal(card.thresholdRule, 'youden')
+    assert.equal((await server.app.inject({ url: '/healthz' })).json().status, 'ok')
+    const page = await server.app.inject({ url: '/' })
+    assert.match(page.headers['content-type'] as string, /text\/html/)
+    assert.match(page.body, /<script type="module" src="\/app.js">/)
+    assert.match((await server.app.inject({ url: '/app.js' })).body, /api\/predict/)
+    const metrics = (await server.app.inject({ url: '/metrics' })).body
+    assert.match(metrics, /pcam_requests_total\{route="\/api\/predict",status="200"\} \d+/)
+    assert.match(metrics, /pcam_requests_total\{route="\/api\/predict",status="400"\} \d+/)
+    assert.match(metrics, /pcam_request_seconds_bucket\{le="\+Inf"\} \d+/)
+    assert.match(metrics, /pcam_queue_length 0/)
+  })
+})
+
+describe('serve limits', () => {
+  it('413 for a body over the limit and for too many files', async () => {
+    const server = await serve({ bodyLimit: 4096, maxFiles: 2 })
+    const patch = readFileSync(validPatches(0)[0]!)
+    const huge = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      payload: Buffer.alloc(10_000, 1),
+      headers: { 'content-type': 'image/png' },
+    })
+    assert.equal(huge.statusCode, 413)
+    assert.match(huge.json().error, /too large/)
+    const many = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      ...multipart([
+        ['a.png', patch],
+        ['b.png', patch],
+        ['c.png', patch],
+      ]),
+    })
+    assert.equal(many.statusCode, 413)
+  })
+
+  it('batches concurrent requests together, and answers 503 with Retry-After over the queue bound', async () => {
+    // Batches wait up to 200 ms for 64 images: what arrives together is one batch, or refused.
+    const server = await serve({ maxBatch: 64, maxWaitMs: 200, maxQueue: 8 })
+    const patch = readFileSync(validPatches(1)[0]!)
+    const send = () =>
+      server.app.inject({
+        method: 'POST',
+        url: '/api/predict',
+        payload: patch,
+        headers: { 'content-type': 'image/png' },
+      })
+    const first = await Promise.all(Array.from({ length: 6 }, send))
+    assert.ok(first.every((r) => r.statusCode === 200))
+    assert.ok(
+      server.metrics.batchSize.count < 6,
+      `${server.metrics.batchSize.count} batches for 6 requests`,
+    )
+    // 12 at once against a queue of 8 behind a 100 ms wait: some must be refused.
+    const second = await Promise.all(Array.from({ length: 12 }, send))
+    const refused = second.filter((r) => r.statusCode === 503)
+    assert.ok(refused.length > 0 && refused.length < 12, `${refused.length} refused`)
+    assert.equal(refused[0]!.headers['retry-after'], '1')
+    assert.ok(second.every((r) => r.statusCode === 200 || r.statusCode === 503))
+  })
+
+  it('close() lets a request in flight finish', async () => {
+    const server = await serve({ maxWaitMs: 300 })
+    const address = await server.app.listen({ host: '127.0.0.1', port: 0 })
+    servers.splice(servers.indexOf(server), 1)
+    const pending = fetch(`${address}/api/predict`, {
+      method: 'POST',
+      body: readFileSync(validPatches(0)[0]!),
+      headers: { 'content-type': 'image/png' },
+    })
+    await new Promise((resolve) => setTimeout(resolve, 100)) // the request waits in the batcher
+    const closing = server.close()
+    const response = await pending
+    assert.equal(response.status, 200)
+    await closing
+    await assert.rejects(fetch(`${address}/healthz`))
+  })
+})

@@ -1,0 +1,158 @@
+// The web page of pcam serve in headless Chromium, on a small CNN trained briefly on real PCam
+// patches: upload real patches, see probabilities and heatmaps, sort, reach the file picker from
+// the keyboard, move the threshold, export the CSV; a screenshot is kept in test-artifacts/.
+import assert from 'node:assert/strict'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { Browser, FileChooser, Page } from 'playwright-core'
+import { prepareStore } from '../../src/data/prepare.js'
+import { train } from '../../src/learn/train.js'
+import { createServer, type PcamServer } from '../../src/serve/server.js'
+import { ARTIFACTS, launchBrowser } from '../helpers/browser.js'
+import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-web-'))
+const UPLOADS = 8
+
+describe('web page', { skip: skipWithoutData }, () => {
+  let server: PcamServer
+  let browser: Browser
+  let page: Page
+  let address = ''
+  const uploads: string[] = []
+
+  before(async () => {
+    // A few hundred real patches: enough for a model that says something, in seconds.
+    for (const [split, count] of [
+      ['train', 160],
+      ['valid', 32],
+    ] as const) {
+      for (const label of ['0', '1']) {
+        const from = join(PCAM_JPEG, split, label)
+        const to = join(root, 'src', split, label)
+        mkdirSync(to, { recursive: true })
+        for (const f of readdirSync(from).sort().slice(0, count))
+          copyFileSync(join(from, f), join(to, f))
+      }
+    }
+    const store = join(root, 'store')
+    await prepareStore({ sources: [join(root, 'src')], out: store, split: null })
+    const run = join(root, 'run')
+    await train({
+      store,
+      out: run,
+      arch: 'small',
+      head: 'linear',
+      pretrained: null,
+      size: null,
+      batchSize: 32,
+      freezeEpochs: 0,
+      epochs: 1,
+      lr: 3e-3,
+      seed: 1,
+      wd: 0.01,
+      mixedPrecision: false,
+      augment: null,
+    })
+    for (const label of ['0', '1']) {
+      const dir = join(PCAM_JPEG, 'valid', label)
+      uploads.push(
+        ...readdirSync(dir)
+          .sort()
+          .slice(100, 100 + UPLOADS / 2)
+          .map((f) => join(dir, f)),
+      )
+    }
+    server = await createServer({ run })
+    address = await server.app.listen({ host: '127.0.0.1', port: 0 })
+    browser = await launchBrowser()
+    page = await browser.newPage({ viewport: { width: 1200, height: 900 }, acceptDownloads: true })
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('shows the model card, then each uploaded patch with probability, label and heatmap', async () => {
+    const problems: string[] = []
+    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
+    page.on('pageerror', (e) => problems.push(e.message))
+    page.on(
+      'request',
+      (r) =>
+        !r.url().startsWith(address) && !/^(data|blob):/.test(r.url()) && problems.push(r.url()),
+    )
+    await page.goto(address)
+    await page.locator('#model-card table').waitFor()
+    assert.match(await page.locator('#model-card').innerText(), /small \(linear head\)/)
+    await page.setInputFiles('#files', uploads)
+    await page
+      .locator('.card')
+      .nth(UPLOADS - 1)
+      .waitFor()
+    assert.equal(await page.locator('.card').count(), UPLOADS)
+    assert.equal(await page.locator('#table tbody tr').count(), UPLOADS)
+    const heatmaps = (await page.evaluate(
+      '[...document.querySelectorAll("img.heatmap")].map((i) => i.complete && i.naturalWidth === 96)',
+    )) as boolean[]
+    assert.equal(heatmaps.length, UPLOADS)
+    assert.ok(heatmaps.every(Boolean), 'every heatmap loaded at 96 px')
+    const probabilities = (await page.locator('#table tbody td.num').allInnerTexts()).map(Number)
+    assert.ok(probabilities.every((p) => p >= 0 && p <= 1))
+    assert.deepEqual(
+      probabilities,
+      [...probabilities].sort((a, b) => b - a),
+      'sorted by probability',
+    )
+    assert.deepEqual(problems, [])
+  })
+
+  it('sorts by name from a header button, and opens the file picker from the keyboard', async () => {
+    await page.getByRole('button', { name: 'Patch', exact: true }).click()
+    const names = await page.locator('#table tbody tr td:first-child').allInnerTexts()
+    assert.deepEqual(names, [...names].sort(), 'ascending by name')
+    assert.equal(await page.locator('#table th').first().getAttribute('aria-sort'), 'ascending')
+    // Listening first: Playwright intercepts file choosers only once a listener is in place.
+    const chooser = new Promise<FileChooser>((resolve) => page.once('filechooser', resolve))
+    await page.waitForTimeout(200)
+    await page.locator('#drop').focus()
+    await page.keyboard.press('Enter')
+    assert.ok((await chooser).isMultiple())
+  })
+
+  it('the threshold slider relabels, the heatmap toggles, the CSV exports what is shown', async () => {
+    await page.locator('#threshold').fill('0')
+    const labels = await page.locator('#table tbody tr td:nth-child(3)').allInnerTexts()
+    assert.ok(
+      labels.every((l) => l === '1 tumour'),
+      labels.join(),
+    )
+    assert.match(
+      await page.locator('#summary').innerText(),
+      new RegExp(`^${UPLOADS} of ${UPLOADS}`),
+    )
+    await page.locator('#threshold').fill('1')
+    assert.ok(
+      (await page.locator('#table tbody tr td:nth-child(3)').allInnerTexts()).every(
+        (l) => l === '0 normal',
+      ),
+    )
+    await page.locator('#threshold').fill('0.5')
+    const first = page.locator('.card').first()
+    await first.getByRole('button', { name: 'Heatmap' }).click()
+    assert.equal(await first.locator('img.heatmap').isHidden(), true)
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#export').click(),
+    ])
+    const csv = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\n')
+    assert.equal(csv[0], 'name,probability,label,threshold')
+    assert.equal(csv.length, UPLOADS + 1)
+    assert.ok(csv.slice(1).every((row) => row.endsWith(',0.5')))
+    await page.screenshot({ path: join(ARTIFACTS, 'web.png'), fullPage: true })
+  })
+})

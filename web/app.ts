@@ -1,0 +1,328 @@
+/**
+ * The web page of `pcam serve`: send patches to /api/predict, show each with its probability,
+ * label and Grad-CAM overlay; a sortable table with a threshold slider and CSV export; the model
+ * card from /api/model. No framework and nothing from the network beyond the server itself.
+ */
+
+interface ModelCard {
+  arch: string
+  head: string
+  classes: string[]
+  patchSize: number
+  inputSize: number
+  threshold: number
+  thresholdRule: string
+  tta: boolean
+  training: { source?: { description?: string }; splitMethod?: string } | null
+  validation: { auc: number; accuracy: number; stage: string; epoch: number } | null
+  evaluations: {
+    name: string
+    patches: number
+    rocAuc: number
+    rocAucLow: number
+    rocAucHigh: number
+    accuracy: number
+    sensitivity: number
+    specificity: number
+  }[]
+  roc: { fpr: number; tpr: number }[] | null
+}
+
+interface Result {
+  name: string
+  probability: number
+  heatmap?: string
+  /** The patch as the user gave it, for the card. */
+  url: string
+}
+
+const BATCH = 16
+const IMAGE = /\.(png|jpe?g|tiff?)$/i
+
+const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T
+const results: Result[] = []
+let classes = ['negative', 'positive']
+let sortKey: 'name' | 'probability' | 'label' = 'probability'
+let sortDescending = true
+
+const f3 = (v: number) => v.toFixed(3)
+
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  children: (Node | string)[] = [],
+): HTMLElementTagNameMap[K] {
+  const node = Object.assign(document.createElement(tag), props)
+  node.append(...children)
+  return node
+}
+
+function threshold(): number {
+  return Number($<HTMLInputElement>('#threshold').value)
+}
+
+function labelOf(p: number): string {
+  return (p >= threshold() ? classes[1] : classes[0]) ?? ''
+}
+
+function rocSvg(points: { fpr: number; tpr: number }[]): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg'
+  const svg = document.createElementNS(ns, 'svg')
+  svg.setAttribute('viewBox', '-0.12 -0.05 1.17 1.17')
+  svg.setAttribute('width', '220')
+  svg.setAttribute('height', '220')
+  svg.setAttribute('role', 'img')
+  svg.setAttribute('aria-label', 'ROC curve of the evaluation')
+  const line = (d: string, colour: string, dash = '') => {
+    const path = document.createElementNS(ns, 'path')
+    path.setAttribute('d', d)
+    path.setAttribute('fill', 'none')
+    path.setAttribute('stroke', colour)
+    path.setAttribute('stroke-width', '0.012')
+    if (dash) path.setAttribute('stroke-dasharray', dash)
+    svg.append(path)
+  }
+  line('M0,1 L1,0', '#999', '0.03')
+  line('M0,1 L0,0 L1,0', '#ccc') // axes (y grows downwards in SVG)
+  line(points.map((p, k) => `${k ? 'L' : 'M'}${p.fpr},${1 - p.tpr}`).join(' '), '#0072b2')
+  return svg
+}
+
+async function loadModel(): Promise<void> {
+  const target = $('#model-card')
+  try {
+    const response = await fetch('/api/model')
+    const card = (await response.json()) as ModelCard
+    classes = card.classes
+    const slider = $<HTMLInputElement>('#threshold')
+    slider.value = String(card.threshold)
+    $<HTMLOutputElement>('#threshold-value').value = f3(card.threshold)
+    const rows: [string, string][] = [
+      ['architecture', `${card.arch} (${card.head} head)`],
+      ['classes', card.classes.join(', ')],
+      ['patches', `${card.patchSize}x${card.patchSize} (network input ${card.inputSize})`],
+      [
+        'threshold',
+        Number.isNaN(Number(card.thresholdRule))
+          ? `${f3(card.threshold)} (${card.thresholdRule}, chosen on the valid split)`
+          : `${f3(card.threshold)} (fixed)`,
+      ],
+      ['test-time augmentation', card.tta ? '8 symmetries' : 'off'],
+      ['trained on', card.training?.source?.description ?? 'unknown'],
+      ['split', card.training?.splitMethod ?? 'unknown'],
+    ]
+    if (card.validation)
+      rows.push([
+        'best validation epoch',
+        `ROC AUC ${f3(card.validation.auc)}, accuracy ${f3(card.validation.accuracy)} (${card.validation.stage} ${card.validation.epoch + 1})`,
+      ])
+    for (const e of card.evaluations)
+      rows.push([
+        `evaluation ${e.name}`,
+        `${e.patches} patches: ROC AUC ${f3(e.rocAuc)} (${f3(e.rocAucLow)}-${f3(e.rocAucHigh)}), ` +
+          `sensitivity ${f3(e.sensitivity)}, specificity ${f3(e.specificity)}`,
+      ])
+    const table = element('table', {}, [
+      element(
+        'tbody',
+        {},
+        rows.map(([k, v]) => element('tr', {}, [element('th', {}, [k]), element('td', {}, [v])])),
+      ),
+    ])
+    target.replaceChildren(table)
+    if (card.roc)
+      target.append(element('p', {}, ['ROC curve of the first evaluation:']), rocSvg(card.roc))
+  } catch (error) {
+    target.replaceChildren(
+      element('p', { className: 'error' }, [`Cannot read the model: ${error}`]),
+    )
+  }
+}
+
+async function predict(files: File[]): Promise<void> {
+  const images = files.filter((f) => IMAGE.test(f.name))
+  const status = $('#status')
+  if (images.length === 0) {
+    status.textContent = 'No PNG, JPEG or TIFF patches among the files given.'
+    return
+  }
+  const explain = $<HTMLInputElement>('#explain').checked
+  const resize = $<HTMLInputElement>('#resize').checked
+  const query = new URLSearchParams({ explain: explain ? '1' : '0', resize: resize ? '1' : '0' })
+  const problems: string[] = []
+  for (let start = 0; start < images.length; start += BATCH) {
+    status.textContent = `Predicting ${Math.min(start + BATCH, images.length)} of ${images.length}…`
+    const batch = images.slice(start, start + BATCH)
+    const form = new FormData()
+    for (const file of batch) form.append('images', file, file.webkitRelativePath || file.name)
+    const response = await fetch(`/api/predict?${query}`, { method: 'POST', body: form })
+    const body = await response.json()
+    if (!response.ok) {
+      problems.push(body.error ?? `HTTP ${response.status}`)
+      continue
+    }
+    body.results.forEach((r: { name: string; probability: number; heatmap?: string }, k: number) =>
+      results.push({ ...r, url: URL.createObjectURL(batch[k] as File) }),
+    )
+    render()
+  }
+  status.textContent =
+    `${results.length} patches predicted.` +
+    (problems.length ? ` Problems: ${problems.join(' ')}` : '')
+  status.classList.toggle('error', problems.length > 0)
+}
+
+function sorted(): Result[] {
+  const key = (r: Result) => (sortKey === 'label' ? labelOf(r.probability) : r[sortKey])
+  return [...results].sort((a, b) => {
+    const [x, y] = [key(a), key(b)]
+    const order = x < y ? -1 : x > y ? 1 : 0
+    return sortDescending ? -order : order
+  })
+}
+
+function render(): void {
+  $('#results').hidden = results.length === 0
+  const cut = threshold()
+  $<HTMLOutputElement>('#threshold-value').value = f3(cut)
+  const showHeatmaps = $<HTMLInputElement>('#show-heatmaps').checked
+  const rows = sorted()
+  $('#cards').replaceChildren(
+    ...rows.map((r) => {
+      const pictures = element('div', { className: 'pictures' }, [
+        element('img', { src: r.url, alt: `patch ${r.name}` }),
+      ])
+      if (r.heatmap) {
+        const heat = element('img', {
+          src: r.heatmap,
+          alt: `Grad-CAM heatmap of ${r.name}`,
+          className: 'heatmap',
+        })
+        heat.hidden = !showHeatmaps
+        pictures.append(heat)
+        const toggle = element('button', { type: 'button', textContent: 'Heatmap' })
+        toggle.setAttribute('aria-pressed', String(showHeatmaps))
+        toggle.addEventListener('click', () => {
+          heat.hidden = !heat.hidden
+          toggle.setAttribute('aria-pressed', String(!heat.hidden))
+        })
+        return card(r, cut, pictures, toggle)
+      }
+      return card(r, cut, pictures)
+    }),
+  )
+  $('#table tbody').replaceChildren(
+    ...rows.map((r) =>
+      element('tr', {}, [
+        element('td', {}, [r.name]),
+        element('td', { className: 'num' }, [f3(r.probability)]),
+        element('td', {}, [labelOf(r.probability)]),
+      ]),
+    ),
+  )
+  const positives = results.filter((r) => r.probability >= cut).length
+  $('#summary').textContent =
+    `${positives} of ${results.length} at or above the threshold (${classes[1]})`
+}
+
+function card(r: Result, cut: number, pictures: HTMLElement, toggle?: HTMLElement): HTMLElement {
+  const positive = r.probability >= cut
+  return element('figure', { className: `card${positive ? ' positive' : ''}` }, [
+    pictures,
+    element('figcaption', {}, [
+      element('div', { className: 'name', title: r.name }, [r.name]),
+      element('div', {}, [
+        element('strong', {}, [labelOf(r.probability)]),
+        ` p ${f3(r.probability)}`,
+      ]),
+      ...(toggle ? [toggle] : []),
+    ]),
+  ])
+}
+
+function exportCsv(): void {
+  const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+  const lines = ['name,probability,label,threshold']
+  for (const r of sorted())
+    lines.push([quote(r.name), r.probability, quote(labelOf(r.probability)), threshold()].join(','))
+  const link = element('a', {
+    href: URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' })),
+    download: 'pcam-predictions.csv',
+  })
+  document.body.append(link)
+  link.click()
+  link.remove()
+}
+
+function setUp(): void {
+  const drop = $('#drop')
+  const files = $<HTMLInputElement>('#files')
+  drop.addEventListener('click', () => files.click())
+  drop.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' || event.key === ' ') {
+      event.preventDefault()
+      files.click()
+    }
+  })
+  drop.addEventListener('dragover', (event) => {
+    event.preventDefault()
+    drop.classList.add('over')
+  })
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'))
+  drop.addEventListener('drop', (event) => {
+    event.preventDefault()
+    drop.classList.remove('over')
+    void droppedFiles(event.dataTransfer).then(predict)
+  })
+  for (const id of ['#files', '#folder']) {
+    const input = $<HTMLInputElement>(id)
+    input.addEventListener('change', () => {
+      void predict([...(input.files ?? [])])
+      input.value = ''
+    })
+  }
+  $('#threshold').addEventListener('input', render)
+  $('#show-heatmaps').addEventListener('change', render)
+  $('#export').addEventListener('click', exportCsv)
+  for (const button of document.querySelectorAll<HTMLButtonElement>('#table th button')) {
+    button.addEventListener('click', () => {
+      const key = button.dataset.key as typeof sortKey
+      sortDescending = key === sortKey ? !sortDescending : key === 'probability'
+      sortKey = key
+      for (const th of document.querySelectorAll('#table th')) th.setAttribute('aria-sort', 'none')
+      button.parentElement?.setAttribute('aria-sort', sortDescending ? 'descending' : 'ascending')
+      render()
+    })
+  }
+  void loadModel()
+}
+
+/** Files of a drop, folders walked recursively. */
+async function droppedFiles(transfer: DataTransfer | null): Promise<File[]> {
+  if (!transfer) return []
+  const entries = [...transfer.items].map((i) => i.webkitGetAsEntry()).filter((e) => e !== null)
+  if (entries.length === 0) return [...transfer.files]
+  const out: File[] = []
+  const walk = async (entry: FileSystemEntry): Promise<void> => {
+    if (entry.isFile) {
+      out.push(
+        await new Promise<File>((resolve, reject) =>
+          (entry as FileSystemFileEntry).file(resolve, reject),
+        ),
+      )
+    } else if (entry.isDirectory) {
+      const reader = (entry as FileSystemDirectoryEntry).createReader()
+      for (;;) {
+        const batch = await new Promise<FileSystemEntry[]>((resolve, reject) =>
+          reader.readEntries(resolve, reject),
+        )
+        if (batch.length === 0) break
+        for (const child of batch) await walk(child)
+      }
+    }
+  }
+  for (const entry of entries) await walk(entry)
+  return out
+}
+
+setUp()
