@@ -80,6 +80,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-predict.js')).benchPredictCommand,
   },
   {
+    name: 'bench serve',
+    summary: 'Requests/s and latency of pcam serve at 1, 8 and 64 clients, batching vs none',
+    load: async () => (await import('./commands/bench-serve.js')).benchServeCommand,
+  },
+  {
     name: 'bench data',
     summary: 'Prepare and loader throughput on real patches, memory while preparing',
     load: async () => (await import('./commands/bench-data.js')).benchDataCommand,

@@ -114,6 +114,16 @@ export class PatchStore {
     }
   }
 
+  /** The pixels of patch i (H x W x 3, row-major), copied out of the mapped file. */
+  image(i: number): Uint8Array {
+    const one = this.images.select(0, i)
+    try {
+      return one.contiguous().data() as Uint8Array
+    } finally {
+      one.dispose()
+    }
+  }
+
   dispose(): void {
     this.images.dispose()
     this.labels.dispose()

@@ -1,7 +1,7 @@
 /**
  * Dynamic batching: requests that arrive close together are run through the model as one batch.
  * A batch starts when `maxBatch` items wait or `maxWaitMs` after the first one arrived, whichever
- * is first; one batch runs at a time (the model has one worker), and what arrives meanwhile forms
+ * is first (with 0, at the end of the current turn of the event loop); one batch runs at a time (the model has one worker), and what arrives meanwhile forms
  * the next, started as soon as the running one ends. The queue is bounded: over `maxQueue` waiting items, submit() refuses at once.
  * @module
  */
@@ -31,7 +31,7 @@ interface Pending<I, O> {
 export class DynamicBatcher<I, O> {
   readonly #options: BatcherOptions<I, O>
   #queue: Pending<I, O>[] = []
-  #timer: NodeJS.Timeout | null = null
+  #timer: NodeJS.Timeout | NodeJS.Immediate | null = null
   #running: Promise<void> | null = null
 
   constructor(options: BatcherOptions<I, O>) {
@@ -69,12 +69,19 @@ export class DynamicBatcher<I, O> {
     if (this.#queue.length >= this.#options.maxBatch) {
       this.#start()
     } else if (!this.#timer) {
-      this.#timer = setTimeout(() => this.#start(), this.#options.maxWaitMs)
+      // No wait: still let what arrived in the same turn of the event loop join.
+      this.#timer =
+        this.#options.maxWaitMs > 0
+          ? setTimeout(() => this.#start(), this.#options.maxWaitMs)
+          : setImmediate(() => this.#start())
     }
   }
 
   #start(): void {
-    if (this.#timer) clearTimeout(this.#timer)
+    if (this.#timer) {
+      clearTimeout(this.#timer as NodeJS.Timeout)
+      clearImmediate(this.#timer as NodeJS.Immediate)
+    }
     this.#timer = null
     if (this.#running || this.#queue.length === 0) return
     const batch = this.#queue.splice(0, this.#options.maxBatch)

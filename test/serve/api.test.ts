@@ -243,3 +243,35 @@ describe('serve limits', () => {
     await assert.rejects(fetch(`${address}/healthz`))
   })
 })
+
+describe('bench serve', () => {
+  it('measures levels of concurrent clients against a server process, with and without batching', async () => {
+    const { benchServe } = await import('../../src/bench/serve.js')
+    const results = await benchServe({
+      run,
+      store: join(root, 'store'),
+      clients: [1, 4],
+      requests: 24,
+      secondsPerLevel: 10,
+      maxBatch: 8,
+      maxWaitMs: 0,
+    })
+    assert.deepEqual(
+      results.map((r) => r.mode),
+      ['dynamic batching', 'batch size 1'],
+    )
+    for (const r of results) {
+      assert.deepEqual(
+        r.levels.map((l) => [l.clients, l.requests, l.failed]),
+        [
+          [1, 24, 0],
+          [4, 24, 0],
+        ],
+      )
+      for (const l of r.levels) {
+        assert.ok(l.requestsPerSec > 0 && l.p50Ms <= l.p99Ms && l.serverRssMiB > 50)
+        if (r.maxBatch === 1) assert.equal(l.meanBatch, 1)
+      }
+    }
+  })
+})
