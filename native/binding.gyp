@@ -10,7 +10,8 @@
         "src/nn.cc",
         "src/optim.cc",
         "src/mmap.cc",
-        "src/runtime.cc"
+        "src/runtime.cc",
+        "src/dist.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -69,6 +69,13 @@ function find() {
   return found
 }
 
+// c10d's Gloo process group needs Gloo's headers (Debian: libgloo-dev; pip wheels ship them).
+function hasGloo(torch) {
+  return [...torch.includeDirs, '/usr/include'].some((dir) =>
+    existsSync(join(dir, 'gloo', 'algorithm.h')),
+  )
+}
+
 function setting(torch, name) {
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10']
   if (torch.cuda) libs.push('-ltorch_cuda', '-lc10_cuda')
@@ -85,9 +92,10 @@ function setting(torch, name) {
       return [
         `_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`,
         ...(torch.cuda ? ['PCAM_WITH_CUDA=1'] : []),
+        ...(hasGloo(torch) ? ['USE_C10D_GLOO=1', 'PCAM_WITH_GLOO=1'] : []),
       ]
     case 'describe':
-      return [JSON.stringify(torch, null, 2)]
+      return [JSON.stringify({ ...torch, gloo: hasGloo(torch) }, null, 2)]
     default:
       throw new Error(`unknown setting "${name}"`)
   }

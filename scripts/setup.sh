@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages pcam needs on Debian/Ubuntu, only those that are missing.
 #   scripts/setup.sh engine   libtorch (unless $LIBTORCH or python3's torch already provide one)
+#                             and Gloo's headers (c10d's CPU backend, for data-parallel training)
 #   scripts/setup.sh test     also PyTorch and scikit-learn for Python (the tests' independent
 #                             references) and Chromium (the report and web page run in a real browser)
 set -euo pipefail
@@ -27,6 +28,10 @@ apt_install() {
 
 if ! node native/libtorch.mjs include_dirs >/dev/null 2>&1; then
   apt_install libtorch-dev
+fi
+# Data-parallel training uses c10d's Gloo backend, whose headers Debian ships apart.
+if ! node native/libtorch.mjs defines 2>/dev/null | grep -q PCAM_WITH_GLOO; then
+  apt_install libgloo-dev
 fi
 
 # Charts are rasterised to PNG with librsvg, which needs at least one font.

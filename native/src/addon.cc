@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterNn(env, exports);
   RegisterOptim(env, exports);
   RegisterMmap(env, exports);
+  RegisterDist(env, exports);
   return exports;
 }
 

@@ -80,6 +80,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-predict.js')).benchPredictCommand,
   },
   {
+    name: 'bench distributed',
+    summary: 'Data-parallel training images/s with 1 and 2 ranks, and the all-reduce time per step',
+    load: async () => (await import('./commands/bench-distributed.js')).benchDistributedCommand,
+  },
+  {
     name: 'bench serve',
     summary: 'Requests/s and latency of pcam serve at 1, 8 and 64 clients, batching vs none',
     load: async () => (await import('./commands/bench-serve.js')).benchServeCommand,

@@ -26,6 +26,13 @@ export interface LoaderOptions {
   size?: number
   normalization: Normalization
   augment?: AugmentOptions | null
+  /**
+   * Data-parallel training: this rank's part of every epoch. With dropLast (training), the epoch
+   * is cut into global batches of batchSize x worldSize and this rank takes its slice of each, so
+   * the ranks together see exactly what one process with the global batch would; without
+   * (validation), it takes one contiguous stretch, in order, for gathering back.
+   */
+  shard?: { rank: number; worldSize: number }
 }
 
 export interface Batch {
@@ -53,14 +60,44 @@ export class PatchLoader {
     this.size = options.size ?? store.meta.height
   }
 
+  /** Patches in the loader (all ranks together). */
   get count(): number {
     return this.#indices.size(0)
   }
 
-  /** Batches per epoch. */
+  /** This rank's stretch of a validation epoch, [start, end) in epoch order. */
+  #stretch(): [number, number] {
+    const { rank, worldSize } = this.options.shard ?? { rank: 0, worldSize: 1 }
+    return [
+      Math.floor((rank * this.count) / worldSize),
+      Math.floor(((rank + 1) * this.count) / worldSize),
+    ]
+  }
+
+  /** Batches per epoch (of this rank). */
   get length(): number {
-    const full = Math.floor(this.count / this.options.batchSize)
-    return this.options.dropLast || this.count % this.options.batchSize === 0 ? full : full + 1
+    const { batchSize, dropLast, shard } = this.options
+    if (shard && dropLast) return Math.floor(this.count / (batchSize * shard.worldSize))
+    const [start, end] = this.#stretch()
+    const count = end - start
+    const full = Math.floor(count / batchSize)
+    return dropLast || count % batchSize === 0 ? full : full + 1
+  }
+
+  /** Positions in the epoch's order of the patches this rank reads, in reading order. */
+  #positions(): number[] | null {
+    const { batchSize, dropLast, shard } = this.options
+    if (!shard || shard.worldSize === 1) return null
+    if (!dropLast) {
+      const [start, end] = this.#stretch()
+      return Array.from({ length: end - start }, (_, k) => start + k)
+    }
+    const positions: number[] = []
+    for (let b = 0; b < this.length; b++) {
+      const first = (b * shard.worldSize + shard.rank) * batchSize
+      for (let k = 0; k < batchSize; k++) positions.push(first + k)
+    }
+    return positions
   }
 
   /**
@@ -69,15 +106,24 @@ export class PatchLoader {
    */
   *epoch(epoch: number, from = 0): Generator<Batch> {
     const generator = new TorchGenerator(this.options.seed * 100_003 + epoch)
-    const order = this.options.shuffle
+    const shuffled = this.options.shuffle
       ? this.#indices.indexSelect(0, randperm(this.count, { generator }))
       : this.#indices.clone()
+    const positions = this.#positions()
+    let order = shuffled
+    if (positions) {
+      const at = tensor(BigInt64Array.from(positions, BigInt))
+      order = shuffled.indexSelect(0, at)
+      at.dispose()
+      shuffled.dispose()
+    }
     keep(order)
     try {
       const { batchSize } = this.options
+      const count = order.size(0)
       for (let b = 0; b < this.length; b++) {
         const start = b * batchSize
-        const indices = order.slice(0, start, Math.min(start + batchSize, this.count))
+        const indices = order.slice(0, start, Math.min(start + batchSize, count))
         // Draws happen for skipped batches too, so a resumed epoch continues the same stream.
         const { images, labels } = this.store.gather(indices)
         const x = prepareBatch(images, {

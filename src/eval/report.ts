@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
+import sharp from 'sharp'
 import { DataError } from '../errors.js'
 import type { EpochRecord } from '../learn/learner.js'
 import type { LrFindResult } from '../learn/lr-find.js'
@@ -74,7 +75,7 @@ function readJsonLines<T>(path: string): T[] {
     .map((l) => JSON.parse(l) as T)
 }
 
-function evaluationSection(dir: string, name: string): string {
+async function evaluationSection(dir: string, name: string): Promise<string> {
   const e = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as SavedEvaluation
   const title = `${e.split} split, ${e.patches} patches${e.tta ? ', 8-way test-time augmentation' : ''}`
   const thresholdNote =
@@ -105,9 +106,16 @@ function evaluationSection(dir: string, name: string): string {
     ['actual', 'predicted', 'patches'],
     e.mostConfused.map((m) => [m.actual, m.predicted, m.count]),
   )
-  const losses = existsSync(join(dir, 'top-losses.png'))
+  // Tissue photographs are five times smaller as JPEG than as PNG, which keeps the report light.
+  const topLossesJpeg = existsSync(join(dir, 'top-losses.png'))
+    ? await sharp(join(dir, 'top-losses.png'))
+        .resize({ width: 1200, withoutEnlargement: true })
+        .jpeg({ quality: 75 })
+        .toBuffer()
+    : null
+  const losses = topLossesJpeg
     ? `<h4>Top losses</h4><p>The patches the model got most confidently wrong, each beside its Grad-CAM overlay for the class it predicted (red: the evidence the network used). Captions: actual class → predicted class; the loss; p, the predicted probability of the positive class. Borders are coloured by the actual class.</p>` +
-      image(readFileSync(join(dir, 'top-losses.png')), 'image/png', `top losses, ${title}`)
+      image(topLossesJpeg, 'image/jpeg', `top losses, ${title}`)
     : ''
   return (
     `<section><h3>${escapeHtml(title)} <small>(${escapeHtml(name)})</small></h3>` +
@@ -153,7 +161,7 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
 
   if (evaluations.length > 0) {
     parts.push('<h2>Evaluation</h2>')
-    for (const name of evaluations) parts.push(evaluationSection(join(evalRoot, name), name))
+    for (const name of evaluations) parts.push(await evaluationSection(join(evalRoot, name), name))
   }
 
   if (history.length > 0) {

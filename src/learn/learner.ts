@@ -21,6 +21,7 @@ import {
   type Tensor,
 } from '../torch/index.js'
 import { accuracy, rocAuc } from '../eval/metrics.js'
+import type { DataParallel } from './data-parallel.js'
 import { oneCycleAt, spreadLr, type OneCycleOptions } from './schedule.js'
 
 /** fastai's defaults. */
@@ -85,6 +86,8 @@ export interface LearnerOptions {
   /** ε of label smoothing (0: none). */
   labelSmoothing?: number
   callbacks?: Callback[]
+  /** Train as one rank of a data-parallel group (loaders sharded to match). */
+  dataParallel?: DataParallel
 }
 
 /** Parameters of batch-norm layers and every bias: the ones wdSkipNorm exempts from decay. */
@@ -143,6 +146,7 @@ export class Learner {
           >)
     this.#momentumKey = options.opt === 'sgd' ? 'momentum' : 'betas'
     this.callbacks = options.callbacks ?? []
+    options.dataParallel?.broadcastModel(model)
   }
 
   /** Trains only the head (and batch-norm layers, as fastai does): the pretrained body stays. */
@@ -193,6 +197,7 @@ export class Learner {
         )
       }
       loss.backward()
+      this.options.dataParallel?.averageGradients([...this.model.parameters()])
       if (this.options.clipGrad) clipGradNorm([...this.model.parameters()], this.options.clipGrad)
       this.optimizer.step()
       return value
@@ -222,10 +227,13 @@ export class Learner {
         })
       }
     })
-    const probabilities = Float32Array.from(probs)
-    const truth = Float32Array.from(labels)
+    // Data-parallel: each rank validated its stretch; the metrics are over the whole valid set.
+    const dp = this.options.dataParallel
+    const probabilities = dp ? dp.gather(Float32Array.from(probs)) : Float32Array.from(probs)
+    const truth = dp ? dp.gather(Float32Array.from(labels)) : Float32Array.from(labels)
+    if (dp) lossSum = (dp.sum([lossSum]) as [number])[0]
     return {
-      loss: lossSum / probs.length,
+      loss: lossSum / probabilities.length,
       accuracy: accuracy(probabilities, truth),
       auc: rocAuc(probabilities, truth),
       probabilities,
@@ -302,6 +310,8 @@ export class Learner {
         return false
       }
       const seconds = (performance.now() - began) / 1000
+      // Ranks normalised with their own batch statistics; validation and checkpoints need one set.
+      this.options.dataParallel?.syncBuffers(this.model)
       const valid = this.validate()
       const record: EpochRecord = {
         stage,

@@ -40,7 +40,10 @@ export async function lrFind(
   learn.callbacks.push({
     afterBatch: (_, info) => {
       const step = lrs.length
-      smoothed = beta * smoothed + (1 - beta) * info.loss
+      // Data-parallel ranks follow the mean loss, so they all stop at the same step.
+      const dp = learn.options.dataParallel
+      const loss = dp ? (dp.sum([info.loss]) as [number])[0] / dp.worldSize : info.loss
+      smoothed = beta * smoothed + (1 - beta) * loss
       const value = smoothed / (1 - beta ** (step + 1))
       lrs.push(start * (end / start) ** (step / (iterations - 1)))
       losses.push(value)

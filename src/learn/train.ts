@@ -23,10 +23,11 @@ import {
   type ModelSpec,
   type PatchClassifier,
 } from '../models/registry.js'
-import { manualSeed } from '../torch/index.js'
+import { manualSeed, ProcessGroup } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
+import { DataParallel } from './data-parallel.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
 import {
   appendMetrics,
@@ -73,6 +74,18 @@ export interface TrainConfig {
   opt?: 'adamw' | 'sgd'
   /** How the decision threshold is chosen on the valid split at the best epoch (default 0.5). */
   threshold?: ThresholdRule
+  /** Train as one rank of a data-parallel group; batchSize is then per rank. */
+  distributed?: DistributedConfig
+}
+
+export interface DistributedConfig {
+  rank: number
+  worldSize: number
+  masterAddr: string
+  masterPort: number
+  /** Batch-norm running statistics: rank 0's, or their mean over the ranks. */
+  bnStats?: 'rank0' | 'mean'
+  timeoutMs?: number
 }
 
 /** The decision threshold a run carries: chosen on the valid split at its best epoch. */
@@ -174,7 +187,16 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
   model.toChannelsLast()
   const size = config.size ?? store.meta.height
   const normalization = normalizationFor(config, store)
-  const loaderOptions = { batchSize: config.batchSize, seed: config.seed, size, normalization }
+  const shard = config.distributed
+    ? { rank: config.distributed.rank, worldSize: config.distributed.worldSize }
+    : undefined
+  const loaderOptions = {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    size,
+    normalization,
+    shard,
+  }
   const trainLoader = new PatchLoader(store, store.indicesOf('train'), {
     ...loaderOptions,
     shuffle: true,
@@ -237,8 +259,25 @@ async function recordBest(config: TrainConfig, record: EpochRecord, valid: Valid
   await writeJson(path, { ...runConfig, threshold, validation: record })
 }
 
+/** Joins the process group of a distributed config (every rank blocks here until all have). */
+function joinGroup(config: TrainConfig): DataParallel | undefined {
+  const d = config.distributed
+  if (!d || d.worldSize === 1) return undefined
+  const group = ProcessGroup.init({
+    rank: d.rank,
+    worldSize: d.worldSize,
+    masterAddr: d.masterAddr,
+    masterPort: d.masterPort,
+    timeoutMs: d.timeoutMs,
+  })
+  return new DataParallel(group, { bnStats: d.bnStats })
+}
+
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   const resuming = existsSync(join(config.out, 'state.json'))
+  const dp = joinGroup(config)
+  // One rank writes the run folder; the others read it when resuming.
+  const writer = !dp || dp.rank === 0
   await mkdir(config.out, { recursive: true })
   const { store, model, trainLoader, validLoader, size, normalization, close } = setUp(
     config,
@@ -254,13 +293,23 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     labelSmoothing: config.labelSmoothing,
     clipGrad: config.clipGrad,
     opt: config.opt,
+    dataParallel: dp,
     callbacks: [
       {
         afterBatch: (_, info) => {
           hooks.onBatch?.(info)
-          if (hooks.signal?.aborted) throw new CancelFit()
+          // Ranks stop together, after the same batch, or some would wait in a collective.
+          const stopHere = Boolean(hooks.signal?.aborted)
+          if (dp ? dp.anyTrue(stopHere) : stopHere) throw new CancelFit()
         },
         afterEpoch: async (l, record, valid) => {
+          if (!writer) {
+            hooks.onEpoch?.(record)
+            sinceBest = record.auc > bestAuc ? 0 : sinceBest + 1
+            bestAuc = Math.max(bestAuc, record.auc)
+            if (config.earlyStop && sinceBest >= config.earlyStop) throw new StopTraining()
+            return
+          }
           appendMetrics(config.out, record)
           hooks.onEpoch?.(record)
           sinceBest = record.auc > bestAuc ? 0 : sinceBest + 1
@@ -291,7 +340,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     const state = loadResumeState(config.out, learn)
     position = state.position
     bestAuc = state.bestAuc
-  } else {
+  } else if (writer) {
     await writeJson(join(config.out, 'config.json'), {
       pcamVersion: '0.1.0',
       model: model.spec,
@@ -312,7 +361,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   } else if (config.lr === 'auto') {
     if (freezing) learn.freeze()
     const found = await lrFind(learn)
-    await saveLrFind(config.out, found)
+    if (writer) await saveLrFind(config.out, found)
     lr = found.suggestion
     hooks.onLrFound?.(lr)
   } else {
@@ -345,7 +394,8 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       else learn.unfreeze()
       const done = await learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from })
       if (!done) {
-        await saveResumeState(config.out, learn, learn.stoppedAt as FitPosition, bestAuc)
+        if (writer)
+          await saveResumeState(config.out, learn, learn.stoppedAt as FitPosition, bestAuc)
         completed = false
         break
       }
@@ -354,6 +404,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   } finally {
     learn.dispose()
     close()
+    dp?.group.destroy()
   }
   return { out: config.out, completed, history: learn.history, bestAuc, lr }
 }

@@ -72,3 +72,4 @@ export {
 } from './runtime.js'
 export { keep, scope, type Disposable } from './scope.js'
 export { Tensor, type MemoryFormat } from './tensor.js'
+export { ProcessGroup, type ProcessGroupOptions, type ReduceOp } from './distributed.js'

@@ -195,6 +195,21 @@ export interface NativeBinding {
   clipGradNorm(params: H[], maxNorm: number): number
   // native/src/mmap.cc
   mmapFile(path: string): H
+  // native/src/dist.cc (absent when built without Gloo's headers; distBackends is then "")
+  distBackends: string
+  distInit?(
+    masterAddr: string,
+    masterPort: number,
+    rank: number,
+    worldSize: number,
+    timeoutMs: number,
+    host: string,
+  ): unknown
+  distAllReduce?(group: unknown, tensors: H[], op: 'sum' | 'max' | 'min'): void
+  distBroadcast?(group: unknown, tensors: H[], root: number): void
+  distAllGather?(group: unknown, tensor: H): H[]
+  distBarrier?(group: unknown): void
+  distDestroy?(group: unknown): void
 }
 
 const BINARY = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pcam.node')
@@ -224,7 +239,10 @@ function isNativeError(error: unknown): error is Error & { code?: unknown } {
 function wrap(raw: Record<string, unknown>): NativeBinding {
   const out: Record<string, unknown> = {}
   for (const [name, fn] of Object.entries(raw)) {
-    if (typeof fn !== 'function') continue
+    if (typeof fn !== 'function') {
+      out[name] = fn // constants such as distBackends
+      continue
+    }
     out[name] = (...args: unknown[]) => {
       try {
         return fn(...args)

@@ -6,10 +6,11 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
-import { ValidationError } from '../../errors.js'
+import { DataError, ValidationError } from '../../errors.js'
+import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
 import { parseThresholdRule } from '../../eval/metrics.js'
 import type { EpochRecord } from '../../learn/learner.js'
-import type { TrainConfig } from '../../learn/train.js'
+import type { DistributedConfig, TrainConfig } from '../../learn/train.js'
 import { startTraining } from '../../learn/run-training.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
@@ -161,6 +162,69 @@ function row(r: EpochRecord): string {
   return cells.join(' ')
 }
 
+/** Options of data-parallel training (train only; lr-find runs in one process). */
+const DISTRIBUTED_OPTIONS: Command['options'] = {
+  nproc: {
+    type: 'number',
+    default: 1,
+    description: 'Ranks (processes) on this machine; --batch-size is per rank',
+  },
+  nnodes: { type: 'number', default: 1, description: 'Machines taking part' },
+  'node-rank': { type: 'number', default: 0, description: "This machine's index, 0..nnodes-1" },
+  'master-addr': {
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'Address of node 0, where rank 0 listens',
+  },
+  'master-port': {
+    type: 'number',
+    default: 0,
+    description: 'Port on node 0 (0: a free one; give one when --nnodes > 1)',
+  },
+  'bn-stats': {
+    type: 'string',
+    default: 'rank0',
+    description: "Batch-norm running statistics across ranks: rank0 (DDP's way) or mean",
+  },
+}
+
+function distributedFrom(values: OptionValues): DistributedConfig | undefined {
+  const env = rankFromEnvironment()
+  if (!env || env.worldSize === 1) return undefined
+  const bnStats = values['bn-stats']
+  if (bnStats !== 'rank0' && bnStats !== 'mean')
+    throw new ValidationError(
+      `Expected rank0 or mean for --bn-stats but received "${String(bnStats)}"`,
+    )
+  return { ...env, bnStats }
+}
+
+/** Starts the ranks of a data-parallel run and relays what rank 0 prints. */
+async function launch(values: OptionValues): Promise<void> {
+  const nproc = checkInteger(values.nproc, '--nproc', 1)
+  const result = await launchRanks({
+    nproc,
+    nnodes: checkInteger(values.nnodes, '--nnodes', 1),
+    nodeRank: checkInteger(values['node-rank'], '--node-rank', 0),
+    masterAddr: values['master-addr'] as string,
+    masterPort: checkInteger(values['master-port'], '--master-port', 0),
+    args: process.argv.slice(2),
+    onStart: (rank, pid) => console.log(`rank ${rank}: pid ${pid}`),
+    onLine: (rank, line, stream) => {
+      if (rank !== 0) console.error(`[rank ${rank}] ${line}`)
+      else if (stream === 'stdout') console.log(line)
+      else console.error(line)
+    },
+  })
+  if (!result.ok) {
+    const f = result.failed!
+    const how = f.signal ? `was killed by ${f.signal}` : `exited with code ${f.code}`
+    throw new DataError(
+      `Rank ${f.rank} ${how}; the other ranks were stopped. Run the same command to resume from the last checkpoint.`,
+    )
+  }
+}
+
 export const trainCommand: Command = {
   name: 'train',
   summary: 'Train a patch classifier on a store (frozen then unfrozen for pretrained backbones).',
@@ -169,11 +233,16 @@ export const trainCommand: Command = {
     '  pcam train --data stores/pcam --arch small --epochs 4\n' +
     '  pcam train --data stores/pcam --arch mobilenet_v1 --pretrained imagenet --freeze-epochs 1 --epochs 3 --lr auto\n' +
     'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
-  options: TRAIN_OPTIONS,
+  options: { ...TRAIN_OPTIONS, ...DISTRIBUTED_OPTIONS },
   async run(values) {
-    const config = await trainConfigFrom(values)
+    const asRank = rankFromEnvironment() !== null
+    if (!asRank && (Number(values.nproc) > 1 || Number(values.nnodes) > 1)) return launch(values)
+    const config = { ...(await trainConfigFrom(values)), distributed: distributedFrom(values) }
+    // Rank 0 speaks for the group; the others only report errors.
+    const quiet = (config.distributed?.rank ?? 0) !== 0
     const out = config.out
-    if (existsSync(join(out, 'state.json'))) console.log(`Resuming ${out} where it stopped.`)
+    if (existsSync(join(out, 'state.json')) && !quiet)
+      console.log(`Resuming ${out} where it stopped.`)
     const header = [
       'epoch'.padEnd(12),
       'train_loss',
@@ -189,6 +258,7 @@ export const trainCommand: Command = {
     const run = startTraining(config, {
       onLrFound: (found) => console.log(`LR finder suggests ${found.toExponential(2)}`),
       onBatch: (info) => {
+        if (quiet) return
         progress ??= createProgress(`${info.stage} ${info.epoch + 1}/${info.epochs}`, info.batches)
         progress.update(
           info.batch,
@@ -197,6 +267,7 @@ export const trainCommand: Command = {
         )
       },
       onEpoch: (record) => {
+        if (quiet) return
         progress?.finish()
         progress = null
         if (!headerShown) console.log(header.join(' '))
@@ -212,6 +283,7 @@ export const trainCommand: Command = {
     process.once('SIGTERM', stop)
     try {
       const result = await run.result
+      if (quiet) return
       if (values.json === true) console.log(JSON.stringify(result))
       else if (result.completed)
         console.log(`Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`)

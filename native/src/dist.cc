@@ -1,0 +1,132 @@
+// PyTorch's c10d process groups: a TCP store for rendezvous and Gloo collectives over it. Mechanism
+// only: which tensors to reduce, how to bucket them and when is decided in TypeScript. Every call
+// blocks until the collective completes on this rank (training runs in a worker thread).
+#include "common.h"
+
+#ifdef PCAM_WITH_GLOO
+
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace pcam {
+
+namespace {
+
+struct GroupBox {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+};
+
+GroupBox& Group(const Napi::Value& value) {
+  GroupBox* box = value.As<Napi::External<GroupBox>>().Data();
+  if (!box->group) throw std::runtime_error("the process group was destroyed");
+  return *box;
+}
+
+void Wait(const c10::intrusive_ptr<c10d::Work>& work) {
+  if (!work->wait()) throw std::runtime_error("the collective did not complete");
+}
+
+c10d::ReduceOp Op(const std::string& name) {
+  if (name == "sum") return c10d::ReduceOp::SUM;
+  if (name == "max") return c10d::ReduceOp::MAX;
+  if (name == "min") return c10d::ReduceOp::MIN;
+  throw std::invalid_argument("unknown reduce op " + name + " (sum, max, min)");
+}
+
+}  // namespace
+
+// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, interfaceHost): rank 0 hosts the
+// TCP store; every rank connects, then Gloo pairs are set up through it.
+PCAM_FN(DistInit) {
+  std::string master = String(info[0]);
+  auto port = static_cast<uint16_t>(Int(info[1]));
+  int rank = static_cast<int>(Int(info[2]));
+  int world = static_cast<int>(Int(info[3]));
+  auto timeout = std::chrono::milliseconds(Int(info[4]));
+  std::string host = String(info[5]);
+  c10d::TCPStoreOptions options;
+  options.port = port;
+  options.isServer = rank == 0;
+  options.numWorkers = world;
+  options.waitWorkers = true;
+  options.timeout = timeout;
+  auto box = new GroupBox();
+  try {
+    box->store = c10::make_intrusive<c10d::TCPStore>(master, options);
+    auto glooOptions = c10d::ProcessGroupGloo::Options::create(timeout);
+    glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+    box->group = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, rank, world, glooOptions);
+  } catch (...) {
+    delete box;
+    throw;
+  }
+  return Napi::External<GroupBox>::New(info.Env(), box, [](Napi::Env, GroupBox* b) { delete b; });
+}
+
+// distAllReduce(group, tensors, op): in place, every tensor reduced over the ranks.
+PCAM_FN(DistAllReduce) {
+  auto tensors = TensorList(info[1]);
+  c10d::AllreduceOptions options;
+  options.reduceOp = Op(String(info[2]));
+  Wait(Group(info[0]).group->allreduce(tensors, options));
+  return info.Env().Undefined();
+}
+
+// distBroadcast(group, tensors, root): in place, every rank receives root's values.
+PCAM_FN(DistBroadcast) {
+  auto tensors = TensorList(info[1]);
+  c10d::BroadcastOptions options;
+  options.rootRank = static_cast<int64_t>(Int(info[2]));
+  Wait(Group(info[0]).group->broadcast(tensors, options));
+  return info.Env().Undefined();
+}
+
+// distAllGather(group, tensor): one tensor per rank, in rank order (same shape on every rank).
+PCAM_FN(DistAllGather) {
+  GroupBox& box = Group(info[0]);
+  at::Tensor input = Unwrap(info[1]).contiguous();
+  std::vector<at::Tensor> inputs{input};
+  std::vector<std::vector<at::Tensor>> outputs(1);
+  for (int r = 0; r < box.group->getSize(); r++) outputs[0].push_back(at::empty_like(input));
+  Wait(box.group->allgather(outputs, inputs));
+  return WrapList(info.Env(), outputs[0]);
+}
+
+PCAM_FN(DistBarrier) {
+  Wait(Group(info[0]).group->barrier());
+  return info.Env().Undefined();
+}
+
+// distDestroy(group): closes the connections now rather than when V8 collects the handle.
+PCAM_FN(DistDestroy) {
+  GroupBox* box = info[0].As<Napi::External<GroupBox>>().Data();
+  box->group.reset();
+  box->store.reset();
+  return info.Env().Undefined();
+}
+
+void RegisterDist(Napi::Env env, Napi::Object exports) {
+  exports.Set("distBackends", Napi::String::New(env, "gloo"));
+  Export(env, exports, "distInit", DistInit);
+  Export(env, exports, "distAllReduce", DistAllReduce);
+  Export(env, exports, "distBroadcast", DistBroadcast);
+  Export(env, exports, "distAllGather", DistAllGather);
+  Export(env, exports, "distBarrier", DistBarrier);
+  Export(env, exports, "distDestroy", DistDestroy);
+}
+
+}  // namespace pcam
+
+#else  // built without Gloo's headers: say so when asked
+
+namespace pcam {
+void RegisterDist(Napi::Env env, Napi::Object exports) {
+  exports.Set("distBackends", Napi::String::New(env, ""));
+}
+}  // namespace pcam
+
+#endif

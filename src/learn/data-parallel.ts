@@ -1,0 +1,134 @@
+/**
+ * Data-parallel training over a c10d process group, as PyTorch's DistributedDataParallel does it:
+ * rank 0's parameters and buffers are broadcast at the start, gradients are averaged across ranks
+ * in buckets (one all-reduce per ~25 MB of gradients) before every optimizer step, batch-norm
+ * running statistics are made equal before validation and checkpoints, and the ranks agree on
+ * stopping so that none is left waiting in a collective.
+ * @module
+ */
+import type { Module } from '../nn/index.js'
+import { cat, noGrad, scope, tensor, type ProcessGroup, type Tensor } from '../torch/index.js'
+
+export interface DataParallelOptions {
+  /** Gradient bytes per all-reduce. */
+  bucketBytes?: number
+  /** Batch-norm running statistics: rank 0's (as DDP broadcasts them) or the mean over ranks. */
+  bnStats?: 'rank0' | 'mean'
+}
+
+/**
+ * Runs one collective on the tensors laid end to end (one message instead of many), then copies
+ * the result back into them. The tensors must share a dtype.
+ */
+function flatten(tensors: Tensor[], collective: (flat: Tensor) => void): void {
+  noGrad(() =>
+    scope(() => {
+      const flat = cat(tensors.map((t) => t.reshape(-1)))
+      collective(flat)
+      let offset = 0
+      for (const t of tensors) {
+        const n = t.numel
+        t.copy_(flat.slice(0, offset, offset + n).reshape(...t.shape))
+        offset += n
+      }
+    }),
+  )
+}
+
+export class DataParallel {
+  readonly bucketBytes: number
+  readonly bnStats: 'rank0' | 'mean'
+  /** Seconds spent in gradient all-reduces so far (for benchmarks). */
+  allReduceSeconds = 0
+
+  constructor(
+    readonly group: ProcessGroup,
+    options: DataParallelOptions = {},
+  ) {
+    this.bucketBytes = options.bucketBytes ?? 25 * 1024 * 1024
+    this.bnStats = options.bnStats ?? 'rank0'
+  }
+
+  get rank(): number {
+    return this.group.rank
+  }
+  get worldSize(): number {
+    return this.group.worldSize
+  }
+
+  /** Every rank starts from rank 0's weights. */
+  broadcastModel(model: Module): void {
+    const tensors = [...model.parameters(), ...model.buffers()]
+    for (const dtype of new Set(tensors.map((t) => t.dtype))) {
+      const same = tensors.filter((t) => t.dtype === dtype)
+      flatten(same, (flat) => this.group.broadcast([flat], 0))
+    }
+  }
+
+  /** Replaces each gradient by its mean over the ranks. */
+  averageGradients(params: readonly Tensor[]): void {
+    const started = performance.now()
+    const withGrad = params.filter((p) => p.hasGrad)
+    let bucket: Tensor[] = []
+    let bytes = 0
+    const flush = () => {
+      if (bucket.length > 0) this.#reduceBucket(bucket)
+      bucket = []
+      bytes = 0
+    }
+    for (const p of withGrad) {
+      bucket.push(p.grad as Tensor)
+      bytes += (p.grad as Tensor).numel * 4
+      if (bytes >= this.bucketBytes) flush()
+    }
+    flush()
+    this.allReduceSeconds += (performance.now() - started) / 1000
+  }
+
+  #reduceBucket(grads: Tensor[]): void {
+    flatten(grads, (flat) => this.group.allReduce([flat], 'mean'))
+  }
+
+  /** Makes the floating-point buffers (batch-norm running statistics) equal on every rank. */
+  syncBuffers(model: Module): void {
+    const buffers = [...model.buffers()].filter((b) => b.dtype === 'float32')
+    if (buffers.length === 0) return
+    flatten(buffers, (flat) =>
+      this.bnStats === 'mean'
+        ? this.group.allReduce([flat], 'mean')
+        : this.group.broadcast([flat], 0),
+    )
+  }
+
+  /** True on every rank when any rank wants to stop. */
+  anyTrue(flag: boolean): boolean {
+    const t = tensor([flag ? 1 : 0])
+    try {
+      this.group.allReduce([t], 'max')
+      return t.item() > 0
+    } finally {
+      t.dispose()
+    }
+  }
+
+  /** Sums of a few numbers over the ranks. */
+  sum(values: number[]): number[] {
+    const t = tensor(values, { dtype: 'float64' })
+    try {
+      this.group.allReduce([t], 'sum')
+      return [...(t.toArray() as number[])]
+    } finally {
+      t.dispose()
+    }
+  }
+
+  /** This rank's values followed by the others', in rank order (the valid stretches in order). */
+  gather(values: Float32Array): Float32Array {
+    const local = tensor(values)
+    const parts = this.group.allGather(local)
+    local.dispose()
+    const whole = Float32Array.from(parts.flatMap((p) => [...(p.data() as Float32Array)]))
+    for (const p of parts) p.dispose()
+    return whole
+  }
+}
