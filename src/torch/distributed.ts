@@ -5,6 +5,7 @@
  * next collective fail after the timeout with Gloo's reason, never hang for good.
  * @module
  */
+import { hostname } from 'node:os'
 import { ConfigError, ValidationError } from '../errors.js'
 import { native } from './native.js'
 import { cat, zeros } from './creation.js'
@@ -17,8 +18,13 @@ export interface ProcessGroupOptions {
   masterPort: number
   /** How long a rendezvous or collective may wait for the other ranks. */
   timeoutMs?: number
-  /** This rank's address for Gloo's connections (default: the master's, right on one machine). */
+  /**
+   * The address Gloo binds on this machine: default $PCAM_GLOO_HOST, else loopback when the
+   * master is on loopback, else this machine's hostname (which must resolve to a reachable address).
+   */
   host?: string
+  /** gloo (CPU, TCP). nccl would need a CUDA libtorch with NCCL, which this addon does not bind. */
+  backend?: 'gloo' | 'nccl'
 }
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min'
@@ -29,6 +35,11 @@ function binding() {
       'This pcam was built without Gloo, c10d\'s CPU backend: install Gloo\'s headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").',
     )
   return native as Required<typeof native>
+}
+
+function defaultHost(masterAddr: string): string {
+  if (process.env.PCAM_GLOO_HOST) return process.env.PCAM_GLOO_HOST
+  return /^(127\.|localhost$|::1$)/.test(masterAddr) ? '127.0.0.1' : hostname()
 }
 
 export class ProcessGroup {
@@ -45,6 +56,10 @@ export class ProcessGroup {
   /** Joins the group: returns once all worldSize ranks have connected (or throws at the timeout). */
   static init(options: ProcessGroupOptions): ProcessGroup {
     const { rank, worldSize, masterAddr, masterPort } = options
+    if (options.backend === 'nccl')
+      throw new ConfigError(
+        'The nccl backend is not built into this pcam (it needs a CUDA libtorch with NCCL); use gloo.',
+      )
     if (!(Number.isInteger(worldSize) && worldSize >= 1))
       throw new ValidationError(`worldSize must be a positive integer, not ${worldSize}`)
     if (!(Number.isInteger(rank) && rank >= 0 && rank < worldSize))
@@ -57,7 +72,7 @@ export class ProcessGroup {
       rank,
       worldSize,
       options.timeoutMs ?? 60_000,
-      options.host ?? masterAddr,
+      options.host ?? defaultHost(masterAddr),
     )
     return new ProcessGroup(handle, rank, worldSize)
   }
