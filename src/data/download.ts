@@ -24,6 +24,8 @@ export interface RemoteFile {
   size?: number
   md5?: string
   sha256?: string
+  /** The start of the SHA-256, as torchvision's file names carry it (resnet18-f37072fd.pth). */
+  sha256Prefix?: string
 }
 
 export interface DownloadProgress {
@@ -60,6 +62,8 @@ function publishedSha256(headers: Headers): string | undefined {
 async function verified(path: string, file: RemoteFile): Promise<boolean> {
   if (file.md5 && (await digestOf(path, 'md5')) !== file.md5) return false
   if (file.sha256 && (await digestOf(path, 'sha256')) !== file.sha256) return false
+  if (file.sha256Prefix && !(await digestOf(path, 'sha256')).startsWith(file.sha256Prefix))
+    return false
   return true
 }
 
@@ -126,6 +130,15 @@ export async function downloadFile(
     ['md5', file.md5],
     ['sha256', file.sha256 ?? publishedSha256(response.headers)],
   ]
+  if (file.sha256Prefix) {
+    const actual = await digestOf(part, 'sha256')
+    if (!actual.startsWith(file.sha256Prefix)) {
+      await rm(part)
+      throw new DataError(
+        `${file.name}: SHA256 ${actual} does not start with the published ${file.sha256Prefix}; deleted it, run again.`,
+      )
+    }
+  }
   for (const [algorithm, sum] of expected) {
     if (!sum) continue
     const actual = await digestOf(part, algorithm)

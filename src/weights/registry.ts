@@ -1,48 +1,62 @@
 /**
- * ImageNet weights pcam knows how to fetch: their published addresses, a cache folder
- * (~/.cache/pcam/weights, or $PCAM_CACHE), resumable download with progress, and a check that
- * the file really holds the backbone (every name and shape must load strictly). The hub publishes
- * each file's SHA-256 with the download (X-Linked-Etag), and it is checked.
+ * ImageNet weights pcam knows how to fetch: torchvision's published files (ResNet18/34/50,
+ * MobileNetV2), a cache folder (~/.cache/pcam/weights, or $PCAM_CACHE), resumable download with
+ * progress, the SHA-256 prefix each file name publishes, conversion of the .pth checkpoint to
+ * safetensors once, and a check that the file really holds the backbone (every name and shape).
  * @module
  */
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
+import { mkdir, rename } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
-import { ConfigError } from '../errors.js'
+import { basename, join } from 'node:path'
+import { ConfigError, DataError } from '../errors.js'
+import { writeSafetensors } from './safetensors.js'
+import { readTorchCheckpoint } from './torch-checkpoint.js'
 import { SHARED_DIR } from '../paths.js'
 import type { Architecture } from '../models/registry.js'
 import { downloadFile, type DownloadProgress, type RemoteFile } from '../data/download.js'
 
 export interface PretrainedEntry {
   arch: Architecture
-  /** File name in the cache. */
+  /** File name in the cache, as published. */
   file: string
   url: string
-  /** Published MD5 when the host lists one (the hub sends SHA-256 with each download instead). */
-  md5?: string
+  /** The start of the file's SHA-256, published in its name (torchvision's convention). */
+  sha256Prefix: string
   source: string
 }
 
-// timm's ResNet checkpoints on the Hugging Face hub use torchvision's parameter names.
-const HUB = 'https://huggingface.co'
+// torchvision's own ImageNet weights, from the addresses torchvision's model builders use; the
+// 8 hex digits in each name begin the file's SHA-256.
+const TORCHVISION = 'https://download.pytorch.org/models'
 export const PRETRAINED: PretrainedEntry[] = [
   {
     arch: 'resnet18',
-    file: 'resnet18.a1_in1k.safetensors',
-    url: `${HUB}/timm/resnet18.a1_in1k/resolve/main/model.safetensors`,
-    source: 'timm resnet18.a1_in1k (ImageNet-1k)',
+    file: 'resnet18-f37072fd.pth',
+    url: `${TORCHVISION}/resnet18-f37072fd.pth`,
+    sha256Prefix: 'f37072fd',
+    source: 'torchvision ResNet18_Weights.IMAGENET1K_V1 (69.8% top-1)',
   },
   {
     arch: 'resnet34',
-    file: 'resnet34.a1_in1k.safetensors',
-    url: `${HUB}/timm/resnet34.a1_in1k/resolve/main/model.safetensors`,
-    source: 'timm resnet34.a1_in1k (ImageNet-1k)',
+    file: 'resnet34-b627a593.pth',
+    url: `${TORCHVISION}/resnet34-b627a593.pth`,
+    sha256Prefix: 'b627a593',
+    source: 'torchvision ResNet34_Weights.IMAGENET1K_V1 (73.3% top-1)',
   },
   {
     arch: 'resnet50',
-    file: 'resnet50.a1_in1k.safetensors',
-    url: `${HUB}/timm/resnet50.a1_in1k/resolve/main/model.safetensors`,
-    source: 'timm resnet50.a1_in1k (ImageNet-1k)',
+    file: 'resnet50-11ad3fa6.pth',
+    url: `${TORCHVISION}/resnet50-11ad3fa6.pth`,
+    sha256Prefix: '11ad3fa6',
+    source: 'torchvision ResNet50_Weights.IMAGENET1K_V2 (80.9% top-1)',
+  },
+  {
+    arch: 'mobilenet_v2',
+    file: 'mobilenet_v2-7ebf99e0.pth',
+    url: `${TORCHVISION}/mobilenet_v2-7ebf99e0.pth`,
+    sha256Prefix: '7ebf99e0',
+    source: 'torchvision MobileNet_V2_Weights.IMAGENET1K_V2 (72.2% top-1)',
   },
 ]
 
@@ -56,11 +70,17 @@ export function cacheDir(): string {
  */
 export async function fetchPretrained(
   arch: Architecture,
-  options: { onProgress?: (progress: DownloadProgress) => void; signal?: AbortSignal } = {},
+  options: {
+    onProgress?: (progress: DownloadProgress) => void
+    signal?: AbortSignal
+    /** Another registry (tests serve files whose hashes they know). */
+    entries?: PretrainedEntry[]
+  } = {},
 ): Promise<string> {
-  const entry = PRETRAINED.find((e) => e.arch === arch)
+  const entries = options.entries ?? PRETRAINED
+  const entry = entries.find((e) => e.arch === arch)
   if (!entry) {
-    const known = PRETRAINED.map((e) => e.arch).join(', ')
+    const known = entries.map((e) => e.arch).join(', ')
     throw new ConfigError(
       `No ImageNet weights are registered for ${arch} (registered: ${known}, and mobilenet_v1 from TF.js). ` +
         'Pass --pretrained <file.safetensors>.',
@@ -70,9 +90,29 @@ export async function fetchPretrained(
   const remote: RemoteFile = {
     name: entry.file,
     url: mirror ? `${mirror.replace(/\/$/, '')}/${entry.file}` : entry.url,
-    md5: entry.md5,
+    sha256Prefix: entry.sha256Prefix,
   }
-  return downloadFile(remote, cacheDir(), options)
+  return asSafetensors(await downloadFile(remote, cacheDir(), options))
+}
+
+/**
+ * A PyTorch .pth checkpoint as a safetensors file in the cache (converted once), which is what
+ * training loads; any other path is returned as it is.
+ */
+export async function asSafetensors(path: string): Promise<string> {
+  if (!/\.(pth|pt)$/.test(path)) return path
+  if (!existsSync(path)) throw new DataError(`Pretrained weights not found: ${path}`)
+  const target = join(cacheDir(), `${basename(path).replace(/\.(pth|pt)$/, '')}.safetensors`)
+  if (existsSync(target) && statSync(target).mtimeMs >= statSync(path).mtimeMs) return target
+  const tensors = await readTorchCheckpoint(path)
+  try {
+    await mkdir(cacheDir(), { recursive: true })
+    await writeSafetensors(`${target}.partial`, tensors)
+    await rename(`${target}.partial`, target)
+  } finally {
+    for (const t of tensors.values()) t.dispose()
+  }
+  return target
 }
 
 // The one ImageNet network available offline sits beside a development checkout.
@@ -88,7 +128,7 @@ export async function resolvePretrained(
   options: { onProgress?: (progress: DownloadProgress) => void } = {},
 ): Promise<string | null> {
   if (value === undefined || value === 'none') return null
-  if (value !== 'imagenet') return value
+  if (value !== 'imagenet') return asSafetensors(value)
   if (arch === 'mobilenet_v1') {
     const local = process.env.PCAM_MOBILENET ?? SHARED_MOBILENET
     if (existsSync(join(local, 'model.json'))) return local

@@ -59,6 +59,8 @@ before(async () => {
       return
     }
     const body = corrupt ? Buffer.alloc(data.length, 1) : data
+    // As the Hugging Face hub does for its files: the SHA-256 in X-Linked-Etag.
+    res.setHeader('X-Linked-Etag', `"${createHash('sha256').update(data).digest('hex')}"`)
     const range = /bytes=(\d+)-/.exec(req.headers.range ?? '')
     if (range) {
       const start = Number(range[1])
@@ -118,6 +120,24 @@ describe('download', () => {
       corrupt = false
     }
     assert.ok(!existsSync(join(dir, file.name)) && !existsSync(join(dir, `${file.name}.part`)))
+  })
+
+  it("a host's X-Linked-Etag SHA-256 is checked too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pcam-dl-'))
+    const file = {
+      name: 'histopathologic-cancer-detection.zip',
+      url: `${base}/histopathologic-cancer-detection.zip`,
+    }
+    corrupt = true
+    try {
+      await assert.rejects(
+        downloadFile(file, dir),
+        /histopathologic-cancer-detection\.zip: SHA256 [0-9a-f]{64} does not match the published/,
+      )
+    } finally {
+      corrupt = false
+    }
+    assert.equal(await downloadFile(file, dir), join(dir, file.name))
   })
 
   it('Kaggle: credentials from kaggle.json, a clear message when it is missing, basic auth on the request', async () => {

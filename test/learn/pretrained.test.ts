@@ -1,42 +1,65 @@
-// ImageNet weights from the registry: downloaded into the cache from a local mirror (no network
-// here), reused from the cache, and loaded into the backbone with every name checked.
+// ImageNet weights from the registry, as torchvision publishes them: a .pth file written by
+// PyTorch (here torchvision's own resnet18 and mobilenet_v2, saved by Debian's python3-torch),
+// served by a local mirror, checked against the SHA-256 prefix its name carries, converted to
+// safetensors once, cached, and loaded into the backbone with every name checked.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import { torchPython } from '../../src/bench/python.js'
 import { loadPretrained } from '../../src/learn/train.js'
 import { createModel } from '../../src/models/registry.js'
-import { resnet18 } from '../../src/models/resnet.js'
-import * as t from '../../src/torch/index.js'
-import { fetchPretrained } from '../../src/weights/registry.js'
-import { writeSafetensors } from '../../src/weights/safetensors.js'
+import { fetchPretrained, type PretrainedEntry } from '../../src/weights/registry.js'
+import { readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'pcam-pretrained-'))
 let server: Server
 let hits = 0
 let corrupt = false
+const entries: PretrainedEntry[] = []
 
 before(async () => {
-  // What timm publishes for resnet18: torchvision's names, a 1000-class fc, no batch counters.
-  t.manualSeed(9)
-  const published = resnet18(1000)
-  const state = new Map(
-    [...published.stateDict()].filter(([k]) => !k.endsWith('num_batches_tracked')),
+  // torchvision's architectures with seeded weights, saved the way torchvision's files are.
+  const save = spawnSync(
+    torchPython(),
+    [
+      '-c',
+      'import sys, torch, torchvision\n' +
+        'torch.manual_seed(9)\n' +
+        'torch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])\n' +
+        'torch.save(torchvision.models.mobilenet_v2().state_dict(), sys.argv[2])\n',
+      join(dir, 'resnet18-test.pth'),
+      join(dir, 'mobilenet_v2-test.pth'),
+    ],
+    { encoding: 'utf8' },
   )
-  await writeSafetensors(join(dir, 'resnet18.a1_in1k.safetensors'), state)
+  assert.equal(save.status, 0, save.stderr)
+  for (const [arch, file] of [
+    ['resnet18', 'resnet18-test.pth'],
+    ['mobilenet_v2', 'mobilenet_v2-test.pth'],
+  ] as const) {
+    const sha256 = createHash('sha256')
+      .update(readFileSync(join(dir, file)))
+      .digest('hex')
+    entries.push({
+      arch,
+      file,
+      url: `unused/${file}`,
+      sha256Prefix: sha256.slice(0, 8),
+      source: 'test',
+    })
+  }
   server = createServer((req, res) => {
     hits++
     try {
-      // As the Hugging Face hub does: the LFS file's SHA-256 in X-Linked-Etag.
       const data = readFileSync(join(dir, (req.url ?? '').slice(1)))
-      const sha256 = createHash('sha256').update(data).digest('hex')
-      res.setHeader('X-Linked-Etag', `"${sha256}"`)
       res.end(corrupt ? Buffer.alloc(data.length, 0) : data)
     } catch {
-      res.writeHead(404).end() // best effort: a missing file is a 404 for the client
+      res.writeHead(404).end() // a missing file is a 404 for the client
     }
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -50,36 +73,47 @@ after(() => {
 })
 
 describe('pretrained weights', () => {
-  it('downloads resnet18 into the cache once and loads it into the backbone', async () => {
-    const path = await fetchPretrained('resnet18')
-    assert.equal(path, join(dir, 'cache', 'resnet18.a1_in1k.safetensors'))
-    await fetchPretrained('resnet18')
+  it('downloads a torchvision .pth once, converts it, and loads it into the backbone', async () => {
+    const path = await fetchPretrained('resnet18', { entries })
+    assert.equal(path, join(dir, 'cache', 'resnet18-test.safetensors'))
+    await fetchPretrained('resnet18', { entries })
     assert.equal(hits, 1, 'the second call uses the cache')
     const model = createModel({ arch: 'resnet18', numClasses: 1, head: 'concat' })
     loadPretrained(model, path)
-    t.manualSeed(9)
-    const reference = resnet18(1000)
+    const published = await readTorchCheckpoint(join(dir, 'resnet18-test.pth'))
     const body = model.body.stateDict()
     for (const name of [
       'conv1.weight',
       'layer4.1.bn2.running_var',
       'layer3.0.downsample.0.weight',
     ]) {
-      assert.deepEqual(body.get(name)!.toArray(), reference.stateDict().get(name)!.toArray(), name)
+      assert.deepEqual(body.get(name)!.toArray(), published.get(name)!.toArray(), name)
     }
+    assert.equal(published.get('layer1.0.bn1.num_batches_tracked')!.dtype, 'int64')
   })
 
-  it("a transfer that does not match the hub's SHA-256 is deleted, not cached", async () => {
+  it('torchvision MobileNetV2 loads into pcam mobilenet_v2 by every name', async () => {
+    const path = await fetchPretrained('mobilenet_v2', { entries })
+    const model = createModel({ arch: 'mobilenet_v2', numClasses: 1, head: 'linear' })
+    loadPretrained(model, path) // throws on any missing or unexpected name
+    const published = await readTorchCheckpoint(join(dir, 'mobilenet_v2-test.pth'))
+    assert.deepEqual(
+      model.body.stateDict().get('features.18.1.running_mean')!.toArray(),
+      published.get('features.18.1.running_mean')!.toArray(),
+    )
+  })
+
+  it('a transfer whose SHA-256 does not start as its name says is deleted, not cached', async () => {
     const cache = process.env.PCAM_CACHE!
     process.env.PCAM_CACHE = join(dir, 'cache-corrupt')
     corrupt = true
     try {
       await assert.rejects(
-        fetchPretrained('resnet18'),
-        /resnet18\.a1_in1k\.safetensors: SHA256 [0-9a-f]{64} does not match the published/,
+        fetchPretrained('resnet18', { entries }),
+        /resnet18-test\.pth: SHA256 [0-9a-f]{64} does not start with the published [0-9a-f]{8}/,
       )
-      assert.ok(!existsSync(join(dir, 'cache-corrupt', 'resnet18.a1_in1k.safetensors')))
-      assert.ok(!existsSync(join(dir, 'cache-corrupt', 'resnet18.a1_in1k.safetensors.part')))
+      assert.ok(!existsSync(join(dir, 'cache-corrupt', 'resnet18-test.pth')))
+      assert.ok(!existsSync(join(dir, 'cache-corrupt', 'resnet18-test.pth.part')))
     } finally {
       corrupt = false
       process.env.PCAM_CACHE = cache
@@ -90,15 +124,29 @@ describe('pretrained weights', () => {
   it('weights of another architecture are refused with the names that do not fit', async () => {
     const model = createModel({ arch: 'resnet34', numClasses: 1, head: 'linear' })
     assert.throws(
-      () => loadPretrained(model, join(dir, 'cache', 'resnet18.a1_in1k.safetensors')),
+      () => loadPretrained(model, join(dir, 'cache', 'resnet18-test.safetensors')),
       /does not fit resnet34: missing layer1\.2\.conv1\.weight/,
     )
   })
 
-  it('an architecture without registered weights says what to do', async () => {
+  it("the registry holds torchvision's addresses; an unregistered architecture says what to do", async () => {
+    const { PRETRAINED } = await import('../../src/weights/registry.js')
+    for (const e of PRETRAINED) {
+      assert.match(e.url, /^https:\/\/download\.pytorch\.org\/models\/[a-z0-9_]+-[0-9a-f]{8}\.pth$/)
+      assert.ok(e.url.endsWith(`-${e.sha256Prefix}.pth`), e.url)
+    }
     await assert.rejects(
-      fetchPretrained('mobilenet_v2'),
-      /No ImageNet weights are registered for mobilenet_v2.*--pretrained <file\.safetensors>/,
+      fetchPretrained('small'),
+      /No ImageNet weights are registered for small.*--pretrained <file\.safetensors>/,
+    )
+  })
+
+  it('a file that is not a zip-format PyTorch checkpoint is refused with a reason', async () => {
+    const { writeFileSync } = await import('node:fs')
+    writeFileSync(join(dir, 'legacy.pth'), Buffer.from('\x80\x02not a zip'))
+    await assert.rejects(
+      readTorchCheckpoint(join(dir, 'legacy.pth')),
+      /not a zip-format PyTorch checkpoint/,
     )
   })
 })
