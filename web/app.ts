@@ -12,7 +12,7 @@ interface ModelCard {
   inputSize: number
   threshold: number
   thresholdRule: string
-  tta: boolean
+  tta: boolean | number[]
   training: { source?: { description?: string }; splitMethod?: string } | null
   validation: { auc: number; accuracy: number; stage: string; epoch: number } | null
   evaluations: {
@@ -107,7 +107,14 @@ async function loadModel(): Promise<void> {
           ? `${f3(card.threshold)} (${card.thresholdRule}, chosen on the valid split)`
           : `${f3(card.threshold)} (fixed)`,
       ],
-      ['test-time augmentation', card.tta ? '8 symmetries' : 'off'],
+      [
+        'test-time augmentation',
+        card.tta === true
+          ? '8 symmetries'
+          : Array.isArray(card.tta)
+            ? `symmetries ${card.tta.join(', ')}`
+            : 'off',
+      ],
       ['trained on', card.training?.source?.description ?? 'unknown'],
       ['split', card.training?.splitMethod ?? 'unknown'],
     ]

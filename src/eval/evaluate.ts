@@ -7,13 +7,13 @@ import { PatchStore, UNLABELLED } from '../data/store.js'
 import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
-import { inputOptions, loadRun, predictStore, runThreshold } from './predict.js'
+import { inputOptions, loadRun, predictStore, runThreshold, type Tta } from './predict.js'
 
 export interface EvaluateOptions {
   run: string
   store: string
   split: SplitName
-  tta: boolean
+  tta: Tta
   /** null: the run's own threshold. */
   threshold: ThresholdRule | null
   onProgress?: (done: number, total: number) => void
@@ -22,7 +22,7 @@ export interface EvaluateOptions {
 export interface Evaluation extends BinaryReport {
   split: SplitName
   patches: number
-  tta: boolean
+  tta: Tta
   seconds: number
   patchesPerSec: number
   splitMethod: string

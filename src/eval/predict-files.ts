@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
-import { inputOptions, loadRun, predictStore, runThreshold } from './predict.js'
+import { inputOptions, loadRun, predictStore, runThreshold, type Tta } from './predict.js'
 
 export interface Prediction {
   id: string
@@ -19,7 +19,7 @@ export interface Prediction {
 export interface PredictFilesOptions {
   run: string
   sources: string[]
-  tta: boolean
+  tta: Tta
   onProgress?: (done: number, total: number) => void
 }
 

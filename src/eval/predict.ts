@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
 import type { PatchStore } from '../data/store.js'
-import { DataError } from '../errors.js'
+import { DataError, ValidationError } from '../errors.js'
 import { createModel, type ModelSpec, type PatchClassifier } from '../models/registry.js'
 import { autocast, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
@@ -61,10 +61,43 @@ export interface PredictOptions {
   size: number
   normalization: Normalization
   batchSize?: number
-  /** Average the probabilities over the 8 symmetries of the square. */
-  tta?: boolean
+  /** Average the probabilities over the 8 symmetries of the square (true) or some of them. */
+  tta?: Tta
   mixedPrecision?: boolean
   onProgress?: (done: number, total: number) => void
+}
+
+/**
+ * Test-time augmentation: none (false), the 8 symmetries of the square (true), or a chosen
+ * subset of them by index (see dihedral(): 0-3 quarter turns, 4-7 the same after a flip).
+ */
+export type Tta = boolean | number[]
+
+export function ttaViews(tta: Tta): number[] {
+  if (tta === false) return [0]
+  if (tta === true) return [0, 1, 2, 3, 4, 5, 6, 7]
+  if (
+    tta.length === 0 ||
+    new Set(tta).size !== tta.length ||
+    tta.some((k) => !Number.isInteger(k) || k < 0 || k > 7)
+  )
+    throw new ValidationError(
+      `Expected distinct symmetries in 0..7 for test-time augmentation but received ${tta.join(',')}`,
+    )
+  return tta
+}
+
+/** Reads "--tta" and "--tta-views 0,2,4,6" into a Tta. */
+export function ttaFrom(all: boolean, views: string | undefined): Tta {
+  if (views === undefined) return all
+  return ttaViews(views.split(',').map((v) => Number(v.trim())))
+}
+
+/** "8-way" for the full set, "k-way (views ...)" for a subset, "" for none. */
+export function describeTta(tta: Tta): string {
+  if (tta === false) return ''
+  const views = ttaViews(tta)
+  return views.length === 8 ? '8-way TTA' : `${views.length}-way TTA (views ${views.join(',')})`
 }
 
 /** How a run's model wants its input: size, normalisation, precision (from its config.json). */
@@ -88,7 +121,7 @@ export function predictImages(
   options: Omit<PredictOptions, 'batchSize' | 'onProgress'>,
 ): Float32Array {
   const { tta = false, mixedPrecision = false } = options
-  const views = tta ? [0, 1, 2, 3, 4, 5, 6, 7] : [0]
+  const views = ttaViews(tta)
   return scope(() => {
     let sum: Tensor | null = null
     for (const k of views) {

@@ -14,8 +14,8 @@ import type { EpochRecord } from '../learn/learner.js'
 import type { LrFindResult } from '../learn/lr-find.js'
 import { lrFinderChart, trainingChart } from './charts.js'
 import type { Evaluation } from './evaluate.js'
-import type { RunConfig } from './predict.js'
-import { renderSvg } from './render.js'
+import { describeTta, type RunConfig } from './predict.js'
+import { renderSvg, writeChart } from './render.js'
 
 /** What eval's metrics.json holds beyond the Evaluation. */
 type SavedEvaluation = Evaluation & {
@@ -77,7 +77,7 @@ function readJsonLines<T>(path: string): T[] {
 
 async function evaluationSection(dir: string, name: string): Promise<string> {
   const e = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as SavedEvaluation
-  const title = `${e.split} split, ${e.patches} patches${e.tta ? ', 8-way test-time augmentation' : ''}`
+  const title = `${e.split} split, ${e.patches} patches${e.tta ? `, ${describeTta(e.tta)}` : ''}`
   const thresholdNote =
     e.thresholdFrom === 'run'
       ? `threshold ${f3(e.threshold)}, the run's own (chosen on its valid split)`
@@ -166,7 +166,9 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
 
   if (history.length > 0) {
     parts.push('<h2>Training</h2>')
-    parts.push(image(await renderSvg(trainingChart(history)), 'image/svg+xml', 'training curves'))
+    // The curves also go beside the run's other files, as SVG and PNG.
+    const chart = await writeChart(trainingChart(history), join(run, 'training'))
+    parts.push(image(readFileSync(chart.svg), 'image/svg+xml', 'training curves'))
     parts.push(
       table(
         [

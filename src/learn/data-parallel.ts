@@ -9,11 +9,16 @@
 import type { Module } from '../nn/index.js'
 import { cat, noGrad, scope, tensor, type ProcessGroup, type Tensor } from '../torch/index.js'
 
+export type BnStats = 'rank0' | 'mean' | 'local'
+
 export interface DataParallelOptions {
   /** Gradient bytes per all-reduce. */
   bucketBytes?: number
-  /** Batch-norm running statistics: rank 0's (as DDP broadcasts them) or the mean over ranks. */
-  bnStats?: 'rank0' | 'mean'
+  /**
+   * Batch-norm running statistics: rank 0's (as DDP broadcasts them), the mean over the ranks,
+   * or each rank's own (local: ranks then validate with their own, and rank 0's are saved).
+   */
+  bnStats?: BnStats
 }
 
 /**
@@ -37,7 +42,7 @@ function flatten(tensors: Tensor[], collective: (flat: Tensor) => void): void {
 
 export class DataParallel {
   readonly bucketBytes: number
-  readonly bnStats: 'rank0' | 'mean'
+  readonly bnStats: BnStats
   /** Seconds spent in gradient all-reduces so far (for benchmarks). */
   allReduceSeconds = 0
 
@@ -91,6 +96,7 @@ export class DataParallel {
 
   /** Makes the floating-point buffers (batch-norm running statistics) equal on every rank. */
   syncBuffers(model: Module): void {
+    if (this.bnStats === 'local') return
     const buffers = [...model.buffers()].filter((b) => b.dtype === 'float32')
     if (buffers.length === 0) return
     flatten(buffers, (flat) =>

@@ -27,7 +27,7 @@ import { manualSeed, ProcessGroup } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
-import { DataParallel } from './data-parallel.js'
+import { DataParallel, type BnStats } from './data-parallel.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
 import {
   appendMetrics,
@@ -83,8 +83,8 @@ export interface DistributedConfig {
   worldSize: number
   masterAddr: string
   masterPort: number
-  /** Batch-norm running statistics: rank 0's, or their mean over the ranks. */
-  bnStats?: 'rank0' | 'mean'
+  /** Batch-norm running statistics: rank 0's, their mean over the ranks, or each rank's own. */
+  bnStats?: BnStats
   timeoutMs?: number
 }
 

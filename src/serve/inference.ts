@@ -4,11 +4,11 @@
  */
 import { Worker } from 'node:worker_threads'
 import { DataError } from '../errors.js'
-import type { RunConfig } from '../eval/predict.js'
+import type { RunConfig, Tta } from '../eval/predict.js'
 
 export interface WorkerSettings {
   run: string
-  tta: boolean
+  tta: Tta
   /** Grad-CAM layer (default: the last block). */
   layer?: string
 }

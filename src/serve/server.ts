@@ -13,7 +13,7 @@ import sharp from 'sharp'
 import { decodePatch } from '../data/decode.js'
 import { displayClassNames } from '../data/grid.js'
 import { rocCurve } from '../eval/metrics.js'
-import { runThreshold, type RunConfig } from '../eval/predict.js'
+import { runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { DynamicBatcher, QueueFullError } from './batcher.js'
 import { ModelWorker } from './inference.js'
@@ -21,7 +21,7 @@ import { ServerMetrics } from './metrics.js'
 
 export interface ServeOptions {
   run: string
-  tta?: boolean
+  tta?: Tta
   /** Grad-CAM layer for ?explain=1 (default: the last block). */
   layer?: string
   maxBatch?: number
@@ -92,7 +92,7 @@ function staticAssets(): Map<string, { body: Buffer; type: string }> {
 }
 
 /** The model card: what the run is, what it was trained on, how it scored. */
-function modelCard(run: string, config: RunConfig, tta: boolean) {
+function modelCard(run: string, config: RunConfig, tta: Tta) {
   const evaluations: Record<string, unknown>[] = []
   let roc: { fpr: number; tpr: number }[] | null = null
   const evalRoot = join(run, 'eval')

@@ -161,6 +161,14 @@ describe('eval of a trained run', () => {
       threshold: { kind: 'youden' },
     })
     assert.ok(tta.rocAuc > 0.5 && tta.rocAucLow <= tta.rocAuc && tta.rocAuc <= tta.rocAucHigh)
+    // A subset of the symmetries: [0] is the plain prediction, all eight are --tta.
+    const views = (tta: number[] | boolean) =>
+      evaluate({ run: out, store, split: 'valid', tta, threshold: { kind: 'fixed', value: 0.5 } })
+        .probabilities
+    assert.deepEqual(views([0]), views(false))
+    assert.deepEqual(views([0, 1, 2, 3, 4, 5, 6, 7]), views(true))
+    assert.notDeepEqual(views([0, 4]), views(false))
+    assert.throws(() => views([0, 8]), /distinct symmetries in 0\.\.7/)
     // By default the run's own threshold: Youden's on the valid split at the best epoch, which
     // the same predictions reproduce.
     const own = evaluate({ run: out, store, split: 'valid', tta: false, threshold: null })

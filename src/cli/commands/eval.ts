@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { writeEvaluation } from '../../eval/artifacts.js'
 import { evaluate, type Evaluation } from '../../eval/evaluate.js'
 import { parseThresholdRule } from '../../eval/metrics.js'
+import { describeTta, ttaFrom } from '../../eval/predict.js'
 import { writeReport } from '../../eval/report.js'
 import type { SplitName } from '../../data/sources/source.js'
 import { ValidationError } from '../../errors.js'
@@ -18,7 +19,7 @@ function printEvaluation(e: Evaluation): void {
   const f = (v: number) => v.toFixed(4)
   const from = e.thresholdFrom === 'run' ? "the run's" : 'chosen on this split'
   console.log(
-    `${e.patches} ${e.split} patches${e.tta ? ', 8-way TTA' : ''}, threshold ${f(e.threshold)} (${from})`,
+    `${e.patches} ${e.split} patches${e.tta ? `, ${describeTta(e.tta)}` : ''}, threshold ${f(e.threshold)} (${from})`,
   )
   console.log(`ROC AUC      ${f(e.rocAuc)}  (95% CI ${f(e.rocAucLow)}-${f(e.rocAucHigh)}, DeLong)`)
   console.log(`PR AUC (AP)  ${f(e.averagePrecision)}`)
@@ -48,6 +49,11 @@ export const evalCommand: Command = {
       description: 'Split to evaluate: valid, test or train',
     },
     tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
+    'tta-views': {
+      type: 'string',
+      description:
+        'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
+    },
     threshold: {
       type: 'string',
       description:
@@ -76,12 +82,13 @@ export const evalCommand: Command = {
     if (!['train', 'valid', 'test'].includes(split))
       throw new ValidationError(`Expected train, valid or test for --split but received "${split}"`)
     const topLosses = checkInteger(values['top-losses'], '--top-losses', 0)
+    const tta = ttaFrom(values.tta === true, values['tta-views'] as string | undefined)
     const progress = createProgress('predict', 0)
     const result = evaluate({
       run: values.model,
       store: values.data,
       split,
-      tta: values.tta === true,
+      tta,
       threshold:
         values.threshold === undefined ? null : parseThresholdRule(String(values.threshold)),
       onProgress: (done, total) => progress.update(done, total),
@@ -89,7 +96,11 @@ export const evalCommand: Command = {
     progress.finish()
     const dir =
       (values.out as string | undefined) ??
-      join(values.model, 'eval', `${split}${values.tta === true ? '-tta' : ''}`)
+      join(
+        values.model,
+        'eval',
+        `${split}${tta === false ? '' : tta === true ? '-tta' : `-tta-${tta.join('')}`}`,
+      )
     const written = await writeEvaluation({
       dir,
       run: values.model,

@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { kaggleCsv, plainCsv, predictFiles } from '../../eval/predict-files.js'
+import { ttaFrom } from '../../eval/predict.js'
 import { ValidationError } from '../../errors.js'
 import { checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
@@ -32,6 +33,11 @@ export const predictCommand: Command = {
         "Threshold for the plain format's predicted label; default: the run's own (chosen on its valid split)",
     },
     tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
+    'tta-views': {
+      type: 'string',
+      description:
+        'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
+    },
   },
   async run(values) {
     if (typeof values.model !== 'string' || typeof values.data !== 'string') {
@@ -48,7 +54,7 @@ export const predictCommand: Command = {
     const { predictions, threshold } = await predictFiles({
       run: values.model,
       sources: [values.data],
-      tta: values.tta === true,
+      tta: ttaFrom(values.tta === true, values['tta-views'] as string | undefined),
       onProgress: (done, total) => progress.update(done, total),
     })
     progress.finish()

@@ -3,6 +3,7 @@
  * the requests in flight finish before the process ends.
  * @module
  */
+import { ttaFrom } from '../../eval/predict.js'
 import { createServer, SERVE_DEFAULTS } from '../../serve/server.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
@@ -25,6 +26,11 @@ export const serveCommand: Command = {
     },
     port: { type: 'number', default: 8080, description: 'Port (0: any free port)' },
     tta: { type: 'boolean', description: 'Average each prediction over the 8 symmetries' },
+    'tta-views': {
+      type: 'string',
+      description:
+        'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
+    },
     layer: { type: 'string', description: 'Grad-CAM layer for ?explain=1 (default: last block)' },
     'max-batch': {
       type: 'number',
@@ -57,7 +63,7 @@ export const serveCommand: Command = {
     if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
     const server = await createServer({
       run: values.model,
-      tta: values.tta === true,
+      tta: ttaFrom(values.tta === true, values['tta-views'] as string | undefined),
       layer: values.layer as string | undefined,
       maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
       maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),

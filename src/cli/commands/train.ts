@@ -184,7 +184,8 @@ const DISTRIBUTED_OPTIONS: Command['options'] = {
   'bn-stats': {
     type: 'string',
     default: 'rank0',
-    description: "Batch-norm running statistics across ranks: rank0 (DDP's way) or mean",
+    description:
+      "Batch-norm running statistics across ranks: rank0 (DDP's way), mean, or local (each rank's own)",
   },
 }
 
@@ -192,9 +193,9 @@ function distributedFrom(values: OptionValues): DistributedConfig | undefined {
   const env = rankFromEnvironment()
   if (!env || env.worldSize === 1) return undefined
   const bnStats = values['bn-stats']
-  if (bnStats !== 'rank0' && bnStats !== 'mean')
+  if (bnStats !== 'rank0' && bnStats !== 'mean' && bnStats !== 'local')
     throw new ValidationError(
-      `Expected rank0 or mean for --bn-stats but received "${String(bnStats)}"`,
+      `Expected rank0, mean or local for --bn-stats but received "${String(bnStats)}"`,
     )
   return { ...env, bnStats }
 }
