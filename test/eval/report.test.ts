@@ -11,7 +11,7 @@ import { writeEvaluation } from '../../src/eval/artifacts.js'
 import { evaluate } from '../../src/eval/evaluate.js'
 import { writeReport } from '../../src/eval/report.js'
 import { train } from '../../src/learn/train.js'
-import { ARTIFACTS, launchBrowser } from '../helpers/browser.js'
+import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-report-'))
@@ -84,16 +84,7 @@ describe('report', () => {
     const browser = await launchBrowser()
     after(() => browser.close())
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
-    const problems: string[] = []
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
-    page.on('pageerror', (e) => problems.push(e.message))
-    page.on(
-      'request',
-      (r) =>
-        !r.url().startsWith('file:') &&
-        !r.url().startsWith('data:') &&
-        problems.push(`request ${r.url()}`),
-    )
+    const problems = watchPage(page, ['file:', 'data:'])
     await page.goto(pathToFileURL(path).href)
     const images = (await page.evaluate(
       '[...document.images].map((i) => ({ alt: i.alt, ok: i.complete && i.naturalWidth > 0 }))',

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 
 export const CHROMIUM = process.env.PCAM_CHROMIUM ?? '/usr/bin/chromium'
@@ -23,4 +23,18 @@ export async function launchBrowser(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   })
+}
+
+/**
+ * What went wrong on a page, collected as it happens: console errors, uncaught exceptions, and
+ * requests to anywhere but the allowed origins (a report or page must work offline).
+ */
+export function watchPage(page: Page, allowed: string[]): string[] {
+  const problems: string[] = []
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
+  page.on('pageerror', (e) => problems.push(e.message))
+  page.on('request', (r) => {
+    if (!allowed.some((origin) => r.url().startsWith(origin))) problems.push(`request ${r.url()}`)
+  })
+  return problems
 }

@@ -10,7 +10,7 @@ import type { Browser, FileChooser, Page } from 'playwright-core'
 import { prepareStore } from '../../src/data/prepare.js'
 import { train } from '../../src/learn/train.js'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
-import { ARTIFACTS, launchBrowser } from '../helpers/browser.js'
+import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-web-'))
@@ -76,14 +76,7 @@ describe('web page', { skip: skipWithoutData }, () => {
   })
 
   it('shows the model card, then each uploaded patch with probability, label and heatmap', async () => {
-    const problems: string[] = []
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()))
-    page.on('pageerror', (e) => problems.push(e.message))
-    page.on(
-      'request',
-      (r) =>
-        !r.url().startsWith(address) && !/^(data|blob):/.test(r.url()) && problems.push(r.url()),
-    )
+    const problems = watchPage(page, [address, 'data:', 'blob:'])
     await page.goto(address)
     await page.locator('#model-card table').waitFor()
     assert.match(await page.locator('#model-card').innerText(), /small \(linear head\)/)
