@@ -193,6 +193,34 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
     )
   })
 
+  it('Ctrl-C on the launcher stops every rank after the same batch, checkpointed; the run resumes', async () => {
+    const out = join(root, 'run-interrupt')
+    const first = run(process.execPath, trainArgs(out, 40))
+    await new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (existsSync(join(out, 'state.json'))) {
+          clearInterval(timer)
+          resolve()
+        }
+      }, 20)
+    })
+    first.child.kill('SIGINT')
+    const { code, output } = await first.done
+    assert.equal(code, 0, output)
+    assert.match(output, /Stopped; checkpoint saved\. Resume with the same command/)
+    assert.doesNotMatch(output, /\[rank 1\].*(error|Error)/)
+    const second = await run(process.execPath, trainArgs(out, 40)).done
+    assert.equal(second.code, 0, second.output)
+    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch as number)
+    assert.deepEqual(
+      epochs,
+      Array.from({ length: 40 }, (_, k) => k),
+    )
+  })
+
   it('bench distributed measures 1 and 2 ranks and the all-reduce time', async () => {
     const { benchDistributed } = await import('../../src/bench/distributed.js')
     const levels = await benchDistributed({
