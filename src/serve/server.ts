@@ -5,19 +5,19 @@
  * reason, and close() lets in-flight requests finish. Only the page's own three files are served.
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import sharp from 'sharp'
-import { decodePatch } from '../data/decode.js'
 import { displayClassNames } from '../data/grid.js'
-import { rocCurve } from '../eval/metrics.js'
-import { runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
+import { runThreshold, type Tta } from '../eval/predict.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { DynamicBatcher, QueueFullError } from './batcher.js'
 import { ModelWorker } from './inference.js'
 import { ServerMetrics } from './metrics.js'
+import { modelCard } from './model-card.js'
+import { HttpError, readUploads, toPatch } from './uploads.js'
 
 export interface ServeOptions {
   run: string
@@ -43,16 +43,6 @@ export const SERVE_DEFAULTS = {
   maxQueue: 256,
   bodyLimit: 16 * 1024 * 1024,
   maxFiles: 64,
-}
-
-/** An HTTP error with the status and the reason to send. */
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message)
-  }
 }
 
 interface Item {
@@ -91,58 +81,6 @@ function staticAssets(): Map<string, { body: Buffer; type: string }> {
   ])
 }
 
-/** The model card: what the run is, what it was trained on, how it scored. */
-function modelCard(run: string, config: RunConfig, tta: Tta) {
-  const evaluations: Record<string, unknown>[] = []
-  let roc: { fpr: number; tpr: number }[] | null = null
-  const evalRoot = join(run, 'eval')
-  if (existsSync(evalRoot)) {
-    for (const name of readdirSync(evalRoot).sort()) {
-      const metricsPath = join(evalRoot, name, 'metrics.json')
-      if (!existsSync(metricsPath)) continue
-      const m = JSON.parse(readFileSync(metricsPath, 'utf8'))
-      evaluations.push({
-        name,
-        split: m.split,
-        tta: m.tta,
-        patches: m.patches,
-        rocAuc: m.rocAuc,
-        rocAucLow: m.rocAucLow,
-        rocAucHigh: m.rocAucHigh,
-        accuracy: m.accuracy,
-        sensitivity: m.sensitivity,
-        specificity: m.specificity,
-      })
-      // The ROC curve of the first evaluation with predictions, thinned for the page.
-      const predictions = join(evalRoot, name, 'predictions.csv')
-      if (!roc && existsSync(predictions)) {
-        const rows = readFileSync(predictions, 'utf8').trim().split('\n').slice(1)
-        const labels = rows.map((r) => Number(r.split(',')[1]))
-        const scores = rows.map((r) => Number(r.split(',')[2]))
-        const curve = rocCurve(scores, labels)
-        const step = Math.max(1, Math.floor(curve.fpr.length / 200))
-        roc = curve.fpr
-          .map((fpr, k) => ({ fpr, tpr: curve.tpr[k] as number }))
-          .filter((_, k) => k % step === 0 || k === curve.fpr.length - 1)
-      }
-    }
-  }
-  return {
-    arch: config.model.arch,
-    head: config.model.head,
-    classes: displayClassNames(config.classes),
-    patchSize: config.patchSize ?? config.inputSize,
-    inputSize: config.inputSize,
-    threshold: runThreshold(config),
-    thresholdRule: config.threshold?.rule ?? '0.5',
-    tta,
-    training: config.data ?? null,
-    validation: config.validation ?? null,
-    evaluations,
-    roc,
-  }
-}
-
 export interface PcamServer {
   app: FastifyInstance
   metrics: ServerMetrics
@@ -162,12 +100,12 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   const threshold = runThreshold(config)
   const card = modelCard(options.run, config, tta)
 
-  let metrics: ServerMetrics | null = null
+  const metrics = new ServerMetrics(() => batcher.queueLength)
   const batcher = new DynamicBatcher<Item, Answer>({
     maxBatch: settings.maxBatch,
     maxWaitMs: settings.maxWaitMs,
     maxQueue: settings.maxQueue,
-    onBatch: (n) => metrics?.batchSize.observe(n),
+    onBatch: (n) => metrics.batchSize.observe(n),
     run: async (items) => {
       const pixels = new Uint8Array(items.length * size * size * 3)
       items.forEach((item, k) => pixels.set(item.pixels, k * size * size * 3))
@@ -184,8 +122,6 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
       })
     },
   })
-  metrics = new ServerMetrics(() => batcher.queueLength)
-  const serverMetrics = metrics
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: settings.bodyLimit })
   await app.register(multipart, {
@@ -208,7 +144,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unknown'
     const seconds = (performance.now() - (started.get(request) ?? performance.now())) / 1000
-    serverMetrics.request(route, reply.statusCode, seconds)
+    metrics.request(route, reply.statusCode, seconds)
   })
 
   app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
@@ -247,7 +183,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   }
   app.get('/healthz', async () => ({ status: 'ok', queue: batcher.queueLength }))
   app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(serverMetrics.render()),
+    reply.type('text/plain; version=0.0.4').send(metrics.render()),
   )
   app.get('/api/model', async () => card)
   app.post('/api/predict', async (request, reply) => {
@@ -262,7 +198,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
       )
     const patches = await Promise.all(uploads.map((u) => toPatch(u, size, resize)))
     const answers = await Promise.all(patches.map((pixels) => batcher.submit({ pixels, explain })))
-    serverMetrics.images += answers.length
+    metrics.images += answers.length
     const results = await Promise.all(
       answers.map(async (a, k) => {
         const predicted = a.probability >= threshold ? 1 : 0
@@ -290,7 +226,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
 
   return {
     app,
-    metrics: serverMetrics,
+    metrics: metrics,
     batcher,
     close: async () => {
       closing = true
@@ -301,57 +237,4 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
       await worker.close()
     },
   }
-}
-
-interface Upload {
-  name: string
-  bytes: Buffer
-}
-
-async function readUploads(request: FastifyRequest): Promise<Upload[]> {
-  if (request.isMultipart()) {
-    const uploads: Upload[] = []
-    for await (const part of request.parts()) {
-      if (part.type === 'file') uploads.push({ name: part.filename, bytes: await part.toBuffer() })
-    }
-    return uploads
-  }
-  const body = request.body
-  if (Buffer.isBuffer(body) && body.length > 0) {
-    const name = (request.headers['x-filename'] as string | undefined) ?? 'image'
-    return [{ name, bytes: body }]
-  }
-  if (request.headers['content-type'] && body !== undefined)
-    throw new HttpError(
-      415,
-      `Unsupported content type ${request.headers['content-type']}; send multipart/form-data or an image.`,
-    )
-  return []
-}
-
-/** Decodes an upload to size x size RGB, resizing it only when asked. */
-async function toPatch(upload: Upload, size: number, resize: boolean): Promise<Uint8Array> {
-  let decoded
-  try {
-    decoded = await decodePatch(upload.bytes)
-  } catch (error) {
-    throw new HttpError(
-      400,
-      `Cannot decode ${upload.name}: ${(error as Error).message.split('\n')[0]}`,
-    )
-  }
-  if (decoded.width === size && decoded.height === size) return new Uint8Array(decoded.pixels)
-  if (!resize) {
-    throw new HttpError(
-      400,
-      `${upload.name} is ${decoded.width}x${decoded.height}; the model takes ${size}x${size} patches (add ?resize=1 to resize).`,
-    )
-  }
-  const pixels = await sharp(decoded.pixels, {
-    raw: { width: decoded.width, height: decoded.height, channels: 3 },
-  })
-    .resize(size, size, { fit: 'cover' })
-    .raw()
-    .toBuffer()
-  return new Uint8Array(pixels)
 }
