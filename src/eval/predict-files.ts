@@ -3,10 +3,12 @@
  * Kaggle's test set, class folders, PCam HDF5, zips) or for a store, as CSV rows.
  * @module
  */
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { existsSync, statSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join, resolve } from 'node:path'
+import { IMAGE_EXTENSIONS } from '../data/sources/source.js'
+import { DataError } from '../errors.js'
 import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
 import { inputOptions, loadRun, predictStore, runThreshold, type Tta } from './predict.js'
@@ -24,6 +26,24 @@ export interface PredictFilesOptions {
 }
 
 /**
+ * Single image files become one flat folder of links (their ids are their names without the
+ * extension); returns null when the sources are not all image files.
+ */
+async function imageFilesFolder(sources: string[], scratch: string): Promise<string[] | null> {
+  const isImage = (s: string) => IMAGE_EXTENSIONS.test(s) && existsSync(s) && statSync(s).isFile()
+  if (!sources.every(isImage)) return null
+  const folder = join(scratch, 'images')
+  await mkdir(folder)
+  for (const source of sources) {
+    const link = join(folder, basename(source))
+    if (existsSync(link))
+      throw new DataError(`Two files are named ${basename(source)}; their ids would clash.`)
+    await symlink(resolve(source), link)
+  }
+  return [folder]
+}
+
+/**
  * Decodes the sources into a temporary store (unless they are one), then predicts every patch;
  * returns the predictions and the run's decision threshold.
  */
@@ -35,8 +55,10 @@ export async function predictFiles(
   const scratch = isStore ? null : await mkdtemp(join(tmpdir(), 'pcam-predict-'))
   const storeDir = scratch ? join(scratch, 'store') : (options.sources[0] as string)
   try {
-    if (scratch)
-      await prepareStore({ sources: options.sources, out: storeDir, split: { kind: 'source' } })
+    if (scratch) {
+      const sources = (await imageFilesFolder(options.sources, scratch)) ?? options.sources
+      await prepareStore({ sources, out: storeDir, split: { kind: 'source' } })
+    }
     const store = PatchStore.open(storeDir)
     const { model, config } = loadRun(options.run)
     try {

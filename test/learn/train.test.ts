@@ -225,6 +225,31 @@ describe('predict', { skip: skipWithoutData }, () => {
   })
 })
 
+describe('predict image files', () => {
+  it('predicts single image files, ids from their names, as from their folder', async () => {
+    const { predictFiles } = await import('../../src/eval/predict-files.js')
+    const files = ['p1.png', 'p3.png'].map((f) => join(root, 'src', 'valid', '1', f))
+    const { predictions } = await predictFiles({
+      run: join(root, 'run-a'),
+      sources: files,
+      tta: false,
+    })
+    assert.deepEqual(
+      predictions.map((p) => p.id),
+      ['p1', 'p3'],
+    )
+    const all = await predictFiles({
+      run: join(root, 'run-a'),
+      sources: [join(root, 'src', 'valid', '1')],
+      tta: false,
+    })
+    for (const p of predictions) {
+      const same = all.predictions.find((q) => q.id === p.id)!
+      assert.ok(Math.abs(same.probability - p.probability) < 1e-6, p.id)
+    }
+  })
+})
+
 describe('Grad-CAM on a trained run', () => {
   it('gives finite heatmaps in [0, 1] of the input size', async () => {
     const { loadRun } = await import('../../src/eval/predict.js')

@@ -12,14 +12,16 @@ import { createProgress } from '../progress.js'
 
 export const predictCommand: Command = {
   name: 'predict',
-  summary: 'Probabilities for a folder, zip, PCam HDF5 or store of patches, written as CSV.',
+  summary: 'Probabilities for a folder, zip, PCam HDF5, store or image files, written as CSV.',
   description:
-    'Example: pcam predict --model runs/mobilenet_v1 --data kaggle/test --out submission.csv --format kaggle',
+    'Examples:\n' +
+    '  pcam predict --model runs/mobilenet_v1 --data kaggle/test --out submission.csv --format kaggle\n' +
+    '  pcam predict --model runs/mobilenet_v1 patch1.png patch2.tif --out predictions.csv',
   options: {
     model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
     data: {
       type: 'string',
-      description: 'Patches: a folder, a .zip, PCam HDF5 files or a store (required)',
+      description: 'Patches: a folder, a .zip, PCam HDF5 files or a store (or give image files)',
     },
     out: { type: 'string', default: 'predictions.csv', description: 'CSV file to write' },
     format: {
@@ -39,9 +41,10 @@ export const predictCommand: Command = {
         'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
     },
   },
-  async run(values) {
-    if (typeof values.model !== 'string' || typeof values.data !== 'string') {
-      throw new ValidationError('Give --model <run folder> and --data <patches>')
+  async run(values, positionals) {
+    const sources = [...(typeof values.data === 'string' ? [values.data] : []), ...positionals]
+    if (typeof values.model !== 'string' || sources.length === 0) {
+      throw new ValidationError('Give --model <run folder> and --data <patches> (or image files)')
     }
     if (values.format !== 'kaggle' && values.format !== 'plain') {
       throw new ValidationError(
@@ -53,7 +56,7 @@ export const predictCommand: Command = {
     const progress = createProgress('predict', 0)
     const { predictions, threshold } = await predictFiles({
       run: values.model,
-      sources: [values.data],
+      sources,
       tta: ttaFrom(values.tta === true, values['tta-views'] as string | undefined),
       onProgress: (done, total) => progress.update(done, total),
     })
