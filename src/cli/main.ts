@@ -36,7 +36,8 @@ const COMMANDS: Entry[] = [
   },
   {
     name: 'train',
-    summary: 'Train a classifier on a store: one-cycle, freeze/unfreeze, checkpoints, resume',
+    summary:
+      'Train a classifier on a store: one-cycle, freeze/unfreeze, checkpoints, resume, --nproc',
     load: async () => (await import('./commands/train.js')).trainCommand,
   },
   {
