@@ -29,8 +29,12 @@ export interface BatchAnswer {
   overlays: Uint8Array | null
 }
 
+/** The worker is gone (crashed or closed): the server cannot answer until it is restarted. */
+export class WorkerStoppedError extends Error {}
+
 export class ModelWorker {
   #next = 0
+  #stopped: string | null = null
   readonly #waiting = new Map<
     number,
     { resolve: (a: BatchAnswer) => void; reject: (e: Error) => void }
@@ -49,8 +53,8 @@ export class ModelWorker {
       else waiting.reject(new Error(message.message))
     })
     worker.on('exit', (code) => {
-      for (const w of this.#waiting.values())
-        w.reject(new Error(`The model worker exited (code ${code})`))
+      this.#stopped = `The model worker stopped (exit code ${code}); restart the server.`
+      for (const w of this.#waiting.values()) w.reject(new WorkerStoppedError(this.#stopped))
       this.#waiting.clear()
     })
   }
@@ -73,7 +77,13 @@ export class ModelWorker {
     })
   }
 
+  /** Null while the worker runs, else why it does not. */
+  get stopped(): string | null {
+    return this.#stopped
+  }
+
   predict(job: Omit<BatchJob, 'id'>): Promise<BatchAnswer> {
+    if (this.#stopped) return Promise.reject(new WorkerStoppedError(this.#stopped))
     const id = this.#next++
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject })

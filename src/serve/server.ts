@@ -14,7 +14,7 @@ import { displayClassNames } from '../data/grid.js'
 import { runThreshold, type Tta } from '../eval/predict.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { DynamicBatcher, QueueFullError } from './batcher.js'
-import { ModelWorker } from './inference.js'
+import { ModelWorker, WorkerStoppedError } from './inference.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from './model-card.js'
 import { HttpError, readUploads, toPatch } from './uploads.js'
@@ -85,6 +85,7 @@ export interface PcamServer {
   app: FastifyInstance
   metrics: ServerMetrics
   batcher: DynamicBatcher<Item, Answer>
+  worker: ModelWorker
   /** Stops accepting requests, lets in-flight ones finish, then stops the model worker. */
   close(): Promise<void>
 }
@@ -152,6 +153,10 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
       void reply.code(503).header('Retry-After', '1').send({ error: error.message })
       return
     }
+    if (error instanceof WorkerStoppedError) {
+      void reply.code(503).send({ error: error.message })
+      return
+    }
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     const message =
       status === 413
@@ -181,7 +186,11 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   for (const [url, asset] of assets) {
     app.get(url, async (_request, reply) => reply.type(asset.type).send(asset.body))
   }
-  app.get('/healthz', async () => ({ status: 'ok', queue: batcher.queueLength }))
+  app.get('/healthz', async (_request, reply) =>
+    worker.stopped
+      ? reply.code(503).send({ status: 'down', reason: worker.stopped })
+      : { status: 'ok', queue: batcher.queueLength },
+  )
   app.get('/metrics', async (_request, reply) =>
     reply.type('text/plain; version=0.0.4').send(metrics.render()),
   )
@@ -226,8 +235,9 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
 
   return {
     app,
-    metrics: metrics,
+    metrics,
     batcher,
+    worker,
     close: async () => {
       closing = true
       const closed = app.close()

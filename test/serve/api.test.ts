@@ -226,6 +226,22 @@ describe('serve limits', () => {
     assert.ok(second.every((r) => r.statusCode === 200 || r.statusCode === 503))
   })
 
+  it('a model worker that stopped makes health and predictions answer 503 with the fix', async () => {
+    const server = await serve()
+    await server.worker.close() // as if it had crashed
+    const health = await server.app.inject({ url: '/healthz' })
+    assert.equal(health.statusCode, 503)
+    assert.match(health.json().reason, /The model worker stopped .*restart the server/)
+    const predict = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      payload: readFileSync(validPatches(0)[0]!),
+      headers: { 'content-type': 'image/png' },
+    })
+    assert.equal(predict.statusCode, 503)
+    assert.match(predict.json().error, /restart the server/)
+  })
+
   it('close() lets a request in flight finish', async () => {
     const server = await serve({ maxWaitMs: 300 })
     const address = await server.app.listen({ host: '127.0.0.1', port: 0 })
