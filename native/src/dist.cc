@@ -5,6 +5,7 @@
 
 #ifdef PCAM_WITH_GLOO
 
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
@@ -37,7 +38,33 @@ c10d::ReduceOp Op(const std::string& name) {
   throw std::invalid_argument("unknown reduce op " + name + " (sum, max, min)");
 }
 
+// A sum over the ranks that autograd sees through: its backward is the same sum of the gradients
+// (summing is its own adjoint). Synchronised batch norm is built on it in TypeScript.
+struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, int64_t group) {
+    // The group outlives the step: JavaScript holds it for the whole training run.
+    ctx->saved_data["group"] = group;
+    std::vector<at::Tensor> tensors{input.contiguous().clone()};
+    Wait(reinterpret_cast<GroupBox*>(group)->group->allreduce(tensors));
+    return tensors[0];
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto* box = reinterpret_cast<GroupBox*>(ctx->saved_data["group"].toInt());
+    if (!box->group) throw std::runtime_error("the process group was destroyed before backward");
+    std::vector<at::Tensor> tensors{grads[0].contiguous().clone()};
+    Wait(box->group->allreduce(tensors));
+    return {tensors[0], at::Tensor()};
+  }
+};
+
 }  // namespace
+
+// distAllReduceSumAutograd(group, tensor): a new tensor, the sum over the ranks, differentiable.
+PCAM_FN(DistAllReduceSumAutograd) {
+  GroupBox& box = Group(info[0]);
+  return Wrap(info.Env(), AllReduceSum::apply(Unwrap(info[1]), reinterpret_cast<int64_t>(&box)));
+}
 
 // distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, interfaceHost): rank 0 hosts the
 // TCP store; every rank connects, then Gloo pairs are set up through it.
@@ -113,6 +140,7 @@ void RegisterDist(Napi::Env env, Napi::Object exports) {
   exports.Set("distBackends", Napi::String::New(env, "gloo"));
   Export(env, exports, "distInit", DistInit);
   Export(env, exports, "distAllReduce", DistAllReduce);
+  Export(env, exports, "distAllReduceSumAutograd", DistAllReduceSumAutograd);
   Export(env, exports, "distBroadcast", DistBroadcast);
   Export(env, exports, "distAllGather", DistAllGather);
   Export(env, exports, "distBarrier", DistBarrier);

@@ -6,17 +6,19 @@
  * stopping so that none is left waiting in a collective.
  * @module
  */
-import type { Module } from '../nn/index.js'
+import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
 import { cat, noGrad, scope, tensor, type ProcessGroup, type Tensor } from '../torch/index.js'
 
-export type BnStats = 'rank0' | 'mean' | 'local'
+export type BnStats = 'rank0' | 'mean' | 'local' | 'sync'
 
 export interface DataParallelOptions {
   /** Gradient bytes per all-reduce. */
   bucketBytes?: number
   /**
-   * Batch-norm running statistics: rank 0's (as DDP broadcasts them), the mean over the ranks,
-   * or each rank's own (local: ranks then validate with their own, and rank 0's are saved).
+   * Batch norm across ranks. sync: normalise with the statistics of the whole global batch
+   * (PyTorch's SyncBatchNorm; running statistics then agree by themselves). Otherwise each rank
+   * normalises with its own batch, and the running statistics become rank 0's (as DDP broadcasts
+   * them), their mean over the ranks, or stay each rank's own (local; rank 0's are saved).
    */
   bnStats?: BnStats
 }
@@ -61,8 +63,12 @@ export class DataParallel {
     return this.group.worldSize
   }
 
-  /** Every rank starts from rank 0's weights. */
+  /** Every rank starts from rank 0's weights; with bnStats sync, batch norm spans the ranks. */
   broadcastModel(model: Module): void {
+    if (this.bnStats === 'sync') {
+      for (const m of model.modules())
+        if (m instanceof BatchNorm1d || m instanceof BatchNorm2d) m.syncGroup = this.group
+    }
     const tensors = [...model.parameters(), ...model.buffers()]
     for (const dtype of new Set(tensors.map((t) => t.dtype))) {
       const same = tensors.filter((t) => t.dtype === dtype)
@@ -96,7 +102,7 @@ export class DataParallel {
 
   /** Makes the floating-point buffers (batch-norm running statistics) equal on every rank. */
   syncBuffers(model: Module): void {
-    if (this.bnStats === 'local') return
+    if (this.bnStats === 'local' || this.bnStats === 'sync') return
     const buffers = [...model.buffers()].filter((b) => b.dtype === 'float32')
     if (buffers.length === 0) return
     flatten(buffers, (flat) =>

@@ -83,7 +83,7 @@ export interface DistributedConfig {
   worldSize: number
   masterAddr: string
   masterPort: number
-  /** Batch-norm running statistics: rank 0's, their mean over the ranks, or each rank's own. */
+  /** Batch norm across ranks: synchronised, or per rank with running statistics made equal or not. */
   bnStats?: BnStats
   timeoutMs?: number
 }

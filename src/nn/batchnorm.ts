@@ -4,7 +4,18 @@
  * @module
  */
 import { ValidationError } from '../errors.js'
-import { batchNorm, checkInteger, noGrad, ones, zeros, type Tensor } from '../torch/index.js'
+import {
+  batchNorm,
+  cat,
+  checkInteger,
+  full,
+  noGrad,
+  ones,
+  scope,
+  zeros,
+  type ProcessGroup,
+  type Tensor,
+} from '../torch/index.js'
 import { Module } from './module.js'
 import { Parameter } from './parameter.js'
 
@@ -28,6 +39,11 @@ abstract class BatchNorm extends Module {
   readonly runningMean: Tensor | null
   readonly runningVar: Tensor | null
   readonly numBatchesTracked: Tensor | null
+  /**
+   * Data-parallel training: normalise with the statistics of the whole global batch, summed over
+   * this group's ranks (PyTorch's SyncBatchNorm). Null: this rank's batch alone.
+   */
+  syncGroup: ProcessGroup | null = null
 
   constructor(numFeatures: number, options: BatchNormOptions = {}) {
     super()
@@ -67,6 +83,8 @@ abstract class BatchNorm extends Module {
       noGrad(() => tracked.add_(1))
       if (this.momentum === null) momentum = 1 / tracked.item()
     }
+    if (this.training && this.syncGroup && this.syncGroup.worldSize > 1)
+      return this.#syncForward(x, momentum)
     // Batch statistics in training, or when there are no running statistics to use.
     const useBatchStats = this.training || this.runningMean === null
     return batchNorm(x, this.runningMean, this.runningVar, {
@@ -75,6 +93,47 @@ abstract class BatchNorm extends Module {
       training: useBatchStats,
       momentum,
       eps: this.eps,
+    })
+  }
+
+  /** Training-mode batch norm over the global batch: per-channel sums are summed over the ranks. */
+  #syncForward(x: Tensor, momentum: number): Tensor {
+    const channels = this.numFeatures
+    const dims = x.ndim === 2 ? [0] : x.ndim === 3 ? [0, 2] : [0, 2, 3]
+    const shape =
+      x.ndim === 2 ? [1, channels] : x.ndim === 3 ? [1, channels, 1] : [1, channels, 1, 1]
+    return scope(() => {
+      // Statistics in float32 whatever the autocast dtype, as batch norm computes them.
+      const xf = x.float()
+      const local = cat([xf.sum(dims), xf.mul(xf).sum(dims), full([1], x.numel / channels)])
+      const total = (this.syncGroup as ProcessGroup).allReduceSumAutograd(local)
+      const n = total.slice(0, 2 * channels, 2 * channels + 1)
+      const mean = total.slice(0, 0, channels).div(n)
+      const variance = total
+        .slice(0, channels, 2 * channels)
+        .div(n)
+        .sub(mean.mul(mean))
+        .clamp(0, null)
+      let y = xf.sub(mean.reshape(...shape)).mul(
+        variance
+          .add(this.eps)
+          .rsqrt()
+          .reshape(...shape),
+      )
+      if (this.weight && this.bias)
+        y = y.mul(this.weight.reshape(...shape)).add(this.bias.reshape(...shape))
+      if (this.runningMean && this.runningVar) {
+        const count = n.item()
+        const rm = this.runningMean
+        const rv = this.runningVar
+        noGrad(() => {
+          rm.mul_(1 - momentum).add_(mean.detach().mul(momentum))
+          rv.mul_(1 - momentum).add_(
+            variance.detach().mul((momentum * count) / Math.max(count - 1, 1)),
+          )
+        })
+      }
+      return x.dtype === 'float32' ? y : y.to(x.dtype)
     })
   }
 

@@ -93,6 +93,14 @@ export class ProcessGroup {
     }
   }
 
+  /**
+   * The sum over the ranks as a new tensor that autograd differentiates: the gradient that
+   * reaches it is summed over the ranks in backward (what synchronised batch norm needs).
+   */
+  allReduceSumAutograd(tensor: Tensor): Tensor {
+    return new Tensor(binding().distAllReduceSumAutograd(this.#group, tensor[kHandle]))
+  }
+
   /** Every rank receives root's values, in place; one collective per tensor. */
   broadcast(tensors: Tensor[], root = 0): void {
     for (const t of tensors) binding().distBroadcast(this.#group, handles([t]), root)

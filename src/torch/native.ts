@@ -206,6 +206,7 @@ export interface NativeBinding {
     host: string,
   ): unknown
   distAllReduce?(group: unknown, tensors: H[], op: 'sum' | 'max' | 'min'): void
+  distAllReduceSumAutograd?(group: unknown, tensor: H): H
   distBroadcast?(group: unknown, tensors: H[], root: number): void
   distAllGather?(group: unknown, tensor: H): H[]
   distBarrier?(group: unknown): void

@@ -13,7 +13,7 @@ import { freePort } from '../../src/learn/launcher.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { AdamW, manualSeed } from '../../src/torch/index.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
-import { globalBatch, stepsNetwork, trainSteps } from './steps.js'
+import { batchNormNetwork, bnOptimizer, globalBatch, stepsNetwork, trainSteps } from './steps.js'
 
 const RANK_SCRIPT = fileURLToPath(new URL('./rank.js', import.meta.url))
 const root = mkdtempSync(join(tmpdir(), 'pcam-dist-'))
@@ -103,6 +103,22 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
     manualSeed(100)
     const untouched = [...stepsNetwork().parameters()].map((p) => [...(p.data() as Float32Array)])
     assert.notDeepEqual(untouched, single)
+  })
+
+  it('synchronised batch norm: two ranks equal one process with batch norm over the global batch', async () => {
+    const [rank0, rank1] = (await ranks('sync-bn', 2)) as number[][][]
+    assert.deepEqual(rank0, rank1, 'identical parameters and running statistics on every rank')
+    manualSeed(100)
+    const model = batchNormNetwork().train()
+    trainSteps(model, bnOptimizer(model), (step) => globalBatch(step, 16))
+    const single = [...model.parameters(), ...model.buffers()]
+      .filter((t) => t.dtype === 'float32')
+      .map((t) => [...(t.data() as Float32Array)])
+    let worst = 0
+    single.forEach((values, i) =>
+      values.forEach((v, k) => (worst = Math.max(worst, Math.abs(v - rank0![i]![k]!)))),
+    )
+    assert.ok(worst < 1e-5, `largest difference ${worst}`)
   })
 
   it('gathers uneven shards in rank order, and agrees on a flag any rank raises', async () => {

@@ -9,14 +9,14 @@ import { writeFileSync } from 'node:fs'
 import { DataParallel } from '../../src/learn/data-parallel.js'
 import { BatchNorm2d } from '../../src/nn/index.js'
 import { AdamW, manualSeed, ProcessGroup, setNumThreads } from '../../src/torch/index.js'
-import { globalBatch, stepsNetwork, trainSteps } from './steps.js'
+import { batchNormNetwork, bnOptimizer, globalBatch, stepsNetwork, trainSteps } from './steps.js'
 
 const [scenario = '', rankText, worldText, portText, out] = process.argv.slice(2)
 const rank = Number(rankText)
 const worldSize = Number(worldText)
 setNumThreads(1)
 
-if (scenario === 'steps') {
+if (scenario === 'steps' || scenario === 'sync-bn') {
   const group = ProcessGroup.init({
     rank,
     worldSize,
@@ -25,15 +25,19 @@ if (scenario === 'steps') {
   })
   // Each rank starts from different weights: the broadcast must make them rank 0's.
   manualSeed(100 + rank)
-  const model = stepsNetwork()
-  const dp = new DataParallel(group, { bucketBytes: 1024 }) // several buckets
+  const sync = scenario === 'sync-bn'
+  const model = sync ? batchNormNetwork().train() : stepsNetwork()
+  // Several buckets; with batch norm, statistics over the global batch.
+  const dp = new DataParallel(group, { bucketBytes: 1024, bnStats: sync ? 'sync' : 'rank0' })
   dp.broadcastModel(model)
-  const optimizer = new AdamW([...model.parameters()], { lr: 1e-2, weightDecay: 0.01 })
+  const optimizer = sync
+    ? bnOptimizer(model)
+    : new AdamW([...model.parameters()], { lr: 1e-2, weightDecay: 0.01 })
   trainSteps(
     model,
     optimizer,
     (step) => {
-      const { x, y } = globalBatch(step)
+      const { x, y } = globalBatch(step, sync ? 16 : 8)
       const per = x.size(0) / worldSize
       return {
         x: x.slice(0, rank * per, (rank + 1) * per),
@@ -42,8 +46,8 @@ if (scenario === 'steps') {
     },
     (params) => dp.averageGradients(params),
   )
-  const parameters = [...model.parameters()].map((p) => [...(p.data() as Float32Array)])
-  writeFileSync(out as string, JSON.stringify(parameters))
+  const state = [...model.parameters(), ...model.buffers()].filter((t) => t.dtype === 'float32')
+  writeFileSync(out as string, JSON.stringify(state.map((t) => [...(t.data() as Float32Array)])))
   group.destroy()
 } else if (scenario.startsWith('bn-')) {
   // Running statistics that differ per rank, made equal (or not) as --bn-stats asks.

@@ -3,12 +3,14 @@
  * per-rank statistics would make ranks and one process differ by design) on fixed global batches.
  * @module
  */
+import { createModel } from '../../src/models/registry.js'
 import { Conv2d, Flatten, Linear, ReLU, Sequential, type Module } from '../../src/nn/index.js'
 import {
   bceWithLogits,
   Generator,
   rand,
   scope,
+  SGD,
   type Optimizer,
   type Tensor,
 } from '../../src/torch/index.js'
@@ -26,10 +28,26 @@ export function stepsNetwork(): Module {
   )
 }
 
+/** The small CNN with batch norm everywhere (its linear head has no dropout to differ by). */
+export function batchNormNetwork(): Module {
+  return createModel({ arch: 'small', numClasses: 1, head: 'linear' })
+}
+
+/**
+ * SGD for the batch-norm comparison: Adam divides by the gradient's own size, which turns float
+ * rounding in near-zero gradients into visible differences; SGD keeps them at rounding's size.
+ */
+export function bnOptimizer(model: Module): Optimizer<{ lr: number }, unknown> {
+  return new SGD([...model.parameters()], { lr: 0.05, momentum: 0.9 }) as Optimizer<
+    { lr: number },
+    unknown
+  >
+}
+
 /** The global batch of a step: the same on every rank and in the single-process reference. */
-export function globalBatch(step: number): { x: Tensor; y: Tensor } {
+export function globalBatch(step: number, side = 8): { x: Tensor; y: Tensor } {
   const generator = new Generator(1000 + step)
-  const x = rand([GLOBAL_BATCH, 3, 8, 8], { generator })
+  const x = rand([GLOBAL_BATCH, 3, side, side], { generator })
   const y = rand([GLOBAL_BATCH], { generator }).gt(0.5).float()
   return { x, y }
 }

@@ -185,7 +185,7 @@ const DISTRIBUTED_OPTIONS: Command['options'] = {
     type: 'string',
     default: 'rank0',
     description:
-      "Batch-norm running statistics across ranks: rank0 (DDP's way), mean, or local (each rank's own)",
+      "Batch norm across ranks: sync (statistics of the global batch, SyncBatchNorm), or per-rank batches with running statistics rank0 (DDP's way), mean, or local",
   },
 }
 
@@ -193,9 +193,9 @@ function distributedFrom(values: OptionValues): DistributedConfig | undefined {
   const env = rankFromEnvironment()
   if (!env || env.worldSize === 1) return undefined
   const bnStats = values['bn-stats']
-  if (bnStats !== 'rank0' && bnStats !== 'mean' && bnStats !== 'local')
+  if (bnStats !== 'rank0' && bnStats !== 'mean' && bnStats !== 'local' && bnStats !== 'sync')
     throw new ValidationError(
-      `Expected rank0, mean or local for --bn-stats but received "${String(bnStats)}"`,
+      `Expected sync, rank0, mean or local for --bn-stats but received "${String(bnStats)}"`,
     )
   return { ...env, bnStats }
 }
