@@ -167,6 +167,9 @@ export async function benchServe(options: ServeBenchOptions): Promise<ServeBench
     ['batch size 1', 1],
   ] as const) {
     const { child, address } = await startServer(options.run, maxBatch, options.maxWaitMs)
+    // If this process ends early (an error, a closed pipe), the server must not outlive it.
+    const stopServer = () => child.kill('SIGKILL')
+    process.once('exit', stopServer)
     try {
       await runLevel(address, bodies, 4, 32, 10) // warm-up
       const levels: LoadLevel[] = []
@@ -190,6 +193,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<ServeBench
       }
       results.push({ mode, maxBatch, levels })
     } finally {
+      process.off('exit', stopServer)
       child.kill('SIGTERM')
       await new Promise((resolve) => child.once('exit', resolve))
     }
