@@ -303,34 +303,31 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           if (dp ? dp.anyTrue(stopHere) : stopHere) throw new CancelFit()
         },
         afterEpoch: async (l, record, valid) => {
-          if (!writer) {
-            hooks.onEpoch?.(record)
-            sinceBest = record.auc > bestAuc ? 0 : sinceBest + 1
-            bestAuc = Math.max(bestAuc, record.auc)
-            if (config.earlyStop && sinceBest >= config.earlyStop) throw new StopTraining()
-            return
-          }
-          appendMetrics(config.out, record)
           hooks.onEpoch?.(record)
-          sinceBest = record.auc > bestAuc ? 0 : sinceBest + 1
-          if (record.auc > bestAuc) {
-            bestAuc = record.auc
-            await saveModel(join(config.out, 'model.safetensors'), l.model)
-            await recordBest(config, record, valid)
-            if (hasTorchvisionForm(model.spec)) {
-              const tensors = torchvisionStateDict(l.model as PatchClassifier)
-              await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
-            }
-          }
+          const improved = record.auc > bestAuc
+          sinceBest = improved ? 0 : sinceBest + 1
+          bestAuc = Math.max(bestAuc, record.auc)
           // Early stopping ends the stage for good: a resumed run skips what is left of it.
           const stop = Boolean(config.earlyStop && sinceBest >= config.earlyStop)
-          const next = stop ? Number.MAX_SAFE_INTEGER : record.epoch + 1
-          await saveResumeState(
-            config.out,
-            l,
-            { stage: record.stage, epoch: next, batch: 0 },
-            bestAuc,
-          )
+          // Every rank computed the same figures; rank 0 alone writes them.
+          if (writer) {
+            appendMetrics(config.out, record)
+            if (improved) {
+              await saveModel(join(config.out, 'model.safetensors'), l.model)
+              await recordBest(config, record, valid)
+              if (hasTorchvisionForm(model.spec)) {
+                const tensors = torchvisionStateDict(l.model as PatchClassifier)
+                await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
+              }
+            }
+            const next = stop ? Number.MAX_SAFE_INTEGER : record.epoch + 1
+            await saveResumeState(
+              config.out,
+              l,
+              { stage: record.stage, epoch: next, batch: 0 },
+              bestAuc,
+            )
+          }
           if (stop) throw new StopTraining()
         },
       },
