@@ -9,9 +9,27 @@ import sharp from 'sharp'
 import { prepareBatch } from '../data/augment.js'
 import { decodePatch } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { cat, noGrad, scope, tensor } from '../torch/index.js'
-import { gradCam, overlayHeatmaps } from './gradcam.js'
-import { loadRun } from './predict.js'
+import type { PatchClassifier } from '../models/registry.js'
+import { cat, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
+import { gradCam, overlayHeatmaps, type GradCamOptions } from './gradcam.js'
+import { inputOptions, loadRun, predictImages, type RunConfig } from './predict.js'
+
+/**
+ * Patches (N x H x W x 3 uint8) overlaid with their Grad-CAM heatmaps, at the patches' own size:
+ * the network sees them as the run prepares its input (resized to inputSize, normalised).
+ * What explain, the top losses and the server draw.
+ */
+export function explainPatches(
+  model: PatchClassifier,
+  config: RunConfig,
+  patches: Tensor,
+  options: Omit<GradCamOptions, 'output'> = {},
+): Tensor {
+  return scope(() => {
+    const x = prepareBatch(patches, { size: config.inputSize, normalization: config.normalization })
+    return overlayHeatmaps(patches, gradCam(model, x, options))
+  })
+}
 
 export interface Explanation {
   image: string
@@ -43,12 +61,9 @@ export async function explainImages(options: {
       }
       const { height, width } = decoded
       const patch = tensor(new Uint8Array(decoded.pixels), { shape: [1, height, width, 3] })
-      const x = prepareBatch(patch, { size: config.inputSize, normalization: config.normalization })
-      const probability = noGrad(() => scope(() => model.forward(x).sigmoid().item()))
+      const [probability] = noGrad(() => predictImages(model, patch, inputOptions(config)))
       const picture = scope(() => {
-        // The network may see a resized patch (--size); the heatmap goes back to the patch's size.
-        const heat = gradCam(model, x, { layer: options.layer })
-        const overlay = overlayHeatmaps(patch, heat)
+        const overlay = explainPatches(model, config, patch, { layer: options.layer })
         return cat([patch, overlay], 2).select(0, 0).contiguous()
       })
       const output = join(options.out, `${basename(image, extname(image))}.png`)
@@ -59,8 +74,8 @@ export async function explainImages(options: {
         .png()
         .toBuffer()
       writeFileSync(output, png)
-      for (const t of [patch, x, picture]) t.dispose()
-      results.push({ image, probability, output })
+      for (const t of [patch, picture]) t.dispose()
+      results.push({ image, probability: probability as number, output })
     }
   } finally {
     model.dispose()

@@ -4,11 +4,10 @@
  * prediction, the loss and the probability.
  * @module
  */
-import { prepareBatch } from '../data/augment.js'
 import { CLASS_COLOURS, displayClassNames, gridPng, type GridTile } from '../data/grid.js'
 import type { PatchStore } from '../data/store.js'
 import { cat, scope, tensor } from '../torch/index.js'
-import { gradCam, overlayHeatmaps } from './gradcam.js'
+import { explainPatches } from './explain.js'
 import type { RunConfig } from './predict.js'
 import type { PatchClassifier } from '../models/registry.js'
 
@@ -50,10 +49,9 @@ export async function topLossesPicture(options: {
     const { images } = store.gather(
       tensor(BigInt64Array.from(items.map(options.storeIndex), BigInt)),
     )
-    const x = prepareBatch(images, { size: config.inputSize, normalization: config.normalization })
     // Each heatmap shows the evidence for the class the model predicted, as fastai's does.
     const signs = items.map((item) => (item.probability >= options.threshold ? 1 : -1))
-    const overlay = overlayHeatmaps(images, gradCam(model, x, { layer: options.layer, signs }))
+    const overlay = explainPatches(model, config, images, { layer: options.layer, signs })
     return cat([images, overlay], 2).contiguous()
   })
   const data = pixels.data() as Uint8Array

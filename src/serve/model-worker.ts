@@ -5,9 +5,8 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { gradCam, overlayHeatmaps } from '../eval/gradcam.js'
+import { explainPatches } from '../eval/explain.js'
 import { inputOptions, loadRun, predictImages } from '../eval/predict.js'
-import { prepareBatch } from '../data/augment.js'
 import { noGrad, scope, tensor } from '../torch/index.js'
 import type { BatchJob, WorkerSettings } from './inference.js'
 
@@ -29,12 +28,8 @@ if (port) {
         if (job.explain.length > 0) {
           overlays = scope(() => {
             const chosen = images.indexSelect(0, tensor(BigInt64Array.from(job.explain, BigInt)))
-            const x = prepareBatch(chosen, {
-              size: config.inputSize,
-              normalization: config.normalization,
-            })
-            const heat = gradCam(model, x, { layer: settings.layer })
-            return overlayHeatmaps(chosen, heat).contiguous().data() as Uint8Array
+            const overlay = explainPatches(model, config, chosen, { layer: settings.layer })
+            return overlay.contiguous().data() as Uint8Array
           })
         }
         images.dispose()
