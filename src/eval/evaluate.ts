@@ -7,7 +7,15 @@ import { PatchStore, UNLABELLED } from '../data/store.js'
 import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
-import { inputOptions, loadRun, predictStore, runThreshold, type Tta } from './predict.js'
+import type { PatchClassifier } from '../models/registry.js'
+import {
+  inputOptions,
+  loadRun,
+  predictStore,
+  runThreshold,
+  type RunConfig,
+  type Tta,
+} from './predict.js'
 
 export interface EvaluateOptions {
   run: string
@@ -38,43 +46,54 @@ export interface EvaluationResult {
   labels: Float64Array
 }
 
+/** Evaluates a run on a store: opens both, predicts, closes them. */
 export function evaluate(options: EvaluateOptions): EvaluationResult {
   const { model, config } = loadRun(options.run)
   const store = PatchStore.open(options.store)
   try {
-    if (store.meta.height !== config.inputSize && store.meta.height < config.inputSize / 4) {
-      throw new DataError(
-        `${options.store} holds ${store.meta.height}px patches; the model was trained on ${config.inputSize}px.`,
-      )
-    }
-    const indices = store.indicesOf(options.split).filter((i) => store.label(i) !== UNLABELLED)
-    if (indices.length === 0)
-      throw new DataError(`${options.store} has no labelled ${options.split} patches to evaluate.`)
-    const started = performance.now()
-    const probabilities = predictStore(model, store, indices, {
-      ...inputOptions(config),
-      tta: options.tta,
-      onProgress: options.onProgress,
-    })
-    const seconds = (performance.now() - started) / 1000
-    const labels = Float64Array.from(indices, (i) => store.label(i))
-    const threshold =
-      options.threshold === null
-        ? runThreshold(config)
-        : chooseThreshold(probabilities, labels, options.threshold)
-    const evaluation: Evaluation = {
-      ...binaryReport(probabilities, labels, threshold),
-      split: options.split,
-      patches: indices.length,
-      tta: options.tta,
-      seconds,
-      patchesPerSec: indices.length / seconds,
-      splitMethod: store.meta.splitMethod,
-      thresholdFrom: options.threshold === null ? 'run' : 'this split',
-    }
-    return { evaluation, indices, probabilities, labels }
+    return evaluateOpen(model, config, store, options)
   } finally {
     model.dispose()
     store.dispose()
   }
+}
+
+/** The same on a model and a store already open (they stay open). */
+export function evaluateOpen(
+  model: PatchClassifier,
+  config: RunConfig,
+  store: PatchStore,
+  options: Omit<EvaluateOptions, 'run'>,
+): EvaluationResult {
+  if (store.meta.height !== config.inputSize && store.meta.height < config.inputSize / 4) {
+    throw new DataError(
+      `${options.store} holds ${store.meta.height}px patches; the model was trained on ${config.inputSize}px.`,
+    )
+  }
+  const indices = store.indicesOf(options.split).filter((i) => store.label(i) !== UNLABELLED)
+  if (indices.length === 0)
+    throw new DataError(`${options.store} has no labelled ${options.split} patches to evaluate.`)
+  const started = performance.now()
+  const probabilities = predictStore(model, store, indices, {
+    ...inputOptions(config),
+    tta: options.tta,
+    onProgress: options.onProgress,
+  })
+  const seconds = (performance.now() - started) / 1000
+  const labels = Float64Array.from(indices, (i) => store.label(i))
+  const threshold =
+    options.threshold === null
+      ? runThreshold(config)
+      : chooseThreshold(probabilities, labels, options.threshold)
+  const evaluation: Evaluation = {
+    ...binaryReport(probabilities, labels, threshold),
+    split: options.split,
+    patches: indices.length,
+    tta: options.tta,
+    seconds,
+    patchesPerSec: indices.length / seconds,
+    splitMethod: store.meta.splitMethod,
+    thresholdFrom: options.threshold === null ? 'run' : 'this split',
+  }
+  return { evaluation, indices, probabilities, labels }
 }

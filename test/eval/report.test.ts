@@ -7,8 +7,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import sharp from 'sharp'
-import { writeEvaluation } from '../../src/eval/artifacts.js'
-import { evaluate } from '../../src/eval/evaluate.js'
+import { evaluateToFolder } from '../../src/eval/artifacts.js'
 import { writeReport } from '../../src/eval/report.js'
 import { train } from '../../src/learn/train.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
@@ -25,9 +24,15 @@ before(async () => {
 
 describe('eval artefacts', () => {
   it('writes metrics, predictions, four charts (SVG and PNG) and the top losses', async () => {
-    const result = evaluate({ run, store, split: 'valid', tta: true, threshold: null })
-    const dir = join(run, 'eval', 'valid-tta')
-    const { files } = await writeEvaluation({ dir, run, store, result, topLosses: 6 })
+    const { result, dir, files } = await evaluateToFolder({
+      run,
+      store,
+      split: 'valid',
+      tta: true,
+      threshold: null,
+      topLosses: 6,
+    })
+    assert.equal(dir, join(run, 'eval', 'valid-tta'))
     for (const name of ['roc', 'pr', 'confusion', 'calibration']) {
       assert.ok(files.includes(join(dir, `${name}.svg`)), name)
       assert.match(readFileSync(join(dir, `${name}.svg`), 'utf8'), /^<svg[^>]*>.*<\/svg>$/s)

@@ -3,9 +3,8 @@
  * charts, top losses and predictions into <run>/eval/<split>[-tta]/, and the run's report.
  * @module
  */
-import { join } from 'node:path'
-import { writeEvaluation } from '../../eval/artifacts.js'
-import { evaluate, type Evaluation } from '../../eval/evaluate.js'
+import { evaluateToFolder } from '../../eval/artifacts.js'
+import type { Evaluation } from '../../eval/evaluate.js'
 import { parseThresholdRule } from '../../eval/metrics.js'
 import { describeTta, ttaFrom } from '../../eval/predict.js'
 import { writeReport } from '../../eval/report.js'
@@ -84,7 +83,7 @@ export const evalCommand: Command = {
     const topLosses = checkInteger(values['top-losses'], '--top-losses', 0)
     const tta = ttaFrom(values.tta === true, values['tta-views'] as string | undefined)
     const progress = createProgress('predict', 0)
-    const result = evaluate({
+    const { result, dir, files } = await evaluateToFolder({
       run: values.model,
       store: values.data,
       split,
@@ -92,30 +91,18 @@ export const evalCommand: Command = {
       threshold:
         values.threshold === undefined ? null : parseThresholdRule(String(values.threshold)),
       onProgress: (done, total) => progress.update(done, total),
-    })
-    progress.finish()
-    const dir =
-      (values.out as string | undefined) ??
-      join(
-        values.model,
-        'eval',
-        `${split}${tta === false ? '' : tta === true ? '-tta' : `-tta-${tta.join('')}`}`,
-      )
-    const written = await writeEvaluation({
-      dir,
-      run: values.model,
-      store: values.data,
-      result,
+      dir: values.out as string | undefined,
       topLosses,
       layer: values.layer as string | undefined,
     })
+    progress.finish()
     const report = await writeReport(values.model)
     if (values.json === true) {
-      console.log(JSON.stringify({ ...result.evaluation, files: written.files, report }))
+      console.log(JSON.stringify({ ...result.evaluation, files, report }))
       return
     }
     printEvaluation(result.evaluation)
-    console.log(`results      ${written.dir}`)
+    console.log(`results      ${dir}`)
     console.log(`report       ${report}`)
   },
 }
