@@ -136,11 +136,6 @@ export class DataParallel {
 
   /** This rank's values followed by the others', in rank order (the valid stretches in order). */
   gather(values: Float32Array): Float32Array {
-    const local = tensor(values)
-    const parts = this.group.allGather(local)
-    local.dispose()
-    const whole = Float32Array.from(parts.flatMap((p) => [...(p.data() as Float32Array)]))
-    for (const p of parts) p.dispose()
-    return whole
+    return scope(() => cat(this.group.allGather(tensor(values))).data() as Float32Array)
   }
 }
