@@ -7,6 +7,7 @@ import { benchDistributed, measureRank } from '../../bench/distributed.js'
 import { rankFromEnvironment } from '../../learn/launcher.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { integerList } from '../shared-options.js'
 
 export const benchDistributedCommand: Command = {
   name: 'bench distributed',
@@ -34,9 +35,7 @@ export const benchDistributedCommand: Command = {
       console.log(JSON.stringify(measureRank(common)))
       return
     }
-    const ranks = String(values.ranks)
-      .split(',')
-      .map((r) => checkInteger(Number(r), '--ranks', 1))
+    const ranks = integerList(values.ranks, '--ranks')
     const json = values.json === true
     if (!json) console.log('ranks   images/s   step ms   all-reduce ms/step   scaling')
     const levels = await benchDistributed({ ...common, ranks }, (l) => {

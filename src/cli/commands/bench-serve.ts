@@ -4,10 +4,10 @@
  * @module
  */
 import { benchServe } from '../../bench/serve.js'
-import { SERVE_DEFAULTS } from '../../serve/server.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { BATCHING_OPTIONS, integerList } from '../shared-options.js'
 
 export const benchServeCommand: Command = {
   name: 'bench serve',
@@ -22,23 +22,12 @@ export const benchServeCommand: Command = {
     clients: { type: 'string', default: '1,8,64', description: 'Concurrent clients per level' },
     requests: { type: 'number', default: 600, description: 'Requests per level at most' },
     seconds: { type: 'number', default: 20, description: 'Seconds per level at most' },
-    'max-batch': {
-      type: 'number',
-      default: SERVE_DEFAULTS.maxBatch,
-      description: "The server's batch size limit",
-    },
-    'max-wait-ms': {
-      type: 'number',
-      default: SERVE_DEFAULTS.maxWaitMs,
-      description: 'How long a batch waits for more images',
-    },
+    ...BATCHING_OPTIONS,
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
     if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
-    const clients = String(values.clients)
-      .split(',')
-      .map((c) => checkInteger(Number(c), '--clients', 1))
+    const clients = integerList(values.clients, '--clients')
     const json = values.json === true
     if (!json)
       console.log(

@@ -6,12 +6,13 @@
 import { evaluateToFolder } from '../../eval/artifacts.js'
 import type { Evaluation } from '../../eval/evaluate.js'
 import { parseThresholdRule } from '../../eval/metrics.js'
-import { describeTta, ttaFrom } from '../../eval/predict.js'
+import { describeTta } from '../../eval/predict.js'
 import { writeReport } from '../../eval/report.js'
 import type { SplitName } from '../../data/sources/source.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { TTA_OPTIONS, ttaOption } from '../shared-options.js'
 import { createProgress } from '../progress.js'
 
 function printEvaluation(e: Evaluation): void {
@@ -47,12 +48,7 @@ export const evalCommand: Command = {
       default: 'valid',
       description: 'Split to evaluate: valid, test or train',
     },
-    tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
-    'tta-views': {
-      type: 'string',
-      description:
-        'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
-    },
+    ...TTA_OPTIONS,
     threshold: {
       type: 'string',
       description:
@@ -81,7 +77,7 @@ export const evalCommand: Command = {
     if (!['train', 'valid', 'test'].includes(split))
       throw new ValidationError(`Expected train, valid or test for --split but received "${split}"`)
     const topLosses = checkInteger(values['top-losses'], '--top-losses', 0)
-    const tta = ttaFrom(values.tta === true, values['tta-views'] as string | undefined)
+    const tta = ttaOption(values)
     const progress = createProgress('predict', 0)
     const { result, dir, files } = await evaluateToFolder({
       run: values.model,

@@ -4,10 +4,10 @@
  */
 import { writeFileSync } from 'node:fs'
 import { kaggleCsv, plainCsv, predictFiles } from '../../eval/predict-files.js'
-import { ttaFrom } from '../../eval/predict.js'
 import { ValidationError } from '../../errors.js'
 import { checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { TTA_OPTIONS, ttaOption } from '../shared-options.js'
 import { createProgress } from '../progress.js'
 
 export const predictCommand: Command = {
@@ -34,12 +34,7 @@ export const predictCommand: Command = {
       description:
         "Threshold for the plain format's predicted label; default: the run's own (chosen on its valid split)",
     },
-    tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
-    'tta-views': {
-      type: 'string',
-      description:
-        'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
-    },
+    ...TTA_OPTIONS,
   },
   async run(values, positionals) {
     const sources = [...(typeof values.data === 'string' ? [values.data] : []), ...positionals]
@@ -57,7 +52,7 @@ export const predictCommand: Command = {
     const { predictions, threshold } = await predictFiles({
       run: values.model,
       sources,
-      tta: ttaFrom(values.tta === true, values['tta-views'] as string | undefined),
+      tta: ttaOption(values),
       onProgress: (done, total) => progress.update(done, total),
     })
     progress.finish()

@@ -3,11 +3,11 @@
  * the requests in flight finish before the process ends.
  * @module
  */
-import { ttaFrom } from '../../eval/predict.js'
 import { createServer, SERVE_DEFAULTS } from '../../serve/server.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { BATCHING_OPTIONS, TTA_OPTIONS, ttaOption } from '../shared-options.js'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -25,23 +25,9 @@ export const serveCommand: Command = {
       description: 'Address to listen on (0.0.0.0 exposes the server to the network)',
     },
     port: { type: 'number', default: 8080, description: 'Port (0: any free port)' },
-    tta: { type: 'boolean', description: 'Average each prediction over the 8 symmetries' },
-    'tta-views': {
-      type: 'string',
-      description:
-        'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
-    },
+    ...TTA_OPTIONS,
     layer: { type: 'string', description: 'Grad-CAM layer for ?explain=1 (default: last block)' },
-    'max-batch': {
-      type: 'number',
-      default: SERVE_DEFAULTS.maxBatch,
-      description: 'Most images per model batch',
-    },
-    'max-wait-ms': {
-      type: 'number',
-      default: SERVE_DEFAULTS.maxWaitMs,
-      description: 'How long the first image of a batch waits for others',
-    },
+    ...BATCHING_OPTIONS,
     'max-queue': {
       type: 'number',
       default: SERVE_DEFAULTS.maxQueue,
@@ -63,7 +49,7 @@ export const serveCommand: Command = {
     if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
     const server = await createServer({
       run: values.model,
-      tta: ttaFrom(values.tta === true, values['tta-views'] as string | undefined),
+      tta: ttaOption(values),
       layer: values.layer as string | undefined,
       maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
       maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),

@@ -1,0 +1,44 @@
+/**
+ * Options that several commands take with the same meaning, defined once, and how their text is
+ * read.
+ * @module
+ */
+import { ttaFrom, type Tta } from '../eval/predict.js'
+import { SERVE_DEFAULTS } from '../serve/server.js'
+import { checkInteger } from '../torch/index.js'
+import type { Command, OptionValues } from './command.js'
+
+/** --tta and --tta-views (eval, predict, serve). */
+export const TTA_OPTIONS: Command['options'] = {
+  tta: { type: 'boolean', description: 'Average over the 8 symmetries of each patch' },
+  'tta-views': {
+    type: 'string',
+    description:
+      'Average over these symmetries only, e.g. 0,2,4,6 (0-3: quarter turns; 4-7: the same after a flip)',
+  },
+}
+
+export function ttaOption(values: OptionValues): Tta {
+  return ttaFrom(values.tta === true, values['tta-views'] as string | undefined)
+}
+
+/** --max-batch and --max-wait-ms (serve, bench serve). */
+export const BATCHING_OPTIONS: Command['options'] = {
+  'max-batch': {
+    type: 'number',
+    default: SERVE_DEFAULTS.maxBatch,
+    description: 'Most images per model batch',
+  },
+  'max-wait-ms': {
+    type: 'number',
+    default: SERVE_DEFAULTS.maxWaitMs,
+    description: 'How long the first image of a batch waits for others',
+  },
+}
+
+/** "1,8,64" as positive integers, or a message naming the option. */
+export function integerList(value: unknown, name: string): number[] {
+  return String(value)
+    .split(',')
+    .map((item) => checkInteger(Number(item), name, 1))
+}
