@@ -58,6 +58,26 @@ async function ranks(scenario: string, worldSize: number): Promise<unknown[]> {
   return outs.map((out) => JSON.parse(readFileSync(out, 'utf8')))
 }
 
+/** Resolves with the condition's value once it is truthy (checked every 20 ms). */
+function waitFor<T>(condition: () => T | null | undefined | false): Promise<T> {
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const value = condition()
+      if (value) {
+        clearInterval(timer)
+        resolve(value)
+      }
+    }, 20)
+  })
+}
+
+/** The epoch numbers a run folder's metrics.jsonl holds, in order. */
+const epochsOf = (out: string) =>
+  readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l).epoch as number)
+
 const pcam = join(PACKAGE_ROOT, 'bin', 'pcam.js')
 const trainArgs = (out: string, epochs: number) => [
   pcam,
@@ -148,8 +168,7 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
     assert.equal(code, 0, output)
     assert.match(output, /rank 0: pid \d+\nrank 1: pid \d+/)
     assert.match(output, /Done\. Best valid ROC AUC (0\.9\d+|1\.0000)/)
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')
-    assert.equal(lines.length, 3, 'one line per epoch, from rank 0 only')
+    assert.deepEqual(epochsOf(out), [0, 1, 2], 'one line per epoch, from rank 0 only')
   })
 
   it('--nnodes 2: two launchers (two "machines" on loopback) form one group', async () => {
@@ -167,21 +186,16 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
     assert.match(zero.output, /rank 0: pid/)
     assert.match(one.output, /rank 1: pid/)
     assert.match(zero.output, /Done\. Best valid ROC AUC/)
-    assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2)
+    assert.deepEqual(epochsOf(out), [0, 1])
   })
 
   it('a rank killed mid-run stops the other with a message naming it; the same command resumes', async () => {
     const out = join(root, 'run-kill')
     const first = run(process.execPath, trainArgs(out, 40))
     // Kill rank 1 once the first epoch is checkpointed.
-    const pid = await new Promise<number>((resolve) => {
-      const timer = setInterval(() => {
-        const match = /rank 1: pid (\d+)/.exec(first.output())
-        if (match && existsSync(join(out, 'state.json'))) {
-          clearInterval(timer)
-          resolve(Number(match[1]))
-        }
-      }, 20)
+    const pid = await waitFor(() => {
+      const match = /rank 1: pid (\d+)/.exec(first.output())
+      return match && existsSync(join(out, 'state.json')) && Number(match[1])
     })
     const killedAt = performance.now()
     process.kill(pid, 'SIGKILL')
@@ -193,17 +207,13 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
       /Rank 1 was killed by SIGKILL; the other ranks were stopped\. Run the same command to resume/,
     )
     assert.ok(seconds < 10, `the group went down in ${seconds.toFixed(1)} s`)
-    const done = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length
+    const done = epochsOf(out).length
     assert.ok(done < 40, `${done} epochs before the kill`)
     const second = await run(process.execPath, trainArgs(out, 40)).done
     assert.equal(second.code, 0, second.output)
     assert.match(second.output, /Resuming .* where it stopped/)
-    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).epoch as number)
     assert.deepEqual(
-      epochs,
+      epochsOf(out),
       Array.from({ length: 40 }, (_, k) => k),
       'every epoch once, in order',
     )
@@ -212,14 +222,7 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
   it('Ctrl-C on the launcher stops every rank after the same batch, checkpointed; the run resumes', async () => {
     const out = join(root, 'run-interrupt')
     const first = run(process.execPath, trainArgs(out, 40))
-    await new Promise<void>((resolve) => {
-      const timer = setInterval(() => {
-        if (existsSync(join(out, 'state.json'))) {
-          clearInterval(timer)
-          resolve()
-        }
-      }, 20)
-    })
+    await waitFor(() => existsSync(join(out, 'state.json')))
     first.child.kill('SIGINT')
     const { code, output } = await first.done
     assert.equal(code, 0, output)
@@ -227,12 +230,8 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
     assert.doesNotMatch(output, /\[rank 1\].*(error|Error)/)
     const second = await run(process.execPath, trainArgs(out, 40)).done
     assert.equal(second.code, 0, second.output)
-    const epochs = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).epoch as number)
     assert.deepEqual(
-      epochs,
+      epochsOf(out),
       Array.from({ length: 40 }, (_, k) => k),
     )
   })
