@@ -37,12 +37,11 @@ function forwardThrough(model: FeatureClassifier, x: Tensor, layer: string) {
     const names = [...model.body.namedChildren()].map(([n]) => n).join(', ')
     throw new ValidationError(`The model has no layer "${layer}"; its top-level layers: ${names}`)
   }
-  const original = target.forward
   let features: Tensor | null = null
-  target.forward = (input: Tensor) => {
-    features = keep(original.call(target, input).detach().requiresGrad_())
+  const hook = target.registerForwardHook((_module, _inputs, output) => {
+    features = keep(output.detach().requiresGrad_())
     return features
-  }
+  })
   try {
     const logits = model.forward(x)
     if (!features) throw new ValidationError(`Layer "${layer}" is not used by the forward pass`)
@@ -51,7 +50,7 @@ function forwardThrough(model: FeatureClassifier, x: Tensor, layer: string) {
     ;(features as Tensor | null)?.dispose()
     throw error
   } finally {
-    delete (target as { forward?: unknown }).forward
+    hook.remove()
   }
 }
 

@@ -19,6 +19,31 @@ export abstract class Module {
 
   abstract forward(...inputs: Tensor[]): Tensor
 
+  /**
+   * Calls hook after every forward of this module; a tensor it returns replaces the output (as
+   * PyTorch's register_forward_hook). Returns the means to remove it.
+   */
+  registerForwardHook(hook: (module: this, inputs: Tensor[], output: Tensor) => Tensor | void): {
+    remove(): void
+  } {
+    // The hook wraps this instance's forward; removing it gives the class's own back.
+    const own = Object.getPrototypeOf(this).forward as (...inputs: Tensor[]) => Tensor
+    const wrapped = this.forward
+    this.forward = (...inputs: Tensor[]) => {
+      const output = wrapped.apply(this, inputs)
+      return hook(this, inputs, output) ?? output
+    }
+    const installed = this.forward
+    return {
+      remove: () => {
+        if (this.forward !== installed)
+          throw new ValidationError('Remove forward hooks in the reverse order of registering them')
+        if (wrapped === own) delete (this as { forward?: unknown }).forward
+        else this.forward = wrapped
+      },
+    }
+  }
+
   registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name, this.#modules)
     this.#modules.set(name, module)

@@ -123,6 +123,27 @@ describe('Module', () => {
   })
 })
 
+describe('forward hooks', () => {
+  it('see every forward, may replace the output, and come off in reverse order', () => {
+    const relu = new nn.ReLU()
+    const net = new nn.Sequential(new nn.Flatten(), relu)
+    const seen: number[][] = []
+    const first = relu.registerForwardHook((_m, _inputs, output) => {
+      seen.push(output.toArray() as number[])
+    })
+    const second = relu.registerForwardHook((_m, _inputs, output) => output.mul(10))
+    const x = t.tensor([-1, 2]).reshape(1, 2)
+    assert.deepEqual(net.forward(x).toArray(), [0, 20])
+    assert.deepEqual(seen, [[0, 2]])
+    assert.throws(() => first.remove(), /reverse order/)
+    second.remove()
+    first.remove()
+    assert.deepEqual(net.forward(x).toArray(), [0, 2])
+    assert.ok(!Object.hasOwn(relu, 'forward'), "the class's own forward is back")
+    assert.equal(seen.length, 1)
+  })
+})
+
 describe('layers', () => {
   it('Conv2d "same" padding matches TensorFlow: output ceil(size / stride), extra pixel after', () => {
     assert.deepEqual(nn.samePadding(224, 3, 2, 1), [0, 1])
