@@ -3,13 +3,19 @@
  * calibration charts (SVG and PNG) and the top-losses picture with Grad-CAM overlays.
  * @module
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { displayClassNames } from '../data/grid.js'
 import { PatchStore } from '../data/store.js'
 import { calibrationChart, confusionChart, prChart, rocChart } from './charts.js'
 import type { PatchClassifier } from '../models/registry.js'
-import { evaluateOpen, type EvaluateOptions, type EvaluationResult } from './evaluate.js'
+import {
+  evaluateOpen,
+  type EvaluateOptions,
+  type Evaluation,
+  type EvaluationResult,
+} from './evaluate.js'
 import {
   calibrationCurve,
   confusionMatrix,
@@ -24,6 +30,38 @@ import { topLosses, topLossesPicture } from './top-losses.js'
 export interface EvaluationFiles {
   dir: string
   files: string[]
+}
+
+/** What metrics.json holds: the Evaluation, the class names and the most-confused pairs. */
+export type SavedEvaluation = Evaluation & {
+  classes: string[]
+  mostConfused: { actual: string; predicted: string; count: number }[]
+}
+
+/** The evaluations a run folder holds, by folder name (valid, valid-tta, ...), sorted. */
+export function savedEvaluations(
+  run: string,
+): { name: string; dir: string; metrics: SavedEvaluation }[] {
+  const root = join(run, 'eval')
+  if (!existsSync(root)) return []
+  return readdirSync(root)
+    .sort()
+    .filter((name) => existsSync(join(root, name, 'metrics.json')))
+    .map((name) => ({
+      name,
+      dir: join(root, name),
+      metrics: JSON.parse(
+        readFileSync(join(root, name, 'metrics.json'), 'utf8'),
+      ) as SavedEvaluation,
+    }))
+}
+
+/** The labels and probabilities of an evaluation folder's predictions.csv. */
+export function savedPredictions(dir: string): { labels: number[]; probabilities: number[] } {
+  const rows = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n').slice(1)
+  const column = (k: number) => rows.map((r) => Number(r.split(',').at(k)))
+  // Ids come first and may hold commas; label and probability are the last two columns.
+  return { labels: column(-2), probabilities: column(-1) }
 }
 
 export interface DrawingOptions {
@@ -76,7 +114,11 @@ export async function writeEvaluation(
   const names = displayClassNames(config.classes)
   const predicted = Array.from(probabilities, (p) => (p >= e.threshold ? 1 : 0))
   const matrix = confusionMatrix(labels, predicted, 2)
-  const summary = { ...e, classes: names, mostConfused: mostConfused(matrix, names) }
+  const summary: SavedEvaluation = {
+    ...e,
+    classes: names,
+    mostConfused: mostConfused(matrix, names),
+  }
   await writeFile(join(dir, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`)
   const rows = indices.map((i, k) => `${store.meta.ids[i]},${labels[k]},${probabilities[k]}`)
   await writeFile(join(dir, 'predictions.csv'), ['id,label,probability', ...rows].join('\n') + '\n')

@@ -5,23 +5,17 @@
  * the split used means for the figures.
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import sharp from 'sharp'
 import { DataError } from '../errors.js'
 import type { EpochRecord } from '../learn/learner.js'
 import type { LrFindResult } from '../learn/lr-find.js'
+import { savedEvaluations, type SavedEvaluation } from './artifacts.js'
 import { lrFinderChart, trainingChart } from './charts.js'
-import type { Evaluation } from './evaluate.js'
 import { describeTta, type RunConfig } from './predict.js'
 import { renderSvg, writeChart } from './render.js'
-
-/** What eval's metrics.json holds beyond the Evaluation. */
-type SavedEvaluation = Evaluation & {
-  classes: string[]
-  mostConfused: { actual: string; predicted: string; count: number }[]
-}
 
 const EVAL_CHARTS = ['roc', 'pr', 'confusion', 'calibration'] as const
 
@@ -75,8 +69,7 @@ function readJsonLines<T>(path: string): T[] {
     .map((l) => JSON.parse(l) as T)
 }
 
-async function evaluationSection(dir: string, name: string): Promise<string> {
-  const e = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as SavedEvaluation
+async function evaluationSection(dir: string, name: string, e: SavedEvaluation): Promise<string> {
   const title = `${e.split} split, ${e.patches} patches${e.tta ? `, ${describeTta(e.tta)}` : ''}`
   const thresholdNote =
     e.thresholdFrom === 'run'
@@ -133,12 +126,7 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
     pcamVersion?: string
   }
   const history = readJsonLines<EpochRecord>(join(run, 'metrics.jsonl'))
-  const evalRoot = join(run, 'eval')
-  const evaluations = existsSync(evalRoot)
-    ? readdirSync(evalRoot)
-        .filter((d) => existsSync(join(evalRoot, d, 'metrics.json')))
-        .sort()
-    : []
+  const evaluations = savedEvaluations(run)
   const parts: string[] = []
   const runName = basename(resolve(run))
   parts.push(
@@ -161,7 +149,7 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
 
   if (evaluations.length > 0) {
     parts.push('<h2>Evaluation</h2>')
-    for (const name of evaluations) parts.push(await evaluationSection(join(evalRoot, name), name))
+    for (const e of evaluations) parts.push(await evaluationSection(e.dir, e.name, e.metrics))
   }
 
   if (history.length > 0) {

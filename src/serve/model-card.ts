@@ -3,47 +3,38 @@
  * trained on, its threshold, how it scored (the run's evaluations, a ROC curve for drawing).
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { displayClassNames } from '../data/grid.js'
+import { savedEvaluations, savedPredictions } from '../eval/artifacts.js'
 import { rocCurve } from '../eval/metrics.js'
 import { runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
 
 /** The model card: what the run is, what it was trained on, how it scored. */
 export function modelCard(run: string, config: RunConfig, tta: Tta) {
-  const evaluations: Record<string, unknown>[] = []
+  const saved = savedEvaluations(run)
+  const evaluations = saved.map(({ name, metrics: m }) => ({
+    name,
+    split: m.split,
+    tta: m.tta,
+    patches: m.patches,
+    rocAuc: m.rocAuc,
+    rocAucLow: m.rocAucLow,
+    rocAucHigh: m.rocAucHigh,
+    accuracy: m.accuracy,
+    sensitivity: m.sensitivity,
+    specificity: m.specificity,
+  }))
+  // The ROC curve of the first evaluation, thinned for the page.
   let roc: { fpr: number; tpr: number }[] | null = null
-  const evalRoot = join(run, 'eval')
-  if (existsSync(evalRoot)) {
-    for (const name of readdirSync(evalRoot).sort()) {
-      const metricsPath = join(evalRoot, name, 'metrics.json')
-      if (!existsSync(metricsPath)) continue
-      const m = JSON.parse(readFileSync(metricsPath, 'utf8'))
-      evaluations.push({
-        name,
-        split: m.split,
-        tta: m.tta,
-        patches: m.patches,
-        rocAuc: m.rocAuc,
-        rocAucLow: m.rocAucLow,
-        rocAucHigh: m.rocAucHigh,
-        accuracy: m.accuracy,
-        sensitivity: m.sensitivity,
-        specificity: m.specificity,
-      })
-      // The ROC curve of the first evaluation with predictions, thinned for the page.
-      const predictions = join(evalRoot, name, 'predictions.csv')
-      if (!roc && existsSync(predictions)) {
-        const rows = readFileSync(predictions, 'utf8').trim().split('\n').slice(1)
-        const labels = rows.map((r) => Number(r.split(',')[1]))
-        const scores = rows.map((r) => Number(r.split(',')[2]))
-        const curve = rocCurve(scores, labels)
-        const step = Math.max(1, Math.floor(curve.fpr.length / 200))
-        roc = curve.fpr
-          .map((fpr, k) => ({ fpr, tpr: curve.tpr[k] as number }))
-          .filter((_, k) => k % step === 0 || k === curve.fpr.length - 1)
-      }
-    }
+  const first = saved.find((e) => existsSync(join(e.dir, 'predictions.csv')))
+  if (first) {
+    const { labels, probabilities } = savedPredictions(first.dir)
+    const curve = rocCurve(probabilities, labels)
+    const step = Math.max(1, Math.floor(curve.fpr.length / 200))
+    roc = curve.fpr
+      .map((fpr, k) => ({ fpr, tpr: curve.tpr[k] as number }))
+      .filter((_, k) => k % step === 0 || k === curve.fpr.length - 1)
   }
   return {
     arch: config.model.arch,

@@ -177,6 +177,27 @@ describe('serve API', () => {
   })
 })
 
+describe('model card with an evaluation', () => {
+  it("carries the run's evaluations and a ROC curve from their predictions", async () => {
+    const { evaluateToFolder } = await import('../../src/eval/artifacts.js')
+    const { result } = await evaluateToFolder({
+      run,
+      store: join(root, 'store'),
+      split: 'valid',
+      tta: false,
+      threshold: null,
+      topLosses: 0,
+    })
+    const server = await serve()
+    const card = (await server.app.inject({ url: '/api/model' })).json()
+    assert.equal(card.evaluations.length, 1)
+    assert.equal(card.evaluations[0].name, 'valid')
+    assert.equal(card.evaluations[0].rocAuc, result.evaluation.rocAuc)
+    assert.deepEqual(card.roc[0], { fpr: 0, tpr: 0 })
+    assert.deepEqual(card.roc.at(-1), { fpr: 1, tpr: 1 })
+  })
+})
+
 describe('serve limits', () => {
   it('413 for a body over the limit and for too many files', async () => {
     const server = await serve({ bodyLimit: 4096, maxFiles: 2 })
