@@ -98,7 +98,7 @@ export async function evaluateToFolder(
 }
 
 /** Writes an evaluation's files with the model and store it was made with (left open). */
-export async function writeEvaluation(
+async function writeEvaluation(
   options: DrawingOptions & {
     dir: string
     model: PatchClassifier

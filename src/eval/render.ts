@@ -17,7 +17,7 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
+async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   return sharp(Buffer.from(svg), { density: 72 * scale })
     .flatten({ background: '#ffffff' })
     .png()

@@ -45,13 +45,6 @@ export class ServerMetrics {
     if (route.startsWith('/api/')) this.latency.observe(seconds)
   }
 
-  /** Total requests so far with a given status (all routes). */
-  requestsWithStatus(status: number): number {
-    let n = 0
-    for (const [key, value] of this.#requests) if (key.endsWith(`status="${status}"`)) n += value
-    return n
-  }
-
   render(): string {
     const lines = [
       '# HELP pcam_requests_total HTTP requests by route and status.',
