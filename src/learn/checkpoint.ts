@@ -2,10 +2,12 @@
  * The run folder (DESIGN.md): config.json, metrics.jsonl (one line per epoch), model.safetensors
  * (the best weights so far), and for resuming last.safetensors + optimizer.safetensors +
  * state.json. Every file is written under a temporary name and renamed; the three resume files
- * carry one generation number, so a set torn by a crash is detected instead of loaded.
+ * carry one generation number, so a set torn by a crash is detected instead of loaded. state.json
+ * is written last and is the commit of an epoch: metrics.jsonl is rewritten from its history
+ * after it, and again on resume.
  * @module
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataError } from '../errors.js'
@@ -35,8 +37,15 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   await atomicWrite(path, (tmp) => writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`))
 }
 
-export function appendMetrics(dir: string, record: EpochRecord): void {
-  appendFileSync(join(dir, 'metrics.jsonl'), `${JSON.stringify(record)}\n`)
+/**
+ * Rewrites metrics.jsonl whole from the committed history (state.json is the commit): an epoch
+ * is listed once or not at all, whatever moment a crash picks.
+ */
+export async function writeMetrics(dir: string, history: readonly EpochRecord[]): Promise<void> {
+  const path = join(dir, 'metrics.jsonl')
+  await atomicWrite(path, (tmp) =>
+    writeFile(tmp, history.map((r) => `${JSON.stringify(r)}\n`).join('')),
+  )
 }
 
 /** Writes tensors as safetensors under a temporary name, then renames. */

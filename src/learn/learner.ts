@@ -73,6 +73,8 @@ export interface FitPosition {
   epoch: number
   /** Batches of `epoch` already done. */
   batch: number
+  /** Mid-epoch: the done batches' summed loss, images and seconds, so the epoch's record comes out as if never stopped. */
+  partial?: { lossSum: number; seen: number; seconds: number }
 }
 
 export interface LearnerOptions {
@@ -278,9 +280,10 @@ export class Learner {
     this.stoppedAt = null
     for (let epoch = start.epoch; epoch < epochs; epoch++) {
       this.model.train()
-      const began = performance.now()
-      let lossSum = 0
-      let seen = 0
+      const resumed = epoch === start.epoch ? start.partial : undefined
+      const began = performance.now() - (resumed?.seconds ?? 0) * 1000
+      let lossSum = resumed?.lossSum ?? 0
+      let seen = resumed?.seen ?? 0
       let batch = epoch === start.epoch ? start.batch : 0
       try {
         for (const { x, y, indices } of this.train.epoch(epoch, batch)) {
@@ -306,7 +309,8 @@ export class Learner {
         }
       } catch (error) {
         if (!(error instanceof CancelFit)) throw error
-        this.stoppedAt = { stage, epoch, batch }
+        const seconds = (performance.now() - began) / 1000
+        this.stoppedAt = { stage, epoch, batch, partial: { lossSum, seen, seconds } }
         return false
       }
       const seconds = (performance.now() - began) / 1000

@@ -27,7 +27,10 @@ export function startTraining(
     onLrFound?: (lr: number) => void
   } = {},
 ): TrainingRun {
-  const worker = new Worker(new URL('./train-worker.js', import.meta.url), { workerData: config })
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4))
+  const worker = new Worker(new URL('./train-worker.js', import.meta.url), {
+    workerData: { config, stopFlag },
+  })
   const result = new Promise<TrainResult>((resolve, reject) => {
     worker.on('message', (message) => {
       if (message.type === 'batch') hooks.onBatch?.(message.info)
@@ -46,5 +49,5 @@ export function startTraining(
       if (code !== 0) reject(new Error(`The training worker exited with code ${code}`))
     })
   })
-  return { result, stop: () => worker.postMessage('stop') }
+  return { result, stop: () => Atomics.store(stopFlag, 0, 1) }
 }

@@ -1,6 +1,7 @@
 /**
  * Runs train() in a worker thread, so the main thread stays free for progress, Ctrl-C and
- * anything else; messages carry progress out and "stop" in.
+ * anything else; messages carry progress out. A stop request comes in through shared memory:
+ * the batch loop is synchronous, so a message would only be read at the end of the epoch.
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
@@ -9,12 +10,9 @@ import { train, type TrainConfig } from './train.js'
 
 const port = parentPort
 if (port) {
-  const controller = new AbortController()
-  port.on('message', (message) => {
-    if (message === 'stop') controller.abort()
-  })
-  train(workerData as TrainConfig, {
-    signal: controller.signal,
+  const { config, stopFlag } = workerData as { config: TrainConfig; stopFlag: Int32Array }
+  train(config, {
+    stopRequested: () => Atomics.load(stopFlag, 0) !== 0,
     onBatch: (info) => port.postMessage({ type: 'batch', info }),
     onEpoch: (record) => port.postMessage({ type: 'epoch', record }),
     onLrFound: (lr) => port.postMessage({ type: 'lr', lr }),

@@ -28,14 +28,15 @@ import { readSafetensors } from '../weights/safetensors.js'
 import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { DataParallel, type BnStats } from './data-parallel.js'
+import { runFolderMode } from './run-folder.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
 import {
-  appendMetrics,
   loadResumeState,
   saveModel,
   saveResumeState,
   saveTensors,
   writeJson,
+  writeMetrics,
 } from './checkpoint.js'
 import {
   CancelFit,
@@ -101,7 +102,13 @@ export interface TrainHooks {
   onBatch?: (info: BatchInfo) => void
   onEpoch?: (record: EpochRecord) => void
   onLrFound?: (lr: number) => void
+  /** Stops after the current batch with a checkpoint. */
   signal?: AbortSignal
+  /**
+   * Polled after every batch, for callers whose signal cannot fire while the batch loop runs
+   * synchronously (a worker thread reading a shared flag); true stops like the signal.
+   */
+  stopRequested?: () => boolean
 }
 
 export interface TrainResult {
@@ -170,56 +177,78 @@ interface Setup {
 function setUp(config: TrainConfig, resuming: boolean): Setup {
   manualSeed(config.seed)
   const store = PatchStore.open(config.store)
-  const numClasses = store.meta.classes.length === 2 ? 1 : store.meta.classes.length
-  if (numClasses !== 1)
-    throw new DataError(
-      `pcam trains binary classifiers; ${config.store} has classes ${store.meta.classes.join(', ')}.`,
-    )
-  // The one ImageNet MobileNet v1 to be had (TF.js) is 0.75 wide; from scratch it gets that width too.
-  const spec: ModelSpec = {
-    arch: config.arch,
-    numClasses,
-    head: config.head,
-    alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
-  }
-  const model = createModel(spec)
-  if (config.pretrained && !resuming) loadPretrained(model, config.pretrained)
-  model.toChannelsLast()
-  const size = config.size ?? store.meta.height
-  const normalization = normalizationFor(config, store)
-  const shard = config.distributed
-    ? { rank: config.distributed.rank, worldSize: config.distributed.worldSize }
-    : undefined
-  const loaderOptions = {
-    batchSize: config.batchSize,
-    seed: config.seed,
-    size,
-    normalization,
-    shard,
-  }
-  const trainLoader = new PatchLoader(store, store.indicesOf('train'), {
-    ...loaderOptions,
-    shuffle: true,
-    dropLast: true,
-    augment: config.augment,
-  })
-  const validLoader = new PatchLoader(store, store.indicesOf('valid'), {
-    ...loaderOptions,
-    shuffle: false,
-    dropLast: false,
-  })
-  return {
-    store,
-    model,
-    trainLoader,
-    validLoader,
-    size,
-    normalization,
-    close: () => {
-      trainLoader.dispose()
-      validLoader.dispose()
-      store.dispose()
-    },
+  // What was made before a failure (bad weights, an empty split) is released, not leaked.
+  const made: { dispose(): void }[] = [store]
+  try {
+    const numClasses = store.meta.classes.length === 2 ? 1 : store.meta.classes.length
+    if (numClasses !== 1)
+      throw new DataError(
+        `pcam trains binary classifiers; ${config.store} has classes ${store.meta.classes.join(', ')}.`,
+      )
+    const trainIndices = store.indicesOf('train')
+    const validIndices = store.indicesOf('valid')
+    for (const [split, indices] of [
+      ['training', trainIndices],
+      ['validation', validIndices],
+    ] as const) {
+      if (indices.length === 0)
+        throw new DataError(
+          `${config.store} has no labelled ${split} patches (${store.meta.count} patches, split: ${store.meta.splitMethod}). ` +
+            'Training needs labelled patches: prepare a store from labelled data (class folders, Kaggle train/ with train_labels.csv, PCam train/valid).',
+        )
+    }
+    // The one ImageNet MobileNet v1 to be had (TF.js) is 0.75 wide; from scratch it gets that width too.
+    const spec: ModelSpec = {
+      arch: config.arch,
+      numClasses,
+      head: config.head,
+      alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
+    }
+    const model = createModel(spec)
+    made.push(model)
+    if (config.pretrained && !resuming) loadPretrained(model, config.pretrained)
+    model.toChannelsLast()
+    const size = config.size ?? store.meta.height
+    const normalization = normalizationFor(config, store)
+    const shard = config.distributed
+      ? { rank: config.distributed.rank, worldSize: config.distributed.worldSize }
+      : undefined
+    const loaderOptions = {
+      batchSize: config.batchSize,
+      seed: config.seed,
+      size,
+      normalization,
+      shard,
+    }
+    const trainLoader = new PatchLoader(store, trainIndices, {
+      ...loaderOptions,
+      shuffle: true,
+      dropLast: true,
+      augment: config.augment,
+    })
+    made.push(trainLoader)
+    const validLoader = new PatchLoader(store, validIndices, {
+      ...loaderOptions,
+      shuffle: false,
+      dropLast: false,
+    })
+    return {
+      store,
+      model,
+      trainLoader,
+      validLoader,
+      size,
+      normalization,
+      close: () => {
+        trainLoader.dispose()
+        validLoader.dispose()
+        model.dispose()
+        store.dispose()
+      },
+    }
+  } catch (error) {
+    for (const m of made.reverse()) m.dispose()
+    throw error
   }
 }
 
@@ -236,7 +265,6 @@ export async function findLearningRate(config: TrainConfig): Promise<LrFindResul
     return await lrFind(learn)
   } finally {
     learn.dispose()
-    setup.model.dispose()
     setup.close()
   }
 }
@@ -274,15 +302,34 @@ function joinGroup(config: TrainConfig): DataParallel | undefined {
 }
 
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const resuming = existsSync(join(config.out, 'state.json'))
+  // One rank writes the run folder (and judges it before writing); the others read it.
+  const writer = (config.distributed?.rank ?? 0) === 0
+  const resuming = writer
+    ? runFolderMode(config) === 'resume'
+    : existsSync(join(config.out, 'state.json'))
   const dp = joinGroup(config)
-  // One rank writes the run folder; the others read it when resuming.
-  const writer = !dp || dp.rank === 0
-  await mkdir(config.out, { recursive: true })
-  const { store, model, trainLoader, validLoader, size, normalization, close } = setUp(
-    config,
-    resuming,
-  )
+  try {
+    // The folder is made only once the store, the model and its weights have loaded: a failure
+    // there leaves nothing behind.
+    const setup = setUp(config, resuming)
+    try {
+      await mkdir(config.out, { recursive: true })
+      return await trainWith(config, hooks, setup, { dp, writer, resuming })
+    } finally {
+      setup.close()
+    }
+  } finally {
+    dp?.group.destroy()
+  }
+}
+
+/** The recipe's stages on a set-up store and model, writing the run folder as it goes. */
+async function trainWith(
+  config: TrainConfig,
+  hooks: TrainHooks,
+  { store, model, trainLoader, validLoader, size, normalization }: Setup,
+  { dp, writer, resuming }: { dp: DataParallel | undefined; writer: boolean; resuming: boolean },
+): Promise<TrainResult> {
   let bestAuc = -1
   let position: FitPosition | null = null
   let sinceBest = 0
@@ -299,7 +346,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         afterBatch: (_, info) => {
           hooks.onBatch?.(info)
           // Ranks stop together, after the same batch, or some would wait in a collective.
-          const stopHere = Boolean(hooks.signal?.aborted)
+          const stopHere = Boolean(hooks.signal?.aborted || hooks.stopRequested?.())
           if (dp ? dp.anyTrue(stopHere) : stopHere) throw new CancelFit()
         },
         afterEpoch: async (l, record, valid) => {
@@ -311,7 +358,6 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
           const stop = Boolean(config.earlyStop && sinceBest >= config.earlyStop)
           // Every rank computed the same figures; rank 0 alone writes them.
           if (writer) {
-            appendMetrics(config.out, record)
             if (improved) {
               await saveModel(join(config.out, 'model.safetensors'), l.model)
               await recordBest(config, record, valid)
@@ -327,60 +373,73 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
               { stage: record.stage, epoch: next, batch: 0 },
               bestAuc,
             )
+            await writeMetrics(config.out, l.history)
           }
           if (stop) throw new StopTraining()
         },
       },
     ],
   })
-  if (resuming) {
-    const state = loadResumeState(config.out, learn)
-    position = state.position
-    bestAuc = state.bestAuc
-  } else if (writer) {
-    await writeJson(join(config.out, 'config.json'), {
-      pcamVersion: '0.1.0',
-      model: model.spec,
-      classes: store.meta.classes,
-      patchSize: store.meta.height,
-      inputSize: size,
-      normalization,
-      recipe: { ...config, store: undefined, out: undefined },
-      data: { store: config.store, source: store.meta.source, splitMethod: store.meta.splitMethod },
-    })
-  }
-  const freezing = config.pretrained !== null && config.freezeEpochs > 0
-  let lr: number
-  const earlierFind = join(config.out, 'lr-find.json')
-  if (config.lr === 'auto' && resuming && existsSync(earlierFind)) {
-    // A resumed run keeps the rate it started with (a new sweep would also move the RNG).
-    lr = (JSON.parse(readFileSync(earlierFind, 'utf8')) as LrFindResult).suggestion
-  } else if (config.lr === 'auto') {
-    if (freezing) learn.freeze()
-    const found = await lrFind(learn)
-    if (writer) await saveLrFind(config.out, found)
-    lr = found.suggestion
-    hooks.onLrFound?.(lr)
-  } else {
-    lr = config.lr
-  }
-  const stages: {
-    stage: string
-    epochs: number
-    lr: number | [number, number]
-    frozen: boolean
-  }[] = []
-  if (freezing) stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr, frozen: true })
-  // Unfrozen: the body learns 10-100x more slowly than the head (discriminative rates).
-  const unfrozenLr: number | [number, number] = config.pretrained ? [lr / 100, lr / 5] : lr
-  stages.push({
-    stage: freezing ? 'unfrozen' : 'train',
-    epochs: config.epochs,
-    lr: unfrozenLr,
-    frozen: false,
-  })
-  let completed = true
   try {
+    return await runStages(learn)
+  } finally {
+    learn.dispose()
+  }
+
+  async function runStages(learn: Learner): Promise<TrainResult> {
+    if (resuming) {
+      const state = loadResumeState(config.out, learn)
+      position = state.position
+      bestAuc = state.bestAuc
+      // A crash between the commit and the metrics file (or an older pcam's append) is repaired here.
+      if (writer) await writeMetrics(config.out, learn.history)
+    } else if (writer) {
+      await writeJson(join(config.out, 'config.json'), {
+        pcamVersion: '0.1.0',
+        model: model.spec,
+        classes: store.meta.classes,
+        patchSize: store.meta.height,
+        inputSize: size,
+        normalization,
+        recipe: { ...config, store: undefined, out: undefined },
+        data: {
+          store: config.store,
+          source: store.meta.source,
+          splitMethod: store.meta.splitMethod,
+        },
+      })
+    }
+    const freezing = config.pretrained !== null && config.freezeEpochs > 0
+    let lr: number
+    const earlierFind = join(config.out, 'lr-find.json')
+    if (config.lr === 'auto' && resuming && existsSync(earlierFind)) {
+      // A resumed run keeps the rate it started with (a new sweep would also move the RNG).
+      lr = (JSON.parse(readFileSync(earlierFind, 'utf8')) as LrFindResult).suggestion
+    } else if (config.lr === 'auto') {
+      if (freezing) learn.freeze()
+      const found = await lrFind(learn)
+      if (writer) await saveLrFind(config.out, found)
+      lr = found.suggestion
+      hooks.onLrFound?.(lr)
+    } else {
+      lr = config.lr
+    }
+    const stages: {
+      stage: string
+      epochs: number
+      lr: number | [number, number]
+      frozen: boolean
+    }[] = []
+    if (freezing) stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr, frozen: true })
+    // Unfrozen: the body learns 10-100x more slowly than the head (discriminative rates).
+    const unfrozenLr: number | [number, number] = config.pretrained ? [lr / 100, lr / 5] : lr
+    stages.push({
+      stage: freezing ? 'unfrozen' : 'train',
+      epochs: config.epochs,
+      lr: unfrozenLr,
+      frozen: false,
+    })
+    let completed = true
     for (const [index, s] of stages.entries()) {
       // Skip stages a resumed run already finished.
       const at = position ? stages.findIndex((x) => x.stage === position!.stage) : 0
@@ -398,10 +457,6 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       }
       position = null
     }
-  } finally {
-    learn.dispose()
-    close()
-    dp?.group.destroy()
+    return { out: config.out, completed, history: learn.history, bestAuc, lr }
   }
-  return { out: config.out, completed, history: learn.history, bestAuc, lr }
 }

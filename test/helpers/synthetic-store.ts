@@ -10,11 +10,14 @@ import { prepareStore } from '../../src/data/prepare.js'
 import type { TrainConfig } from '../../src/learn/train.js'
 
 /** Writes class folders under <root>/src and the store at <root>/store; returns the store path. */
-export async function makeSyntheticStore(root: string): Promise<string> {
+export async function makeSyntheticStore(
+  root: string,
+  counts: { train: number; valid: number } = { train: 96, valid: 32 },
+): Promise<string> {
   let seed = 1
   const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
-  for (const split of ['train', 'valid']) {
-    for (let i = 0; i < (split === 'train' ? 96 : 32); i++) {
+  for (const split of ['train', 'valid'] as const) {
+    for (let i = 0; i < counts[split]; i++) {
       const label = i % 2
       const pixels = new Uint8Array(16 * 16 * 3).map(() => 60 + random() * 80)
       if (label)

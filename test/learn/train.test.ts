@@ -2,7 +2,15 @@
 // holds what DESIGN.md promises, and a run stopped mid-epoch resumes to the same final weights
 // as an uninterrupted one.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
@@ -72,6 +80,86 @@ describe('train', () => {
     assert.deepEqual([...a.keys()], [...b.keys()])
     for (const [name, value] of a)
       assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
+    // The interrupted epoch's record counts the batches before the stop too.
+    const untimed = (run: string) =>
+      readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const { seconds: _s, imagesPerSec: _i, ...rest } = JSON.parse(l)
+          return rest
+        })
+    assert.deepEqual(untimed(out), untimed(join(root, 'run-a')))
+  })
+
+  it('lists an epoch once when a crash came between its metrics and its checkpoint', async () => {
+    const out = join(root, 'run-crash')
+    const controller = new AbortController()
+    await train(config(out), {
+      signal: controller.signal,
+      onBatch: (info) => {
+        if (info.epoch === 1 && info.batch === 2) controller.abort()
+      },
+    })
+    // What a crash after writing epoch 2's metrics but before its checkpoint leaves behind.
+    const metrics = join(out, 'metrics.jsonl')
+    const first = readFileSync(metrics, 'utf8').trim().split('\n')
+    assert.equal(first.length, 1)
+    writeFileSync(metrics, `${first[0]}\n${first[0]!.replace('"epoch":0', '"epoch":1')}\n`)
+    assert.ok((await train(config(out))).completed)
+    const epochs = readFileSync(metrics, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch)
+    assert.deepEqual(epochs, [0, 1, 2])
+  })
+})
+
+describe('run folders', () => {
+  it('resumes only with the same settings; names what differs and a free folder', async () => {
+    const out = join(root, 'run-a')
+    await assert.rejects(
+      train({ ...config(out), lr: 0.01, batchSize: 8 }),
+      (error: Error) =>
+        /--lr 0\.01 \(the run has 0\.003\)/.test(error.message) &&
+        /--batch-size 8 \(the run has 16\)/.test(error.message) &&
+        error.message.includes(`--out ${out}-2`),
+    )
+    await assert.rejects(train({ ...config(out), arch: 'resnet18' }), /--arch "resnet18"/)
+  })
+
+  it('never writes into a folder that is not a run', async () => {
+    const out = join(root, 'my-notes')
+    mkdirSync(out)
+    writeFileSync(join(out, 'config.json'), '{"mine": true}')
+    await assert.rejects(train(config(out)), /not written by "pcam train"/)
+    const other = join(root, 'photos')
+    mkdirSync(other)
+    writeFileSync(join(other, 'cat.png'), 'x')
+    await assert.rejects(train(config(other)), /not a pcam run folder/)
+    assert.deepEqual(readdirSync(other), ['cat.png'])
+    assert.equal(readFileSync(join(out, 'config.json'), 'utf8'), '{"mine": true}')
+  })
+
+  it('leaves no run folder behind when the pretrained weights fail to load', async () => {
+    const weights = join(root, 'broken.safetensors')
+    writeFileSync(weights, 'not safetensors at all')
+    const out = join(root, 'run-pretrained')
+    await assert.rejects(train({ ...config(out), pretrained: weights }))
+    assert.equal(existsSync(out), false)
+  })
+
+  it('says plainly that a store without labelled patches cannot be trained on', async () => {
+    const unlabelled = join(root, 'unlabelled')
+    cpSync(store, unlabelled, { recursive: true })
+    const metaPath = join(unlabelled, 'meta.json')
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'))
+    meta.splits = meta.splits.map(() => 'test')
+    writeFileSync(metaPath, JSON.stringify(meta))
+    await assert.rejects(
+      train({ ...syntheticTrainConfig(unlabelled, join(root, 'run-unlabelled')) }),
+      /has no labelled training patches/,
+    )
   })
 })
 
@@ -95,6 +183,16 @@ describe('lr auto', () => {
     const b = readSafetensors(join(out, 'last.safetensors')).tensors
     for (const [name, value] of a)
       assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
+    // The interrupted epoch's record counts the batches before the stop too.
+    const untimed = (run: string) =>
+      readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const { seconds: _s, imagesPerSec: _i, ...rest } = JSON.parse(l)
+          return rest
+        })
+    assert.deepEqual(untimed(out), untimed(join(root, 'auto-a')))
   })
 })
 

@@ -3,7 +3,6 @@
  * bar, an epoch table, and Ctrl-C that checkpoints and exits (resume with the same --out).
  * @module
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
@@ -11,6 +10,7 @@ import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
 import { parseThresholdRule } from '../../eval/metrics.js'
 import type { EpochRecord } from '../../learn/learner.js'
 import type { DistributedConfig, TrainConfig } from '../../learn/train.js'
+import { runFolderMode } from '../../learn/run-folder.js'
 import { startTraining } from '../../learn/run-training.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
@@ -23,7 +23,8 @@ export const TRAIN_OPTIONS: Command['options'] = {
   data: { type: 'string', description: 'Patch store from "pcam data prepare" (required)' },
   out: {
     type: 'string',
-    description: 'Run folder (default runs/<arch>); an existing one resumes',
+    description:
+      'Run folder (default runs/<arch>); an existing run resumes when started with the same settings, and is refused otherwise',
   },
   arch: {
     type: 'string',
@@ -242,7 +243,7 @@ export const trainCommand: Command = {
     // Rank 0 speaks for the group; the others only report errors.
     const quiet = (config.distributed?.rank ?? 0) !== 0
     const out = config.out
-    if (existsSync(join(out, 'state.json')) && !quiet)
+    if (!quiet && runFolderMode(config) === 'resume')
       console.log(`Resuming ${out} where it stopped.`)
     const header = [
       'epoch'.padEnd(12),
@@ -276,12 +277,19 @@ export const trainCommand: Command = {
         console.log(row(record))
       },
     })
+    // A second Ctrl-C must not kill the process while the checkpoint is being written.
+    let stopping = false
     const stop = () => {
-      process.stderr.write('\nStopping: saving a checkpoint after this batch...\n')
+      process.stderr.write(
+        stopping
+          ? '\nStill saving the checkpoint; pcam exits as soon as it is written.\n'
+          : '\nStopping: saving a checkpoint after this batch...\n',
+      )
+      stopping = true
       run.stop()
     }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
     try {
       const result = await run.result
       if (quiet) return
