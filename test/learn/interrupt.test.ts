@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { readSafetensors } from '../../src/weights/safetensors.js'
+import { untimedRecords } from '../helpers/run-records.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
@@ -63,15 +64,6 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
   }
 }
 
-const records = (out: string) =>
-  readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const { seconds: _s, imagesPerSec: _i, ...rest } = JSON.parse(line)
-      return rest
-    })
-
 describe('Ctrl-C during pcam train', () => {
   it('stops after the current batch, survives a second Ctrl-C, and resumes mid-epoch exactly', async () => {
     const whole = join(root, 'whole')
@@ -100,7 +92,7 @@ describe('Ctrl-C during pcam train', () => {
     const resumed = pcamTrain(out)
     assert.equal((await resumed.exited).code, 0, resumed.output())
     assert.match(resumed.output(), /Resuming/)
-    assert.deepEqual(records(out), records(whole))
+    assert.deepEqual(untimedRecords(out), untimedRecords(whole))
     const a = readSafetensors(join(whole, 'last.safetensors')).tensors
     const b = readSafetensors(join(out, 'last.safetensors')).tensors
     for (const [name, value] of a)

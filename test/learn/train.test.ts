@@ -17,6 +17,7 @@ import { before, describe, it } from 'node:test'
 import { train, type TrainConfig } from '../../src/learn/train.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
+import { untimedRecords } from '../helpers/run-records.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 import { assertClose } from '../helpers/torch-reference.js'
 
@@ -81,15 +82,7 @@ describe('train', () => {
     for (const [name, value] of a)
       assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
     // The interrupted epoch's record counts the batches before the stop too.
-    const untimed = (run: string) =>
-      readFileSync(join(run, 'metrics.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => {
-          const { seconds: _s, imagesPerSec: _i, ...rest } = JSON.parse(l)
-          return rest
-        })
-    assert.deepEqual(untimed(out), untimed(join(root, 'run-a')))
+    assert.deepEqual(untimedRecords(out), untimedRecords(join(root, 'run-a')))
   })
 
   it('lists an epoch once when a crash came between its metrics and its checkpoint', async () => {
@@ -184,15 +177,7 @@ describe('lr auto', () => {
     for (const [name, value] of a)
       assertClose(b.get(name)!, value, { what: name, atol: 1e-6, rtol: 1e-5 })
     // The interrupted epoch's record counts the batches before the stop too.
-    const untimed = (run: string) =>
-      readFileSync(join(run, 'metrics.jsonl'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => {
-          const { seconds: _s, imagesPerSec: _i, ...rest } = JSON.parse(l)
-          return rest
-        })
-    assert.deepEqual(untimed(out), untimed(join(root, 'auto-a')))
+    assert.deepEqual(untimedRecords(out), untimedRecords(join(root, 'auto-a')))
   })
 })
 
