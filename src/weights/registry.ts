@@ -2,10 +2,11 @@
  * ImageNet weights pcam knows how to fetch: torchvision's published files (ResNet18/34/50,
  * MobileNetV2), a cache folder (~/.cache/pcam/weights, or $PCAM_CACHE), resumable download with
  * progress, the SHA-256 prefix each file name publishes, conversion of the .pth checkpoint to
- * safetensors once, and a check that the file really holds the backbone (every name and shape).
+ * safetensors once (cached by content hash), and a check that the file really holds the backbone (every name and shape).
  * @module
  */
-import { existsSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync } from 'node:fs'
 import { mkdir, rename } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { basename, join } from 'node:path'
@@ -92,18 +93,28 @@ export async function fetchPretrained(
     url: mirror ? `${mirror.replace(/\/$/, '')}/${entry.file}` : entry.url,
     sha256Prefix: entry.sha256Prefix,
   }
-  return asSafetensors(await downloadFile(remote, cacheDir(), options))
+  return asSafetensors(await downloadFile(remote, cacheDir(), options), { nameIsContent: true })
 }
 
 /**
  * A PyTorch .pth checkpoint as a safetensors file in the cache (converted once), which is what
  * training loads; any other path is returned as it is.
  */
-export async function asSafetensors(path: string): Promise<string> {
+export async function asSafetensors(
+  path: string,
+  options: {
+    /** The file's name already names its content (a registry download checked against its hash). */
+    nameIsContent?: boolean
+  } = {},
+): Promise<string> {
   if (!/\.(pth|pt)$/.test(path)) return path
   if (!existsSync(path)) throw new DataError(`Pretrained weights not found: ${path}`)
-  const target = join(cacheDir(), `${basename(path).replace(/\.(pth|pt)$/, '')}.safetensors`)
-  if (existsSync(target) && statSync(target).mtimeMs >= statSync(path).mtimeMs) return target
+  const stem = basename(path).replace(/\.(pth|pt)$/, '')
+  // A user's file is keyed by its content: two files of the same name (or one file changed)
+  // never share a conversion.
+  const key = options.nameIsContent ? stem : `${stem}-${(await sha256File(path)).slice(0, 16)}`
+  const target = join(cacheDir(), `${key}.safetensors`)
+  if (existsSync(target)) return target
   const tensors = await readTorchCheckpoint(path)
   try {
     await mkdir(cacheDir(), { recursive: true })
@@ -113,6 +124,12 @@ export async function asSafetensors(path: string): Promise<string> {
     for (const t of tensors.values()) t.dispose()
   }
   return target
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 // The one ImageNet network available offline sits beside a development checkout.

@@ -31,6 +31,33 @@ interface HeaderEntry {
   data_offsets: [number, number]
 }
 
+const ITEM_SIZE: Record<Dtype, number> = {
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  uint8: 1,
+  int8: 1,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+} as Record<Dtype, number>
+
+/** A header entry's fields, checked (a crafted file may hold anything there), or what is wrong. */
+function checkEntry(
+  entry: unknown,
+): { type: Dtype; shape: number[]; begin: number; end: number } | string {
+  if (typeof entry !== 'object' || entry === null) return 'is not an object'
+  const { dtype, shape, data_offsets: offsets } = entry as Partial<HeaderEntry>
+  const type = typeof dtype === 'string' ? TO_DTYPE[dtype] : undefined
+  if (!type) return `has unsupported dtype ${String(dtype)}`
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+  if (!Array.isArray(shape) || !shape.every(count)) return 'has no valid shape'
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(count))
+    return 'has no valid data_offsets'
+  return { type, shape, begin: offsets[0], end: offsets[1] }
+}
+
 /** Reads every tensor of a .safetensors file (CPU), with the file's metadata. */
 export function readSafetensors(path: string): {
   tensors: Map<string, Tensor>
@@ -47,22 +74,24 @@ export function readSafetensors(path: string): {
   } catch (error) {
     throw fail(`header is not JSON (${(error as Error).message})`)
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw fail('header is not a JSON object')
   const data = file.subarray(8 + headerLength)
   const tensors = new Map<string, Tensor>()
   let metadata: Record<string, string> = {}
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (typeof entry !== 'object' || entry === null) throw fail('__metadata__ is not an object')
       metadata = entry as Record<string, string>
       continue
     }
-    const {
-      dtype,
-      shape,
-      data_offsets: [begin, end],
-    } = entry as HeaderEntry
-    const type = TO_DTYPE[dtype]
-    if (!type) throw fail(`tensor ${name} has unsupported dtype ${dtype}`)
+    const checked = checkEntry(entry)
+    if (typeof checked === 'string') throw fail(`tensor ${name} ${checked}`)
+    const { type, shape, begin, end } = checked
     if (end > data.length || begin > end) throw fail(`tensor ${name} lies outside the data`)
+    const numel = shape.reduce((a, b) => a * b, 1)
+    if (end - begin !== numel * ITEM_SIZE[type])
+      throw fail(`tensor ${name} has ${end - begin} bytes for shape [${shape.join(', ')}]`)
     tensors.set(name, fromBytes(data.subarray(begin, end), type, shape))
   }
   return { tensors, metadata }

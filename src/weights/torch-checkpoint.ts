@@ -6,7 +6,7 @@
  * Python's pickle, reading a file can never run code.
  * @module
  */
-import { DataError } from '../errors.js'
+import { DataError, PcamError } from '../errors.js'
 import { ZipTree } from '../data/tree.js'
 import { fromBytes, type Dtype, type Tensor } from '../torch/index.js'
 
@@ -95,8 +95,23 @@ function call(fn: Value, args: Value[], file: string): Value {
   }
 }
 
-/** Interprets a pickle (protocols 2-4) with the opcodes torch.save writes for a state dict. */
+/**
+ * Interprets a pickle (protocols 2-4) with the opcodes torch.save writes for a state dict. A
+ * malformed pickle (wrong operand types, reads past its end) is a DataError naming the file.
+ */
 export function unpickle(data: Buffer, file: string): Value {
+  try {
+    return interpret(data, file)
+  } catch (error) {
+    if (error instanceof PcamError) throw error
+    throw new DataError(
+      `${file} is not a valid PyTorch checkpoint: its pickle is malformed (${(error as Error).message})`,
+      { cause: error },
+    )
+  }
+}
+
+function interpret(data: Buffer, file: string): Value {
   const stack: Value[] = []
   const memo = new Map<number, Value>()
   let at = 0
@@ -330,6 +345,15 @@ export async function readTorchCheckpoint(path: string): Promise<Map<string, Ten
     for (const [name, value] of dict) {
       if (typeof name !== 'string' || !isKind(value, 'tensor')) continue
       const { storage, offset, size, stride } = value
+      const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0
+      if (
+        !count(offset) ||
+        !Array.isArray(size) ||
+        !size.every(count) ||
+        !Array.isArray(stride) ||
+        stride.length !== size.length
+      )
+        throw new DataError(`${path}: ${name} has a malformed shape, stride or offset`)
       const numel = size.reduce((a, b) => a * b, 1)
       if (
         numel > 1 &&

@@ -5,7 +5,15 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,10 +21,14 @@ import { after, before, describe, it } from 'node:test'
 import { torchPython } from '../../src/bench/python.js'
 import { loadPretrained } from '../../src/learn/train.js'
 import { createModel } from '../../src/models/registry.js'
-import { fetchPretrained, type PretrainedEntry } from '../../src/weights/registry.js'
+import { ZipFile } from 'yazl'
+import { DataError } from '../../src/errors.js'
+import { asSafetensors, fetchPretrained, type PretrainedEntry } from '../../src/weights/registry.js'
+import { readSafetensors } from '../../src/weights/safetensors.js'
 import { readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'pcam-pretrained-'))
+mkdirSync(join(dir, 'other'))
 let server: Server
 let hits = 0
 let corrupt = false
@@ -31,9 +43,12 @@ before(async () => {
       'import sys, torch, torchvision\n' +
         'torch.manual_seed(9)\n' +
         'torch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])\n' +
-        'torch.save(torchvision.models.mobilenet_v2().state_dict(), sys.argv[2])\n',
+        'torch.save(torchvision.models.mobilenet_v2().state_dict(), sys.argv[2])\n' +
+        'torch.manual_seed(10)\n' +
+        'torch.save(torchvision.models.resnet18().state_dict(), sys.argv[3])\n',
       join(dir, 'resnet18-test.pth'),
       join(dir, 'mobilenet_v2-test.pth'),
+      join(dir, 'other', 'resnet18-test.pth'),
     ],
     { encoding: 'utf8' },
   )
@@ -142,11 +157,90 @@ describe('pretrained weights', () => {
   })
 
   it('a file that is not a zip-format PyTorch checkpoint is refused with a reason', async () => {
-    const { writeFileSync } = await import('node:fs')
     writeFileSync(join(dir, 'legacy.pth'), Buffer.from('\x80\x02not a zip'))
     await assert.rejects(
       readTorchCheckpoint(join(dir, 'legacy.pth')),
       /not a zip-format PyTorch checkpoint/,
     )
+  })
+})
+
+describe('malformed weight files', () => {
+  /** A zip like torch.save's holding the given pickle bytes. */
+  async function pthWith(name: string, pickle: Buffer): Promise<string> {
+    const zip = new ZipFile()
+    zip.addBuffer(pickle, 'archive/data.pkl')
+    zip.end()
+    const path = join(dir, name)
+    await new Promise<void>((resolve, reject) =>
+      zip.outputStream.pipe(createWriteStream(path)).on('close', resolve).on('error', reject),
+    )
+    return path
+  }
+  const bytes = (text: string) => Buffer.from(text, 'latin1')
+
+  it('a .pth whose pickle has unexpected operands is a clear error naming the file', async () => {
+    const cases = [
+      // REDUCE on a number instead of an argument tuple
+      bytes('\x80\x02ctorch._utils\n_rebuild_tensor_v2\nK\x05R.'),
+      // a persistent id that is not a tuple
+      bytes('\x80\x02K\x05Q.'),
+      // a tensor whose shape is a string
+      bytes(
+        '\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(ctorch\nFloatStorage\nX\x01\x00\x00\x00k\x85QK\x00X\x01\x00\x00\x00s)t\x85R.',
+      ),
+      // an opcode a state dict never uses
+      bytes('\x80\x02\xff.'),
+    ]
+    for (const [k, pickle] of cases.entries()) {
+      const path = await pthWith(`bad-${k}.pth`, pickle)
+      await assert.rejects(readTorchCheckpoint(path), (error: Error) => {
+        assert.ok(error instanceof DataError, `${k}: ${error.name}: ${error.message}`)
+        assert.ok(error.message.includes(path), error.message)
+        return true
+      })
+    }
+  })
+
+  it('safetensors entries that are null, lack offsets or lie about sizes are refused by name', () => {
+    const file = (header: unknown, data = Buffer.alloc(8)) => {
+      const json = Buffer.from(JSON.stringify(header))
+      const head = Buffer.alloc(8)
+      head.writeBigUInt64LE(BigInt(json.length))
+      const path = join(dir, `bad-${Math.random().toString(36).slice(2)}.safetensors`)
+      writeFileSync(path, Buffer.concat([head, json, data]))
+      return path
+    }
+    for (const header of [
+      { w: null },
+      { w: { dtype: 'F32', shape: [2] } },
+      { w: { dtype: 'F32', shape: 'x', data_offsets: [0, 8] } },
+      { w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } },
+      { __metadata__: null },
+      [1, 2],
+      null,
+    ]) {
+      const path = file(header)
+      assert.throws(
+        () => readSafetensors(path),
+        (error: Error) =>
+          error instanceof DataError &&
+          error.message.startsWith(`${path} is not a valid safetensors file`),
+        JSON.stringify(header),
+      )
+    }
+  })
+
+  it('two .pth files of the same name convert to their own weights', async () => {
+    const first = await asSafetensors(join(dir, 'resnet18-test.pth'))
+    const second = await asSafetensors(join(dir, 'other', 'resnet18-test.pth'))
+    assert.notEqual(first, second)
+    const a = readSafetensors(first).tensors.get('conv1.weight')!.toArray()
+    const b = readSafetensors(second).tensors.get('conv1.weight')!.toArray()
+    const published = (await readTorchCheckpoint(join(dir, 'other', 'resnet18-test.pth')))
+      .get('conv1.weight')!
+      .toArray()
+    assert.notDeepEqual(a, b)
+    assert.deepEqual(b, published)
   })
 })
