@@ -1,8 +1,10 @@
 // The pcam command as a user runs it: help, errors and exit codes, and the engine benchmark.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { createProgress, formatRate } from '../src/cli/progress.js'
 
 const BIN = fileURLToPath(new URL('../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>
@@ -119,5 +121,82 @@ describe('pcam train command', () => {
     const noWeights = pcam('train', '--data', 'x', '--arch', 'small', '--pretrained', 'imagenet')
     assert.equal(noWeights.status, 1)
     assert.match(noWeights.stderr, /No ImageNet weights are registered for small/)
+  })
+})
+
+describe('pcam CLI mistakes', () => {
+  it('a mistyped option or command gets the closest one, in one line', () => {
+    const option = pcam('train', '--data', 'x', '--epoch', '3')
+    assert.equal(option.status, 1)
+    assert.match(option.stderr, /Unknown option '--epoch'; did you mean --epochs\?/)
+    assert.doesNotMatch(option.stderr, /positional argument/)
+    const command = pcam('trian', '--data', 'x')
+    assert.equal(command.status, 1)
+    assert.match(command.stderr, /^pcam: unknown command "trian"; did you mean "pcam train"\?/)
+    assert.equal(command.stderr.trim().split('\n').length, 1)
+    assert.match(pcam('data', 'prepar', 'x').stderr, /did you mean "pcam data prepare"\?/)
+    assert.match(pcam('train', '--data').stderr, /--data needs a value/)
+    assert.match(pcam('train', '--bf16=yes').stderr, /--bf16 is a switch and takes no value/)
+  })
+
+  it('--lr says what it takes; stray arguments are refused', () => {
+    const lr = pcam('train', '--data', 'x', '--lr', 'abc')
+    assert.equal(lr.status, 1)
+    assert.match(lr.stderr, /--lr takes a positive number or auto .*; got "abc"/)
+    const stray = pcam('train', 'stores/pcam')
+    assert.equal(stray.status, 1)
+    assert.match(stray.stderr, /pcam train takes options only, not "stores\/pcam"/)
+  })
+
+  it('--version prints the package version', () => {
+    const run = pcam('--version')
+    assert.equal(run.status, 0)
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    )
+    assert.equal(run.stdout.trim(), version)
+  })
+
+  it('usage lines show positional arguments; lr-find lists only what applies to it', () => {
+    assert.match(
+      pcam('data', 'prepare', '--help').stdout,
+      /^Usage: pcam data prepare <source\.\.\.> \[options\]/,
+    )
+    assert.match(pcam('explain', '--help').stdout, /^Usage: pcam explain <image\.\.\.> \[options\]/)
+    assert.match(pcam('report', '--help').stdout, /^Usage: pcam report <run> \[options\]/)
+    const lrFind = pcam('lr-find', '--help').stdout
+    for (const option of ['--data', '--arch', '--pretrained', '--batch-size', '--bf16'])
+      assert.match(lrFind, new RegExp(`^  ${option}\\b`, 'm'), option)
+    for (const option of ['--epochs', '--lr', '--early-stop', '--threshold', '--label-smoothing'])
+      assert.doesNotMatch(lrFind, new RegExp(`^  ${option}\\b`, 'm'), option)
+  })
+})
+
+describe('progress bar', () => {
+  const capture = () => {
+    const written: string[] = []
+    const stream = {
+      isTTY: true,
+      write: (s: string) => written.push(s),
+    } as unknown as NodeJS.WriteStream
+    return { stream, written }
+  }
+
+  it('shows no rate before it has measured one, then a rate with its digits', async () => {
+    const { stream, written } = capture()
+    const bar = createProgress('epoch', 100, stream)
+    bar.update(40) // a resumed epoch starts at 40: not 40 items in no time
+    assert.match(written.at(-1)!, /40\/100 --\/s ETA --:--/)
+    await new Promise((r) => setTimeout(r, 600))
+    bar.update(41)
+    const rate = Number(/ ([\d.]+)\/s /.exec(written.at(-1)!)?.[1])
+    assert.ok(rate > 0.5 && rate < 3, written.at(-1))
+  })
+
+  it('formats slow rates without rounding them to zero', () => {
+    assert.equal(formatRate(9022.4), '9022')
+    assert.equal(formatRate(12.46), '12.5')
+    assert.equal(formatRate(0.42), '0.42')
+    assert.equal(formatRate(0.004), '0.0040')
   })
 })

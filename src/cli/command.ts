@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import { ValidationError } from '../errors.js'
+import { closest } from './suggest.js'
 
 export interface OptionSpec {
   type: 'string' | 'boolean' | 'number'
@@ -20,8 +21,31 @@ export interface Command {
   summary: string
   /** Longer explanation printed by --help. */
   description?: string
+  /** The positional arguments in usage form, e.g. "<source...>"; none are accepted without. */
+  args?: string
   options: Record<string, OptionSpec>
   run(values: OptionValues, positionals: string[]): Promise<void> | void
+}
+
+/** Every option's default value, by name. */
+export function optionDefaults(options: Command['options']): OptionValues {
+  return Object.fromEntries(Object.entries(options).map(([name, spec]) => [name, spec.default]))
+}
+
+/** Node's parser's complaint, said in pcam's words (with the closest option for a typo). */
+function parseProblem(command: Command, error: Error & { code?: string }): string {
+  const option = /'(-[^' ]+)/.exec(error.message)?.[1] ?? ''
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const flags = Object.keys(command.options).map((name) => `--${name}`)
+    const guess = closest(option.split('=')[0] as string, [...flags, '--help'])
+    return `Unknown option '${option}'${guess ? `; did you mean ${guess}?` : '.'}`
+  }
+  if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /argument missing/.test(error.message)
+      ? `${option} needs a value.`
+      : `${option} is a switch and takes no value.`
+  }
+  return `${error.message}.`
 }
 
 /** Parses argv for one command; numbers are checked here so commands receive numbers. */
@@ -42,8 +66,14 @@ export function parseOptions(
   try {
     parsed = parseArgs({ args: argv, options: config, allowPositionals: true, strict: true })
   } catch (error) {
-    throw new ValidationError(`${(error as Error).message}. See "pcam ${command.name} --help".`)
+    throw new ValidationError(
+      `${parseProblem(command, error as Error)} See "pcam ${command.name} --help".`,
+    )
   }
+  if (!command.args && parsed.positionals.length > 0)
+    throw new ValidationError(
+      `pcam ${command.name} takes options only, not "${parsed.positionals.join(' ')}". See "pcam ${command.name} --help".`,
+    )
   const values: OptionValues = {}
   for (const [name, spec] of Object.entries(command.options)) {
     const raw = parsed.values[name] as string | boolean | undefined
@@ -63,7 +93,8 @@ export function parseOptions(
 }
 
 export function helpText(command: Command): string {
-  const lines = [`Usage: pcam ${command.name} [options]`, '', command.summary]
+  const usage = `pcam ${command.name}${command.args ? ` ${command.args}` : ''} [options]`
+  const lines = [`Usage: ${usage}`, '', command.summary]
   if (command.description) lines.push('', command.description)
   lines.push('', 'Options:')
   const entries = Object.entries(command.options)

@@ -5,7 +5,9 @@
  * @module
  */
 import { PcamError } from '../errors.js'
+import { PCAM_VERSION } from '../version.js'
 import { helpText, parseOptions, type Command } from './command.js'
+import { closest } from './suggest.js'
 
 interface Entry {
   name: string
@@ -107,8 +109,28 @@ function usage(): string {
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'Run "pcam <command> --help" for the options of a command. --verbose shows stack traces.',
+    'Run "pcam <command> --help" for the options of a command. --verbose shows stack traces;',
+    '--version prints the version.',
   ].join('\n')
+}
+
+/** One line for a mistyped command: the closest command when there is one, else the help. */
+function unknownCommand(args: string[]): string {
+  const end = args.findIndex((a) => a.startsWith('-'))
+  const words = end < 0 ? args : args.slice(0, end)
+  const one = words[0] ?? ''
+  const two = words.slice(0, 2).join(' ')
+  // Two-word commands are matched on two words ("data prepar"), the rest on one.
+  const twoWord = COMMANDS.map((c) => c.name).filter((n) => n.includes(' '))
+  const byTwo = words.length >= 2 ? closest(two, twoWord) : undefined
+  const guess =
+    byTwo ??
+    closest(
+      one,
+      COMMANDS.map((c) => c.name).filter((n) => !n.includes(' ')),
+    )
+  const given = byTwo ? two : one
+  return `pcam: unknown command "${given}"${guess ? `; did you mean "pcam ${guess}"?` : '.'} Run "pcam --help" for the commands.`
 }
 
 function findCommand(argv: string[]): { entry: Entry; rest: string[] } | undefined {
@@ -127,9 +149,13 @@ export async function run(argv: string[]): Promise<number> {
     console.log(usage())
     return 0
   }
+  if (args[0] === '--version' || args[0] === '-v') {
+    console.log(PCAM_VERSION)
+    return 0
+  }
   const found = findCommand(args)
   if (!found) {
-    console.error(`pcam: unknown command "${args.join(' ')}".\n\n${usage()}`)
+    console.error(unknownCommand(args))
     return 1
   }
   try {

@@ -18,6 +18,13 @@ function clock(seconds: number): string {
   return h > 0 ? `${h}:${pad(m)}:${pad(s % 60)}` : `${m}:${pad(s % 60)}`
 }
 
+/** A rate with the digits it needs: 9022/s, 12.5/s, 0.42/s (never a rounded-away "0/s"). */
+export function formatRate(perSecond: number): string {
+  if (perSecond >= 100) return perSecond.toFixed(0)
+  if (perSecond >= 1) return perSecond.toFixed(1)
+  return perSecond.toPrecision(2)
+}
+
 export function createProgress(
   label: string,
   total: number,
@@ -28,15 +35,21 @@ export function createProgress(
   let lastPrint = 0
   let current = 0
   let size = total
+  // The rate is measured from the first update on: work done before it (a resumed epoch, the
+  // set-up before the first batch) would make the first figure meaningless.
+  let baseline: { at: number; done: number } | null = null
   const line = (note = '') => {
-    const elapsed = (performance.now() - started) / 1000
-    const rate = elapsed > 0 ? current / elapsed : 0
+    const now = performance.now()
+    const span = baseline ? (now - baseline.at) / 1000 : 0
+    const rate =
+      baseline && span >= 0.5 && current > baseline.done ? (current - baseline.done) / span : 0
     const fraction = size > 0 ? Math.min(current / size, 1) : 0
     const width = 24
     const filled = Math.round(fraction * width)
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`
     const eta = rate > 0 ? (size - current) / rate : Infinity
-    const text = `${label} ${bar} ${(fraction * 100).toFixed(0).padStart(3)}% ${current}/${size} ${rate.toFixed(0)}/s`
+    const speed = rate > 0 ? `${formatRate(rate)}/s` : '--/s'
+    const text = `${label} ${bar} ${(fraction * 100).toFixed(0).padStart(3)}% ${current}/${size} ${speed}`
     return `${text} ETA ${clock(eta)}${note ? ` ${note}` : ''}`
   }
   return {
@@ -44,6 +57,7 @@ export function createProgress(
       current = done
       if (newTotal !== undefined) size = newTotal
       const now = performance.now()
+      baseline ??= { at: now, done }
       if (tty && now - lastPrint > 100) {
         stream.write(`\r${line(note)}\x1b[K`)
         lastPrint = now

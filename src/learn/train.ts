@@ -29,6 +29,7 @@ import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { DataParallel, type BnStats } from './data-parallel.js'
 import { runFolderMode } from './run-folder.js'
+import { PCAM_VERSION } from '../version.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
 import {
   loadResumeState,
@@ -395,7 +396,7 @@ async function trainWith(
       if (writer) await writeMetrics(config.out, learn.history)
     } else if (writer) {
       await writeJson(join(config.out, 'config.json'), {
-        pcamVersion: '0.1.0',
+        pcamVersion: PCAM_VERSION,
         model: model.spec,
         classes: store.meta.classes,
         patchSize: store.meta.height,

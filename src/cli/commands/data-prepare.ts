@@ -24,6 +24,7 @@ function splitSpec(values: OptionValues): SplitSpec | null {
 
 export const dataPrepareCommand: Command = {
   name: 'data prepare',
+  args: '<source...>',
   summary: 'Decode a PCam source once into a patch store that training reads at memory speed.',
   description:
     'Sources (detected from the files; folders or .zip files):\n' +

@@ -13,6 +13,7 @@ import type { Command } from '../command.js'
 
 export const dataShowCommand: Command = {
   name: 'data show',
+  args: '<store>',
   summary: 'Write a labelled grid of patches from a store to a PNG, to see what the network sees.',
   options: {
     out: { type: 'string', default: 'grid.png', description: 'PNG file to write' },

@@ -16,6 +16,7 @@ import { createProgress, withInterrupt } from '../progress.js'
 
 export const downloadCommand: Command = {
   name: 'download',
+  args: 'pcam|kaggle',
   summary: 'Download PCam (official HDF5 release) or the Kaggle competition files.',
   description:
     'pcam download pcam --out data/pcam      the 9 files of the PCam record (7.5 GB), MD5-checked\n' +

@@ -8,6 +8,7 @@ import type { Command } from '../command.js'
 
 export const explainCommand: Command = {
   name: 'explain',
+  args: '<image...>',
   summary:
     'Probability and a Grad-CAM heatmap overlay (PNG) for each image: where the model looked.',
   description:

@@ -5,8 +5,36 @@
 import { mkdirSync } from 'node:fs'
 import { saveLrFind } from '../../learn/lr-find.js'
 import { findLearningRate } from '../../learn/train.js'
-import type { Command } from '../command.js'
+import { optionDefaults, type Command } from '../command.js'
 import { TRAIN_OPTIONS, trainConfigFrom } from './train.js'
+
+// The options that change what the sweep sees: data, model, weights, batches, regularisation.
+const LR_FIND_OPTIONS: Command['options'] = Object.fromEntries(
+  [
+    'data',
+    'out',
+    'arch',
+    'head',
+    'pretrained',
+    'size',
+    'batch-size',
+    'freeze-epochs',
+    'wd',
+    'wd-skip-norm',
+    'seed',
+    'bf16',
+    'augment',
+    'json',
+  ].map((name) => [name, TRAIN_OPTIONS[name]!]),
+)
+LR_FIND_OPTIONS['freeze-epochs'] = {
+  ...TRAIN_OPTIONS['freeze-epochs']!,
+  description: 'With pretrained weights and more than 0: sweep the head only, as train starts',
+}
+LR_FIND_OPTIONS.out = {
+  type: 'string',
+  description: 'Folder for the curve and plot (default runs/<arch>)',
+}
 
 export const lrFindCommand: Command = {
   name: 'lr-find',
@@ -16,9 +44,10 @@ export const lrFindCommand: Command = {
     'stops when the loss diverges. The suggestion is where the loss falls fastest. The curve is\n' +
     'written to <out>/lr-find.csv and .json, and plotted to <out>/lr-find.svg and .png.\n' +
     'Weights are left untouched.',
-  options: TRAIN_OPTIONS,
+  options: LR_FIND_OPTIONS,
   async run(values) {
-    const config = await trainConfigFrom(values)
+    // What lr-find has no use for (epochs, rates, stopping rules) keeps train's defaults.
+    const config = await trainConfigFrom({ ...optionDefaults(TRAIN_OPTIONS), ...values })
     const result = await findLearningRate(config)
     mkdirSync(config.out, { recursive: true })
     const files = await saveLrFind(config.out, result)

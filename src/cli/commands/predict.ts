@@ -12,6 +12,7 @@ import { createProgress } from '../progress.js'
 
 export const predictCommand: Command = {
   name: 'predict',
+  args: '[<image...>]',
   summary: 'Probabilities for a folder, zip, PCam HDF5, store or image files, written as CSV.',
   description:
     'Examples:\n' +

@@ -8,6 +8,7 @@ import type { Command } from '../command.js'
 
 export const reportCommand: Command = {
   name: 'report',
+  args: '<run>',
   summary: 'One self-contained HTML file: evaluations, charts, training curves, config, caveats.',
   description:
     'Collects what "pcam train" and "pcam eval" left in the run folder; opens offline in any browser.\n' +

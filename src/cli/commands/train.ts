@@ -118,7 +118,11 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
   const head = values.head as HeadKind
   if (head !== 'concat' && head !== 'linear')
     throw new ValidationError(`Expected concat or linear for --head but received "${head}"`)
-  const lr = values.lr === 'auto' ? 'auto' : checkNumber(Number(values.lr), '--lr', 0)
+  const lr = values.lr === 'auto' ? 'auto' : Number(values.lr)
+  if (lr !== 'auto' && !(Number.isFinite(lr) && lr > 0))
+    throw new ValidationError(
+      `--lr takes a positive number or auto (the LR finder's suggestion); got "${String(values.lr)}"`,
+    )
   const out = (values.out as string | undefined) ?? join('runs', arch)
   return {
     store: values.data,
@@ -135,7 +139,7 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
     freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
     epochs: checkInteger(values.epochs, '--epochs', 1),
-    lr: lr as number | 'auto',
+    lr,
     seed: checkInteger(values.seed, '--seed', 0),
     wd: checkNumber(values.wd, '--wd', 0),
     wdSkipNorm: values['wd-skip-norm'] === true,
