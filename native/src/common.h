@@ -15,6 +15,8 @@ namespace pcam {
 // tensor at once (deterministic), the finalizer deletes the box when V8 collects the handle.
 struct TensorBox {
   at::Tensor tensor;
+  // What this handle reported to V8 as external memory (napi_adjust_external_memory).
+  int64_t externalBytes = 0;
 };
 
 // Live (undisposed, uncollected) tensor handles, over all threads; a leak shows up here first.

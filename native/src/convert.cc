@@ -10,13 +10,32 @@ static std::atomic<int64_t> liveTensors{0};
 
 int64_t LiveTensorCount() { return liveTensors.load(); }
 
+// Bytes a new handle makes V8 count as external memory, so that the garbage collector feels the
+// native memory behind handles it could collect: the storage, when this handle is its only
+// owner (a view of a storage another handle holds is already counted) and it was allocated by
+// libtorch (a memory-mapped file is not process memory).
+static int64_t OwnedBytes(const at::Tensor& tensor) {
+  if (!tensor.defined() || !tensor.has_storage()) return 0;
+  const c10::Storage& storage = tensor.storage();
+  if (storage.use_count() != 1 || storage.allocator() == nullptr) return 0;
+  return static_cast<int64_t>(storage.nbytes());
+}
+
+static void Forget(Napi::Env env, TensorBox* box) {
+  if (box->externalBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -box->externalBytes);
+  box->externalBytes = 0;
+}
+
 Napi::Value Wrap(Napi::Env env, at::Tensor tensor) {
-  auto* box = new TensorBox{std::move(tensor)};
+  int64_t bytes = OwnedBytes(tensor);
+  auto* box = new TensorBox{std::move(tensor), bytes};
   liveTensors++;
+  if (bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   // The finalizer runs on the thread that owns env (the main or a worker thread), after dispose()
   // or instead of it when the handle was never disposed.
-  return Napi::External<TensorBox>::New(env, box, [](Napi::Env, TensorBox* b) {
+  return Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
     if (b->tensor.defined()) liveTensors--;
+    Forget(env, b);
     delete b;
   });
 }
@@ -43,6 +62,7 @@ void Release(const Napi::Value& value) {
   if (box->tensor.defined()) {
     box->tensor = at::Tensor();
     liveTensors--;
+    Forget(value.Env(), box);
   }
 }
 
