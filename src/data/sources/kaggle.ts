@@ -4,6 +4,7 @@
  * @module
  */
 import { DataError } from '../../errors.js'
+import { readCsv } from '../csv.js'
 import type { Tree } from '../tree.js'
 import { readAhead, type PatchItem, type Problem, type Source, type SplitName } from './source.js'
 
@@ -14,22 +15,23 @@ export function parseKaggleLabels(
   text: string,
   location: string,
 ): { labels: Map<string, number>; problems: Problem[] } {
-  const lines = text.split(/\r?\n/)
-  const header = (lines[0] ?? '').trim().toLowerCase()
-  if (header !== 'id,label') {
+  const { header, rows } = readCsv(text, location)
+  if (header.map((h) => h.trim().toLowerCase()).join(',') !== 'id,label') {
     throw new DataError(
-      `${location} must start with the header "id,label" but starts with "${lines[0]}".`,
+      `${location} must start with the header "id,label" but starts with "${header.join(',')}".`,
     )
   }
   const labels = new Map<string, number>()
   const problems: Problem[] = []
-  lines.slice(1).forEach((line, i) => {
-    if (line.trim() === '') return
-    const where = `${location}:${i + 2}`
-    const [id, label, ...rest] = line.trim().split(',')
-    if (!id || label === undefined || rest.length > 0) {
-      problems.push({ location: where, reason: `expected "id,label" but found "${line}"` })
-    } else if (label.trim() !== '0' && label.trim() !== '1') {
+  for (const { line, fields } of rows) {
+    const where = `${location}:${line}`
+    const [id, label] = fields.map((f) => f.trim())
+    if (!id || label === undefined || fields.length !== 2) {
+      problems.push({
+        location: where,
+        reason: `expected "id,label" but found ${fields.length} fields: ${JSON.stringify(fields)}`,
+      })
+    } else if (label !== '0' && label !== '1') {
       problems.push({ location: where, reason: `label of ${id} is "${label}", expected 0 or 1` })
     } else if (labels.has(id)) {
       problems.push({
@@ -39,7 +41,7 @@ export function parseKaggleLabels(
     } else {
       labels.set(id, Number(label))
     }
-  })
+  }
   return { labels, problems }
 }
 

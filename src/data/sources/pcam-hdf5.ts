@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { DataError } from '../../errors.js'
+import { readCsv } from '../csv.js'
 import type { Tree } from '../tree.js'
 import { SPLIT_NAMES, type PatchItem, type Problem, type Source, type SplitName } from './source.js'
 
@@ -53,10 +54,11 @@ async function onDisk(tree: Tree, path: string, scratch: () => Promise<string>):
   return target
 }
 
-function slidesFromMeta(text: string): string[] {
-  const [header = '', ...rows] = text.split(/\r?\n/).filter((l) => l.trim() !== '')
-  const column = header.split(',').findIndex((c) => c.trim() === 'wsi')
-  return column < 0 ? [] : rows.map((r) => r.split(',')[column]?.trim() ?? '')
+/** The "wsi" column of a _meta.csv (the slide of each patch), or none when it has no such column. */
+function slidesFromMeta(text: string, origin: string): string[] {
+  const { header, rows } = readCsv(text, origin)
+  const column = header.findIndex((c) => c.trim() === 'wsi')
+  return column < 0 ? [] : rows.map((r) => r.fields[column]?.trim() ?? '')
 }
 
 export async function pcamHdf5Source(tree: Tree): Promise<Source> {
@@ -114,7 +116,9 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
       )
     }
     const metaPath = files.find((f) => META_PATTERN.exec(f)?.[1] === split)
-    const slides = metaPath ? slidesFromMeta((await tree.read(metaPath)).toString('utf8')) : []
+    const slides = metaPath
+      ? slidesFromMeta((await tree.read(metaPath)).toString('utf8'), tree.describe(metaPath))
+      : []
     if (metaPath && slides.length !== n) {
       problems.push({
         location: tree.describe(metaPath),
