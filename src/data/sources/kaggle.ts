@@ -6,7 +6,15 @@
 import { DataError } from '../../errors.js'
 import { readCsv } from '../csv.js'
 import type { Tree } from '../tree.js'
-import { readAhead, type PatchItem, type Problem, type Source, type SplitName } from './source.js'
+import {
+  MAX_IMAGE,
+  MAX_TABLE,
+  readAhead,
+  type PatchItem,
+  type Problem,
+  type Source,
+  type SplitName,
+} from './source.js'
 
 export const KAGGLE_LABELS = 'train_labels.csv'
 
@@ -62,7 +70,7 @@ export async function kaggleSource(tree: Tree): Promise<Source> {
       )
     }
     const parsed = parseKaggleLabels(
-      (await tree.read(labelFile)).toString('utf8'),
+      (await tree.read(labelFile, MAX_TABLE)).toString('utf8'),
       tree.describe(labelFile),
     )
     labels = parsed.labels
@@ -108,7 +116,7 @@ export async function kaggleSource(tree: Tree): Promise<Source> {
         split,
         slide: null,
         location: tree.describe(path),
-        encoded: await tree.read(path),
+        encoded: await tree.read(path, MAX_IMAGE),
       }))
     },
     close: () => tree.close(),
