@@ -83,6 +83,15 @@ async function hasHdf5Signature(file: string): Promise<boolean> {
   }
 }
 
+/** Inflates a gzipped or zipped file into dir, capped; returns the copy's path. */
+async function inflate(tree: Tree, path: string, dir: string): Promise<string> {
+  const target = join(dir, basename(path).replace(/\.gz$/, ''))
+  const stages = path.endsWith('.gz') ? [createGunzip()] : []
+  const input = await tree.stream(path)
+  await copyCapped(input, stages, target, await extractLimit(dir), tree.describe(path))
+  return target
+}
+
 /**
  * A path on disk for the file, checked to be HDF5: itself, or a copy inflated into the folder
  * scratch() makes when it is gzipped or zipped (the caller removes that folder).
@@ -93,24 +102,12 @@ export async function hdf5OnDisk(
   scratch: () => Promise<string>,
 ): Promise<string> {
   const direct = tree.diskPath(path)
-  let file = direct
-  if (!direct || path.endsWith('.gz')) {
-    const dir = await scratch()
-    file = join(dir, basename(path).replace(/\.gz$/, ''))
-    const stages = path.endsWith('.gz') ? [createGunzip()] : []
-    await copyCapped(
-      await tree.stream(path),
-      stages,
-      file,
-      await extractLimit(dir),
-      tree.describe(path),
-    )
-  }
-  if (!(await hasHdf5Signature(file as string))) {
+  const file = direct && !path.endsWith('.gz') ? direct : await inflate(tree, path, await scratch())
+  if (!(await hasHdf5Signature(file))) {
     throw new DataError(
       `${tree.describe(path)} is named like a PCam HDF5 file but is not HDF5 (no HDF5 signature)` +
         `${path.endsWith('.gz') ? ' once decompressed' : ''}. Download it again ("pcam download pcam").`,
     )
   }
-  return file as string
+  return file
 }
