@@ -9,10 +9,18 @@ import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { DataError } from '../errors.js'
+import { DataError, ValidationError } from '../errors.js'
+import { writeTsv } from './csv.js'
 import { decodePatch } from './decode.js'
+import { describeDecodeFailure } from './image-format.js'
+import {
+  checkOutFolder,
+  checkPartialFolder,
+  markPartialFolder,
+  PARTIAL_MARKER,
+} from './out-folder.js'
 import { openSource } from './sources/detect.js'
-import type { PatchItem, Problem, Source } from './sources/source.js'
+import type { PatchItem, Problem, Source, SplitName } from './sources/source.js'
 import { assignSplits, describeSplit, type SplitSpec } from './split.js'
 import { channelStats } from './stats.js'
 import { PatchStore, STORE_FORMAT, STORE_VERSION, UNLABELLED, type StoreMeta } from './store.js'
@@ -20,6 +28,8 @@ import { PatchStore, STORE_FORMAT, STORE_VERSION, UNLABELLED, type StoreMeta } f
 const DECODE_WINDOW = 64
 const WRITE_BATCH = 512
 const SUMMARY_LINES = 20
+/** With skipBad, the largest share of the inputs that may be left out unless maxSkipped allows more. */
+export const DEFAULT_MAX_SKIPPED = 0.01
 
 export interface PrepareProgress {
   done: number
@@ -33,8 +43,11 @@ export interface PrepareOptions {
   split: SplitSpec | null
   dedupe?: boolean
   skipBad?: boolean
+  /** With skipBad, the largest share (0..1) of the inputs that may be skipped; default 1%. */
+  maxSkipped?: number
+  /** Replace the patch store at out (never anything else). */
   overwrite?: boolean
-  /** Expected patch size; default: the size of the first patch. */
+  /** Expected patch size; default: the size most patches have. */
   size?: number
   onProgress?: (progress: PrepareProgress) => void
   signal?: AbortSignal
@@ -67,38 +80,42 @@ async function pixelsOf(
   try {
     return await decodePatch(item.encoded as Buffer)
   } catch (error) {
-    return `cannot decode image: ${(error as Error).message.split('\n')[0]}`
+    return `cannot decode image: ${describeDecodeFailure(item.encoded as Buffer, error)}`
   }
 }
 
 export async function prepareStore(options: PrepareOptions): Promise<PrepareResult> {
   const started = performance.now()
   const { out } = options
-  if (existsSync(out) && !options.overwrite) {
-    throw new DataError(
-      `${out} already exists. Pass --overwrite to replace it, or choose another --out.`,
+  const maxSkipped = options.maxSkipped ?? DEFAULT_MAX_SKIPPED
+  if (!(maxSkipped >= 0 && maxSkipped <= 1)) {
+    throw new ValidationError(
+      `Expected --max-skipped between 0 and 1 (a share of the inputs) but received ${maxSkipped}`,
     )
   }
-  const source = await openSource(options.sources)
+  checkOutFolder(out, options.sources, options.overwrite === true)
   const partial = `${out}.partial`
+  checkPartialFolder(partial)
+  const source = await openSource(options.sources)
   const restarted = existsSync(partial)
+  const problemsPath = `${out}.problems.txt`
   try {
     await rm(partial, { recursive: true, force: true })
     await mkdir(partial, { recursive: true })
-    const written = await writePatches(source, partial, options)
+    await markPartialFolder(partial)
+    const written = await writeAtCommonSize(source, partial, options)
     const problems = [...source.problems, ...written.problems]
-    if (problems.length > 0 && !options.skipBad) {
-      const listPath = `${out}.problems.txt`
-      await writeFile(listPath, problems.map((p) => `${p.location}\t${p.reason}`).join('\n') + '\n')
-      throw new DataError(summarise(problems, listPath))
+    const inputs = written.seen + source.problems.length
+    const allowed = options.skipBad ? maxSkipped : 0
+    if (problems.length > allowed * inputs) {
+      await writeFile(problemsPath, writeTsv(problems.map((p) => [p.location, p.reason])))
+      throw new DataError(
+        summarise(problems, problemsPath, options.skipBad ? { inputs, allowed } : null),
+      )
     }
     if (written.accepted.length === 0)
       throw new DataError(`No usable patches in ${options.sources.join(', ')}.`)
-    // Default: the source's own split when it has a validation part, else a random 20%.
-    const hasValid = written.accepted.some((a) => a.split === 'valid')
-    const spec: SplitSpec =
-      options.split ?? (hasValid ? { kind: 'source' } : { kind: 'random', validPct: 0.2, seed: 42 })
-    const splits = assignSplits(written.accepted, spec)
+    const { splits, splitMethod } = chooseSplits(written.accepted, options.split, source)
     const labels = Uint8Array.from(written.accepted, (a) => a.label ?? UNLABELLED)
     await writeFile(join(partial, 'labels.u8'), labels)
     const meta: StoreMeta = {
@@ -115,18 +132,21 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
         ? written.accepted.map((a) => a.slide)
         : null,
       splits,
-      splitMethod: describeSplit(spec),
+      splitMethod,
       mean: [0, 0, 0],
       std: [1, 1, 1],
+      statsFrom: 'train',
       duplicatesDropped: written.duplicates,
       skipped: problems.length,
       createdAt: new Date().toISOString(),
       pcamVersion: '0.1.0',
     }
     await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
-    // Statistics come from the written store itself, computed by the engine over the mapped file.
+    // Statistics come from the written store itself, computed by the engine over the mapped file:
+    // from the training patches, or from every patch when the source has none (a test set).
     const store = PatchStore.open(partial)
     const trainIndices = store.indicesOf('train')
+    meta.statsFrom = trainIndices.length ? 'train' : 'all'
     Object.assign(
       meta,
       channelStats(
@@ -139,11 +159,14 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
     if (problems.length > 0) {
       await writeFile(
         join(partial, 'skipped.txt'),
-        problems.map((p) => `${p.location}\t${p.reason}`).join('\n') + '\n',
+        writeTsv(problems.map((p) => [p.location, p.reason])),
       )
     }
+    await rm(join(partial, PARTIAL_MARKER))
     if (existsSync(out)) await rm(out, { recursive: true })
     await rename(partial, out)
+    // A list left by an earlier failed run describes problems this store no longer has.
+    await rm(problemsPath, { force: true })
     const splitCounts: Record<string, number> = {}
     for (const s of splits) splitCounts[s] = (splitCounts[s] ?? 0) + 1
     return {
@@ -164,26 +187,89 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
   }
 }
 
-function summarise(problems: Problem[], listPath: string): string {
+/**
+ * The split of every patch and how it was made: the requested one, else the source's own when
+ * it has a validation part, else a random 20%. A source of test patches only (an unlabelled
+ * Kaggle test/ folder) has nothing to split: its patches stay test, and the store says so.
+ */
+function chooseSplits(
+  accepted: Accepted[],
+  requested: SplitSpec | null,
+  source: Source,
+): { splits: SplitName[]; splitMethod: string } {
+  if (accepted.every((a) => a.split === 'test')) {
+    if (requested && requested.kind !== 'source') {
+      throw new DataError(
+        `Every patch of ${source.description} is a test patch, so there is nothing to split ` +
+          'into train and valid. Leave out --valid-pct and --split-by-slide.',
+      )
+    }
+    return {
+      splits: accepted.map(() => 'test'),
+      splitMethod: "the source's own: test patches only (no train or valid patches)",
+    }
+  }
+  const hasValid = accepted.some((a) => a.split === 'valid')
+  const spec: SplitSpec =
+    requested ?? (hasValid ? { kind: 'source' } : { kind: 'random', validPct: 0.2, seed: 42 })
+  return { splits: assignSplits(accepted, spec), splitMethod: describeSplit(spec) }
+}
+
+function summarise(
+  problems: Problem[],
+  listPath: string,
+  share: { inputs: number; allowed: number } | null,
+): string {
   const lines = problems.slice(0, SUMMARY_LINES).map((p) => `  ${p.location}: ${p.reason}`)
   const more =
     problems.length > SUMMARY_LINES ? `\n  ... and ${problems.length - SUMMARY_LINES} more` : ''
-  return (
-    `${problems.length} bad input(s); nothing was written:\n${lines.join('\n')}${more}\n` +
-    `Full list: ${listPath}. Fix them, or pass --skip-bad to leave them out.`
-  )
+  const percent = (x: number) => `${+(x * 100).toFixed(2)}%`
+  const head = share
+    ? `${problems.length} of ${share.inputs} inputs are bad (${percent(problems.length / share.inputs)}), ` +
+      `more than --max-skipped ${share.allowed} (${percent(share.allowed)}) allows; nothing was written:`
+    : `${problems.length} bad input(s); nothing was written:`
+  const fix = share
+    ? 'Fix them, or pass a larger --max-skipped <share> to leave them out.'
+    : 'Fix them, or pass --skip-bad to leave them out.'
+  return `${head}\n${lines.join('\n')}${more}\nFull list: ${listPath}. ${fix}`
+}
+
+interface PatchSize {
+  height: number
+  width: number
+}
+
+/**
+ * Writes the patches at --size, or at the size most of them have: when the first patch has an
+ * odd size the source is read a second time, so one stray file cannot decide for all the others.
+ */
+async function writeAtCommonSize(source: Source, dir: string, options: PrepareOptions) {
+  if (options.size !== undefined)
+    return writePatches(source, dir, options, { height: options.size, width: options.size })
+  const first = await writePatches(source, dir, options, null)
+  let common: (PatchSize & { count: number }) | undefined
+  for (const size of first.sizes.values()) if (!common || size.count > common.count) common = size
+  if (!common || (common.height === first.height && common.width === first.width)) return first
+  return writePatches(source, dir, options, common)
 }
 
 /** Streams the source into images.u8 in source order, checking every patch. */
-async function writePatches(source: Source, dir: string, options: PrepareOptions) {
+async function writePatches(
+  source: Source,
+  dir: string,
+  options: PrepareOptions,
+  size: PatchSize | null,
+) {
   const file = await open(join(dir, 'images.u8'), 'w')
   const accepted: Accepted[] = []
   const problems: Problem[] = []
   const ids = new Set<string>()
   const hashes = new Set<string>()
   let duplicates = 0
-  let height = options.size ?? 0
-  let width = options.size ?? 0
+  let height = size?.height ?? 0
+  let width = size?.width ?? 0
+  /** How many decoded patches have each size, to find the common one. */
+  const sizes = new Map<string, PatchSize & { count: number }>()
   let pending: Uint8Array[] = []
   let seen = 0
   const flush = async () => {
@@ -196,6 +282,10 @@ async function writePatches(source: Source, dir: string, options: PrepareOptions
     if (seen % 256 === 0) options.onProgress?.({ done: seen, total: source.count })
     if (typeof result === 'string')
       return void problems.push({ location: item.location, reason: result })
+    const key = `${result.width}x${result.height}`
+    const counted = sizes.get(key)
+    if (counted) counted.count++
+    else sizes.set(key, { height: result.height, width: result.width, count: 1 })
     if (height === 0) [height, width] = [result.height, result.width]
     if (result.height !== height || result.width !== width) {
       return void problems.push({
@@ -241,5 +331,5 @@ async function writePatches(source: Source, dir: string, options: PrepareOptions
   } finally {
     await file.close()
   }
-  return { accepted, problems, duplicates, height, width }
+  return { accepted, problems, duplicates, height, width, sizes, seen }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { DataError } from '../errors.js'
+import { readCsv } from './csv.js'
 import type { SplitName } from './sources/source.js'
 
 export type SplitSpec =
@@ -59,13 +60,14 @@ function groupBy<K>(indices: number[], key: (i: number) => K): Map<K, number[]> 
 /** Parses a patch-id → slide CSV (header "id,slide" or any two columns). */
 export function parseSlideMap(text: string, origin: string): Map<string, string> {
   const map = new Map<string, string>()
-  const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '')
-  lines.slice(1).forEach((line, i) => {
-    const [id, slide] = line.split(',').map((c) => c.trim())
+  for (const { line, fields } of readCsv(text, origin).rows) {
+    const [id, slide] = fields.map((c) => c.trim())
     if (!id || !slide)
-      throw new DataError(`${origin}:${i + 2}: expected "id,slide" but found "${line}"`)
+      throw new DataError(
+        `${origin}:${line}: expected "id,slide" but found ${JSON.stringify(fields)}`,
+      )
     map.set(id, slide)
-  })
+  }
   return map
 }
 

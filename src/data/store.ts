@@ -34,10 +34,26 @@ export interface StoreMeta {
   /** Per-channel mean and standard deviation of the training patches, on the 0..1 scale. */
   mean: [number, number, number]
   std: [number, number, number]
+  /** Which patches mean and std come from: "all" when the store has no training patches. */
+  statsFrom?: 'train' | 'all'
   duplicatesDropped: number
   skipped: number
   createdAt: string
   pcamVersion: string
+}
+
+/** Whether dir holds a patch store's meta.json (what --overwrite may replace). */
+export function isPatchStore(dir: string): boolean {
+  const metaPath = join(dir, 'meta.json')
+  if (!existsSync(metaPath)) return false
+  try {
+    return (
+      (JSON.parse(readFileSync(metaPath, 'utf8')) as { format?: unknown }).format === STORE_FORMAT
+    )
+  } catch {
+    // Unreadable or not JSON: not a store.
+    return false
+  }
 }
 
 export class PatchStore {
@@ -61,9 +77,17 @@ export class PatchStore {
   /** Opens a store written by `pcam data prepare`, checking that its files agree. */
   static open(dir: string): PatchStore {
     const metaPath = join(dir, 'meta.json')
-    if (!existsSync(metaPath)) {
+    if (!existsSync(dir)) {
       throw new DataError(
-        `${dir} is not a patch store (no meta.json). Create one with "pcam data prepare <source> --out ${dir}".`,
+        `Patch store not found: ${dir}. Create one with "pcam data prepare <source> --out ${dir}".`,
+      )
+    }
+    if (!existsSync(metaPath)) {
+      // Most likely a source folder: suggest a store beside it, never inside the source.
+      const sibling = `${dir.replace(/[\\/]+$/, '')}-store`
+      throw new DataError(
+        `${dir} is not a patch store (no meta.json). Create one with "pcam data prepare ${dir} ` +
+          `--out ${sibling}" (beside the source folder, not inside it), then pass ${sibling}.`,
       )
     }
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as StoreMeta

@@ -3,19 +3,41 @@
  * source reads the Kaggle download or PCam files the same way whether they were unzipped or not.
  * @module
  */
-import { createReadStream, readFileSync } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { createReadStream, readFileSync, statSync } from 'node:fs'
+import { readdir, readlink, realpath, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import yauzl from 'yauzl'
 import { DataError } from '../errors.js'
+
+/** The most bytes a file of some kind may hold before it is read whole into memory. */
+export interface ReadLimit {
+  bytes: number
+  /** What such a file is, for the message: "a patch image". */
+  what: string
+}
+
+/** A byte count for messages: "900 bytes", "16 MiB", "7.25 GiB". */
+export function formatBytes(bytes: number): string {
+  if (bytes < 2 ** 20) return `${bytes} bytes`
+  if (bytes < 2 ** 30) return `${+(bytes / 2 ** 20).toFixed(1)} MiB`
+  return `${+(bytes / 2 ** 30).toFixed(2)} GiB`
+}
+
+function tooLarge(where: string, bytes: number, limit: ReadLimit, declared = ''): DataError {
+  return new DataError(
+    `Refusing to read ${where}: it ${declared}holds ${formatBytes(bytes)}, more than the ` +
+      `${formatBytes(limit.bytes)} ${limit.what} may have.`,
+  )
+}
 
 export interface Tree {
   /** Where the tree comes from, for messages. */
   readonly origin: string
   /** Relative paths of every file, with "/" separators. */
   files(): Promise<string[]>
-  read(path: string): Promise<Buffer>
+  /** The whole file, refused with a clear message when it is larger than the limit. */
+  read(path: string, limit: ReadLimit): Promise<Buffer>
   /** The file as a stream, for files too large to read whole (PCam's HDF5). */
   stream(path: string): Promise<Readable>
   /** A path a user can find the file under (inside a zip: "archive.zip:path"). */
@@ -28,24 +50,39 @@ export interface Tree {
 export class FolderTree implements Tree {
   constructor(readonly origin: string) {}
 
+  /**
+   * Every file, following symbolic links (class folders linked in from elsewhere are common).
+   * A link back to a folder that contains it, or a broken link, is an error: never a silent gap.
+   */
   async files(): Promise<string[]> {
     const out: string[] = []
-    const walk = async (dir: string, prefix: string) => {
-      const entries = await readdir(dir, { withFileTypes: true })
-      for (const entry of entries) {
+    const walk = async (dir: string, prefix: string, ancestors: ReadonlySet<string>) => {
+      const real = await realpath(dir)
+      if (ancestors.has(real)) {
+        throw new DataError(
+          `Symbolic link loop: ${dir} leads back to ${real}, which contains it. Remove the link.`,
+        )
+      }
+      const chain = new Set(ancestors).add(real)
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name)
         const rel = prefix ? `${prefix}/${entry.name}` : entry.name
-        if (entry.isDirectory()) await walk(join(dir, entry.name), rel)
-        else if (entry.isFile() || entry.isSymbolicLink()) out.push(rel)
+        const kind = entry.isSymbolicLink() ? await followLink(path) : entry
+        if (kind.isDirectory()) await walk(path, rel, chain)
+        else if (kind.isFile()) out.push(rel)
       }
     }
-    await walk(this.origin, '')
+    await walk(this.origin, '', new Set())
     return out.sort()
   }
   // NOTE: patches are ~10 KB; a synchronous read costs a few microseconds, while the promise API
   // takes four thread-pool hops per file and starves the image decoders of that pool (measured:
   // 37,000 files/s async against 142,000/s sync, and 25% faster prepare).
-  async read(path: string): Promise<Buffer> {
-    return readFileSync(join(this.origin, path))
+  async read(path: string, limit: ReadLimit): Promise<Buffer> {
+    const file = join(this.origin, path)
+    const { size } = statSync(file)
+    if (size > limit.bytes) throw tooLarge(file, size, limit)
+    return readFileSync(file)
   }
   async stream(path: string): Promise<Readable> {
     return createReadStream(join(this.origin, path))
@@ -95,12 +132,26 @@ export class ZipTree implements Tree {
   async files(): Promise<string[]> {
     return [...this.#entries.keys()].sort()
   }
-  async read(path: string): Promise<Buffer> {
+  /**
+   * The entry inflated into memory. With a limit, an entry that declares more is refused before
+   * it is opened, and the inflated bytes are counted too, since a declared size can lie.
+   * Without one (a PyTorch checkpoint's tensors) the caller vouches for the size.
+   */
+  async read(path: string, limit?: ReadLimit): Promise<Buffer> {
+    const declared = this.#entries.get(path)?.entry.uncompressedSize ?? 0
+    if (limit && declared > limit.bytes)
+      throw tooLarge(this.describe(path), declared, limit, 'declares it ')
     const chunks: Buffer[] = []
+    let bytes = 0
     const stream = await this.stream(path)
     try {
-      for await (const chunk of stream) chunks.push(chunk as Buffer)
+      for await (const chunk of stream) {
+        bytes += (chunk as Buffer).length
+        if (limit && bytes > limit.bytes) throw tooLarge(this.describe(path), bytes, limit)
+        chunks.push(chunk as Buffer)
+      }
     } catch (error) {
+      if (error instanceof DataError) throw error
       throw new DataError(`Cannot read ${this.describe(path)}: ${(error as Error).message}`, {
         cause: error,
       })
@@ -131,6 +182,21 @@ export class ZipTree implements Tree {
   }
   async close(): Promise<void> {
     for (const zip of this.#zips) zip.close()
+  }
+}
+
+/** What a symbolic link points to, or a clear error when it cannot be followed. */
+async function followLink(path: string): Promise<{ isDirectory(): boolean; isFile(): boolean }> {
+  try {
+    return await stat(path)
+  } catch (error) {
+    const target = await readlink(path).catch(() => '?')
+    const why = (error as NodeJS.ErrnoException).code === 'ELOOP' ? 'a loop of links' : 'nothing'
+    throw new DataError(
+      `Cannot follow the symbolic link ${path}: it points to ${target}, which leads to ${why}. ` +
+        'Fix or remove the link.',
+      { cause: error },
+    )
   }
 }
 

@@ -6,8 +6,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { readCsv, writeCsv } from '../data/csv.js'
 import { displayClassNames } from '../data/grid.js'
 import { PatchStore } from '../data/store.js'
+import { DataError } from '../errors.js'
 import { calibrationChart, confusionChart, prChart, rocChart } from './charts.js'
 import type { PatchClassifier } from '../models/registry.js'
 import {
@@ -58,10 +60,26 @@ export function savedEvaluations(
 
 /** The labels and probabilities of an evaluation folder's predictions.csv. */
 export function savedPredictions(dir: string): { labels: number[]; probabilities: number[] } {
-  const rows = readFileSync(join(dir, 'predictions.csv'), 'utf8').trim().split('\n').slice(1)
-  const column = (k: number) => rows.map((r) => Number(r.split(',').at(k)))
-  // Ids come first and may hold commas; label and probability are the last two columns.
-  return { labels: column(-2), probabilities: column(-1) }
+  const path = join(dir, 'predictions.csv')
+  const { header, rows } = readCsv(readFileSync(path, 'utf8'), path)
+  const column = (name: string) => {
+    const k = header.indexOf(name)
+    if (k < 0) throw new DataError(`${path} has no "${name}" column; run "pcam eval" again.`)
+    return rows.map((r) => Number(r.fields[k]))
+  }
+  return { labels: column('label'), probabilities: column('probability') }
+}
+
+/** predictions.csv: one row per evaluated patch (id, label, probability). */
+export function predictionsCsv(
+  ids: string[],
+  labels: ArrayLike<number>,
+  probabilities: ArrayLike<number>,
+): string {
+  return writeCsv(
+    ['id', 'label', 'probability'],
+    ids.map((id, k) => [id, labels[k] as number, probabilities[k] as number]),
+  )
 }
 
 export interface DrawingOptions {
@@ -120,8 +138,8 @@ async function writeEvaluation(
     mostConfused: mostConfused(matrix, names),
   }
   await writeFile(join(dir, 'metrics.json'), `${JSON.stringify(summary, null, 2)}\n`)
-  const rows = indices.map((i, k) => `${store.meta.ids[i]},${labels[k]},${probabilities[k]}`)
-  await writeFile(join(dir, 'predictions.csv'), ['id,label,probability', ...rows].join('\n') + '\n')
+  const ids = indices.map((i) => store.meta.ids[i] as string)
+  await writeFile(join(dir, 'predictions.csv'), predictionsCsv(ids, labels, probabilities))
   files.push(join(dir, 'metrics.json'), join(dir, 'predictions.csv'))
 
   const at = {

@@ -7,6 +7,7 @@ import { existsSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
+import { writeCsv } from '../data/csv.js'
 import { IMAGE_EXTENSIONS } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { prepareStore } from '../data/prepare.js'
@@ -84,13 +85,16 @@ export async function predictFiles(
 
 /** Kaggle's submission format (id,label with the probability: the competition scores ROC AUC). */
 export function kaggleCsv(predictions: Prediction[]): string {
-  return ['id,label', ...predictions.map((p) => `${p.id},${p.probability}`)].join('\n') + '\n'
+  return writeCsv(
+    ['id', 'label'],
+    predictions.map((p) => [p.id, p.probability]),
+  )
 }
 
 /** id, probability, predicted label at the threshold, the threshold. */
 export function plainCsv(predictions: Prediction[], threshold: number): string {
-  const rows = predictions.map(
-    (p) => `${p.id},${p.probability},${p.probability >= threshold ? 1 : 0},${threshold}`,
+  return writeCsv(
+    ['id', 'probability', 'predicted', 'threshold'],
+    predictions.map((p) => [p.id, p.probability, p.probability >= threshold ? 1 : 0, threshold]),
   )
-  return ['id,probability,predicted,threshold', ...rows].join('\n') + '\n'
 }

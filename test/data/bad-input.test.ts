@@ -1,30 +1,16 @@
 // Every bad input a user can hit while preparing data fails with a message naming the file, and
 // loses nothing; --skip-bad keeps going and lists what it left out.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { encodePng } from '../../src/data/decode.js'
+import sharp from 'sharp'
 import { prepareStore } from '../../src/data/prepare.js'
 import { PatchStore } from '../../src/data/store.js'
 import { DataError } from '../../src/errors.js'
+import { patch, patchFolders } from '../helpers/patch-folders.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-bad-'))
-let counter = 0
-
-/** A fresh folder with the given files (path → bytes). */
-function folder(files: Record<string, Buffer | string>): string {
-  const dir = join(root, `case${counter++}`)
-  for (const [path, data] of Object.entries(files)) {
-    mkdirSync(join(dir, path, '..'), { recursive: true })
-    writeFileSync(join(dir, path), data)
-  }
-  return dir
-}
-
-const patch = (value: number, size = 8) =>
-  encodePng(new Uint8Array(size * size * 3).fill(value), size, size)
+const { root, folder } = patchFolders('pcam-bad-')
 const id = (n: number) => n.toString(16).padStart(40, '0')
 
 async function expectFailure(dir: string, pattern: RegExp): Promise<void> {
@@ -114,6 +100,7 @@ describe('bad input', () => {
       out,
       split: { kind: 'source' },
       skipBad: true,
+      maxSkipped: 0.25,
     })
     assert.equal(result.count, 3)
     assert.match(readFileSync(join(out, 'skipped.txt'), 'utf8'), /1\/bad\.png\tcannot decode image/)
@@ -168,5 +155,143 @@ describe('bad input', () => {
       /images\.u8 has 10 bytes, expected 384; prepare the store again/,
     )
     assert.throws(() => PatchStore.open(dir), /is not a patch store \(no meta\.json\)/)
+  })
+
+  it('--skip-bad keeps the size most patches have, even when an odd-sized file sorts first', async () => {
+    const dir = folder({
+      '0/a-odd.png': await patch(1, 12),
+      '0/b.png': await patch(1),
+      '0/c.png': await patch(1),
+      '1/d.png': await patch(2),
+    })
+    const out = `${dir}-store`
+    const result = await prepareStore({
+      sources: [dir],
+      out,
+      split: { kind: 'source' },
+      skipBad: true,
+      maxSkipped: 0.25,
+    })
+    assert.equal(result.count, 3)
+    assert.deepEqual(
+      result.skipped.map((p) => p.reason),
+      ['wrong size 12x12, expected 8x8'],
+    )
+    const store = PatchStore.open(out)
+    assert.equal(store.meta.height, 8)
+    assert.deepEqual(store.meta.ids, ['0/b', '0/c', '1/d'])
+    store.dispose()
+  })
+
+  it('--skip-bad fails when more than 1% is skipped, unless --max-skipped allows it', async () => {
+    const dir = folder({
+      '0/a.png': await patch(1),
+      '0/b.png': await patch(1),
+      '1/c.png': await patch(2),
+      '1/bad.png': 'xx',
+    })
+    const out = `${dir}-store`
+    const error = await prepareStore({ sources: [dir], out, split: null, skipBad: true }).catch(
+      (e: unknown) => e as Error,
+    )
+    assert.ok(error instanceof DataError)
+    assert.match(
+      error.message,
+      /^1 of 4 inputs are bad \(25%\), more than --max-skipped 0\.01 \(1%\)/,
+    )
+    assert.match(error.message, /1\/bad\.png: cannot decode image/)
+    assert.match(error.message, /pass a larger --max-skipped <share>/)
+    assert.ok(!existsSync(out) && !existsSync(`${out}.partial`))
+    assert.ok(readFileSync(`${out}.problems.txt`, 'utf8').includes('bad.png'))
+    const result = await prepareStore({
+      sources: [dir],
+      out,
+      split: { kind: 'source' },
+      skipBad: true,
+      maxSkipped: 0.25,
+    })
+    assert.equal(result.count, 3)
+    await assert.rejects(
+      prepareStore({ sources: [dir], out: `${out}2`, split: null, skipBad: true, maxSkipped: 2 }),
+      /Expected --max-skipped between 0 and 1 \(a share of the inputs\) but received 2/,
+    )
+  })
+
+  it('a rerun that succeeds removes the problem list of the failed run before it', async () => {
+    const dir = folder({ '0/a.png': await patch(1), '1/b.png': await patch(2), '1/x.png': 'x' })
+    const out = `${dir}-store`
+    await assert.rejects(prepareStore({ sources: [dir], out, split: null }), /bad input/)
+    assert.ok(existsSync(`${out}.problems.txt`))
+    rmSync(join(dir, '1/x.png'))
+    await prepareStore({ sources: [dir], out, split: { kind: 'source' } })
+    assert.ok(!existsSync(`${out}.problems.txt`), 'the stale problem list is gone')
+  })
+
+  it('a corrupt JPEG says it is not a valid JPEG, and junk says it is no image at all', async () => {
+    const jpeg = await sharp(Buffer.alloc(8 * 8 * 3, 90), {
+      raw: { width: 8, height: 8, channels: 3 },
+    })
+      .jpeg()
+      .toBuffer()
+    const dir = folder({
+      '0/a.png': await patch(1),
+      '1/cut.jpg': jpeg.subarray(0, jpeg.length >> 1),
+      '1/junk.png': 'hello',
+    })
+    await expectFailure(
+      dir,
+      /1\/cut\.jpg: cannot decode image: not a valid JPEG \(truncated or corrupt\)/,
+    )
+    await expectFailure(
+      dir,
+      /1\/junk\.png: cannot decode image: not a PNG, JPEG or TIFF file \(5 bytes starting 0x68656c6c\)/,
+    )
+  })
+
+  it('files named like PCam HDF5 that are not HDF5 give one clear line', async () => {
+    const dir = folder({
+      'camelyonpatch_level_2_split_valid_x.h5': 'this is not hdf5 '.repeat(100),
+      'camelyonpatch_level_2_split_valid_y.h5': 'nor is this',
+    })
+    await expectFailure(
+      dir,
+      /^\S*camelyonpatch_level_2_split_valid_x\.h5 is named like a PCam HDF5 file but is not HDF5 \(no HDF5 signature\)\. [^\n]*$/,
+    )
+  })
+
+  it('a source of test patches only keeps them in test and takes mean/std from all of them', async () => {
+    const dir = folder({ 'test/0/a.png': await patch(51), 'test/1/b.png': await patch(153) })
+    const out = `${dir}-store`
+    const result = await prepareStore({ sources: [dir], out, split: null })
+    assert.deepEqual(result.splitCounts, { test: 2 })
+    const store = PatchStore.open(out)
+    assert.match(store.meta.splitMethod, /test patches only/)
+    assert.doesNotMatch(store.meta.splitMethod, /random/)
+    assert.equal(store.meta.statsFrom, 'all')
+    for (const m of store.meta.mean) assert.ok(Math.abs(m - 0.4) < 1e-6, `mean ${m}`)
+    for (const s of store.meta.std) assert.ok(Math.abs(s - 0.2) < 1e-6, `std ${s}`)
+    store.dispose()
+    await assert.rejects(
+      prepareStore({
+        sources: [dir],
+        out: `${out}2`,
+        split: { kind: 'random', validPct: 0.2, seed: 1 },
+      }),
+      /is a test patch, so there is nothing to split into train and valid/,
+    )
+  })
+
+  it('a source folder passed as a store suggests a store beside it, not inside it', async () => {
+    const dir = folder({ '0/a.png': await patch(1) })
+    const error = (() => {
+      try {
+        PatchStore.open(dir)
+      } catch (e) {
+        return e as Error
+      }
+    })()
+    assert.ok(error instanceof DataError)
+    assert.ok(error.message.includes(`--out ${dir}-store`), error.message)
+    assert.ok(!error.message.includes(`--out ${dir}/`), error.message)
   })
 })

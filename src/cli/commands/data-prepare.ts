@@ -3,7 +3,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { prepareStore } from '../../data/prepare.js'
+import { DEFAULT_MAX_SKIPPED, prepareStore } from '../../data/prepare.js'
 import { parseSlideMap, type SplitSpec } from '../../data/split.js'
 import { ValidationError } from '../../errors.js'
 import type { Command, OptionValues } from '../command.js'
@@ -32,7 +32,12 @@ export const dataPrepareCommand: Command = {
     '  PCam HDF5:     camelyonpatch_level_2_split_<train|valid|test>_<x|y>.h5[.gz] (+ _meta.csv)\n' +
     '  Class folders: <root>/<class>/*.png|jpg|tif, optionally inside train/ valid/ test/\n' +
     'Example: pcam data prepare train.zip train_labels.csv.zip --out data/kaggle-store\n' +
-    "Splits: the source's own when it has a validation part, else a random stratified 20%.",
+    "Splits: the source's own when it has a validation part, else a random stratified 20%;\n" +
+    'a source of test patches only stays test (mean/std then come from all its patches).\n' +
+    'Bad inputs fail the run (listed in <out>.problems.txt); with --skip-bad they are left out\n' +
+    'as long as they are at most --max-skipped of the inputs (default 0.01, i.e. 1%).\n' +
+    'Symbolic links are followed. --overwrite replaces only a patch store, never a source\n' +
+    'or any other folder.',
   options: {
     out: { type: 'string', description: 'Folder to write the store to (required)' },
     'valid-pct': {
@@ -53,11 +58,18 @@ export const dataPrepareCommand: Command = {
       type: 'boolean',
       description: 'Leave out bad inputs (listed in <out>/skipped.txt) instead of failing',
     },
+    'max-skipped': {
+      type: 'number',
+      description: `With --skip-bad, the largest share of inputs that may be left out (default ${DEFAULT_MAX_SKIPPED})`,
+    },
     size: {
       type: 'number',
-      description: 'Expected patch size in pixels (default: that of the first patch)',
+      description: 'Patch size in pixels; others are bad inputs (default: the size most have)',
     },
-    overwrite: { type: 'boolean', description: 'Replace an existing store at --out' },
+    overwrite: {
+      type: 'boolean',
+      description: 'Replace the patch store at --out (refuses any folder that is not a store)',
+    },
     json: { type: 'boolean', description: 'Print the result as JSON' },
   },
   async run(values, positionals) {
@@ -72,6 +84,7 @@ export const dataPrepareCommand: Command = {
         split: splitSpec(values),
         dedupe: values.dedupe === true,
         skipBad: values['skip-bad'] === true,
+        maxSkipped: values['max-skipped'] as number | undefined,
         overwrite: values.overwrite === true,
         size: values.size as number | undefined,
         onProgress: ({ done, total }) => progress.update(done, total),

@@ -7,6 +7,7 @@ import { DataError } from '../../errors.js'
 import type { Tree } from '../tree.js'
 import {
   IMAGE_EXTENSIONS,
+  MAX_IMAGE,
   readAhead,
   type PatchItem,
   type Source,
@@ -70,7 +71,7 @@ export async function classFoldersSource(tree: Tree): Promise<Source> {
           split: depth === 3 ? (SPLIT_FOLDERS[path.split('/')[0] as string] as SplitName) : null,
           slide: null,
           location: tree.describe(path),
-          encoded: await tree.read(path),
+          encoded: await tree.read(path, MAX_IMAGE),
         }
       })
     },

@@ -4,8 +4,17 @@
  * @module
  */
 import { DataError } from '../../errors.js'
+import { readCsv } from '../csv.js'
 import type { Tree } from '../tree.js'
-import { readAhead, type PatchItem, type Problem, type Source, type SplitName } from './source.js'
+import {
+  MAX_IMAGE,
+  MAX_TABLE,
+  readAhead,
+  type PatchItem,
+  type Problem,
+  type Source,
+  type SplitName,
+} from './source.js'
 
 export const KAGGLE_LABELS = 'train_labels.csv'
 
@@ -14,22 +23,23 @@ export function parseKaggleLabels(
   text: string,
   location: string,
 ): { labels: Map<string, number>; problems: Problem[] } {
-  const lines = text.split(/\r?\n/)
-  const header = (lines[0] ?? '').trim().toLowerCase()
-  if (header !== 'id,label') {
+  const { header, rows } = readCsv(text, location)
+  if (header.map((h) => h.trim().toLowerCase()).join(',') !== 'id,label') {
     throw new DataError(
-      `${location} must start with the header "id,label" but starts with "${lines[0]}".`,
+      `${location} must start with the header "id,label" but starts with "${header.join(',')}".`,
     )
   }
   const labels = new Map<string, number>()
   const problems: Problem[] = []
-  lines.slice(1).forEach((line, i) => {
-    if (line.trim() === '') return
-    const where = `${location}:${i + 2}`
-    const [id, label, ...rest] = line.trim().split(',')
-    if (!id || label === undefined || rest.length > 0) {
-      problems.push({ location: where, reason: `expected "id,label" but found "${line}"` })
-    } else if (label.trim() !== '0' && label.trim() !== '1') {
+  for (const { line, fields } of rows) {
+    const where = `${location}:${line}`
+    const [id, label] = fields.map((f) => f.trim())
+    if (!id || label === undefined || fields.length !== 2) {
+      problems.push({
+        location: where,
+        reason: `expected "id,label" but found ${fields.length} fields: ${JSON.stringify(fields)}`,
+      })
+    } else if (label !== '0' && label !== '1') {
       problems.push({ location: where, reason: `label of ${id} is "${label}", expected 0 or 1` })
     } else if (labels.has(id)) {
       problems.push({
@@ -39,7 +49,7 @@ export function parseKaggleLabels(
     } else {
       labels.set(id, Number(label))
     }
-  })
+  }
   return { labels, problems }
 }
 
@@ -60,7 +70,7 @@ export async function kaggleSource(tree: Tree): Promise<Source> {
       )
     }
     const parsed = parseKaggleLabels(
-      (await tree.read(labelFile)).toString('utf8'),
+      (await tree.read(labelFile, MAX_TABLE)).toString('utf8'),
       tree.describe(labelFile),
     )
     labels = parsed.labels
@@ -106,7 +116,7 @@ export async function kaggleSource(tree: Tree): Promise<Source> {
         split,
         slide: null,
         location: tree.describe(path),
-        encoded: await tree.read(path),
+        encoded: await tree.read(path, MAX_IMAGE),
       }))
     },
     close: () => tree.close(),

@@ -2,18 +2,25 @@
  * The official PCam release: camelyonpatch_level_2_split_<split>_x.h5 (N x 96 x 96 x 3 uint8) and
  * _y.h5 (N x 1 x 1 x 1), plain or .h5.gz, with the optional _meta.csv (its "wsi" column names the
  * slide). Read with libhdf5 (h5wasm) in slices, so a 6 GB file never sits whole in memory; a
- * gzipped or zipped file is first streamed to a temporary file.
+ * gzipped or zipped file is first streamed to a temporary file (hdf5-file.ts), removed on close
+ * and on every failure.
  * @module
  */
-import { createWriteStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
 import { DataError } from '../../errors.js'
+import { readCsv } from '../csv.js'
 import type { Tree } from '../tree.js'
-import { SPLIT_NAMES, type PatchItem, type Problem, type Source, type SplitName } from './source.js'
+import { hdf5OnDisk } from './hdf5-file.js'
+import {
+  MAX_TABLE,
+  SPLIT_NAMES,
+  type PatchItem,
+  type Problem,
+  type Source,
+  type SplitName,
+} from './source.js'
 
 const PATTERN = /(?:^|\/)camelyonpatch_level_2_split_(train|valid|test)_(x|y)\.h5(\.gz)?$/
 const META_PATTERN = /(?:^|\/)camelyonpatch_level_2_split_(train|valid|test)_meta\.csv$/
@@ -36,27 +43,11 @@ export function isPcamHdf5(files: string[]): boolean {
   return files.some((f) => PATTERN.test(f))
 }
 
-/** A path on disk for the file: itself, or a temporary copy when it is gzipped or zipped. */
-async function onDisk(tree: Tree, path: string, scratch: () => Promise<string>): Promise<string> {
-  const direct = tree.diskPath(path)
-  if (direct && !path.endsWith('.gz')) return direct
-  const target = join(await scratch(), path.replace(/^.*\//, '').replace(/\.gz$/, ''))
-  const input = await tree.stream(path)
-  try {
-    if (path.endsWith('.gz')) await pipeline(input, createGunzip(), createWriteStream(target))
-    else await pipeline(input, createWriteStream(target))
-  } catch (error) {
-    throw new DataError(`Cannot decompress ${tree.describe(path)}: ${(error as Error).message}`, {
-      cause: error,
-    })
-  }
-  return target
-}
-
-function slidesFromMeta(text: string): string[] {
-  const [header = '', ...rows] = text.split(/\r?\n/).filter((l) => l.trim() !== '')
-  const column = header.split(',').findIndex((c) => c.trim() === 'wsi')
-  return column < 0 ? [] : rows.map((r) => r.split(',')[column]?.trim() ?? '')
+/** The "wsi" column of a _meta.csv (the slide of each patch), or none when it has no such column. */
+function slidesFromMeta(text: string, origin: string): string[] {
+  const { header, rows } = readCsv(text, origin)
+  const column = header.findIndex((c) => c.trim() === 'wsi')
+  return column < 0 ? [] : rows.map((r) => r.fields[column]?.trim() ?? '')
 }
 
 export async function pcamHdf5Source(tree: Tree): Promise<Source> {
@@ -74,57 +65,72 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
     location: string
   }[] = []
   const problems: Problem[] = []
-  for (const split of SPLIT_NAMES) {
-    const find = (kind: 'x' | 'y') =>
-      files.find((f) => PATTERN.exec(f)?.[1] === split && PATTERN.exec(f)?.[2] === kind)
-    const [xPath, yPath] = [find('x'), find('y')]
-    if (!xPath && !yPath) continue
-    if (!xPath || !yPath) {
-      throw new DataError(
-        `${tree.describe((xPath ?? yPath) as string)} needs its partner _${xPath ? 'y' : 'x'}.h5 for the ${split} split.`,
-      )
-    }
-    const open = async (path: string) => {
-      try {
-        const file = new h5wasm.File(await onDisk(tree, path, scratch), 'r')
-        opened.push(file)
-        const name = file.keys()[0]
-        const dataset = (name === undefined ? null : file.get(name)) as H5Dataset | null
-        if (!dataset || !Array.isArray(dataset.shape)) throw new Error('it holds no dataset')
-        return dataset
-      } catch (error) {
-        if (error instanceof DataError) throw error
+  /** Closes what was opened and removes inflated copies: on close, and on any failure here. */
+  const release = async () => {
+    for (const file of opened) file.close()
+    if (scratchDir) await rm(scratchDir, { recursive: true, force: true })
+  }
+  try {
+    for (const split of SPLIT_NAMES) {
+      const find = (kind: 'x' | 'y') =>
+        files.find((f) => PATTERN.exec(f)?.[1] === split && PATTERN.exec(f)?.[2] === kind)
+      const [xPath, yPath] = [find('x'), find('y')]
+      if (!xPath && !yPath) continue
+      if (!xPath || !yPath) {
         throw new DataError(
-          `Cannot read HDF5 file ${tree.describe(path)}: ${(error as Error).message}`,
-          { cause: error },
+          `${tree.describe((xPath ?? yPath) as string)} needs its partner _${xPath ? 'y' : 'x'}.h5 for the ${split} split.`,
         )
       }
+      const open = async (path: string) => {
+        try {
+          const file = new h5wasm.File(await hdf5OnDisk(tree, path, scratch), 'r')
+          opened.push(file)
+          const name = file.keys()[0]
+          const dataset = (name === undefined ? null : file.get(name)) as H5Dataset | null
+          if (!dataset || !Array.isArray(dataset.shape)) throw new Error('it holds no dataset')
+          return dataset
+        } catch (error) {
+          if (error instanceof DataError) throw error
+          throw new DataError(
+            `Cannot read HDF5 file ${tree.describe(path)}: ${(error as Error).message}`,
+            { cause: error },
+          )
+        }
+      }
+      const x = await open(xPath)
+      const y = await open(yPath)
+      const [n, , , channels] = x.shape as [number, number, number, number]
+      if (x.shape.length !== 4 || channels !== 3) {
+        throw new DataError(
+          `${tree.describe(xPath)} holds shape [${x.shape}], expected N x H x W x 3.`,
+        )
+      }
+      if ((y.shape[0] as number) !== n) {
+        throw new DataError(
+          `${tree.describe(yPath)} has ${y.shape[0]} labels for ${n} patches in ${tree.describe(xPath)}.`,
+        )
+      }
+      const metaPath = files.find((f) => META_PATTERN.exec(f)?.[1] === split)
+      const slides = metaPath
+        ? slidesFromMeta(
+            (await tree.read(metaPath, MAX_TABLE)).toString('utf8'),
+            tree.describe(metaPath),
+          )
+        : []
+      if (metaPath && slides.length !== n) {
+        problems.push({
+          location: tree.describe(metaPath),
+          reason: `has ${slides.length} rows with a wsi for ${n} patches; slides ignored`,
+        })
+        slides.length = 0
+      }
+      parts.push({ split, x, y, count: n, slides, location: tree.describe(xPath) })
     }
-    const x = await open(xPath)
-    const y = await open(yPath)
-    const [n, , , channels] = x.shape as [number, number, number, number]
-    if (x.shape.length !== 4 || channels !== 3) {
-      throw new DataError(
-        `${tree.describe(xPath)} holds shape [${x.shape}], expected N x H x W x 3.`,
-      )
-    }
-    if ((y.shape[0] as number) !== n) {
-      throw new DataError(
-        `${tree.describe(yPath)} has ${y.shape[0]} labels for ${n} patches in ${tree.describe(xPath)}.`,
-      )
-    }
-    const metaPath = files.find((f) => META_PATTERN.exec(f)?.[1] === split)
-    const slides = metaPath ? slidesFromMeta((await tree.read(metaPath)).toString('utf8')) : []
-    if (metaPath && slides.length !== n) {
-      problems.push({
-        location: tree.describe(metaPath),
-        reason: `has ${slides.length} rows with a wsi for ${n} patches; slides ignored`,
-      })
-      slides.length = 0
-    }
-    parts.push({ split, x, y, count: n, slides, location: tree.describe(xPath) })
+    if (parts.length === 0) throw new DataError(`No PCam HDF5 files in ${tree.origin}.`)
+  } catch (error) {
+    await release()
+    throw error
   }
-  if (parts.length === 0) throw new DataError(`No PCam HDF5 files in ${tree.origin}.`)
   return {
     kind: 'pcam-hdf5',
     description: `PCam HDF5 in ${tree.origin} (${parts.map((p) => `${p.split} ${p.count}`).join(', ')})`,
@@ -157,8 +163,7 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
       }
     },
     async close() {
-      for (const file of opened) file.close()
-      if (scratchDir) await rm(scratchDir, { recursive: true, force: true })
+      await release()
       await tree.close()
     },
   }

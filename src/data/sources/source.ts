@@ -3,6 +3,8 @@
  * split, and either encoded image bytes or raw pixels; plus the problems found while listing.
  * @module
  */
+import type { ReadLimit } from '../tree.js'
+
 export type SplitName = 'train' | 'valid' | 'test'
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'valid', 'test']
 
@@ -42,6 +44,14 @@ export interface Source {
 }
 
 export const IMAGE_EXTENSIONS = /\.(png|jpe?g|tiff?)$/i
+
+/**
+ * Largest patch image read into memory: a PCam patch is 5-30 KB and even an uncompressed
+ * 1024 x 1024 RGB TIFF is 3 MiB, so anything larger is not a patch (or is a zip bomb).
+ */
+export const MAX_IMAGE: ReadLimit = { bytes: 16 * 2 ** 20, what: 'a patch image' }
+/** Largest table read whole (train_labels.csv, _meta.csv): Kaggle's full train_labels.csv is 9 MB. */
+export const MAX_TABLE: ReadLimit = { bytes: 256 * 2 ** 20, what: 'a label or metadata table' }
 
 /** Reads files with up to `ahead` reads in flight, yielding them in order. */
 export async function* readAhead<T, R>(

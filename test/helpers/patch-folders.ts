@@ -1,0 +1,31 @@
+/**
+ * Small folders of synthetic patches for data tests: each call to folder() makes a fresh one
+ * under a temporary root, from a map of relative path → bytes.
+ * @module
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { encodePng } from '../../src/data/decode.js'
+
+export function patchFolders(prefix: string) {
+  const root = mkdtempSync(join(tmpdir(), prefix))
+  let counter = 0
+  return {
+    root,
+    /** A fresh folder with the given files (path → bytes). */
+    folder(files: Record<string, Buffer | string>): string {
+      const dir = join(root, `case${counter++}`)
+      mkdirSync(dir, { recursive: true })
+      for (const [path, data] of Object.entries(files)) {
+        mkdirSync(join(dir, path, '..'), { recursive: true })
+        writeFileSync(join(dir, path), data)
+      }
+      return dir
+    },
+  }
+}
+
+/** A PNG patch of one grey value. */
+export const patch = (value: number, size = 8) =>
+  encodePng(new Uint8Array(size * size * 3).fill(value), size, size)
