@@ -53,3 +53,38 @@ export class StateDictError extends PcamError {
 
 /** libtorch refused an operation (shape mismatch, out of memory, ...); the message is libtorch's. */
 export class TorchError extends PcamError {}
+
+/** An error as plain data, to cross a thread boundary (structured clone drops the class). */
+export interface ErrorMessage {
+  name: string
+  code?: string
+  message: string
+  stack?: string
+}
+
+const ERROR_CLASSES: Record<string, new (message: string) => PcamError> = {
+  VALIDATION: ValidationError,
+  CONFIG: ConfigError,
+  DATA: DataError,
+  DEVICE: DeviceError,
+}
+
+/** What errorFromMessage() needs to rebuild the error on the other side. */
+export function errorToMessage(error: unknown): ErrorMessage {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) }
+  const code = error instanceof PcamError ? error.code : undefined
+  return { name: error.name, code, message: error.message, stack: error.stack }
+}
+
+/** The error errorToMessage() described: a PcamError of the same class and code where known. */
+export function errorFromMessage(message: ErrorMessage): Error {
+  const Known = message.code ? ERROR_CLASSES[message.code] : undefined
+  let error: Error
+  if (Known) error = new Known(message.message)
+  else if (message.code?.startsWith('TORCH')) error = new TorchError(message.message, message.code)
+  else if (message.code) error = new PcamError(message.message, message.code)
+  else error = new Error(message.message)
+  error.name = message.name
+  if (message.stack) error.stack = message.stack
+  return error
+}

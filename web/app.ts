@@ -1,7 +1,8 @@
 /**
  * The web page of `pcam serve`: send patches to /api/predict, show each with its probability,
- * label and Grad-CAM overlay; a sortable table with a threshold slider and CSV export; the model
- * card from /api/model. No framework and nothing from the network beyond the server itself.
+ * label and Grad-CAM overlay, or its own error; a sortable table with a threshold slider and CSV
+ * export; the model card from /api/model. No framework and nothing from the network beyond the
+ * server itself.
  */
 
 interface ModelCard {
@@ -36,11 +37,19 @@ interface Result {
   url: string
 }
 
+interface Failure {
+  name: string
+  error: string
+}
+
 const BATCH = 16
 const IMAGE = /\.(png|jpe?g|tiff?)$/i
 
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T
 const results: Result[] = []
+const failures: Failure[] = []
+/** Counts uploads, so that an upload replaced by a newer one stops adding to the page. */
+let uploadNumber = 0
 let classes = ['negative', 'positive']
 let sortKey: 'name' | 'probability' | 'label' = 'probability'
 let sortDescending = true
@@ -146,37 +155,67 @@ async function loadModel(): Promise<void> {
   }
 }
 
+/** Forgets the previous upload's results and errors. */
+function clearResults(): void {
+  for (const r of results) URL.revokeObjectURL(r.url)
+  results.length = 0
+  failures.length = 0
+  render()
+}
+
 async function predict(files: File[]): Promise<void> {
+  const upload = ++uploadNumber
+  clearResults()
   const images = files.filter((f) => IMAGE.test(f.name))
   const status = $('#status')
+  status.classList.remove('error')
   if (images.length === 0) {
     status.textContent = 'No PNG, JPEG or TIFF patches among the files given.'
     return
   }
-  const explain = $<HTMLInputElement>('#explain').checked
-  const resize = $<HTMLInputElement>('#resize').checked
-  const query = new URLSearchParams({ explain: explain ? '1' : '0', resize: resize ? '1' : '0' })
-  const problems: string[] = []
   for (let start = 0; start < images.length; start += BATCH) {
     status.textContent = `Predicting ${Math.min(start + BATCH, images.length)} of ${images.length}…`
-    const batch = images.slice(start, start + BATCH)
-    const form = new FormData()
-    for (const file of batch) form.append('images', file, file.webkitRelativePath || file.name)
-    const response = await fetch(`/api/predict?${query}`, { method: 'POST', body: form })
-    const body = await response.json()
-    if (!response.ok) {
-      problems.push(body.error ?? `HTTP ${response.status}`)
-      continue
+    const answers = await predictGroup(images.slice(start, start + BATCH))
+    if (upload !== uploadNumber) return
+    for (const answer of answers) {
+      if ('error' in answer) failures.push(answer)
+      else results.push(answer)
     }
-    body.results.forEach((r: { name: string; probability: number; heatmap?: string }, k: number) =>
-      results.push({ ...r, url: URL.createObjectURL(batch[k] as File) }),
-    )
     render()
   }
   status.textContent =
-    `${results.length} patches predicted.` +
-    (problems.length ? ` Problems: ${problems.join(' ')}` : '')
-  status.classList.toggle('error', problems.length > 0)
+    `${results.length} of ${images.length} files predicted` +
+    (failures.length ? `; ${failures.length} could not be (below).` : '.')
+  status.classList.toggle('error', failures.length > 0)
+}
+
+// The API answers a request as a whole: one bad file gets 4xx for its group, which is then sent
+// again one file per request, so that every file gets its own result or its own error.
+async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
+  const explain = $<HTMLInputElement>('#explain').checked
+  const resize = $<HTMLInputElement>('#resize').checked
+  const query = new URLSearchParams({ explain: explain ? '1' : '0', resize: resize ? '1' : '0' })
+  const name = (file: File) => file.webkitRelativePath || file.name
+  const form = new FormData()
+  for (const file of files) form.append('images', file, name(file))
+  let error: string
+  try {
+    const response = await fetch(`/api/predict?${query}`, { method: 'POST', body: form })
+    const body = await response.json()
+    if (response.ok)
+      return body.results.map(
+        (r: { name: string; probability: number; heatmap?: string }, k: number) => ({
+          ...r,
+          url: URL.createObjectURL(files[k] as File),
+        }),
+      )
+    if (files.length > 1 && response.status < 500)
+      return (await Promise.all(files.map((file) => predictGroup([file])))).flat()
+    error = body.error ?? `HTTP ${response.status}`
+  } catch (failure) {
+    error = `No answer from the server: ${failure}`
+  }
+  return files.map((file) => ({ name: name(file), error }))
 }
 
 function sorted(): Result[] {
@@ -226,6 +265,9 @@ function render(): void {
         element('td', {}, [labelOf(r.probability)]),
       ]),
     ),
+  )
+  $('#failures').replaceChildren(
+    ...failures.map((f) => element('li', {}, [element('strong', {}, [f.name]), `: ${f.error}`])),
   )
   const positives = results.filter((r) => r.probability >= cut).length
   $('#summary').textContent =

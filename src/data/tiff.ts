@@ -1,8 +1,13 @@
 /**
  * A fast path for the commonest patch file: an uncompressed 8-bit RGB TIFF (the Kaggle release).
  * Its strips are copied straight out of the file; anything else returns null and goes to libvips.
+ * The file is not trusted: declared sizes and strips are checked before anything is allocated.
  * @module
  */
+import { DataError } from '../errors.js'
+
+/** libvips' own default limit (sharp's limitInputPixels), the fast path's default too. */
+export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff
 
 const TAG = {
   width: 256,
@@ -16,9 +21,13 @@ const TAG = {
   planarConfiguration: 284,
 } as const
 
-/** Raw pixels of a baseline uncompressed RGB TIFF, or null when the file is anything else. */
+/**
+ * Raw pixels of a baseline uncompressed RGB TIFF, or null when the file is anything else. Throws
+ * a DataError for a file that declares more than maxPixels or whose strips lie about the file.
+ */
 export function readPlainRgbTiff(
   file: Buffer,
+  options: { maxPixels?: number } = {},
 ): { pixels: Buffer; width: number; height: number } | null {
   if (file.length < 8) return null
   const little = file[0] === 0x49 && file[1] === 0x49
@@ -58,13 +67,38 @@ export function readPlainRgbTiff(
   const counts = tags.get(TAG.stripByteCounts)
   if (!plain || !width || !height || !offsets || !counts || offsets.length !== counts.length)
     return null
+  checkLayout(file.length, width, height, offsets, counts, options.maxPixels ?? DEFAULT_MAX_PIXELS)
+  // The checks bound this copy by the file's size: it is a memcpy of at most the upload.
   const pixels = Buffer.allocUnsafe(width * height * 3)
   let filled = 0
-  for (let s = 0; s < offsets.length; s++) {
+  for (let s = 0; s < offsets.length && filled < pixels.length; s++) {
     const start = offsets[s] as number
     const length = Math.min(counts[s] as number, pixels.length - filled)
-    if (start + length > file.length) return null
     filled += file.copy(pixels, filled, start, start + length)
   }
-  return filled === pixels.length ? { pixels, width, height } : null
+  if (filled !== pixels.length)
+    throw new DataError(`TIFF strips hold ${filled} bytes of the ${pixels.length} declared`)
+  return { pixels, width, height }
+}
+
+/** Refuses declared sizes over the limit or beyond the file, and strips outside the file. */
+function checkLayout(
+  fileLength: number,
+  width: number,
+  height: number,
+  offsets: number[],
+  counts: number[],
+  maxPixels: number,
+): void {
+  const declared = `TIFF declares ${width}x${height}`
+  if (width * height > maxPixels)
+    throw new DataError(`${declared}, over the limit of ${maxPixels} pixels`)
+  // Uncompressed pixels cannot outnumber the file's bytes (strips reusing bytes would).
+  if (width * height * 3 > fileLength)
+    throw new DataError(`${declared} uncompressed, more than the file's ${fileLength} bytes`)
+  offsets.forEach((offset, s) => {
+    const end = offset + (counts[s] as number)
+    if (end > fileLength)
+      throw new DataError(`TIFF strip ${s} (bytes ${offset}-${end}) lies outside the file`)
+  })
 }

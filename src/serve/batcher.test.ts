@@ -71,4 +71,18 @@ describe('DynamicBatcher', () => {
     await batcher.drain()
     assert.equal(batcher.busy, false)
   })
+
+  it('submitAll admits all the items of a request or none of them', async () => {
+    const batcher = new DynamicBatcher<number, number>({
+      maxBatch: 8,
+      maxWaitMs: 50,
+      maxQueue: 8,
+      run: async (items) => items.map((x) => -x),
+    })
+    const admitted = batcher.submitAll([1, 2, 3, 4, 5])
+    assert.throws(() => batcher.submitAll([6, 7, 8, 9]), QueueFullError)
+    assert.equal(batcher.queueLength, 5)
+    assert.deepEqual(await Promise.all(admitted), [-1, -2, -3, -4, -5])
+    assert.deepEqual(await Promise.all(batcher.submitAll([6, 7, 8, 9])), [-6, -7, -8, -9])
+  })
 })

@@ -2,7 +2,8 @@
  * Dynamic batching: requests that arrive close together are run through the model as one batch.
  * A batch starts when `maxBatch` items wait or `maxWaitMs` after the first one arrived, whichever
  * is first (with 0, at the end of the current turn of the event loop); one batch runs at a time (the model has one worker), and what arrives meanwhile forms
- * the next, started as soon as the running one ends. The queue is bounded: over `maxQueue` waiting items, submit() refuses at once.
+ * the next, started as soon as the running one ends. The queue is bounded: over `maxQueue` waiting items, submit() refuses at once,
+ * and submitAll() admits a request's items all together or not at all.
  * @module
  */
 
@@ -50,10 +51,18 @@ export class DynamicBatcher<I, O> {
   }
 
   submit(item: I): Promise<O> {
-    if (this.#queue.length >= this.#options.maxQueue) throw new QueueFullError(this.#queue.length)
-    const done = new Promise<O>((resolve, reject) => this.#queue.push({ item, resolve, reject }))
+    return this.submitAll([item])[0] as Promise<O>
+  }
+
+  /** Queues every item, or none when they do not all fit: a refused request leaves nothing behind. */
+  submitAll(items: I[]): Promise<O>[] {
+    if (this.#queue.length + items.length > this.#options.maxQueue)
+      throw new QueueFullError(this.#queue.length)
+    const outputs = items.map(
+      (item) => new Promise<O>((resolve, reject) => this.#queue.push({ item, resolve, reject })),
+    )
     this.#schedule()
-    return done
+    return outputs
   }
 
   /** Resolves when nothing is queued or running. */

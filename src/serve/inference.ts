@@ -3,7 +3,7 @@
  * @module
  */
 import { Worker } from 'node:worker_threads'
-import { DataError } from '../errors.js'
+import { errorFromMessage } from '../errors.js'
 import type { RunConfig, Tta } from '../eval/predict.js'
 
 export interface WorkerSettings {
@@ -50,7 +50,7 @@ export class ModelWorker {
       this.#waiting.delete(message.id)
       if (message.type === 'result')
         waiting.resolve({ probabilities: message.probabilities, overlays: message.overlays })
-      else waiting.reject(new Error(message.message))
+      else waiting.reject(errorFromMessage(message.error))
     })
     worker.on('exit', (code) => {
       this.#stopped = `The model worker stopped (exit code ${code}); restart the server.`
@@ -71,7 +71,7 @@ export class ModelWorker {
       }
       worker.once('message', (message) => {
         if (message.type === 'ready') resolve(new ModelWorker(message.config as RunConfig, worker))
-        else fail(new DataError(message.message))
+        else fail(errorFromMessage(message.error))
       })
       worker.once('error', fail)
     })

@@ -1,10 +1,11 @@
 /**
  * The model card `GET /api/model` answers and the web page shows: what the run is, what it was
- * trained on, its threshold, how it scored (the run's evaluations, a ROC curve for drawing).
+ * trained on (by name: the machine's paths stay private), its threshold, how it scored (the run's
+ * evaluations, a ROC curve for drawing).
  * @module
  */
 import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { displayClassNames } from '../data/grid.js'
 import { savedEvaluations, savedPredictions } from '../eval/artifacts.js'
 import { rocCurve } from '../eval/metrics.js'
@@ -45,9 +46,21 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     threshold: runThreshold(config),
     thresholdRule: config.threshold?.rule ?? '0.5',
     tta,
-    training: config.data ?? null,
+    training: config.data ? withoutPaths(config.data) : null,
     validation: config.validation ?? null,
     evaluations,
     roc,
   }
+}
+
+// An absolute path: a slash at the start of a word, up to a space, comma or bracket.
+const ABSOLUTE_PATH = /(?<=^|[\s(])\/[^\s,;()]+/g
+
+/** The same data with every absolute path in its strings cut down to the last name. */
+function withoutPaths<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(ABSOLUTE_PATH, (path) => basename(path)) as T
+  if (Array.isArray(value)) return value.map(withoutPaths) as T
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutPaths(v)])) as T
+  return value
 }

@@ -1,8 +1,9 @@
 /**
  * `pcam serve`: a trained run behind an HTTP API (Fastify) and the web page. Images from many
  * requests are batched together for the model (DynamicBatcher), which runs in a worker thread;
- * the queue is bounded (503 + Retry-After), bodies are limited (413), bad images get 400 with the
- * reason, and close() lets in-flight requests finish. Only the page's own three files are served.
+ * the queue is bounded (503 + Retry-After), whole bodies are limited (413) and timed (408), bad
+ * images get 400 with the reason, and close() lets in-flight requests finish within a bound.
+ * Only the page's own three files are served.
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs'
@@ -13,11 +14,13 @@ import sharp from 'sharp'
 import { displayClassNames } from '../data/grid.js'
 import { runThreshold, type Tta } from '../eval/predict.js'
 import { PACKAGE_ROOT } from '../paths.js'
-import { DynamicBatcher, QueueFullError } from './batcher.js'
-import { ModelWorker, WorkerStoppedError } from './inference.js'
+import { ConfigError } from '../errors.js'
+import { DynamicBatcher } from './batcher.js'
+import { errorAnswer, HttpError } from './http-errors.js'
+import { ModelWorker } from './inference.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from './model-card.js'
-import { HttpError, readUploads, toPatch } from './uploads.js'
+import { readUploads, toPatch } from './uploads.js'
 
 export interface ServeOptions {
   run: string
@@ -28,10 +31,14 @@ export interface ServeOptions {
   maxWaitMs?: number
   /** Images waiting for the model before requests are refused with 503. */
   maxQueue?: number
-  /** Largest request body in bytes (413 beyond). */
+  /** Largest request body in bytes, all files together (413 beyond). */
   bodyLimit?: number
   /** Most images in one request. */
   maxFiles?: number
+  /** Time a client has to send its whole request (408 beyond). */
+  requestTimeoutMs?: number
+  /** Time close() gives requests in flight before it closes their connections. */
+  shutdownTimeoutMs?: number
   logger?: boolean
 }
 
@@ -43,6 +50,8 @@ export const SERVE_DEFAULTS = {
   maxQueue: 256,
   bodyLimit: 16 * 1024 * 1024,
   maxFiles: 64,
+  requestTimeoutMs: 60_000,
+  shutdownTimeoutMs: 10_000,
 }
 
 interface Item {
@@ -124,7 +133,17 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     },
   })
 
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: settings.bodyLimit })
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: settings.bodyLimit,
+    requestTimeout: settings.requestTimeoutMs,
+    // NOTE: Node enforces requestTimeout only when it checks its connections (every 30 s unless
+    // told), and not at all while headersTimeout exceeds it.
+    http: {
+      headersTimeout: Math.min(60_000, settings.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, settings.requestTimeoutMs),
+    },
+  })
   await app.register(multipart, {
     limits: { fileSize: settings.bodyLimit, files: settings.maxFiles, fields: 16 },
   })
@@ -148,24 +167,11 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     metrics.request(route, reply.statusCode, seconds)
   })
 
-  app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => {
-    if (error instanceof QueueFullError) {
-      void reply.code(503).header('Retry-After', '1').send({ error: error.message })
-      return
-    }
-    if (error instanceof WorkerStoppedError) {
-      void reply.code(503).send({ error: error.message })
-      return
-    }
-    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
-    const message =
-      status === 413
-        ? `The request is too large (limit ${settings.bodyLimit} bytes and ${settings.maxFiles} images).`
-        : status === 500
-          ? 'Internal error'
-          : error.message
-    if (status === 500) app.log.error(error)
-    void reply.code(status).send({ error: message })
+  const tooLarge = `The request is too large (limit ${settings.bodyLimit} bytes and ${settings.maxFiles} images).`
+  app.setErrorHandler((error, _request, reply) => {
+    const answer = errorAnswer(error, tooLarge)
+    if (answer.status === 500) app.log.error(error)
+    void reply.code(answer.status).headers(answer.headers).send(answer.body)
   })
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `No route ${request.method} ${request.url.split('?')[0]}` })
@@ -199,14 +205,16 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     const query = request.query as Record<string, string | undefined>
     const explain = query.explain === '1' || query.explain === 'true'
     const resize = query.resize === '1' || query.resize === 'true'
-    const uploads = await readUploads(request)
+    const uploads = await readUploads(request, settings.bodyLimit)
     if (uploads.length === 0)
       throw new HttpError(
         400,
         'Send one or more images: multipart files, or one PNG/JPEG/TIFF as the body.',
       )
     const patches = await Promise.all(uploads.map((u) => toPatch(u, size, resize)))
-    const answers = await Promise.all(patches.map((pixels) => batcher.submit({ pixels, explain })))
+    const answers = await Promise.all(
+      batcher.submitAll(patches.map((pixels) => ({ pixels, explain }))),
+    )
     metrics.images += answers.length
     const results = await Promise.all(
       answers.map(async (a, k) => {
@@ -242,9 +250,30 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
       closing = true
       const closed = app.close()
       app.server.closeIdleConnections()
-      await closed
+      // A client that never finishes its request must not hold the shutdown up.
+      const deadline = setTimeout(
+        () => app.server.closeAllConnections(),
+        settings.shutdownTimeoutMs,
+      )
+      try {
+        await closed
+      } finally {
+        clearTimeout(deadline)
+      }
       await batcher.drain()
       await worker.close()
     },
+  }
+}
+
+/** Listens on host:port; when it cannot, stops the server (its model worker too) and says why. */
+export async function listen(server: PcamServer, host: string, port: number): Promise<string> {
+  try {
+    return await server.app.listen({ host, port })
+  } catch (error) {
+    await server.close()
+    throw new ConfigError(`Cannot listen on ${host}:${port}: ${(error as Error).message}`, {
+      cause: error,
+    })
   }
 }

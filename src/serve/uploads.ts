@@ -1,37 +1,27 @@
 /**
- * Images out of a request: multipart files or one raw image body, each decoded to a patch of the
- * model's size (resized only when asked), with a 400 naming the file and the fix otherwise.
+ * Images out of a request: multipart files or one raw image body, the whole body bounded, each
+ * image's header checked (format, size) before it is decoded to a patch of the model's size
+ * (resized only when asked), with a 4xx naming the file and the fix otherwise.
  * @module
  */
 import type { FastifyRequest } from 'fastify'
-import sharp from 'sharp'
-import { decodePatch } from '../data/decode.js'
+import { decodePatch, readImageHeader } from '../data/decode.js'
+import { HttpError } from './http-errors.js'
 
-/** An HTTP error with the status and the reason to send. */
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
+/** The largest image ?resize=1 accepts, per side: bounds decoding memory and time. */
+export const MAX_RESIZE_SIDE = 4096
 
 export interface Upload {
   name: string
   bytes: Buffer
 }
 
-export async function readUploads(request: FastifyRequest): Promise<Upload[]> {
-  if (request.isMultipart()) {
-    const uploads: Upload[] = []
-    for await (const part of request.parts()) {
-      if (part.type === 'file') uploads.push({ name: part.filename, bytes: await part.toBuffer() })
-    }
-    return uploads
-  }
+/** The request's images; throws HttpError for a body that is not one. */
+export async function readUploads(request: FastifyRequest, bodyLimit: number): Promise<Upload[]> {
+  if (request.isMultipart()) return readMultipart(request, bodyLimit)
   const body = request.body
-  if (Buffer.isBuffer(body) && body.length > 0) {
+  if (Buffer.isBuffer(body)) {
+    if (body.length === 0) return []
     const name = (request.headers['x-filename'] as string | undefined) ?? 'image'
     return [{ name, bytes: body }]
   }
@@ -43,29 +33,61 @@ export async function readUploads(request: FastifyRequest): Promise<Upload[]> {
   return []
 }
 
-/** Decodes an upload to size x size RGB, resizing it only when asked. */
-export async function toPatch(upload: Upload, size: number, resize: boolean): Promise<Uint8Array> {
-  let decoded
+// @fastify/multipart limits each file; the sum over the files is bounded here.
+async function readMultipart(request: FastifyRequest, bodyLimit: number): Promise<Upload[]> {
+  if (Number(request.headers['content-length']) > bodyLimit) throw new HttpError(413, 'too large')
+  const uploads: Upload[] = []
+  let total = 0
   try {
-    decoded = await decodePatch(upload.bytes)
+    for await (const part of request.parts()) {
+      if (part.type !== 'file') continue
+      const bytes = await part.toBuffer()
+      total += bytes.length
+      if (total > bodyLimit) throw new HttpError(413, 'too large')
+      uploads.push({ name: part.filename, bytes })
+    }
+  } catch (error) {
+    // The parser's own errors (truncated body, no boundary) carry no status: the client's fault.
+    if ((error as { statusCode?: number }).statusCode) throw error
+    throw new HttpError(400, `Malformed multipart body: ${(error as Error).message}`)
+  }
+  return uploads
+}
+
+/** Decodes an upload to size x size RGB, resizing it only when asked; checks its header first. */
+export async function toPatch(upload: Upload, size: number, resize: boolean): Promise<Uint8Array> {
+  const { width, height } = await orCannotDecode(upload, readImageHeader(upload.bytes))
+  const fits = width === size && height === size
+  if (!resize && !fits) {
+    throw new HttpError(
+      400,
+      `${upload.name} is ${width}x${height}; the model takes ${size}x${size} patches (add ?resize=1 to resize).`,
+    )
+  }
+  if (width > MAX_RESIZE_SIDE || height > MAX_RESIZE_SIDE) {
+    throw new HttpError(
+      400,
+      `${upload.name} is ${width}x${height}; with ?resize=1 images may be at most ${MAX_RESIZE_SIDE}x${MAX_RESIZE_SIDE}.`,
+    )
+  }
+  const decoded = await orCannotDecode(
+    upload,
+    decodePatch(upload.bytes, {
+      maxPixels: fits ? size * size : MAX_RESIZE_SIDE * MAX_RESIZE_SIDE,
+      resizeTo: fits ? undefined : size,
+    }),
+  )
+  return new Uint8Array(decoded.pixels)
+}
+
+/** The result of work on an upload's bytes, or a 400 naming the file and the decoder's reason. */
+async function orCannotDecode<T>(upload: Upload, work: Promise<T>): Promise<T> {
+  try {
+    return await work
   } catch (error) {
     throw new HttpError(
       400,
       `Cannot decode ${upload.name}: ${(error as Error).message.split('\n')[0]}`,
     )
   }
-  if (decoded.width === size && decoded.height === size) return new Uint8Array(decoded.pixels)
-  if (!resize) {
-    throw new HttpError(
-      400,
-      `${upload.name} is ${decoded.width}x${decoded.height}; the model takes ${size}x${size} patches (add ?resize=1 to resize).`,
-    )
-  }
-  const pixels = await sharp(decoded.pixels, {
-    raw: { width: decoded.width, height: decoded.height, channels: 3 },
-  })
-    .resize(size, size, { fit: 'cover' })
-    .raw()
-    .toBuffer()
-  return new Uint8Array(pixels)
 }

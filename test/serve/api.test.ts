@@ -1,15 +1,20 @@
 // The HTTP API of pcam serve on a small trained run: answers equal batch prediction, heatmaps,
 // every error path (400, 404, 405, 413, 415, 503), metrics, dynamic batching, and a drain on close.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import sharp from 'sharp'
 import { encodePng } from '../../src/data/decode.js'
 import { predictFiles } from '../../src/eval/predict-files.js'
+import { ValidationError } from '../../src/errors.js'
 import { train } from '../../src/learn/train.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
 import { createServer, type PcamServer, type ServeOptions } from '../../src/serve/server.js'
+import { plainTiff, pngDeclaring, SVG_PATCH } from '../helpers/crafted-images.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-serve-'))
@@ -310,5 +315,210 @@ describe('bench serve', () => {
         if (r.maxBatch === 1) assert.equal(l.meanBatch, 1)
       }
     }
+  })
+})
+
+describe('serve hardening', () => {
+  let server: PcamServer
+  before(async () => {
+    server = await serve()
+  })
+  const post = (url: string, files: [string, Buffer][]) =>
+    server.app.inject({ method: 'POST', url, ...multipart(files) })
+
+  it('refuses images declaring 16000x16000 from their headers, in milliseconds', async () => {
+    const bomb = pngDeclaring(16000, 16000)
+    const start = performance.now()
+    const plain = await post(
+      '/api/predict',
+      [1, 2, 3, 4].map((k) => [`bomb${k}.png`, bomb]),
+    )
+    assert.equal(plain.statusCode, 400)
+    assert.match(plain.json().error, /bomb1\.png is 16000x16000; the model takes 16x16 patches/)
+    const resized = await post('/api/predict?resize=1', [['bomb.png', bomb]])
+    assert.equal(resized.statusCode, 400)
+    assert.match(resized.json().error, /bomb\.png is 16000x16000; .*at most 4096x4096/)
+    const row = 20000 * 3
+    const strips = Array.from({ length: 20000 }, (): [number, number] => [0, row])
+    const tiff = await post('/api/predict?resize=1', [
+      ['bomb.tif', plainTiff(20000, 20000, strips, Buffer.alloc(row))],
+    ])
+    assert.equal(tiff.statusCode, 400)
+    assert.ok(performance.now() - start < 1500, `${performance.now() - start} ms`)
+  })
+
+  it('/healthz answers while a request of crafted images is being refused', async () => {
+    const address = await server.app.listen({ host: '127.0.0.1', port: 0 })
+    const form = new FormData()
+    const pixels = Buffer.alloc(20000 * 3)
+    const strips = Array.from({ length: 20000 }, (): [number, number] => [0, pixels.length])
+    const tiff = plainTiff(20000, 20000, strips, pixels)
+    for (let k = 0; k < 4; k++) form.append('images', new Blob([tiff]), `bomb${k}.tif`)
+    const upload = fetch(`${address}/api/predict?resize=1`, { method: 'POST', body: form })
+    await new Promise((resolve) => setTimeout(resolve, 100)) // the upload is being read or decoded
+    const start = performance.now()
+    const health = await fetch(`${address}/healthz`)
+    assert.equal(health.status, 200)
+    assert.ok(performance.now() - start < 500, `healthz took ${performance.now() - start} ms`)
+    assert.equal((await upload).status, 400)
+  })
+
+  it('accepts PNG, JPEG and TIFF only, sniffed from the bytes: SVG is refused', async () => {
+    const patch = sharp(readFileSync(validPatches(0)[0]!))
+    const jpeg = await patch.clone().jpeg().toBuffer()
+    const tiff = await patch.clone().tiff({ compression: 'none' }).toBuffer()
+    const ok = await post('/api/predict', [
+      ['a.jpg', jpeg],
+      ['b.tif', tiff],
+    ])
+    assert.equal(ok.statusCode, 200, ok.body)
+    const svg = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      payload: SVG_PATCH,
+      headers: { 'content-type': 'image/png', 'x-filename': 'patch.png' },
+    })
+    assert.equal(svg.statusCode, 400)
+    assert.match(svg.json().error, /patch\.png: not a PNG, JPEG or TIFF file/)
+    const webp = await post('/api/predict', [['w.png', await patch.clone().webp().toBuffer()]])
+    assert.equal(webp.statusCode, 400)
+  })
+
+  it('client mistakes get 4xx with a reason: empty, truncated or boundary-less bodies', async () => {
+    const empty = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      payload: Buffer.alloc(0),
+      headers: { 'content-type': 'image/png' },
+    })
+    assert.equal(empty.statusCode, 400, empty.body)
+    assert.match(empty.json().error, /Send one or more images/)
+    const { payload, headers } = multipart([['a.png', readFileSync(validPatches(0)[0]!)]])
+    const truncated = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      payload: payload.subarray(0, payload.length - 30),
+      headers,
+    })
+    assert.equal(truncated.statusCode, 400, truncated.body)
+    assert.match(truncated.json().error, /multipart/i)
+    const boundless = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      payload,
+      headers: { 'content-type': 'multipart/form-data' },
+    })
+    assert.equal(boundless.statusCode, 400, boundless.body)
+    assert.match(boundless.json().error, /boundary/i)
+  })
+
+  it("the model worker's errors keep their class across the thread", async () => {
+    const job = { pixels: new Uint8Array(10), count: 1, size: 16, explain: [] }
+    await assert.rejects(server.worker.predict(job), (error: Error) => {
+      assert.ok(error instanceof ValidationError, `${error.name}: ${error.message}`)
+      assert.match(error.message, /holds 768 elements but the array has 10/)
+      return true
+    })
+  })
+
+  it("/api/model names the training data without the machine's paths", async () => {
+    const card = (await server.app.inject({ url: '/api/model' })).json()
+    assert.match(card.training.source.description, /class folders|src/i)
+    assert.ok(!JSON.stringify(card).includes(root), JSON.stringify(card.training))
+  })
+})
+
+describe('serve hardening: limits and admission', () => {
+  it('the body limit bounds the whole multipart request, not each file', async () => {
+    const server = await serve({ bodyLimit: 4096, maxFiles: 16 })
+    const patch = readFileSync(validPatches(0)[0]!)
+    const count = Math.ceil(5000 / patch.length)
+    assert.ok(patch.length < 4096 && count <= 16)
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      ...multipart(Array.from({ length: count }, (_, k) => [`p${k}.png`, patch])),
+    })
+    assert.equal(response.statusCode, 413, response.body)
+    assert.match(response.json().error, /too large/)
+  })
+
+  it('a request refused with 503 leaves none of its images queued', async () => {
+    const server = await serve({ maxBatch: 64, maxWaitMs: 300, maxQueue: 8 })
+    const patch = readFileSync(validPatches(1)[0]!)
+    const response = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict',
+      ...multipart(Array.from({ length: 10 }, (_, k) => [`p${k}.png`, patch])),
+    })
+    assert.equal(response.statusCode, 503)
+    assert.equal(server.batcher.queueLength, 0)
+  })
+
+  /** Sends headers and 3 of 100000 body bytes, then nothing; resolves with what came back. */
+  const slowClient = (port: number): Promise<string> =>
+    new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => {
+        socket.write(
+          'POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n' +
+            'Content-Length: 100000\r\n\r\nabc',
+        )
+      })
+      let answer = ''
+      socket.setTimeout(8000, () => socket.destroy()) // the test's own bound
+      socket.on('data', (chunk) => (answer += chunk))
+      socket.on('close', () => resolve(answer))
+      socket.on('error', () => resolve(answer))
+    })
+
+  it('a client that sends its body slowly gets 408 after the request timeout', async () => {
+    const server = await serve({ requestTimeoutMs: 1000 })
+    await server.app.listen({ host: '127.0.0.1', port: 0 })
+    const start = performance.now()
+    const answer = await slowClient((server.app.server.address() as AddressInfo).port)
+    assert.match(answer, /^HTTP\/1.1 408/)
+    assert.ok(performance.now() - start < 4000, `${performance.now() - start} ms`)
+  })
+
+  it('close() ends within its bound even while a client holds a request open', async () => {
+    const server = await serve({ shutdownTimeoutMs: 500 })
+    await server.app.listen({ host: '127.0.0.1', port: 0 })
+    servers.splice(servers.indexOf(server), 1)
+    const stuck = slowClient((server.app.server.address() as AddressInfo).port)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const start = performance.now()
+    const closed = await Promise.race([
+      server.close().then(() => true),
+      new Promise((resolve) => setTimeout(() => resolve(false), 5000)),
+    ])
+    assert.ok(closed, 'close() returned within 5 s')
+    assert.ok(performance.now() - start < 2000, `${performance.now() - start} ms`)
+    await stuck
+  })
+})
+
+describe('pcam serve start-up', () => {
+  const pcam = (args: string[]) => {
+    const start = performance.now()
+    const result = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'bin', 'pcam.js'), ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    return { ...result, ms: performance.now() - start }
+  }
+
+  it('exits non-zero at once for a port out of range or one already in use', async () => {
+    const bad = pcam(['serve', '--model', run, '--port', '99999'])
+    assert.equal(bad.status, 1, bad.stderr)
+    assert.match(bad.stderr, /port up to 65535/)
+    assert.ok(bad.ms < 20_000, `${bad.ms} ms`)
+    const taken = createNetServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const { port } = taken.address() as AddressInfo
+    const busy = pcam(['serve', '--model', run, '--port', String(port)])
+    taken.close()
+    assert.equal(busy.status, 1, busy.stderr)
+    assert.match(busy.stderr, /EADDRINUSE|in use/)
+    assert.ok(busy.ms < 20_000, `${busy.ms} ms`)
   })
 })

@@ -1,8 +1,16 @@
 // The web page of pcam serve in headless Chromium, on a small CNN trained briefly on real PCam
 // patches: upload real patches, see probabilities and heatmaps, sort, reach the file picker from
-// the keyboard, move the threshold, export the CSV; a screenshot is kept in test-artifacts/.
+// the keyboard, move the threshold, export the CSV, see a broken file's own error; a screenshot is
+// kept in test-artifacts/.
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -147,5 +155,21 @@ describe('web page', { skip: skipWithoutData }, () => {
     assert.equal(csv.length, UPLOADS + 1)
     assert.ok(csv.slice(1).every((row) => row.endsWith(',0.5')))
     await page.screenshot({ path: join(ARTIFACTS, 'web.png'), fullPage: true })
+  })
+
+  it("reports each file's result or error on its own; a new upload clears the old results", async () => {
+    const broken = join(root, 'broken.png')
+    writeFileSync(broken, 'not an image at all')
+    await page.setInputFiles('#files', [uploads[0]!, broken, uploads[1]!])
+    await page.locator('#status', { hasText: '2 of 3 files predicted' }).waitFor()
+    assert.equal(await page.locator('.card').count(), 2)
+    assert.equal(await page.locator('#table tbody tr').count(), 2)
+    const failures = await page.locator('#failures li').allInnerTexts()
+    assert.equal(failures.length, 1)
+    assert.match(failures[0]!, /broken\.png.*Cannot decode/)
+    await page.setInputFiles('#files', [uploads[2]!])
+    await page.locator('#status', { hasText: '1 of 1 files predicted' }).waitFor()
+    assert.equal(await page.locator('.card').count(), 1)
+    assert.equal(await page.locator('#failures li').count(), 0)
   })
 })

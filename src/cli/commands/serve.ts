@@ -1,9 +1,10 @@
 /**
  * pcam serve: the HTTP API and web page for a trained run, until SIGTERM or Ctrl-C, which let
- * the requests in flight finish before the process ends.
+ * the requests in flight finish (within a bound) before the process ends. A server that cannot
+ * start stops everything it started, so the command exits at once.
  * @module
  */
-import { createServer, SERVE_DEFAULTS } from '../../serve/server.js'
+import { createServer, listen, SERVE_DEFAULTS } from '../../serve/server.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
@@ -47,6 +48,8 @@ export const serveCommand: Command = {
   },
   async run(values) {
     if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
+    const port = checkInteger(values.port, '--port', 0)
+    if (port > 65535) throw new ValidationError(`Expected a port up to 65535 but received ${port}`)
     const server = await createServer({
       run: values.model,
       tta: ttaOption(values),
@@ -60,9 +63,7 @@ export const serveCommand: Command = {
       maxFiles: checkInteger(values['max-files'], '--max-files', 1),
       logger: values.log === true,
     })
-    const port = checkInteger(values.port, '--port', 0)
-    if (port > 65535) throw new ValidationError(`Expected a port up to 65535 but received ${port}`)
-    const address = await server.app.listen({ host: values.host as string, port })
+    const address = await listen(server, values.host as string, port)
     console.log(`pcam serving ${values.model} at ${address} (Ctrl-C to stop)`)
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {

@@ -1,0 +1,75 @@
+// Decoding refuses what it must before it allocates: headers that declare more pixels than the
+// caller allows, TIFF strips that lie about the file, and formats other than PNG, JPEG and TIFF.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import sharp from 'sharp'
+import { decodePatch } from '../../src/data/decode.js'
+import { readPlainRgbTiff } from '../../src/data/tiff.js'
+import { DataError } from '../../src/errors.js'
+import { plainTiff, pngDeclaring, SVG_PATCH } from '../helpers/crafted-images.js'
+
+/** Milliseconds fn takes to settle (resolve or reject). */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await fn().catch(() => undefined)
+  return performance.now() - start
+}
+
+describe('decoding limits', () => {
+  it('an uncompressed TIFF still decodes through the fast path, bit-exact', async () => {
+    const pixels = Buffer.from(Array.from({ length: 6 * 5 * 3 }, (_, k) => (k * 7) % 256))
+    const file = plainTiff(6, 5, [[0, pixels.length]], pixels)
+    const decoded = readPlainRgbTiff(file)
+    assert.deepEqual([decoded?.width, decoded?.height], [6, 5])
+    assert.ok(decoded?.pixels.equals(pixels))
+    assert.ok((await decodePatch(file)).pixels.equals(pixels))
+  })
+
+  it('a TIFF declaring 20000x20000 from strips that all point at the same bytes is refused at once', () => {
+    const row = 20000 * 3
+    const strips = Array.from({ length: 20000 }, (): [number, number] => [0, row])
+    const bomb = plainTiff(20000, 20000, strips, Buffer.alloc(row, 200))
+    assert.ok(bomb.length < 300_000, `${bomb.length} bytes`)
+    const start = performance.now()
+    assert.throws(() => readPlainRgbTiff(bomb), DataError)
+    assert.throws(() => readPlainRgbTiff(bomb, { maxPixels: 1e12 }), /20000x20000/)
+    assert.ok(performance.now() - start < 200, `${performance.now() - start} ms`)
+  })
+
+  it('a TIFF strip outside the file is an error, not a short read', () => {
+    const pixels = Buffer.alloc(4 * 4 * 3, 9)
+    const file = plainTiff(4, 4, [[1000, pixels.length]], pixels)
+    assert.throws(() => readPlainRgbTiff(file), /strip 0 .* outside the file/)
+  })
+
+  it('a PNG declaring 16000x16000 is refused from its header under a pixel limit', async () => {
+    const bomb = pngDeclaring(16000, 16000)
+    await assert.rejects(
+      decodePatch(bomb, { maxPixels: 96 * 96 }),
+      /16000x16000.*over the limit of 9216 pixels/,
+    )
+    assert.ok((await timed(() => decodePatch(bomb, { maxPixels: 96 * 96 }))) < 200)
+  })
+
+  it('SVG, GIF and WebP are refused even when libvips could read them', async () => {
+    const webp = await sharp({
+      create: { width: 16, height: 16, channels: 3, background: '#c08080' },
+    })
+      .webp()
+      .toBuffer()
+    const gif = await sharp(webp).gif().toBuffer()
+    for (const bytes of [SVG_PATCH, webp, gif])
+      await assert.rejects(decodePatch(bytes), /not a PNG, JPEG or TIFF file/)
+  })
+
+  it('resizeTo decodes straight to a square patch', async () => {
+    const png = await sharp({
+      create: { width: 40, height: 32, channels: 3, background: '#336699' },
+    })
+      .png()
+      .toBuffer()
+    const decoded = await decodePatch(png, { resizeTo: 16 })
+    assert.deepEqual([decoded.width, decoded.height, decoded.pixels.length], [16, 16, 16 * 16 * 3])
+    assert.deepEqual([...decoded.pixels.subarray(0, 3)], [0x33, 0x66, 0x99])
+  })
+})
