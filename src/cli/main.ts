@@ -93,6 +93,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-serve.js')).benchServeCommand,
   },
   {
+    name: 'bench memory',
+    summary: 'Live tensors and resident memory over training, validation, prediction and serving',
+    load: async () => (await import('./commands/bench-memory.js')).benchMemoryCommand,
+  },
+  {
     name: 'bench data',
     summary: 'Prepare and loader throughput on real patches, memory while preparing',
     load: async () => (await import('./commands/bench-data.js')).benchDataCommand,

@@ -106,9 +106,14 @@ export class PatchLoader {
    */
   *epoch(epoch: number, from = 0): Generator<Batch> {
     const generator = new TorchGenerator(this.options.seed * 100_003 + epoch)
-    const shuffled = this.options.shuffle
-      ? this.#indices.indexSelect(0, randperm(this.count, { generator }))
-      : this.#indices.clone()
+    let shuffled: Tensor
+    if (this.options.shuffle) {
+      const permutation = randperm(this.count, { generator })
+      shuffled = this.#indices.indexSelect(0, permutation)
+      permutation.dispose()
+    } else {
+      shuffled = this.#indices.clone()
+    }
     const positions = this.#positions()
     let order = shuffled
     if (positions) {

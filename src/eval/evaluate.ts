@@ -49,12 +49,15 @@ export interface EvaluationResult {
 /** Evaluates a run on a store: opens both, predicts, closes them. */
 export function evaluate(options: EvaluateOptions): EvaluationResult {
   const { model, config } = loadRun(options.run)
-  const store = PatchStore.open(options.store)
   try {
-    return evaluateOpen(model, config, store, options)
+    const store = PatchStore.open(options.store)
+    try {
+      return evaluateOpen(model, config, store, options)
+    } finally {
+      store.dispose()
+    }
   } finally {
     model.dispose()
-    store.dispose()
   }
 }
 

@@ -60,22 +60,20 @@ export async function explainImages(options: {
         })
       }
       const { height, width } = decoded
-      const patch = tensor(new Uint8Array(decoded.pixels), { shape: [1, height, width, 3] })
-      const [probability] = noGrad(() => predictImages(model, patch, inputOptions(config)))
-      const picture = scope(() => {
+      const { probability, pixels } = scope(() => {
+        const patch = tensor(new Uint8Array(decoded.pixels), { shape: [1, height, width, 3] })
+        const [p] = noGrad(() => predictImages(model, patch, inputOptions(config)))
         const overlay = explainPatches(model, config, patch, { layer: options.layer })
-        return cat([patch, overlay], 2).select(0, 0).contiguous()
+        const picture = cat([patch, overlay], 2).select(0, 0).contiguous()
+        return { probability: p as number, pixels: picture.data() as Uint8Array }
       })
       const output = join(options.out, `${basename(image, extname(image))}.png`)
-      const png = await sharp(picture.data() as Uint8Array, {
-        raw: { width: 2 * width, height, channels: 3 },
-      })
+      const png = await sharp(pixels, { raw: { width: 2 * width, height, channels: 3 } })
         .resize(2 * width * scale, height * scale, { kernel: 'nearest' })
         .png()
         .toBuffer()
       writeFileSync(output, png)
-      for (const t of [patch, picture]) t.dispose()
-      results.push({ image, probability: probability as number, output })
+      results.push({ image, probability, output })
     }
   } finally {
     model.dispose()

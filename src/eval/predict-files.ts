@@ -60,9 +60,10 @@ export async function predictFiles(
       const sources = (await imageFilesFolder(options.sources, scratch)) ?? options.sources
       await prepareStore({ sources, out: storeDir, split: { kind: 'source' } })
     }
-    const store = PatchStore.open(storeDir)
     const { model, config } = loadRun(options.run)
+    let opened: PatchStore | undefined
     try {
+      const store = (opened = PatchStore.open(storeDir))
       const indices = [...Array(store.count).keys()]
       const probabilities = predictStore(model, store, indices, {
         ...inputOptions(config),
@@ -76,7 +77,7 @@ export async function predictFiles(
       return { predictions, threshold: runThreshold(config) }
     } finally {
       model.dispose()
-      store.dispose()
+      opened?.dispose()
     }
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true })

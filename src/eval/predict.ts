@@ -50,9 +50,17 @@ export function loadRun(dir: string): { model: PatchClassifier; config: RunConfi
     )
   }
   const model = createModel(config.model)
-  const { tensors } = readSafetensors(join(dir, 'model.safetensors'))
-  model.loadStateDict(tensors)
-  for (const t of tensors.values()) t.dispose()
+  try {
+    const { tensors } = readSafetensors(join(dir, 'model.safetensors'))
+    try {
+      model.loadStateDict(tensors)
+    } finally {
+      for (const t of tensors.values()) t.dispose()
+    }
+  } catch (error) {
+    model.dispose()
+    throw error
+  }
   model.toChannelsLast().eval()
   return { model, config }
 }

@@ -225,7 +225,8 @@ export class Learner {
           lossSum += bceWithLogits(logits, batch.y, { reduction: 'sum' }).item()
           probs.push(...logits.sigmoid().toArray())
           labels.push(...batch.y.toArray())
-          batch.indices.dispose()
+          // The loader's tensors were made outside this scope: they are the caller's to free.
+          for (const t of [batch.x, batch.y, batch.indices]) t.dispose()
         })
       }
     })

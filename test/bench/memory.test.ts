@@ -1,0 +1,41 @@
+// pcam bench memory on a small store: every phase (training epochs, validation passes, batch
+// predictions, server requests through the model worker) ends with the live tensors it started
+// with. A tensor left undisposed anywhere on those paths shows up here.
+import assert from 'node:assert/strict'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { before, describe, it } from 'node:test'
+import { benchMemory, MEMORY_PHASES } from '../../src/bench/memory.js'
+import { memoryStats } from '../../src/torch/index.js'
+import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-bench-memory-'))
+let store: string
+
+before(async () => {
+  store = await makeSyntheticStore(root)
+})
+
+describe('bench memory', () => {
+  it('every phase ends with as many live tensors as it started with, and leaves none', async () => {
+    const before = memoryStats().liveTensors
+    const result = await benchMemory({
+      store,
+      arch: 'small',
+      epochs: 3,
+      repeats: 3,
+      patches: 96,
+      batchSize: 16,
+    })
+    for (const phase of MEMORY_PHASES) {
+      const start = result[`${phase}_live_tensors_start`]
+      const end = result[`${phase}_live_tensors_end`]
+      assert.ok(typeof start === 'number' && start > 0, `${phase}: ${start}`)
+      assert.equal(end, start, `${phase}: ${start} live tensors at the start, ${end} at the end`)
+      for (const key of [`${phase}_rss_start_mb`, `${phase}_rss_end_mb`])
+        assert.ok((result[key] as number) > 0, key)
+    }
+    assert.equal(memoryStats().liveTensors, before, 'tensors left alive after the benchmark')
+  })
+})
