@@ -4,19 +4,13 @@
  * @module
  */
 import { Worker } from 'node:worker_threads'
-import { ConfigError, DataError, PcamError, ValidationError } from '../errors.js'
+import { errorFromMessage } from '../errors.js'
 import type { BatchInfo, EpochRecord } from './learner.js'
 import type { TrainConfig, TrainResult } from './train.js'
 
 export interface TrainingRun {
   result: Promise<TrainResult>
   stop(): void
-}
-
-const ERRORS: Record<string, new (message: string) => PcamError> = {
-  DATA: DataError,
-  CONFIG: ConfigError,
-  VALIDATION: ValidationError,
 }
 
 export function startTraining(
@@ -37,12 +31,7 @@ export function startTraining(
       else if (message.type === 'epoch') hooks.onEpoch?.(message.record)
       else if (message.type === 'lr') hooks.onLrFound?.(message.lr)
       else if (message.type === 'done') resolve(message.result)
-      else if (message.type === 'error') {
-        const Kind = ERRORS[message.code as string]
-        const error = Kind ? new Kind(message.message) : new Error(message.message)
-        error.stack = message.stack
-        reject(error)
-      }
+      else if (message.type === 'error') reject(errorFromMessage(message.error))
     })
     worker.on('error', reject)
     worker.on('exit', (code) => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { PcamError } from '../errors.js'
+import { errorToMessage } from '../errors.js'
 import { train, type TrainConfig } from './train.js'
 
 const port = parentPort
@@ -22,14 +22,7 @@ if (port) {
       port.close()
     },
     (error: Error) => {
-      const code = error instanceof PcamError ? error.code : undefined
-      port.postMessage({
-        type: 'error',
-        name: error.name,
-        message: error.message,
-        code,
-        stack: error.stack,
-      })
+      port.postMessage({ type: 'error', error: errorToMessage(error) })
       port.close()
     },
   )
