@@ -18,8 +18,10 @@ system-deps:
 test-deps:
 	@scripts/setup.sh test
 
+# onnxruntime-node's CPU library ships in the package; its install script would only fetch GPU
+# extras from outside the npm registry, so it is told to skip them (offline installs work).
 $(NPM_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 
 $(ADDON): $(NATIVE_SOURCES) $(NPM_STAMP)
 	@scripts/setup.sh engine

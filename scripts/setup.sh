@@ -2,8 +2,10 @@
 # Installs the system packages pcam needs on Debian/Ubuntu, only those that are missing.
 #   scripts/setup.sh engine   libtorch (unless $LIBTORCH or python3's torch already provide one)
 #                             and Gloo's headers (c10d's CPU backend, for data-parallel training)
-#   scripts/setup.sh test     also PyTorch and scikit-learn for Python (the tests' independent
-#                             references) and Chromium (the report and web page run in a real browser)
+#                             and OpenSlide's headers (whole slides)
+#   scripts/setup.sh test     also PyTorch, scikit-learn and ONNX for Python (the tests' independent
+#                             references), Chromium (the report and web page run in a real browser),
+#                             OpenSlide's tools and libvips' (slide references and mosaic slides)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +36,11 @@ if ! node native/libtorch.mjs defines 2>/dev/null | grep -q PCAM_WITH_GLOO; then
   apt_install libgloo-dev
 fi
 
+# Whole slides are read with OpenSlide (the addon links it).
+if [ ! -f /usr/include/openslide/openslide.h ]; then
+  apt_install libopenslide-dev
+fi
+
 # Charts are rasterised to PNG with librsvg, which needs at least one font.
 if ! fc-list 2>/dev/null | grep -q .; then
   apt_install fontconfig fonts-dejavu-core
@@ -45,7 +52,11 @@ if [ "${1:-engine}" = test ]; then
   fi
   # The reference must be Debian's torch (or one a user points PCAM_PYTHON at), not pyenv's python3.
   python="${PCAM_PYTHON:-/usr/bin/python3}"
-  if ! "$python" -c 'import torch, torchvision, sklearn' >/dev/null 2>&1; then
-    apt_install python3-torch python3-torchvision python3-sklearn
+  if ! "$python" -c 'import torch, torchvision, sklearn, onnx' >/dev/null 2>&1; then
+    apt_install python3-torch python3-torchvision python3-sklearn python3-onnx
+  fi
+  # Slide tests compare with OpenSlide's own reader and build mosaic slides with libvips.
+  if ! command -v openslide-write-png >/dev/null || ! command -v vips >/dev/null; then
+    apt_install openslide-tools libvips-tools
   fi
 fi
