@@ -7,6 +7,7 @@
 import { join } from 'node:path'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
+import { MixedPrecision } from '../learn/callbacks/mixed-precision.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
 import { getNumThreads, manualSeed } from '../torch/index.js'
@@ -59,20 +60,16 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
     model,
     loader(indices.slice(0, options.batchSize * options.warmup)),
     loader(validSample, false),
-    {
-      mixedPrecision: options.bf16,
-    },
+    { callbacks: options.bf16 ? [new MixedPrecision()] : [] },
   )
-  await warm.fitConstant(1)
+  await warm.fit(1)
   const timed = new Learner(
     model,
     loader(indices.slice(options.batchSize * options.warmup)),
     loader(validSample, false),
-    {
-      mixedPrecision: options.bf16,
-    },
+    { callbacks: options.bf16 ? [new MixedPrecision()] : [] },
   )
-  await timed.fitConstant(1)
+  await timed.fit(1)
   // The epoch's own rate: every training batch, loading included; the validation after it is not.
   const imagesPerSec = timed.history[0]?.imagesPerSec ?? 0
   warm.dispose()

@@ -1,8 +1,24 @@
 /**
- * Learner: fastai's training loop in explicit TypeScript. It owns the model, the loaders and the
- * optimizer (one parameter group per layer group), runs fit / fitOneCycle with callbacks,
- * validates with loss, accuracy and ROC AUC, freezes and unfreezes the body, and can stop after
- * any batch and resume there exactly (weights, optimizer state, schedule, data order, RNG).
+ * Learner: fastai's training loop in explicit TypeScript. It owns the model, the loaders, the
+ * loss function, the metrics and the optimizer (one parameter group per layer group), and runs
+ * fits that call its callbacks at fastai's sixteen events, in fastai's order:
+ *
+ *   beforeFit
+ *     beforeEpoch
+ *       beforeTrain
+ *         beforeBatch, afterPred, afterLoss, beforeBackward, afterBackward, beforeStep,
+ *         afterStep, afterBatch                                      (every training batch)
+ *       afterTrain
+ *       beforeValidate
+ *         beforeBatch, afterPred, afterLoss, afterBatch              (every validation batch)
+ *       afterValidate
+ *     afterEpoch
+ *   afterFit
+ *
+ * Callbacks read and change the learner's state (the batch, predictions, loss, epoch, ...);
+ * throwing CancelBatch, CancelEpoch or CancelFit skips the rest of the batch, the epoch or the
+ * fit. A cancelled fit records where it stopped, and can be resumed there exactly (weights,
+ * optimizer state, schedule, data order, random state).
  * @module
  */
 import { DataError } from '../errors.js'
@@ -11,9 +27,8 @@ import type { PatchClassifier } from '../models/registry.js'
 import { BatchNorm1d, BatchNorm2d } from '../nn/index.js'
 import {
   AdamW,
-  autocast,
   bceWithLogits,
-  clipGradNorm,
+  crossEntropy,
   noGrad,
   scope,
   SGD,
@@ -21,11 +36,66 @@ import {
   type Tensor,
 } from '../torch/index.js'
 import { accuracy, rocAuc } from '../eval/metrics.js'
-import type { DataParallel } from './data-parallel.js'
-import { oneCycleAt, spreadLr, type OneCycleOptions } from './schedule.js'
+import { Recorder } from './callbacks/recorder.js'
+import { OneCycleSchedule } from './callbacks/one-cycle.js'
+import type { OneCycleOptions } from './schedule.js'
 
 /** fastai's defaults. */
 export const LEARNER_DEFAULTS = { lr: 1e-3, wd: 0.01, opt: 'adamw' as const }
+
+/** The events, in the order a fit calls them. */
+export const EVENTS = [
+  'beforeFit',
+  'beforeEpoch',
+  'beforeTrain',
+  'beforeBatch',
+  'afterPred',
+  'afterLoss',
+  'beforeBackward',
+  'afterBackward',
+  'beforeStep',
+  'afterStep',
+  'afterBatch',
+  'afterTrain',
+  'beforeValidate',
+  'afterValidate',
+  'afterEpoch',
+  'afterFit',
+] as const
+export type LearnerEvent = (typeof EVENTS)[number]
+
+/** Events of every batch run synchronously: the batch loop never yields to the event loop. */
+type BatchEvent =
+  | 'beforeBatch'
+  | 'afterPred'
+  | 'afterLoss'
+  | 'beforeBackward'
+  | 'afterBackward'
+  | 'beforeStep'
+  | 'afterStep'
+  | 'afterBatch'
+
+/**
+ * A callback: a method for each event it handles, called with the learner. Callbacks run in
+ * ascending `order` (default 0), then in the order they were given.
+ */
+export type Callback = { order?: number } & {
+  [E in LearnerEvent]?: (learn: Learner) => E extends BatchEvent ? void : void | Promise<void>
+}
+
+/** Skips the rest of the current batch (no step when thrown before it); afterBatch still runs. */
+export class CancelBatch extends Error {}
+/** Skips the rest of the current epoch: no validation, no afterEpoch. */
+export class CancelEpoch extends Error {}
+/**
+ * Stops the fit. `finished` (early stopping): the fit counts as complete. Otherwise (Ctrl-C) the
+ * learner records where it stopped, to resume there.
+ */
+export class CancelFit extends Error {
+  constructor(readonly finished = false) {
+    super(finished ? 'fit finished early' : 'fit cancelled')
+  }
+}
 
 export interface EpochRecord {
   stage: string
@@ -37,8 +107,11 @@ export interface EpochRecord {
   auc: number
   seconds: number
   imagesPerSec: number
+  /** Further metrics by name (per-class AUC with k classes, a user's own). */
+  [metric: string]: number | string
 }
 
+/** What the Recorder reports for each training batch. */
 export interface BatchInfo {
   stage: string
   epoch: number
@@ -49,23 +122,25 @@ export interface BatchInfo {
   imagesPerSec: number
 }
 
-/** The validation pass's probabilities and labels, in the valid loader's order. */
+/**
+ * The validation pass's probabilities and labels, in the valid loader's order: one probability
+ * per patch for a binary model (of the positive class), `classes` per patch otherwise.
+ */
 export interface ValidOutputs {
   probabilities: Float32Array
   labels: Float32Array
+  classes: number
+  lossSum: number
 }
 
-/** Hooks into the loop; each gets the learner. Throwing CancelFit stops training cleanly. */
-export interface Callback {
-  afterBatch?(learn: Learner, info: BatchInfo): void
-  afterEpoch?(learn: Learner, record: EpochRecord, valid: ValidOutputs): void | Promise<void>
+/** Loss of logits against float labels (class indices), summed or averaged. */
+export type LossFunction = (logits: Tensor, labels: Tensor, reduction: 'mean' | 'sum') => Tensor
+
+/** A validation metric over the whole valid set. */
+export interface Metric {
+  name: string
+  compute(valid: ValidOutputs): number
 }
-
-/** Thrown by a callback (e.g. on Ctrl-C) to stop after the current batch; fit() returns normally. */
-export class CancelFit extends Error {}
-
-/** Thrown by a callback after an epoch (early stopping) to end the fit as finished. */
-export class StopTraining extends Error {}
 
 /** Where a stopped fit was: enough to resume it exactly. */
 export interface FitPosition {
@@ -80,16 +155,88 @@ export interface FitPosition {
 export interface LearnerOptions {
   opt?: 'adamw' | 'sgd'
   wd?: number
-  /** Use bfloat16 autocast for forward passes (CPUs with AVX512-BF16; CUDA). */
-  mixedPrecision?: boolean
-  clipGrad?: number
   /** No weight decay on batch-norm parameters and biases (fastai's wd_bn_bias=False). */
   wdSkipNorm?: boolean
-  /** ε of label smoothing (0: none). */
+  /** Default: binary cross-entropy for one output, softmax cross-entropy for k (label smoothing ε). */
+  lossFunc?: LossFunction
+  /** ε of label smoothing for the default loss (0: none). */
   labelSmoothing?: number
+  /** Default: accuracy, error rate and ROC AUC (macro one-vs-rest, and per class, for k classes). */
+  metrics?: Metric[]
   callbacks?: Callback[]
-  /** Train as one rank of a data-parallel group (loaders sharded to match). */
-  dataParallel?: DataParallel
+}
+
+/** Binary cross-entropy on one logit, or cross-entropy on k; ε smooths the targets. */
+export function defaultLoss(outputs: number, labelSmoothing = 0): LossFunction {
+  if (outputs === 1) {
+    // Two classes: targets move from {0, 1} to {ε/2, 1 - ε/2}.
+    return (logits, labels, reduction) =>
+      bceWithLogits(
+        logits.float().reshape(-1),
+        labelSmoothing > 0 ? labels.mul(1 - labelSmoothing).add(labelSmoothing / 2) : labels,
+        { reduction },
+      )
+  }
+  return (logits, labels, reduction) =>
+    crossEntropy(logits.float(), labels.long(), { reduction, labelSmoothing })
+}
+
+/** Column k of row-major N x classes probabilities. */
+function column(valid: ValidOutputs, k: number): Float32Array {
+  const n = valid.labels.length
+  return Float32Array.from(
+    { length: n },
+    (_, i) => valid.probabilities[i * valid.classes + k] as number,
+  )
+}
+
+/** The predicted class of each patch. */
+function predicted(valid: ValidOutputs): Float32Array {
+  if (valid.classes === 1) return valid.probabilities.map((p) => (p >= 0.5 ? 1 : 0))
+  return Float32Array.from(valid.labels, (_, i) => {
+    let best = 0
+    for (let k = 1; k < valid.classes; k++)
+      if (
+        (valid.probabilities[i * valid.classes + k] as number) >
+        (valid.probabilities[i * valid.classes + best] as number)
+      )
+        best = k
+    return best
+  })
+}
+
+/** One-vs-rest ROC AUC of class k. */
+function classAuc(valid: ValidOutputs, k: number): number {
+  return rocAuc(
+    column(valid, k),
+    valid.labels.map((y) => (y === k ? 1 : 0)),
+  )
+}
+
+/** accuracy, errorRate, auc (macro one-vs-rest for k classes) and, for k classes, auc_<class>. */
+export function defaultMetrics(classNames: string[]): Metric[] {
+  const binary = classNames.length <= 2
+  const share = (valid: ValidOutputs) => {
+    if (binary) return accuracy(valid.probabilities, valid.labels)
+    const guess = predicted(valid)
+    return guess.filter((g, i) => g === valid.labels[i]).length / guess.length
+  }
+  const metrics: Metric[] = [
+    { name: 'accuracy', compute: share },
+    { name: 'errorRate', compute: (valid) => 1 - share(valid) },
+    {
+      name: 'auc',
+      compute: (valid) =>
+        binary
+          ? rocAuc(valid.probabilities, valid.labels)
+          : classNames.reduce((sum, _, k) => sum + classAuc(valid, k), 0) / classNames.length,
+    },
+  ]
+  if (!binary)
+    classNames.forEach((name, k) =>
+      metrics.push({ name: `auc_${name}`, compute: (valid) => classAuc(valid, k) }),
+    )
+  return metrics
 }
 
 /** Parameters of batch-norm layers and every bias: the ones wdSkipNorm exempts from decay. */
@@ -119,22 +266,47 @@ function parameterGroups(model: PatchClassifier, wdSkipNorm: boolean) {
 export class Learner {
   readonly optimizer: Optimizer<{ lr: number }, unknown>
   readonly callbacks: Callback[]
-  readonly history: EpochRecord[] = []
-  /** Set when a fit was cancelled: where to resume. */
-  stoppedAt: FitPosition | null = null
-  #momentumKey: 'betas' | 'momentum'
+  readonly lossFunc: LossFunction
+  readonly metrics: Metric[]
+  /** Records losses and metrics; its history holds one record per finished epoch. */
+  readonly recorder: Recorder
   /** The layer group (stem+early body, late body, head) of each optimizer parameter group. */
-  readonly #layerGroupOf: number[]
+  readonly layerGroupOf: number[]
+
+  // The state callbacks read (and may change), as fastai's attributes.
+  /** Name of the current fit (e.g. 'frozen', 'unfrozen'). */
+  stage = ''
+  epoch = 0
+  nEpochs = 0
+  /** Index of the current batch in its epoch, and batches per training epoch. */
+  iter = 0
+  nIter = 0
+  training = false
+  xb: Tensor | null = null
+  yb: Tensor | null = null
+  pred: Tensor | null = null
+  loss: Tensor | null = null
+  /** The last training batch's loss as a number. */
+  lossValue = 0
+  /** Set when a fit was cancelled (not finished): where to resume. */
+  stoppedAt: FitPosition | null = null
+  /** Set when the last fit was ended early as finished (early stopping). */
+  finishedEarly = false
+  /** The last validation pass's outputs (callbacks may replace them in afterValidate). */
+  valid: ValidOutputs | null = null
+  /** Where the current fit started, when it resumes a stopped one. */
+  resumedFrom: FitPosition | null = null
+  #batchesDone = 0
 
   constructor(
     readonly model: PatchClassifier,
     readonly train: PatchLoader,
-    readonly valid: PatchLoader,
+    readonly validLoader: PatchLoader,
     readonly options: LearnerOptions = {},
   ) {
     const wd = options.wd ?? LEARNER_DEFAULTS.wd
     const groups = parameterGroups(model, options.wdSkipNorm ?? false)
-    this.#layerGroupOf = groups.map((g) => g.layerGroup)
+    this.layerGroupOf = groups.map((g) => g.layerGroup)
     this.optimizer =
       (options.opt ?? LEARNER_DEFAULTS.opt) === 'sgd'
         ? (new SGD(groups, {
@@ -146,9 +318,16 @@ export class Learner {
             { lr: number },
             unknown
           >)
-    this.#momentumKey = options.opt === 'sgd' ? 'momentum' : 'betas'
-    this.callbacks = options.callbacks ?? []
-    options.dataParallel?.broadcastModel(model)
+    const outputs = model.spec.numClasses
+    this.lossFunc = options.lossFunc ?? defaultLoss(outputs, options.labelSmoothing ?? 0)
+    this.metrics = options.metrics ?? defaultMetrics(train?.store.meta.classes ?? ['0', '1'])
+    this.recorder = new Recorder()
+    this.callbacks = [...(options.callbacks ?? []), this.recorder]
+  }
+
+  /** Epoch records so far (the Recorder's). */
+  get history(): EpochRecord[] {
+    return this.recorder.history
   }
 
   /** Trains only the head (and batch-norm layers, as fastai does): the pretrained body stays. */
@@ -169,79 +348,92 @@ export class Learner {
     })
   }
 
-  #setHyper(lrs: number[], mom: number): void {
+  /** Learning rate per layer group and momentum (Adam's beta1, or SGD's momentum). */
+  setHyper(lrs: number[], momentum: number): void {
+    const key = (this.options.opt ?? LEARNER_DEFAULTS.opt) === 'sgd' ? 'momentum' : 'betas'
     this.optimizer.paramGroups.forEach((group, i) => {
-      group.lr = lrs[this.#layerGroupOf[i] as number] as number
+      group.lr = lrs[this.layerGroupOf[i] as number] as number
       const g = group as unknown as Record<string, unknown>
-      if (this.#momentumKey === 'betas') g.betas = [mom, (g.betas as number[])[1]]
-      else g.momentum = mom
+      if (key === 'betas') g.betas = [momentum, (g.betas as number[])[1]]
+      else g.momentum = momentum
     })
   }
 
-  /** The model's logits, under bfloat16 autocast when mixed precision is on. */
-  #forward(x: Tensor): Tensor {
-    return autocast(() => this.model.forward(x), { enabled: this.options.mixedPrecision ?? false })
+  #sorted(): Callback[] {
+    return this.callbacks
+      .map((cb, i) => ({ cb, i }))
+      .sort((a, b) => (a.cb.order ?? 0) - (b.cb.order ?? 0) || a.i - b.i)
+      .map(({ cb }) => cb)
   }
 
-  /** One optimisation step on a batch; returns the loss. */
-  #step(x: Tensor, y: Tensor, position: string): number {
-    return scope(() => {
-      this.optimizer.zeroGrad()
-      const logits = this.#forward(x)
-      // Label smoothing for two classes: targets move from {0, 1} to {ε/2, 1 - ε/2}.
-      const smoothing = this.options.labelSmoothing ?? 0
-      const target = smoothing > 0 ? y.mul(1 - smoothing).add(smoothing / 2) : y
-      const loss = bceWithLogits(logits.float().reshape(-1), target)
-      const value = loss.item()
-      if (!Number.isFinite(value)) {
-        throw new DataError(
-          `The loss became ${value} at ${position}. Lower the learning rate (see "pcam lr-find").`,
-        )
+  /** Calls a batch event on every callback, synchronously. */
+  #batchEvent(event: BatchEvent): void {
+    for (const cb of this.#sorted()) cb[event]?.(this)
+  }
+
+  /** Calls an event on every callback, awaiting each. */
+  async #event(event: Exclude<LearnerEvent, BatchEvent>): Promise<void> {
+    for (const cb of this.#sorted()) await cb[event]?.(this)
+  }
+
+  /** One batch through the model: forward, loss, and in training backward and step. */
+  #oneBatch(x: Tensor, y: Tensor, where: string): void {
+    scope(() => {
+      this.xb = x
+      this.yb = y
+      try {
+        this.#batchEvent('beforeBatch')
+        if (this.training) this.optimizer.zeroGrad()
+        this.pred = this.model.forward(this.xb)
+        this.#batchEvent('afterPred')
+        this.loss = this.lossFunc(this.pred, this.yb, this.training ? 'mean' : 'sum')
+        this.#batchEvent('afterLoss')
+        if (this.training) {
+          this.lossValue = this.loss.item()
+          if (!Number.isFinite(this.lossValue))
+            throw new DataError(
+              `The loss became ${this.lossValue} at ${where}. Lower the learning rate (see "pcam lr-find").`,
+            )
+          this.#batchEvent('beforeBackward')
+          this.loss.backward()
+          this.#batchEvent('afterBackward')
+          this.#batchEvent('beforeStep')
+          this.optimizer.step()
+          this.#batchEvent('afterStep')
+        }
+      } catch (error) {
+        if (!(error instanceof CancelBatch)) throw error
       }
-      loss.backward()
-      this.options.dataParallel?.averageGradients([...this.model.parameters()])
-      if (this.options.clipGrad) clipGradNorm([...this.model.parameters()], this.options.clipGrad)
-      this.optimizer.step()
-      return value
+      // From here the batch counts as done: a fit cancelled in afterBatch resumes after it.
+      if (this.training) this.#batchesDone = this.iter + 1
+      this.#batchEvent('afterBatch')
+      this.pred = null
+      this.loss = null
     })
   }
 
-  /** Loss, accuracy and ROC AUC on the validation loader. */
-  validate(): {
-    loss: number
-    accuracy: number
-    auc: number
-    probabilities: Float32Array
-    labels: Float32Array
-  } {
+  /**
+   * One pass over the validation loader with the validation events: the outputs are left in
+   * `valid`, the loss and metrics in the Recorder (validLoss, validMetrics).
+   */
+  async validate(): Promise<ValidOutputs> {
     this.model.eval()
-    const probs: number[] = []
-    const labels: number[] = []
-    let lossSum = 0
+    this.training = false
+    await this.#event('beforeValidate')
     noGrad(() => {
-      for (const batch of this.valid.epoch(0)) {
-        scope(() => {
-          const logits = this.#forward(batch.x).float().reshape(-1)
-          lossSum += bceWithLogits(logits, batch.y, { reduction: 'sum' }).item()
-          probs.push(...logits.sigmoid().toArray())
-          labels.push(...batch.y.toArray())
-          // The loader's tensors were made outside this scope: they are the caller's to free.
-          for (const t of [batch.x, batch.y, batch.indices]) t.dispose()
-        })
+      let batch = 0
+      for (const { x, y, indices } of this.validLoader.epoch(0)) {
+        this.iter = batch++
+        try {
+          this.#oneBatch(x, y, 'validation')
+        } finally {
+          for (const t of [x, y, indices]) t.dispose()
+        }
       }
     })
-    // Data-parallel: each rank validated its stretch; the metrics are over the whole valid set.
-    const dp = this.options.dataParallel
-    const probabilities = dp ? dp.gather(Float32Array.from(probs)) : Float32Array.from(probs)
-    const truth = dp ? dp.gather(Float32Array.from(labels)) : Float32Array.from(labels)
-    if (dp) lossSum = (dp.sum([lossSum]) as [number])[0]
-    return {
-      loss: lossSum / probabilities.length,
-      accuracy: accuracy(probabilities, truth),
-      auc: rocAuc(probabilities, truth),
-      probabilities,
-      labels: truth,
-    }
+    this.valid = this.recorder.validOutputs()
+    await this.#event('afterValidate')
+    return this.valid
   }
 
   /**
@@ -254,90 +446,76 @@ export class Learner {
     lr: number | [number, number],
     options: OneCycleOptions & { stage?: string; from?: FitPosition } = {},
   ): Promise<boolean> {
-    const peaks = spreadLr(lr, this.model.layerGroups().length)
-    const total = epochs * this.train.length
-    return this.#fit(epochs, options.stage ?? 'fit', options.from, (step) => {
-      const { lrScale, mom } = oneCycleAt(step / total, options)
-      this.#setHyper(
-        peaks.map((p) => p * lrScale),
-        mom,
-      )
-    })
+    const schedule = new OneCycleSchedule(lr, options)
+    this.callbacks.push(schedule)
+    try {
+      return await this.fit(epochs, options.stage ?? 'fit', options.from)
+    } finally {
+      this.callbacks.splice(this.callbacks.indexOf(schedule), 1)
+    }
   }
 
-  /** Trains at the optimizer's current hyper-parameters (callbacks may change them). */
-  async fitConstant(epochs: number, stage = 'constant'): Promise<boolean> {
-    return this.#fit(epochs, stage, undefined, () => undefined)
-  }
-
-  async #fit(
-    epochs: number,
-    stage: string,
-    from: FitPosition | undefined,
-    schedule: (step: number) => void,
-  ): Promise<boolean> {
-    const batches = this.train.length
+  /**
+   * Trains `epochs` epochs at the optimizer's current hyper-parameters (callbacks may change
+   * them). Returns false when cancelled (see stoppedAt), true when it ran to its end or was
+   * finished early.
+   */
+  async fit(epochs: number, stage = 'fit', from?: FitPosition): Promise<boolean> {
     const start = from && from.stage === stage ? from : { stage, epoch: 0, batch: 0 }
+    this.stage = stage
+    this.nEpochs = epochs
+    this.nIter = this.train.length
     this.stoppedAt = null
-    for (let epoch = start.epoch; epoch < epochs; epoch++) {
-      this.model.train()
-      const resumed = epoch === start.epoch ? start.partial : undefined
-      const began = performance.now() - (resumed?.seconds ?? 0) * 1000
-      let lossSum = resumed?.lossSum ?? 0
-      let seen = resumed?.seen ?? 0
-      let batch = epoch === start.epoch ? start.batch : 0
-      try {
-        for (const { x, y, indices } of this.train.epoch(epoch, batch)) {
-          schedule(epoch * batches + batch)
-          const size = x.size(0)
-          const loss = this.#step(x, y, `${stage} epoch ${epoch + 1}, batch ${batch + 1}`)
-          x.dispose()
-          y.dispose()
-          indices.dispose()
-          lossSum += loss * size
-          seen += size
-          batch++
-          const info = {
-            stage,
-            epoch,
-            epochs,
-            batch,
-            batches,
-            loss,
-            imagesPerSec: seen / ((performance.now() - began) / 1000),
-          }
-          for (const cb of this.callbacks) cb.afterBatch?.(this, info)
+    this.finishedEarly = false
+    this.resumedFrom = start.epoch > 0 || start.batch > 0 ? start : null
+    try {
+      await this.#event('beforeFit')
+      for (let epoch = start.epoch; epoch < epochs; epoch++) {
+        this.epoch = epoch
+        try {
+          await this.#oneEpoch(epoch === start.epoch ? start : undefined)
+        } catch (error) {
+          if (!(error instanceof CancelEpoch)) throw error
         }
-      } catch (error) {
-        if (!(error instanceof CancelFit)) throw error
-        const seconds = (performance.now() - began) / 1000
-        this.stoppedAt = { stage, epoch, batch, partial: { lossSum, seen, seconds } }
-        return false
       }
-      const seconds = (performance.now() - began) / 1000
-      // Ranks normalised with their own batch statistics; validation and checkpoints need one set.
-      this.options.dataParallel?.syncBuffers(this.model)
-      const valid = this.validate()
-      const record: EpochRecord = {
+      return true
+    } catch (error) {
+      if (!(error instanceof CancelFit)) throw error
+      if (error.finished) {
+        this.finishedEarly = true
+        return true
+      }
+      this.stoppedAt = {
         stage,
-        epoch,
-        trainLoss: lossSum / seen,
-        validLoss: valid.loss,
-        accuracy: valid.accuracy,
-        errorRate: 1 - valid.accuracy,
-        auc: valid.auc,
-        seconds,
-        imagesPerSec: seen / seconds,
+        epoch: this.epoch,
+        batch: this.#batchesDone,
+        partial: this.recorder.partial(),
       }
-      this.history.push(record)
+      return false
+    } finally {
+      await this.#event('afterFit')
+    }
+  }
+
+  async #oneEpoch(resume: FitPosition | undefined): Promise<void> {
+    const first = resume?.batch ?? 0
+    this.#batchesDone = first
+    await this.#event('beforeEpoch')
+    this.model.train()
+    this.training = true
+    await this.#event('beforeTrain')
+    let batch = first
+    for (const { x, y, indices } of this.train.epoch(this.epoch, first)) {
+      this.iter = batch++
       try {
-        for (const cb of this.callbacks) await cb.afterEpoch?.(this, record, valid)
-      } catch (error) {
-        if (error instanceof StopTraining) return true
-        throw error
+        this.#oneBatch(x, y, `${this.stage} epoch ${this.epoch + 1}, batch ${batch}`)
+      } finally {
+        for (const t of [x, y, indices]) t.dispose()
       }
     }
-    return true
+    await this.#event('afterTrain')
+    await this.validate()
+    await this.#event('afterEpoch')
   }
 
   dispose(): void {

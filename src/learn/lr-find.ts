@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { lrFinderChart } from '../eval/charts.js'
 import { writeChart } from '../eval/render.js'
 import { noGrad, type Tensor } from '../torch/index.js'
-import { CancelFit, type Learner } from './learner.js'
+import type { DataParallel } from './data-parallel.js'
+import { CancelEpoch, CancelFit, type Callback, type Learner } from './learner.js'
 
 /** fastai's defaults. */
 export const LR_FIND_DEFAULTS = { start: 1e-7, end: 10, iterations: 100, stopFactor: 4, beta: 0.98 }
@@ -23,42 +24,74 @@ export interface LrFindResult {
   minimumTenth: number
 }
 
+/**
+ * The sweep as a callback: after every training batch it records the smoothed loss (the mean over
+ * data-parallel ranks, so all stop at the same step), raises the rate exponentially, and cancels
+ * the fit when the loss diverges or the sweep is done. Epochs end without validation.
+ */
+class LrFinder implements Callback {
+  readonly lrs: number[] = []
+  readonly losses: number[] = []
+  #smoothed = 0
+  #best = Infinity
+
+  constructor(
+    readonly settings: typeof LR_FIND_DEFAULTS,
+    readonly dataParallel?: DataParallel,
+  ) {}
+
+  #rate(step: number): number {
+    const { start, end, iterations } = this.settings
+    return start * (end / start) ** (step / (iterations - 1))
+  }
+
+  beforeFit(learn: Learner): void {
+    for (const group of learn.optimizer.paramGroups) group.lr = this.settings.start
+  }
+
+  afterBatch(learn: Learner): void {
+    if (!learn.training || !learn.loss) return
+    const { iterations, stopFactor, beta } = this.settings
+    const step = this.lrs.length
+    const dp = this.dataParallel
+    const loss = dp ? (dp.sum([learn.lossValue]) as [number])[0] / dp.worldSize : learn.lossValue
+    this.#smoothed = beta * this.#smoothed + (1 - beta) * loss
+    const value = this.#smoothed / (1 - beta ** (step + 1))
+    this.lrs.push(this.#rate(step))
+    this.losses.push(value)
+    this.#best = Math.min(this.#best, value)
+    if (step + 1 >= iterations || value > stopFactor * this.#best || !Number.isFinite(value))
+      throw new CancelFit()
+    for (const group of learn.optimizer.paramGroups) group.lr = this.#rate(step + 1)
+  }
+
+  afterTrain(): void {
+    throw new CancelEpoch()
+  }
+}
+
+/**
+ * Runs the sweep with the learner's callbacks as they are (give it one whose callbacks are the
+ * training mechanics: mixed precision, clipping, data-parallel), then puts the weights, the
+ * optimizer and the history back as they were.
+ */
 export async function lrFind(
   learn: Learner,
-  options: Partial<typeof LR_FIND_DEFAULTS> = {},
+  options: Partial<typeof LR_FIND_DEFAULTS> & { dataParallel?: DataParallel } = {},
 ): Promise<LrFindResult> {
-  const { start, end, iterations, stopFactor, beta } = { ...LR_FIND_DEFAULTS, ...options }
+  const settings = { ...LR_FIND_DEFAULTS, ...options }
   const saved = new Map<Tensor, Tensor>()
   noGrad(() => {
     for (const t of learn.model.stateDict().values()) saved.set(t, t.clone())
   })
-  const lrs: number[] = []
-  const losses: number[] = []
-  let smoothed = 0
-  let best = Infinity
-  const original = learn.callbacks.splice(0)
-  learn.callbacks.push({
-    afterBatch: (_, info) => {
-      const step = lrs.length
-      // Data-parallel ranks follow the mean loss, so they all stop at the same step.
-      const dp = learn.options.dataParallel
-      const loss = dp ? (dp.sum([info.loss]) as [number])[0] / dp.worldSize : info.loss
-      smoothed = beta * smoothed + (1 - beta) * loss
-      const value = smoothed / (1 - beta ** (step + 1))
-      lrs.push(start * (end / start) ** (step / (iterations - 1)))
-      losses.push(value)
-      best = Math.min(best, value)
-      if (step + 1 >= iterations || value > stopFactor * best || !Number.isFinite(value))
-        throw new CancelFit()
-      const next = start * (end / start) ** ((step + 1) / (iterations - 1))
-      for (const group of learn.optimizer.paramGroups) group.lr = next
-    },
-  })
+  const finder = new LrFinder(settings, options.dataParallel)
+  const epochs = learn.history.length
+  learn.callbacks.push(finder)
   try {
-    for (const group of learn.optimizer.paramGroups) group.lr = start
-    await learn.fitConstant(Math.ceil(iterations / learn.train.length) + 1)
+    await learn.fit(Math.ceil(settings.iterations / learn.train.length) + 1, 'lr-find')
   } finally {
-    learn.callbacks.splice(0, learn.callbacks.length, ...original)
+    learn.callbacks.splice(learn.callbacks.indexOf(finder), 1)
+    learn.history.splice(epochs)
     noGrad(() => {
       for (const [target, copy] of saved) {
         target.copy_(copy)
@@ -67,6 +100,7 @@ export async function lrFind(
     })
     learn.optimizer.dispose()
   }
+  const { lrs, losses } = finder
   let steepest = 0
   let steepestIndex = 0
   for (let i = 1; i < losses.length - 1; i++) {

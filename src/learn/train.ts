@@ -25,30 +25,29 @@ import {
 } from '../models/registry.js'
 import { manualSeed, ProcessGroup } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
-import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { DataParallel, type BnStats } from './data-parallel.js'
 import { runFolderMode } from './run-folder.js'
 import { PCAM_VERSION } from '../version.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
+import { loadResumeState, writeJson, writeMetrics } from './checkpoint.js'
 import {
-  loadResumeState,
-  saveModel,
-  saveResumeState,
-  saveTensors,
-  writeJson,
-  writeMetrics,
-} from './checkpoint.js'
-import {
-  CancelFit,
   Learner,
   type BatchInfo,
+  type Callback,
   type EpochRecord,
   type FitPosition,
-  StopTraining,
-  type ValidOutputs,
 } from './learner.js'
-import { chooseThreshold, formatThresholdRule, type ThresholdRule } from '../eval/metrics.js'
+import { DataParallelSync } from './callbacks/data-parallel.js'
+import { EarlyStopping } from './callbacks/early-stopping.js'
+import { GradientClipping } from './callbacks/gradient-clipping.js'
+import { MixedPrecision } from './callbacks/mixed-precision.js'
+import { ReportProgress } from './callbacks/progress.js'
+import { RunCheckpoint } from './callbacks/run-checkpoint.js'
+import { SaveBest } from './callbacks/save-best.js'
+import { StopOnRequest } from './callbacks/stop-on-request.js'
+import { fineTuneStages, runStages } from './fine-tune.js'
+import type { ThresholdRule } from '../eval/metrics.js'
 
 export interface TrainConfig {
   store: string
@@ -90,14 +89,7 @@ export interface DistributedConfig {
   timeoutMs?: number
 }
 
-/** The decision threshold a run carries: chosen on the valid split at its best epoch. */
-export interface RunThreshold {
-  value: number
-  rule: string
-  chosenOn: 'valid'
-  stage: string
-  epoch: number
-}
+export type { RunThreshold } from './callbacks/save-best.js'
 
 export interface TrainHooks {
   onBatch?: (info: BatchInfo) => void
@@ -259,7 +251,7 @@ export async function findLearningRate(config: TrainConfig): Promise<LrFindResul
   const learn = new Learner(setup.model, setup.trainLoader, setup.validLoader, {
     wd: config.wd,
     wdSkipNorm: config.wdSkipNorm,
-    mixedPrecision: config.mixedPrecision,
+    callbacks: mechanics(config),
   })
   try {
     if (config.pretrained && config.freezeEpochs > 0) learn.freeze()
@@ -268,24 +260,6 @@ export async function findLearningRate(config: TrainConfig): Promise<LrFindResul
     learn.dispose()
     setup.close()
   }
-}
-
-/**
- * Writes into config.json what the best epoch so far gives a user of the model: the threshold
- * chosen on the valid split by the configured rule, and the validation figures.
- */
-async function recordBest(config: TrainConfig, record: EpochRecord, valid: ValidOutputs) {
-  const rule = config.threshold ?? { kind: 'fixed', value: 0.5 }
-  const threshold: RunThreshold = {
-    value: chooseThreshold(valid.probabilities, valid.labels, rule),
-    rule: formatThresholdRule(rule),
-    chosenOn: 'valid',
-    stage: record.stage,
-    epoch: record.epoch,
-  }
-  const path = join(config.out, 'config.json')
-  const runConfig = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
-  await writeJson(path, { ...runConfig, threshold, validation: record })
 }
 
 /** Joins the process group of a distributed config (every rank blocks here until all have). */
@@ -324,6 +298,15 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
 }
 
+/** The callbacks of the training itself: mixed precision, gradient clipping, data-parallel. */
+function mechanics(config: TrainConfig, dp?: DataParallel): Callback[] {
+  return [
+    ...(config.mixedPrecision ? [new MixedPrecision()] : []),
+    ...(config.clipGrad ? [new GradientClipping(config.clipGrad)] : []),
+    ...(dp ? [new DataParallelSync(dp)] : []),
+  ]
+}
+
 /** The recipe's stages on a set-up store and model, writing the run folder as it goes. */
 async function trainWith(
   config: TrainConfig,
@@ -331,63 +314,16 @@ async function trainWith(
   { store, model, trainLoader, validLoader, size, normalization }: Setup,
   { dp, writer, resuming }: { dp: DataParallel | undefined; writer: boolean; resuming: boolean },
 ): Promise<TrainResult> {
-  let bestAuc = -1
-  let position: FitPosition | null = null
-  let sinceBest = 0
   const learn = new Learner(model, trainLoader, validLoader, {
     wd: config.wd,
     wdSkipNorm: config.wdSkipNorm,
-    mixedPrecision: config.mixedPrecision,
     labelSmoothing: config.labelSmoothing,
-    clipGrad: config.clipGrad,
     opt: config.opt,
-    dataParallel: dp,
-    callbacks: [
-      {
-        afterBatch: (_, info) => {
-          hooks.onBatch?.(info)
-          // Ranks stop together, after the same batch, or some would wait in a collective.
-          const stopHere = Boolean(hooks.signal?.aborted || hooks.stopRequested?.())
-          if (dp ? dp.anyTrue(stopHere) : stopHere) throw new CancelFit()
-        },
-        afterEpoch: async (l, record, valid) => {
-          hooks.onEpoch?.(record)
-          const improved = record.auc > bestAuc
-          sinceBest = improved ? 0 : sinceBest + 1
-          bestAuc = Math.max(bestAuc, record.auc)
-          // Early stopping ends the stage for good: a resumed run skips what is left of it.
-          const stop = Boolean(config.earlyStop && sinceBest >= config.earlyStop)
-          // Every rank computed the same figures; rank 0 alone writes them.
-          if (writer) {
-            if (improved) {
-              await saveModel(join(config.out, 'model.safetensors'), l.model)
-              await recordBest(config, record, valid)
-              if (hasTorchvisionForm(model.spec)) {
-                const tensors = torchvisionStateDict(l.model as PatchClassifier)
-                await saveTensors(join(config.out, 'torchvision.safetensors'), tensors)
-              }
-            }
-            const next = stop ? Number.MAX_SAFE_INTEGER : record.epoch + 1
-            await saveResumeState(
-              config.out,
-              l,
-              { stage: record.stage, epoch: next, batch: 0 },
-              bestAuc,
-            )
-            await writeMetrics(config.out, l.history)
-          }
-          if (stop) throw new StopTraining()
-        },
-      },
-    ],
+    callbacks: mechanics(config, dp),
   })
   try {
-    return await runStages(learn)
-  } finally {
-    learn.dispose()
-  }
-
-  async function runStages(learn: Learner): Promise<TrainResult> {
+    let position: FitPosition | null = null
+    let bestAuc = -Infinity
     if (resuming) {
       const state = loadResumeState(config.out, learn)
       position = state.position
@@ -418,46 +354,39 @@ async function trainWith(
       lr = (JSON.parse(readFileSync(earlierFind, 'utf8')) as LrFindResult).suggestion
     } else if (config.lr === 'auto') {
       if (freezing) learn.freeze()
-      const found = await lrFind(learn)
+      const found = await lrFind(learn, { dataParallel: dp })
       if (writer) await saveLrFind(config.out, found)
       lr = found.suggestion
       hooks.onLrFound?.(lr)
     } else {
       lr = config.lr
     }
-    const stages: {
-      stage: string
-      epochs: number
-      lr: number | [number, number]
-      frozen: boolean
-    }[] = []
-    if (freezing) stages.push({ stage: 'frozen', epochs: config.freezeEpochs, lr, frozen: true })
-    // Unfrozen: the body learns 10-100x more slowly than the head (discriminative rates).
-    const unfrozenLr: number | [number, number] = config.pretrained ? [lr / 100, lr / 5] : lr
-    stages.push({
-      stage: freezing ? 'unfrozen' : 'train',
-      epochs: config.epochs,
-      lr: unfrozenLr,
-      frozen: false,
-    })
-    let completed = true
-    for (const [index, s] of stages.entries()) {
-      // Skip stages a resumed run already finished.
-      const at = position ? stages.findIndex((x) => x.stage === position!.stage) : 0
-      if (index < at) continue
-      const from = position && position.stage === s.stage ? position : undefined
-      if (from && from.epoch >= s.epochs) continue
-      if (s.frozen) learn.freeze()
-      else learn.unfreeze()
-      const done = await learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from })
-      if (!done) {
-        if (writer)
-          await saveResumeState(config.out, learn, learn.stoppedAt as FitPosition, bestAuc)
-        completed = false
-        break
-      }
-      position = null
+    // The run's own callbacks join after the LR finder, whose sweep they must not record.
+    learn.callbacks.push(
+      new ReportProgress(hooks),
+      new StopOnRequest(() => Boolean(hooks.signal?.aborted || hooks.stopRequested?.()), dp),
+    )
+    if (config.earlyStop) learn.callbacks.push(new EarlyStopping(config.earlyStop, 'auc', bestAuc))
+    // Every rank computes the same figures; rank 0 alone writes them.
+    if (writer) {
+      const best = new SaveBest(config.out, { threshold: config.threshold, best: bestAuc })
+      learn.callbacks.push(best, new RunCheckpoint(config.out, () => best.best))
+      learn.recorder.logTo(config.out)
     }
-    return { out: config.out, completed, history: learn.history, bestAuc, lr }
+    const stages = config.pretrained
+      ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
+      : [
+          {
+            stage: 'train',
+            epochs: config.epochs,
+            lr: lr as number | [number, number],
+            frozen: false,
+          },
+        ]
+    const completed = await runStages(learn, stages, position)
+    const best = Math.max(bestAuc, ...learn.history.map((r) => r.auc))
+    return { out: config.out, completed, history: [...learn.history], bestAuc: best, lr }
+  } finally {
+    learn.dispose()
   }
 }

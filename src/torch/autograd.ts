@@ -37,12 +37,23 @@ export function autocast<T>(
   fn: () => T,
   options: { deviceType?: 'cpu' | 'cuda'; dtype?: Dtype; enabled?: boolean } = {},
 ): T {
-  const { deviceType = 'cpu', dtype = 'bfloat16', enabled = true } = options
-  const previous = native.isAutocastEnabled(deviceType)
-  native.setAutocast(deviceType, enabled, dtype)
+  const exit = enterAutocast(options)
   try {
     return fn()
   } finally {
-    native.setAutocast(deviceType, previous, dtype)
+    exit()
   }
+}
+
+/**
+ * Turns autocast on (or off) until the returned function is called: for code whose forward pass
+ * spans two calls, as a training callback's beforeBatch and afterPred do.
+ */
+export function enterAutocast(
+  options: { deviceType?: 'cpu' | 'cuda'; dtype?: Dtype; enabled?: boolean } = {},
+): () => void {
+  const { deviceType = 'cpu', dtype = 'bfloat16', enabled = true } = options
+  const previous = native.isAutocastEnabled(deviceType)
+  native.setAutocast(deviceType, enabled, dtype)
+  return () => native.setAutocast(deviceType, previous, dtype)
 }

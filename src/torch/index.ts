@@ -2,7 +2,7 @@
  * The public face of the engine: everything above src/torch imports from here.
  * @module
  */
-export { autocast, enableGrad, isGradEnabled, noGrad } from './autograd.js'
+export { autocast, enableGrad, enterAutocast, isGradEnabled, noGrad } from './autograd.js'
 export { checkInteger, checkNumber, checkOptions, checkShape, pair } from './check.js'
 export {
   arange,

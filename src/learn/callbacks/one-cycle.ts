@@ -1,0 +1,26 @@
+/**
+ * The one-cycle schedule as a callback: before every training batch it sets each layer group's
+ * learning rate and the momentum from the position in the fit (resumed fits included).
+ * @module
+ */
+import type { Callback, Learner } from '../learner.js'
+import { oneCycleAt, spreadLr, type OneCycleOptions } from '../schedule.js'
+
+export class OneCycleSchedule implements Callback {
+  constructor(
+    /** One peak rate, or [low, high] spread over the layer groups (discriminative rates). */
+    readonly lr: number | [number, number],
+    readonly options: OneCycleOptions = {},
+  ) {}
+
+  beforeBatch(learn: Learner): void {
+    if (!learn.training) return
+    const peaks = spreadLr(this.lr, learn.model.layerGroups().length)
+    const step = learn.epoch * learn.nIter + learn.iter
+    const { lrScale, mom } = oneCycleAt(step / (learn.nEpochs * learn.nIter), this.options)
+    learn.setHyper(
+      peaks.map((p) => p * lrScale),
+      mom,
+    )
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Recorder (fastai's): the training loss of each epoch, the validation loss and metrics, time
+ * and speed, one EpochRecord per finished epoch in `history`; optionally rewritten to a
+ * metrics.jsonl file after each epoch. Every Learner has one.
+ * @module
+ */
+import { softmax } from '../../torch/index.js'
+import { writeMetrics } from '../checkpoint.js'
+import type {
+  BatchInfo,
+  Callback,
+  EpochRecord,
+  FitPosition,
+  Learner,
+  ValidOutputs,
+} from '../learner.js'
+
+export class Recorder implements Callback {
+  // After the callbacks that change the validation outputs (data-parallel gathering), and after
+  // the checkpoint of an epoch, so that metrics.jsonl never lists an epoch not yet committed.
+  readonly order = 50
+  readonly history: EpochRecord[] = []
+  /** The last validation's loss and metrics (also outside a fit). */
+  validLoss = NaN
+  validMetrics: Record<string, number> = {}
+  #file: string | null = null
+  #inFit = false
+  #resume: FitPosition | null = null
+  #began = 0
+  #trainSeconds = 0
+  #lossSum = 0
+  #seen = 0
+  #probabilities: number[] = []
+  #labels: number[] = []
+  #validLossSum = 0
+  #classes = 1
+
+  /** Rewrites `dir`/metrics.jsonl from the history after every epoch. */
+  logTo(dir: string | null): void {
+    this.#file = dir
+  }
+
+  beforeFit(learn: Learner): void {
+    this.#inFit = true
+    this.#resume = learn.resumedFrom
+  }
+
+  beforeEpoch(learn: Learner): void {
+    // The epoch a stopped fit resumes in carries on from the sums saved with the checkpoint.
+    const partial = this.#resume?.epoch === learn.epoch ? this.#resume.partial : undefined
+    this.#resume = null
+    this.#began = performance.now() - (partial?.seconds ?? 0) * 1000
+    this.#lossSum = partial?.lossSum ?? 0
+    this.#seen = partial?.seen ?? 0
+  }
+
+  afterStep(learn: Learner): void {
+    const size = (learn.xb as NonNullable<Learner['xb']>).size(0)
+    this.#lossSum += learn.lossValue * size
+    this.#seen += size
+  }
+
+  afterTrain(): void {
+    this.#trainSeconds = (performance.now() - this.#began) / 1000
+  }
+
+  beforeValidate(): void {
+    this.#probabilities = []
+    this.#labels = []
+    this.#validLossSum = 0
+  }
+
+  afterLoss(learn: Learner): void {
+    if (learn.training) return
+    const pred = (learn.pred as NonNullable<Learner['pred']>).float()
+    this.#classes = pred.size(1)
+    const probabilities = this.#classes === 1 ? pred.reshape(-1).sigmoid() : softmax(pred, 1)
+    this.#probabilities.push(...probabilities.toArray())
+    this.#labels.push(...(learn.yb as NonNullable<Learner['yb']>).toArray())
+    this.#validLossSum += (learn.loss as NonNullable<Learner['loss']>).item()
+  }
+
+  /** What this process's validation pass saw. */
+  validOutputs(): ValidOutputs {
+    return {
+      probabilities: Float32Array.from(this.#probabilities),
+      labels: Float32Array.from(this.#labels),
+      classes: this.#classes,
+      lossSum: this.#validLossSum,
+    }
+  }
+
+  afterValidate(learn: Learner): void {
+    const valid = learn.valid as ValidOutputs
+    this.validLoss = valid.lossSum / valid.labels.length
+    this.validMetrics = Object.fromEntries(learn.metrics.map((m) => [m.name, m.compute(valid)]))
+    if (!this.#inFit) return
+    const record: EpochRecord = {
+      stage: learn.stage,
+      epoch: learn.epoch,
+      trainLoss: this.#lossSum / this.#seen,
+      validLoss: this.validLoss,
+      accuracy: NaN,
+      errorRate: NaN,
+      auc: NaN,
+      ...this.validMetrics,
+      seconds: this.#trainSeconds,
+      imagesPerSec: this.#seen / this.#trainSeconds,
+    }
+    this.history.push(record)
+  }
+
+  async afterEpoch(): Promise<void> {
+    if (this.#file) await writeMetrics(this.#file, this.history)
+  }
+
+  afterFit(): void {
+    this.#inFit = false
+  }
+
+  /** The last finished epoch's record. */
+  get last(): EpochRecord | undefined {
+    return this.history.at(-1)
+  }
+
+  /** Progress of the training batch just done. */
+  batchInfo(learn: Learner): BatchInfo {
+    return {
+      stage: learn.stage,
+      epoch: learn.epoch,
+      epochs: learn.nEpochs,
+      batch: learn.iter + 1,
+      batches: learn.nIter,
+      loss: learn.lossValue,
+      imagesPerSec: this.#seen / ((performance.now() - this.#began) / 1000),
+    }
+  }
+
+  /** The current epoch's sums so far, kept with a mid-epoch checkpoint. */
+  partial(): NonNullable<FitPosition['partial']> {
+    return {
+      lossSum: this.#lossSum,
+      seen: this.#seen,
+      seconds: (performance.now() - this.#began) / 1000,
+    }
+  }
+}

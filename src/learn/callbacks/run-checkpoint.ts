@@ -1,0 +1,30 @@
+/**
+ * The resume state of a run folder, written after every epoch and when a fit stops: weights,
+ * optimizer state, position (mid-epoch ones with the epoch's sums), random state, history. A fit
+ * finished early (early stopping) is saved as finished, so a resumed run skips what is left of
+ * that stage.
+ * @module
+ */
+import { saveResumeState } from '../checkpoint.js'
+import type { Callback, Learner } from '../learner.js'
+
+export class RunCheckpoint implements Callback {
+  constructor(
+    readonly out: string,
+    /** The best validation metric so far, kept with the state. */
+    readonly best: () => number,
+  ) {}
+
+  async afterEpoch(learn: Learner): Promise<void> {
+    const position = { stage: learn.stage, epoch: learn.epoch + 1, batch: 0 }
+    await saveResumeState(this.out, learn, position, this.best())
+  }
+
+  async afterFit(learn: Learner): Promise<void> {
+    if (learn.stoppedAt) await saveResumeState(this.out, learn, learn.stoppedAt, this.best())
+    else if (learn.finishedEarly) {
+      const finished = { stage: learn.stage, epoch: Number.MAX_SAFE_INTEGER, batch: 0 }
+      await saveResumeState(this.out, learn, finished, this.best())
+    }
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * fineTune (fastai's fine_tune, with pcam's rates): a pretrained backbone is first frozen while
+ * the head trains at `lr` for `freezeEpochs` one-cycle epochs, then everything trains for
+ * `epochs` at discriminative rates (the body 100x to 5x below `lr`). A plain function over the
+ * Learner; `from` resumes a stopped run in whichever stage it stopped.
+ * @module
+ */
+import type { FitPosition, Learner } from './learner.js'
+
+export interface FineTuneOptions {
+  epochs: number
+  lr: number
+  freezeEpochs?: number
+  /** Where a stopped run stood. */
+  from?: FitPosition | null
+}
+
+/** The stages fineTune runs, in order. */
+export function fineTuneStages(options: FineTuneOptions) {
+  const { epochs, lr, freezeEpochs = 1 } = options
+  return [
+    ...(freezeEpochs > 0 ? [{ stage: 'frozen', epochs: freezeEpochs, lr, frozen: true }] : []),
+    {
+      stage: freezeEpochs > 0 ? 'unfrozen' : 'train',
+      epochs,
+      lr: [lr / 100, lr / 5] as number | [number, number],
+      frozen: false,
+    },
+  ]
+}
+
+/** Runs stages of one-cycle fits, skipping those a resumed run already finished. */
+export async function runStages(
+  learn: Learner,
+  stages: { stage: string; epochs: number; lr: number | [number, number]; frozen: boolean }[],
+  from: FitPosition | null = null,
+): Promise<boolean> {
+  const at = from ? stages.findIndex((s) => s.stage === from.stage) : 0
+  for (const [index, s] of stages.entries()) {
+    if (index < at) continue
+    const resume = from && from.stage === s.stage ? from : undefined
+    if (resume && resume.epoch >= s.epochs) continue
+    if (s.frozen) learn.freeze()
+    else learn.unfreeze()
+    if (!(await learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from: resume }))) return false
+  }
+  return true
+}
+
+/** Returns false when the fit was stopped (see learn.stoppedAt), true when it finished. */
+export function fineTune(learn: Learner, options: FineTuneOptions): Promise<boolean> {
+  return runStages(learn, fineTuneStages(options), options.from ?? null)
+}
