@@ -20,7 +20,7 @@ export const ORT_WEB_FILES: Record<string, string> = {
 /** node_modules/onnxruntime-web/dist, wherever npm put it. */
 export function ortWebDir(): string {
   const require = createRequire(import.meta.url)
-  const dir = join(dirname(require.resolve('onnxruntime-web/package.json')), 'dist')
+  const dir = dirname(require.resolve('onnxruntime-web')) // its main file lies in dist/
   for (const file of Object.keys(ORT_WEB_FILES))
     if (!existsSync(join(dir, file)))
       throw new Error(`${join(dir, file)} is missing: reinstall pcam's npm packages (npm ci).`)
