@@ -230,7 +230,15 @@ export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array
 export function exportOnnx(run: string, out: string): { bytes: number; config: RunConfig } {
   const { model, config } = loadRun(run)
   try {
-    const bytes = onnxModel(model, config)
+    let bytes: Uint8Array
+    try {
+      bytes = onnxModel(model, config)
+    } catch (error) {
+      throw new ValidationError(
+        `The model of ${run} cannot be expressed in ONNX: ${(error as Error).message}. Use --engine libtorch for it.`,
+        { cause: error },
+      )
+    }
     const partial = `${out}.partial`
     writeFileSync(partial, bytes)
     renameSync(partial, out)
