@@ -4,7 +4,15 @@
  * shows), model.onnx and onnxruntime-web's files under ort/. Any static file server serves it.
  * @module
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { PACKAGE_ROOT } from '../paths.js'
@@ -38,6 +46,15 @@ export async function exportWeb(
   const ort = ortWebDir()
   for (const name of Object.keys(ORT_WEB_FILES)) page.push([join(ort, name), join('ort', name)])
   for (const [from, to] of page) {
+    if (to === 'index.html' && existsSync(from)) {
+      // Relative addresses, so the folder works at any path of any static server.
+      const html = readFileSync(from, 'utf8').replace(
+        /(href|src)="\/(style\.css|app\.js)"/g,
+        '$1="$2"',
+      )
+      writeFileSync(join(out, to), html)
+      continue
+    }
     if (!existsSync(from))
       throw new ConfigError(`${from} is missing: build pcam first ("npm run build").`)
     copyFileSync(from, join(out, to))
