@@ -27,6 +27,8 @@ interface ModelCard {
     specificity: number
   }[]
   roc: { fpr: number; tpr: number }[] | null
+  /** True in a static export: no server, predictions in the browser only. */
+  static?: boolean
 }
 
 interface Result {
@@ -53,6 +55,7 @@ let uploadNumber = 0
 let classes = ['negative', 'positive']
 let sortKey: 'name' | 'probability' | 'label' = 'probability'
 let sortDescending = true
+let modelCard: ModelCard | null = null
 
 const f3 = (v: number) => v.toFixed(3)
 
@@ -100,8 +103,17 @@ function rocSvg(points: { fpr: number; tpr: number }[]): SVGSVGElement {
 async function loadModel(): Promise<void> {
   const target = $('#model-card')
   try {
-    const response = await fetch('/api/model')
-    const card = (await response.json()) as ModelCard
+    const response = await fetch('api/model').catch(() => null)
+    // A static export (pcam export --format web) has no API: its model.json says the same.
+    const card = (
+      response?.ok ? await response.json() : await (await fetch('model.json')).json()
+    ) as ModelCard
+    modelCard = card
+    if (card.static) {
+      const toggle = $<HTMLInputElement>('#in-browser')
+      toggle.checked = true
+      toggle.disabled = true
+    }
     classes = card.classes
     const slider = $<HTMLInputElement>('#threshold')
     slider.value = String(card.threshold)
@@ -192,6 +204,7 @@ async function predict(files: File[]): Promise<void> {
 // The API answers a request as a whole: one bad file gets 4xx for its group, which is then sent
 // again one file per request, so that every file gets its own result or its own error.
 async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
+  if ($<HTMLInputElement>('#in-browser').checked) return predictInBrowser(files)
   const explain = $<HTMLInputElement>('#explain').checked
   const resize = $<HTMLInputElement>('#resize').checked
   const query = new URLSearchParams({ explain: explain ? '1' : '0', resize: resize ? '1' : '0' })
@@ -200,7 +213,7 @@ async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
   for (const file of files) form.append('images', file, name(file))
   let error: string
   try {
-    const response = await fetch(`/api/predict?${query}`, { method: 'POST', body: form })
+    const response = await fetch(`api/predict?${query}`, { method: 'POST', body: form })
     const body = await response.json()
     if (response.ok)
       return body.results.map(
@@ -276,7 +289,7 @@ function render(): void {
 
 function card(r: Result, cut: number, pictures: HTMLElement, toggle?: HTMLElement): HTMLElement {
   const positive = r.probability >= cut
-  return element('figure', { className: `card${positive ? ' positive' : ''}` }, [
+  const figure = element('figure', { className: `card${positive ? ' positive' : ''}` }, [
     pictures,
     element('figcaption', {}, [
       element('div', { className: 'name', title: r.name }, [r.name]),
@@ -287,6 +300,8 @@ function card(r: Result, cut: number, pictures: HTMLElement, toggle?: HTMLElemen
       ...(toggle ? [toggle] : []),
     ]),
   ])
+  figure.dataset.probability = String(r.probability)
+  return figure
 }
 
 function exportCsv(): void {
@@ -372,6 +387,118 @@ async function droppedFiles(transfer: DataTransfer | null): Promise<File[]> {
   }
   for (const entry of entries) await walk(entry)
   return out
+}
+
+// ---- prediction inside the browser (onnxruntime-web, WebAssembly) ----------------------------
+
+interface OrtTensor {
+  data: Float32Array
+}
+interface OrtSession {
+  run(feeds: Record<string, unknown>): Promise<Record<string, OrtTensor>>
+}
+interface Ort {
+  env: { wasm: { wasmPaths: string; numThreads: number } }
+  Tensor: new (type: string, data: Uint8Array, dims: number[]) => unknown
+  InferenceSession: { create(url: string): Promise<OrtSession> }
+}
+
+let browserModel: Promise<{ ort: Ort; session: OrtSession }> | null = null
+
+/** onnxruntime-web and model.onnx, both from where the page came from (no CDN), loaded once. */
+function loadBrowserModel(): Promise<{ ort: Ort; session: OrtSession }> {
+  browserModel ??= (async () => {
+    const base = new URL('.', document.baseURI).href
+    const ort = (await import(`${base}ort/ort.wasm.min.mjs`)) as Ort
+    ort.env.wasm.wasmPaths = `${base}ort/`
+    ort.env.wasm.numThreads = 1 // threads need cross-origin isolation, which a plain server lacks
+    const session = await ort.InferenceSession.create(`${base}model.onnx`)
+    return { ort, session }
+  })()
+  return browserModel
+}
+
+/** A patch file's RGB pixels, decoded by the browser (no colour conversion). */
+async function pixelsOf(file: File, size: number): Promise<Uint8Array> {
+  const bitmap = await createImageBitmap(file, {
+    colorSpaceConversion: 'none',
+    premultiplyAlpha: 'none',
+  })
+  if (bitmap.width !== size || bitmap.height !== size)
+    throw new Error(
+      `${bitmap.width}x${bitmap.height} pixels; the model takes ${size}x${size} patches (in this browser patches are not resized)`,
+    )
+  const canvas = new OffscreenCanvas(size, size)
+  const context = canvas.getContext('2d') as OffscreenCanvasRenderingContext2D
+  context.drawImage(bitmap, 0, 0)
+  const rgba = context.getImageData(0, 0, size, size).data
+  const rgb = new Uint8Array(size * size * 3)
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    rgb[j] = rgba[i] as number
+    rgb[j + 1] = rgba[i + 1] as number
+    rgb[j + 2] = rgba[i + 2] as number
+  }
+  return rgb
+}
+
+/** pcam's dihedral(): k = 0..3 quarter turns counter-clockwise, 4..7 the same after a flip. */
+function dihedral(rgb: Uint8Array, size: number, k: number): Uint8Array {
+  if (k === 0) return rgb
+  const out = new Uint8Array(rgb.length)
+  for (let i = 0; i < size; i++)
+    for (let j = 0; j < size; j++) {
+      // out[i][j] = in[y][x], composing the flip (x -> size-1-x) with k % 4 quarter turns
+      let y = i
+      let x = j
+      for (let t = 0; t < k % 4; t++) [y, x] = [x, size - 1 - y]
+      if (k >= 4) x = size - 1 - x
+      out.set(rgb.subarray((y * size + x) * 3, (y * size + x) * 3 + 3), (i * size + j) * 3)
+    }
+  return out
+}
+
+async function predictInBrowser(files: File[]): Promise<(Result | Failure)[]> {
+  const card = modelCard
+  const name = (file: File) => file.webkitRelativePath || file.name
+  if (!card) return files.map((file) => ({ name: name(file), error: 'The model is not loaded' }))
+  const size = card.patchSize
+  const answers: (Result | Failure)[] = []
+  const good: { file: File; rgb: Uint8Array; at: number }[] = []
+  for (const file of files) {
+    try {
+      good.push({ file, rgb: await pixelsOf(file, size), at: answers.length })
+      answers.push({ name: name(file), error: '' })
+    } catch (error) {
+      answers.push({ name: name(file), error: `cannot be read here: ${(error as Error).message}` })
+    }
+  }
+  if (good.length === 0) return answers
+  try {
+    const { ort, session } = await loadBrowserModel()
+    const views = card.tta === true ? [0, 1, 2, 3, 4, 5, 6, 7] : card.tta === false ? [0] : card.tta
+    const sum = new Float32Array(good.length)
+    for (const k of views) {
+      const batch = new Uint8Array(good.length * size * size * 3)
+      good.forEach((g, n) => batch.set(dihedral(g.rgb, size, k), n * size * size * 3))
+      const output = await session.run({
+        images: new ort.Tensor('uint8', batch, [good.length, size, size, 3]),
+      })
+      const p = (output.probabilities as OrtTensor).data
+      const columns = p.length / good.length
+      for (let n = 0; n < good.length; n++) sum[n]! += p[n * columns + columns - 1] as number
+    }
+    good.forEach((g, n) => {
+      answers[g.at] = {
+        name: name(g.file),
+        probability: (sum[n] as number) / views.length,
+        url: URL.createObjectURL(g.file),
+      }
+    })
+  } catch (error) {
+    for (const g of good)
+      answers[g.at] = { name: name(g.file), error: `In-browser prediction failed: ${error}` }
+  }
+  return answers
 }
 
 setUp()

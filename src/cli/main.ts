@@ -68,6 +68,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
   {
+    name: 'export',
+    summary: 'A run as an ONNX file, or a static web folder that predicts in the browser',
+    load: async () => (await import('./commands/export.js')).exportCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

@@ -4,6 +4,7 @@
  * @module
  */
 import { ttaFrom, type Tta } from '../eval/predict.js'
+import { checkEngine, DEFAULT_ENGINE, ENGINES, type Engine } from '../eval/predictor.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
 import { checkInteger } from '../torch/index.js'
 import type { Command, OptionValues } from './command.js'
@@ -41,4 +42,17 @@ export function integerList(value: unknown, name: string): number[] {
   return String(value)
     .split(',')
     .map((item) => checkInteger(Number(item), name, 1))
+}
+
+/** --engine (predict, eval, serve, slide predict). */
+export const ENGINE_OPTIONS: Command['options'] = {
+  engine: {
+    type: 'string',
+    default: DEFAULT_ENGINE,
+    description: `Inference engine: ${ENGINES.join(' or ')} (the run's model.onnx, exported once; Grad-CAM always runs on libtorch)`,
+  },
+}
+
+export function engineOption(values: OptionValues): Engine {
+  return checkEngine(values.engine)
 }

@@ -13,7 +13,7 @@ import { DataError } from '../errors.js'
 import { calibrationChart, confusionChart, prChart, rocChart } from './charts.js'
 import type { PatchClassifier } from '../models/registry.js'
 import {
-  evaluateOpen,
+  evaluateWith,
   type EvaluateOptions,
   type Evaluation,
   type EvaluationResult,
@@ -26,6 +26,7 @@ import {
   rocCurve,
 } from './metrics.js'
 import { loadRun, type RunConfig, type Tta } from './predict.js'
+import { LibtorchPredictor, openPredictor, type Engine, type PatchPredictor } from './predictor.js'
 import { writeChart } from './render.js'
 import { topLosses, topLossesPicture } from './top-losses.js'
 
@@ -100,18 +101,24 @@ export function evaluationDir(run: string, split: string, tta: Tta): string {
  * evaluationDir); returns the figures and the files.
  */
 export async function evaluateToFolder(
-  options: EvaluateOptions & DrawingOptions & { dir?: string },
+  options: EvaluateOptions & DrawingOptions & { dir?: string; engine?: Engine },
 ): Promise<EvaluationFiles & { result: EvaluationResult }> {
   const { model, config } = loadRun(options.run)
-  const store = PatchStore.open(options.store)
+  let store: PatchStore | undefined
+  let onnx: PatchPredictor | undefined
   try {
-    const result = evaluateOpen(model, config, store, options)
+    store = PatchStore.open(options.store)
+    // Top losses' Grad-CAM needs libtorch's model; the probabilities come from the chosen engine.
+    const engine = options.engine ?? 'libtorch'
+    if (engine !== 'libtorch') onnx = await openPredictor(options.run, engine)
+    const result = await evaluateWith(onnx ?? new LibtorchPredictor(model, config), store, options)
     const dir = options.dir ?? evaluationDir(options.run, options.split, options.tta)
     const files = await writeEvaluation({ ...options, dir, model, config, store, result })
     return { dir, files, result }
   } finally {
     model.dispose()
-    store.dispose()
+    store?.dispose()
+    onnx?.dispose()
   }
 }
 

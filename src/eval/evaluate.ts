@@ -8,6 +8,7 @@ import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
 import type { PatchClassifier } from '../models/registry.js'
+import { predictStoreWith, type PatchPredictor } from './predictor.js'
 import {
   inputOptions,
   loadRun,
@@ -36,6 +37,8 @@ export interface Evaluation extends BinaryReport {
   splitMethod: string
   /** Where the threshold came from: the run (chosen on its valid split) or this split's data. */
   thresholdFrom: 'run' | 'this split'
+  /** The inference engine that computed the probabilities (absent: libtorch). */
+  engine?: string
 }
 
 /** The figures, and the predictions behind them (store indices, probabilities, labels). */
@@ -68,6 +71,22 @@ export function evaluateOpen(
   store: PatchStore,
   options: Omit<EvaluateOptions, 'run'>,
 ): EvaluationResult {
+  const indices = evaluatedIndices(config, store, options)
+  const started = performance.now()
+  const probabilities = predictStore(model, store, indices, {
+    ...inputOptions(config),
+    tta: options.tta,
+    onProgress: options.onProgress,
+  })
+  return summarize(config, store, options, indices, probabilities, started)
+}
+
+/** The labelled patches of the split, after checking the store suits the model. */
+function evaluatedIndices(
+  config: RunConfig,
+  store: PatchStore,
+  options: Omit<EvaluateOptions, 'run'>,
+): number[] {
   if (store.meta.height !== config.inputSize && store.meta.height < config.inputSize / 4) {
     throw new DataError(
       `${options.store} holds ${store.meta.height}px patches; the model was trained on ${config.inputSize}px.`,
@@ -76,12 +95,34 @@ export function evaluateOpen(
   const indices = store.indicesOf(options.split).filter((i) => store.label(i) !== UNLABELLED)
   if (indices.length === 0)
     throw new DataError(`${options.store} has no labelled ${options.split} patches to evaluate.`)
+  return indices
+}
+
+/** The same with any engine (a PatchPredictor: libtorch or ONNX Runtime). */
+export async function evaluateWith(
+  predictor: PatchPredictor,
+  store: PatchStore,
+  options: Omit<EvaluateOptions, 'run'>,
+): Promise<EvaluationResult> {
+  const indices = evaluatedIndices(predictor.config, store, options)
   const started = performance.now()
-  const probabilities = predictStore(model, store, indices, {
-    ...inputOptions(config),
+  const probabilities = await predictStoreWith(predictor, store, indices, {
     tta: options.tta,
     onProgress: options.onProgress,
   })
+  const result = summarize(predictor.config, store, options, indices, probabilities, started)
+  result.evaluation.engine = predictor.engine
+  return result
+}
+
+function summarize(
+  config: RunConfig,
+  store: PatchStore,
+  options: Omit<EvaluateOptions, 'run'>,
+  indices: number[],
+  probabilities: Float32Array,
+  started: number,
+): EvaluationResult {
   const seconds = (performance.now() - started) / 1000
   const labels = Float64Array.from(indices, (i) => store.label(i))
   const threshold =

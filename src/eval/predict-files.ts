@@ -12,7 +12,8 @@ import { IMAGE_EXTENSIONS } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
-import { inputOptions, loadRun, predictStore, runThreshold, type Tta } from './predict.js'
+import { runThreshold, type Tta } from './predict.js'
+import { openPredictor, predictStoreWith, type Engine } from './predictor.js'
 
 export interface Prediction {
   id: string
@@ -23,6 +24,8 @@ export interface PredictFilesOptions {
   run: string
   sources: string[]
   tta: Tta
+  /** Inference engine (default libtorch). */
+  engine?: Engine
   onProgress?: (done: number, total: number) => void
 }
 
@@ -60,13 +63,12 @@ export async function predictFiles(
       const sources = (await imageFilesFolder(options.sources, scratch)) ?? options.sources
       await prepareStore({ sources, out: storeDir, split: { kind: 'source' } })
     }
-    const { model, config } = loadRun(options.run)
+    const predictor = await openPredictor(options.run, options.engine ?? 'libtorch')
     let opened: PatchStore | undefined
     try {
       const store = (opened = PatchStore.open(storeDir))
       const indices = [...Array(store.count).keys()]
-      const probabilities = predictStore(model, store, indices, {
-        ...inputOptions(config),
+      const probabilities = await predictStoreWith(predictor, store, indices, {
         tta: options.tta,
         onProgress: options.onProgress,
       })
@@ -74,9 +76,9 @@ export async function predictFiles(
         id: store.meta.ids[i] as string,
         probability: probabilities[i] as number,
       }))
-      return { predictions, threshold: runThreshold(config) }
+      return { predictions, threshold: runThreshold(predictor.config) }
     } finally {
-      model.dispose()
+      predictor.dispose()
       opened?.dispose()
     }
   } finally {

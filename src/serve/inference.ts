@@ -5,12 +5,15 @@
 import { Worker } from 'node:worker_threads'
 import { errorFromMessage } from '../errors.js'
 import type { RunConfig, Tta } from '../eval/predict.js'
+import type { Engine } from '../eval/predictor.js'
 
 export interface WorkerSettings {
   run: string
   tta: Tta
   /** Grad-CAM layer (default: the last block). */
   layer?: string
+  /** Engine for the probabilities (default libtorch); Grad-CAM is always libtorch. */
+  engine?: Engine
 }
 
 /** count patches of size x size x 3 uint8, row-major, one after another. */

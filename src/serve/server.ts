@@ -17,7 +17,9 @@ import { PACKAGE_ROOT } from '../paths.js'
 import { ConfigError } from '../errors.js'
 import { DynamicBatcher } from './batcher.js'
 import { errorAnswer, HttpError } from './http-errors.js'
+import type { Engine } from '../eval/predictor.js'
 import { ModelWorker } from './inference.js'
+import { registerOnnxRoutes } from './onnx-routes.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from './model-card.js'
 import { readUploads, toPatch } from './uploads.js'
@@ -27,6 +29,8 @@ export interface ServeOptions {
   tta?: Tta
   /** Grad-CAM layer for ?explain=1 (default: the last block). */
   layer?: string
+  /** Engine for the probabilities (default libtorch); Grad-CAM is always libtorch. */
+  engine?: Engine
   maxBatch?: number
   maxWaitMs?: number
   /** Images waiting for the model before requests are refused with 503. */
@@ -103,7 +107,12 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   const settings = { ...SERVE_DEFAULTS, ...options }
   const tta = options.tta ?? false
   const assets = staticAssets()
-  const worker = await ModelWorker.start({ run: options.run, tta, layer: options.layer })
+  const worker = await ModelWorker.start({
+    run: options.run,
+    tta,
+    layer: options.layer,
+    engine: options.engine,
+  })
   const config = worker.config
   const size = config.patchSize ?? config.inputSize
   const classes = displayClassNames(config.classes)
@@ -201,6 +210,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     reply.type('text/plain; version=0.0.4').send(metrics.render()),
   )
   app.get('/api/model', async () => card)
+  registerOnnxRoutes(app, options.run)
   app.post('/api/predict', async (request, reply) => {
     const query = request.query as Record<string, string | undefined>
     const explain = query.explain === '1' || query.explain === 'true'

@@ -378,8 +378,15 @@ describe('explain', () => {
 describe('bench predict', () => {
   it('measures plain and TTA prediction rates of a run', async () => {
     const { benchPredict } = await import('../../src/bench/predict.js')
-    const result = benchPredict({ run: join(root, 'run-a'), store, patches: 64, batchSize: 16 })
+    const result = await benchPredict({
+      run: join(root, 'run-a'),
+      store,
+      patches: 64,
+      batchSize: 16,
+    })
     assert.equal(result.patches, 64)
     assert.ok(result.plainPatchesPerSec > 0 && result.ttaPatchesPerSec > 0)
+    for (const engine of [result.libtorch_patches_s, result.onnxruntime_patches_s])
+      assert.ok(engine.plain > 0 && engine.tta > 0 && engine.plain > engine.tta)
   })
 })

@@ -9,7 +9,8 @@ import type { Command } from '../command.js'
 
 export const benchPredictCommand: Command = {
   name: 'bench predict',
-  summary: 'Batch prediction patches/s of a trained run on a store, with and without 8-way TTA.',
+  summary:
+    'Batch prediction patches/s of a trained run on a store, with and without 8-way TTA, on libtorch and ONNX Runtime side by side.',
   options: {
     model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
     data: { type: 'string', default: 'runs/demo/store', description: 'Patch store' },
@@ -17,9 +18,9 @@ export const benchPredictCommand: Command = {
     'batch-size': { type: 'number', default: 128, description: 'Patches per batch' },
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
-  run(values) {
+  async run(values) {
     if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
-    const result = benchPredict({
+    const result = await benchPredict({
       run: values.model,
       store: values.data as string,
       patches: checkInteger(values.patches, '--patches', 1),
@@ -30,7 +31,10 @@ export const benchPredictCommand: Command = {
       return
     }
     console.log(`${result.patches} patches, batch ${result.batchSize}`)
-    console.log(`plain        ${result.plainPatchesPerSec.toFixed(0).padStart(6)} patches/s`)
-    console.log(`8-way TTA    ${result.ttaPatchesPerSec.toFixed(0).padStart(6)} patches/s`)
+    const cell = (v: number) => v.toFixed(0).padStart(11)
+    console.log(`             ${'libtorch'.padStart(11)} ${'onnxruntime'.padStart(11)}`)
+    const { libtorch_patches_s: l, onnxruntime_patches_s: o } = result
+    console.log(`plain        ${cell(l.plain)} ${cell(o.plain)} patches/s`)
+    console.log(`8-way TTA    ${cell(l.tta)} ${cell(o.tta)} patches/s`)
   },
 }

@@ -12,7 +12,7 @@ import type { SplitName } from '../../data/sources/source.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import { ENGINE_OPTIONS, engineOption, TTA_OPTIONS, ttaOption } from '../shared-options.js'
 import { createProgress } from '../progress.js'
 
 function printEvaluation(e: Evaluation): void {
@@ -49,6 +49,7 @@ export const evalCommand: Command = {
       description: 'Split to evaluate: valid, test or train',
     },
     ...TTA_OPTIONS,
+    ...ENGINE_OPTIONS,
     threshold: {
       type: 'string',
       description:
@@ -84,6 +85,7 @@ export const evalCommand: Command = {
       store: values.data,
       split,
       tta,
+      engine: engineOption(values),
       threshold:
         values.threshold === undefined ? null : parseThresholdRule(String(values.threshold)),
       onProgress: (done, total) => progress.update(done, total),

@@ -7,7 +7,7 @@ import { kaggleCsv, plainCsv, predictFiles } from '../../eval/predict-files.js'
 import { ValidationError } from '../../errors.js'
 import { checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import { ENGINE_OPTIONS, engineOption, TTA_OPTIONS, ttaOption } from '../shared-options.js'
 import { createProgress } from '../progress.js'
 
 export const predictCommand: Command = {
@@ -36,6 +36,7 @@ export const predictCommand: Command = {
         "Threshold for the plain format's predicted label; default: the run's own (chosen on its valid split)",
     },
     ...TTA_OPTIONS,
+    ...ENGINE_OPTIONS,
   },
   async run(values, positionals) {
     const sources = [...(typeof values.data === 'string' ? [values.data] : []), ...positionals]
@@ -54,6 +55,7 @@ export const predictCommand: Command = {
       run: values.model,
       sources,
       tta: ttaOption(values),
+      engine: engineOption(values),
       onProgress: (done, total) => progress.update(done, total),
     })
     progress.finish()

@@ -8,7 +8,13 @@ import { createServer, listen, SERVE_DEFAULTS } from '../../serve/server.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { BATCHING_OPTIONS, TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import {
+  BATCHING_OPTIONS,
+  ENGINE_OPTIONS,
+  engineOption,
+  TTA_OPTIONS,
+  ttaOption,
+} from '../shared-options.js'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -27,6 +33,7 @@ export const serveCommand: Command = {
     },
     port: { type: 'number', default: 8080, description: 'Port (0: any free port)' },
     ...TTA_OPTIONS,
+    ...ENGINE_OPTIONS,
     layer: { type: 'string', description: 'Grad-CAM layer for ?explain=1 (default: last block)' },
     ...BATCHING_OPTIONS,
     'max-queue': {
@@ -53,6 +60,7 @@ export const serveCommand: Command = {
     const server = await createServer({
       run: values.model,
       tta: ttaOption(values),
+      engine: engineOption(values),
       layer: values.layer as string | undefined,
       maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
       maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),

@@ -1,0 +1,44 @@
+/**
+ * pcam export: a run's model as ONNX (for Python, inference services, ONNX Runtime anywhere) or as
+ * a static web folder that predicts inside the browser.
+ * @module
+ */
+import { exportOnnx } from '../../export/export.js'
+import { exportWeb } from '../../export/web-bundle.js'
+import { ValidationError } from '../../errors.js'
+import type { Command } from '../command.js'
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'A run as an ONNX file, or a static web folder that predicts in the browser.',
+  description:
+    'Examples:\n' +
+    '  pcam export --model runs/mobilenet --format onnx --out mobilenet.onnx\n' +
+    '  pcam export --model runs/mobilenet --format web --out site/   # serve with any static server',
+  options: {
+    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    format: { type: 'string', default: 'onnx', description: 'onnx or web' },
+    out: {
+      type: 'string',
+      description: 'The .onnx file, or the folder for --format web (required)',
+    },
+    overwrite: { type: 'boolean', description: 'Replace an existing web folder written by pcam' },
+  },
+  async run(values) {
+    if (typeof values.model !== 'string' || typeof values.out !== 'string')
+      throw new ValidationError('Give --model <run folder> and --out <file.onnx | folder>')
+    if (values.format === 'onnx') {
+      const { bytes } = exportOnnx(values.model, values.out)
+      console.log(`Wrote ${values.out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset 17)`)
+    } else if (values.format === 'web') {
+      const files = await exportWeb(values.model, values.out, {
+        overwrite: values.overwrite === true,
+      })
+      console.log(
+        `Wrote ${files.length} files to ${values.out}; serve the folder with any static file server`,
+      )
+    } else {
+      throw new ValidationError(`Expected onnx or web for --format but received "${values.format}"`)
+    }
+  },
+}

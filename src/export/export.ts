@@ -1,0 +1,268 @@
+/**
+ * `pcam export --format onnx`: a run's model as one ONNX file that takes raw patches (uint8
+ * N x P x P x 3, P the run's patch size, the batch dynamic) and gives class probabilities
+ * (N x classes; for PCam's binary models [1 - p, p], in the order of the `classes` metadata).
+ * The graph holds what pcam does before the network: scaling to [0, 1], bilinear resizing to the
+ * input size when it differs from the patch size (torch's interpolate, align_corners=False, as
+ * two MatMuls with its interpolation matrices), and the run's normalisation. Each architecture has an explicit exporter
+ * that mirrors its forward() (residual wiring included); plain layers go through one emitter each.
+ * @module
+ */
+import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { ValidationError } from '../errors.js'
+import { loadRun, runThreshold, type RunConfig } from '../eval/predict.js'
+import { DepthwiseSeparable, type MobileNetV1 } from '../models/mobilenet-v1.js'
+import { InvertedResidual, type MobileNetV2 } from '../models/mobilenet-v2.js'
+import type { PatchClassifier } from '../models/registry.js'
+import { BasicBlock, Bottleneck, type ResNet } from '../models/resnet.js'
+import type { SmallCnn } from '../models/small.js'
+import { interpolate, scope, tensor } from '../torch/index.js'
+import { PCAM_VERSION } from '../version.js'
+import {
+  add,
+  batchNorm,
+  conv,
+  GraphBuilder,
+  layer,
+  maxPool,
+  relu,
+  relu6,
+  type Value,
+} from './onnx-graph.js'
+import { DataType, encodeModel, type ModelMessage } from './onnx-proto.js'
+
+/** ONNX opset (17: the newest Debian's python3-onnx checker knows) and IR version. */
+export const OPSET = 17
+export const IR_VERSION = 8
+export const INPUT_NAME = 'images'
+export const OUTPUT_NAME = 'probabilities'
+/** PCam's patches: level 2 of CAMELYON16's slides (0.243 µm/px at level 0, 4x down). */
+export const PCAM_UM_PER_PX = 0.972
+
+function resnetBody(g: GraphBuilder, net: ResNet, x: Value): Value {
+  let out = maxPool(g, net.maxpool, relu(g, batchNorm(g, net.bn1, conv(g, net.conv1, x))))
+  for (const stage of net.layers) {
+    for (const block of stage.children()) {
+      if (!(block instanceof BasicBlock || block instanceof Bottleneck))
+        throw new ValidationError(`Unexpected ResNet block ${block.constructor.name}`)
+      const skip = block.downsample ? layer(g, block.downsample, out) : out
+      let y = relu(g, batchNorm(g, block.bn1, conv(g, block.conv1, out)))
+      if (block instanceof Bottleneck) {
+        y = relu(g, batchNorm(g, block.bn2, conv(g, block.conv2, y)))
+        y = batchNorm(g, block.bn3, conv(g, block.conv3, y))
+      } else {
+        y = batchNorm(g, block.bn2, conv(g, block.conv2, y))
+      }
+      out = relu(g, add(g, y, skip))
+    }
+  }
+  return out
+}
+
+function mobilenetV1Body(g: GraphBuilder, net: MobileNetV1, x: Value): Value {
+  let out = layer(g, net.stem, x)
+  for (const block of net.features.children()) {
+    if (!(block instanceof DepthwiseSeparable))
+      throw new ValidationError(`Unexpected MobileNet v1 block ${block.constructor.name}`)
+    out = relu6(g, batchNorm(g, block.dwBn, conv(g, block.dw, out)))
+    out = relu6(g, batchNorm(g, block.pwBn, conv(g, block.pw, out)))
+  }
+  return out
+}
+
+function mobilenetV2Body(g: GraphBuilder, net: MobileNetV2, x: Value): Value {
+  let out = x
+  for (const block of net.features.children()) {
+    if (block instanceof InvertedResidual) {
+      const y = layer(g, block.conv, out)
+      out = block.useResidual ? add(g, out, y) : y
+    } else {
+      out = layer(g, block, out)
+    }
+  }
+  return out
+}
+
+function body(g: GraphBuilder, model: PatchClassifier, x: Value): Value {
+  switch (model.spec.arch) {
+    case 'small':
+      return layer(g, (model.body as SmallCnn).features, x)
+    case 'resnet18':
+    case 'resnet34':
+    case 'resnet50':
+      return resnetBody(g, model.body as ResNet, x)
+    case 'mobilenet_v1':
+      return mobilenetV1Body(g, model.body as unknown as MobileNetV1, x)
+    case 'mobilenet_v2':
+      return mobilenetV2Body(g, model.body as unknown as MobileNetV2, x)
+  }
+}
+
+/** The patch size the exported graph takes: the run's stored patches. */
+export function exportPatchSize(config: RunConfig): number {
+  return config.patchSize ?? config.inputSize
+}
+
+/** uint8 N x P x P x 3 → the network's normalised float N x 3 x S x S. */
+function preprocess(g: GraphBuilder, config: RunConfig): Value {
+  const patch = exportPatchSize(config)
+  const size = config.inputSize
+  const { mean, std } = config.normalization
+  const floats = g.node('Cast', [INPUT_NAME], { to: DataType.FLOAT })
+  const nchw = g.node('Transpose', [floats], { perm: [0, 3, 1, 2] })
+  let x = g.node('Mul', [nchw, g.floats('inv255', [1 / 255], [])])
+  if (patch !== size) {
+    // torch's bilinear interpolate is separable: rows then columns, each a P -> S matrix with two
+    // weights a row. The matrices come from torch itself (interpolating the identity), so the
+    // graph's sample positions are torch's to the bit (ONNX Runtime's Resize rounds them
+    // differently: 7e-6 apart at 96 -> 112).
+    const identity = new Float32Array(patch * patch).map((_, i) => (i % (patch + 1) === 0 ? 1 : 0))
+    const matrix = scope(() =>
+      interpolate(tensor(identity, { shape: [1, 1, patch, patch] }), [size, patch], {
+        mode: 'bilinear',
+      })
+        .reshape(size, patch)
+        .contiguous(),
+    )
+    try {
+      const rows = g.weight('resize_rows', matrix)
+      const columns = g.weight('resize_columns', matrix.transpose(0, 1).contiguous())
+      x = g.node('MatMul', [g.node('MatMul', [rows, x]), columns])
+    } finally {
+      matrix.dispose()
+    }
+  }
+  const scale = g.floats(
+    'norm_scale',
+    std.map((s) => 1 / s),
+    [1, 3, 1, 1],
+  )
+  const shift = g.floats(
+    'norm_shift',
+    mean.map((m, c) => -m / (std[c] as number)),
+    [1, 3, 1, 1],
+  )
+  x = g.node('Add', [g.node('Mul', [x, scale]), shift])
+  return { name: x, shape: [3, size, size] }
+}
+
+/** Logits to probabilities: binary models' one logit to [1 - p, p], else a softmax. */
+function probabilities(g: GraphBuilder, logits: Value, classes: number): void {
+  if (logits.shape[0] === 1) {
+    const p = g.node('Sigmoid', [logits.name])
+    const q = g.node('Sub', [g.floats('one', [1], []), p])
+    g.node('Concat', [q, p], { axis: 1 }, OUTPUT_NAME)
+  } else {
+    if (logits.shape[0] !== classes)
+      throw new ValidationError(`The model gives ${logits.shape[0]} outputs for ${classes} classes`)
+    g.node('Softmax', [logits.name], { axis: 1 }, OUTPUT_NAME)
+  }
+}
+
+/** What the exported file says about itself (metadata_props). */
+export function onnxMetadata(config: RunConfig): Record<string, string> {
+  const um = (config as { umPerPx?: number }).umPerPx ?? PCAM_UM_PER_PX
+  return {
+    classes: JSON.stringify(config.classes),
+    threshold: String(runThreshold(config)),
+    normalization: JSON.stringify(config.normalization),
+    input_size: String(config.inputSize),
+    patch_size: String(exportPatchSize(config)),
+    um_per_px: String(um),
+    architecture: config.model.arch,
+    head: config.model.head,
+    output: `${OUTPUT_NAME}: N x ${config.classes.length}, columns in the order of classes`,
+    pcam_version: PCAM_VERSION,
+  }
+}
+
+/** The ONNX model of a loaded run (in eval mode), as bytes. */
+export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array {
+  const g = new GraphBuilder()
+  const x = preprocess(g, config)
+  const features = body(g, model, x)
+  const logits = layer(g, model.head, features)
+  const classes = config.classes.length
+  probabilities(g, logits, classes)
+  const patch = exportPatchSize(config)
+  const message: ModelMessage = {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'pcam',
+    producerVersion: PCAM_VERSION,
+    docString: `pcam ${config.model.arch} (${config.model.head} head): raw uint8 patches in, class probabilities out`,
+    graph: {
+      name: `pcam_${config.model.arch}`,
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [
+        {
+          name: INPUT_NAME,
+          type: {
+            tensorType: {
+              elemType: DataType.UINT8,
+              shape: {
+                dim: [{ dimParam: 'N' }, { dimValue: patch }, { dimValue: patch }, { dimValue: 3 }],
+              },
+            },
+          },
+        },
+      ],
+      output: [
+        {
+          name: OUTPUT_NAME,
+          type: {
+            tensorType: {
+              elemType: DataType.FLOAT,
+              shape: { dim: [{ dimParam: 'N' }, { dimValue: classes === 1 ? 2 : classes }] },
+            },
+          },
+        },
+      ],
+    },
+    metadataProps: Object.entries(onnxMetadata(config)).map(([key, value]) => ({ key, value })),
+  }
+  return encodeModel(message)
+}
+
+/** Writes a run's model to `out` as ONNX (through a temporary name, so no half file is left). */
+export function exportOnnx(run: string, out: string): { bytes: number; config: RunConfig } {
+  const { model, config } = loadRun(run)
+  try {
+    let bytes: Uint8Array
+    try {
+      bytes = onnxModel(model, config)
+    } catch (error) {
+      throw new ValidationError(
+        `The model of ${run} cannot be expressed in ONNX: ${(error as Error).message}. Use --engine libtorch for it.`,
+        { cause: error },
+      )
+    }
+    const partial = `${out}.partial`
+    writeFileSync(partial, bytes)
+    renameSync(partial, out)
+    return { bytes: bytes.length, config }
+  } finally {
+    model.dispose()
+  }
+}
+
+/** Where a run keeps its exported model. */
+export function runOnnxPath(run: string): string {
+  return join(run, 'model.onnx')
+}
+
+/**
+ * The run's model.onnx, exported once and reused; exported again when model.safetensors is
+ * newer (the run trained further).
+ */
+export function ensureRunOnnx(run: string): string {
+  const path = runOnnxPath(run)
+  const weights = join(run, 'model.safetensors')
+  if (existsSync(path) && existsSync(weights)) {
+    if (statSync(path).mtimeMs >= statSync(weights).mtimeMs) return path
+  }
+  exportOnnx(run, path)
+  return path
+}

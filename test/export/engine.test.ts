@@ -1,0 +1,128 @@
+// The ONNX Runtime engine in the commands that predict: eval gives the same metrics as libtorch,
+// the run's model.onnx is exported once and reused, and bad input (a corrupted or foreign .onnx,
+// patches of another size, a model ONNX cannot express) is refused with the file's name.
+import assert from 'node:assert/strict'
+import { mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { before, describe, it } from 'node:test'
+import { PatchStore } from '../../src/data/store.js'
+import { evaluateToFolder } from '../../src/eval/artifacts.js'
+import { openPredictor } from '../../src/eval/predictor.js'
+import { runOnnxPath } from '../../src/export/export.js'
+import { GraphBuilder, layer } from '../../src/export/onnx-graph.js'
+import { encodeModel } from '../../src/export/onnx-proto.js'
+import { AvgPool2d } from '../../src/nn/index.js'
+import * as t from '../../src/torch/index.js'
+import { makeRandomRun } from '../helpers/random-run.js'
+import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-engine-'))
+let store = ''
+const run = join(root, 'run')
+
+describe('the onnxruntime engine', () => {
+  before(async () => {
+    store = await makeSyntheticStore(root)
+    const opened = PatchStore.open(store)
+    const idx = t.tensor(BigInt64Array.from([...Array(32).keys()], BigInt))
+    const { images } = opened.gather(idx)
+    await makeRandomRun(run, { arch: 'resnet18', head: 'concat', numClasses: 1 }, images)
+    images.dispose()
+    opened.dispose()
+  })
+
+  it('eval --engine onnxruntime gives the same metrics as libtorch, TTA included', async () => {
+    for (const tta of [false, true]) {
+      const evaluate = (engine: 'libtorch' | 'onnxruntime') =>
+        evaluateToFolder({
+          run,
+          store,
+          split: 'valid',
+          tta,
+          threshold: null,
+          engine,
+          topLosses: 0,
+          dir: join(root, `eval-${engine}-${tta}`),
+        })
+      const a = (await evaluate('libtorch')).result
+      const b = (await evaluate('onnxruntime')).result
+      assert.equal(b.evaluation.engine, 'onnxruntime')
+      const diff = Math.max(...a.probabilities.map((p, i) => Math.abs(p - b.probabilities[i]!)))
+      assert.ok(diff < 1e-4, `max difference ${diff}`)
+      for (const key of ['rocAuc', 'accuracy', 'sensitivity', 'specificity'] as const)
+        assert.ok(Math.abs(a.evaluation[key] - b.evaluation[key]) < 1e-6, key)
+    }
+  })
+
+  it('exports model.onnx into the run once and reuses it', async () => {
+    const path = runOnnxPath(run)
+    const before = statSync(path).mtimeMs
+    const predictor = await openPredictor(run, 'onnxruntime')
+    predictor.dispose()
+    assert.equal(statSync(path).mtimeMs, before)
+  })
+
+  it('refuses patches of another size, naming the file', async () => {
+    const predictor = await openPredictor(run, 'onnxruntime')
+    const images = t.zeros([2, 24, 24, 3], { dtype: 'uint8' })
+    try {
+      await assert.rejects(predictor.predict(images), (error: Error) => {
+        assert.equal(error.name, 'DataError')
+        assert.match(error.message, /model\.onnx takes 16x16 RGB patches but received 24x24x3/)
+        return true
+      })
+    } finally {
+      images.dispose()
+      predictor.dispose()
+    }
+  })
+
+  it('refuses a corrupted model.onnx and a foreign one, naming the file', async () => {
+    const path = runOnnxPath(run)
+    const future = new Date(Date.now() + 60_000)
+    writeFileSync(path, Buffer.from('\x08\x07\x12\xff\xffnot a model at all'))
+    utimesSync(path, future, future)
+    await assert.rejects(openPredictor(run, 'onnxruntime'), (error: Error) => {
+      assert.equal(error.name, 'DataError')
+      assert.ok(error.message.startsWith(`${path} is not an ONNX model`), error.message)
+      return true
+    })
+    // A valid ONNX model that pcam did not write (an identity on floats, no pcam metadata).
+    const vi = (name: string) => ({
+      name,
+      type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 1 }] } } },
+    })
+    writeFileSync(
+      path,
+      encodeModel({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 17 }],
+        producerName: 'elsewhere',
+        producerVersion: '1',
+        graph: {
+          name: 'identity',
+          node: [{ name: 'n', opType: 'Identity', input: ['x'], output: ['y'], attribute: [] }],
+          initializer: [],
+          input: [vi('x')],
+          output: [vi('y')],
+        },
+        metadataProps: [],
+      }),
+    )
+    utimesSync(path, future, future)
+    await assert.rejects(openPredictor(run, 'onnxruntime'), (error: Error) => {
+      assert.match(error.message, /is not a model exported by pcam/)
+      assert.ok(error.message.includes(path))
+      return true
+    })
+  })
+
+  it('names a layer that ONNX export cannot express', () => {
+    const g = new GraphBuilder()
+    assert.throws(
+      () => layer(g, new AvgPool2d(2), { name: 'x', shape: [3, 8, 8] }),
+      /AvgPool2d has no ONNX exporter in pcam/,
+    )
+  })
+})

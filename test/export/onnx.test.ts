@@ -1,0 +1,127 @@
+// ONNX export of every architecture and head: each file passes ONNX's own checker (Debian's
+// python3-onnx, full_check), and ONNX Runtime's probabilities on real PCam patches equal pcam's
+// (libtorch) within 1e-4, plain and with test-time augmentation, at the patch size and upsampled.
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runPythonJson } from '../../src/bench/python.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
+import { decodePatch } from '../../src/data/decode.js'
+import { KERAS_NORMALIZATION } from '../../src/data/augment.js'
+import { exportOnnx } from '../../src/export/export.js'
+import { openPredictor } from '../../src/eval/predictor.js'
+import { ARCHITECTURES, type HeadKind } from '../../src/models/registry.js'
+import * as t from '../../src/torch/index.js'
+import { makeRandomRun } from '../helpers/random-run.js'
+import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-onnx-'))
+let patches: t.Tensor
+
+/** 12 real validation patches, 6 of each class, as N x 96 x 96 x 3 uint8. */
+async function realPatches(): Promise<t.Tensor> {
+  const pixels: Buffer[] = []
+  for (const label of ['0', '1']) {
+    const folder = join(PCAM_JPEG, 'valid', label)
+    for (const file of readdirSync(folder).sort().slice(0, 6))
+      pixels.push((await decodePatch(readFileSync(join(folder, file)))).pixels)
+  }
+  return t.tensor(new Uint8Array(Buffer.concat(pixels)), { shape: [pixels.length, 96, 96, 3] })
+}
+
+/** max |a - b| over two equal-length arrays. */
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length)
+  return Math.max(...a.map((v, i) => Math.abs(v - (b[i] as number))))
+}
+
+/** Both engines on the same patches; returns the largest difference. */
+async function compareEngines(run: string, tta: boolean): Promise<number> {
+  const reference = await openPredictor(run, 'libtorch')
+  const onnx = await openPredictor(run, 'onnxruntime')
+  try {
+    const p = await reference.predict(patches, tta)
+    const q = await onnx.predict(patches, tta)
+    // The weights are scaled so probabilities spread out: a wrong graph cannot pass by saturation.
+    assert.ok(
+      p.filter((v) => v > 0.05 && v < 0.95).length >= 3,
+      `probabilities saturated: ${Array.from(p).join(', ')}`,
+    )
+    return maxDiff(p, q)
+  } finally {
+    reference.dispose()
+    onnx.dispose()
+  }
+}
+
+describe('ONNX export', { skip: skipWithoutData }, () => {
+  before(async () => {
+    patches = await realPatches()
+  })
+  after(() => patches?.dispose())
+
+  const cases: { arch: (typeof ARCHITECTURES)[number]; head: HeadKind }[] = ARCHITECTURES.flatMap(
+    (arch) => (['concat', 'linear'] as const).map((head) => ({ arch, head })),
+  )
+  const exported: string[] = []
+
+  for (const { arch, head } of cases) {
+    it(`${arch} with a ${head} head: ONNX Runtime gives pcam's probabilities within 1e-4`, async () => {
+      const run = join(root, `${arch}-${head}`)
+      const normalization = arch === 'mobilenet_v1' ? KERAS_NORMALIZATION : undefined
+      await makeRandomRun(run, { arch, head, numClasses: 1 }, patches, { normalization })
+      const out = join(run, 'model.onnx')
+      exportOnnx(run, out)
+      exported.push(out)
+      const diff = await compareEngines(run, false)
+      assert.ok(diff < 1e-4, `max difference ${diff}`)
+    })
+  }
+
+  it('passes onnx.checker.check_model(full_check=True) for every architecture and head', () => {
+    assert.equal(exported.length, cases.length, 'every export above must have run')
+    const script = join(PACKAGE_ROOT, 'test', 'export', 'onnx_check.py')
+    const reply = runPythonJson(script, { paths: exported }) as {
+      path: string
+      opset: number
+      elem_type: number
+      dims: unknown[]
+      metadata: Record<string, string>
+    }[]
+    assert.deepEqual(
+      reply.map((r) => r.path),
+      exported,
+    )
+    for (const { opset, elem_type: elemType, dims, metadata } of reply) {
+      assert.ok(opset >= 17)
+      assert.equal(elemType, 2, 'uint8 input')
+      assert.deepEqual(dims, ['N', 96, 96, 3])
+      assert.deepEqual(JSON.parse(metadata.classes as string), ['0', '1'])
+      assert.equal(metadata.threshold, '0.42')
+      assert.equal(metadata.input_size, '96')
+      assert.ok(metadata.normalization && metadata.um_per_px && metadata.pcam_version)
+    }
+  })
+
+  it('averages the 8 symmetries as pcam does (TTA), within 1e-4', async () => {
+    const diff = await compareEngines(join(root, 'resnet18-concat'), true)
+    assert.ok(diff < 1e-4, `max difference ${diff}`)
+  })
+
+  for (const [arch, size] of [
+    ['small', 128],
+    ['mobilenet_v1', 112],
+  ] as const) {
+    it(`${arch} trained at ${size}px on 96px patches resizes inside the graph, within 1e-4`, async () => {
+      const run = join(root, `${arch}-${size}`)
+      await makeRandomRun(run, { arch, head: 'concat', numClasses: 1 }, patches, {
+        inputSize: size,
+      })
+      const diff = await compareEngines(run, false)
+      assert.ok(diff < 1e-4, `max difference ${diff}`)
+    })
+  }
+})
