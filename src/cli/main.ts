@@ -68,6 +68,16 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
   {
+    name: 'slide info',
+    summary: 'Vendor, levels, µm/px and objective power of a whole-slide image (OpenSlide)',
+    load: async () => (await import('./commands/slide-info.js')).slideInfoCommand,
+  },
+  {
+    name: 'slide predict',
+    summary: "Tumour map of whole slides at the model's resolution: CSV, heatmap, GeoJSON, summary",
+    load: async () => (await import('./commands/slide-predict.js')).slidePredictCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,
