@@ -108,6 +108,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-memory.js')).benchMemoryCommand,
   },
   {
+    name: 'bench slide',
+    summary: 'Slide prediction tiles/s against batch prediction; peak memory on 1x and 4x slides',
+    load: async () => (await import('./commands/bench-slide.js')).benchSlideCommand,
+  },
+  {
     name: 'bench data',
     summary: 'Prepare and loader throughput on real patches, memory while preparing',
     load: async () => (await import('./commands/bench-data.js')).benchDataCommand,

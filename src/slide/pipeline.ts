@@ -10,8 +10,11 @@ import type { PatchClassifier } from '../models/registry.js'
 import type { Tile } from './grid.js'
 import type { TileScale } from './resolution.js'
 
-/** Probabilities of a batch of patches (N x P x P x 3 uint8): where an inference engine plugs in. */
-export type TilePredictor = (images: Tensor) => Float32Array
+/**
+ * Probabilities of a batch of patches (N x P x P x 3 uint8): where an inference engine plugs in.
+ * Synchronous in a CLI process, asynchronous where the model runs in the server's model worker.
+ */
+export type TilePredictor = (images: Tensor) => Float32Array | Promise<Float32Array>
 
 /**
  * The one place slide prediction calls a model: libtorch's predictImages with the run's input
@@ -28,6 +31,24 @@ export function torchPredictor(
     noGrad(() => predictImages(model, images, { ...input, mixedPrecision, tta: options.tta }))
 }
 
+/**
+ * Runs of tiles next to each other in a row, each read as one strip: one OpenSlide call and one
+ * decode of the slide's own tiles per run instead of per tile. Only where a level pixel is a
+ * whole number of level-0 pixels, so a strip holds exactly the pixels separate reads would.
+ */
+function rowRuns(tiles: readonly Tile[], downsample: number): Tile[][] {
+  const runs: Tile[][] = []
+  const whole = Number.isInteger(downsample)
+  for (const t of tiles) {
+    const run = runs.at(-1)
+    const prev = run?.at(-1)
+    const joins = whole && prev !== undefined && prev.row === t.row && prev.col + 1 === t.col
+    if (joins && (t.x - (run![0] as Tile).x) % downsample === 0) run!.push(t)
+    else runs.push([t])
+  }
+  return runs
+}
+
 /** Reads the tiles as one N x P x P x 3 uint8 batch at the model's scale. */
 export async function readTiles(
   slide: OpenSlide,
@@ -35,12 +56,24 @@ export async function readTiles(
   scale: TileScale,
   patchSize: number,
 ): Promise<Tensor> {
-  const regions = await Promise.all(
-    tiles.map((t) => slide.readRegion(t.x, t.y, scale.level, scale.readSize, scale.readSize)),
+  const downsample = (slide.levels[scale.level] as { downsample: number }).downsample
+  const runs = rowRuns(tiles, downsample)
+  const strips = await Promise.all(
+    runs.map((run) => {
+      const first = run[0] as Tile
+      const width = ((run.at(-1) as Tile).x - first.x) / downsample + scale.readSize
+      return slide.readRegion(first.x, first.y, scale.level, width, scale.readSize)
+    }),
   )
   return scope(() => {
-    const batch = stack(regions, 0)
-    for (const r of regions) r.dispose()
+    const views = runs.flatMap((run, i) =>
+      run.map((t) => {
+        const offset = (t.x - (run[0] as Tile).x) / downsample
+        return (strips[i] as Tensor).slice(1, offset, offset + scale.readSize)
+      }),
+    )
+    const batch = stack(views, 0)
+    for (const s of strips) s.dispose()
     if (!scale.resample) return batch
     const x = batch.permute(0, 3, 1, 2).float()
     return interpolate(x, patchSize, { mode: 'bilinear' })
@@ -77,7 +110,7 @@ export async function predictTiles(
     // NOTE: if prediction throws, the read in flight must not become an unhandled rejection.
     next?.catch(() => undefined)
     try {
-      out.set(predict(images), start)
+      out.set(await predict(images), start)
     } catch (error) {
       next?.then((t) => t.dispose())
       throw error
