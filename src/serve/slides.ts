@@ -7,7 +7,8 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { createRequire } from 'node:module'
+import { dirname, extname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import sharp from 'sharp'
 import { runThreshold, type RunConfig } from '../eval/predict.js'
@@ -113,12 +114,9 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
     ['/slide.js', join(PACKAGE_ROOT, 'dist', 'web', 'slide.js'), 'text/javascript; charset=utf-8'],
     [
       '/vendor/openseadragon.min.js',
+      // The npm package, wherever it was installed (served by pcam: the page needs no CDN).
       join(
-        PACKAGE_ROOT,
-        'node_modules',
-        'openseadragon',
-        'build',
-        'openseadragon',
+        dirname(createRequire(import.meta.url).resolve('openseadragon')),
         'openseadragon.min.js',
       ),
       'text/javascript; charset=utf-8',
