@@ -144,7 +144,8 @@ export async function predictSlide(
       tissueMask: useMask,
       threshold: model.threshold,
       score: {
-        max: probabilities.length ? Math.max(...probabilities) : 0,
+        // NOTE: a reduce, not Math.max(...p): spreading 100k+ tiles overflows the call stack.
+        max: probabilities.reduce((a, b) => Math.max(a, b), 0),
         topKMean: topKMean(probabilities, k),
         k,
       },
