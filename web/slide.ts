@@ -153,7 +153,13 @@ async function openSlide(name: string): Promise<void> {
   result = null
   tileInfo.replaceChildren()
   const info = await json<{
-    deepZoom: { width: number; height: number; tileSize: number; maxLevel: number }
+    deepZoom: {
+      width: number
+      height: number
+      tileSize: number
+      minLevel: number
+      maxLevel: number
+    }
     job: Job | null
   }>(api(name))
   const dz = info.deepZoom
@@ -164,7 +170,7 @@ async function openSlide(name: string): Promise<void> {
     height: dz.height,
     tileSize: dz.tileSize,
     tileOverlap: 0,
-    minLevel: 0,
+    minLevel: dz.minLevel,
     maxLevel: dz.maxLevel,
     getTileUrl: (level: number, x: number, y: number) => api(name, `/dz/${level}/${x}_${y}.jpeg`),
   })

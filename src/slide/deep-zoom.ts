@@ -14,17 +14,27 @@ export interface DeepZoomInfo {
   width: number
   height: number
   tileSize: number
+  /** The coarsest level served: below it a tile would need too large a read (see below). */
+  minLevel: number
   maxLevel: number
 }
 
+/** Largest read behind one Deep Zoom tile (pixels); coarser levels are not served. */
+const MAX_TILE_READ = 4096 * 4096
+
 export function deepZoomInfo(slide: OpenSlide): DeepZoomInfo {
   const { width, height } = slide.levels[0] as { width: number; height: number }
-  return {
-    width,
-    height,
-    tileSize: DZ_TILE,
-    maxLevel: Math.ceil(Math.log2(Math.max(width, height, 1))),
+  const maxLevel = Math.ceil(Math.log2(Math.max(width, height, 1)))
+  // A slide without coarse levels (one level of gigapixels) would need the whole slide read for
+  // the most zoomed-out tiles: those levels are left out and the viewer starts further in.
+  const coarsest = (slide.levels.at(-1) as { downsample: number }).downsample
+  const read = (level: number) => {
+    const span = DZ_TILE * 2 ** (maxLevel - level)
+    return (Math.min(span, width) / coarsest) * (Math.min(span, height) / coarsest)
   }
+  let minLevel = 0
+  while (minLevel < maxLevel && read(minLevel) > MAX_TILE_READ) minLevel++
+  return { width, height, tileSize: DZ_TILE, minLevel, maxLevel }
 }
 
 /** The JPEG of Deep Zoom tile (col, row) of `level`. */
@@ -35,9 +45,9 @@ export async function deepZoomTile(
   row: number,
 ): Promise<Buffer> {
   const info = deepZoomInfo(slide)
-  if (!Number.isInteger(level) || level < 0 || level > info.maxLevel)
+  if (!Number.isInteger(level) || level < info.minLevel || level > info.maxLevel)
     throw new ValidationError(
-      `Expected a Deep Zoom level in 0..${info.maxLevel} but received ${level}`,
+      `Expected a Deep Zoom level in ${info.minLevel}..${info.maxLevel} but received ${level}`,
     )
   const scale = 2 ** (info.maxLevel - level)
   const levelWidth = Math.ceil(info.width / scale)
