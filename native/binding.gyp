@@ -11,11 +11,13 @@
         "src/optim.cc",
         "src/mmap.cc",
         "src/runtime.cc",
-        "src/dist.cc"
+        "src/dist.cc",
+        "src/slide.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node libtorch.mjs include_dirs)"
+        "<!@(node libtorch.mjs include_dirs)",
+        "/usr/include/openslide"
       ],
       "defines": [
         "NAPI_VERSION=8",
@@ -25,7 +27,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"],
-      "libraries": ["<!@(node libtorch.mjs libraries)"],
+      "libraries": ["<!@(node libtorch.mjs libraries)", "-lopenslide"],
       "ldflags": ["<!@(node libtorch.mjs ldflags)"]
     }
   ]

@@ -12,6 +12,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterOptim(env, exports);
   RegisterMmap(env, exports);
   RegisterDist(env, exports);
+  RegisterSlide(env, exports);
   return exports;
 }
 

@@ -73,6 +73,16 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/export.js')).exportCommand,
   },
   {
+    name: 'slide info',
+    summary: 'Vendor, levels, µm/px and objective power of a whole-slide image (OpenSlide)',
+    load: async () => (await import('./commands/slide-info.js')).slideInfoCommand,
+  },
+  {
+    name: 'slide predict',
+    summary: "Tumour map of whole slides at the model's resolution: CSV, heatmap, GeoJSON, summary",
+    load: async () => (await import('./commands/slide-predict.js')).slidePredictCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,
@@ -101,6 +111,11 @@ const COMMANDS: Entry[] = [
     name: 'bench memory',
     summary: 'Live tensors and resident memory over training, validation, prediction and serving',
     load: async () => (await import('./commands/bench-memory.js')).benchMemoryCommand,
+  },
+  {
+    name: 'bench slide',
+    summary: 'Slide prediction tiles/s against batch prediction; peak memory on 1x and 4x slides',
+    load: async () => (await import('./commands/bench-slide.js')).benchSlideCommand,
   },
   {
     name: 'bench data',

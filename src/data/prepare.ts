@@ -36,6 +36,18 @@ export interface PrepareProgress {
   total: number
 }
 
+/**
+ * Micrometres per pixel of PCam's and Kaggle's patches: Camelyon16 scans at 0.243 um/px taken
+ * at 10x (4x downsampled), as the PCam paper gives it.
+ */
+export const PCAM_MPP = 0.972
+
+/** The store's mpp: the one given, PCAM_MPP for PCam/Kaggle sources, else none (unknown). */
+function patchMpp(mpp: number | undefined, kind: string): { mpp?: number } {
+  if (mpp !== undefined) return { mpp }
+  return kind === 'pcam-hdf5' || kind === 'kaggle' ? { mpp: PCAM_MPP } : {}
+}
+
 export interface PrepareOptions {
   sources: string[]
   out: string
@@ -49,6 +61,8 @@ export interface PrepareOptions {
   overwrite?: boolean
   /** Expected patch size; default: the size most patches have. */
   size?: number
+  /** Micrometres per pixel of the patches; default PCAM_MPP for PCam and Kaggle sources. */
+  mpp?: number
   onProgress?: (progress: PrepareProgress) => void
   signal?: AbortSignal
 }
@@ -127,6 +141,7 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
       channels: 3,
       classes: source.classes,
       source: { kind: source.kind, description: source.description, paths: options.sources },
+      ...patchMpp(options.mpp, source.kind),
       ids: written.accepted.map((a) => a.id),
       slides: written.accepted.some((a) => a.slide !== null)
         ? written.accepted.map((a) => a.slide)

@@ -38,6 +38,8 @@ export interface StoreMeta {
   statsFrom?: 'train' | 'all'
   duplicatesDropped: number
   skipped: number
+  /** Micrometres per pixel the patches were taken at, when known (pcam data prepare --mpp). */
+  mpp?: number
   createdAt: string
   pcamVersion: string
 }

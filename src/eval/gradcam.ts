@@ -89,7 +89,7 @@ export function gradCam(model: FeatureClassifier, x: Tensor, options: GradCamOpt
 }
 
 /** Jet colours of heatmaps (... x H x W in [0, 1]) as ... x H x W x 3 floats in [0, 1]. */
-function jet(heat: Tensor): Tensor {
+export function jet(heat: Tensor): Tensor {
   return scope(() => {
     const channel = (centre: number) => heat.mul(4).sub(centre).abs().neg().add(1.5).clamp(0, 1)
     return cat(

@@ -20,6 +20,8 @@ export interface RunConfig {
   /** Side of the training patches (the network sees them resized to inputSize). */
   patchSize?: number
   inputSize: number
+  /** Micrometres per pixel of the training patches, when the store recorded it. */
+  mpp?: number
   normalization: Normalization
   recipe: { mixedPrecision?: boolean } & Record<string, unknown>
   data?: { store: string; source: string; splitMethod: string }

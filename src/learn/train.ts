@@ -336,6 +336,7 @@ async function trainWith(
         model: model.spec,
         classes: store.meta.classes,
         patchSize: store.meta.height,
+        ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
         inputSize: size,
         normalization,
         recipe: { ...config, store: undefined, out: undefined },

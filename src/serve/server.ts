@@ -22,6 +22,7 @@ import { ModelWorker } from './inference.js'
 import { registerOnnxRoutes } from './onnx-routes.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from './model-card.js'
+import { registerSlideRoutes } from './slides.js'
 import { readUploads, toPatch } from './uploads.js'
 
 export interface ServeOptions {
@@ -44,6 +45,8 @@ export interface ServeOptions {
   /** Time close() gives requests in flight before it closes their connections. */
   shutdownTimeoutMs?: number
   logger?: boolean
+  /** A folder of whole slides for the slide viewer (/slides). */
+  slides?: string
 }
 
 // No wait by default: on a CPU a batch takes long enough that the next one forms meanwhile, and
@@ -250,6 +253,9 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   allow('/api/model', 'GET')
   allow('/healthz', 'GET')
   allow('/metrics', 'GET')
+  const closeSlides = options.slides
+    ? registerSlideRoutes(app, { folder: options.slides, worker, config })
+    : undefined
 
   return {
     app,
@@ -271,6 +277,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
         clearTimeout(deadline)
       }
       await batcher.drain()
+      closeSlides?.()
       await worker.close()
     },
   }

@@ -14,6 +14,8 @@ import { PACKAGE_ROOT } from '../paths.js'
 export type NativeHandle = { readonly __nativeTensor: unique symbol }
 /** An opaque reference to a libtorch random generator. */
 export type GeneratorHandle = { readonly __nativeGenerator: unique symbol }
+/** An opaque reference to an open OpenSlide slide. */
+export type SlideHandle = { readonly __nativeSlide: unique symbol }
 type H = NativeHandle
 type Maybe = NativeHandle | null
 type Scalar = number | boolean
@@ -195,6 +197,23 @@ export interface NativeBinding {
   clipGradNorm(params: H[], maxNorm: number): number
   // native/src/mmap.cc
   mmapFile(path: string): H
+  // native/src/slide.cc
+  slideOpen(path: string): SlideHandle | null
+  slideClose(slide: SlideHandle): void
+  slideDetectVendor(path: string): string | null
+  slideVersion(): string
+  slideLevels(slide: SlideHandle): { width: number; height: number; downsample: number }[]
+  slideProperties(slide: SlideHandle): Record<string, string>
+  slideAssociated(slide: SlideHandle): { name: string; width: number; height: number }[]
+  slideReadRegion(
+    slide: SlideHandle,
+    x: number,
+    y: number,
+    level: number,
+    width: number,
+    height: number,
+  ): Promise<H>
+  slideReadAssociated(slide: SlideHandle, name: string, width: number, height: number): Promise<H>
   // native/src/dist.cc (absent when built without Gloo's headers; distBackends is then "")
   distBackends: string
   distInit?(

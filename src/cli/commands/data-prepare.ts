@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_SKIPPED, prepareStore } from '../../data/prepare.js'
 import { parseSlideMap, type SplitSpec } from '../../data/split.js'
 import { ValidationError } from '../../errors.js'
+import { checkNumber } from '../../torch/check.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress, withInterrupt } from '../progress.js'
 
@@ -70,6 +71,11 @@ export const dataPrepareCommand: Command = {
       type: 'boolean',
       description: 'Replace the patch store at --out (refuses any folder that is not a store)',
     },
+    mpp: {
+      type: 'number',
+      description:
+        'Micrometres per pixel of the patches, recorded for whole-slide prediction (PCam/Kaggle: 0.972)',
+    },
     json: { type: 'boolean', description: 'Print the result as JSON' },
   },
   async run(values, positionals) {
@@ -87,6 +93,7 @@ export const dataPrepareCommand: Command = {
         maxSkipped: values['max-skipped'] as number | undefined,
         overwrite: values.overwrite === true,
         size: values.size as number | undefined,
+        mpp: values.mpp === undefined ? undefined : checkNumber(values.mpp, '--mpp', 0.01, 100),
         onProgress: ({ done, total }) => progress.update(done, total),
         signal,
       }),

@@ -52,6 +52,10 @@ export const serveCommand: Command = {
       description: 'Most images in one request',
     },
     log: { type: 'boolean', description: 'Log every request (JSON lines)' },
+    slides: {
+      type: 'string',
+      description: 'Folder of whole slides for the slide viewer at /slides',
+    },
   },
   async run(values) {
     if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
@@ -70,6 +74,7 @@ export const serveCommand: Command = {
       ),
       maxFiles: checkInteger(values['max-files'], '--max-files', 1),
       logger: values.log === true,
+      slides: values.slides as string | undefined,
     })
     const address = await listen(server, values.host as string, port)
     console.log(`pcam serving ${values.model} at ${address} (Ctrl-C to stop)`)

@@ -1,0 +1,25 @@
+/**
+ * One slide predicted in a fresh process for pcam bench slide, so its peak resident memory is the
+ * slide's alone: argv[2] is a JSON {run, slide, out, tissueMask}; prints the summary and maxRSS.
+ * @module
+ */
+import { loadSlideModel } from '../slide/batch.js'
+import { predictSlide } from '../slide/predict-slide.js'
+
+const args = JSON.parse(process.argv[2] as string) as {
+  run: string
+  slide: string
+  out: string
+  tissueMask: boolean
+}
+const model = loadSlideModel(args.run)
+try {
+  const summary = await predictSlide(args.slide, model, {
+    out: args.out,
+    tissueMask: args.tissueMask,
+  })
+  // resourceUsage's maxRSS is in kilobytes.
+  console.log(JSON.stringify({ summary, maxRssMb: process.resourceUsage().maxRSS / 1024 }))
+} finally {
+  model.dispose()
+}

@@ -1,0 +1,137 @@
+/**
+ * pcam bench slide: tiles/s of whole-slide prediction against batch prediction of the same
+ * patches already in memory (what reading and tiling cost), and peak resident memory on a slide
+ * and on one four times larger (memory must not grow with the slide).
+ * @module
+ */
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import sharp from 'sharp'
+import { DataError } from '../errors.js'
+import { loadSlideModel } from '../slide/batch.js'
+import { tileGrid, tissueTiles } from '../slide/grid.js'
+import { readTiles } from '../slide/pipeline.js'
+import type { SlideSummary } from '../slide/predict-slide.js'
+import { slideResolution, tileScale } from '../slide/resolution.js'
+import type { Tensor } from '../torch/index.js'
+import { OpenSlide } from '../torch/openslide.js'
+
+export interface SlideBenchResult {
+  slide_tiles_s: number
+  predict_patches_s: number
+  rss_small_mb: number
+  rss_large_mb: number
+  tiles: number
+  small: { width: number; height: number; tiles: number }
+  large: { width: number; height: number; tiles: number }
+}
+
+const CHILD = fileURLToPath(new URL('./slide-child.js', import.meta.url))
+
+/** Writes `repeat` x `repeat` copies of the slide's level 0 as a pyramidal TIFF at its µm/px. */
+async function tiledCopy(
+  source: string,
+  repeat: number,
+  path: string,
+): Promise<{ width: number; height: number }> {
+  using slide = OpenSlide.open(source)
+  const { width, height } = slide.levels[0] as { width: number; height: number }
+  const mpp = slideResolution(source, slide.properties).mpp
+  const region = await slide.readRegion(0, 0, 0, width, height)
+  const pixels = Buffer.from(region.data() as Uint8Array)
+  region.dispose()
+  const tile = { input: pixels, raw: { width, height, channels: 3 as const } }
+  const composite = []
+  for (let r = 0; r < repeat; r++)
+    for (let c = 0; c < repeat; c++) composite.push({ ...tile, left: c * width, top: r * height })
+  await sharp({
+    create: { width: width * repeat, height: height * repeat, channels: 3, background: '#ffffff' },
+  })
+    .composite(composite)
+    .tiff({
+      tile: true,
+      pyramid: true,
+      compression: 'jpeg',
+      quality: 90,
+      xres: 1000 / mpp,
+      yres: 1000 / mpp,
+      resolutionUnit: 'cm',
+    })
+    .toFile(path)
+  return { width: width * repeat, height: height * repeat }
+}
+
+function predictInChild(
+  run: string,
+  slide: string,
+  out: string,
+): { summary: SlideSummary; maxRssMb: number } {
+  const child = spawnSync(
+    process.execPath,
+    [CHILD, JSON.stringify({ run, slide, out, tissueMask: false })],
+    {
+      encoding: 'utf8',
+    },
+  )
+  if (child.status !== 0)
+    throw new DataError(`Slide prediction of ${slide} failed: ${child.stderr.trim()}`)
+  return JSON.parse(child.stdout.trim().split('\n').pop() as string)
+}
+
+/** Batch prediction of the large slide's tiles, read beforehand: patches/s of the model alone. */
+async function predictAlone(run: string, slide: string, batchSize: number): Promise<number> {
+  const model = loadSlideModel(run)
+  try {
+    using s = OpenSlide.open(slide)
+    const base = s.levels[0] as { width: number; height: number }
+    const scale = tileScale(
+      s.levels,
+      slideResolution(slide, s.properties).mpp,
+      model.mpp,
+      model.patchSize,
+    )
+    const grid = tileGrid(slide, base.width, base.height, scale, model.patchSize)
+    const tiles = tissueTiles(grid, null, 0)
+    const batches: Tensor[] = []
+    for (let i = 0; i < tiles.length; i += batchSize)
+      batches.push(await readTiles(s, tiles.slice(i, i + batchSize), scale, model.patchSize))
+    const started = performance.now()
+    for (const b of batches) await model.predict(b)
+    const seconds = (performance.now() - started) / 1000
+    for (const b of batches) b.dispose()
+    return tiles.length / seconds
+  } finally {
+    model.dispose()
+  }
+}
+
+/** Runs the benchmark on copies of `source` (1x and 2x2) predicted with `run`. */
+export async function benchSlide(options: {
+  run: string
+  source: string
+}): Promise<SlideBenchResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-slide-'))
+  try {
+    const small = join(dir, 'small.tif')
+    const large = join(dir, 'large.tif')
+    const smallSize = await tiledCopy(options.source, 1, small)
+    const largeSize = await tiledCopy(options.source, 2, large)
+    const a = predictInChild(options.run, small, join(dir, 'out'))
+    const b = predictInChild(options.run, large, join(dir, 'out'))
+    const predict = await predictAlone(options.run, large, 64)
+    return {
+      slide_tiles_s: b.summary.tilesPerSecond,
+      predict_patches_s: predict,
+      rss_small_mb: a.maxRssMb,
+      rss_large_mb: b.maxRssMb,
+      tiles: b.summary.tissueTiles,
+      small: { ...smallSize, tiles: a.summary.tissueTiles },
+      large: { ...largeSize, tiles: b.summary.tissueTiles },
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}

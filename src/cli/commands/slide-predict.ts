@@ -1,0 +1,97 @@
+/**
+ * pcam slide predict: tumour maps of whole slides at the model's resolution.
+ * @module
+ */
+import { DataError, ValidationError } from '../../errors.js'
+import { loadSlideModel, predictSlides } from '../../slide/batch.js'
+import { DEFAULT_MIN_TISSUE } from '../../slide/predict-slide.js'
+import { checkInteger, checkNumber } from '../../torch/index.js'
+import type { Command, OptionValues } from '../command.js'
+import { createProgress } from '../progress.js'
+import { TTA_OPTIONS, ttaOption } from '../shared-options.js'
+
+const optionalNumber = (values: OptionValues, name: string, min: number, max: number) =>
+  values[name] === undefined ? undefined : checkNumber(values[name], `--${name}`, min, max)
+
+export const slidePredictCommand: Command = {
+  name: 'slide predict',
+  args: '<slide or folder...>',
+  summary: 'Tumour map of whole slides: tiles.csv, heatmap, overlay, tumour.geojson, summary.json.',
+  description:
+    'Example:\n  pcam slide predict --model runs/mobilenet_v1 slides/ --out maps\n' +
+    'Each slide gets <out>/<slide name>/; <out>/slides.csv lists every slide.',
+  options: {
+    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    out: { type: 'string', default: 'slides-out', description: 'Folder for the outputs' },
+    'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
+    'model-mpp': { type: 'number', description: "µm/px of the run's patches if it records none" },
+    stride: {
+      type: 'number',
+      description: 'Step between tiles in model pixels (default: the patch size)',
+    },
+    'no-tissue-mask': { type: 'boolean', description: 'Predict every tile, background included' },
+    'min-tissue': {
+      type: 'number',
+      default: DEFAULT_MIN_TISSUE,
+      description: 'Share of a tile that must be tissue',
+    },
+    threshold: { type: 'number', description: "Tumour threshold; default: the run's own" },
+    'batch-size': { type: 'number', default: 64, description: 'Tiles per model batch' },
+    bf16: {
+      type: 'boolean',
+      description: 'bfloat16 autocast (the run trained with it uses it anyway)',
+    },
+    ...TTA_OPTIONS,
+    'skip-bad': { type: 'boolean', description: 'Exit 0 even when some slides failed' },
+    json: { type: 'boolean', description: 'Print one JSON summary per slide' },
+  },
+  async run(values, positionals) {
+    if (typeof values.model !== 'string' || positionals.length === 0)
+      throw new ValidationError(
+        'Give --model <run folder> and slides: pcam slide predict --model <run> <slide...> --out <dir>',
+      )
+    const model = loadSlideModel(values.model, {
+      modelMpp: optionalNumber(values, 'model-mpp', 0.01, 100),
+      threshold: optionalNumber(values, 'threshold', 0, 1),
+      tta: ttaOption(values),
+      bf16: values.bf16 === true ? true : undefined,
+    })
+    try {
+      const progress = { current: createProgress('tiles', 0) }
+      const batch = await predictSlides(positionals, model, {
+        out: values.out as string,
+        slideMpp: optionalNumber(values, 'slide-mpp', 0.01, 100),
+        stride:
+          values.stride === undefined ? undefined : checkInteger(values.stride, '--stride', 1),
+        tissueMask: values['no-tissue-mask'] !== true,
+        minTissue: checkNumber(values['min-tissue'], '--min-tissue', 0, 1),
+        batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+        onSlideStart: () => (progress.current = createProgress('tiles', 0)),
+        onProgress: (done, total) => progress.current.update(done, total),
+        onSlideDone: (r) => {
+          progress.current.finish()
+          if ('message' in r) console.error(`pcam: ${r.message}`)
+          else if (values.json === true) console.log(JSON.stringify(r))
+          else
+            console.log(
+              `${r.slide}: ${r.tissueTiles}/${r.tiles} tiles with tissue, max ${r.score.max.toFixed(3)}, ` +
+                `top-${r.score.k} mean ${r.score.topKMean.toFixed(3)}, tumour ${r.tumourAreaMm2.toFixed(3)} mm², ` +
+                `${r.tilesPerSecond.toFixed(0)} tiles/s → ${r.outDir}${r.note ? ` (${r.note})` : ''}`,
+            )
+        },
+      })
+      if (values.json !== true) console.log(`Summary: ${batch.csv}`)
+      if (batch.failures.length > 0) {
+        const list = batch.failures.map((f) => `  ${f.message}`).join('\n')
+        if (values['skip-bad'] === true)
+          console.error(`Skipped ${batch.failures.length} bad slide(s):\n${list}`)
+        else
+          throw new DataError(
+            `${batch.failures.length} of ${batch.failures.length + batch.results.length} slide(s) failed:\n${list}`,
+          )
+      }
+    } finally {
+      model.dispose()
+    }
+  },
+}

@@ -1,0 +1,257 @@
+/**
+ * The slide viewer's routes for pcam serve --slides <folder>: the slides of that folder (names
+ * only), Deep Zoom tiles read on demand (cached, bounded), slide prediction queued one slide at a
+ * time with the model in the model worker, its result (heatmap grid, contours) and a tile's
+ * probability with Grad-CAM.
+ * @module
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { createRequire } from 'node:module'
+import { dirname, extname, join } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import sharp from 'sharp'
+import { runThreshold, type RunConfig } from '../eval/predict.js'
+import { PACKAGE_ROOT } from '../paths.js'
+import { SLIDE_EXTENSIONS } from '../slide/batch.js'
+import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
+import { predictSlide, slideStem, type SlideModel } from '../slide/predict-slide.js'
+import { readTiles } from '../slide/pipeline.js'
+import { modelResolution, slideResolution, tileScale } from '../slide/resolution.js'
+import { tileAt, tileGrid } from '../slide/grid.js'
+import { OpenSlide } from '../torch/openslide.js'
+import { HttpError } from './http-errors.js'
+import type { ModelWorker } from './inference.js'
+
+export interface SlideRoutesOptions {
+  folder: string
+  /** Where predictions are written (default: a new temporary folder). */
+  out?: string
+  worker: ModelWorker
+  config: RunConfig
+}
+
+/** Deep Zoom tiles kept in memory (JPEG, about 15 KB each). */
+const TILE_CACHE = 512
+/** Slides kept open at once. */
+const OPEN_SLIDES = 8
+
+interface Job {
+  status: 'queued' | 'running' | 'done' | 'failed'
+  done: number
+  total: number
+  error?: string
+}
+
+/** A Map that forgets its oldest entry beyond `limit`. */
+class Lru<V> {
+  readonly #map = new Map<string, V>()
+  constructor(
+    readonly limit: number,
+    readonly onEvict: (value: V) => void = () => undefined,
+  ) {}
+  get(key: string): V | undefined {
+    const value = this.#map.get(key)
+    if (value !== undefined) {
+      this.#map.delete(key)
+      this.#map.set(key, value)
+    }
+    return value
+  }
+  set(key: string, value: V): void {
+    this.#map.set(key, value)
+    if (this.#map.size > this.limit) {
+      const [oldest, old] = this.#map.entries().next().value as [string, V]
+      this.#map.delete(oldest)
+      this.onEvict(old)
+    }
+  }
+  clear(): void {
+    for (const v of this.#map.values()) this.onEvict(v)
+    this.#map.clear()
+  }
+}
+
+/** Registers the slide routes and the viewer page; returns a close() for the server's shutdown. */
+export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOptions): () => void {
+  const { folder, worker, config } = options
+  if (!existsSync(folder)) throw new HttpError(500, `Slide folder not found: ${folder}`)
+  const out = options.out ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
+  const size = config.patchSize ?? config.inputSize
+  const names = () =>
+    readdirSync(folder)
+      .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
+      .sort()
+  const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => s.close())
+  const tiles = new Lru<Buffer>(TILE_CACHE)
+  const jobs = new Map<string, Job>()
+  let queue: Promise<unknown> = Promise.resolve()
+
+  // Only names listed in the folder resolve: "../x" or any other path is a 404.
+  const slideOf = (name: string): OpenSlide => {
+    if (!names().includes(name)) throw new HttpError(404, `No slide named ${name}`)
+    let slide = open.get(name)
+    if (!slide) {
+      slide = OpenSlide.open(join(folder, name))
+      open.set(name, slide)
+    }
+    return slide
+  }
+  const slideModel = (): SlideModel => ({
+    patchSize: size,
+    mpp: modelResolution(config),
+    threshold: runThreshold(config),
+    predict: async (images) => {
+      const count = images.shape[0] as number
+      const pixels = Uint8Array.from(images.data() as Uint8Array)
+      return (await worker.predict({ pixels, count, size, explain: [] })).probabilities
+    },
+  })
+  const resultDir = (name: string) => join(out, slideStem(name))
+
+  for (const [url, file, type] of [
+    ['/slides', join(PACKAGE_ROOT, 'web', 'slide.html'), 'text/html; charset=utf-8'],
+    ['/slide.js', join(PACKAGE_ROOT, 'dist', 'web', 'slide.js'), 'text/javascript; charset=utf-8'],
+    [
+      '/vendor/openseadragon.min.js',
+      // The npm package, wherever it was installed (served by pcam: the page needs no CDN).
+      join(
+        dirname(createRequire(import.meta.url).resolve('openseadragon')),
+        'openseadragon.min.js',
+      ),
+      'text/javascript; charset=utf-8',
+    ],
+  ] as const) {
+    const body = readFileSync(file)
+    app.get(url, async (_request, reply) => reply.type(type).send(body))
+  }
+
+  app.get('/api/slides', async () => ({
+    slides: names().map((name) => ({ name, job: jobs.get(name) ?? null })),
+  }))
+
+  app.get('/api/slides/:name', async (request) => {
+    const { name } = request.params as { name: string }
+    const slide = slideOf(name)
+    let mpp: number | null = null
+    try {
+      mpp = slideResolution(name, slide.properties).mpp
+    } catch {
+      mpp = null // shown as unknown; prediction says how to fix it
+    }
+    return {
+      name,
+      deepZoom: deepZoomInfo(slide),
+      levels: slide.levels,
+      mpp,
+      vendor: slide.properties['openslide.vendor'] ?? null,
+      job: jobs.get(name) ?? null,
+    }
+  })
+
+  app.get('/api/slides/:name/dz/:level/:tile', async (request, reply) => {
+    const { name, level, tile } = request.params as { name: string; level: string; tile: string }
+    const match = /^(\d+)_(\d+)\.jpeg$/.exec(tile)
+    if (!match) throw new HttpError(404, `No tile ${tile}`)
+    const key = `${name}/${level}/${tile}`
+    let jpeg = tiles.get(key)
+    if (!jpeg) {
+      jpeg = await deepZoomTile(slideOf(name), Number(level), Number(match[1]), Number(match[2]))
+      tiles.set(key, jpeg)
+    }
+    return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg)
+  })
+
+  app.post('/api/slides/:name/predict', async (request, reply) => {
+    const { name } = request.params as { name: string }
+    slideOf(name)
+    const current = jobs.get(name)
+    if (current && (current.status === 'queued' || current.status === 'running'))
+      return reply.code(202).send(current)
+    const job: Job = { status: 'queued', done: 0, total: 0 }
+    jobs.set(name, job)
+    queue = queue.then(async () => {
+      job.status = 'running'
+      try {
+        await predictSlide(join(folder, name), slideModel(), {
+          out,
+          onProgress: (done, total) => Object.assign(job, { done, total }),
+        })
+        job.status = 'done'
+      } catch (error) {
+        job.status = 'failed'
+        job.error = (error as Error).message
+      }
+    })
+    return reply.code(202).send(job)
+  })
+
+  app.get('/api/slides/:name/result', async (request) => {
+    const { name } = request.params as { name: string }
+    slideOf(name)
+    const dir = resultDir(name)
+    if (!existsSync(join(dir, 'summary.json')))
+      throw new HttpError(
+        404,
+        `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
+      )
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))
+    const rows = readFileSync(join(dir, 'tiles.csv'), 'utf8').trim().split('\n').slice(1)
+    const grid = { ...summary.grid, tileSize0: summary.tileSize, stride0: summary.stride }
+    const cells = new Float32Array(grid.cols * grid.rows).fill(Number.NaN)
+    for (const line of rows) {
+      const [x, y, , , p] = line.split(',').map(Number) as number[]
+      const col = Math.round(x! / grid.stride0)
+      const row = Math.round(y! / grid.stride0)
+      cells[row * grid.cols + col] = p!
+    }
+    return {
+      summary,
+      grid,
+      cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
+      geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')),
+    }
+  })
+
+  // The tile under level-0 point (x, y): its probability and Grad-CAM, from the model worker.
+  app.get('/api/slides/:name/tile', async (request) => {
+    const { name } = request.params as { name: string }
+    const query = request.query as { x?: string; y?: string }
+    const slide = slideOf(name)
+    const model = slideModel()
+    const scale = tileScale(
+      slide.levels,
+      slideResolution(name, slide.properties).mpp,
+      model.mpp,
+      size,
+    )
+    const base = slide.levels[0] as { width: number; height: number }
+    const grid = tileGrid(name, base.width, base.height, scale, size)
+    const col = Math.floor(Number(query.x) / grid.stride0)
+    const row = Math.floor(Number(query.y) / grid.stride0)
+    if (!(col >= 0 && row >= 0 && col < grid.cols && row < grid.rows))
+      throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
+    const tile = tileAt(grid, col, row)
+    const images = await readTiles(slide, [tile], scale, size)
+    const pixels = Uint8Array.from(images.data() as Uint8Array)
+    images.dispose()
+    const answer = await worker.predict({ pixels: pixels.slice(), count: 1, size, explain: [0] })
+    const png = await sharp(Buffer.from(answer.overlays as Uint8Array), {
+      raw: { width: size, height: size, channels: 3 },
+    })
+      .png()
+      .toBuffer()
+    return {
+      x: tile.x,
+      y: tile.y,
+      size: Math.round(grid.tileSize0),
+      probability: answer.probabilities[0],
+      heatmap: `data:image/png;base64,${png.toString('base64')}`,
+    }
+  })
+
+  return () => {
+    open.clear()
+    tiles.clear()
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Slides in bulk: a run loaded once for slide prediction, folders expanded into slides, a batch
+ * that goes on past a bad slide and lists it, the summary CSV, and `pcam slide info`'s facts.
+ * @module
+ */
+import { readdirSync, statSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { extname, join } from 'node:path'
+import { writeCsv } from '../data/csv.js'
+import { DataError, PcamError } from '../errors.js'
+import { loadRun, runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
+import type { PatchClassifier } from '../models/registry.js'
+import { OpenSlide, type SlideLevel } from '../torch/openslide.js'
+import { torchPredictor } from './pipeline.js'
+import {
+  predictSlide,
+  type SlideModel,
+  type SlidePredictOptions,
+  type SlideSummary,
+} from './predict-slide.js'
+import { modelResolution, slideResolution } from './resolution.js'
+
+/** File extensions OpenSlide reads; a folder given as input contributes the files with these. */
+export const SLIDE_EXTENSIONS = [
+  '.svs',
+  '.tif',
+  '.tiff',
+  '.ndpi',
+  '.vms',
+  '.vmu',
+  '.scn',
+  '.mrxs',
+  '.svslide',
+  '.bif',
+]
+
+export interface LoadedSlideModel extends SlideModel {
+  model: PatchClassifier
+  config: RunConfig
+  dispose(): void
+}
+
+/** A run ready for slides: its model, µm/px (see modelResolution), threshold and predictor. */
+export function loadSlideModel(
+  run: string,
+  options: { modelMpp?: number; threshold?: number; tta?: Tta; bf16?: boolean } = {},
+): LoadedSlideModel {
+  const { model, config } = loadRun(run)
+  try {
+    return {
+      model,
+      config,
+      patchSize: config.patchSize ?? config.inputSize,
+      mpp: modelResolution(config, options.modelMpp),
+      threshold: options.threshold ?? runThreshold(config),
+      predict: torchPredictor(model, config, { tta: options.tta, bf16: options.bf16 }),
+      dispose: () => model.dispose(),
+    }
+  } catch (error) {
+    model.dispose()
+    throw error
+  }
+}
+
+/** Inputs expanded: files as given, folders into their slide files (sorted, not recursive). */
+export function findSlides(inputs: string[]): string[] {
+  return inputs.flatMap((input) => {
+    let isDir = false
+    try {
+      isDir = statSync(input).isDirectory()
+    } catch {
+      return [input] // a missing path fails as a slide, with its name, in the batch
+    }
+    if (!isDir) return [input]
+    const found = readdirSync(input)
+      .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
+      .sort()
+      .map((f) => join(input, f))
+    if (found.length === 0)
+      throw new DataError(`No slides (${SLIDE_EXTENSIONS.join(', ')}) in ${input}`)
+    return found
+  })
+}
+
+export interface SlideFailure {
+  slide: string
+  message: string
+}
+
+export interface BatchResult {
+  results: SlideSummary[]
+  failures: SlideFailure[]
+  /** <out>/slides.csv */
+  csv: string
+}
+
+/**
+ * Predicts every slide, one after another; a slide that fails is recorded (its message names it)
+ * and the batch goes on. Writes <out>/slides.csv with one row per slide.
+ */
+export async function predictSlides(
+  inputs: string[],
+  model: SlideModel,
+  options: SlidePredictOptions & {
+    onSlideStart?: (slide: string, index: number, total: number) => void
+    onSlideDone?: (result: SlideSummary | SlideFailure) => void
+  },
+): Promise<BatchResult> {
+  const slides = findSlides(inputs)
+  await mkdir(options.out, { recursive: true })
+  const results: SlideSummary[] = []
+  const failures: SlideFailure[] = []
+  for (const [i, slide] of slides.entries()) {
+    options.onSlideStart?.(slide, i, slides.length)
+    try {
+      const summary = await predictSlide(slide, model, options)
+      results.push(summary)
+      options.onSlideDone?.(summary)
+    } catch (error) {
+      if (!(error instanceof PcamError)) throw error
+      const failure = { slide, message: error.message }
+      failures.push(failure)
+      options.onSlideDone?.(failure)
+    }
+  }
+  const csv = join(options.out, 'slides.csv')
+  const header = [
+    'slide',
+    'status',
+    'tissue_tiles',
+    'max',
+    'top_k_mean',
+    'tumour_mm2',
+    'seconds',
+    'message',
+  ]
+  const rows = [
+    ...results.map((r) => [
+      r.slide,
+      'ok',
+      r.tissueTiles,
+      r.score.max.toFixed(6),
+      r.score.topKMean.toFixed(6),
+      r.tumourAreaMm2.toFixed(4),
+      r.seconds.toFixed(2),
+      r.note ?? '',
+    ]),
+    ...failures.map((f) => [f.slide, 'failed', '', '', '', '', '', f.message]),
+  ]
+  await writeFile(csv, writeCsv(header, rows))
+  return { results, failures, csv }
+}
+
+export interface SlideInfo {
+  slide: string
+  vendor: string | null
+  levels: SlideLevel[]
+  mpp: { x: number; y: number; from: string } | null
+  objectivePower: number | null
+  associatedImages: { name: string; width: number; height: number }[]
+  properties: Record<string, string>
+}
+
+/** What `pcam slide info` prints. */
+export function slideInfo(path: string): SlideInfo {
+  using slide = OpenSlide.open(path)
+  let mpp: SlideInfo['mpp'] = null
+  try {
+    const r = slideResolution(path, slide.properties)
+    mpp = { x: r.mppX, y: r.mppY, from: r.from }
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error
+  }
+  const power = Number(slide.properties['openslide.objective-power'])
+  return {
+    slide: path,
+    vendor: slide.properties['openslide.vendor'] ?? OpenSlide.detectVendor(path),
+    levels: [...slide.levels],
+    mpp,
+    objectivePower: Number.isFinite(power) && power > 0 ? power : null,
+    associatedImages: slide.associatedImages(),
+    properties: { ...slide.properties },
+  }
+}

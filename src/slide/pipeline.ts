@@ -1,0 +1,123 @@
+/**
+ * The tile pipeline: tiles are read in batches on OpenSlide's worker threads while the model
+ * predicts the batch before, so reading overlaps inference and at most two batches are in memory.
+ * @module
+ */
+import { noGrad, stack, interpolate, scope, type Tensor } from '../torch/index.js'
+import type { OpenSlide } from '../torch/openslide.js'
+import { inputOptions, predictImages, type RunConfig, type Tta } from '../eval/predict.js'
+import type { PatchClassifier } from '../models/registry.js'
+import type { Tile } from './grid.js'
+import type { TileScale } from './resolution.js'
+
+/**
+ * Probabilities of a batch of patches (N x P x P x 3 uint8): where an inference engine plugs in.
+ * Synchronous in a CLI process, asynchronous where the model runs in the server's model worker.
+ */
+export type TilePredictor = (images: Tensor) => Float32Array | Promise<Float32Array>
+
+/**
+ * The one place slide prediction calls a model: libtorch's predictImages with the run's input
+ * size and normalisation, `tta`, and bfloat16 autocast when `bf16` (or the run trained with it).
+ */
+export function torchPredictor(
+  model: PatchClassifier,
+  config: RunConfig,
+  options: { tta?: Tta; bf16?: boolean } = {},
+): TilePredictor {
+  const input = inputOptions(config)
+  const mixedPrecision = options.bf16 ?? input.mixedPrecision ?? false
+  return (images) =>
+    noGrad(() => predictImages(model, images, { ...input, mixedPrecision, tta: options.tta }))
+}
+
+/**
+ * Runs of tiles next to each other in a row, each read as one strip: one OpenSlide call and one
+ * decode of the slide's own tiles per run instead of per tile. Only where a level pixel is a
+ * whole number of level-0 pixels, so a strip holds exactly the pixels separate reads would.
+ */
+function rowRuns(tiles: readonly Tile[], downsample: number): Tile[][] {
+  const runs: Tile[][] = []
+  const whole = Number.isInteger(downsample)
+  for (const t of tiles) {
+    const run = runs.at(-1)
+    const prev = run?.at(-1)
+    const joins = whole && prev !== undefined && prev.row === t.row && prev.col + 1 === t.col
+    if (joins && (t.x - (run![0] as Tile).x) % downsample === 0) run!.push(t)
+    else runs.push([t])
+  }
+  return runs
+}
+
+/** Reads the tiles as one N x P x P x 3 uint8 batch at the model's scale. */
+export async function readTiles(
+  slide: OpenSlide,
+  tiles: readonly Tile[],
+  scale: TileScale,
+  patchSize: number,
+): Promise<Tensor> {
+  const downsample = (slide.levels[scale.level] as { downsample: number }).downsample
+  const runs = rowRuns(tiles, downsample)
+  const strips = await Promise.all(
+    runs.map((run) => {
+      const first = run[0] as Tile
+      const width = ((run.at(-1) as Tile).x - first.x) / downsample + scale.readSize
+      return slide.readRegion(first.x, first.y, scale.level, width, scale.readSize)
+    }),
+  )
+  return scope(() => {
+    const views = runs.flatMap((run, i) =>
+      run.map((t) => {
+        const offset = (t.x - (run[0] as Tile).x) / downsample
+        return (strips[i] as Tensor).slice(1, offset, offset + scale.readSize)
+      }),
+    )
+    const batch = stack(views, 0)
+    for (const s of strips) s.dispose()
+    if (!scale.resample) return batch
+    const x = batch.permute(0, 3, 1, 2).float()
+    return interpolate(x, patchSize, { mode: 'bilinear' })
+      .round()
+      .clamp(0, 255)
+      .to('uint8')
+      .permute(0, 2, 3, 1)
+      .contiguous()
+  })
+}
+
+export interface PipelineOptions {
+  batchSize: number
+  onProgress?: (done: number, total: number) => void
+}
+
+/** Probabilities of `tiles`, in order. */
+export async function predictTiles(
+  slide: OpenSlide,
+  tiles: readonly Tile[],
+  scale: TileScale,
+  patchSize: number,
+  predict: TilePredictor,
+  options: PipelineOptions,
+): Promise<Float32Array> {
+  const { batchSize } = options
+  const out = new Float32Array(tiles.length)
+  const read = (start: number) =>
+    readTiles(slide, tiles.slice(start, start + batchSize), scale, patchSize)
+  let next: Promise<Tensor> | null = tiles.length > 0 ? read(0) : null
+  for (let start = 0; next !== null; start += batchSize) {
+    const images: Tensor = await next
+    next = start + batchSize < tiles.length ? read(start + batchSize) : null
+    // NOTE: if prediction throws, the read in flight must not become an unhandled rejection.
+    next?.catch(() => undefined)
+    try {
+      out.set(await predict(images), start)
+    } catch (error) {
+      next?.then((t) => t.dispose())
+      throw error
+    } finally {
+      images.dispose()
+    }
+    options.onProgress?.(Math.min(start + batchSize, tiles.length), tiles.length)
+  }
+  return out
+}

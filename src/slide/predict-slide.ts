@@ -1,0 +1,259 @@
+/**
+ * One slide, end to end: resolution, tissue mask, tile grid, the tile pipeline, and its outputs
+ * (tiles.csv, heatmap.png, overlay.png, tissue.png, tumour.geojson, summary.json), written to a
+ * partial folder that is renamed into place only when everything is written.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { basename, extname, join } from 'node:path'
+import sharp from 'sharp'
+import { writeCsv } from '../data/csv.js'
+import { DataError } from '../errors.js'
+import { OpenSlide } from '../torch/openslide.js'
+import { PCAM_VERSION } from '../version.js'
+import { tumourGeoJson } from './geojson.js'
+import { tileGrid, tissueTiles, type Tile, type TileGrid } from './grid.js'
+import { heatmapPng, overlayPng } from './heatmap.js'
+import { predictTiles, type TilePredictor } from './pipeline.js'
+import { slideResolution, tileScale, type TileScale } from './resolution.js'
+import { fullMask, readThumbnail, tissueMask, type TissueMask } from './tissue.js'
+
+/** What slide prediction needs of a model: its patch size, µm/px, threshold and predictor. */
+export interface SlideModel {
+  patchSize: number
+  mpp: number
+  threshold: number
+  predict: TilePredictor
+}
+
+export interface SlidePredictOptions {
+  out: string
+  /** µm/px of the slide when it records none (or to override it). */
+  slideMpp?: number
+  /** Step between tiles in model pixels; default the patch size (no overlap). */
+  stride?: number
+  /** Skip background with the tissue mask (default true). */
+  tissueMask?: boolean
+  /** Share of a tile that must be tissue (default 0.25). */
+  minTissue?: number
+  batchSize?: number
+  /** Tiles averaged for the slide's top-k score (default 10). */
+  topK?: number
+  onProgress?: (done: number, total: number) => void
+}
+
+export const DEFAULT_MIN_TISSUE = 0.25
+export const DEFAULT_TOP_K = 10
+
+export interface SlideSummary {
+  slide: string
+  name: string
+  outDir: string
+  vendor: string | null
+  properties: Record<string, string>
+  mpp: number
+  mppFrom: string
+  modelMpp: number
+  level: number
+  levelDownsample: number
+  resampled: boolean
+  tileSize: number
+  stride: number
+  grid: { cols: number; rows: number }
+  tiles: number
+  tissueTiles: number
+  tissueMask: boolean
+  threshold: number
+  score: { max: number; topKMean: number; k: number }
+  tumourTiles: number
+  tumourAreaMm2: number
+  seconds: number
+  tilesPerSecond: number
+  note?: string
+  pcamVersion: string
+}
+
+/** The folder name of a slide's outputs: its file name without the extension. */
+export function slideStem(path: string): string {
+  return basename(path, extname(path))
+}
+
+// Properties that summary.json records (the ones resolution and reading used, and the vendor's).
+const USED = ['openslide.vendor', 'openslide.mpp-x', 'openslide.mpp-y', 'openslide.objective-power']
+const USED_PREFIXES = ['tiff.XResolution', 'tiff.YResolution', 'tiff.ResolutionUnit']
+
+function usedProperties(properties: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(properties).filter(([k]) => USED.includes(k) || USED_PREFIXES.includes(k)),
+  )
+}
+
+function topKMean(probabilities: Float32Array, k: number): number {
+  const sorted = Float32Array.from(probabilities).sort().reverse()
+  const top = sorted.subarray(0, Math.min(k, sorted.length))
+  return top.length ? top.reduce((a, b) => a + b, 0) / top.length : 0
+}
+
+/** Predicts one slide and writes its outputs to <out>/<slide stem>/; returns its summary. */
+export async function predictSlide(
+  path: string,
+  model: SlideModel,
+  options: SlidePredictOptions,
+): Promise<SlideSummary> {
+  const started = performance.now()
+  const name = slideStem(path)
+  const outDir = join(options.out, name)
+  checkReplaceable(outDir)
+  using slide = OpenSlide.open(path)
+  const resolution = slideResolution(path, slide.properties, options.slideMpp)
+  const scale = tileScale(slide.levels, resolution.mpp, model.mpp, model.patchSize)
+  const base = slide.levels[0] as { width: number; height: number }
+  const stride = options.stride ?? model.patchSize
+  const grid = tileGrid(path, base.width, base.height, scale, stride)
+  const thumbnail = await readThumbnail(slide)
+  try {
+    const useMask = options.tissueMask !== false
+    const mask = useMask ? tissueMask(thumbnail) : fullMask(thumbnail)
+    const tiles = tissueTiles(grid, useMask ? mask : null, options.minTissue ?? DEFAULT_MIN_TISSUE)
+    const probabilities = await predictTiles(slide, tiles, scale, model.patchSize, model.predict, {
+      batchSize: options.batchSize ?? 64,
+      onProgress: options.onProgress,
+    })
+    const seconds = (performance.now() - started) / 1000
+    const cells = gridProbabilities(grid, tiles, probabilities)
+    const tumourTiles = probabilities.filter((p) => p >= model.threshold).length
+    const k = options.topK ?? DEFAULT_TOP_K
+    const summary: SlideSummary = {
+      slide: path,
+      name,
+      outDir,
+      vendor: slide.properties['openslide.vendor'] ?? null,
+      properties: usedProperties(slide.properties),
+      mpp: resolution.mpp,
+      mppFrom: resolution.from,
+      modelMpp: model.mpp,
+      level: scale.level,
+      levelDownsample: (slide.levels[scale.level] as { downsample: number }).downsample,
+      resampled: scale.resample,
+      tileSize: scale.tileSize0,
+      stride: grid.stride0,
+      grid: { cols: grid.cols, rows: grid.rows },
+      tiles: grid.cols * grid.rows,
+      tissueTiles: tiles.length,
+      tissueMask: useMask,
+      threshold: model.threshold,
+      score: {
+        // NOTE: a reduce, not Math.max(...p): spreading 100k+ tiles overflows the call stack.
+        max: probabilities.reduce((a, b) => Math.max(a, b), 0),
+        topKMean: topKMean(probabilities, k),
+        k,
+      },
+      tumourTiles,
+      tumourAreaMm2: (tumourTiles * (grid.stride0 * resolution.mpp) ** 2) / 1e6,
+      seconds,
+      tilesPerSecond: tiles.length / seconds,
+      ...(tiles.length === 0 ? { note: `no tissue found in ${path}: nothing to predict` } : {}),
+      pcamVersion: PCAM_VERSION,
+    }
+    await writeOutputs(outDir, {
+      summary,
+      tiles,
+      probabilities,
+      cells,
+      grid,
+      scale,
+      mask,
+      thumbnail,
+    })
+    return summary
+  } finally {
+    thumbnail.image.dispose()
+  }
+}
+
+/** Probabilities per grid cell, row-major, NaN where no tile was predicted. */
+export function gridProbabilities(
+  grid: TileGrid,
+  tiles: readonly Tile[],
+  probabilities: Float32Array,
+): Float32Array {
+  const cells = new Float32Array(grid.cols * grid.rows).fill(Number.NaN)
+  tiles.forEach((t, i) => {
+    cells[t.row * grid.cols + t.col] = probabilities[i] as number
+  })
+  return cells
+}
+
+// An earlier result of this command may be replaced; any other folder is left alone.
+function checkReplaceable(outDir: string): void {
+  if (!existsSync(outDir)) return
+  const summary = join(outDir, 'summary.json')
+  let ours = false
+  try {
+    ours = existsSync(summary) && 'pcamVersion' in JSON.parse(readFileSync(summary, 'utf8'))
+  } catch {
+    ours = false // an unreadable summary.json is not ours to delete
+  }
+  if (!ours)
+    throw new DataError(
+      `${outDir} exists and was not written by "pcam slide predict"; move it or choose another --out.`,
+    )
+}
+
+interface Outputs {
+  summary: SlideSummary
+  tiles: readonly Tile[]
+  probabilities: Float32Array
+  cells: Float32Array
+  grid: TileGrid
+  scale: TileScale
+  mask: TissueMask
+  thumbnail: Awaited<ReturnType<typeof readThumbnail>>
+}
+
+async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
+  const partial = `${outDir}.partial`
+  await rm(partial, { recursive: true, force: true })
+  await mkdir(partial, { recursive: true })
+  try {
+    const size = Math.round(o.scale.tileSize0)
+    const rows = o.tiles.map((t, i) => [
+      t.x,
+      t.y,
+      size,
+      size,
+      Number(o.probabilities[i]!.toFixed(6)),
+    ])
+    await writeFile(
+      join(partial, 'tiles.csv'),
+      writeCsv(['x', 'y', 'width', 'height', 'probability'], rows),
+    )
+    await writeFile(join(partial, 'heatmap.png'), await heatmapPng(o.cells, o.grid))
+    await writeFile(
+      join(partial, 'overlay.png'),
+      await overlayPng(
+        o.thumbnail,
+        o.summary.tissueMask ? o.mask : null,
+        o.cells,
+        o.grid,
+        o.summary.threshold,
+      ),
+    )
+    const maskPixels = o.mask.mask.map((v) => v * 255)
+    await writeFile(
+      join(partial, 'tissue.png'),
+      await sharp(maskPixels, { raw: { width: o.mask.width, height: o.mask.height, channels: 1 } })
+        .png()
+        .toBuffer(),
+    )
+    const geojson = tumourGeoJson(o.cells, o.grid, o.summary.threshold)
+    await writeFile(join(partial, 'tumour.geojson'), JSON.stringify(geojson))
+    await writeFile(join(partial, 'summary.json'), JSON.stringify(o.summary, null, 2))
+    await rm(outDir, { recursive: true, force: true })
+    await rename(partial, outDir)
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true })
+    throw error
+  }
+}

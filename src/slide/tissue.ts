@@ -1,0 +1,166 @@
+/**
+ * A slide's thumbnail read in bounded blocks, and its tissue mask: Otsu's threshold on colour
+ * saturation (background glass is bright and grey, stained tissue is coloured), then a morphological
+ * closing and opening that fill small holes and drop specks.
+ * @module
+ */
+import { maxPool2d, avgPool2d, scope, zeros, fromBytes, type Tensor } from '../torch/index.js'
+import type { OpenSlide } from '../torch/openslide.js'
+
+/** A downsampled image of the whole slide. */
+export interface Thumbnail {
+  /** H x W x 3 uint8. */
+  image: Tensor
+  /** Level-0 pixels per thumbnail pixel. */
+  downsample: number
+}
+
+/** Largest side of thumbnails (tissue mask, overlay). */
+export const THUMBNAIL_SIDE = 2048
+/** Level pixels read at once while building a thumbnail (bounds memory on any slide). */
+const BLOCK = 2048
+
+/**
+ * The slide at about `maxSide` pixels on its longer side: the finest level no finer than that,
+ * read in blocks and area-averaged by an integer factor, so memory never holds a whole level.
+ */
+export async function readThumbnail(
+  slide: OpenSlide,
+  maxSide = THUMBNAIL_SIDE,
+): Promise<Thumbnail> {
+  const base = slide.levels[0] as { width: number; height: number }
+  const wanted = Math.max(1, Math.max(base.width, base.height) / maxSide)
+  let level = 0
+  slide.levels.forEach((l, i) => {
+    if (l.downsample <= wanted) level = i
+  })
+  const { width, height, downsample } = slide.levels[level] as (typeof slide.levels)[number]
+  const factor = Math.max(1, Math.ceil(wanted / downsample - 1e-9))
+  const outW = Math.ceil(width / factor)
+  const outH = Math.ceil(height / factor)
+  const block = Math.max(factor, Math.floor(BLOCK / factor) * factor)
+  const image = zeros([outH, outW, 3], { dtype: 'uint8' })
+  for (let by = 0; by < height; by += block) {
+    for (let bx = 0; bx < width; bx += block) {
+      const w = Math.ceil(Math.min(block, width - bx) / factor) * factor
+      const h = Math.ceil(Math.min(block, height - by) / factor) * factor
+      const region = await slide.readRegion(
+        Math.round(bx * downsample),
+        Math.round(by * downsample),
+        level,
+        w,
+        h,
+      )
+      scope(() => {
+        const pooled =
+          factor === 1
+            ? region
+            : avgPool2d(region.permute(2, 0, 1).float().unsqueeze(0), factor)
+                .squeeze(0)
+                .permute(1, 2, 0)
+                .round()
+                .to('uint8')
+        const [ph, pw] = pooled.shape as [number, number]
+        image
+          .slice(0, by / factor, by / factor + ph)
+          .slice(1, bx / factor, bx / factor + pw)
+          .copy_(pooled)
+      })
+      region.dispose()
+    }
+  }
+  return { image, downsample: downsample * factor }
+}
+
+/** Otsu's threshold of values in [0, 1] over a 256-bin histogram. */
+export function otsuThreshold(values: Float32Array): number {
+  const histogram = new Float64Array(256)
+  for (const v of values) histogram[Math.min(255, Math.max(0, Math.floor(v * 256)))]! += 1
+  const total = values.length
+  let sumAll = 0
+  for (let i = 0; i < 256; i++) sumAll += i * histogram[i]!
+  let weightBelow = 0
+  let sumBelow = 0
+  let best = 0
+  let bestVariance = -1
+  for (let i = 0; i < 256; i++) {
+    weightBelow += histogram[i]!
+    if (weightBelow === 0) continue
+    const weightAbove = total - weightBelow
+    if (weightAbove === 0) break
+    sumBelow += i * histogram[i]!
+    const meanBelow = sumBelow / weightBelow
+    const meanAbove = (sumAll - sumBelow) / weightAbove
+    const variance = weightBelow * weightAbove * (meanBelow - meanAbove) ** 2
+    if (variance > bestVariance) {
+      bestVariance = variance
+      best = i
+    }
+  }
+  return (best + 1) / 256
+}
+
+/**
+ * Saturation below this is never tissue, whatever Otsu says: on a slide of bare glass the
+ * threshold would otherwise split noise.
+ */
+export const MIN_TISSUE_SATURATION = 0.07
+
+export interface TissueMask {
+  /** 1 for tissue, 0 for background, row-major height x width. */
+  mask: Uint8Array
+  width: number
+  height: number
+  /** Level-0 pixels per mask pixel. */
+  downsample: number
+  threshold: number
+}
+
+/** The tissue mask of a thumbnail (see the module comment); `clean` is the kernel side. */
+export function tissueMask(thumbnail: Thumbnail, clean = 5): TissueMask {
+  const [height, width] = thumbnail.image.shape as [number, number]
+  const saturation = scope(() => {
+    const x = thumbnail.image.float().div(255)
+    const max = x.max(-1)
+    const min = x.min(-1)
+    return max.sub(min).div(max.clamp(1e-6, 1)).data() as Float32Array
+  })
+  const threshold = Math.max(otsuThreshold(saturation), MIN_TISSUE_SATURATION)
+  const raw = new Uint8Array(saturation.length)
+  for (let i = 0; i < raw.length; i++) raw[i] = saturation[i]! > threshold ? 1 : 0
+  const mask = scope(() => {
+    let m = fromBytes(raw, 'uint8', [1, 1, height, width]).float()
+    const pad = Math.floor(clean / 2)
+    const dilate = (t: Tensor) => maxPool2d(t, clean, { stride: 1, padding: pad })
+    const erode = (t: Tensor) => dilate(t.neg()).neg()
+    m = erode(dilate(m)) // closing: fills holes smaller than the kernel
+    m = dilate(erode(m)) // opening: drops specks smaller than the kernel
+    return Uint8Array.from(m.reshape(-1).data() as Float32Array)
+  })
+  return { mask, width, height, downsample: thumbnail.downsample, threshold }
+}
+
+/** A mask where everything is tissue (--no-tissue-mask). */
+export function fullMask(thumbnail: Thumbnail): TissueMask {
+  const [height, width] = thumbnail.image.shape as [number, number]
+  return {
+    mask: new Uint8Array(width * height).fill(1),
+    width,
+    height,
+    downsample: thumbnail.downsample,
+    threshold: 0,
+  }
+}
+
+/** Share of the square [x, x + size) x [y, y + size) (level-0 pixels) that the mask calls tissue. */
+export function tissueFraction(mask: TissueMask, x: number, y: number, size: number): number {
+  const d = mask.downsample
+  const x0 = Math.max(0, Math.floor(x / d))
+  const y0 = Math.max(0, Math.floor(y / d))
+  const x1 = Math.min(mask.width, Math.max(x0 + 1, Math.round((x + size) / d)))
+  const y1 = Math.min(mask.height, Math.max(y0 + 1, Math.round((y + size) / d)))
+  let on = 0
+  for (let r = y0; r < y1; r++) for (let c = x0; c < x1; c++) on += mask.mask[r * mask.width + c]!
+  const area = (x1 - x0) * (y1 - y0)
+  return area > 0 ? on / area : 0
+}

@@ -1,0 +1,159 @@
+/**
+ * OpenSlide through the addon: whole-slide images opened by path, with levels, properties,
+ * associated images, and region reads into uint8 H x W x 3 tensors that run off the main thread.
+ * @module
+ */
+import { basename } from 'node:path'
+import { existsSync, statSync } from 'node:fs'
+import { DataError, ValidationError } from '../errors.js'
+import { native, type SlideHandle } from './native.js'
+import { Tensor } from './tensor.js'
+
+/** One resolution level of a slide; level 0 is the full resolution. */
+export interface SlideLevel {
+  width: number
+  height: number
+  /** Level-0 pixels per pixel of this level. */
+  downsample: number
+}
+
+/** The largest region one read may return (pixels): 256 MiB of ARGB while it is converted. */
+export const MAX_REGION_PIXELS = 2 ** 26
+
+function slideError(path: string, message: string, cause?: unknown): DataError {
+  return new DataError(`Cannot read slide ${path}: ${message}`, { cause })
+}
+
+function checkSize(value: number, name: string): void {
+  if (!Number.isSafeInteger(value))
+    throw new ValidationError(`Expected an integer for ${name} but received ${value}`)
+}
+
+/** The OpenSlide library's version, e.g. "3.4.1". */
+export function openslideVersion(): string {
+  return native.slideVersion()
+}
+
+/**
+ * A whole-slide image opened with OpenSlide (.svs, .ndpi, .mrxs, .scn, tiled .tif, ...).
+ * @example
+ * using slide = OpenSlide.open('CMU-1.svs')
+ * const rgb = await slide.readRegion(0, 0, 0, 512, 512) // 512 x 512 x 3 uint8
+ */
+export class OpenSlide {
+  readonly path: string
+  readonly levels: readonly SlideLevel[]
+  readonly properties: Readonly<Record<string, string>>
+  #handle: SlideHandle | null
+
+  private constructor(path: string, handle: SlideHandle) {
+    this.path = path
+    this.#handle = handle
+    try {
+      this.levels = native.slideLevels(handle)
+      this.properties = native.slideProperties(handle)
+    } catch (error) {
+      native.slideClose(handle)
+      throw slideError(path, (error as Error).message, error)
+    }
+  }
+
+  /** Opens a slide; a file OpenSlide cannot read throws a DataError naming it. */
+  static open(path: string): OpenSlide {
+    if (!existsSync(path) || !statSync(path).isFile())
+      throw new DataError(`Slide not found: ${path}`)
+    let handle: SlideHandle | null
+    try {
+      handle = native.slideOpen(path)
+    } catch (error) {
+      throw slideError(path, (error as Error).message, error)
+    }
+    if (handle === null)
+      throw new DataError(
+        `${path} is not a slide OpenSlide can read (supported: .svs, .tif, .ndpi, .vms, .vmu, .scn, .mrxs, .tiff, .svslide, .bif)`,
+      )
+    return new OpenSlide(path, handle)
+  }
+
+  /** The vendor OpenSlide detects for a file ("aperio", "generic-tiff", ...), or null. */
+  static detectVendor(path: string): string | null {
+    return native.slideDetectVendor(path)
+  }
+
+  get name(): string {
+    return basename(this.path)
+  }
+
+  /** Names and sizes of the associated images (label, macro, thumbnail, ...). */
+  associatedImages(): { name: string; width: number; height: number }[] {
+    return native.slideAssociated(this.handle())
+  }
+
+  /**
+   * The region of `level` whose top-left corner is (x, y) in level-0 pixels, width x height
+   * pixels of that level, as uint8 H x W x 3 (transparency composited on white). Runs on a
+   * worker thread.
+   */
+  async readRegion(
+    x: number,
+    y: number,
+    level: number,
+    width: number,
+    height: number,
+  ): Promise<Tensor> {
+    for (const [value, name] of [
+      [x, 'x'],
+      [y, 'y'],
+      [level, 'level'],
+      [width, 'width'],
+      [height, 'height'],
+    ] as const)
+      checkSize(value, name)
+    if (level < 0 || level >= this.levels.length)
+      throw new ValidationError(
+        `Expected a level in 0..${this.levels.length - 1} for ${this.path} but received ${level}`,
+      )
+    if (width <= 0 || height <= 0 || width * height > MAX_REGION_PIXELS)
+      throw new ValidationError(
+        `Expected a region of 1..${MAX_REGION_PIXELS} pixels but received ${width} x ${height}`,
+      )
+    const handle = this.handle()
+    try {
+      return new Tensor(await native.slideReadRegion(handle, x, y, level, width, height))
+    } catch (error) {
+      throw slideError(this.path, (error as Error).message, error)
+    }
+  }
+
+  /** An associated image as uint8 H x W x 3. */
+  async readAssociated(name: string): Promise<Tensor> {
+    const image = this.associatedImages().find((a) => a.name === name)
+    if (!image) throw new DataError(`${this.path} has no associated image "${name}"`)
+    try {
+      return new Tensor(
+        await native.slideReadAssociated(this.handle(), name, image.width, image.height),
+      )
+    } catch (error) {
+      throw slideError(this.path, (error as Error).message, error)
+    }
+  }
+
+  /** Closes the slide; reads in flight finish first (the addon keeps the handle alive). */
+  close(): void {
+    if (this.#handle) native.slideClose(this.#handle)
+    this.#handle = null
+  }
+
+  dispose(): void {
+    this.close()
+  }
+
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  private handle(): SlideHandle {
+    if (!this.#handle) throw new DataError(`The slide ${this.path} was closed`)
+    return this.#handle
+  }
+}

@@ -1,0 +1,116 @@
+// The slide viewer of pcam serve --slides: names only (anything else is a 404), Deep Zoom tiles,
+// and in headless Chromium a mosaic slide opened in OpenSeadragon, predicted through the model
+// worker with visible progress, shown as a heatmap with contours, and a clicked tile's probability
+// equal to the slide prediction's; a screenshot is kept in test-artifacts/.
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { Browser, Page } from 'playwright-core'
+import sharp from 'sharp'
+import { prepareStore } from '../../src/data/prepare.js'
+import { train } from '../../src/learn/train.js'
+import { createServer, type PcamServer } from '../../src/serve/server.js'
+import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
+import { makeMosaic, PATCH } from '../helpers/mosaic.js'
+import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { syntheticTrainConfig } from '../helpers/synthetic-store.js'
+
+const root = mkdtempSync(join(tmpdir(), 'pcam-slides-'))
+
+describe('slide viewer', { skip: skipWithoutData }, () => {
+  let server: PcamServer
+  let browser: Browser
+  let page: Page
+  let address = ''
+
+  before(async () => {
+    for (const label of ['0', '1']) {
+      mkdirSync(join(root, 'src', label), { recursive: true })
+      const files = readdirSync(join(PCAM_JPEG, 'valid', label))
+        .sort()
+        .slice(-100)
+      for (const f of files)
+        symlinkSync(join(PCAM_JPEG, 'valid', label, f), join(root, 'src', label, f))
+    }
+    const store = join(root, 'store')
+    await prepareStore({ sources: [join(root, 'src')], out: store, split: null, mpp: 0.972 })
+    const run = join(root, 'run')
+    await train({ ...syntheticTrainConfig(store, run), epochs: 1, batchSize: 32 })
+    mkdirSync(join(root, 'slides'))
+    await makeMosaic(join(root, 'slides', 'mosaic.tif'), 6, 4, [1, 1, 4, 3])
+    server = await createServer({ run, slides: join(root, 'slides') })
+    address = await server.app.listen({ host: '127.0.0.1', port: 0 })
+    browser = await launchBrowser()
+    page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
+  })
+  after(async () => {
+    await browser?.close()
+    await server?.close()
+  })
+
+  it('lists slides by name only; other names and paths are 404', async () => {
+    const list = await server.app.inject({ url: '/api/slides' })
+    assert.deepEqual(
+      list.json().slides.map((s: { name: string }) => s.name),
+      ['mosaic.tif'],
+    )
+    for (const url of [
+      '/api/slides/other.tif',
+      '/api/slides/..%2Fstore%2Fmeta.json',
+      '/api/slides/%2Fetc%2Fpasswd/dz/0/0_0.jpeg',
+    ]) {
+      const r = await server.app.inject({ url })
+      assert.equal(r.statusCode, 404, `${url}: ${r.body}`)
+    }
+  })
+
+  it('serves Deep Zoom tiles at full resolution and downsampled', async () => {
+    const info = (await server.app.inject({ url: '/api/slides/mosaic.tif' })).json()
+    assert.equal(info.deepZoom.width, 6 * PATCH)
+    const max = info.deepZoom.maxLevel
+    assert.equal(max, Math.ceil(Math.log2(6 * PATCH)))
+    for (const [level, w, h] of [
+      [max, 256, 256],
+      [max - 1, 256, 192],
+      [max - 2, 144, 96],
+    ] as const) {
+      const r = await server.app.inject({ url: `/api/slides/mosaic.tif/dz/${level}/0_0.jpeg` })
+      assert.equal(r.statusCode, 200, r.body)
+      const meta = await sharp(r.rawPayload).metadata()
+      assert.deepEqual([meta.format, meta.width, meta.height], ['jpeg', w, h])
+    }
+    const outside = await server.app.inject({ url: `/api/slides/mosaic.tif/dz/${max}/9_9.jpeg` })
+    assert.equal(outside.statusCode, 400)
+  })
+
+  it('predicts in the browser with progress, shows heatmap and contours, explains a clicked tile', async () => {
+    const problems = watchPage(page, [address, 'data:', 'blob:'])
+    await page.goto(`${address}/slides`)
+    await page.locator('#viewer canvas').first().waitFor()
+    await page.getByText('Not predicted yet').waitFor()
+    await page.locator('#predict').click()
+    await page.getByText(/tiles predicted/).waitFor({ timeout: 60_000 })
+    const result = (await server.app.inject({ url: '/api/slides/mosaic.tif/result' })).json()
+    assert.equal(result.grid.cols, 6)
+    assert.equal(await page.locator('#heat').getAttribute('width'), '6')
+    assert.ok((await page.locator('#outline path').count()) >= 0)
+    await page.locator('#opacity').fill('0.8')
+    assert.equal(await page.evaluate('document.getElementById("heat").style.opacity'), '0.8')
+    // Click the centre of the viewer; the answer names its tile and equals the slide's figure.
+    const box = (await page.locator('#viewer').boundingBox())!
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2)
+    await page.locator('#tile-probability').waitFor()
+    const text = await page.locator('#tile-probability').innerText()
+    const [, x, y, p] = /\((\d+), (\d+)\): probability ([\d.]+)/.exec(text) ?? []
+    const cell = result.cells[(Number(y) / PATCH) * 6 + Number(x) / PATCH]
+    assert.ok(cell !== null && Math.abs(cell - Number(p)) < 1e-3, `${text} vs ${cell}`)
+    const gradcam = await page.evaluate(
+      'document.querySelector("#tile-info img").complete && document.querySelector("#tile-info img").naturalWidth',
+    )
+    assert.equal(gradcam, PATCH)
+    await page.screenshot({ path: join(ARTIFACTS, 'slide-viewer.png') })
+    assert.deepEqual(problems, [])
+  })
+})

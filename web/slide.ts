@@ -1,0 +1,212 @@
+// The slide viewer of pcam serve --slides: a slide in OpenSeadragon (Deep Zoom tiles from the
+// server), its tumour heatmap as an overlay with opacity and threshold, the tumour contours, the
+// prediction's progress, and a clicked tile's probability with Grad-CAM.
+
+export {}
+
+interface Point {
+  x: number
+  y: number
+}
+interface OsdViewer {
+  open(source: unknown): void
+  addOverlay(options: { element: HTMLElement | SVGElement; location: unknown }): void
+  clearOverlays(): void
+  addHandler(event: string, handler: (e: { position: Point; quick: boolean }) => void): void
+  world: { getItemCount(): number }
+  viewport: {
+    imageToViewportRectangle(x: number, y: number, w: number, h: number): unknown
+    viewerElementToImageCoordinates(p: Point): Point
+  }
+}
+declare const OpenSeadragon: ((options: Record<string, unknown>) => OsdViewer) & {
+  Point: new (x: number, y: number) => Point
+}
+
+interface Job {
+  status: string
+  done: number
+  total: number
+  error?: string
+}
+interface Result {
+  summary: { threshold: number; tileSize: number; stride: number; tissueTiles: number }
+  grid: { cols: number; rows: number; tileSize0: number; stride0: number }
+  cells: (number | null)[]
+  geojson: { features: { geometry: { coordinates: number[][][] } }[] }
+}
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+const select = $<HTMLSelectElement>('slide-select')
+const status = $<HTMLSpanElement>('status')
+const opacity = $<HTMLInputElement>('opacity')
+const threshold = $<HTMLInputElement>('threshold')
+const thresholdValue = $<HTMLOutputElement>('threshold-value')
+const contours = $<HTMLInputElement>('contours')
+const tileInfo = $<HTMLElement>('tile-info')
+
+const viewer = OpenSeadragon({
+  id: 'viewer',
+  showNavigationControl: false,
+  prefixUrl: '',
+  crossOriginPolicy: false,
+})
+let slideWidth = 1
+let result: Result | null = null
+const heat = document.createElement('canvas')
+heat.id = 'heat'
+const svgNs = 'http://www.w3.org/2000/svg'
+const outline = document.createElementNS(svgNs, 'svg')
+outline.id = 'outline'
+
+const api = (name: string, path = '') => `/api/slides/${encodeURIComponent(name)}${path}`
+
+async function json<T>(url: string, init?: RequestInit): Promise<T> {
+  const response = await fetch(url, init)
+  const body = await response.json()
+  if (!response.ok) throw new Error(body.error ?? response.statusText)
+  return body as T
+}
+
+// Jet colours, as pcam's heatmap.png.
+function jet(p: number): [number, number, number] {
+  const c = (centre: number) =>
+    Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * p - centre))))
+  return [c(3), c(2), c(1)]
+}
+
+function drawHeat(): void {
+  if (!result) return
+  const { cols, rows } = result.grid
+  heat.width = cols
+  heat.height = rows
+  const ctx = heat.getContext('2d') as CanvasRenderingContext2D
+  const image = ctx.createImageData(cols, rows)
+  const cut = Number(threshold.value)
+  result.cells.forEach((p, i) => {
+    if (p === null || p < cut) return
+    image.data.set([...jet(p), 255], i * 4)
+  })
+  ctx.putImageData(image, 0, 0)
+  heat.style.opacity = opacity.value
+  thresholdValue.value = cut.toFixed(2)
+}
+
+function drawOutline(height: number): void {
+  if (!result) return
+  outline.setAttribute('viewBox', `0 0 ${slideWidth} ${height}`)
+  outline.setAttribute('preserveAspectRatio', 'none')
+  outline.replaceChildren(
+    ...result.geojson.features.map((f) => {
+      const path = document.createElementNS(svgNs, 'path')
+      path.setAttribute(
+        'd',
+        f.geometry.coordinates
+          .map((ring) => `M${ring.map((p) => p.join(',')).join('L')}Z`)
+          .join(''),
+      )
+      path.setAttribute('fill', 'none')
+      path.setAttribute('stroke', '#00c000')
+      path.setAttribute('stroke-width', String(Math.max(2, slideWidth / 400)))
+      path.setAttribute('fill-rule', 'evenodd')
+      return path
+    }),
+  )
+  outline.style.display = contours.checked ? '' : 'none'
+}
+
+async function showResult(name: string, height: number): Promise<void> {
+  result = await json<Result>(api(name, '/result'))
+  threshold.value = String(result.summary.threshold)
+  const { cols, rows, tileSize0, stride0 } = result.grid
+  const offset = (tileSize0 - stride0) / 2
+  viewer.clearOverlays()
+  drawHeat()
+  drawOutline(height)
+  const rect = (x: number, y: number, w: number, h: number) =>
+    viewer.viewport.imageToViewportRectangle(x, y, w, h)
+  viewer.addOverlay({
+    element: heat,
+    location: rect(offset, offset, cols * stride0, rows * stride0),
+  })
+  viewer.addOverlay({ element: outline, location: rect(0, 0, slideWidth, height) })
+  status.textContent = `${result.summary.tissueTiles} tiles predicted`
+}
+
+async function poll(name: string, height: number): Promise<void> {
+  for (;;) {
+    const info = await json<{ job: Job | null }>(api(name))
+    const job = info.job
+    if (!job) return
+    if (job.status === 'failed') {
+      status.textContent = `Failed: ${job.error}`
+      return
+    }
+    if (job.status === 'done') return showResult(name, height)
+    status.textContent =
+      job.status === 'queued' ? 'Queued…' : `Predicting: ${job.done}/${job.total} tiles`
+    await new Promise((r) => setTimeout(r, 300))
+  }
+}
+
+async function openSlide(name: string): Promise<void> {
+  result = null
+  tileInfo.replaceChildren()
+  const info = await json<{
+    deepZoom: {
+      width: number
+      height: number
+      tileSize: number
+      minLevel: number
+      maxLevel: number
+    }
+    job: Job | null
+  }>(api(name))
+  const dz = info.deepZoom
+  slideWidth = dz.width
+  viewer.clearOverlays()
+  viewer.open({
+    width: dz.width,
+    height: dz.height,
+    tileSize: dz.tileSize,
+    tileOverlap: 0,
+    minLevel: dz.minLevel,
+    maxLevel: dz.maxLevel,
+    getTileUrl: (level: number, x: number, y: number) => api(name, `/dz/${level}/${x}_${y}.jpeg`),
+  })
+  status.textContent = info.job ? '' : 'Not predicted yet'
+  if (info.job) await poll(name, dz.height)
+  $<HTMLButtonElement>('predict').onclick = async () => {
+    await json(api(name, '/predict'), { method: 'POST' })
+    await poll(name, dz.height)
+  }
+}
+
+viewer.addHandler('canvas-click', async (event) => {
+  if (!event.quick) return
+  const point = viewer.viewport.viewerElementToImageCoordinates(event.position)
+  const name = select.value
+  try {
+    const tile = await json<{ x: number; y: number; probability: number; heatmap: string }>(
+      api(name, `/tile?x=${Math.floor(point.x)}&y=${Math.floor(point.y)}`),
+    )
+    const img = document.createElement('img')
+    img.src = tile.heatmap
+    img.alt = `Grad-CAM of the tile at ${tile.x}, ${tile.y}`
+    const text = document.createElement('p')
+    text.id = 'tile-probability'
+    text.textContent = `Tile at (${tile.x}, ${tile.y}): probability ${tile.probability.toFixed(3)}`
+    tileInfo.replaceChildren(text, img)
+  } catch (error) {
+    tileInfo.textContent = (error as Error).message
+  }
+})
+
+opacity.oninput = () => (heat.style.opacity = opacity.value)
+threshold.oninput = drawHeat
+contours.onchange = () => (outline.style.display = contours.checked ? '' : 'none')
+select.onchange = () => void openSlide(select.value)
+
+const { slides } = await json<{ slides: { name: string }[] }>('/api/slides')
+for (const s of slides) select.append(new Option(s.name, s.name))
+if (slides[0]) await openSlide(slides[0].name)
