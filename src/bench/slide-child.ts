@@ -12,7 +12,7 @@ const args = JSON.parse(process.argv[2] as string) as {
   out: string
   tissueMask: boolean
 }
-const model = loadSlideModel(args.run)
+const model = await loadSlideModel(args.run)
 try {
   const summary = await predictSlide(args.slide, model, {
     out: args.out,

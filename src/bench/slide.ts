@@ -83,7 +83,7 @@ function predictInChild(
 
 /** Batch prediction of the large slide's tiles, read beforehand: patches/s of the model alone. */
 async function predictAlone(run: string, slide: string, batchSize: number): Promise<number> {
-  const model = loadSlideModel(run)
+  const model = await loadSlideModel(run)
   try {
     using s = OpenSlide.open(slide)
     const base = s.levels[0] as { width: number; height: number }

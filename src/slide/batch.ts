@@ -9,9 +9,9 @@ import { extname, join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
 import { loadRun, runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
-import type { PatchClassifier } from '../models/registry.js'
+import { openPredictor, type Engine } from '../eval/predictor.js'
 import { OpenSlide, type SlideLevel } from '../torch/openslide.js'
-import { torchPredictor } from './pipeline.js'
+import { torchPredictor, type TilePredictor } from './pipeline.js'
 import {
   predictSlide,
   type SlideModel,
@@ -35,29 +35,49 @@ export const SLIDE_EXTENSIONS = [
 ]
 
 export interface LoadedSlideModel extends SlideModel {
-  model: PatchClassifier
   config: RunConfig
   dispose(): void
 }
 
-/** A run ready for slides: its model, µm/px (see modelResolution), threshold and predictor. */
-export function loadSlideModel(
+/**
+ * A run ready for slides: µm/px (see modelResolution), threshold and predictor, on libtorch (the
+ * default here) or ONNX Runtime (bfloat16 is libtorch's; ONNX Runtime runs the float32 graph).
+ */
+export async function loadSlideModel(
   run: string,
-  options: { modelMpp?: number; threshold?: number; tta?: Tta; bf16?: boolean } = {},
-): LoadedSlideModel {
-  const { model, config } = loadRun(run)
+  options: {
+    modelMpp?: number
+    threshold?: number
+    tta?: Tta
+    bf16?: boolean
+    engine?: Engine
+  } = {},
+): Promise<LoadedSlideModel> {
+  let predict: TilePredictor
+  let config: RunConfig
+  let dispose: () => void
+  if ((options.engine ?? 'libtorch') === 'onnxruntime') {
+    const predictor = await openPredictor(run, 'onnxruntime')
+    config = predictor.config
+    predict = (images) => predictor.predict(images, options.tta)
+    dispose = () => predictor.dispose()
+  } else {
+    const loaded = loadRun(run)
+    config = loaded.config
+    predict = torchPredictor(loaded.model, config, { tta: options.tta, bf16: options.bf16 })
+    dispose = () => loaded.model.dispose()
+  }
   try {
     return {
-      model,
       config,
       patchSize: config.patchSize ?? config.inputSize,
       mpp: modelResolution(config, options.modelMpp),
       threshold: options.threshold ?? runThreshold(config),
-      predict: torchPredictor(model, config, { tta: options.tta, bf16: options.bf16 }),
-      dispose: () => model.dispose(),
+      predict,
+      dispose,
     }
   } catch (error) {
-    model.dispose()
+    dispose()
     throw error
   }
 }

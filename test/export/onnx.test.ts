@@ -10,7 +10,8 @@ import { after, before, describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { decodePatch } from '../../src/data/decode.js'
-import { KERAS_NORMALIZATION } from '../../src/data/augment.js'
+import { KERAS_NORMALIZATION, prepareBatch } from '../../src/data/augment.js'
+import { inputOptions, loadRun, predictImages } from '../../src/eval/predict.js'
 import { exportOnnx } from '../../src/export/export.js'
 import { openPredictor } from '../../src/eval/predictor.js'
 import { ARCHITECTURES, type HeadKind } from '../../src/models/registry.js'
@@ -36,6 +37,34 @@ async function realPatches(): Promise<t.Tensor> {
 function maxDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length)
   return Math.max(...a.map((v, i) => Math.abs(v - (b[i] as number))))
+}
+
+/**
+ * How far pcam's own float32 forward is from the same network in float64 on the patches: the
+ * rounding noise of the network itself. A deep network with random weights can be conditioned
+ * badly enough (resnet50, mobilenet_v2) that this alone passes 1e-4.
+ */
+function float32Noise(run: string): number {
+  const { model, config } = loadRun(run)
+  try {
+    const single = t.noGrad(() => predictImages(model, patches, inputOptions(config)))
+    t.noGrad(() => {
+      for (const p of [...model.parameters(), ...model.buffers()])
+        if (p.dtype === 'float32') p.setData_(t.scope(() => p.to('float64')))
+    })
+    const double = t.noGrad(() =>
+      t.scope(() => {
+        const x = prepareBatch(patches, {
+          size: config.inputSize,
+          normalization: config.normalization,
+        }).to('float64')
+        return model.forward(x).reshape(-1).sigmoid().data() as Float64Array
+      }),
+    )
+    return Math.max(...Array.from(single, (v, i) => Math.abs(v - (double[i] as number))))
+  } finally {
+    model.dispose()
+  }
 }
 
 /** Both engines on the same patches; returns the largest difference. */
@@ -77,7 +106,10 @@ describe('ONNX export', { skip: skipWithoutData }, () => {
       exportOnnx(run, out)
       exported.push(out)
       const diff = await compareEngines(run, false)
-      assert.ok(diff < 1e-4, `max difference ${diff}`)
+      // Within 1e-4, or, where pcam's own float32 rounding is larger, within twice that: a wrong
+      // graph is off by orders of magnitude more.
+      const noise = diff < 1e-4 ? 0 : float32Noise(run)
+      assert.ok(diff < Math.max(1e-4, 2 * noise), `max difference ${diff} (float32 noise ${noise})`)
     })
   }
 

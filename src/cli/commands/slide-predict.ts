@@ -8,7 +8,7 @@ import { DEFAULT_MIN_TISSUE } from '../../slide/predict-slide.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
-import { TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import { ENGINE_OPTIONS, engineOption, TTA_OPTIONS, ttaOption } from '../shared-options.js'
 
 const optionalNumber = (values: OptionValues, name: string, min: number, max: number) =>
   values[name] === undefined ? undefined : checkNumber(values[name], `--${name}`, min, max)
@@ -42,6 +42,7 @@ export const slidePredictCommand: Command = {
       description: 'bfloat16 autocast (the run trained with it uses it anyway)',
     },
     ...TTA_OPTIONS,
+    ...ENGINE_OPTIONS,
     'skip-bad': { type: 'boolean', description: 'Exit 0 even when some slides failed' },
     json: { type: 'boolean', description: 'Print one JSON summary per slide' },
   },
@@ -50,7 +51,8 @@ export const slidePredictCommand: Command = {
       throw new ValidationError(
         'Give --model <run folder> and slides: pcam slide predict --model <run> <slide...> --out <dir>',
       )
-    const model = loadSlideModel(values.model, {
+    const model = await loadSlideModel(values.model, {
+      engine: engineOption(values),
       modelMpp: optionalNumber(values, 'model-mpp', 0.01, 100),
       threshold: optionalNumber(values, 'threshold', 0, 1),
       tta: ttaOption(values),
