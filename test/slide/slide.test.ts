@@ -123,24 +123,33 @@ describe('whole slides', { skip }, () => {
     assert.ok(info.associatedImages.some((a: { name: string }) => a.name === 'thumbnail'))
   })
 
-  it("reproduces pcam predict's probabilities tile by tile on a mosaic", async () => {
+  it("reproduces pcam predict's probabilities tile by tile on a mosaic, with either engine", async () => {
     const out = join(root, 'out-parity')
-    const r = pcam(
-      'slide',
-      'predict',
-      '--model',
-      run,
-      mosaic.path,
-      '--out',
-      out,
-      '--no-tissue-mask',
-      '--json',
-    )
-    assert.equal(r.status, 0, r.stderr)
+    for (const engine of ['libtorch', 'onnxruntime']) {
+      const dir = engine === 'onnxruntime' ? out : `${out}-${engine}`
+      const r = pcam(
+        'slide',
+        'predict',
+        '--model',
+        run,
+        mosaic.path,
+        '--out',
+        dir,
+        '--no-tissue-mask',
+        '--json',
+        '--engine',
+        engine,
+      )
+      assert.equal(r.status, 0, r.stderr)
+    }
+    const libtorchRows = tilesCsv(join(`${out}-libtorch`, 'mosaic'))
     const { predictions } = await predictFiles({ run, sources: mosaic.files, tta: false })
     const byId = new Map(predictions.map((p) => [p.id, p.probability]))
     const rows = tilesCsv(join(out, 'mosaic'))
     assert.equal(rows.length, mosaic.cols * mosaic.rows)
+    rows.forEach((row, k) =>
+      assert.ok(Math.abs(row.probability - libtorchRows[k]!.probability) <= 1e-4, 'engines agree'),
+    )
     for (const row of rows) {
       assert.equal(row.width, PATCH)
       const file = mosaic.files[(row.y / PATCH) * mosaic.cols + row.x / PATCH] as string
