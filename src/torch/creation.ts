@@ -6,7 +6,7 @@
 import { ValidationError } from '../errors.js'
 import { checkShape } from './check.js'
 import { checkDevice, type Device } from './device.js'
-import { checkDtype, dtypeOfArray, type Dtype } from './dtype.js'
+import { checkDtype, DTYPE_BYTES, dtypeOfArray, type Dtype } from './dtype.js'
 import { native } from './native.js'
 import type { Generator } from './generator.js'
 import { handles, kHandle, Tensor } from './tensor.js'
@@ -91,17 +91,7 @@ export function tensor(
 export function fromBytes(bytes: Uint8Array, dtype: Dtype, shape: number[]): Tensor {
   const checked = checkDtype(dtype)
   const elements = checkShape(shape).reduce((a, b) => a * b, 1)
-  const size = {
-    float32: 4,
-    float64: 8,
-    float16: 2,
-    bfloat16: 2,
-    uint8: 1,
-    int8: 1,
-    int32: 4,
-    int64: 8,
-    bool: 1,
-  }[checked]
+  const size = DTYPE_BYTES[checked]
   if (elements * size !== bytes.byteLength) {
     throw new ValidationError(
       `${bytes.byteLength} bytes cannot hold [${shape}] ${dtype} (${elements * size} bytes)`,

@@ -22,6 +22,19 @@ export type Dtype = (typeof DTYPES)[number]
 export type TypedArray =
   Float32Array | Float64Array | Uint8Array | Int8Array | Int32Array | BigInt64Array
 
+/** Bytes one element of each dtype takes. */
+export const DTYPE_BYTES: Record<Dtype, number> = {
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  uint8: 1,
+  int8: 1,
+  int32: 4,
+  int64: 8,
+  bool: 1,
+}
+
 export function isFloatingDtype(dtype: Dtype): boolean {
   return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16'
 }

@@ -26,7 +26,14 @@ export {
   type TensorOptions,
 } from './creation.js'
 export { checkDevice, cudaDeviceCount, cudaIsAvailable, type Device } from './device.js'
-export { checkDtype, DTYPES, isFloatingDtype, type Dtype, type TypedArray } from './dtype.js'
+export {
+  checkDtype,
+  DTYPE_BYTES,
+  DTYPES,
+  isFloatingDtype,
+  type Dtype,
+  type TypedArray,
+} from './dtype.js'
 export { Generator } from './generator.js'
 export {
   adaptiveAvgPool2d,

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { DataError } from '../errors.js'
-import { fromBytes, type Dtype, type Tensor } from '../torch/index.js'
+import { DTYPE_BYTES, fromBytes, type Dtype, type Tensor } from '../torch/index.js'
 
 const TO_DTYPE: Record<string, Dtype> = {
   F32: 'float32',
@@ -30,18 +30,6 @@ interface HeaderEntry {
   shape: number[]
   data_offsets: [number, number]
 }
-
-const ITEM_SIZE: Record<Dtype, number> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  uint8: 1,
-  int8: 1,
-  int32: 4,
-  int64: 8,
-  bool: 1,
-} as Record<Dtype, number>
 
 /** A header entry's fields, checked (a crafted file may hold anything there), or what is wrong. */
 function checkEntry(
@@ -90,7 +78,7 @@ export function readSafetensors(path: string): {
     const { type, shape, begin, end } = checked
     if (end > data.length || begin > end) throw fail(`tensor ${name} lies outside the data`)
     const numel = shape.reduce((a, b) => a * b, 1)
-    if (end - begin !== numel * ITEM_SIZE[type])
+    if (end - begin !== numel * DTYPE_BYTES[type])
       throw fail(`tensor ${name} has ${end - begin} bytes for shape [${shape.join(', ')}]`)
     tensors.set(name, fromBytes(data.subarray(begin, end), type, shape))
   }

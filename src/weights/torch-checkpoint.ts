@@ -8,7 +8,7 @@
  */
 import { DataError, PcamError } from '../errors.js'
 import { ZipTree } from '../data/tree.js'
-import { fromBytes, type Dtype, type Tensor } from '../torch/index.js'
+import { DTYPE_BYTES, fromBytes, type Dtype, type Tensor } from '../torch/index.js'
 
 const STORAGE_DTYPES: Record<string, Dtype> = {
   FloatStorage: 'float32',
@@ -21,18 +21,6 @@ const STORAGE_DTYPES: Record<string, Dtype> = {
   CharStorage: 'int8',
   BoolStorage: 'bool',
 }
-const ITEM_SIZE: Record<Dtype, number> = {
-  float32: 4,
-  float64: 8,
-  float16: 2,
-  bfloat16: 2,
-  int64: 8,
-  int32: 4,
-  uint8: 1,
-  int8: 1,
-  bool: 1,
-} as Record<Dtype, number>
-
 interface Global {
   kind: 'global'
   name: string
@@ -365,7 +353,7 @@ export async function readTorchCheckpoint(path: string): Promise<Map<string, Ten
         bytes = await zip.read(`${prefix}data/${storage.key}`)
         storages.set(storage.key, bytes)
       }
-      const item = ITEM_SIZE[storage.dtype]
+      const item = DTYPE_BYTES[storage.dtype]
       const region = bytes.subarray(offset * item, (offset + numel) * item)
       if (region.length !== numel * item)
         throw new DataError(`${path}: the storage of ${name} is shorter than its shape`)
