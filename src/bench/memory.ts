@@ -29,8 +29,6 @@ export interface MemoryBenchOptions {
   epochs: number
   /** Passes of the other phases after their warm-up. */
   repeats: number
-  /** Training patches taken from the store (its valid split is used whole). */
-  patches: number
   batchSize: number
   onPhase?: (phase: MemoryPhase) => void
 }
@@ -67,7 +65,8 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
   const scratch = mkdtempSync(join(tmpdir(), 'pcam-bench-memory-'))
   const run = join(scratch, 'run')
   try {
-    // train: samples at the end of the first epoch (the warm-up) and of the last.
+    // train: epochs over the store's training split, sampled at the end of the first (the
+    // warm-up) and of the last.
     options.onPhase?.('train')
     const epochEnds: Sample[] = []
     await train(
@@ -104,7 +103,8 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
           size: config.inputSize,
           normalization: config.normalization,
         })
-      const trainLoader = loader(store.indicesOf('train').slice(0, options.patches))
+      // The Learner needs a training loader; validation never reads it.
+      const trainLoader = loader(store.indicesOf('train').slice(0, options.batchSize))
       const validLoader = loader(valid)
       const learn = new Learner(model, trainLoader, validLoader)
       try {

@@ -25,7 +25,6 @@ describe('bench memory', () => {
       arch: 'small',
       epochs: 3,
       repeats: 3,
-      patches: 96,
       batchSize: 16,
     })
     for (const phase of MEMORY_PHASES) {

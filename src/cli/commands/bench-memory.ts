@@ -23,13 +23,16 @@ export const benchMemoryCommand: Command = {
       default: 'small',
       description: `Architecture: ${ARCHITECTURES.join(', ')}`,
     },
-    epochs: { type: 'number', default: 4, description: 'Training epochs (the first warms up)' },
+    epochs: {
+      type: 'number',
+      default: 3,
+      description: "Training epochs over the store's training split (the first warms up)",
+    },
     repeats: {
       type: 'number',
       default: 20,
       description: 'Validation passes, predictions and rounds of 16 requests after the warm-up',
     },
-    patches: { type: 'number', default: 2048, description: 'Training patches per epoch' },
     'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
@@ -44,7 +47,6 @@ export const benchMemoryCommand: Command = {
       arch,
       epochs: checkInteger(values.epochs, '--epochs', 2),
       repeats: checkInteger(values.repeats, '--repeats', 1),
-      patches: checkInteger(values.patches, '--patches', 1),
       batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
       onPhase: (phase) => {
         if (values.json !== true) console.error(`${phase}...`)
