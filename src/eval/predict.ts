@@ -12,7 +12,7 @@ import { createModel, type ModelSpec, type PatchClassifier } from '../models/reg
 import { autocast, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import type { EpochRecord } from '../learn/learner.js'
-import type { RunThreshold } from '../learn/train.js'
+import type { RunThreshold } from '../learn/callbacks/save-best.js'
 
 export interface RunConfig {
   model: ModelSpec

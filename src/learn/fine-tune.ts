@@ -15,15 +15,23 @@ export interface FineTuneOptions {
   from?: FitPosition | null
 }
 
+/** One one-cycle fit of a recipe: its name (kept in checkpoints), length, rates, and frozen body. */
+export interface Stage {
+  stage: string
+  epochs: number
+  lr: number | [number, number]
+  frozen: boolean
+}
+
 /** The stages fineTune runs, in order. */
-export function fineTuneStages(options: FineTuneOptions) {
+export function fineTuneStages(options: FineTuneOptions): Stage[] {
   const { epochs, lr, freezeEpochs = 1 } = options
   return [
     ...(freezeEpochs > 0 ? [{ stage: 'frozen', epochs: freezeEpochs, lr, frozen: true }] : []),
     {
       stage: freezeEpochs > 0 ? 'unfrozen' : 'train',
       epochs,
-      lr: [lr / 100, lr / 5] as number | [number, number],
+      lr: [lr / 100, lr / 5],
       frozen: false,
     },
   ]
@@ -32,7 +40,7 @@ export function fineTuneStages(options: FineTuneOptions) {
 /** Runs stages of one-cycle fits, skipping those a resumed run already finished. */
 export async function runStages(
   learn: Learner,
-  stages: { stage: string; epochs: number; lr: number | [number, number]; frozen: boolean }[],
+  stages: Stage[],
   from: FitPosition | null = null,
 ): Promise<boolean> {
   const at = from ? stages.findIndex((s) => s.stage === from.stage) : 0

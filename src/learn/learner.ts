@@ -190,9 +190,8 @@ function column(valid: ValidOutputs, k: number): Float32Array {
   )
 }
 
-/** The predicted class of each patch. */
+/** The predicted class of each patch (k classes). */
 function predicted(valid: ValidOutputs): Float32Array {
-  if (valid.classes === 1) return valid.probabilities.map((p) => (p >= 0.5 ? 1 : 0))
   return Float32Array.from(valid.labels, (_, i) => {
     let best = 0
     for (let k = 1; k < valid.classes; k++)

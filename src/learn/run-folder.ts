@@ -5,8 +5,7 @@
  * @module
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
 import type { TrainConfig } from './train.js'
 

@@ -5,8 +5,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { errorFromMessage } from '../errors.js'
-import type { BatchInfo, EpochRecord } from './learner.js'
-import type { TrainConfig, TrainResult } from './train.js'
+import type { TrainConfig, TrainHooks, TrainResult } from './train.js'
 
 export interface TrainingRun {
   result: Promise<TrainResult>
@@ -15,11 +14,8 @@ export interface TrainingRun {
 
 export function startTraining(
   config: TrainConfig,
-  hooks: {
-    onBatch?: (info: BatchInfo) => void
-    onEpoch?: (record: EpochRecord) => void
-    onLrFound?: (lr: number) => void
-  } = {},
+  // The stop request is this module's own (stop() below).
+  hooks: Omit<TrainHooks, 'signal' | 'stopRequested'> = {},
 ): TrainingRun {
   const stopFlag = new Int32Array(new SharedArrayBuffer(4))
   const worker = new Worker(new URL('./train-worker.js', import.meta.url), {
@@ -30,6 +26,7 @@ export function startTraining(
       if (message.type === 'batch') hooks.onBatch?.(message.info)
       else if (message.type === 'epoch') hooks.onEpoch?.(message.record)
       else if (message.type === 'lr') hooks.onLrFound?.(message.lr)
+      else if (message.type === 'resume') hooks.onResume?.()
       else if (message.type === 'done') resolve(message.result)
       else if (message.type === 'error') reject(errorFromMessage(message.error))
     })

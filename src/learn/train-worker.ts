@@ -16,6 +16,7 @@ if (port) {
     onBatch: (info) => port.postMessage({ type: 'batch', info }),
     onEpoch: (record) => port.postMessage({ type: 'epoch', record }),
     onLrFound: (lr) => port.postMessage({ type: 'lr', lr }),
+    onResume: () => port.postMessage({ type: 'resume' }),
   }).then(
     (result) => {
       port.postMessage({ type: 'done', result })

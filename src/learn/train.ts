@@ -30,7 +30,7 @@ import { DataParallel, type BnStats } from './data-parallel.js'
 import { runFolderMode } from './run-folder.js'
 import { PCAM_VERSION } from '../version.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
-import { loadResumeState, writeJson, writeMetrics } from './checkpoint.js'
+import { loadResumeState, writeJson } from './checkpoint.js'
 import {
   Learner,
   type BatchInfo,
@@ -46,7 +46,7 @@ import { ReportProgress } from './callbacks/progress.js'
 import { RunCheckpoint } from './callbacks/run-checkpoint.js'
 import { SaveBest } from './callbacks/save-best.js'
 import { StopOnRequest } from './callbacks/stop-on-request.js'
-import { fineTuneStages, runStages } from './fine-tune.js'
+import { fineTuneStages, runStages, type Stage } from './fine-tune.js'
 import type { ThresholdRule } from '../eval/metrics.js'
 
 export interface TrainConfig {
@@ -89,12 +89,12 @@ export interface DistributedConfig {
   timeoutMs?: number
 }
 
-export type { RunThreshold } from './callbacks/save-best.js'
-
 export interface TrainHooks {
   onBatch?: (info: BatchInfo) => void
   onEpoch?: (record: EpochRecord) => void
   onLrFound?: (lr: number) => void
+  /** The run folder held a checkpoint of the same run: training goes on from it. */
+  onResume?: () => void
   /** Stops after the current batch with a checkpoint. */
   signal?: AbortSignal
   /**
@@ -328,8 +328,7 @@ async function trainWith(
       const state = loadResumeState(config.out, learn)
       position = state.position
       bestAuc = state.bestAuc
-      // A crash between the commit and the metrics file (or an older pcam's append) is repaired here.
-      if (writer) await writeMetrics(config.out, learn.history)
+      hooks.onResume?.()
     } else if (writer) {
       await writeJson(join(config.out, 'config.json'), {
         pcamVersion: PCAM_VERSION,
@@ -372,18 +371,11 @@ async function trainWith(
     if (writer) {
       const best = new SaveBest(config.out, { threshold: config.threshold, best: bestAuc })
       learn.callbacks.push(best, new RunCheckpoint(config.out, () => best.best))
-      learn.recorder.logTo(config.out)
+      await learn.recorder.logTo(config.out)
     }
-    const stages = config.pretrained
+    const stages: Stage[] = config.pretrained
       ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
-      : [
-          {
-            stage: 'train',
-            epochs: config.epochs,
-            lr: lr as number | [number, number],
-            frozen: false,
-          },
-        ]
+      : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
     const completed = await runStages(learn, stages, position)
     const best = Math.max(bestAuc, ...learn.history.map((r) => r.auc))
     return { out: config.out, completed, history: [...learn.history], bestAuc: best, lr }

@@ -10,7 +10,6 @@ import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
 import { parseThresholdRule } from '../../eval/metrics.js'
 import type { EpochRecord } from '../../learn/learner.js'
 import type { DistributedConfig, TrainConfig } from '../../learn/train.js'
-import { runFolderMode } from '../../learn/run-folder.js'
 import { startTraining } from '../../learn/run-training.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
@@ -247,8 +246,6 @@ export const trainCommand: Command = {
     // Rank 0 speaks for the group; the others only report errors.
     const quiet = (config.distributed?.rank ?? 0) !== 0
     const out = config.out
-    if (!quiet && runFolderMode(config) === 'resume')
-      console.log(`Resuming ${out} where it stopped.`)
     const header = [
       'epoch'.padEnd(12),
       'train_loss',
@@ -262,6 +259,9 @@ export const trainCommand: Command = {
     let progress: ReturnType<typeof createProgress> | null = null
     let headerShown = false
     const run = startTraining(config, {
+      onResume: () => {
+        if (!quiet) console.log(`Resuming ${out} where it stopped.`)
+      },
       onLrFound: (found) => console.log(`LR finder suggests ${found.toExponential(2)}`),
       onBatch: (info) => {
         if (quiet) return

@@ -35,9 +35,13 @@ export class Recorder implements Callback {
   #validLossSum = 0
   #classes = 1
 
-  /** Rewrites `dir`/metrics.jsonl from the history after every epoch. */
-  logTo(dir: string | null): void {
+  /**
+   * Rewrites `dir`/metrics.jsonl from the history now (a resumed run's file is repaired after a
+   * crash between a checkpoint and its metrics) and after every epoch.
+   */
+  async logTo(dir: string): Promise<void> {
     this.#file = dir
+    await writeMetrics(dir, this.history)
   }
 
   beforeFit(learn: Learner): void {
