@@ -20,7 +20,13 @@ import {
   PARTIAL_MARKER,
 } from './out-folder.js'
 import { openSource } from './sources/detect.js'
-import type { PatchItem, Problem, Source, SplitName } from './sources/source.js'
+import {
+  MAX_PATCH_PIXELS,
+  type PatchItem,
+  type Problem,
+  type Source,
+  type SplitName,
+} from './sources/source.js'
 import { assignSplits, describeSplit, type SplitSpec } from './split.js'
 import { channelStats } from './stats.js'
 import { PatchStore, STORE_FORMAT, STORE_VERSION, UNLABELLED, type StoreMeta } from './store.js'
@@ -92,7 +98,7 @@ async function pixelsOf(
   if (item.pixels)
     return { pixels: item.pixels, height: item.height as number, width: item.width as number }
   try {
-    return await decodePatch(item.encoded as Buffer)
+    return await decodePatch(item.encoded as Buffer, { maxPixels: MAX_PATCH_PIXELS })
   } catch (error) {
     return `cannot decode image: ${describeDecodeFailure(item.encoded as Buffer, error)}`
   }

@@ -1,12 +1,16 @@
 // Decoding refuses what it must before it allocates: headers that declare more pixels than the
 // caller allows, TIFF strips that lie about the file, and formats other than PNG, JPEG and TIFF.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import sharp from 'sharp'
 import { decodePatch } from '../../src/data/decode.js'
+import { prepareStore } from '../../src/data/prepare.js'
 import { readPlainRgbTiff } from '../../src/data/tiff.js'
 import { DataError } from '../../src/errors.js'
 import { plainTiff, pngDeclaring, SVG_PATCH } from '../helpers/crafted-images.js'
+import { patch, patchFolders } from '../helpers/patch-folders.js'
 
 /** Milliseconds fn takes to settle (resolve or reject). */
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -71,5 +75,26 @@ describe('decoding limits', () => {
     const decoded = await decodePatch(png, { resizeTo: 16 })
     assert.deepEqual([decoded.width, decoded.height, decoded.pixels.length], [16, 16, 16 * 16 * 3])
     assert.deepEqual([...decoded.pixels.subarray(0, 3)], [0x33, 0x66, 0x99])
+  })
+})
+
+describe('decompression bombs in a source', () => {
+  it('pcam data prepare refuses a patch that declares 16000x16000 without decoding it', async () => {
+    const { folder } = patchFolders('pcam-bomb-')
+    const files: Record<string, Buffer> = { 'train/1/bomb.png': pngDeclaring(16000, 16000) }
+    for (let k = 0; k < 4; k++) files[`train/${k % 2}/p${k}.png`] = await patch(90 + k)
+    const dir = folder(files)
+    const started = performance.now()
+    const result = await prepareStore({
+      sources: [dir],
+      out: `${dir}-store`,
+      split: { kind: 'source' },
+      skipBad: true,
+      maxSkipped: 0.5,
+    })
+    assert.ok(performance.now() - started < 3000, 'refused from its header')
+    assert.equal(result.count, 4)
+    const skipped = readFileSync(join(`${dir}-store`, 'skipped.txt'), 'utf8')
+    assert.match(skipped, /bomb\.png.*over the limit of 1048576 pixels/)
   })
 })

@@ -50,6 +50,11 @@ export const IMAGE_EXTENSIONS = /\.(png|jpe?g|tiff?)$/i
  * 1024 x 1024 RGB TIFF is 3 MiB, so anything larger is not a patch (or is a zip bomb).
  */
 export const MAX_IMAGE: ReadLimit = { bytes: 16 * 2 ** 20, what: 'a patch image' }
+/**
+ * Most pixels a patch image may declare before it is decoded: a 1024 x 1024 patch takes 3 MiB;
+ * a small file declaring 16000 x 16000 (a decompression bomb) would take 768 MiB per decode.
+ */
+export const MAX_PATCH_PIXELS = 1024 * 1024
 /** Largest table read whole (train_labels.csv, _meta.csv): Kaggle's full train_labels.csv is 9 MB. */
 export const MAX_TABLE: ReadLimit = { bytes: 256 * 2 ** 20, what: 'a label or metadata table' }
 
