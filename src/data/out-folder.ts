@@ -42,20 +42,26 @@ export function checkOutFolder(out: string, sources: string[], overwrite: boolea
   }
 }
 
-/** Whether a left-over "<out>.partial" is one pcam wrote (or an empty folder), so may go. */
-export function checkPartialFolder(partial: string): void {
+/**
+ * Whether a left-over "<out>.partial" is one pcam wrote (or an empty folder), so may go;
+ * `command` (e.g. "pcam data prepare") is the one that writes there.
+ */
+export function checkPartialFolder(partial: string, command = 'pcam data prepare'): void {
   if (!existsSync(partial)) return
   const ours =
     statSync(partial).isDirectory() &&
     (readdirSync(partial).length === 0 || existsSync(join(partial, PARTIAL_MARKER)))
   if (!ours) {
     throw new DataError(
-      `${partial} exists but was not left by "pcam data prepare"; move it away or choose another --out.`,
+      `${partial} exists but was not left by "${command}"; move it away or choose another --out.`,
     )
   }
 }
 
 /** Marks a freshly made partial folder as pcam's own. */
-export async function markPartialFolder(partial: string): Promise<void> {
-  await writeFile(join(partial, PARTIAL_MARKER), 'pcam data prepare writes this store here\n')
+export async function markPartialFolder(
+  partial: string,
+  command = 'pcam data prepare',
+): Promise<void> {
+  await writeFile(join(partial, PARTIAL_MARKER), `${command} writes here\n`)
 }

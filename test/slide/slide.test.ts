@@ -171,6 +171,26 @@ describe('whole slides', { skip }, () => {
     assert.ok(readFileSync(join(out, 'slides.csv'), 'utf8').includes(mosaic.path))
   })
 
+  it('never deletes a partial folder it did not write, and leaves no marker in a result', () => {
+    const out = join(root, 'out-foreign-partial')
+    mkdirSync(join(out, 'mosaic.partial'), { recursive: true })
+    writeFileSync(join(out, 'mosaic.partial', 'mine.txt'), 'a user file')
+    const r = pcam(
+      'slide',
+      'predict',
+      '--model',
+      run,
+      mosaic.path,
+      '--out',
+      out,
+      '--no-tissue-mask',
+    )
+    assert.notEqual(r.status, 0)
+    assert.match(r.stderr, /mosaic\.partial exists but was not left by "pcam slide predict"/)
+    assert.equal(readFileSync(join(out, 'mosaic.partial', 'mine.txt'), 'utf8'), 'a user file')
+    assert.ok(!existsSync(join(root, 'out-parity', 'mosaic', '.pcam-partial')))
+  })
+
   it('writes a GeoJSON that covers the known tumour region', () => {
     const out = join(root, 'out-parity')
     const rows = tilesCsv(join(out, 'mosaic'))
