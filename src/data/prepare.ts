@@ -29,7 +29,14 @@ import {
 } from './sources/source.js'
 import { assignSplits, describeSplit, type SplitSpec } from './split.js'
 import { channelStats } from './stats.js'
-import { PatchStore, STORE_FORMAT, STORE_VERSION, UNLABELLED, type StoreMeta } from './store.js'
+import {
+  PatchStore,
+  sourceMpp,
+  STORE_FORMAT,
+  STORE_VERSION,
+  UNLABELLED,
+  type StoreMeta,
+} from './store.js'
 
 const DECODE_WINDOW = 64
 const WRITE_BATCH = 512
@@ -42,16 +49,10 @@ export interface PrepareProgress {
   total: number
 }
 
-/**
- * Micrometres per pixel of PCam's and Kaggle's patches: Camelyon16 scans at 0.243 um/px taken
- * at 10x (4x downsampled), as the PCam paper gives it.
- */
-export const PCAM_MPP = 0.972
-
-/** The store's mpp: the one given, PCAM_MPP for PCam/Kaggle sources, else none (unknown). */
+/** The store's mpp: the one given, else what its source kind implies (PCam, Kaggle), else none. */
 function patchMpp(mpp: number | undefined, kind: string): { mpp?: number } {
-  if (mpp !== undefined) return { mpp }
-  return kind === 'pcam-hdf5' || kind === 'kaggle' ? { mpp: PCAM_MPP } : {}
+  const known = mpp ?? sourceMpp(kind)
+  return known === undefined ? {} : { mpp: known }
 }
 
 export interface PrepareOptions {

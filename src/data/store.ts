@@ -58,6 +58,14 @@ export function isPatchStore(dir: string): boolean {
   }
 }
 
+/** µm/px of PCam's and Kaggle's patches (Camelyon16 scans of 0.243 µm/px, taken at 10x). */
+export const PCAM_MPP = 0.972
+
+/** The µm/px a source kind implies (PCam, Kaggle), or undefined when the kind says nothing. */
+export function sourceMpp(kind: string | undefined): number | undefined {
+  return kind === 'pcam-hdf5' || kind === 'kaggle' ? PCAM_MPP : undefined
+}
+
 export class PatchStore {
   /** N x H x W x 3 uint8, memory-mapped. */
   readonly images: Tensor

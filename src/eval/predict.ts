@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
-import type { PatchStore } from '../data/store.js'
+import { sourceMpp, type PatchStore, type StoreMeta } from '../data/store.js'
 import { DataError, ValidationError } from '../errors.js'
 import { createModel, type ModelSpec, type PatchClassifier } from '../models/registry.js'
 import { autocast, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
@@ -24,11 +24,19 @@ export interface RunConfig {
   mpp?: number
   normalization: Normalization
   recipe: { mixedPrecision?: boolean } & Record<string, unknown>
-  data?: { store: string; source: string; splitMethod: string }
+  data?: { store: string; source: StoreMeta['source']; splitMethod: string }
   /** Chosen on the valid split at the best epoch (absent before the first epoch ends). */
   threshold?: RunThreshold
   /** The best epoch's validation figures. */
   validation?: EpochRecord
+}
+
+/**
+ * The µm/px of the patches a run was trained on: its config's, else what its store's source
+ * implies (PCam, Kaggle), else undefined (unknown).
+ */
+export function runMpp(config: RunConfig): number | undefined {
+  return config.mpp ?? sourceMpp(config.data?.source.kind)
 }
 
 /** The decision threshold a run carries, 0.5 when it has none yet. */

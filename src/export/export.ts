@@ -11,7 +11,7 @@
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ValidationError } from '../errors.js'
-import { loadRun, runThreshold, type RunConfig } from '../eval/predict.js'
+import { loadRun, runMpp, runThreshold, type RunConfig } from '../eval/predict.js'
 import { DepthwiseSeparable, type MobileNetV1 } from '../models/mobilenet-v1.js'
 import { InvertedResidual, type MobileNetV2 } from '../models/mobilenet-v2.js'
 import type { PatchClassifier } from '../models/registry.js'
@@ -37,8 +37,6 @@ export const OPSET = 17
 export const IR_VERSION = 8
 export const INPUT_NAME = 'images'
 export const OUTPUT_NAME = 'probabilities'
-/** PCam's patches: level 2 of CAMELYON16's slides (0.243 µm/px at level 0, 4x down). */
-export const PCAM_UM_PER_PX = 0.972
 
 function resnetBody(g: GraphBuilder, net: ResNet, x: Value): Value {
   let out = maxPool(g, net.maxpool, relu(g, batchNorm(g, net.bn1, conv(g, net.conv1, x))))
@@ -162,14 +160,13 @@ function probabilities(g: GraphBuilder, logits: Value, classes: number): void {
 
 /** What the exported file says about itself (metadata_props). */
 export function onnxMetadata(config: RunConfig): Record<string, string> {
-  const um = (config as { umPerPx?: number }).umPerPx ?? PCAM_UM_PER_PX
   return {
     classes: JSON.stringify(config.classes),
     threshold: String(runThreshold(config)),
     normalization: JSON.stringify(config.normalization),
     input_size: String(config.inputSize),
     patch_size: String(exportPatchSize(config)),
-    um_per_px: String(um),
+    um_per_px: String(runMpp(config) ?? 'unknown'),
     architecture: config.model.arch,
     head: config.model.head,
     output: `${OUTPUT_NAME}: N x ${config.classes.length}, columns in the order of classes`,

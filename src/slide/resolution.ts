@@ -4,9 +4,8 @@
  * @module
  */
 import { DataError, ValidationError } from '../errors.js'
-import type { RunConfig } from '../eval/predict.js'
+import { runMpp, type RunConfig } from '../eval/predict.js'
 import type { SlideLevel } from '../torch/openslide.js'
-import { PCAM_MPP } from '../data/prepare.js'
 
 export interface SlideResolution {
   /** Micrometres per level-0 pixel (mean of x and y). */
@@ -74,10 +73,8 @@ export function slideResolution(
  * PCam or Kaggle stores; otherwise a ValidationError naming --model-mpp.
  */
 export function modelResolution(config: RunConfig, override?: number): number {
-  if (override !== undefined) return override
-  if (config.mpp !== undefined) return config.mpp
-  const kind = (config.data?.source as unknown as { kind?: string } | undefined)?.kind
-  if (kind === 'pcam-hdf5' || kind === 'kaggle') return PCAM_MPP
+  const mpp = override ?? runMpp(config)
+  if (mpp !== undefined) return mpp
   throw new ValidationError(
     'The run does not record the µm/px of its patches (its store was not prepared with --mpp); ' +
       'give it with --model-mpp <µm/px> (PCam and Kaggle patches: 0.972).',

@@ -11,7 +11,7 @@ import { runPythonJson } from '../../src/bench/python.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { decodePatch } from '../../src/data/decode.js'
 import { KERAS_NORMALIZATION, prepareBatch } from '../../src/data/augment.js'
-import { inputOptions, loadRun, predictImages } from '../../src/eval/predict.js'
+import { inputOptions, loadRun, predictImages, type RunConfig } from '../../src/eval/predict.js'
 import { exportOnnx } from '../../src/export/export.js'
 import { openPredictor } from '../../src/eval/predictor.js'
 import { ARCHITECTURES, type HeadKind } from '../../src/models/registry.js'
@@ -156,4 +156,24 @@ describe('ONNX export', { skip: skipWithoutData }, () => {
       assert.ok(diff < 1e-4, `max difference ${diff}`)
     })
   }
+})
+
+describe('ONNX metadata', () => {
+  it("carries the run's µm/px: recorded, implied by a PCam or Kaggle store, or unknown", async () => {
+    const { onnxMetadata } = await import('../../src/export/export.js')
+    const base = {
+      model: { arch: 'small', numClasses: 1, head: 'linear' },
+      classes: ['0', '1'],
+      inputSize: 96,
+      normalization: { mean: [0, 0, 0], std: [1, 1, 1] },
+      recipe: {},
+    } as unknown as RunConfig
+    const source = (kind: string) => ({ store: 's', source: { kind }, splitMethod: 'x' })
+    assert.equal(onnxMetadata({ ...base, mpp: 0.5 }).um_per_px, '0.5')
+    assert.equal(onnxMetadata({ ...base, data: source('kaggle') } as RunConfig).um_per_px, '0.972')
+    assert.equal(
+      onnxMetadata({ ...base, data: source('class-folders') } as RunConfig).um_per_px,
+      'unknown',
+    )
+  })
 })
