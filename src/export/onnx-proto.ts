@@ -189,5 +189,6 @@ export function encodeModel(model: ModelMessage): Uint8Array {
 export function decodeModel(bytes: Uint8Array): ModelMessage {
   const type = ModelProto()
   const message = type.decode(bytes)
-  return type.toObject(message, { longs: Number, bytes: Array, defaults: true }) as ModelMessage
+  // Weights stay as the bytes they are (no arrays of numbers): readers want the metadata and inputs.
+  return type.toObject(message, { longs: Number, defaults: true }) as ModelMessage
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { modelCard } from '../serve/model-card.js'
-import { ORT_WEB_FILES, ortWebDir } from '../serve/onnx-routes.js'
+import { ORT_WEB_FILES, ortWebDir } from './ort-web.js'
 import { exportOnnx } from './export.js'
 
 const MARKER = 'pcam-web-export.json'

@@ -9,6 +9,7 @@ import { extname, join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
 import { loadRun, runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
+import { ValidationError } from '../errors.js'
 import { openPredictor, type Engine } from '../eval/predictor.js'
 import { OpenSlide, type SlideLevel } from '../torch/openslide.js'
 import { torchPredictor, type TilePredictor } from './pipeline.js'
@@ -57,6 +58,10 @@ export async function loadSlideModel(
   let config: RunConfig
   let dispose: () => void
   if ((options.engine ?? 'libtorch') === 'onnxruntime') {
+    if (options.bf16)
+      throw new ValidationError(
+        '--bf16 is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch.',
+      )
     const predictor = await openPredictor(run, 'onnxruntime')
     config = predictor.config
     predict = (images) => predictor.predict(images, options.tta)

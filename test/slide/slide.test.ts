@@ -171,6 +171,13 @@ describe('whole slides', { skip }, () => {
     assert.ok(readFileSync(join(out, 'slides.csv'), 'utf8').includes(mosaic.path))
   })
 
+  it('refuses --bf16 with ONNX Runtime instead of ignoring it', () => {
+    const out = join(root, 'out-bf16')
+    const r = pcam('slide', 'predict', '--model', run, mosaic.path, '--out', out, '--bf16')
+    assert.equal(r.status, 1)
+    assert.match(r.stderr, /--bf16 is libtorch mixed precision.*--engine libtorch/)
+  })
+
   it('never deletes a partial folder it did not write, and leaves no marker in a result', () => {
     const out = join(root, 'out-foreign-partial')
     mkdirSync(join(out, 'mosaic.partial'), { recursive: true })
