@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
 import { dirname, extname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import sharp from 'sharp'
+import { encodePng } from '../data/decode.js'
+import { DataError } from '../errors.js'
 import { runThreshold, type RunConfig } from '../eval/predict.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { SLIDE_EXTENSIONS } from '../slide/batch.js'
@@ -75,13 +76,16 @@ class Lru<V> {
 /** Registers the slide routes and the viewer page; returns a close() for the server's shutdown. */
 export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOptions): () => void {
   const { folder, worker, config } = options
-  if (!existsSync(folder)) throw new HttpError(500, `Slide folder not found: ${folder}`)
+  if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
   const out = options.out ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
   const size = config.patchSize ?? config.inputSize
+  // The folder's slides, listed again only when the page asks for the list or a name is new.
+  let listed: string[] = []
   const names = () =>
-    readdirSync(folder)
+    (listed = readdirSync(folder)
       .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
-      .sort()
+      .sort())
+  names()
   const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => s.close())
   const tiles = new Lru<Buffer>(TILE_CACHE)
   const jobs = new Map<string, Job>()
@@ -89,7 +93,8 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
 
   // Only names listed in the folder resolve: "../x" or any other path is a 404.
   const slideOf = (name: string): OpenSlide => {
-    if (!names().includes(name)) throw new HttpError(404, `No slide named ${name}`)
+    if (!listed.includes(name) && !names().includes(name))
+      throw new HttpError(404, `No slide named ${name}`)
     let slide = open.get(name)
     if (!slide) {
       slide = OpenSlide.open(join(folder, name))
@@ -233,14 +238,10 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
       throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
     const tile = tileAt(grid, col, row)
     const images = await readTiles(slide, [tile], scale, size)
-    const pixels = Uint8Array.from(images.data() as Uint8Array)
+    const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
     images.dispose()
-    const answer = await worker.predict({ pixels: pixels.slice(), count: 1, size, explain: [0] })
-    const png = await sharp(Buffer.from(answer.overlays as Uint8Array), {
-      raw: { width: size, height: size, channels: 3 },
-    })
-      .png()
-      .toBuffer()
+    const answer = await worker.predict({ pixels, count: 1, size, explain: [0] })
+    const png = await encodePng(answer.overlays as Uint8Array, size, size)
     return {
       x: tile.x,
       y: tile.y,
