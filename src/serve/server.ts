@@ -224,7 +224,12 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
         400,
         'Send one or more images: multipart files, or one PNG/JPEG/TIFF as the body.',
       )
-    const patches = await Promise.all(uploads.map((u) => toPatch(u, size, resize)))
+    // Decoded side by side; a refusal names the first bad file in the request's order, not
+    // whichever decode happened to fail first.
+    const decoded = await Promise.allSettled(uploads.map((u) => toPatch(u, size, resize)))
+    const refused = decoded.find((d) => d.status === 'rejected')
+    if (refused) throw refused.reason
+    const patches = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value)
     const answers = await Promise.all(
       batcher.submitAll(patches.map((pixels) => ({ pixels, explain }))),
     )
