@@ -3,7 +3,7 @@
  * read.
  * @module
  */
-import { ttaFrom, type Tta } from '../eval/predict.js'
+import { ttaFrom, type Tta } from '../data/tta.js'
 import { checkEngine, DEFAULT_ENGINE, ENGINES, type Engine } from '../eval/predictor.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
 import { checkInteger } from '../torch/index.js'

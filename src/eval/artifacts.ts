@@ -24,8 +24,10 @@ import {
   mostConfused,
   precisionRecallCurve,
   rocCurve,
-} from './metrics.js'
-import { loadRun, type RunConfig, type Tta } from './predict.js'
+} from '../metrics/metrics.js'
+import { loadRun } from '../run/load-run.js'
+import type { RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 import { LibtorchPredictor, openPredictor, type Engine, type PatchPredictor } from './predictor.js'
 import { writeChart } from './render.js'
 import { topLosses, topLossesPicture } from './top-losses.js'

@@ -5,8 +5,8 @@
  * @module
  */
 import type { TopLevelSpec } from 'vega-lite'
-import type { EpochRecord } from '../learn/learner.js'
-import type { CalibrationBin } from './metrics.js'
+import type { EpochRecord } from '../run/run-folder.js'
+import type { CalibrationBin } from '../metrics/metrics.js'
 
 const SIZE = { width: 320, height: 320 }
 // Colour-blind-safe (Okabe-Ito): blue for the curve, vermillion for the operating point.

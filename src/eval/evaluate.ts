@@ -6,17 +6,18 @@
 import { PatchStore, UNLABELLED } from '../data/store.js'
 import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
-import { binaryReport, chooseThreshold, type BinaryReport, type ThresholdRule } from './metrics.js'
+import {
+  binaryReport,
+  chooseThreshold,
+  type BinaryReport,
+  type ThresholdRule,
+} from '../metrics/metrics.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { predictStoreWith, type PatchPredictor } from './predictor.js'
-import {
-  inputOptions,
-  loadRun,
-  predictStore,
-  runThreshold,
-  type RunConfig,
-  type Tta,
-} from './predict.js'
+import { inputOptions, predictStore } from './predict.js'
+import { loadRun } from '../run/load-run.js'
+import { runThreshold, type RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 
 export interface EvaluateOptions {
   run: string

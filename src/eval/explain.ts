@@ -12,7 +12,9 @@ import { DataError } from '../errors.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { cat, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { gradCam, overlayHeatmaps, type GradCamOptions } from './gradcam.js'
-import { inputOptions, loadRun, predictImages, type RunConfig } from './predict.js'
+import { inputOptions, predictImages } from './predict.js'
+import { loadRun } from '../run/load-run.js'
+import type { RunConfig } from '../run/run-folder.js'
 
 /**
  * Patches (N x H x W x 3 uint8) overlaid with their Grad-CAM heatmaps, at the patches' own size:

@@ -12,7 +12,8 @@ import { IMAGE_EXTENSIONS } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
-import { runThreshold, type Tta } from './predict.js'
+import { runThreshold } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 import { openPredictor, predictStoreWith, type Engine } from './predictor.js'
 
 export interface Prediction {

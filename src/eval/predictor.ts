@@ -6,22 +6,16 @@
  * gradients and stays on libtorch.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { PatchStore } from '../data/store.js'
 import { ValidationError } from '../errors.js'
 import { ensureRunOnnx } from '../export/export.js'
 import { OnnxPredictor } from '../export/onnx-engine.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { noGrad, scope, tensor, type Tensor } from '../torch/index.js'
-import {
-  inputOptions,
-  loadRun,
-  predictImages,
-  type PredictOptions,
-  type RunConfig,
-  type Tta,
-} from './predict.js'
+import { inputOptions, predictImages, type PredictOptions } from './predict.js'
+import { loadRun } from '../run/load-run.js'
+import { readRunConfig, type RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 
 export const ENGINES = ['libtorch', 'onnxruntime'] as const
 export type Engine = (typeof ENGINES)[number]
@@ -64,12 +58,6 @@ export class LibtorchPredictor implements PatchPredictor {
   }
 }
 
-function readConfig(run: string): RunConfig {
-  const path = join(run, 'config.json')
-  if (!existsSync(path)) return loadRun(run).config // loadRun says what is missing
-  return JSON.parse(readFileSync(path, 'utf8')) as RunConfig
-}
-
 /** Opens a run with the chosen engine (ONNX Runtime exports model.onnx first if needed). */
 export async function openPredictor(
   run: string,
@@ -80,7 +68,7 @@ export async function openPredictor(
     return new LibtorchPredictor(model, config)
   }
   const path = ensureRunOnnx(run)
-  const predictor = await OnnxPredictor.open(path, readConfig(run))
+  const predictor = await OnnxPredictor.open(path, readRunConfig(run))
   return predictor as PatchPredictor
 }
 

@@ -9,12 +9,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import sharp from 'sharp'
-import { DataError } from '../errors.js'
-import type { EpochRecord } from '../learn/learner.js'
 import type { LrFindResult } from '../learn/lr-find.js'
 import { savedEvaluations, type SavedEvaluation } from './artifacts.js'
 import { lrFinderChart, trainingChart } from './charts.js'
-import { describeTta, type RunConfig } from './predict.js'
+import { describeTta } from '../data/tta.js'
+import { readHistory, readRunConfig } from '../run/run-folder.js'
 import { renderSvg, writeChart } from './render.js'
 
 const EVAL_CHARTS = ['roc', 'pr', 'confusion', 'calibration'] as const
@@ -59,14 +58,6 @@ export function splitCaveat(splitMethod: string | undefined): string {
     "The source's own split was kept. PCam's official train, valid and test splits come from " +
     'different slides; for other sources it is only as good as their authors made it.'
   )
-}
-
-function readJsonLines<T>(path: string): T[] {
-  if (!existsSync(path)) return []
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as T)
 }
 
 async function evaluationSection(dir: string, name: string, e: SavedEvaluation): Promise<string> {
@@ -119,13 +110,8 @@ async function evaluationSection(dir: string, name: string, e: SavedEvaluation):
 
 /** Writes the report (default <run>/report.html); returns its path. */
 export async function writeReport(run: string, out = join(run, 'report.html')): Promise<string> {
-  const configPath = join(run, 'config.json')
-  if (!existsSync(configPath))
-    throw new DataError(`${configPath} not found: is ${run} a run folder written by "pcam train"?`)
-  const config = JSON.parse(readFileSync(configPath, 'utf8')) as RunConfig & {
-    pcamVersion?: string
-  }
-  const history = readJsonLines<EpochRecord>(join(run, 'metrics.jsonl'))
+  const config = readRunConfig(run)
+  const history = readHistory(run)
   const evaluations = savedEvaluations(run)
   const parts: string[] = []
   const runName = basename(resolve(run))

@@ -8,7 +8,7 @@ import { CLASS_COLOURS, displayClassNames, gridPng, type GridTile } from '../dat
 import type { PatchStore } from '../data/store.js'
 import { cat, scope, tensor } from '../torch/index.js'
 import { explainPatches } from './explain.js'
-import type { RunConfig } from './predict.js'
+import type { RunConfig } from '../run/run-folder.js'
 import type { PatchClassifier } from '../models/registry.js'
 
 export interface TopLoss {

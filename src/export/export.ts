@@ -11,7 +11,8 @@
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ValidationError } from '../errors.js'
-import { loadRun, runMpp, runThreshold, type RunConfig } from '../eval/predict.js'
+import { loadRun } from '../run/load-run.js'
+import { runMpp, runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import { DepthwiseSeparable, type MobileNetV1 } from '../models/mobilenet-v1.js'
 import { InvertedResidual, type MobileNetV2 } from '../models/mobilenet-v2.js'
 import type { PatchClassifier } from '../models/registry.js'
@@ -97,14 +98,9 @@ function body(g: GraphBuilder, model: PatchClassifier, x: Value): Value {
   }
 }
 
-/** The patch size the exported graph takes: the run's stored patches. */
-export function exportPatchSize(config: RunConfig): number {
-  return config.patchSize ?? config.inputSize
-}
-
 /** uint8 N x P x P x 3 → the network's normalised float N x 3 x S x S. */
 function preprocess(g: GraphBuilder, config: RunConfig): Value {
-  const patch = exportPatchSize(config)
+  const patch = runPatchSize(config)
   const size = config.inputSize
   const { mean, std } = config.normalization
   const floats = g.node('Cast', [INPUT_NAME], { to: DataType.FLOAT })
@@ -165,7 +161,7 @@ export function onnxMetadata(config: RunConfig): Record<string, string> {
     threshold: String(runThreshold(config)),
     normalization: JSON.stringify(config.normalization),
     input_size: String(config.inputSize),
-    patch_size: String(exportPatchSize(config)),
+    patch_size: String(runPatchSize(config)),
     um_per_px: String(runMpp(config) ?? 'unknown'),
     architecture: config.model.arch,
     head: config.model.head,
@@ -182,7 +178,7 @@ export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array
   const logits = layer(g, model.head, features)
   const classes = config.classes.length
   probabilities(g, logits, classes)
-  const patch = exportPatchSize(config)
+  const patch = runPatchSize(config)
   const message: ModelMessage = {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],

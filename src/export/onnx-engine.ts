@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs'
 import * as ort from 'onnxruntime-node'
 import { dihedral } from '../data/augment.js'
 import { DataError } from '../errors.js'
-import { ttaViews, type RunConfig, type Tta } from '../eval/predict.js'
+import { ttaViews, type Tta } from '../data/tta.js'
+import { runPatchSize, type RunConfig } from '../run/run-folder.js'
 import { getNumThreads, scope, type Tensor } from '../torch/index.js'
-import { exportPatchSize, INPUT_NAME, OUTPUT_NAME } from './export.js'
+import { INPUT_NAME, OUTPUT_NAME } from './export.js'
 import { decodeModel } from './onnx-proto.js'
 
 /** What the file says about itself, checked before a session opens it. */
@@ -81,7 +82,7 @@ export class OnnxPredictor {
     options: { threads?: number } = {},
   ): Promise<OnnxPredictor> {
     const { bytes, info } = readOnnxInfo(path)
-    const expected = exportPatchSize(config)
+    const expected = runPatchSize(config)
     if (info.patchSize !== expected) {
       throw new DataError(
         `${path} takes ${info.patchSize}px patches but its run was trained on ${expected}px ones; delete it so pcam exports the run anew.`,

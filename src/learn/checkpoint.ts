@@ -1,52 +1,25 @@
 /**
- * The run folder (DESIGN.md): config.json, metrics.jsonl (one line per epoch), model.safetensors
- * (the best weights so far), and for resuming last.safetensors + optimizer.safetensors +
- * state.json. Every file is written under a temporary name and renamed; the three resume files
- * carry one generation number, so a set torn by a crash is detected instead of loaded. state.json
- * is written last and is the commit of an epoch: metrics.jsonl is rewritten from its history
- * after it, and again on resume.
+ * A training run's tensors in its folder (whose format src/run/run-folder.ts owns): the best
+ * model, and for resuming the last weights and the optimizer's state. The resume files carry
+ * state.json's generation number, so a set torn by a crash is detected instead of loaded.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataError } from '../errors.js'
 import type { Module } from '../nn/index.js'
+import {
+  atomicWrite,
+  hasResumeState,
+  readResumeState,
+  RUN_FILES,
+  writeResumeState,
+  type FitPosition,
+  type ResumeState,
+} from '../run/run-folder.js'
 import { fromBytes, getRngState, noGrad, setRngState, type Tensor } from '../torch/index.js'
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js'
-import type { EpochRecord, FitPosition, Learner } from './learner.js'
-
-export interface ResumeState {
-  generation: number
-  /** Where the interrupted fit stands. */
-  position: FitPosition
-  /** Optimizer step counts per parameter (Adam's bias correction). */
-  steps: Record<string, number>
-  rngState: string
-  history: EpochRecord[]
-  bestAuc: number
-}
-
-async function atomicWrite(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
-  const tmp = `${path}.tmp`
-  await write(tmp)
-  await rename(tmp, path)
-}
-
-export async function writeJson(path: string, value: unknown): Promise<void> {
-  await atomicWrite(path, (tmp) => writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`))
-}
-
-/**
- * Rewrites metrics.jsonl whole from the committed history (state.json is the commit): an epoch
- * is listed once or not at all, whatever moment a crash picks.
- */
-export async function writeMetrics(dir: string, history: readonly EpochRecord[]): Promise<void> {
-  const path = join(dir, 'metrics.jsonl')
-  await atomicWrite(path, (tmp) =>
-    writeFile(tmp, history.map((r) => `${JSON.stringify(r)}\n`).join('')),
-  )
-}
+import type { Learner } from './learner.js'
 
 /** Writes tensors as safetensors under a temporary name, then renames. */
 export async function saveTensors(
@@ -73,12 +46,9 @@ export async function saveResumeState(
   bestAuc: number,
 ): Promise<void> {
   await mkdir(dir, { recursive: true })
-  const previous = existsSync(join(dir, 'state.json'))
-    ? (JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as ResumeState).generation
-    : 0
-  const generation = previous + 1
+  const generation = (hasResumeState(dir) ? readResumeState(dir).generation : 0) + 1
   const tag = { generation: String(generation) }
-  await saveModel(join(dir, 'last.safetensors'), learn.model, tag)
+  await saveModel(join(dir, RUN_FILES.last), learn.model, tag)
   const tensors = new Map<string, Tensor>()
   const steps: Record<string, number> = {}
   learn.optimizer.paramGroups.forEach((group, g) =>
@@ -90,7 +60,7 @@ export async function saveResumeState(
       }
     }),
   )
-  await saveTensors(join(dir, 'optimizer.safetensors'), tensors, tag)
+  await saveTensors(join(dir, RUN_FILES.optimizer), tensors, tag)
   const rng = getRngState()
   const state: ResumeState = {
     generation,
@@ -101,22 +71,17 @@ export async function saveResumeState(
     bestAuc,
   }
   rng.dispose()
-  await writeJson(join(dir, 'state.json'), state)
+  await writeResumeState(dir, state)
 }
 
 /** Restores weights, optimizer state and RNG from a run folder; returns where to continue. */
 export function loadResumeState(dir: string, learn: Learner): ResumeState {
-  const statePath = join(dir, 'state.json')
-  if (!existsSync(statePath))
-    throw new DataError(
-      `${dir} has no state.json: nothing to resume (was it started by "pcam train"?)`,
-    )
-  const state = JSON.parse(readFileSync(statePath, 'utf8')) as ResumeState
-  const model = readSafetensors(join(dir, 'last.safetensors'))
-  const optimizer = readSafetensors(join(dir, 'optimizer.safetensors'))
+  const state = readResumeState(dir)
+  const model = readSafetensors(join(dir, RUN_FILES.last))
+  const optimizer = readSafetensors(join(dir, RUN_FILES.optimizer))
   const tags: [string, string | undefined][] = [
-    ['last.safetensors', model.metadata.generation],
-    ['optimizer.safetensors', optimizer.metadata.generation],
+    [RUN_FILES.last, model.metadata.generation],
+    [RUN_FILES.optimizer, optimizer.metadata.generation],
   ]
   for (const [file, tag] of tags) {
     if (Number(tag) !== state.generation) {

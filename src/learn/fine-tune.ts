@@ -5,7 +5,8 @@
  * Learner; `from` resumes a stopped run in whichever stage it stopped.
  * @module
  */
-import type { FitPosition, Learner } from './learner.js'
+import type { Learner } from './learner.js'
+import type { FitPosition } from '../run/run-folder.js'
 
 export interface FineTuneOptions {
   epochs: number

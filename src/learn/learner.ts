@@ -35,7 +35,8 @@ import {
   type Optimizer,
   type Tensor,
 } from '../torch/index.js'
-import { accuracy, rocAuc } from '../eval/metrics.js'
+import { accuracy, rocAuc } from '../metrics/metrics.js'
+import type { EpochRecord, FitPosition } from '../run/run-folder.js'
 import { Recorder } from './callbacks/recorder.js'
 import { OneCycleSchedule } from './callbacks/one-cycle.js'
 import type { OneCycleOptions } from './schedule.js'
@@ -97,20 +98,6 @@ export class CancelFit extends Error {
   }
 }
 
-export interface EpochRecord {
-  stage: string
-  epoch: number
-  trainLoss: number
-  validLoss: number
-  accuracy: number
-  errorRate: number
-  auc: number
-  seconds: number
-  imagesPerSec: number
-  /** Further metrics by name (per-class AUC with k classes, a user's own). */
-  [metric: string]: number | string
-}
-
 /** What the Recorder reports for each training batch. */
 export interface BatchInfo {
   stage: string
@@ -143,15 +130,6 @@ export interface Metric {
 }
 
 /** Where a stopped fit was: enough to resume it exactly. */
-export interface FitPosition {
-  stage: string
-  epoch: number
-  /** Batches of `epoch` already done. */
-  batch: number
-  /** Mid-epoch: the done batches' summed loss, images and seconds, so the epoch's record comes out as if never stopped. */
-  partial?: { lossSum: number; seen: number; seconds: number }
-}
-
 export interface LearnerOptions {
   opt?: 'adamw' | 'sgd'
   wd?: number

@@ -6,8 +6,6 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { lrFinderChart } from '../eval/charts.js'
-import { writeChart } from '../eval/render.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 import type { DataParallel } from './data-parallel.js'
 import { CancelEpoch, CancelFit, type Callback, type Learner } from './learner.js'
@@ -121,14 +119,13 @@ export async function lrFind(
   }
 }
 
-/** Writes lr-find.csv, lr-find.json (curve and suggestions) and the plot (SVG, PNG) into dir. */
+/**
+ * Writes lr-find.csv and lr-find.json (curve and suggestions) into dir; the plot is drawn from
+ * them by plotLrFind (src/eval/lr-find-plot.ts), as plots belong to evaluation.
+ */
 export async function saveLrFind(dir: string, result: LrFindResult): Promise<string[]> {
   const csv = ['lr,loss', ...result.lrs.map((lr, i) => `${lr},${result.losses[i]}`)].join('\n')
   await writeFile(join(dir, 'lr-find.csv'), `${csv}\n`)
   await writeFile(join(dir, 'lr-find.json'), `${JSON.stringify(result)}\n`)
-  const chart = await writeChart(
-    lrFinderChart(result.lrs, result.losses, result.suggestion),
-    join(dir, 'lr-find'),
-  )
-  return [join(dir, 'lr-find.csv'), join(dir, 'lr-find.json'), chart.svg, chart.png]
+  return [join(dir, 'lr-find.csv'), join(dir, 'lr-find.json')]
 }

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
+  AUGMENT_PRESETS,
   IMAGENET_NORMALIZATION,
   KERAS_NORMALIZATION,
   type AugmentOptions,
@@ -27,17 +28,17 @@ import { manualSeed, ProcessGroup } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { DataParallel, type BnStats } from './data-parallel.js'
-import { runFolderMode } from './run-folder.js'
+import { runFolderMode } from './run-mode.js'
 import { PCAM_VERSION } from '../version.js'
 import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
-import { loadResumeState, writeJson } from './checkpoint.js'
+import { loadResumeState } from './checkpoint.js'
+import { Learner, type BatchInfo, type Callback } from './learner.js'
 import {
-  Learner,
-  type BatchInfo,
-  type Callback,
+  hasResumeState,
+  writeRunConfig,
   type EpochRecord,
   type FitPosition,
-} from './learner.js'
+} from '../run/run-folder.js'
 import { DataParallelSync } from './callbacks/data-parallel.js'
 import { EarlyStopping } from './callbacks/early-stopping.js'
 import { GradientClipping } from './callbacks/gradient-clipping.js'
@@ -47,7 +48,7 @@ import { RunCheckpoint } from './callbacks/run-checkpoint.js'
 import { SaveBest } from './callbacks/save-best.js'
 import { StopOnRequest } from './callbacks/stop-on-request.js'
 import { fineTuneStages, runStages, type Stage } from './fine-tune.js'
-import type { ThresholdRule } from '../eval/metrics.js'
+import type { ThresholdRule } from '../metrics/metrics.js'
 
 export interface TrainConfig {
   store: string
@@ -77,6 +78,33 @@ export interface TrainConfig {
   threshold?: ThresholdRule
   /** Train as one rank of a data-parallel group; batchSize is then per rank. */
   distributed?: DistributedConfig
+}
+
+/** The settings a run gets when not given (`pcam train`'s defaults are these). */
+export const TRAIN_DEFAULTS = {
+  arch: 'small',
+  head: 'concat',
+  pretrained: null,
+  size: null,
+  batchSize: 64,
+  freezeEpochs: 1,
+  epochs: 4,
+  lr: 1e-3,
+  seed: 42,
+  wd: 0.01,
+  mixedPrecision: false,
+  augment: AUGMENT_PRESETS.default ?? null,
+  earlyStop: 0,
+  labelSmoothing: 0,
+  clipGrad: 0,
+  opt: 'adamw',
+} as const satisfies Partial<TrainConfig>
+
+/** A full TrainConfig from a store, a run folder and whatever else differs from the defaults. */
+export function trainConfig(
+  settings: Pick<TrainConfig, 'store' | 'out'> & Partial<TrainConfig>,
+): TrainConfig {
+  return { ...TRAIN_DEFAULTS, ...settings }
 }
 
 export interface DistributedConfig {
@@ -279,9 +307,7 @@ function joinGroup(config: TrainConfig): DataParallel | undefined {
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   // One rank writes the run folder (and judges it before writing); the others read it.
   const writer = (config.distributed?.rank ?? 0) === 0
-  const resuming = writer
-    ? runFolderMode(config) === 'resume'
-    : existsSync(join(config.out, 'state.json'))
+  const resuming = writer ? runFolderMode(config) === 'resume' : hasResumeState(config.out)
   const dp = joinGroup(config)
   try {
     // The folder is made only once the store, the model and its weights have loaded: a failure
@@ -330,7 +356,7 @@ async function trainWith(
       bestAuc = state.bestAuc
       hooks.onResume?.()
     } else if (writer) {
-      await writeJson(join(config.out, 'config.json'), {
+      await writeRunConfig(config.out, {
         pcamVersion: PCAM_VERSION,
         model: model.spec,
         classes: store.meta.classes,

@@ -4,7 +4,8 @@
  */
 import { Worker } from 'node:worker_threads'
 import { errorFromMessage } from '../errors.js'
-import type { RunConfig, Tta } from '../eval/predict.js'
+import type { RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 import type { Engine } from '../eval/predictor.js'
 
 export interface WorkerSettings {

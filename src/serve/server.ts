@@ -12,7 +12,8 @@ import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import sharp from 'sharp'
 import { displayClassNames } from '../data/grid.js'
-import { runThreshold, type Tta } from '../eval/predict.js'
+import { runPatchSize, runThreshold } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { ConfigError } from '../errors.js'
 import { DynamicBatcher } from './batcher.js'
@@ -21,7 +22,7 @@ import type { Engine } from '../eval/predictor.js'
 import { ModelWorker } from './inference.js'
 import { registerOnnxRoutes } from './onnx-routes.js'
 import { ServerMetrics } from './metrics.js'
-import { modelCard } from './model-card.js'
+import { modelCard } from '../eval/model-card.js'
 import { registerSlideRoutes } from './slides.js'
 import { readUploads, toPatch } from './uploads.js'
 
@@ -117,7 +118,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     engine: options.engine,
   })
   const config = worker.config
-  const size = config.patchSize ?? config.inputSize
+  const size = runPatchSize(config)
   const classes = displayClassNames(config.classes)
   const threshold = runThreshold(config)
   const card = modelCard(options.run, config, tta)

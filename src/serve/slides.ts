@@ -12,7 +12,7 @@ import { dirname, extname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { runThreshold, type RunConfig } from '../eval/predict.js'
+import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { SLIDE_EXTENSIONS } from '../slide/batch.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
@@ -78,7 +78,7 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
   const { folder, worker, config } = options
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
   const out = options.out ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
-  const size = config.patchSize ?? config.inputSize
+  const size = runPatchSize(config)
   // The folder's slides, listed again only when the page asks for the list or a name is new.
   let listed: string[] = []
   const names = () =>

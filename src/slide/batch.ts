@@ -8,7 +8,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
-import { loadRun, runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
+import { loadRun } from '../run/load-run.js'
+import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 import { ValidationError } from '../errors.js'
 import { openPredictor, type Engine } from '../eval/predictor.js'
 import { OpenSlide, type SlideLevel } from '../torch/openslide.js'
@@ -75,7 +77,7 @@ export async function loadSlideModel(
   try {
     return {
       config,
-      patchSize: config.patchSize ?? config.inputSize,
+      patchSize: runPatchSize(config),
       mpp: modelResolution(config, options.modelMpp),
       threshold: options.threshold ?? runThreshold(config),
       predict,

@@ -5,7 +5,9 @@
  */
 import { noGrad, stack, interpolate, scope, type Tensor } from '../torch/index.js'
 import type { OpenSlide } from '../torch/openslide.js'
-import { inputOptions, predictImages, type RunConfig, type Tta } from '../eval/predict.js'
+import { inputOptions, predictImages } from '../eval/predict.js'
+import type { RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 import type { PatchClassifier } from '../models/registry.js'
 import type { Tile } from './grid.js'
 import type { TileScale } from './resolution.js'

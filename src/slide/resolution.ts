@@ -4,7 +4,7 @@
  * @module
  */
 import { DataError, ValidationError } from '../errors.js'
-import { runMpp, type RunConfig } from '../eval/predict.js'
+import { runMpp, type RunConfig } from '../run/run-folder.js'
 import type { SlideLevel } from '../torch/openslide.js'
 
 export interface SlideResolution {

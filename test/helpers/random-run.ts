@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { IMAGENET_NORMALIZATION, prepareBatch, type Normalization } from '../../src/data/augment.js'
-import type { RunConfig } from '../../src/eval/predict.js'
+import type { RunConfig } from '../../src/run/run-folder.js'
 import { saveModel } from '../../src/learn/checkpoint.js'
 import { createModel, type ModelSpec } from '../../src/models/registry.js'
 import { BatchNorm1d, BatchNorm2d, Linear } from '../../src/nn/index.js'

@@ -10,7 +10,7 @@ import { encodePng } from '../../src/data/decode.js'
 import { PatchLoader } from '../../src/data/loader.js'
 import { prepareStore } from '../../src/data/prepare.js'
 import { PatchStore } from '../../src/data/store.js'
-import { rocAuc } from '../../src/eval/metrics.js'
+import { rocAuc } from '../../src/metrics/metrics.js'
 import {
   CancelBatch,
   CancelEpoch,

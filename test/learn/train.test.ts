@@ -160,6 +160,9 @@ describe('lr auto', () => {
   it('saves the finder curve and plot, and a resumed run keeps the rate it found', async () => {
     const auto = (out: string): TrainConfig => ({ ...config(out), lr: 'auto', epochs: 2 })
     const whole = await train(auto(join(root, 'auto-a')))
+    // The plot is evaluation's (pcam train's command draws it after training).
+    const { plotLrFind } = await import('../../src/eval/lr-find-plot.js')
+    assert.equal((await plotLrFind(join(root, 'auto-a'))).length, 2)
     for (const file of ['lr-find.csv', 'lr-find.json', 'lr-find.svg', 'lr-find.png'])
       assert.ok(existsSync(join(root, 'auto-a', file)), file)
     const controller = new AbortController()
@@ -335,7 +338,7 @@ describe('predict image files', () => {
 
 describe('Grad-CAM on a trained run', () => {
   it('gives finite heatmaps in [0, 1] of the input size', async () => {
-    const { loadRun } = await import('../../src/eval/predict.js')
+    const { loadRun } = await import('../../src/run/load-run.js')
     const { gradCam } = await import('../../src/eval/gradcam.js')
     const { prepareBatch } = await import('../../src/data/augment.js')
     const { PatchStore } = await import('../../src/data/store.js')

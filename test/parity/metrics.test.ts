@@ -13,7 +13,7 @@ import {
   precisionRecallCurve,
   rocAucWithCi,
   rocCurve,
-} from '../../src/eval/metrics.js'
+} from '../../src/metrics/metrics.js'
 import { seededRandom } from '../../src/data/split.js'
 import { PARITY_DIR } from '../helpers/torch-reference.js'
 

@@ -5,8 +5,8 @@
  */
 import { evaluateToFolder } from '../../eval/artifacts.js'
 import type { Evaluation } from '../../eval/evaluate.js'
-import { parseThresholdRule } from '../../eval/metrics.js'
-import { describeTta } from '../../eval/predict.js'
+import { parseThresholdRule } from '../../metrics/metrics.js'
+import { describeTta } from '../../data/tta.js'
 import { writeReport } from '../../eval/report.js'
 import type { SplitName } from '../../data/sources/source.js'
 import { ValidationError } from '../../errors.js'

@@ -4,7 +4,7 @@
  * @module
  */
 import { exportOnnx } from '../../export/export.js'
-import { exportWeb } from '../../export/web-bundle.js'
+import { exportWeb } from '../../serve/web-bundle.js'
 import { ValidationError } from '../../errors.js'
 import type { Command } from '../command.js'
 

@@ -3,6 +3,7 @@
  * @module
  */
 import { mkdirSync } from 'node:fs'
+import { plotLrFind } from '../../eval/lr-find-plot.js'
 import { saveLrFind } from '../../learn/lr-find.js'
 import { findLearningRate } from '../../learn/train.js'
 import { optionDefaults, type Command } from '../command.js'
@@ -50,7 +51,7 @@ export const lrFindCommand: Command = {
     const config = await trainConfigFrom({ ...optionDefaults(TRAIN_OPTIONS), ...values })
     const result = await findLearningRate(config)
     mkdirSync(config.out, { recursive: true })
-    const files = await saveLrFind(config.out, result)
+    const files = [...(await saveLrFind(config.out, result)), ...(await plotLrFind(config.out))]
     if (values.json === true) {
       console.log(
         JSON.stringify({ suggestion: result.suggestion, minimumTenth: result.minimumTenth }),

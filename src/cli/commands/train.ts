@@ -6,10 +6,11 @@
 import { join } from 'node:path'
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
+import { plotLrFind } from '../../eval/lr-find-plot.js'
 import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
-import { parseThresholdRule } from '../../eval/metrics.js'
-import type { EpochRecord } from '../../learn/learner.js'
-import type { DistributedConfig, TrainConfig } from '../../learn/train.js'
+import { parseThresholdRule } from '../../metrics/metrics.js'
+import type { EpochRecord } from '../../run/run-folder.js'
+import { TRAIN_DEFAULTS, type DistributedConfig, type TrainConfig } from '../../learn/train.js'
 import { startTraining } from '../../learn/run-training.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
@@ -27,32 +28,44 @@ export const TRAIN_OPTIONS: Command['options'] = {
   },
   arch: {
     type: 'string',
-    default: 'small',
+    default: TRAIN_DEFAULTS.arch,
     description: `Architecture: ${ARCHITECTURES.join(', ')}`,
   },
-  head: { type: 'string', default: 'concat', description: "Head: concat (fastai's) or linear" },
+  head: {
+    type: 'string',
+    default: TRAIN_DEFAULTS.head,
+    description: "Head: concat (fastai's) or linear",
+  },
   pretrained: { type: 'string', description: 'imagenet, none, or a weights file / TF.js folder' },
   size: { type: 'number', description: "Input size (default: the store's patch size, e.g. 96)" },
-  'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
+  'batch-size': {
+    type: 'number',
+    default: TRAIN_DEFAULTS.batchSize,
+    description: 'Patches per batch',
+  },
   'freeze-epochs': {
     type: 'number',
-    default: 1,
+    default: TRAIN_DEFAULTS.freezeEpochs,
     description: 'Head-only epochs first (pretrained only)',
   },
-  epochs: { type: 'number', default: 4, description: 'Epochs with everything trainable' },
+  epochs: {
+    type: 'number',
+    default: TRAIN_DEFAULTS.epochs,
+    description: 'Epochs with everything trainable',
+  },
   lr: {
     type: 'string',
-    default: '1e-3',
+    default: TRAIN_DEFAULTS.lr.toExponential(),
     description: 'Peak learning rate, or "auto" (LR finder)',
   },
-  wd: { type: 'number', default: 0.01, description: 'Weight decay (AdamW)' },
+  wd: { type: 'number', default: TRAIN_DEFAULTS.wd, description: 'Weight decay (AdamW)' },
   'wd-skip-norm': {
     type: 'boolean',
     description: 'No weight decay on batch-norm parameters and biases',
   },
   seed: {
     type: 'number',
-    default: 42,
+    default: TRAIN_DEFAULTS.seed,
     description: 'Seed of initialisation, data order and augmentation',
   },
   bf16: {
@@ -74,7 +87,11 @@ export const TRAIN_OPTIONS: Command['options'] = {
     default: 0,
     description: 'Clip the gradient norm to this (0: none)',
   },
-  opt: { type: 'string', default: 'adamw', description: 'Optimizer: adamw or sgd (momentum 0.9)' },
+  opt: {
+    type: 'string',
+    default: TRAIN_DEFAULTS.opt,
+    description: 'Optimizer: adamw or sgd (momentum 0.9)',
+  },
   threshold: {
     type: 'string',
     default: '0.5',
@@ -297,6 +314,7 @@ export const trainCommand: Command = {
     try {
       const result = await run.result
       if (quiet) return
+      if (config.lr === 'auto') await plotLrFind(out)
       if (values.json === true) console.log(JSON.stringify(result))
       else if (result.completed)
         console.log(`Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`)

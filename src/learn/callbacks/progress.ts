@@ -3,7 +3,8 @@
  * worker thread's messages): every training batch, and every epoch's record.
  * @module
  */
-import type { BatchInfo, Callback, EpochRecord, Learner } from '../learner.js'
+import type { BatchInfo, Callback, Learner } from '../learner.js'
+import type { EpochRecord } from '../../run/run-folder.js'
 
 export class ReportProgress implements Callback {
   // Before StopOnRequest: a stop asked for while reporting a batch takes effect after that batch.

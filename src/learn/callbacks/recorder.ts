@@ -5,15 +5,8 @@
  * @module
  */
 import { softmax } from '../../torch/index.js'
-import { writeMetrics } from '../checkpoint.js'
-import type {
-  BatchInfo,
-  Callback,
-  EpochRecord,
-  FitPosition,
-  Learner,
-  ValidOutputs,
-} from '../learner.js'
+import type { BatchInfo, Callback, Learner, ValidOutputs } from '../learner.js'
+import { writeHistory, type EpochRecord, type FitPosition } from '../../run/run-folder.js'
 
 export class Recorder implements Callback {
   // After the callbacks that change the validation outputs (data-parallel gathering), and after
@@ -41,7 +34,7 @@ export class Recorder implements Callback {
    */
   async logTo(dir: string): Promise<void> {
     this.#file = dir
-    await writeMetrics(dir, this.history)
+    await writeHistory(dir, this.history)
   }
 
   beforeFit(learn: Learner): void {
@@ -115,7 +108,7 @@ export class Recorder implements Callback {
   }
 
   async afterEpoch(): Promise<void> {
-    if (this.#file) await writeMetrics(this.#file, this.history)
+    if (this.#file) await writeHistory(this.#file, this.history)
   }
 
   afterFit(): void {

@@ -5,22 +5,13 @@
  * split by the run's rule and that epoch's validation figures.
  * @module
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { chooseThreshold, formatThresholdRule, type ThresholdRule } from '../../eval/metrics.js'
+import { chooseThreshold, formatThresholdRule, type ThresholdRule } from '../../metrics/metrics.js'
 import type { PatchClassifier } from '../../models/registry.js'
 import { hasTorchvisionForm, torchvisionStateDict } from '../../weights/torchvision.js'
-import { saveModel, saveTensors, writeJson } from '../checkpoint.js'
+import { recordBestEpoch, RUN_FILES, type RunThreshold } from '../../run/run-folder.js'
+import { saveModel, saveTensors } from '../checkpoint.js'
 import type { Callback, Learner, ValidOutputs } from '../learner.js'
-
-/** The decision threshold a run carries: chosen on the valid split at its best epoch. */
-export interface RunThreshold {
-  value: number
-  rule: string
-  chosenOn: 'valid'
-  stage: string
-  epoch: number
-}
 
 export class SaveBest implements Callback {
   /** The best value of the monitored metric so far. */
@@ -38,7 +29,7 @@ export class SaveBest implements Callback {
     const value = record?.[this.options.monitor ?? 'auc']
     if (!record || typeof value !== 'number' || !(value > this.best)) return
     this.best = value
-    await saveModel(join(this.out, 'model.safetensors'), learn.model)
+    await saveModel(join(this.out, RUN_FILES.model), learn.model)
     const model = learn.model as PatchClassifier
     if (hasTorchvisionForm(model.spec))
       await saveTensors(join(this.out, 'torchvision.safetensors'), torchvisionStateDict(model))
@@ -51,8 +42,6 @@ export class SaveBest implements Callback {
       stage: record.stage,
       epoch: record.epoch,
     }
-    const path = join(this.out, 'config.json')
-    const runConfig = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>
-    await writeJson(path, { ...runConfig, threshold, validation: record })
+    await recordBestEpoch(this.out, threshold, record)
   }
 }

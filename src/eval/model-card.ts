@@ -7,9 +7,10 @@
 import { existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { displayClassNames } from '../data/grid.js'
-import { savedEvaluations, savedPredictions } from '../eval/artifacts.js'
-import { rocCurve } from '../eval/metrics.js'
-import { runThreshold, type RunConfig, type Tta } from '../eval/predict.js'
+import { savedEvaluations, savedPredictions } from './artifacts.js'
+import { rocCurve } from '../metrics/metrics.js'
+import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
+import type { Tta } from '../data/tta.js'
 
 /** The model card: what the run is, what it was trained on, how it scored. */
 export function modelCard(run: string, config: RunConfig, tta: Tta) {
@@ -41,7 +42,7 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     arch: config.model.arch,
     head: config.model.head,
     classes: displayClassNames(config.classes),
-    patchSize: config.patchSize ?? config.inputSize,
+    patchSize: runPatchSize(config),
     inputSize: config.inputSize,
     threshold: runThreshold(config),
     thresholdRule: config.threshold?.rule ?? '0.5',

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ConfigError } from '../errors.js'
+import { hasResumeState, RUN_FILES } from '../run/run-folder.js'
 import type { TrainConfig } from './train.js'
 
 /** What a run's settings are compared on: the recipe, with the store as an absolute path. */
@@ -47,7 +48,7 @@ export function freeRunFolder(out: string): string {
 export function runFolderMode(config: TrainConfig): 'new' | 'resume' {
   const { out } = config
   if (!existsSync(out) || readdirSync(out).length === 0) return 'new'
-  const configPath = join(out, 'config.json')
+  const configPath = join(out, RUN_FILES.config)
   if (!existsSync(configPath)) {
     throw new ConfigError(
       `${out} exists and is not a pcam run folder (no config.json); pcam does not write into it. ` +
@@ -82,5 +83,5 @@ export function runFolderMode(config: TrainConfig): 'new' | 'resume' {
         `Run the same command as before to resume it, or start a new run with --out ${freeRunFolder(out)}.`,
     )
   }
-  return existsSync(join(out, 'state.json')) ? 'resume' : 'new'
+  return hasResumeState(out) ? 'resume' : 'new'
 }

@@ -16,9 +16,9 @@ import {
 import { join } from 'node:path'
 import { ConfigError } from '../errors.js'
 import { PACKAGE_ROOT } from '../paths.js'
-import { modelCard } from '../serve/model-card.js'
-import { ORT_WEB_FILES, ortWebDir } from './ort-web.js'
-import { exportOnnx } from './export.js'
+import { modelCard } from '../eval/model-card.js'
+import { ORT_WEB_FILES, ortWebDir } from '../export/ort-web.js'
+import { exportOnnx } from '../export/export.js'
 
 const MARKER = 'pcam-web-export.json'
 

@@ -1,0 +1,206 @@
+/**
+ * The run folder's format (DESIGN.md), owned here and nowhere else: what config.json,
+ * metrics.jsonl and state.json hold, typed, and how they are read and written. Training writes
+ * them, evaluation, prediction, export, slides and the server read them. Every file is written
+ * under a temporary name and renamed, so a crash leaves the old file or the new one, never half.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Normalization } from '../data/augment.js'
+import { sourceMpp, type StoreMeta } from '../data/store.js'
+import { DataError } from '../errors.js'
+import type { ModelSpec } from '../models/registry.js'
+
+/** The files of a run folder. */
+export const RUN_FILES = {
+  config: 'config.json',
+  metrics: 'metrics.jsonl',
+  state: 'state.json',
+  /** The best weights so far. */
+  model: 'model.safetensors',
+  /** The latest weights and the optimizer's state, for resuming. */
+  last: 'last.safetensors',
+  optimizer: 'optimizer.safetensors',
+} as const
+
+/** One line of metrics.jsonl: an epoch's training and validation figures. */
+export interface EpochRecord {
+  stage: string
+  epoch: number
+  trainLoss: number
+  validLoss: number
+  accuracy: number
+  errorRate: number
+  auc: number
+  seconds: number
+  imagesPerSec: number
+  /** Further metrics by name (per-class AUC with k classes, a user's own). */
+  [metric: string]: number | string
+}
+
+/** Where a fit stands: the stage, the epoch and the batches of it already done. */
+export interface FitPosition {
+  stage: string
+  epoch: number
+  /** Batches of `epoch` already done. */
+  batch: number
+  /** Mid-epoch: the done batches' summed loss, images and seconds, so the epoch's record comes out as if never stopped. */
+  partial?: { lossSum: number; seen: number; seconds: number }
+}
+
+/** The decision threshold a run carries: chosen on the valid split at its best epoch. */
+export interface RunThreshold {
+  value: number
+  rule: string
+  chosenOn: 'valid'
+  stage: string
+  epoch: number
+}
+
+/** config.json: what the run is, written when it starts and updated at each best epoch. */
+export interface RunConfig {
+  pcamVersion?: string
+  model: ModelSpec
+  classes: string[]
+  /** Side of the training patches (the network sees them resized to inputSize). */
+  patchSize?: number
+  inputSize: number
+  /** Micrometres per pixel of the training patches, when the store recorded it. */
+  mpp?: number
+  normalization: Normalization
+  /** The training settings (TrainConfig without the store and the folder). */
+  recipe: { mixedPrecision?: boolean } & Record<string, unknown>
+  data?: { store: string; source: StoreMeta['source']; splitMethod: string }
+  /** Chosen on the valid split at the best epoch (absent before the first epoch ends). */
+  threshold?: RunThreshold
+  /** The best epoch's validation figures. */
+  validation?: EpochRecord
+}
+
+/** state.json: everything besides tensors that continuing an interrupted fit needs. */
+export interface ResumeState {
+  /** Shared with last.safetensors and optimizer.safetensors, so a torn set is detected. */
+  generation: number
+  /** Where the interrupted fit stands. */
+  position: FitPosition
+  /** Optimizer step counts per parameter (Adam's bias correction). */
+  steps: Record<string, number>
+  rngState: string
+  history: EpochRecord[]
+  bestAuc: number
+}
+
+/** Writes a file under a temporary name, then renames it into place. */
+export async function atomicWrite(
+  path: string,
+  write: (tmp: string) => Promise<void>,
+): Promise<void> {
+  const tmp = `${path}.tmp`
+  await write(tmp)
+  await rename(tmp, path)
+}
+
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  await atomicWrite(path, (tmp) => writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`))
+}
+
+function readJson<T>(path: string): T {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw error
+    throw new DataError(`${path} is not valid JSON (${(error as Error).message}).`)
+  }
+}
+
+/** The run's config.json; a DataError that names the file when it is missing or unusable. */
+export function readRunConfig(dir: string): RunConfig {
+  const path = join(dir, RUN_FILES.config)
+  if (!existsSync(path))
+    throw new DataError(`${path} not found: is ${dir} a run folder written by "pcam train"?`)
+  const config = readJson<RunConfig>(path)
+  if (!config.model) {
+    throw new DataError(
+      `${path} has no model spec (an earlier pcam wrote it); train the run again.`,
+    )
+  }
+  return config
+}
+
+export async function writeRunConfig(dir: string, config: RunConfig): Promise<void> {
+  await writeJson(join(dir, RUN_FILES.config), config)
+}
+
+/** Records a new best epoch in config.json: its threshold and validation figures. */
+export async function recordBestEpoch(
+  dir: string,
+  threshold: RunThreshold,
+  validation: EpochRecord,
+): Promise<void> {
+  await writeRunConfig(dir, { ...readRunConfig(dir), threshold, validation })
+}
+
+/** metrics.jsonl, one record per committed epoch ([] before the first). */
+export function readHistory(dir: string): EpochRecord[] {
+  const path = join(dir, RUN_FILES.metrics)
+  if (!existsSync(path)) return []
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as EpochRecord
+      } catch {
+        throw new DataError(`${path} line ${i + 1} is not valid JSON.`)
+      }
+    })
+}
+
+/**
+ * Rewrites metrics.jsonl whole from the committed history (state.json is the commit): an epoch
+ * is listed once or not at all, whatever moment a crash picks.
+ */
+export async function writeHistory(dir: string, history: readonly EpochRecord[]): Promise<void> {
+  await atomicWrite(join(dir, RUN_FILES.metrics), (tmp) =>
+    writeFile(tmp, history.map((r) => `${JSON.stringify(r)}\n`).join('')),
+  )
+}
+
+/** Whether the folder holds a committed checkpoint to resume from. */
+export function hasResumeState(dir: string): boolean {
+  return existsSync(join(dir, RUN_FILES.state))
+}
+
+export function readResumeState(dir: string): ResumeState {
+  const path = join(dir, RUN_FILES.state)
+  if (!existsSync(path))
+    throw new DataError(
+      `${dir} has no state.json: nothing to resume (was it started by "pcam train"?)`,
+    )
+  return readJson<ResumeState>(path)
+}
+
+/** state.json is written last: it commits an epoch (or the batch a fit stopped at). */
+export async function writeResumeState(dir: string, state: ResumeState): Promise<void> {
+  await writeJson(join(dir, RUN_FILES.state), state)
+}
+
+/**
+ * The µm/px of the patches a run was trained on: its config's, else what its store's source
+ * implies (PCam, Kaggle), else undefined (unknown).
+ */
+export function runMpp(config: RunConfig): number | undefined {
+  return config.mpp ?? sourceMpp(config.data?.source.kind)
+}
+
+/** The decision threshold a run carries, 0.5 when it has none yet. */
+export function runThreshold(config: RunConfig): number {
+  return config.threshold?.value ?? 0.5
+}
+
+/** The side of the patches the run was trained on (runs before patchSize was recorded: the input size). */
+export function runPatchSize(config: RunConfig): number {
+  return config.patchSize ?? config.inputSize
+}
