@@ -59,7 +59,7 @@ export interface PrepareOptions {
   sources: string[]
   out: string
   /** How to split; null: the source's own split when it has one, else random 20%. */
-  split: SplitSpec | null
+  split?: SplitSpec | null
   dedupe?: boolean
   skipBad?: boolean
   /** With skipBad, the largest share (0..1) of the inputs that may be skipped; default 1%. */
@@ -136,7 +136,7 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
     }
     if (written.accepted.length === 0)
       throw new DataError(`No usable patches in ${options.sources.join(', ')}.`)
-    const { splits, splitMethod } = chooseSplits(written.accepted, options.split, source)
+    const { splits, splitMethod } = chooseSplits(written.accepted, options.split ?? null, source)
     const labels = Uint8Array.from(written.accepted, (a) => a.label ?? UNLABELLED)
     await writeFile(join(partial, 'labels.u8'), labels)
     const meta: StoreMeta = {

@@ -233,12 +233,16 @@ export interface NativeBinding {
 }
 
 const BINARY = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pcam.node')
+// A source checkout builds with make; an installed package with npm's rebuild.
+const REBUILD = existsSync(join(PACKAGE_ROOT, 'Makefile'))
+  ? `"make build" in ${PACKAGE_ROOT}`
+  : '"npm rebuild pcam"'
 
 function loadError(cause: unknown): ConfigError {
   const reason = cause instanceof Error ? cause.message : String(cause)
   if (!existsSync(BINARY)) {
     return new ConfigError(
-      `The pcam native addon is not built (${BINARY} is missing). Run "make build" in ${PACKAGE_ROOT}.`,
+      `The pcam native addon is not built (${BINARY} is missing). Run ${REBUILD}.`,
       { cause },
     )
   }
@@ -246,7 +250,7 @@ function loadError(cause: unknown): ConfigError {
     `Could not load the pcam native addon: ${reason}\nPossible solutions:\n` +
       '- Install libtorch: "sudo apt-get install libtorch-dev" (Debian/Ubuntu).\n' +
       '- If libtorch lives elsewhere, add its lib/ folder to LD_LIBRARY_PATH.\n' +
-      `- Rebuild against the libtorch you have: "make build" in ${PACKAGE_ROOT}.`,
+      `- Rebuild against the libtorch you have: ${REBUILD}.`,
     { cause },
   )
 }

@@ -1,0 +1,118 @@
+/**
+ * pcam as a library (`import ... from 'pcam'`): stores of patches, training (the recipe and the
+ * Learner under it, with its callbacks), prediction and evaluation of a run folder, whole slides,
+ * ONNX export and the prediction server. The engine is `pcam/torch` (tensors, autograd,
+ * optimizers) and `pcam/nn` (layers). Everything here is what the `pcam` command itself uses.
+ * @module
+ */
+export { PCAM_VERSION } from './version.js'
+export {
+  ConfigError,
+  DataError,
+  DeviceError,
+  PcamError,
+  StateDictError,
+  TorchError,
+  ValidationError,
+} from './errors.js'
+
+// Data: patch stores and how they are read.
+export {
+  AUGMENT_PRESETS,
+  IMAGENET_NORMALIZATION,
+  type AugmentOptions,
+  type Normalization,
+} from './data/augment.js'
+export { PatchLoader, type Batch, type LoaderOptions } from './data/loader.js'
+export {
+  prepareStore,
+  type PrepareOptions,
+  type PrepareProgress,
+  type PrepareResult,
+} from './data/prepare.js'
+export { PatchStore, PCAM_MPP, type StoreMeta } from './data/store.js'
+export type { Tta } from './data/tta.js'
+
+// Models.
+export {
+  ARCHITECTURES,
+  createModel,
+  type Architecture,
+  type HeadKind,
+  type ModelSpec,
+  type PatchClassifier,
+} from './models/registry.js'
+
+// Metrics (pure functions of probabilities and labels).
+export {
+  accuracy,
+  averagePrecision,
+  binaryReport,
+  chooseThreshold,
+  confusion,
+  rocAuc,
+  rocAucWithCi,
+  rocCurve,
+  type ThresholdRule,
+} from './metrics/metrics.js'
+
+// The run folder.
+export { loadRun } from './run/load-run.js'
+export {
+  readHistory,
+  readRunConfig,
+  runThreshold,
+  type EpochRecord,
+  type FitPosition,
+  type RunConfig,
+  type RunThreshold,
+} from './run/run-folder.js'
+
+// Training: the recipe, and the Learner with its callbacks for code of one's own.
+export {
+  train,
+  trainConfig,
+  TRAIN_DEFAULTS,
+  type TrainConfig,
+  type TrainHooks,
+  type TrainResult,
+} from './learn/train.js'
+export {
+  CancelBatch,
+  CancelEpoch,
+  CancelFit,
+  defaultLoss,
+  defaultMetrics,
+  EVENTS,
+  Learner,
+  type BatchInfo,
+  type Callback,
+  type LearnerEvent,
+  type LearnerOptions,
+  type LossFunction,
+  type Metric,
+  type ValidOutputs,
+} from './learn/learner.js'
+export { fineTune, type FineTuneOptions } from './learn/fine-tune.js'
+export { lrFind, type LrFindResult } from './learn/lr-find.js'
+export { EarlyStopping } from './learn/callbacks/early-stopping.js'
+export { GradientClipping } from './learn/callbacks/gradient-clipping.js'
+export { MixedPrecision } from './learn/callbacks/mixed-precision.js'
+export { OneCycleSchedule } from './learn/callbacks/one-cycle.js'
+export { Recorder } from './learn/callbacks/recorder.js'
+export { SaveBest } from './learn/callbacks/save-best.js'
+
+// Prediction and evaluation of a trained run.
+export { openPredictor, ENGINES, type Engine, type PatchPredictor } from './eval/predictor.js'
+export { predictFiles, type Prediction, type PredictFilesOptions } from './eval/predict-files.js'
+export { evaluate, type EvaluateOptions, type EvaluationResult } from './eval/evaluate.js'
+export { explainImages, type Explanation } from './eval/explain.js'
+export { writeReport } from './eval/report.js'
+
+// Whole slides.
+export { predictSlide, type SlidePredictOptions, type SlideSummary } from './slide/predict-slide.js'
+export { predictSlides, slideInfo } from './slide/batch.js'
+
+// Export and serving.
+export { exportOnnx } from './export/export.js'
+export { createServer, type PcamServer, type ServeOptions } from './serve/server.js'
