@@ -46,8 +46,10 @@ import { ReportProgress } from './callbacks/progress.js'
 import { RunCheckpoint } from './callbacks/run-checkpoint.js'
 import { SaveBest } from './callbacks/save-best.js'
 import { StopOnRequest } from './callbacks/stop-on-request.js'
+import { TensorBoardLogger } from './callbacks/tensorboard.js'
 import { fineTuneStages, runStages, type Stage } from './fine-tune.js'
 import type { ThresholdRule } from '../eval/metrics.js'
+import type { RunConfig } from '../eval/predict.js'
 
 export interface TrainConfig {
   store: string
@@ -77,6 +79,11 @@ export interface TrainConfig {
   threshold?: ThresholdRule
   /** Train as one rank of a data-parallel group; batchSize is then per rank. */
   distributed?: DistributedConfig
+  /**
+   * TensorBoard event files in <out>/tensorboard (default true). Not a setting of the run: a
+   * resumed run may change it.
+   */
+  tensorboard?: boolean
 }
 
 export interface DistributedConfig {
@@ -321,6 +328,22 @@ async function trainWith(
     opt: config.opt,
     callbacks: mechanics(config, dp),
   })
+  const runConfig: RunConfig & { pcamVersion: string } = {
+    pcamVersion: PCAM_VERSION,
+    model: model.spec,
+    classes: store.meta.classes,
+    patchSize: store.meta.height,
+    ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
+    inputSize: size,
+    normalization,
+    // Whether TensorBoard logs is not part of the recipe (a resumed run may change it).
+    recipe: { ...config, store: undefined, out: undefined, tensorboard: undefined },
+    data: {
+      store: config.store,
+      source: store.meta.source,
+      splitMethod: store.meta.splitMethod,
+    },
+  }
   try {
     let position: FitPosition | null = null
     let bestAuc = -Infinity
@@ -330,21 +353,7 @@ async function trainWith(
       bestAuc = state.bestAuc
       hooks.onResume?.()
     } else if (writer) {
-      await writeJson(join(config.out, 'config.json'), {
-        pcamVersion: PCAM_VERSION,
-        model: model.spec,
-        classes: store.meta.classes,
-        patchSize: store.meta.height,
-        ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
-        inputSize: size,
-        normalization,
-        recipe: { ...config, store: undefined, out: undefined },
-        data: {
-          store: config.store,
-          source: store.meta.source,
-          splitMethod: store.meta.splitMethod,
-        },
-      })
+      await writeJson(join(config.out, 'config.json'), runConfig)
     }
     const freezing = config.pretrained !== null && config.freezeEpochs > 0
     let lr: number
@@ -372,6 +381,10 @@ async function trainWith(
       const best = new SaveBest(config.out, { threshold: config.threshold, best: bestAuc })
       learn.callbacks.push(best, new RunCheckpoint(config.out, () => best.best))
       await learn.recorder.logTo(config.out)
+      if (config.tensorboard !== false) {
+        const topLosses = { config: runConfig, threshold: config.threshold }
+        learn.callbacks.push(new TensorBoardLogger(join(config.out, 'tensorboard'), { topLosses }))
+      }
     }
     const stages: Stage[] = config.pretrained
       ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })

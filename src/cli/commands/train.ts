@@ -238,11 +238,23 @@ export const trainCommand: Command = {
     '  pcam train --data stores/pcam --arch small --epochs 4\n' +
     '  pcam train --data stores/pcam --arch mobilenet_v1 --pretrained imagenet --freeze-epochs 1 --epochs 3 --lr auto\n' +
     'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
-  options: { ...TRAIN_OPTIONS, ...DISTRIBUTED_OPTIONS },
+  options: {
+    ...TRAIN_OPTIONS,
+    'no-tensorboard': {
+      type: 'boolean',
+      description:
+        'Write no TensorBoard event files (by default <run>/tensorboard/ gets the loss and learning rate of every batch, the validation metrics of every epoch and the top losses; view them with "tensorboard --logdir runs")',
+    },
+    ...DISTRIBUTED_OPTIONS,
+  },
   async run(values) {
     const asRank = rankFromEnvironment() !== null
     if (!asRank && (Number(values.nproc) > 1 || Number(values.nnodes) > 1)) return launch(values)
-    const config = { ...(await trainConfigFrom(values)), distributed: distributedFrom(values) }
+    const config = {
+      ...(await trainConfigFrom(values)),
+      distributed: distributedFrom(values),
+      tensorboard: values['no-tensorboard'] !== true,
+    }
     // Rank 0 speaks for the group; the others only report errors.
     const quiet = (config.distributed?.rank ?? 0) !== 0
     const out = config.out
