@@ -4,7 +4,8 @@
 #                             and Gloo's headers (c10d's CPU backend, for data-parallel training)
 #                             and OpenSlide's headers (whole slides)
 #   scripts/setup.sh test     also PyTorch, scikit-learn and ONNX for Python (the tests' independent
-#                             references), Chromium (the report and web page run in a real browser),
+#                             references), protoc and Python's protobuf (TensorBoard files),
+#                             Chromium (the report and web page run in a real browser),
 #                             OpenSlide's tools and libvips' (slide references and mosaic slides)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +55,10 @@ if [ "${1:-engine}" = test ]; then
   python="${PCAM_PYTHON:-/usr/bin/python3}"
   if ! "$python" -c 'import torch, torchvision, sklearn, onnx' >/dev/null 2>&1; then
     apt_install python3-torch python3-torchvision python3-sklearn python3-onnx
+  fi
+  # TensorBoard's event files are read back with a decoder compiled by Debian's protoc.
+  if ! command -v protoc >/dev/null || ! "$python" -c 'import google.protobuf' >/dev/null 2>&1; then
+    apt_install protobuf-compiler python3-protobuf
   fi
   # Slide tests compare with OpenSlide's own reader and build mosaic slides with libvips.
   if ! command -v openslide-write-png >/dev/null || ! command -v vips >/dev/null; then

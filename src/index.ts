@@ -76,7 +76,7 @@ export {
   type TrainConfig,
   type TrainHooks,
   type TrainResult,
-} from './learn/train.js'
+} from './recipe/train.js'
 export {
   CancelBatch,
   CancelEpoch,

@@ -27,6 +27,7 @@ const LAYERS = [
   'learn',
   'export',
   'eval',
+  'recipe',
   'slide',
   'serve',
   'bench',

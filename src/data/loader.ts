@@ -65,6 +65,14 @@ export class PatchLoader {
     return this.#indices.size(0)
   }
 
+  /**
+   * Store indices of the patches (all ranks together), in the order of an unshuffled epoch: the
+   * order of a validation pass's outputs, gathered over the ranks.
+   */
+  storeIndices(): number[] {
+    return this.#indices.toArray()
+  }
+
   /** This rank's stretch of a validation epoch, [start, end) in epoch order. */
   #stretch(): [number, number] {
     const { rank, worldSize } = this.options.shard ?? { rank: 0, worldSize: 1 }

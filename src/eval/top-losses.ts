@@ -10,6 +10,8 @@ import { cat, scope, tensor } from '../torch/index.js'
 import { explainPatches } from './explain.js'
 import type { RunConfig } from '../run/run-folder.js'
 import type { PatchClassifier } from '../models/registry.js'
+import type { FitPicture } from '../learn/callbacks/tensorboard.js'
+import { chooseThreshold, type ThresholdRule } from '../metrics/metrics.js'
 
 export interface TopLoss {
   /** Position in the predictions given. */
@@ -72,4 +74,36 @@ export async function topLossesPicture(options: {
   })
   // Small patches are drawn larger, so that the captions fit under them.
   return gridPng(tiles, { cols: options.cols ?? 4, tile: Math.max(2 * size, 96) })
+}
+
+/** What the top losses of a fit are drawn with: the run's config and its threshold rule. */
+export interface FitTopLossesOptions {
+  config: RunConfig
+  /** The decision threshold's rule, applied to the validation pass drawn (default 0.5). */
+  threshold?: ThresholdRule
+  /** Patches drawn (default 16). */
+  count?: number
+}
+
+/**
+ * The top losses of a fit's last validation pass with their Grad-CAM overlays (PNG), for a
+ * TensorBoard picture; null for a model with more than one output (the losses are binary).
+ */
+export function fitTopLosses(options: FitTopLossesOptions): FitPicture {
+  return async (learn) => {
+    const valid = learn.valid
+    if (valid?.classes !== 1) return null
+    const storeIndices = learn.validLoader.storeIndices()
+    const rule = options.threshold ?? { kind: 'fixed', value: 0.5 }
+    // Grad-CAM of the model as validated: running batch-norm statistics, no dropout.
+    learn.model.eval()
+    return topLossesPicture({
+      model: learn.model,
+      config: options.config,
+      store: learn.validLoader.store,
+      items: topLosses(valid.probabilities, valid.labels, options.count ?? 16),
+      storeIndex: (item) => storeIndices[item.position] as number,
+      threshold: chooseThreshold(valid.probabilities, valid.labels, rule),
+    })
+  }
 }

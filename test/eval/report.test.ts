@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import sharp from 'sharp'
 import { evaluateToFolder } from '../../src/eval/artifacts.js'
 import { writeReport } from '../../src/eval/report.js'
-import { train } from '../../src/learn/train.js'
+import { train } from '../../src/recipe/train.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 

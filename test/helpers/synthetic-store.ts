@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodePng } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
-import type { TrainConfig } from '../../src/learn/train.js'
+import type { TrainConfig } from '../../src/recipe/train.js'
 
 /** Writes class folders under <root>/src and the store at <root>/store; returns the store path. */
 export async function makeSyntheticStore(

@@ -14,7 +14,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { train, type TrainConfig } from '../../src/learn/train.js'
+import { train, type TrainConfig } from '../../src/recipe/train.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
 import { untimedRecords } from '../helpers/run-records.js'
@@ -160,9 +160,6 @@ describe('lr auto', () => {
   it('saves the finder curve and plot, and a resumed run keeps the rate it found', async () => {
     const auto = (out: string): TrainConfig => ({ ...config(out), lr: 'auto', epochs: 2 })
     const whole = await train(auto(join(root, 'auto-a')))
-    // The plot is evaluation's (pcam train's command draws it after training).
-    const { plotLrFind } = await import('../../src/eval/lr-find-plot.js')
-    assert.equal((await plotLrFind(join(root, 'auto-a'))).length, 2)
     for (const file of ['lr-find.csv', 'lr-find.json', 'lr-find.svg', 'lr-find.png'])
       assert.ok(existsSync(join(root, 'auto-a', file)), file)
     const controller = new AbortController()
@@ -186,7 +183,7 @@ describe('lr auto', () => {
 
 describe('lr finder', () => {
   it('sweeps rising rates, records smoothed losses and suggests a rate inside the sweep', async () => {
-    const { findLearningRate } = await import('../../src/learn/train.js')
+    const { findLearningRate } = await import('../../src/recipe/train.js')
     const result = await findLearningRate({ ...config(join(root, 'lr')), augment: null })
     assert.ok(result.lrs.length >= 10, `${result.lrs.length} points`)
     assert.ok(result.lrs.every((lr, i) => i === 0 || lr > result.lrs[i - 1]!))

@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs'
 import { plotLrFind } from '../../eval/lr-find-plot.js'
 import { saveLrFind } from '../../learn/lr-find.js'
-import { findLearningRate } from '../../learn/train.js'
+import { findLearningRate } from '../../recipe/train.js'
 import { optionDefaults, type Command } from '../command.js'
 import { TRAIN_OPTIONS, trainConfigFrom } from './train.js'
 

@@ -6,12 +6,11 @@
 import { join } from 'node:path'
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
-import { plotLrFind } from '../../eval/lr-find-plot.js'
 import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
 import { parseThresholdRule } from '../../metrics/metrics.js'
 import type { EpochRecord } from '../../run/run-folder.js'
-import { TRAIN_DEFAULTS, type DistributedConfig, type TrainConfig } from '../../learn/train.js'
-import { startTraining } from '../../learn/run-training.js'
+import { TRAIN_DEFAULTS, type DistributedConfig, type TrainConfig } from '../../recipe/train.js'
+import { startTraining } from '../../recipe/run-training.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
@@ -255,11 +254,23 @@ export const trainCommand: Command = {
     '  pcam train --data stores/pcam --arch small --epochs 4\n' +
     '  pcam train --data stores/pcam --arch mobilenet_v1 --pretrained imagenet --freeze-epochs 1 --epochs 3 --lr auto\n' +
     'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
-  options: { ...TRAIN_OPTIONS, ...DISTRIBUTED_OPTIONS },
+  options: {
+    ...TRAIN_OPTIONS,
+    'no-tensorboard': {
+      type: 'boolean',
+      description:
+        'Write no TensorBoard event files (by default <run>/tensorboard/ gets the loss and learning rate of every batch, the validation metrics of every epoch and the top losses; view them with "tensorboard --logdir runs")',
+    },
+    ...DISTRIBUTED_OPTIONS,
+  },
   async run(values) {
     const asRank = rankFromEnvironment() !== null
     if (!asRank && (Number(values.nproc) > 1 || Number(values.nnodes) > 1)) return launch(values)
-    const config = { ...(await trainConfigFrom(values)), distributed: distributedFrom(values) }
+    const config = {
+      ...(await trainConfigFrom(values)),
+      distributed: distributedFrom(values),
+      tensorboard: values['no-tensorboard'] !== true,
+    }
     // Rank 0 speaks for the group; the others only report errors.
     const quiet = (config.distributed?.rank ?? 0) !== 0
     const out = config.out
@@ -314,7 +325,6 @@ export const trainCommand: Command = {
     try {
       const result = await run.result
       if (quiet) return
-      if (config.lr === 'auto') await plotLrFind(out)
       if (values.json === true) console.log(JSON.stringify(result))
       else if (result.completed)
         console.log(`Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`)

@@ -15,6 +15,8 @@ function comparable(recipe: Record<string, unknown>, store: string): Record<stri
   const { distributed, ...rest } = recipe as { distributed?: Record<string, unknown> }
   const settings: Record<string, unknown> = { ...rest, store: resolve(store) }
   delete settings.out
+  // Logging to TensorBoard or not changes nothing the run computes.
+  delete settings.tensorboard
   // Which rank and address a process has is not a setting of the run; the group's size is.
   if (distributed)
     settings.distributed = { worldSize: distributed.worldSize, bnStats: distributed.bnStats }

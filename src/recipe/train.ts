@@ -27,27 +27,31 @@ import {
 import { manualSeed, ProcessGroup } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
-import { DataParallel, type BnStats } from './data-parallel.js'
+import { DataParallel, type BnStats } from '../learn/data-parallel.js'
 import { runFolderMode } from './run-mode.js'
 import { PCAM_VERSION } from '../version.js'
-import { lrFind, saveLrFind, type LrFindResult } from './lr-find.js'
-import { loadResumeState } from './checkpoint.js'
-import { Learner, type BatchInfo, type Callback } from './learner.js'
+import { lrFind, saveLrFind, type LrFindResult } from '../learn/lr-find.js'
+import { loadResumeState } from '../learn/checkpoint.js'
+import { Learner, type BatchInfo, type Callback } from '../learn/learner.js'
 import {
   hasResumeState,
   writeRunConfig,
+  type RunConfig,
   type EpochRecord,
   type FitPosition,
 } from '../run/run-folder.js'
-import { DataParallelSync } from './callbacks/data-parallel.js'
-import { EarlyStopping } from './callbacks/early-stopping.js'
-import { GradientClipping } from './callbacks/gradient-clipping.js'
-import { MixedPrecision } from './callbacks/mixed-precision.js'
-import { ReportProgress } from './callbacks/progress.js'
-import { RunCheckpoint } from './callbacks/run-checkpoint.js'
-import { SaveBest } from './callbacks/save-best.js'
-import { StopOnRequest } from './callbacks/stop-on-request.js'
-import { fineTuneStages, runStages, type Stage } from './fine-tune.js'
+import { DataParallelSync } from '../learn/callbacks/data-parallel.js'
+import { EarlyStopping } from '../learn/callbacks/early-stopping.js'
+import { GradientClipping } from '../learn/callbacks/gradient-clipping.js'
+import { MixedPrecision } from '../learn/callbacks/mixed-precision.js'
+import { ReportProgress } from '../learn/callbacks/progress.js'
+import { RunCheckpoint } from '../learn/callbacks/run-checkpoint.js'
+import { SaveBest } from '../learn/callbacks/save-best.js'
+import { StopOnRequest } from '../learn/callbacks/stop-on-request.js'
+import { TensorBoardLogger } from '../learn/callbacks/tensorboard.js'
+import { fitTopLosses } from '../eval/top-losses.js'
+import { plotLrFind } from '../eval/lr-find-plot.js'
+import { fineTuneStages, runStages, type Stage } from '../learn/fine-tune.js'
 import type { ThresholdRule } from '../metrics/metrics.js'
 
 export interface TrainConfig {
@@ -78,6 +82,11 @@ export interface TrainConfig {
   threshold?: ThresholdRule
   /** Train as one rank of a data-parallel group; batchSize is then per rank. */
   distributed?: DistributedConfig
+  /**
+   * TensorBoard event files in <out>/tensorboard (default true). Not a setting of the run: a
+   * resumed run may change it.
+   */
+  tensorboard?: boolean
 }
 
 /** The settings a run gets when not given (`pcam train`'s defaults are these). */
@@ -347,6 +356,22 @@ async function trainWith(
     opt: config.opt,
     callbacks: mechanics(config, dp),
   })
+  const runConfig: RunConfig = {
+    pcamVersion: PCAM_VERSION,
+    model: model.spec,
+    classes: store.meta.classes,
+    patchSize: store.meta.height,
+    ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
+    inputSize: size,
+    normalization,
+    // Whether TensorBoard logs is not part of the recipe (a resumed run may change it).
+    recipe: { ...config, store: undefined, out: undefined, tensorboard: undefined },
+    data: {
+      store: config.store,
+      source: store.meta.source,
+      splitMethod: store.meta.splitMethod,
+    },
+  }
   try {
     let position: FitPosition | null = null
     let bestAuc = -Infinity
@@ -356,21 +381,7 @@ async function trainWith(
       bestAuc = state.bestAuc
       hooks.onResume?.()
     } else if (writer) {
-      await writeRunConfig(config.out, {
-        pcamVersion: PCAM_VERSION,
-        model: model.spec,
-        classes: store.meta.classes,
-        patchSize: store.meta.height,
-        ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
-        inputSize: size,
-        normalization,
-        recipe: { ...config, store: undefined, out: undefined },
-        data: {
-          store: config.store,
-          source: store.meta.source,
-          splitMethod: store.meta.splitMethod,
-        },
-      })
+      await writeRunConfig(config.out, runConfig)
     }
     const freezing = config.pretrained !== null && config.freezeEpochs > 0
     let lr: number
@@ -381,7 +392,10 @@ async function trainWith(
     } else if (config.lr === 'auto') {
       if (freezing) learn.freeze()
       const found = await lrFind(learn, { dataParallel: dp })
-      if (writer) await saveLrFind(config.out, found)
+      if (writer) {
+        await saveLrFind(config.out, found)
+        await plotLrFind(config.out)
+      }
       lr = found.suggestion
       hooks.onLrFound?.(lr)
     } else {
@@ -398,6 +412,14 @@ async function trainWith(
       const best = new SaveBest(config.out, { threshold: config.threshold, best: bestAuc })
       learn.callbacks.push(best, new RunCheckpoint(config.out, () => best.best))
       await learn.recorder.logTo(config.out)
+      if (config.tensorboard !== false) {
+        const topLosses = fitTopLosses({ config: runConfig, threshold: config.threshold })
+        learn.callbacks.push(
+          new TensorBoardLogger(join(config.out, 'tensorboard'), {
+            pictures: { 'valid/top_losses': topLosses },
+          }),
+        )
+      }
     }
     const stages: Stage[] = config.pretrained
       ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })

@@ -1,0 +1,100 @@
+/**
+ * Logs training to a TensorBoard event file: the loss and learning rate of every training batch,
+ * the validation loss and metrics of every epoch, and, when a fit ends at an epoch's end, the
+ * validation set's top losses with their Grad-CAM overlays as an image.
+ *
+ * Steps count the optimizer steps of the whole run: a later stage and a resumed run go on from
+ * the steps before them, and an epoch's figures sit at the step its training ended, on the same
+ * axis as the batch curves.
+ * @module
+ */
+import { readImageHeader } from '../../data/decode.js'
+import type { EpochRecord } from '../../run/run-folder.js'
+import type { Callback, Learner } from '../learner.js'
+import { EventFileWriter } from '../tensorboard/event-file.js'
+
+/**
+ * A picture of a finished fit, as PNG (e.g. evaluation's top losses), or null when it has none
+ * to show. Given by the caller, as pictures are drawn above the training loop.
+ */
+export type FitPicture = (learn: Learner) => Promise<Buffer | null>
+
+/** Fields of an epoch record that are not validation metrics. */
+const NOT_METRICS = new Set(['stage', 'epoch', 'trainLoss', 'validLoss', 'seconds', 'imagesPerSec'])
+
+export class TensorBoardLogger implements Callback {
+  // After the Recorder (the epoch's record) and the checkpoints; before EarlyStopping, which ends
+  // the fit in afterEpoch.
+  readonly order = 60
+  #writer: EventFileWriter | null = null
+  /** Optimizer steps so far; set when the first fit begins. */
+  #step: number | null = null
+  /** The step of the last epoch logged: a fit that ends there has a picture to draw. */
+  #epochEnd = -1
+
+  constructor(
+    /** The folder of the event file (e.g. <run>/tensorboard). */
+    readonly dir: string,
+    /** Pictures logged after a fit that ended with a validation pass, by tag. */
+    readonly options: { pictures?: Record<string, FitPicture> } = {},
+  ) {}
+
+  /** The event file, once the first fit has begun. */
+  get path(): string | undefined {
+    return this.#writer?.path
+  }
+
+  beforeFit(learn: Learner): void {
+    // A new file for each process: an earlier one (a stopped run's) is left as it is.
+    this.#writer ??= new EventFileWriter(this.dir)
+    // Every epoch of every stage has nIter batches, so the history and the stopped epoch's done
+    // batches give the steps taken before.
+    this.#step ??= learn.history.length * learn.nIter + (learn.resumedFrom?.batch ?? 0)
+  }
+
+  afterStep(learn: Learner): void {
+    // afterStep, not afterBatch: it runs before a stop request ends the fit after the batch.
+    this.#step = (this.#step as number) + 1
+    const groups = learn.optimizer.paramGroups
+    this.#writer?.scalars(this.#step, {
+      'train/loss': learn.lossValue,
+      // The head's rate: the last group's, the highest under discriminative rates.
+      'train/lr': (groups[groups.length - 1] as { lr: number }).lr,
+    })
+  }
+
+  afterEpoch(learn: Learner): void {
+    const record = learn.recorder.last
+    if (!record || record.stage !== learn.stage || record.epoch !== learn.epoch) return
+    this.#writer?.scalars(this.#step as number, epochScalars(record))
+    this.#writer?.flush()
+    this.#epochEnd = this.#step as number
+  }
+
+  async afterFit(learn: Learner): Promise<void> {
+    try {
+      // Only after a fit that ended with a validation pass (not a stop or an error mid-epoch).
+      if (learn.stoppedAt || this.#epochEnd !== this.#step) return
+      for (const [tag, draw] of Object.entries(this.options.pictures ?? {})) {
+        const png = await draw(learn)
+        if (!png) continue
+        const { width, height } = await readImageHeader(png)
+        this.#writer?.image(this.#step as number, tag, { png, width, height })
+      }
+    } finally {
+      this.#writer?.close()
+    }
+  }
+}
+
+/** An epoch's record as scalars: train/epoch_loss, train/images_per_sec, valid/loss, valid/<metric>. */
+export function epochScalars(record: EpochRecord): Record<string, number> {
+  const values: Record<string, number> = {
+    'train/epoch_loss': record.trainLoss,
+    'train/images_per_sec': record.imagesPerSec,
+    'valid/loss': record.validLoss,
+  }
+  for (const [name, value] of Object.entries(record))
+    if (!NOT_METRICS.has(name) && typeof value === 'number') values[`valid/${name}`] = value
+  return values
+}
