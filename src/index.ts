@@ -101,6 +101,7 @@ export { MixedPrecision } from './learn/callbacks/mixed-precision.js'
 export { OneCycleSchedule } from './learn/callbacks/one-cycle.js'
 export { Recorder } from './learn/callbacks/recorder.js'
 export { SaveBest } from './learn/callbacks/save-best.js'
+export { TensorBoardLogger, type FitPicture } from './learn/callbacks/tensorboard.js'
 
 // Prediction and evaluation of a trained run.
 export { openPredictor, ENGINES, type Engine, type PatchPredictor } from './eval/predictor.js'

@@ -23,6 +23,7 @@ import { ModelWorker } from './inference.js'
 import { registerOnnxRoutes } from './onnx-routes.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from '../eval/model-card.js'
+import { PREDICT_QUERY, switchOn, type PredictQuery } from './schemas.js'
 import { registerSlideRoutes } from './slides.js'
 import { readUploads, toPatch } from './uploads.js'
 
@@ -215,46 +216,49 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   )
   app.get('/api/model', async () => card)
   registerOnnxRoutes(app, options.run)
-  app.post('/api/predict', async (request, reply) => {
-    const query = request.query as Record<string, string | undefined>
-    const explain = query.explain === '1' || query.explain === 'true'
-    const resize = query.resize === '1' || query.resize === 'true'
-    const uploads = await readUploads(request, settings.bodyLimit)
-    if (uploads.length === 0)
-      throw new HttpError(
-        400,
-        'Send one or more images: multipart files, or one PNG/JPEG/TIFF as the body.',
+  app.post<{ Querystring: PredictQuery }>(
+    '/api/predict',
+    { schema: { querystring: PREDICT_QUERY } },
+    async (request, reply) => {
+      const explain = switchOn(request.query.explain)
+      const resize = switchOn(request.query.resize)
+      const uploads = await readUploads(request, settings.bodyLimit)
+      if (uploads.length === 0)
+        throw new HttpError(
+          400,
+          'Send one or more images: multipart files, or one PNG/JPEG/TIFF as the body.',
+        )
+      // Decoded side by side; a refusal names the first bad file in the request's order, not
+      // whichever decode happened to fail first.
+      const decoded = await Promise.allSettled(uploads.map((u) => toPatch(u, size, resize)))
+      const refused = decoded.find((d) => d.status === 'rejected')
+      if (refused) throw refused.reason
+      const patches = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value)
+      const answers = await Promise.all(
+        batcher.submitAll(patches.map((pixels) => ({ pixels, explain }))),
       )
-    // Decoded side by side; a refusal names the first bad file in the request's order, not
-    // whichever decode happened to fail first.
-    const decoded = await Promise.allSettled(uploads.map((u) => toPatch(u, size, resize)))
-    const refused = decoded.find((d) => d.status === 'rejected')
-    if (refused) throw refused.reason
-    const patches = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value)
-    const answers = await Promise.all(
-      batcher.submitAll(patches.map((pixels) => ({ pixels, explain }))),
-    )
-    metrics.images += answers.length
-    const results = await Promise.all(
-      answers.map(async (a, k) => {
-        const predicted = a.probability >= threshold ? 1 : 0
-        const result: Record<string, unknown> = {
-          name: uploads[k]!.name,
-          probability: a.probability,
-          predicted,
-          label: classes[predicted],
-        }
-        if (a.overlay) {
-          const png = await sharp(a.overlay, { raw: { width: size, height: size, channels: 3 } })
-            .png()
-            .toBuffer()
-          result.heatmap = `data:image/png;base64,${png.toString('base64')}`
-        }
-        return result
-      }),
-    )
-    return reply.send({ threshold, tta, results })
-  })
+      metrics.images += answers.length
+      const results = await Promise.all(
+        answers.map(async (a, k) => {
+          const predicted = a.probability >= threshold ? 1 : 0
+          const result: Record<string, unknown> = {
+            name: uploads[k]!.name,
+            probability: a.probability,
+            predicted,
+            label: classes[predicted],
+          }
+          if (a.overlay) {
+            const png = await sharp(a.overlay, { raw: { width: size, height: size, channels: 3 } })
+              .png()
+              .toBuffer()
+            result.heatmap = `data:image/png;base64,${png.toString('base64')}`
+          }
+          return result
+        }),
+      )
+      return reply.send({ threshold, tta, results })
+    },
+  )
   allow('/api/predict', 'POST')
   allow('/api/model', 'GET')
   allow('/healthz', 'GET')

@@ -21,6 +21,14 @@ import { readTiles } from '../slide/pipeline.js'
 import { modelResolution, slideResolution, tileScale } from '../slide/resolution.js'
 import { tileAt, tileGrid } from '../slide/grid.js'
 import { OpenSlide } from '../torch/openslide.js'
+import {
+  DEEP_ZOOM_PARAMS,
+  SLIDE_PARAMS,
+  TILE_QUERY,
+  type DeepZoomParams,
+  type SlideParams,
+  type TileQuery,
+} from './schemas.js'
 import { HttpError } from './http-errors.js'
 import type { ModelWorker } from './inference.js'
 
@@ -135,121 +143,140 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
     slides: names().map((name) => ({ name, job: jobs.get(name) ?? null })),
   }))
 
-  app.get('/api/slides/:name', async (request) => {
-    const { name } = request.params as { name: string }
-    const slide = slideOf(name)
-    let mpp: number | null = null
-    try {
-      mpp = slideResolution(name, slide.properties).mpp
-    } catch {
-      mpp = null // shown as unknown; prediction says how to fix it
-    }
-    return {
-      name,
-      deepZoom: deepZoomInfo(slide),
-      levels: slide.levels,
-      mpp,
-      vendor: slide.properties['openslide.vendor'] ?? null,
-      job: jobs.get(name) ?? null,
-    }
-  })
-
-  app.get('/api/slides/:name/dz/:level/:tile', async (request, reply) => {
-    const { name, level, tile } = request.params as { name: string; level: string; tile: string }
-    const match = /^(\d+)_(\d+)\.jpeg$/.exec(tile)
-    if (!match) throw new HttpError(404, `No tile ${tile}`)
-    const key = `${name}/${level}/${tile}`
-    let jpeg = tiles.get(key)
-    if (!jpeg) {
-      jpeg = await deepZoomTile(slideOf(name), Number(level), Number(match[1]), Number(match[2]))
-      tiles.set(key, jpeg)
-    }
-    return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg)
-  })
-
-  app.post('/api/slides/:name/predict', async (request, reply) => {
-    const { name } = request.params as { name: string }
-    slideOf(name)
-    const current = jobs.get(name)
-    if (current && (current.status === 'queued' || current.status === 'running'))
-      return reply.code(202).send(current)
-    const job: Job = { status: 'queued', done: 0, total: 0 }
-    jobs.set(name, job)
-    queue = queue.then(async () => {
-      job.status = 'running'
+  app.get<{ Params: SlideParams }>(
+    '/api/slides/:name',
+    { schema: { params: SLIDE_PARAMS } },
+    async (request) => {
+      const { name } = request.params
+      const slide = slideOf(name)
+      let mpp: number | null = null
       try {
-        await predictSlide(join(folder, name), slideModel(), {
-          out,
-          onProgress: (done, total) => Object.assign(job, { done, total }),
-        })
-        job.status = 'done'
-      } catch (error) {
-        job.status = 'failed'
-        job.error = (error as Error).message
+        mpp = slideResolution(name, slide.properties).mpp
+      } catch {
+        mpp = null // shown as unknown; prediction says how to fix it
       }
-    })
-    return reply.code(202).send(job)
-  })
+      return {
+        name,
+        deepZoom: deepZoomInfo(slide),
+        levels: slide.levels,
+        mpp,
+        vendor: slide.properties['openslide.vendor'] ?? null,
+        job: jobs.get(name) ?? null,
+      }
+    },
+  )
 
-  app.get('/api/slides/:name/result', async (request) => {
-    const { name } = request.params as { name: string }
-    slideOf(name)
-    const dir = resultDir(name)
-    if (!existsSync(join(dir, 'summary.json')))
-      throw new HttpError(
-        404,
-        `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
-      )
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))
-    const rows = readFileSync(join(dir, 'tiles.csv'), 'utf8').trim().split('\n').slice(1)
-    const grid = { ...summary.grid, tileSize0: summary.tileSize, stride0: summary.stride }
-    const cells = new Float32Array(grid.cols * grid.rows).fill(Number.NaN)
-    for (const line of rows) {
-      const [x, y, , , p] = line.split(',').map(Number) as number[]
-      const col = Math.round(x! / grid.stride0)
-      const row = Math.round(y! / grid.stride0)
-      cells[row * grid.cols + col] = p!
-    }
-    return {
-      summary,
-      grid,
-      cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
-      geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')),
-    }
-  })
+  app.get<{ Params: DeepZoomParams }>(
+    '/api/slides/:name/dz/:level/:tile',
+    { schema: { params: DEEP_ZOOM_PARAMS } },
+    async (request, reply) => {
+      const { name, level, tile } = request.params
+      const [col, row] = tile.slice(0, -'.jpeg'.length).split('_').map(Number) as [number, number]
+      const key = `${name}/${level}/${tile}`
+      let jpeg = tiles.get(key)
+      if (!jpeg) {
+        jpeg = await deepZoomTile(slideOf(name), level, col, row)
+        tiles.set(key, jpeg)
+      }
+      return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg)
+    },
+  )
+
+  app.post<{ Params: SlideParams }>(
+    '/api/slides/:name/predict',
+    { schema: { params: SLIDE_PARAMS } },
+    async (request, reply) => {
+      const { name } = request.params
+      slideOf(name)
+      const current = jobs.get(name)
+      if (current && (current.status === 'queued' || current.status === 'running'))
+        return reply.code(202).send(current)
+      const job: Job = { status: 'queued', done: 0, total: 0 }
+      jobs.set(name, job)
+      queue = queue.then(async () => {
+        job.status = 'running'
+        try {
+          await predictSlide(join(folder, name), slideModel(), {
+            out,
+            onProgress: (done, total) => Object.assign(job, { done, total }),
+          })
+          job.status = 'done'
+        } catch (error) {
+          job.status = 'failed'
+          job.error = (error as Error).message
+        }
+      })
+      return reply.code(202).send(job)
+    },
+  )
+
+  app.get<{ Params: SlideParams }>(
+    '/api/slides/:name/result',
+    { schema: { params: SLIDE_PARAMS } },
+    async (request) => {
+      const { name } = request.params
+      slideOf(name)
+      const dir = resultDir(name)
+      if (!existsSync(join(dir, 'summary.json')))
+        throw new HttpError(
+          404,
+          `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
+        )
+      const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))
+      const rows = readFileSync(join(dir, 'tiles.csv'), 'utf8').trim().split('\n').slice(1)
+      const grid = { ...summary.grid, tileSize0: summary.tileSize, stride0: summary.stride }
+      const cells = new Float32Array(grid.cols * grid.rows).fill(Number.NaN)
+      for (const line of rows) {
+        const [x, y, , , p] = line.split(',').map(Number) as number[]
+        const col = Math.round(x! / grid.stride0)
+        const row = Math.round(y! / grid.stride0)
+        cells[row * grid.cols + col] = p!
+      }
+      return {
+        summary,
+        grid,
+        cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
+        geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')),
+      }
+    },
+  )
 
   // The tile under level-0 point (x, y): its probability and Grad-CAM, from the model worker.
-  app.get('/api/slides/:name/tile', async (request) => {
-    const { name } = request.params as { name: string }
-    const query = request.query as { x?: string; y?: string }
-    const slide = slideOf(name)
-    const model = slideModel()
-    const scale = tileScale(
-      slide.levels,
-      slideResolution(name, slide.properties).mpp,
-      model.mpp,
-      size,
-    )
-    const base = slide.levels[0] as { width: number; height: number }
-    const grid = tileGrid(name, base.width, base.height, scale, size)
-    const col = Math.floor(Number(query.x) / grid.stride0)
-    const row = Math.floor(Number(query.y) / grid.stride0)
-    if (!(col >= 0 && row >= 0 && col < grid.cols && row < grid.rows))
-      throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
-    const tile = tileAt(grid, col, row)
-    const images = await readTiles(slide, [tile], scale, size)
-    const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
-    images.dispose()
-    const answer = await worker.predict({ pixels, count: 1, size, explain: [0] })
-    const png = await encodePng(answer.overlays as Uint8Array, size, size)
-    return {
-      x: tile.x,
-      y: tile.y,
-      size: Math.round(grid.tileSize0),
-      probability: answer.probabilities[0],
-      heatmap: `data:image/png;base64,${png.toString('base64')}`,
-    }
-  })
+  app.get<{ Params: SlideParams; Querystring: TileQuery }>(
+    '/api/slides/:name/tile',
+    { schema: { params: SLIDE_PARAMS, querystring: TILE_QUERY } },
+    async (request) => {
+      const { name } = request.params
+      const query = request.query
+      const slide = slideOf(name)
+      const model = slideModel()
+      const scale = tileScale(
+        slide.levels,
+        slideResolution(name, slide.properties).mpp,
+        model.mpp,
+        size,
+      )
+      const base = slide.levels[0] as { width: number; height: number }
+      const grid = tileGrid(name, base.width, base.height, scale, size)
+      const col = Math.floor(query.x / grid.stride0)
+      const row = Math.floor(query.y / grid.stride0)
+      if (!(col >= 0 && row >= 0 && col < grid.cols && row < grid.rows))
+        throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
+      const tile = tileAt(grid, col, row)
+      const images = await readTiles(slide, [tile], scale, size)
+      const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
+      images.dispose()
+      const answer = await worker.predict({ pixels, count: 1, size, explain: [0] })
+      const png = await encodePng(answer.overlays as Uint8Array, size, size)
+      return {
+        x: tile.x,
+        y: tile.y,
+        size: Math.round(grid.tileSize0),
+        probability: answer.probabilities[0],
+        heatmap: `data:image/png;base64,${png.toString('base64')}`,
+      }
+    },
+  )
 
   return () => {
     open.clear()

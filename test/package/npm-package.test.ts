@@ -31,7 +31,7 @@ const probability = await predictor.predict(images)
 for (const t of [index, images, labels]) t.dispose()
 predictor.dispose()
 const layer = new Linear(4, 2)
-const parameters = layer.parameters().length
+const parameters = [...layer.parameters()].length
 layer.dispose()
 console.log(JSON.stringify({ epochs: result.history.length, probability: [...probability], parameters }))
 `

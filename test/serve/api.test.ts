@@ -149,6 +149,27 @@ describe('serve API', () => {
     assert.match(empty.json().error, /Send one or more images/)
   })
 
+  it('400 naming the field for a query string its schema refuses', async () => {
+    const patch = await encodePng(new Uint8Array(16 * 16 * 3).fill(100), 16, 16)
+    const maybe = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict?explain=maybe',
+      ...multipart([['p.png', patch]]),
+    })
+    assert.equal(maybe.statusCode, 400, maybe.body)
+    assert.match(
+      maybe.json().error,
+      /querystring\/explain must be equal to one of the allowed values/,
+    )
+    const on = await server.app.inject({
+      method: 'POST',
+      url: '/api/predict?explain=true',
+      ...multipart([['p.png', patch]]),
+    })
+    assert.equal(on.statusCode, 200, on.body)
+    assert.match(on.json().results[0].heatmap, /^data:image\/png;base64,/)
+  })
+
   it('404 for an unknown route, 405 with Allow for a wrong method, 415 for JSON', async () => {
     const missing = await server.app.inject({ method: 'GET', url: '/etc/passwd' })
     assert.equal(missing.statusCode, 404)

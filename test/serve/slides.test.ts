@@ -83,6 +83,17 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     }
     const outside = await server.app.inject({ url: `/api/slides/mosaic.tif/dz/${max}/9_9.jpeg` })
     assert.equal(outside.statusCode, 400)
+    // Parameters and query strings are checked by their schemas before any handler runs.
+    for (const [url, field] of [
+      ['/api/slides/mosaic.tif/dz/top/0_0.jpeg', /params\/level must be integer/],
+      ['/api/slides/mosaic.tif/dz/0/0-0.png', /params\/tile must match pattern/],
+      ['/api/slides/mosaic.tif/tile?x=left&y=0', /querystring\/x must be number/],
+      ['/api/slides/mosaic.tif/tile?x=0', /querystring must have required property 'y'/],
+    ] as const) {
+      const r = await server.app.inject({ url })
+      assert.equal(r.statusCode, 400, `${url}: ${r.body}`)
+      assert.match(r.json().error, field, url)
+    }
   })
 
   it('predicts in the browser with progress, shows heatmap and contours, explains a clicked tile', async () => {

@@ -1,0 +1,55 @@
+/**
+ * JSON schemas of the server's query strings and path parameters. Fastify validates requests
+ * against them (coercing "12" to 12) and answers 400 naming the field, before any handler runs.
+ * @module
+ */
+
+/** A switch in a query string: ?explain=1, ?explain=true (absent: off). */
+const SWITCH = { type: 'string', enum: ['0', '1', 'true', 'false'] } as const
+
+export function switchOn(value: string | undefined): boolean {
+  return value === '1' || value === 'true'
+}
+
+export const PREDICT_QUERY = {
+  type: 'object',
+  properties: { explain: SWITCH, resize: SWITCH },
+} as const
+export interface PredictQuery {
+  explain?: '0' | '1' | 'true' | 'false'
+  resize?: '0' | '1' | 'true' | 'false'
+}
+
+export const SLIDE_PARAMS = {
+  type: 'object',
+  properties: { name: { type: 'string', minLength: 1 } },
+  required: ['name'],
+} as const
+export interface SlideParams {
+  name: string
+}
+
+export const DEEP_ZOOM_PARAMS = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    level: { type: 'integer', minimum: 0 },
+    tile: { type: 'string', pattern: '^\\d+_\\d+\\.jpeg$' },
+  },
+  required: ['name', 'level', 'tile'],
+} as const
+export interface DeepZoomParams {
+  name: string
+  level: number
+  tile: string
+}
+
+export const TILE_QUERY = {
+  type: 'object',
+  properties: { x: { type: 'number' }, y: { type: 'number' } },
+  required: ['x', 'y'],
+} as const
+export interface TileQuery {
+  x: number
+  y: number
+}
