@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import sharp from 'sharp'
+import { encodePng } from '../data/decode.js'
 import { displayClassNames } from '../data/grid.js'
 import { runPatchSize, runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
@@ -248,9 +248,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
             label: classes[predicted],
           }
           if (a.overlay) {
-            const png = await sharp(a.overlay, { raw: { width: size, height: size, channels: 3 } })
-              .png()
-              .toBuffer()
+            const png = await encodePng(a.overlay, size, size)
             result.heatmap = `data:image/png;base64,${png.toString('base64')}`
           }
           return result
