@@ -9,7 +9,12 @@ import { decodePatch } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
 import { readPlainRgbTiff } from '../../src/data/tiff.js'
 import { DataError } from '../../src/errors.js'
-import { plainTiff, pngDeclaring, SVG_PATCH } from '../helpers/crafted-images.js'
+import {
+  plainTiff,
+  pngDeclaring,
+  SVG_PATCH,
+  withSpanningEntries,
+} from '../helpers/crafted-images.js'
 import { patch, patchFolders } from '../helpers/patch-folders.js'
 
 /** Milliseconds fn takes to settle (resolve or reject). */
@@ -38,6 +43,24 @@ describe('decoding limits', () => {
     assert.throws(() => readPlainRgbTiff(bomb), DataError)
     assert.throws(() => readPlainRgbTiff(bomb, { maxPixels: 1e12 }), /20000x20000/)
     assert.ok(performance.now() - start < 200, `${performance.now() - start} ms`)
+  })
+
+  it('a TIFF of 65,000 IFD entries each spanning the file is read (or refused) at once', async () => {
+    const pixels = Buffer.from(Array.from({ length: 6 * 5 * 3 }, (_, k) => (k * 3) % 256))
+    const tiff = plainTiff(6, 5, [[0, pixels.length]], pixels)
+    // Unknown tags are passed over: the image is still the plain one.
+    const unknown = withSpanningEntries(tiff, [0x9000], 65_000)
+    // StripOffsets and StripByteCounts again, ~200,000 strips for 5 rows: refused unread.
+    const strips = withSpanningEntries(tiff, [273, 279], 65_000)
+    const start = performance.now()
+    assert.ok(readPlainRgbTiff(unknown)?.pixels.equals(pixels))
+    assert.throws(
+      () => readPlainRgbTiff(strips),
+      /TIFF declares 6x5 in \d+ strips, more than its 1/,
+    )
+    await decodePatch(unknown).catch(() => undefined)
+    await assert.rejects(decodePatch(strips), DataError)
+    assert.ok(performance.now() - start < 1000, `${performance.now() - start} ms`)
   })
 
   it('a TIFF strip outside the file is an error, not a short read', () => {

@@ -89,3 +89,27 @@ export const SVG_PATCH = Buffer.from(
   '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16">' +
     '<rect width="16" height="16" fill="#c08080"/></svg>',
 )
+
+/**
+ * `tiff` with `repeat` more IFD entries, of `tags` in turn, each a LONG array spanning the whole
+ * file: a reader that reads every entry's values does repeat x (file length / 4) reads.
+ */
+export function withSpanningEntries(tiff: Buffer, tags: number[], repeat: number): Buffer {
+  const oldIfd = tiff.readUInt32LE(4)
+  const oldCount = tiff.readUInt16LE(oldIfd)
+  const ifd = tiff.length + (tiff.length % 2) // IFDs start on a word boundary
+  const count = oldCount + repeat
+  const file = Buffer.alloc(ifd + 2 + count * 12 + 4)
+  tiff.copy(file)
+  file.writeUInt32LE(ifd, 4)
+  file.writeUInt16LE(count, ifd)
+  tiff.copy(file, ifd + 2, oldIfd + 2, oldIfd + 2 + oldCount * 12)
+  for (let i = oldCount; i < count; i++) {
+    const entry = ifd + 2 + i * 12
+    file.writeUInt16LE(tags[i % tags.length]!, entry)
+    file.writeUInt16LE(4, entry + 2)
+    file.writeUInt32LE(Math.floor(file.length / 4), entry + 4)
+    file.writeUInt32LE(0, entry + 8)
+  }
+  return file
+}
