@@ -5,7 +5,10 @@
  */
 import sharp from 'sharp'
 import { DataError } from '../errors.js'
-import { DEFAULT_MAX_PIXELS, readPlainRgbTiff } from './tiff.js'
+import { readPlainRgbTiff } from './tiff.js'
+
+/** libvips' own default limit (sharp's limitInputPixels). */
+export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff
 
 // Patches are tiny: one libvips thread per image and many images at once is what scales.
 sharp.concurrency(1)
@@ -32,7 +35,7 @@ export interface ImageHeader {
   height: number
 }
 
-const NOT_ACCEPTED = 'not a PNG, JPEG or TIFF file'
+const FORMAT_NAMES: Record<PatchFormat, string> = { png: 'PNG', jpeg: 'JPEG', tiff: 'TIFF' }
 
 /** The format the first bytes announce; libvips would also read SVG, GIF, WebP... but we don't. */
 export function sniffFormat(encoded: Buffer): PatchFormat | null {
@@ -43,24 +46,60 @@ export function sniffFormat(encoded: Buffer): PatchFormat | null {
   return null
 }
 
-/** Format and size from the header alone: no pixel is decoded. */
-export async function readImageHeader(encoded: Buffer): Promise<ImageHeader> {
+/** The bytes' format, or a DataError saying what they are not (with their first bytes). */
+function acceptedFormat(encoded: Buffer): PatchFormat {
   const format = sniffFormat(encoded)
-  if (!format) throw new DataError(NOT_ACCEPTED)
-  const { width, height } = await sharp(encoded).metadata()
+  if (format) return format
+  const start = encoded.subarray(0, 4).toString('hex')
+  throw new DataError(`not a PNG, JPEG or TIFF file (${encoded.length} bytes starting 0x${start})`)
+}
+
+/** libvips' failure as what is wrong with the file: it often says only "Unknown error". */
+function notValid(format: PatchFormat, error: Error): DataError {
+  const detail = error.message.split('\n')[0]!.trim()
+  const said = detail && !/^unknown error$/i.test(detail) ? `: ${detail}` : ''
+  return new DataError(`not a valid ${FORMAT_NAMES[format]} (truncated or corrupt)${said}`, {
+    cause: error,
+  })
+}
+
+/** The one refusal of a declared size over the limit. */
+function checkDeclared(width: number, height: number, maxPixels: number | undefined): void {
+  if (maxPixels !== undefined && width * height > maxPixels)
+    throw new DataError(`image declares ${width}x${height}, over the limit of ${maxPixels} pixels`)
+}
+
+/** Format and size from the header alone: no pixel is decoded. Refuses more than maxPixels. */
+export async function readImageHeader(
+  encoded: Buffer,
+  options: { maxPixels?: number } = {},
+): Promise<ImageHeader> {
+  const format = acceptedFormat(encoded)
+  const { width, height } = await sharp(encoded, { limitInputPixels: false })
+    .metadata()
+    .catch((error: Error) => {
+      throw notValid(format, error)
+    })
+  checkDeclared(width, height, options.maxPixels)
   return { format, width, height }
 }
 
-/** Decodes image bytes; throws libvips' reason for a corrupt or unsupported file. */
+/**
+ * Decodes image bytes; throws a DataError saying what is wrong with a file that is not a PNG,
+ * JPEG or TIFF, is corrupt, or declares more than maxPixels.
+ */
 export async function decodePatch(
   encoded: Buffer,
   options: DecodeOptions = {},
 ): Promise<DecodedPatch> {
-  if (!sniffFormat(encoded)) throw new DataError(NOT_ACCEPTED)
+  const format = acceptedFormat(encoded)
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS
   const size = options.resizeTo
-  const plain = readPlainRgbTiff(encoded, { maxPixels })
+  const plain = format === 'tiff' ? readPlainRgbTiff(encoded) : null
+  if (plain) checkDeclared(plain.width, plain.height, maxPixels)
   if (plain && (size === undefined || (plain.width === size && plain.height === size))) return plain
+  // libvips refuses a header over limitInputPixels itself; a header read per patch would cost
+  // more than decoding a Kaggle TIFF, so the header is read again only to explain a failure.
   const input = plain
     ? sharp(plain.pixels, { raw: { width: plain.width, height: plain.height, channels: 3 } })
     : sharp(encoded, { failOn: 'error', limitInputPixels: maxPixels }).removeAlpha()
@@ -70,17 +109,11 @@ export async function decodePatch(
     .raw()
     .toBuffer({ resolveWithObject: true })
     .catch(async (error: Error) => {
-      throw await overLimit(error, encoded, maxPixels)
+      await readImageHeader(encoded, { maxPixels })
+      throw notValid(format, error)
     })
   if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`)
   return { pixels: data, height: info.height, width: info.width }
-}
-
-/** libvips' "exceeds pixel limit" with the declared size, which it does not say. */
-async function overLimit(error: Error, encoded: Buffer, maxPixels: number): Promise<Error> {
-  if (!/pixel limit/.test(error.message)) return error
-  const { width, height } = await sharp(encoded, { limitInputPixels: false }).metadata()
-  return new DataError(`image declares ${width}x${height}, over the limit of ${maxPixels} pixels`)
 }
 
 /** Encodes raw RGB pixels as PNG (grids, heatmaps, test fixtures). */

@@ -12,7 +12,6 @@ import { join } from 'node:path'
 import { DataError, ValidationError } from '../errors.js'
 import { writeTsv } from './csv.js'
 import { decodePatch } from './decode.js'
-import { describeDecodeFailure } from './image-format.js'
 import {
   checkOutFolder,
   checkPartialFolder,
@@ -101,7 +100,7 @@ async function pixelsOf(
   try {
     return await decodePatch(item.encoded as Buffer, { maxPixels: MAX_PATCH_PIXELS })
   } catch (error) {
-    return `cannot decode image: ${describeDecodeFailure(item.encoded as Buffer, error)}`
+    return `cannot decode image: ${(error as Error).message}`
   }
 }
 

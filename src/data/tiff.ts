@@ -7,9 +7,6 @@
  */
 import { DataError } from '../errors.js'
 
-/** libvips' own default limit (sharp's limitInputPixels), the fast path's default too. */
-export const DEFAULT_MAX_PIXELS = 0x3fff * 0x3fff
-
 const TAG = {
   width: 256,
   height: 257,
@@ -38,7 +35,6 @@ interface Entry {
  */
 export function readPlainRgbTiff(
   file: Buffer,
-  options: { maxPixels?: number } = {},
 ): { pixels: Buffer; width: number; height: number } | null {
   if (file.length < 8) return null
   const little = file[0] === 0x49 && file[1] === 0x49
@@ -85,9 +81,6 @@ export function readPlainRgbTiff(
   if (!plain || !width || !height || !offsetsAt || !countsAt || offsetsAt.n !== countsAt.n)
     return null
   const declared = `TIFF declares ${width}x${height}`
-  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS
-  if (width * height > maxPixels)
-    throw new DataError(`${declared}, over the limit of ${maxPixels} pixels`)
   // Uncompressed pixels cannot outnumber the file's bytes (strips reusing bytes would).
   if (width * height * 3 > file.length)
     throw new DataError(`${declared} uncompressed, more than the file's ${file.length} bytes`)
