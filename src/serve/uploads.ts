@@ -6,6 +6,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import { decodePatch, readImageHeader } from '../data/decode.js'
+import { DataError } from '../errors.js'
 import { HttpError } from './http-errors.js'
 
 /** The largest image ?resize=1 accepts, per side: bounds decoding memory and time. */
@@ -70,24 +71,26 @@ export async function toPatch(upload: Upload, size: number, resize: boolean): Pr
       `${upload.name} is ${width}x${height}; with ?resize=1 images may be at most ${MAX_RESIZE_SIDE}x${MAX_RESIZE_SIDE}.`,
     )
   }
+  // The header passed the checks above; the limit also holds a file whose pixels disagree.
   const decoded = await orCannotDecode(
     upload,
     decodePatch(upload.bytes, {
-      maxPixels: fits ? size * size : MAX_RESIZE_SIDE * MAX_RESIZE_SIDE,
+      maxPixels: MAX_RESIZE_SIDE ** 2,
       resizeTo: fits ? undefined : size,
     }),
   )
   return new Uint8Array(decoded.pixels)
 }
 
-/** The result of work on an upload's bytes, or a 400 naming the file and the decoder's reason. */
+/**
+ * The result of work on an upload's bytes, with the file named in a DataError (a 400); anything
+ * else is the server's own trouble and goes on unchanged (a 500, logged).
+ */
 async function orCannotDecode<T>(upload: Upload, work: Promise<T>): Promise<T> {
   try {
     return await work
   } catch (error) {
-    throw new HttpError(
-      400,
-      `Cannot decode ${upload.name}: ${(error as Error).message.split('\n')[0]}`,
-    )
+    if (!(error instanceof DataError)) throw error
+    throw new DataError(`Cannot decode ${upload.name}: ${error.message}`, { cause: error })
   }
 }
