@@ -142,6 +142,8 @@ function usage(): string {
 /** One line for a mistyped command: the closest command when there is one, else the help. */
 function unknownCommand(args: string[]): string {
   const end = args.findIndex((a) => a.startsWith('-'))
+  // An option before any command word ("pcam --frobnicate") names no command to guess from.
+  if (end === 0) return `pcam: unknown option ${args[0]}; see pcam --help`
   const words = end < 0 ? args : args.slice(0, end)
   const one = words[0] ?? ''
   const two = words.slice(0, 2).join(' ')

@@ -30,6 +30,8 @@ function editDistance(a: string, b: string): number {
  * its letters off, and at least one), or a word that `typed` begins or ends; else undefined.
  */
 export function closest(typed: string, known: readonly string[]): string | undefined {
+  // Every word begins with "": nothing typed is close to nothing in particular.
+  if (typed === '') return undefined
   let best: string | undefined
   let bestDistance = Infinity
   for (const word of known) {
