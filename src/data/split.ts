@@ -3,6 +3,7 @@
  * a split by slide so that no slide has patches on both sides.
  * @module
  */
+import { basename } from 'node:path'
 import { DataError } from '../errors.js'
 import { readCsv } from './csv.js'
 import type { SplitName } from './sources/source.js'
@@ -78,7 +79,8 @@ export function describeSplit(spec: SplitSpec): string {
     case 'random':
       return `random ${spec.validPct * 100}% of the patches to valid, stratified by label, seed ${spec.seed}`
     case 'slide':
-      return `by slide (${spec.slides ? spec.origin : "the source's slide ids"}): ${spec.validPct * 100}% of patches to valid, no slide on both sides, seed ${spec.seed}`
+      // Recorded in the store and shown on model cards: the CSV's name, not the machine's folders.
+      return `by slide (${spec.slides ? basename(spec.origin) : "the source's slide ids"}): ${spec.validPct * 100}% of patches to valid, no slide on both sides, seed ${spec.seed}`
   }
 }
 

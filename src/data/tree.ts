@@ -34,6 +34,8 @@ function tooLarge(where: string, bytes: number, limit: ReadLimit, declared = '')
 export interface Tree {
   /** Where the tree comes from, for messages. */
   readonly origin: string
+  /** The origin without the folders above it, for records that leave the machine (model cards). */
+  readonly name: string
   /** Relative paths of every file, with "/" separators. */
   files(): Promise<string[]>
   /** The whole file, refused with a clear message when it is larger than the limit. */
@@ -48,7 +50,10 @@ export interface Tree {
 }
 
 export class FolderTree implements Tree {
-  constructor(readonly origin: string) {}
+  readonly name: string
+  constructor(readonly origin: string) {
+    this.name = basename(origin)
+  }
 
   /**
    * Every file, following symbolic links (class folders linked in from elsewhere are common).
@@ -103,11 +108,13 @@ export class FolderTree implements Tree {
  */
 export class ZipTree implements Tree {
   readonly origin: string
+  readonly name: string
   readonly #entries = new Map<string, { zip: yauzl.ZipFile; entry: yauzl.Entry; archive: string }>()
   readonly #zips: yauzl.ZipFile[] = []
 
   private constructor(archives: string[]) {
     this.origin = archives.join(' + ')
+    this.name = archives.map((a) => basename(a)).join(' + ')
   }
 
   static async open(archives: string[]): Promise<ZipTree> {

@@ -5,7 +5,7 @@
  * @module
  */
 import { existsSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { join, win32 } from 'node:path'
 import { displayClassNames } from '../data/grid.js'
 import { savedEvaluations, savedPredictions } from './artifacts.js'
 import { rocCurve } from '../metrics/metrics.js'
@@ -47,21 +47,21 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     threshold: runThreshold(config),
     thresholdRule: config.threshold?.rule ?? '0.5',
     tta,
-    training: config.data ? withoutPaths(config.data) : null,
+    training: config.data ? trainingData(config.data) : null,
     validation: config.validation ?? null,
     evaluations,
     roc,
   }
 }
 
-// An absolute path: a slash at the start of a word, up to a space, comma or bracket.
-const ABSOLUTE_PATH = /(?<=^|[\s(])\/[^\s,;()]+/g
-
-/** The same data with every absolute path in its strings cut down to the last name. */
-function withoutPaths<T>(value: T): T {
-  if (typeof value === 'string') return value.replace(ABSOLUTE_PATH, (path) => basename(path)) as T
-  if (Array.isArray(value)) return value.map(withoutPaths) as T
-  if (value && typeof value === 'object')
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutPaths(v)])) as T
-  return value
+/** The training data by name: the machine's folders above the store and sources stay private. */
+function trainingData(data: NonNullable<RunConfig['data']>) {
+  const { kind, description, paths } = data.source
+  // win32's basename splits at "\" and "/" both: the run may have been trained on Windows.
+  const name = (path: string) => win32.basename(path)
+  return {
+    store: name(data.store),
+    source: { kind, description, paths: paths.map(name) },
+    splitMethod: data.splitMethod,
+  }
 }

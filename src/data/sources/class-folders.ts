@@ -58,7 +58,7 @@ export async function classFoldersSource(tree: Tree): Promise<Source> {
   const description = depth === 1 ? 'unlabelled folder' : `class folders (${classes.join(', ')})`
   return {
     kind: 'class-folders',
-    description: `${description} in ${tree.origin}`,
+    description: `${description} in ${tree.name}`,
     classes,
     count: images.length,
     problems: [],

@@ -105,7 +105,7 @@ export async function kaggleSource(tree: Tree): Promise<Source> {
   }
   return {
     kind: 'kaggle',
-    description: `Kaggle layout in ${tree.origin} (${usable.length} labelled, ${test.length} test)`,
+    description: `Kaggle layout in ${tree.name} (${usable.length} labelled, ${test.length} test)`,
     classes: ['0', '1'],
     count: items.length,
     problems,

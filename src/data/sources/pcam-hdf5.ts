@@ -133,7 +133,7 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
   }
   return {
     kind: 'pcam-hdf5',
-    description: `PCam HDF5 in ${tree.origin} (${parts.map((p) => `${p.split} ${p.count}`).join(', ')})`,
+    description: `PCam HDF5 in ${tree.name} (${parts.map((p) => `${p.split} ${p.count}`).join(', ')})`,
     classes: ['0', '1'],
     count: parts.reduce((a, p) => a + p.count, 0),
     problems,

@@ -32,6 +32,7 @@ export interface Problem {
 
 export interface Source {
   kind: 'kaggle' | 'pcam-hdf5' | 'class-folders'
+  /** What the source is, naming its folder or archives but not the folders above them. */
   description: string
   /** Class names by label index. */
   classes: string[]
