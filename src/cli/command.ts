@@ -11,6 +11,10 @@ export interface OptionSpec {
   description: string
   default?: string | number | boolean
   short?: string
+  /** parseOptions refuses a command line without it; --help says "(required)". */
+  required?: boolean
+  /** What the value is, for --help and the missing-option message (default: its type). */
+  value?: string
 }
 
 export type OptionValues = Record<string, string | number | boolean | undefined>
@@ -74,6 +78,10 @@ export function parseOptions(
     throw new ValidationError(
       `pcam ${command.name} takes options only, not "${parsed.positionals.join(' ')}". See "pcam ${command.name} --help".`,
     )
+  for (const [name, spec] of Object.entries(command.options)) {
+    if (spec.required && parsed.values[name] === undefined)
+      throw new ValidationError(`Missing --${name} <${spec.value ?? spec.type}>`)
+  }
   const values: OptionValues = {}
   for (const [name, spec] of Object.entries(command.options)) {
     const raw = parsed.values[name] as string | boolean | undefined
@@ -100,13 +108,14 @@ export function helpText(command: Command): string {
   const entries = Object.entries(command.options)
   const flags = entries.map(([name, spec]) => {
     const short = spec.short ? `-${spec.short}, ` : ''
-    return `${short}--${name}${spec.type === 'boolean' ? '' : ` <${spec.type}>`}`
+    return `${short}--${name}${spec.type === 'boolean' ? '' : ` <${spec.value ?? spec.type}>`}`
   })
   const width = Math.max(...flags.map((f) => f.length), 10) + 2
   entries.forEach(([, spec], i) => {
     const fallback =
       spec.default === undefined || spec.type === 'boolean' ? '' : ` (default: ${spec.default})`
-    lines.push(`  ${(flags[i] as string).padEnd(width)}${spec.description}${fallback}`)
+    const required = spec.required ? ' (required)' : ''
+    lines.push(`  ${(flags[i] as string).padEnd(width)}${spec.description}${required}${fallback}`)
   })
   lines.push(`  ${'-h, --help'.padEnd(width)}Show this help`)
   return lines.join('\n')

@@ -7,7 +7,15 @@ import { ttaFrom, type Tta } from '../data/tta.js'
 import { checkEngine, DEFAULT_ENGINE, ENGINES, type Engine } from '../eval/predictor.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
 import { checkInteger } from '../torch/index.js'
-import type { Command, OptionValues } from './command.js'
+import type { Command, OptionSpec, OptionValues } from './command.js'
+
+/** --model: the run folder (eval, predict, explain, export, serve and the benchmarks of a run). */
+export const RUN_FOLDER_OPTION: OptionSpec = {
+  type: 'string',
+  required: true,
+  value: 'run folder',
+  description: 'Run folder from "pcam train"',
+}
 
 /** --tta and --tta-views (eval, predict, serve). */
 export const TTA_OPTIONS: Command['options'] = {

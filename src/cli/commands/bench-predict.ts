@@ -3,25 +3,24 @@
  * @module
  */
 import { benchPredict } from '../../bench/predict.js'
-import { ValidationError } from '../../errors.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const benchPredictCommand: Command = {
   name: 'bench predict',
   summary:
     'Batch prediction patches/s of a trained run on a store, with and without 8-way TTA, on libtorch and ONNX Runtime side by side.',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     data: { type: 'string', default: 'runs/demo/store', description: 'Patch store' },
     patches: { type: 'number', default: 2048, description: 'Patches to predict' },
     'batch-size': { type: 'number', default: 128, description: 'Patches per batch' },
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
     const result = await benchPredict({
-      run: values.model,
+      run: values.model as string,
       store: values.data as string,
       patches: checkInteger(values.patches, '--patches', 1),
       batchSize: checkInteger(values['batch-size'], '--batch-size', 1),

@@ -4,10 +4,9 @@
  * @module
  */
 import { benchServe } from '../../bench/serve.js'
-import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { BATCHING_OPTIONS, integerList } from '../shared-options.js'
+import { BATCHING_OPTIONS, integerList, RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const benchServeCommand: Command = {
   name: 'bench serve',
@@ -17,7 +16,7 @@ export const benchServeCommand: Command = {
     'the store, bounded per level by --requests and --seconds. Example:\n' +
     '  pcam bench serve --model runs/mobilenet_v1 --data runs/demo/store',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     data: { type: 'string', default: 'runs/demo/store', description: 'Store to take patches from' },
     clients: { type: 'string', default: '1,8,64', description: 'Concurrent clients per level' },
     requests: { type: 'number', default: 600, description: 'Requests per level at most' },
@@ -26,7 +25,6 @@ export const benchServeCommand: Command = {
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
     const clients = integerList(values.clients, '--clients')
     const json = values.json === true
     if (!json)
@@ -34,7 +32,7 @@ export const benchServeCommand: Command = {
         'mode               clients  requests  failed     req/s   p50 ms   p99 ms  batch  server RSS',
       )
     const results = await benchServe({
-      run: values.model,
+      run: values.model as string,
       store: values.data as string,
       clients,
       requests: checkInteger(values.requests, '--requests', 1),

@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path'
 import { benchSlide } from '../../bench/slide.js'
-import { ValidationError } from '../../errors.js'
 import { SHARED_DIR } from '../../paths.js'
 import type { Command } from '../command.js'
+import { RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const benchSlideCommand: Command = {
   name: 'bench slide',
@@ -17,7 +17,7 @@ export const benchSlideCommand: Command = {
     'fresh process (every tile, no tissue mask) and reports its peak resident memory; then predicts\n' +
     "the larger slide's tiles again from memory, as batch prediction does.",
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     slide: {
       type: 'string',
       default: join(SHARED_DIR, 'data', 'slides', 'CMU-1-Small-Region.svs'),
@@ -26,8 +26,7 @@ export const benchSlideCommand: Command = {
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
-    const r = await benchSlide({ run: values.model, source: values.slide as string })
+    const r = await benchSlide({ run: values.model as string, source: values.slide as string })
     if (values.json === true) {
       console.log(JSON.stringify(r))
       return

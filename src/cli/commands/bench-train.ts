@@ -3,7 +3,6 @@
  * @module
  */
 import { benchTrain } from '../../bench/train.js'
-import { ValidationError } from '../../errors.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 
@@ -25,9 +24,8 @@ export const benchTrainCommand: Command = {
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    if (typeof values.data !== 'string') throw new ValidationError('Missing --data <store>')
     const result = await benchTrain({
-      store: values.data,
+      store: values.data as string,
       batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
       warmup: checkInteger(values.warmup, '--warmup', 1),
       steps: checkInteger(values.steps, '--steps', 1),

@@ -40,7 +40,12 @@ export const dataPrepareCommand: Command = {
     'Symbolic links are followed. --overwrite replaces only a patch store, never a source\n' +
     'or any other folder.',
   options: {
-    out: { type: 'string', description: 'Folder to write the store to (required)' },
+    out: {
+      type: 'string',
+      required: true,
+      value: 'store folder',
+      description: 'Folder to write the store to',
+    },
     'valid-pct': {
       type: 'number',
       description: 'Move this fraction of the training patches to valid (stratified)',
@@ -81,7 +86,6 @@ export const dataPrepareCommand: Command = {
   async run(values, positionals) {
     if (positionals.length === 0)
       throw new ValidationError('Give the source: pcam data prepare <folder|zip...> --out <store>')
-    if (typeof values.out !== 'string') throw new ValidationError('Missing --out <store folder>')
     const progress = createProgress('prepare', 0)
     const result = await withInterrupt((signal) =>
       prepareStore({

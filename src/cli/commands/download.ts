@@ -23,7 +23,12 @@ export const downloadCommand: Command = {
     'pcam download kaggle --out data/kaggle  the competition archive (needs ~/.kaggle/kaggle.json)\n' +
     'An interrupted download resumes from its .part file when run again.',
   options: {
-    out: { type: 'string', description: 'Folder to download into (required)' },
+    out: {
+      type: 'string',
+      required: true,
+      value: 'folder',
+      description: 'Folder to download into',
+    },
     mirror: {
       type: 'string',
       description: 'Base URL of a copy holding the same file names (PCam: and record.json)',
@@ -37,7 +42,6 @@ export const downloadCommand: Command = {
     const what = positionals[0]
     if (what !== 'pcam' && what !== 'kaggle')
       throw new ValidationError('Say what to download: pcam download pcam|kaggle --out <dir>')
-    if (typeof values.out !== 'string') throw new ValidationError('Missing --out <folder>')
     const mirror = values.mirror as string | undefined
     let files: RemoteFile[]
     let headers: Record<string, string> = {}

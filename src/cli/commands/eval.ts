@@ -12,7 +12,13 @@ import type { SplitName } from '../../data/sources/source.js'
 import { ValidationError } from '../../errors.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { ENGINE_OPTIONS, engineOption, TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import {
+  ENGINE_OPTIONS,
+  engineOption,
+  RUN_FOLDER_OPTION,
+  TTA_OPTIONS,
+  ttaOption,
+} from '../shared-options.js'
 import { createProgress } from '../progress.js'
 
 function printEvaluation(e: Evaluation): void {
@@ -41,8 +47,8 @@ export const evalCommand: Command = {
     'rewrites <run>/report.html.\n' +
     'Example: pcam eval --model runs/mobilenet_v1 --data stores/pcam --split test --tta',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
-    data: { type: 'string', description: 'Patch store (required)' },
+    model: RUN_FOLDER_OPTION,
+    data: { type: 'string', required: true, value: 'store', description: 'Patch store' },
     split: {
       type: 'string',
       default: 'valid',
@@ -71,9 +77,6 @@ export const evalCommand: Command = {
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    if (typeof values.model !== 'string' || typeof values.data !== 'string') {
-      throw new ValidationError('Give --model <run folder> and --data <store>')
-    }
     const split = values.split as SplitName
     if (!['train', 'valid', 'test'].includes(split))
       throw new ValidationError(`Expected train, valid or test for --split but received "${split}"`)
@@ -81,8 +84,8 @@ export const evalCommand: Command = {
     const tta = ttaOption(values)
     const progress = createProgress('predict', 0)
     const { result, dir, files } = await evaluateToFolder({
-      run: values.model,
-      store: values.data,
+      run: values.model as string,
+      store: values.data as string,
       split,
       tta,
       engine: engineOption(values),
@@ -94,7 +97,7 @@ export const evalCommand: Command = {
       layer: values.layer as string | undefined,
     })
     progress.finish()
-    const report = await writeReport(values.model)
+    const report = await writeReport(values.model as string)
     if (values.json === true) {
       console.log(JSON.stringify({ ...result.evaluation, files, report }))
       return

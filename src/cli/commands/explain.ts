@@ -5,6 +5,7 @@
 import { explainImages } from '../../eval/explain.js'
 import { ValidationError } from '../../errors.js'
 import type { Command } from '../command.js'
+import { RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const explainCommand: Command = {
   name: 'explain',
@@ -14,7 +15,7 @@ export const explainCommand: Command = {
   description:
     'Example: pcam explain --model runs/mobilenet_v1 patch1.tif patch2.png --out explained/',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     out: {
       type: 'string',
       default: 'explained',
@@ -28,11 +29,10 @@ export const explainCommand: Command = {
     json: { type: 'boolean', description: 'Print the results as JSON' },
   },
   async run(values, positionals) {
-    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
     if (positionals.length === 0)
       throw new ValidationError('Give one or more images: pcam explain --model <run> <image...>')
     const results = await explainImages({
-      run: values.model,
+      run: values.model as string,
       images: positionals,
       out: values.out as string,
       layer: values.layer as string | undefined,

@@ -7,6 +7,7 @@ import { exportOnnx } from '../../export/export.js'
 import { exportWeb } from '../../serve/web-bundle.js'
 import { ValidationError } from '../../errors.js'
 import type { Command } from '../command.js'
+import { RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const exportCommand: Command = {
   name: 'export',
@@ -16,26 +17,27 @@ export const exportCommand: Command = {
     '  pcam export --model runs/mobilenet --format onnx --out mobilenet.onnx\n' +
     '  pcam export --model runs/mobilenet --format web --out site/   # serve with any static server',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     format: { type: 'string', default: 'onnx', description: 'onnx or web' },
     out: {
       type: 'string',
-      description: 'The .onnx file, or the folder for --format web (required)',
+      required: true,
+      value: 'file.onnx | folder',
+      description: 'The .onnx file, or the folder for --format web',
     },
     overwrite: { type: 'boolean', description: 'Replace an existing web folder written by pcam' },
   },
   async run(values) {
-    if (typeof values.model !== 'string' || typeof values.out !== 'string')
-      throw new ValidationError('Give --model <run folder> and --out <file.onnx | folder>')
+    const [model, out] = [values.model as string, values.out as string]
     if (values.format === 'onnx') {
-      const { bytes } = exportOnnx(values.model, values.out)
-      console.log(`Wrote ${values.out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset 17)`)
+      const { bytes } = exportOnnx(model, out)
+      console.log(`Wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset 17)`)
     } else if (values.format === 'web') {
-      const files = await exportWeb(values.model, values.out, {
+      const files = await exportWeb(model, out, {
         overwrite: values.overwrite === true,
       })
       console.log(
-        `Wrote ${files.length} files to ${values.out}; serve the folder with any static file server`,
+        `Wrote ${files.length} files to ${out}; serve the folder with any static file server`,
       )
     } else {
       throw new ValidationError(`Expected onnx or web for --format but received "${values.format}"`)

@@ -7,7 +7,13 @@ import { kaggleCsv, plainCsv, predictFiles } from '../../eval/predict-files.js'
 import { ValidationError } from '../../errors.js'
 import { checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { ENGINE_OPTIONS, engineOption, TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import {
+  ENGINE_OPTIONS,
+  engineOption,
+  RUN_FOLDER_OPTION,
+  TTA_OPTIONS,
+  ttaOption,
+} from '../shared-options.js'
 import { createProgress } from '../progress.js'
 
 export const predictCommand: Command = {
@@ -19,7 +25,7 @@ export const predictCommand: Command = {
     '  pcam predict --model runs/mobilenet_v1 --data kaggle/test --out submission.csv --format kaggle\n' +
     '  pcam predict --model runs/mobilenet_v1 patch1.png patch2.tif --out predictions.csv',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     data: {
       type: 'string',
       description: 'Patches: a folder, a .zip, PCam HDF5 files or a store (or give image files)',
@@ -40,9 +46,8 @@ export const predictCommand: Command = {
   },
   async run(values, positionals) {
     const sources = [...(typeof values.data === 'string' ? [values.data] : []), ...positionals]
-    if (typeof values.model !== 'string' || sources.length === 0) {
-      throw new ValidationError('Give --model <run folder> and --data <patches> (or image files)')
-    }
+    if (sources.length === 0)
+      throw new ValidationError('Give --data <patches> (or image files) to predict')
     if (values.format !== 'kaggle' && values.format !== 'plain') {
       throw new ValidationError(
         `Expected kaggle or plain for --format but received "${values.format}"`,
@@ -52,7 +57,7 @@ export const predictCommand: Command = {
       values.threshold === undefined ? null : checkNumber(values.threshold, '--threshold', 0, 1)
     const progress = createProgress('predict', 0)
     const { predictions, threshold } = await predictFiles({
-      run: values.model,
+      run: values.model as string,
       sources,
       tta: ttaOption(values),
       engine: engineOption(values),

@@ -12,6 +12,7 @@ import {
   BATCHING_OPTIONS,
   ENGINE_OPTIONS,
   engineOption,
+  RUN_FOLDER_OPTION,
   TTA_OPTIONS,
   ttaOption,
 } from '../shared-options.js'
@@ -25,7 +26,7 @@ export const serveCommand: Command = {
     '(Prometheus), and the web page at /. Concurrent requests are batched for the model.\n' +
     'Example: pcam serve --model runs/mobilenet_v1 --port 8080',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     host: {
       type: 'string',
       default: '127.0.0.1',
@@ -58,11 +59,10 @@ export const serveCommand: Command = {
     },
   },
   async run(values) {
-    if (typeof values.model !== 'string') throw new ValidationError('Missing --model <run folder>')
     const port = checkInteger(values.port, '--port', 0)
     if (port > 65535) throw new ValidationError(`Expected a port up to 65535 but received ${port}`)
     const server = await createServer({
-      run: values.model,
+      run: values.model as string,
       tta: ttaOption(values),
       engine: engineOption(values),
       layer: values.layer as string | undefined,

@@ -8,7 +8,13 @@ import { DEFAULT_MIN_TISSUE } from '../../slide/predict-slide.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
-import { ENGINE_OPTIONS, engineOption, TTA_OPTIONS, ttaOption } from '../shared-options.js'
+import {
+  ENGINE_OPTIONS,
+  engineOption,
+  RUN_FOLDER_OPTION,
+  TTA_OPTIONS,
+  ttaOption,
+} from '../shared-options.js'
 
 const optionalNumber = (values: OptionValues, name: string, min: number, max: number) =>
   values[name] === undefined ? undefined : checkNumber(values[name], `--${name}`, min, max)
@@ -21,7 +27,7 @@ export const slidePredictCommand: Command = {
     'Example:\n  pcam slide predict --model runs/mobilenet_v1 slides/ --out maps\n' +
     'Each slide gets <out>/<slide name>/; <out>/slides.csv lists every slide.',
   options: {
-    model: { type: 'string', description: 'Run folder from "pcam train" (required)' },
+    model: RUN_FOLDER_OPTION,
     out: { type: 'string', default: 'slides-out', description: 'Folder for the outputs' },
     'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
     'model-mpp': { type: 'number', description: "µm/px of the run's patches if it records none" },
@@ -47,11 +53,11 @@ export const slidePredictCommand: Command = {
     json: { type: 'boolean', description: 'Print one JSON summary per slide' },
   },
   async run(values, positionals) {
-    if (typeof values.model !== 'string' || positionals.length === 0)
+    if (positionals.length === 0)
       throw new ValidationError(
-        'Give --model <run folder> and slides: pcam slide predict --model <run> <slide...> --out <dir>',
+        'Give slides: pcam slide predict --model <run> <slide...> --out <dir>',
       )
-    const model = await loadSlideModel(values.model, {
+    const model = await loadSlideModel(values.model as string, {
       engine: engineOption(values),
       modelMpp: optionalNumber(values, 'model-mpp', 0.01, 100),
       threshold: optionalNumber(values, 'threshold', 0, 1),
