@@ -8,7 +8,7 @@ import sharp from 'sharp'
 import { prepareStore } from '../../src/data/prepare.js'
 import { PatchStore } from '../../src/data/store.js'
 import { DataError } from '../../src/errors.js'
-import { patch, patchFolders } from '../helpers/patch-folders.js'
+import { patch, patchFolders, prepareFolder } from '../helpers/patch-folders.js'
 
 const { root, folder } = patchFolders('pcam-bad-')
 const id = (n: number) => n.toString(16).padStart(40, '0')
@@ -22,6 +22,15 @@ async function expectFailure(dir: string, pattern: RegExp): Promise<void> {
   assert.ok(!existsSync(out), 'no store is written')
   assert.ok(!existsSync(`${out}.partial`), 'no partial store is left')
 }
+
+/** Three good patches and one file that is no image: a quarter of the inputs bad. */
+const oneBadOfFour = async () =>
+  folder({
+    '0/a.png': await patch(1),
+    '0/b.png': await patch(1),
+    '1/c.png': await patch(2),
+    '1/bad.png': 'xx',
+  })
 
 describe('bad input', () => {
   it('a corrupt image names the file', async () => {
@@ -88,20 +97,9 @@ describe('bad input', () => {
   })
 
   it('--skip-bad writes the good patches and lists the bad ones in the store', async () => {
-    const dir = folder({
-      '0/a.png': await patch(1),
-      '0/b.png': await patch(1),
-      '1/c.png': await patch(2),
-      '1/bad.png': 'xx',
-    })
+    const dir = await oneBadOfFour()
     const out = `${dir}-store`
-    const result = await prepareStore({
-      sources: [dir],
-      out,
-      split: { kind: 'source' },
-      skipBad: true,
-      maxSkipped: 0.25,
-    })
+    const result = await prepareFolder(dir, { skipBad: true, maxSkipped: 0.25 })
     assert.equal(result.count, 3)
     assert.match(readFileSync(join(out, 'skipped.txt'), 'utf8'), /1\/bad\.png\tcannot decode image/)
     const store = PatchStore.open(out)
@@ -165,13 +163,7 @@ describe('bad input', () => {
       '1/d.png': await patch(2),
     })
     const out = `${dir}-store`
-    const result = await prepareStore({
-      sources: [dir],
-      out,
-      split: { kind: 'source' },
-      skipBad: true,
-      maxSkipped: 0.25,
-    })
+    const result = await prepareFolder(dir, { skipBad: true, maxSkipped: 0.25 })
     assert.equal(result.count, 3)
     assert.deepEqual(
       result.skipped.map((p) => p.reason),
@@ -184,12 +176,7 @@ describe('bad input', () => {
   })
 
   it('--skip-bad fails when more than 1% is skipped, unless --max-skipped allows it', async () => {
-    const dir = folder({
-      '0/a.png': await patch(1),
-      '0/b.png': await patch(1),
-      '1/c.png': await patch(2),
-      '1/bad.png': 'xx',
-    })
+    const dir = await oneBadOfFour()
     const out = `${dir}-store`
     const error = await prepareStore({ sources: [dir], out, split: null, skipBad: true }).catch(
       (e: unknown) => e as Error,
@@ -203,13 +190,7 @@ describe('bad input', () => {
     assert.match(error.message, /pass a larger --max-skipped <share>/)
     assert.ok(!existsSync(out) && !existsSync(`${out}.partial`))
     assert.ok(readFileSync(`${out}.problems.txt`, 'utf8').includes('bad.png'))
-    const result = await prepareStore({
-      sources: [dir],
-      out,
-      split: { kind: 'source' },
-      skipBad: true,
-      maxSkipped: 0.25,
-    })
+    const result = await prepareFolder(dir, { skipBad: true, maxSkipped: 0.25 })
     assert.equal(result.count, 3)
     await assert.rejects(
       prepareStore({ sources: [dir], out: `${out}2`, split: null, skipBad: true, maxSkipped: 2 }),

@@ -6,16 +6,16 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import sharp from 'sharp'
 import { decodePatch } from '../../src/data/decode.js'
-import { prepareStore } from '../../src/data/prepare.js'
 import { readPlainRgbTiff } from '../../src/data/tiff.js'
 import { DataError } from '../../src/errors.js'
 import {
   plainTiff,
   pngDeclaring,
   SVG_PATCH,
+  tiffBomb,
   withSpanningEntries,
 } from '../helpers/crafted-images.js'
-import { patch, patchFolders } from '../helpers/patch-folders.js'
+import { patch, patchFolders, prepareFolder } from '../helpers/patch-folders.js'
 
 /** Milliseconds fn takes to settle (resolve or reject). */
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -35,9 +35,7 @@ describe('decoding limits', () => {
   })
 
   it('a TIFF declaring 20000x20000 from strips that all point at the same bytes is refused at once', () => {
-    const row = 20000 * 3
-    const strips = Array.from({ length: 20000 }, (): [number, number] => [0, row])
-    const bomb = plainTiff(20000, 20000, strips, Buffer.alloc(row, 200))
+    const bomb = tiffBomb(20000)
     assert.ok(bomb.length < 300_000, `${bomb.length} bytes`)
     const start = performance.now()
     assert.throws(() => readPlainRgbTiff(bomb), DataError)
@@ -108,13 +106,7 @@ describe('decompression bombs in a source', () => {
     for (let k = 0; k < 4; k++) files[`train/${k % 2}/p${k}.png`] = await patch(90 + k)
     const dir = folder(files)
     const started = performance.now()
-    const result = await prepareStore({
-      sources: [dir],
-      out: `${dir}-store`,
-      split: { kind: 'source' },
-      skipBad: true,
-      maxSkipped: 0.5,
-    })
+    const result = await prepareFolder(dir, { skipBad: true, maxSkipped: 0.5 })
     assert.ok(performance.now() - started < 3000, 'refused from its header')
     assert.equal(result.count, 4)
     const skipped = readFileSync(join(`${dir}-store`, 'skipped.txt'), 'utf8')

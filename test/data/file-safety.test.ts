@@ -20,7 +20,7 @@ import yazl from 'yazl'
 import { prepareStore } from '../../src/data/prepare.js'
 import { copyCapped } from '../../src/data/sources/hdf5-file.js'
 import { PatchStore } from '../../src/data/store.js'
-import { patch, patchFolders } from '../helpers/patch-folders.js'
+import { patch, patchFolders, prepareFolder } from '../helpers/patch-folders.js'
 
 const { root, folder } = patchFolders('pcam-files-')
 
@@ -36,11 +36,7 @@ describe('symbolic links', () => {
     const elsewhere = folder({ 'b.png': await patch(2), 'c.png': await patch(3) })
     const dir = folder({ '0/a.png': await patch(1) })
     symlinkSync(elsewhere, join(dir, '1'))
-    const result = await prepareStore({
-      sources: [dir],
-      out: `${dir}-store`,
-      split: { kind: 'source' },
-    })
+    const result = await prepareFolder(dir)
     assert.equal(result.count, 3)
     const store = PatchStore.open(`${dir}-store`)
     assert.deepEqual(store.meta.classes, ['0', '1'])
@@ -54,11 +50,7 @@ describe('symbolic links', () => {
     const dir = folder({})
     symlinkSync(zeros, join(dir, '0'))
     symlinkSync(ones, join(dir, '1'))
-    const result = await prepareStore({
-      sources: [dir],
-      out: `${dir}-store`,
-      split: { kind: 'source' },
-    })
+    const result = await prepareFolder(dir)
     assert.equal(result.count, 2)
   })
 

@@ -84,6 +84,16 @@ export function plainTiff(
   return file
 }
 
+/**
+ * A TIFF declaring side x side whose strips, one per row, all point at the same row of bytes:
+ * a few hundred kilobytes that would be side x side x 3 bytes decoded.
+ */
+export function tiffBomb(side: number): Buffer {
+  const row = side * 3
+  const strips = Array.from({ length: side }, (): [number, number] => [0, row])
+  return plainTiff(side, side, strips, Buffer.alloc(row, 200))
+}
+
 /** A small SVG: a format libvips renders but the server must never accept. */
 export const SVG_PATCH = Buffer.from(
   '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16">' +

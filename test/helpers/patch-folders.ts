@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodePng } from '../../src/data/decode.js'
+import { prepareStore, type PrepareOptions } from '../../src/data/prepare.js'
 
 export function patchFolders(prefix: string) {
   const root = mkdtempSync(join(tmpdir(), prefix))
@@ -29,3 +30,7 @@ export function patchFolders(prefix: string) {
 /** A PNG patch of one grey value. */
 export const patch = (value: number, size = 8) =>
   encodePng(new Uint8Array(size * size * 3).fill(value), size, size)
+
+/** Prepares dir into "<dir>-store" with the source's own split, plus any other options. */
+export const prepareFolder = (dir: string, extra: Partial<PrepareOptions> = {}) =>
+  prepareStore({ sources: [dir], out: `${dir}-store`, split: { kind: 'source' }, ...extra })

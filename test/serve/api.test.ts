@@ -14,7 +14,7 @@ import { ValidationError } from '../../src/errors.js'
 import { train } from '../../src/recipe/train.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { createServer, type PcamServer, type ServeOptions } from '../../src/serve/server.js'
-import { plainTiff, pngDeclaring, SVG_PATCH } from '../helpers/crafted-images.js'
+import { pngDeclaring, SVG_PATCH, tiffBomb } from '../helpers/crafted-images.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-serve-'))
@@ -62,6 +62,10 @@ function multipart(files: [string, Buffer][]): {
   }
 }
 
+/** POSTs the files to url as a multipart body. */
+const post = (server: PcamServer, url: string, files: [string, Buffer][]) =>
+  server.app.inject({ method: 'POST', url, ...multipart(files) })
+
 describe('serve API', () => {
   let server: PcamServer
   before(async () => {
@@ -70,11 +74,11 @@ describe('serve API', () => {
 
   it("answers as batch prediction does, in order, at the run's threshold", async () => {
     const files = [...validPatches(0).slice(0, 3), ...validPatches(1).slice(0, 3)]
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict',
-      ...multipart(files.map((f) => [f.split('/').slice(-2).join('-'), readFileSync(f)])),
-    })
+    const response = await post(
+      server,
+      '/api/predict',
+      files.map((f) => [f.split('/').slice(-2).join('-'), readFileSync(f)]),
+    )
     assert.equal(response.statusCode, 200, response.body)
     const body = response.json()
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'))
@@ -120,52 +124,34 @@ describe('serve API', () => {
   })
 
   it('400 for an undecodable image, naming it; 400 for a wrong size unless ?resize=1', async () => {
-    const bad = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict',
-      ...multipart([['broken.tif', Buffer.from('not an image at all')]]),
-    })
+    const bad = await post(server, '/api/predict', [
+      ['broken.tif', Buffer.from('not an image at all')],
+    ])
     assert.equal(bad.statusCode, 400)
     assert.match(bad.json().error, /Cannot decode broken\.tif/)
     const big = await encodePng(new Uint8Array(40 * 32 * 3).fill(100), 40, 32)
-    const wrong = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict',
-      ...multipart([['big.png', big]]),
-    })
+    const wrong = await post(server, '/api/predict', [['big.png', big]])
     assert.equal(wrong.statusCode, 400)
     assert.match(
       wrong.json().error,
       /big\.png is 40x32; the model takes 16x16 patches \(add \?resize=1/,
     )
-    const resized = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict?resize=1',
-      ...multipart([['big.png', big]]),
-    })
+    const resized = await post(server, '/api/predict?resize=1', [['big.png', big]])
     assert.equal(resized.statusCode, 200)
-    const empty = await server.app.inject({ method: 'POST', url: '/api/predict', ...multipart([]) })
+    const empty = await post(server, '/api/predict', [])
     assert.equal(empty.statusCode, 400)
     assert.match(empty.json().error, /Send one or more images/)
   })
 
   it('400 naming the field for a query string its schema refuses', async () => {
     const patch = await encodePng(new Uint8Array(16 * 16 * 3).fill(100), 16, 16)
-    const maybe = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict?explain=maybe',
-      ...multipart([['p.png', patch]]),
-    })
+    const maybe = await post(server, '/api/predict?explain=maybe', [['p.png', patch]])
     assert.equal(maybe.statusCode, 400, maybe.body)
     assert.match(
       maybe.json().error,
       /querystring\/explain must be equal to one of the allowed values/,
     )
-    const on = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict?explain=true',
-      ...multipart([['p.png', patch]]),
-    })
+    const on = await post(server, '/api/predict?explain=true', [['p.png', patch]])
     assert.equal(on.statusCode, 200, on.body)
     assert.match(on.json().results[0].heatmap, /^data:image\/png;base64,/)
   })
@@ -236,15 +222,11 @@ describe('serve limits', () => {
     })
     assert.equal(huge.statusCode, 413)
     assert.match(huge.json().error, /too large/)
-    const many = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict',
-      ...multipart([
-        ['a.png', patch],
-        ['b.png', patch],
-        ['c.png', patch],
-      ]),
-    })
+    const many = await post(server, '/api/predict', [
+      ['a.png', patch],
+      ['b.png', patch],
+      ['c.png', patch],
+    ])
     assert.equal(many.statusCode, 413)
   })
 
@@ -344,26 +326,21 @@ describe('serve hardening', () => {
   before(async () => {
     server = await serve()
   })
-  const post = (url: string, files: [string, Buffer][]) =>
-    server.app.inject({ method: 'POST', url, ...multipart(files) })
 
   it('refuses images declaring 16000x16000 from their headers, in milliseconds', async () => {
     const bomb = pngDeclaring(16000, 16000)
     const start = performance.now()
     const plain = await post(
+      server,
       '/api/predict',
       [1, 2, 3, 4].map((k) => [`bomb${k}.png`, bomb]),
     )
     assert.equal(plain.statusCode, 400)
     assert.match(plain.json().error, /bomb1\.png is 16000x16000; the model takes 16x16 patches/)
-    const resized = await post('/api/predict?resize=1', [['bomb.png', bomb]])
+    const resized = await post(server, '/api/predict?resize=1', [['bomb.png', bomb]])
     assert.equal(resized.statusCode, 400)
     assert.match(resized.json().error, /bomb\.png is 16000x16000; .*at most 4096x4096/)
-    const row = 20000 * 3
-    const strips = Array.from({ length: 20000 }, (): [number, number] => [0, row])
-    const tiff = await post('/api/predict?resize=1', [
-      ['bomb.tif', plainTiff(20000, 20000, strips, Buffer.alloc(row))],
-    ])
+    const tiff = await post(server, '/api/predict?resize=1', [['bomb.tif', tiffBomb(20000)]])
     assert.equal(tiff.statusCode, 400)
     assert.ok(performance.now() - start < 1500, `${performance.now() - start} ms`)
   })
@@ -371,9 +348,7 @@ describe('serve hardening', () => {
   it('/healthz answers while a request of crafted images is being refused', async () => {
     const address = await server.app.listen({ host: '127.0.0.1', port: 0 })
     const form = new FormData()
-    const pixels = Buffer.alloc(20000 * 3)
-    const strips = Array.from({ length: 20000 }, (): [number, number] => [0, pixels.length])
-    const tiff = plainTiff(20000, 20000, strips, pixels)
+    const tiff = tiffBomb(20000)
     for (let k = 0; k < 4; k++) form.append('images', new Blob([tiff]), `bomb${k}.tif`)
     const upload = fetch(`${address}/api/predict?resize=1`, { method: 'POST', body: form })
     await new Promise((resolve) => setTimeout(resolve, 100)) // the upload is being read or decoded
@@ -388,7 +363,7 @@ describe('serve hardening', () => {
     const patch = sharp(readFileSync(validPatches(0)[0]!))
     const jpeg = await patch.clone().jpeg().toBuffer()
     const tiff = await patch.clone().tiff({ compression: 'none' }).toBuffer()
-    const ok = await post('/api/predict', [
+    const ok = await post(server, '/api/predict', [
       ['a.jpg', jpeg],
       ['b.tif', tiff],
     ])
@@ -401,7 +376,9 @@ describe('serve hardening', () => {
     })
     assert.equal(svg.statusCode, 400)
     assert.match(svg.json().error, /patch\.png: not a PNG, JPEG or TIFF file/)
-    const webp = await post('/api/predict', [['w.png', await patch.clone().webp().toBuffer()]])
+    const webp = await post(server, '/api/predict', [
+      ['w.png', await patch.clone().webp().toBuffer()],
+    ])
     assert.equal(webp.statusCode, 400)
   })
 
@@ -455,11 +432,11 @@ describe('serve hardening: limits and admission', () => {
     const patch = readFileSync(validPatches(0)[0]!)
     const count = Math.ceil(5000 / patch.length)
     assert.ok(patch.length < 4096 && count <= 16)
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict',
-      ...multipart(Array.from({ length: count }, (_, k) => [`p${k}.png`, patch])),
-    })
+    const response = await post(
+      server,
+      '/api/predict',
+      Array.from({ length: count }, (_, k) => [`p${k}.png`, patch]),
+    )
     assert.equal(response.statusCode, 413, response.body)
     assert.match(response.json().error, /too large/)
   })
@@ -467,11 +444,11 @@ describe('serve hardening: limits and admission', () => {
   it('a request refused with 503 leaves none of its images queued', async () => {
     const server = await serve({ maxBatch: 64, maxWaitMs: 300, maxQueue: 8 })
     const patch = readFileSync(validPatches(1)[0]!)
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/api/predict',
-      ...multipart(Array.from({ length: 10 }, (_, k) => [`p${k}.png`, patch])),
-    })
+    const response = await post(
+      server,
+      '/api/predict',
+      Array.from({ length: 10 }, (_, k) => [`p${k}.png`, patch]),
+    )
     assert.equal(response.statusCode, 503)
     assert.equal(server.batcher.queueLength, 0)
   })
