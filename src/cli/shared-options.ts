@@ -4,7 +4,9 @@
  * @module
  */
 import { ttaFrom, type Tta } from '../data/tta.js'
+import { ValidationError } from '../errors.js'
 import { checkEngine, DEFAULT_ENGINE, ENGINES, type Engine } from '../eval/predictor.js'
+import { ARCHITECTURES, type Architecture } from '../models/registry.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
 import { checkInteger } from '../torch/index.js'
 import type { Command, OptionSpec, OptionValues } from './command.js'
@@ -63,4 +65,12 @@ export const ENGINE_OPTIONS: Command['options'] = {
 
 export function engineOption(values: OptionValues): Engine {
   return checkEngine(values.engine)
+}
+
+/** --arch as one of the registered architectures (train, bench memory). */
+export function archOption(values: OptionValues): Architecture {
+  const arch = values.arch as Architecture
+  if (!(ARCHITECTURES as readonly string[]).includes(arch))
+    throw new ValidationError(`Unknown --arch "${arch}"; choose one of ${ARCHITECTURES.join(', ')}`)
+  return arch
 }

@@ -4,10 +4,10 @@
  * @module
  */
 import { benchMemory, MEMORY_PHASES } from '../../bench/memory.js'
-import { ValidationError } from '../../errors.js'
-import { ARCHITECTURES, type Architecture } from '../../models/registry.js'
+import { ARCHITECTURES } from '../../models/registry.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { archOption } from '../shared-options.js'
 
 export const benchMemoryCommand: Command = {
   name: 'bench memory',
@@ -37,14 +37,9 @@ export const benchMemoryCommand: Command = {
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    const arch = values.arch as Architecture
-    if (!(ARCHITECTURES as readonly string[]).includes(arch))
-      throw new ValidationError(
-        `Unknown --arch "${arch}"; choose one of ${ARCHITECTURES.join(', ')}`,
-      )
     const result = await benchMemory({
       store: values.data as string,
-      arch,
+      arch: archOption(values),
       epochs: checkInteger(values.epochs, '--epochs', 2),
       repeats: checkInteger(values.repeats, '--repeats', 1),
       batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
