@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataError, ValidationError } from '../errors.js'
+import { checkNumber } from '../torch/check.js'
 import { writeTsv } from './csv.js'
 import { decodePatch } from './decode.js'
 import {
@@ -113,6 +114,8 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
       `Expected --max-skipped between 0 and 1 (a share of the inputs) but received ${maxSkipped}`,
     )
   }
+  // Checked here with maxSkipped, for every caller: the CLI only parses the numbers.
+  const mpp = options.mpp === undefined ? undefined : checkNumber(options.mpp, '--mpp', 0.01, 100)
   checkOutFolder(out, options.sources, options.overwrite === true)
   const partial = `${out}.partial`
   checkPartialFolder(partial)
@@ -147,7 +150,7 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
       channels: 3,
       classes: source.classes,
       source: { kind: source.kind, description: source.description, paths: options.sources },
-      ...patchMpp(options.mpp, source.kind),
+      ...patchMpp(mpp, source.kind),
       ids: written.accepted.map((a) => a.id),
       slides: written.accepted.some((a) => a.slide !== null)
         ? written.accepted.map((a) => a.slide)

@@ -196,6 +196,10 @@ describe('bad input', () => {
       prepareStore({ sources: [dir], out: `${out}2`, split: null, skipBad: true, maxSkipped: 2 }),
       /Expected --max-skipped between 0 and 1 \(a share of the inputs\) but received 2/,
     )
+    await assert.rejects(
+      prepareStore({ sources: [dir], out: `${out}3`, split: null, mpp: 0 }),
+      /Expected number in \[0\.01, 100\] for --mpp but received 0/,
+    )
   })
 
   it('a rerun that succeeds removes the problem list of the failed run before it', async () => {

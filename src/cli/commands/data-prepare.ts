@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_SKIPPED, prepareStore } from '../../data/prepare.js'
 import { parseSlideMap, type SplitSpec } from '../../data/split.js'
 import { ValidationError } from '../../errors.js'
-import { checkNumber } from '../../torch/check.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress, withInterrupt } from '../progress.js'
 
@@ -97,7 +96,7 @@ export const dataPrepareCommand: Command = {
         maxSkipped: values['max-skipped'] as number | undefined,
         overwrite: values.overwrite === true,
         size: values.size as number | undefined,
-        mpp: values.mpp === undefined ? undefined : checkNumber(values.mpp, '--mpp', 0.01, 100),
+        mpp: values.mpp as number | undefined,
         onProgress: ({ done, total }) => progress.update(done, total),
         signal,
       }),
