@@ -3,7 +3,7 @@
  * a static web folder that predicts inside the browser.
  * @module
  */
-import { exportOnnx } from '../../export/export.js'
+import { exportOnnx, OPSET } from '../../export/export.js'
 import { exportWeb } from '../../serve/web-bundle.js'
 import { ValidationError } from '../../errors.js'
 import type { Command } from '../command.js'
@@ -29,7 +29,7 @@ export const exportCommand: Command = {
       throw new ValidationError('Give --model <run folder> and --out <file.onnx | folder>')
     if (values.format === 'onnx') {
       const { bytes } = exportOnnx(values.model, values.out)
-      console.log(`Wrote ${values.out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset 17)`)
+      console.log(`Wrote ${values.out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset ${OPSET})`)
     } else if (values.format === 'web') {
       const files = await exportWeb(values.model, values.out, {
         overwrite: values.overwrite === true,
