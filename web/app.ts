@@ -201,6 +201,11 @@ async function predict(files: File[]): Promise<void> {
   status.classList.toggle('error', failures.length > 0)
 }
 
+/** A file's name as results show it: its path inside a chosen folder, else its name. */
+function fileName(file: File): string {
+  return file.webkitRelativePath || file.name
+}
+
 // The API answers a request as a whole: one bad file gets 4xx for its group, which is then sent
 // again one file per request, so that every file gets its own result or its own error.
 async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
@@ -208,9 +213,8 @@ async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
   const explain = $<HTMLInputElement>('#explain').checked
   const resize = $<HTMLInputElement>('#resize').checked
   const query = new URLSearchParams({ explain: explain ? '1' : '0', resize: resize ? '1' : '0' })
-  const name = (file: File) => file.webkitRelativePath || file.name
   const form = new FormData()
-  for (const file of files) form.append('images', file, name(file))
+  for (const file of files) form.append('images', file, fileName(file))
   let error: string
   try {
     const response = await fetch(`api/predict?${query}`, { method: 'POST', body: form })
@@ -228,7 +232,7 @@ async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
   } catch (failure) {
     error = `No answer from the server: ${failure}`
   }
-  return files.map((file) => ({ name: name(file), error }))
+  return files.map((file) => ({ name: fileName(file), error }))
 }
 
 function sorted(): Result[] {
@@ -441,35 +445,67 @@ async function pixelsOf(file: File, size: number): Promise<Uint8Array> {
   return rgb
 }
 
-/** pcam's dihedral(): k = 0..3 quarter turns counter-clockwise, 4..7 the same after a flip. */
-function dihedral(rgb: Uint8Array, size: number, k: number): Uint8Array {
-  if (k === 0) return rgb
-  const out = new Uint8Array(rgb.length)
-  for (let i = 0; i < size; i++)
-    for (let j = 0; j < size; j++) {
-      // out[i][j] = in[y][x], composing the flip (x -> size-1-x) with k % 4 quarter turns
-      let y = i
-      let x = j
-      for (let t = 0; t < k % 4; t++) [y, x] = [x, size - 1 - y]
-      if (k >= 4) x = size - 1 - x
-      out.set(rgb.subarray((y * size + x) * 3, (y * size + x) * 3 + 3), (i * size + j) * 3)
-    }
-  return out
+// For each (size, k): the source pixel of every output pixel, computed once and reused per batch.
+const dihedralMaps = new Map<string, Int32Array>()
+
+function dihedralMap(size: number, k: number): Int32Array {
+  const key = `${size}:${k}`
+  let map = dihedralMaps.get(key)
+  if (!map) {
+    map = new Int32Array(size * size)
+    for (let i = 0; i < size; i++)
+      for (let j = 0; j < size; j++) {
+        // out[i][j] = in[y][x], composing the flip (x -> size-1-x) with k % 4 quarter turns
+        let y = i
+        let x = j
+        for (let t = 0; t < k % 4; t++) {
+          const turned = size - 1 - y
+          y = x
+          x = turned
+        }
+        if (k >= 4) x = size - 1 - x
+        map[i * size + j] = y * size + x
+      }
+    dihedralMaps.set(key, map)
+  }
+  return map
+}
+
+/**
+ * pcam's dihedral(): k = 0..3 quarter turns counter-clockwise, 4..7 the same after a flip;
+ * written into `out` at byte `at`.
+ */
+function dihedralInto(rgb: Uint8Array, size: number, k: number, out: Uint8Array, at: number) {
+  if (k === 0) {
+    out.set(rgb, at)
+    return
+  }
+  const map = dihedralMap(size, k)
+  for (let p = 0; p < map.length; p++) {
+    const from = (map[p] as number) * 3
+    const to = at + p * 3
+    out[to] = rgb[from] as number
+    out[to + 1] = rgb[from + 1] as number
+    out[to + 2] = rgb[from + 2] as number
+  }
 }
 
 async function predictInBrowser(files: File[]): Promise<(Result | Failure)[]> {
   const card = modelCard
-  const name = (file: File) => file.webkitRelativePath || file.name
-  if (!card) return files.map((file) => ({ name: name(file), error: 'The model is not loaded' }))
+  if (!card)
+    return files.map((file) => ({ name: fileName(file), error: 'The model is not loaded' }))
   const size = card.patchSize
   const answers: (Result | Failure)[] = []
   const good: { file: File; rgb: Uint8Array; at: number }[] = []
   for (const file of files) {
     try {
       good.push({ file, rgb: await pixelsOf(file, size), at: answers.length })
-      answers.push({ name: name(file), error: '' })
+      answers.push({ name: fileName(file), error: '' })
     } catch (error) {
-      answers.push({ name: name(file), error: `cannot be read here: ${(error as Error).message}` })
+      answers.push({
+        name: fileName(file),
+        error: `cannot be read here: ${(error as Error).message}`,
+      })
     }
   }
   if (good.length === 0) return answers
@@ -479,7 +515,7 @@ async function predictInBrowser(files: File[]): Promise<(Result | Failure)[]> {
     const sum = new Float32Array(good.length)
     for (const k of views) {
       const batch = new Uint8Array(good.length * size * size * 3)
-      good.forEach((g, n) => batch.set(dihedral(g.rgb, size, k), n * size * size * 3))
+      good.forEach((g, n) => dihedralInto(g.rgb, size, k, batch, n * size * size * 3))
       const output = await session.run({
         images: new ort.Tensor('uint8', batch, [good.length, size, size, 3]),
       })
@@ -489,14 +525,14 @@ async function predictInBrowser(files: File[]): Promise<(Result | Failure)[]> {
     }
     good.forEach((g, n) => {
       answers[g.at] = {
-        name: name(g.file),
+        name: fileName(g.file),
         probability: (sum[n] as number) / views.length,
         url: URL.createObjectURL(g.file),
       }
     })
   } catch (error) {
     for (const g of good)
-      answers[g.at] = { name: name(g.file), error: `In-browser prediction failed: ${error}` }
+      answers[g.at] = { name: fileName(g.file), error: `In-browser prediction failed: ${error}` }
   }
   return answers
 }

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { encodePng } from '../data/decode.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
-import { inputOptions, predictStore } from '../eval/predict.js'
+import { LibtorchPredictor, predictStoreWith } from '../eval/predictor.js'
 import { loadRun } from '../run/load-run.js'
 import { Learner } from '../learn/learner.js'
 import { train } from '../recipe/train.js'
@@ -115,7 +115,7 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
         record(
           'predict',
           await measured(options.repeats, () =>
-            predictStore(model, store, valid, { ...inputOptions(config), batchSize: 64 }),
+            predictStoreWith(new LibtorchPredictor(model, config), store, valid, { batchSize: 64 }),
           ),
         )
       } finally {

@@ -4,17 +4,26 @@
  * @module
  */
 import { PatchStore } from '../data/store.js'
-import { openPredictor, predictStoreWith, type Engine } from '../eval/predictor.js'
+import {
+  DEFAULT_ENGINE,
+  ENGINES,
+  openPredictor,
+  predictStoreWith,
+  type Engine,
+} from '../eval/predictor.js'
 
-export interface PredictBenchResult {
+interface Rates {
+  plain: number
+  tta: number
+}
+
+export type PredictBenchResult = {
   patches: number
   batchSize: number
-  /** The default engine's figures (libtorch before ONNX Runtime existed here). */
+  /** The default engine's figures (what predict, eval and serve use unless told). */
   plainPatchesPerSec: number
   ttaPatchesPerSec: number
-  libtorch_patches_s: { plain: number; tta: number }
-  onnxruntime_patches_s: { plain: number; tta: number }
-}
+} & Record<`${Engine}_patches_s`, Rates>
 
 async function rates(
   run: string,
@@ -22,7 +31,7 @@ async function rates(
   store: PatchStore,
   indices: number[],
   batchSize: number,
-): Promise<{ plain: number; tta: number }> {
+): Promise<Rates> {
   const predictor = await openPredictor(run, engine)
   try {
     const rate = async (tta: boolean) => {
@@ -42,22 +51,26 @@ export async function benchPredict(options: {
   store: string
   patches: number
   batchSize: number
-  /** The engine whose figures fill plainPatchesPerSec / ttaPatchesPerSec. */
-  engine?: Engine
 }): Promise<PredictBenchResult> {
   const store = PatchStore.open(options.store)
   try {
     const indices = [...Array(Math.min(options.patches, store.count)).keys()]
-    const libtorch = await rates(options.run, 'libtorch', store, indices, options.batchSize)
-    const onnx = await rates(options.run, 'onnxruntime', store, indices, options.batchSize)
-    const main = (options.engine ?? 'libtorch') === 'libtorch' ? libtorch : onnx
+    const perEngine = {} as Record<`${Engine}_patches_s`, Rates>
+    for (const engine of ENGINES)
+      perEngine[`${engine}_patches_s`] = await rates(
+        options.run,
+        engine,
+        store,
+        indices,
+        options.batchSize,
+      )
+    const main = perEngine[`${DEFAULT_ENGINE}_patches_s`]
     return {
       patches: indices.length,
       batchSize: options.batchSize,
       plainPatchesPerSec: main.plain,
       ttaPatchesPerSec: main.tta,
-      libtorch_patches_s: libtorch,
-      onnxruntime_patches_s: onnx,
+      ...perEngine,
     }
   } finally {
     store.dispose()

@@ -28,7 +28,7 @@ import {
 import { loadRun } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { LibtorchPredictor, openPredictor, type Engine, type PatchPredictor } from './predictor.js'
+import { predictorFor, type Engine, type PatchPredictor } from './predictor.js'
 import { writeChart } from './render.js'
 import { topLosses, topLossesPicture } from './top-losses.js'
 
@@ -107,20 +107,19 @@ export async function evaluateToFolder(
 ): Promise<EvaluationFiles & { result: EvaluationResult }> {
   const { model, config } = loadRun(options.run)
   let store: PatchStore | undefined
-  let onnx: PatchPredictor | undefined
+  let predictor: PatchPredictor | undefined
   try {
     store = PatchStore.open(options.store)
     // Top losses' Grad-CAM needs libtorch's model; the probabilities come from the chosen engine.
-    const engine = options.engine ?? 'libtorch'
-    if (engine !== 'libtorch') onnx = await openPredictor(options.run, engine)
-    const result = await evaluateWith(onnx ?? new LibtorchPredictor(model, config), store, options)
+    predictor = await predictorFor(options.run, { model, config }, options.engine)
+    const result = await evaluateWith(predictor, store, options)
     const dir = options.dir ?? evaluationDir(options.run, options.split, options.tta)
     const files = await writeEvaluation({ ...options, dir, model, config, store, result })
     return { dir, files, result }
   } finally {
+    predictor?.dispose()
     model.dispose()
     store?.dispose()
-    onnx?.dispose()
   }
 }
 

@@ -12,10 +12,7 @@ import {
   type BinaryReport,
   type ThresholdRule,
 } from '../metrics/metrics.js'
-import type { PatchClassifier } from '../models/registry.js'
-import { predictStoreWith, type PatchPredictor } from './predictor.js'
-import { inputOptions, predictStore } from './predict.js'
-import { loadRun } from '../run/load-run.js'
+import { openPredictor, predictStoreWith, type Engine, type PatchPredictor } from './predictor.js'
 import { runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 
@@ -50,36 +47,24 @@ export interface EvaluationResult {
   labels: Float64Array
 }
 
-/** Evaluates a run on a store: opens both, predicts, closes them. */
-export function evaluate(options: EvaluateOptions): EvaluationResult {
-  const { model, config } = loadRun(options.run)
+/**
+ * Evaluates a run on a store with the chosen engine (default: openPredictor's): opens both,
+ * predicts, closes them.
+ */
+export async function evaluate(
+  options: EvaluateOptions & { engine?: Engine },
+): Promise<EvaluationResult> {
+  const predictor = await openPredictor(options.run, options.engine)
   try {
     const store = PatchStore.open(options.store)
     try {
-      return evaluateOpen(model, config, store, options)
+      return await evaluateWith(predictor, store, options)
     } finally {
       store.dispose()
     }
   } finally {
-    model.dispose()
+    predictor.dispose()
   }
-}
-
-/** The same on a model and a store already open (they stay open). */
-export function evaluateOpen(
-  model: PatchClassifier,
-  config: RunConfig,
-  store: PatchStore,
-  options: Omit<EvaluateOptions, 'run'>,
-): EvaluationResult {
-  const indices = evaluatedIndices(config, store, options)
-  const started = performance.now()
-  const probabilities = predictStore(model, store, indices, {
-    ...inputOptions(config),
-    tta: options.tta,
-    onProgress: options.onProgress,
-  })
-  return summarize(config, store, options, indices, probabilities, started)
 }
 
 /** The labelled patches of the split, after checking the store suits the model. */
@@ -99,7 +84,7 @@ function evaluatedIndices(
   return indices
 }
 
-/** The same with any engine (a PatchPredictor: libtorch or ONNX Runtime). */
+/** The same with a predictor and a store already open (they stay open). */
 export async function evaluateWith(
   predictor: PatchPredictor,
   store: PatchStore,

@@ -25,7 +25,7 @@ export interface PredictFilesOptions {
   run: string
   sources: string[]
   tta: Tta
-  /** Inference engine (default libtorch). */
+  /** Inference engine (default: openPredictor's, DEFAULT_ENGINE). */
   engine?: Engine
   onProgress?: (done: number, total: number) => void
 }
@@ -64,7 +64,7 @@ export async function predictFiles(
       const sources = (await imageFilesFolder(options.sources, scratch)) ?? options.sources
       await prepareStore({ sources, out: storeDir, split: { kind: 'source' } })
     }
-    const predictor = await openPredictor(options.run, options.engine ?? 'libtorch')
+    const predictor = await openPredictor(options.run, options.engine)
     let opened: PatchStore | undefined
     try {
       const store = (opened = PatchStore.open(storeDir))

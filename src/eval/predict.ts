@@ -1,23 +1,20 @@
 /**
- * Predicting probabilities for stored patches, optionally averaged over
- * the 8 symmetries of the square (test-time augmentation).
+ * libtorch's prediction of a batch of patches, optionally averaged over the 8 symmetries of the
+ * square (test-time augmentation); LibtorchPredictor (predictor.ts) runs it over a store.
  * @module
  */
 import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
-import type { PatchStore } from '../data/store.js'
 import { ttaViews, type Tta } from '../data/tta.js'
 import type { PatchClassifier } from '../models/registry.js'
 import type { RunConfig } from '../run/run-folder.js'
-import { autocast, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
+import { autocast, scope, type Tensor } from '../torch/index.js'
 
 export interface PredictOptions {
   size: number
   normalization: Normalization
-  batchSize?: number
   /** Average the probabilities over the 8 symmetries of the square (true) or some of them. */
   tta?: Tta
   mixedPrecision?: boolean
-  onProgress?: (done: number, total: number) => void
 }
 
 /** How a run's model wants its input: size, normalisation, precision (from its config.json). */
@@ -38,7 +35,7 @@ export function inputOptions(
 export function predictImages(
   model: PatchClassifier,
   images: Tensor,
-  options: Omit<PredictOptions, 'batchSize' | 'onProgress'>,
+  options: PredictOptions,
 ): Float32Array {
   const { tta = false, mixedPrecision = false } = options
   const views = ttaViews(tta)
@@ -55,26 +52,4 @@ export function predictImages(
     }
     return (sum as Tensor).div(views.length).data() as Float32Array
   })
-}
-
-/** Probabilities of the positive class for the stored patches at `indices`. */
-export function predictStore(
-  model: PatchClassifier,
-  store: PatchStore,
-  indices: number[],
-  options: PredictOptions,
-): Float32Array {
-  const { batchSize = 128 } = options
-  const out = new Float32Array(indices.length)
-  noGrad(() => {
-    for (let start = 0; start < indices.length; start += batchSize) {
-      const probabilities = scope(() => {
-        const idx = tensor(BigInt64Array.from(indices.slice(start, start + batchSize), BigInt))
-        return predictImages(model, store.gather(idx).images, options)
-      })
-      out.set(probabilities, start)
-      options.onProgress?.(Math.min(start + batchSize, indices.length), indices.length)
-    }
-  })
-  return out
 }

@@ -8,7 +8,7 @@
  */
 import type { PatchStore } from '../data/store.js'
 import { ValidationError } from '../errors.js'
-import { ensureRunOnnx } from '../export/export.js'
+import { ensureRunOnnx, type LoadedRun } from '../export/export.js'
 import { OnnxPredictor } from '../export/onnx-engine.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { noGrad, scope, tensor, type Tensor } from '../torch/index.js'
@@ -44,32 +44,74 @@ export interface PatchPredictor {
 /** libtorch: the run's PatchClassifier in eval mode. */
 export class LibtorchPredictor implements PatchPredictor {
   readonly engine = 'libtorch'
+  readonly #input: PredictOptions
+  readonly #ownsModel: boolean
+
+  /**
+   * `mixedPrecision` overrides the run's own setting (slide predict --bf16); with `ownsModel`
+   * false, dispose() leaves the model to the caller that loaded it.
+   */
   constructor(
     readonly model: PatchClassifier,
     readonly config: RunConfig,
-  ) {}
+    options: { mixedPrecision?: boolean; ownsModel?: boolean } = {},
+  ) {
+    const input = inputOptions(config)
+    this.#input = { ...input, mixedPrecision: options.mixedPrecision ?? input.mixedPrecision }
+    this.#ownsModel = options.ownsModel ?? true
+  }
   predict(images: Tensor, tta: Tta = false): Promise<Float32Array> {
-    return Promise.resolve(
-      noGrad(() => predictImages(this.model, images, { ...inputOptions(this.config), tta })),
-    )
+    return Promise.resolve(noGrad(() => predictImages(this.model, images, { ...this.#input, tta })))
   }
   dispose(): void {
-    this.model.dispose()
+    if (this.#ownsModel) this.model.dispose()
   }
 }
 
-/** Opens a run with the chosen engine (ONNX Runtime exports model.onnx first if needed). */
+/** ONNX Runtime on the run's model.onnx, exported first (from `loaded` when given) if needed. */
+async function openOnnx(
+  run: string,
+  config: RunConfig,
+  loaded?: LoadedRun,
+): Promise<OnnxPredictor> {
+  let path: string
+  try {
+    path = ensureRunOnnx(run, loaded)
+  } catch (error) {
+    // Here the user chose the engine, so here is where the other one is offered.
+    if (error instanceof ValidationError)
+      throw new ValidationError(`${error.message}. Use --engine libtorch for it.`, { cause: error })
+    throw error
+  }
+  return OnnxPredictor.open(path, config)
+}
+
+/**
+ * Opens a run with the chosen engine. `mixedPrecision` overrides the run's bfloat16 autocast on
+ * libtorch; ONNX Runtime always runs the float32 graph.
+ */
 export async function openPredictor(
   run: string,
   engine: Engine = DEFAULT_ENGINE,
+  options: { mixedPrecision?: boolean } = {},
 ): Promise<PatchPredictor> {
-  if (engine === 'libtorch') {
-    const { model, config } = loadRun(run)
-    return new LibtorchPredictor(model, config)
-  }
-  const path = ensureRunOnnx(run)
-  const predictor = await OnnxPredictor.open(path, readRunConfig(run))
-  return predictor as PatchPredictor
+  if (engine === 'onnxruntime') return openOnnx(run, readRunConfig(run))
+  const { model, config } = loadRun(run)
+  return new LibtorchPredictor(model, config, options)
+}
+
+/**
+ * A predictor for a run whose model is already loaded (for Grad-CAM, which needs libtorch): libtorch
+ * predicts with that model, ONNX Runtime exports it when model.onnx is missing or stale, so the
+ * run is never loaded twice. The caller keeps `loaded.model` and disposes the predictor too.
+ */
+export async function predictorFor(
+  run: string,
+  loaded: LoadedRun,
+  engine: Engine = DEFAULT_ENGINE,
+): Promise<PatchPredictor> {
+  if (engine === 'onnxruntime') return openOnnx(run, loaded.config, loaded)
+  return new LibtorchPredictor(loaded.model, loaded.config, { ownsModel: false })
 }
 
 /** Probabilities of the positive class for the stored patches at `indices`, in batches. */
@@ -77,7 +119,11 @@ export async function predictStoreWith(
   predictor: PatchPredictor,
   store: PatchStore,
   indices: number[],
-  options: Pick<PredictOptions, 'batchSize' | 'tta' | 'onProgress'>,
+  options: {
+    batchSize?: number
+    tta?: Tta
+    onProgress?: (done: number, total: number) => void
+  } = {},
 ): Promise<Float32Array> {
   const { batchSize = 128, tta = false } = options
   const out = new Float32Array(indices.length)

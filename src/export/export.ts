@@ -112,20 +112,14 @@ function preprocess(g: GraphBuilder, config: RunConfig): Value {
     // graph's sample positions are torch's to the bit (ONNX Runtime's Resize rounds them
     // differently: 7e-6 apart at 96 -> 112).
     const identity = new Float32Array(patch * patch).map((_, i) => (i % (patch + 1) === 0 ? 1 : 0))
-    const matrix = scope(() =>
-      interpolate(tensor(identity, { shape: [1, 1, patch, patch] }), [size, patch], {
-        mode: 'bilinear',
-      })
-        .reshape(size, patch)
-        .contiguous(),
-    )
-    try {
-      const rows = g.weight('resize_rows', matrix)
-      const columns = g.weight('resize_columns', matrix.transpose(0, 1).contiguous())
-      x = g.node('MatMul', [g.node('MatMul', [rows, x]), columns])
-    } finally {
-      matrix.dispose()
-    }
+    const matrix = interpolate(tensor(identity, { shape: [1, 1, patch, patch] }), [size, patch], {
+      mode: 'bilinear',
+    })
+      .reshape(size, patch)
+      .contiguous()
+    const rows = g.weight('resize_rows', matrix)
+    const columns = g.weight('resize_columns', matrix.transpose(0, 1).contiguous())
+    x = g.node('MatMul', [g.node('MatMul', [rows, x]), columns])
   }
   const scale = g.floats(
     'norm_scale',
@@ -172,6 +166,12 @@ export function onnxMetadata(config: RunConfig): Record<string, string> {
 
 /** The ONNX model of a loaded run (in eval mode), as bytes. */
 export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array {
+  // The graph's tensors (float copies of weights, the resize matrices) are freed on return.
+  return scope(() => encodeModel(graphMessage(model, config)))
+}
+
+/** The model as an ONNX message; the tensors it makes on the way belong to the caller's scope. */
+function graphMessage(model: PatchClassifier, config: RunConfig): ModelMessage {
   const g = new GraphBuilder()
   const x = preprocess(g, config)
   const features = body(g, model, x)
@@ -179,7 +179,7 @@ export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array
   const classes = config.classes.length
   probabilities(g, logits, classes)
   const patch = runPatchSize(config)
-  const message: ModelMessage = {
+  return {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'pcam',
@@ -216,19 +216,31 @@ export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array
     },
     metadataProps: Object.entries(onnxMetadata(config)).map(([key, value]) => ({ key, value })),
   }
-  return encodeModel(message)
 }
 
-/** Writes a run's model to `out` as ONNX (through a temporary name, so no half file is left). */
-export function exportOnnx(run: string, out: string): { bytes: number; config: RunConfig } {
-  const { model, config } = loadRun(run)
+/** A run's model and config, already loaded (the caller keeps and disposes the model). */
+export interface LoadedRun {
+  model: PatchClassifier
+  config: RunConfig
+}
+
+/**
+ * Writes a run's model to `out` as ONNX (through a temporary name, so no half file is left);
+ * from `loaded` when given, else loaded from the run folder for the export alone.
+ */
+export function exportOnnx(
+  run: string,
+  out: string,
+  loaded?: LoadedRun,
+): { bytes: number; config: RunConfig } {
+  const { model, config } = loaded ?? loadRun(run)
   try {
     let bytes: Uint8Array
     try {
       bytes = onnxModel(model, config)
     } catch (error) {
       throw new ValidationError(
-        `The model of ${run} cannot be expressed in ONNX: ${(error as Error).message}. Use --engine libtorch for it.`,
+        `The model of ${run} cannot be expressed in ONNX: ${(error as Error).message}`,
         { cause: error },
       )
     }
@@ -237,7 +249,7 @@ export function exportOnnx(run: string, out: string): { bytes: number; config: R
     renameSync(partial, out)
     return { bytes: bytes.length, config }
   } finally {
-    model.dispose()
+    if (!loaded) model.dispose()
   }
 }
 
@@ -248,14 +260,15 @@ export function runOnnxPath(run: string): string {
 
 /**
  * The run's model.onnx, exported once and reused; exported again when model.safetensors is
- * newer (the run trained further).
+ * newer (the run trained further). `loaded`: the run's model already in memory, exported
+ * instead of loading the run a second time.
  */
-export function ensureRunOnnx(run: string): string {
+export function ensureRunOnnx(run: string, loaded?: LoadedRun): string {
   const path = runOnnxPath(run)
   const weights = join(run, 'model.safetensors')
   if (existsSync(path) && existsSync(weights)) {
     if (statSync(path).mtimeMs >= statSync(weights).mtimeMs) return path
   }
-  exportOnnx(run, path)
+  exportOnnx(run, path, loaded)
   return path
 }

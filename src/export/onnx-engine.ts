@@ -16,7 +16,7 @@ import { INPUT_NAME, OUTPUT_NAME } from './export.js'
 import { decodeModel } from './onnx-proto.js'
 
 /** What the file says about itself, checked before a session opens it. */
-export interface OnnxModelInfo {
+interface OnnxModelInfo {
   patchSize: number
   classes: string[]
   metadata: Record<string, string>
@@ -26,7 +26,7 @@ export interface OnnxModelInfo {
  * Reads and checks an .onnx file that pcam exported: a protobuf ModelProto whose metadata pcam
  * wrote and whose input is uint8 patches. Anything else is refused with the file's name.
  */
-export function readOnnxInfo(path: string): { bytes: Uint8Array; info: OnnxModelInfo } {
+function readOnnxInfo(path: string): { bytes: Uint8Array; info: OnnxModelInfo } {
   let bytes: Uint8Array
   try {
     bytes = readFileSync(path)
@@ -71,7 +71,7 @@ export class OnnxPredictor {
   private constructor(
     readonly path: string,
     readonly config: RunConfig,
-    readonly info: OnnxModelInfo,
+    private readonly info: OnnxModelInfo,
     private readonly session: ort.InferenceSession,
   ) {}
 
@@ -105,7 +105,7 @@ export class OnnxPredictor {
   }
 
   /** Class probabilities (N x columns) for N x P x P x 3 uint8 pixels. */
-  async run(pixels: Uint8Array, count: number): Promise<Float32Array> {
+  private async run(pixels: Uint8Array, count: number): Promise<Float32Array> {
     const p = this.info.patchSize
     const input = new ort.Tensor('uint8', pixels, [count, p, p, 3])
     const output = await this.session.run({ [INPUT_NAME]: input })

@@ -37,19 +37,12 @@ export interface Value {
   shape: number[]
 }
 
-type AttributeValue = number | number[] | string | { float: number } | { floats: number[] }
+type AttributeValue = number | number[] | { float: number }
 
 function attribute(name: string, value: AttributeValue): AttributeMessage {
-  if (typeof value === 'string')
-    return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) }
   if (typeof value === 'number') return { name, type: AttributeType.INT, i: value }
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value }
-  if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float }
-  return { name, type: AttributeType.FLOATS, floats: value.floats }
-}
-
-function bytesOf(array: Float32Array | BigInt64Array): Uint8Array {
-  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength)
+  return { name, type: AttributeType.FLOAT, f: value.float }
 }
 
 export class GraphBuilder {
@@ -82,20 +75,15 @@ export class GraphBuilder {
   floats(prefix: string, values: Float32Array | number[], dims: number[]): string {
     const name = this.name(prefix)
     const data = values instanceof Float32Array ? values : Float32Array.from(values)
-    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(data) })
+    const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData })
     return name
   }
 
-  /** An int64 initializer. */
-  int64s(prefix: string, values: number[]): string {
-    const name = this.name(prefix)
-    const data = BigInt64Array.from(values, BigInt)
-    const rawData = bytesOf(data)
-    this.initializers.push({ name, dims: [values.length], dataType: DataType.INT64, rawData })
-    return name
-  }
-
-  /** A parameter or buffer of pcam's, as float32 in row-major order. */
+  /**
+   * A parameter or buffer of pcam's, as float32 in row-major order. Call inside scope(): float()
+   * may make a native tensor (onnxModel's scope frees it).
+   */
   weight(prefix: string, tensor: Tensor): string {
     return this.floats(prefix, tensor.float().data() as Float32Array, tensor.shape)
   }

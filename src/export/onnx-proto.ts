@@ -115,10 +115,10 @@ message OperatorSetIdProto {
 `
 
 /** ONNX element types pcam uses (TensorProto.DataType). */
-export const DataType = { FLOAT: 1, UINT8: 2, INT64: 7 } as const
+export const DataType = { FLOAT: 1, UINT8: 2 } as const
 
 /** AttributeProto.AttributeType values pcam uses. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const
+export const AttributeType = { FLOAT: 1, INT: 2, INTS: 7 } as const
 
 export interface TensorMessage {
   name: string
@@ -132,8 +132,6 @@ export interface AttributeMessage {
   type: number
   f?: number
   i?: number
-  s?: Uint8Array
-  floats?: number[]
   ints?: number[]
 }
 

@@ -13,7 +13,7 @@ export interface WorkerSettings {
   tta: Tta
   /** Grad-CAM layer (default: the last block). */
   layer?: string
-  /** Engine for the probabilities (default libtorch); Grad-CAM is always libtorch. */
+  /** Engine for the probabilities (default DEFAULT_ENGINE); Grad-CAM is always libtorch. */
   engine?: Engine
 }
 
@@ -26,6 +26,9 @@ export interface BatchJob {
   /** Positions of the patches to explain with Grad-CAM. */
   explain: number[]
 }
+
+/** What the worker is asked: a batch, or the path of the run's model.onnx (exported if needed). */
+export type WorkerRequest = ({ type: 'batch' } & BatchJob) | { type: 'onnx'; id: number }
 
 export interface BatchAnswer {
   probabilities: Float32Array
@@ -41,7 +44,7 @@ export class ModelWorker {
   #stopped: string | null = null
   readonly #waiting = new Map<
     number,
-    { resolve: (a: BatchAnswer) => void; reject: (e: Error) => void }
+    { resolve: (answer: unknown) => void; reject: (e: Error) => void }
   >()
 
   private constructor(
@@ -54,6 +57,7 @@ export class ModelWorker {
       this.#waiting.delete(message.id)
       if (message.type === 'result')
         waiting.resolve({ probabilities: message.probabilities, overlays: message.overlays })
+      else if (message.type === 'onnx') waiting.resolve(message.path)
       else waiting.reject(errorFromMessage(message.error))
     })
     worker.on('exit', (code) => {
@@ -87,11 +91,26 @@ export class ModelWorker {
   }
 
   predict(job: Omit<BatchJob, 'id'>): Promise<BatchAnswer> {
+    return this.#request(
+      (id) => ({ type: 'batch', ...job, id }),
+      [job.pixels.buffer as ArrayBuffer],
+    )
+  }
+
+  /**
+   * The run's model.onnx, exported by the worker from its loaded model when missing or stale
+   * (queued behind the batches before it).
+   */
+  onnxPath(): Promise<string> {
+    return this.#request((id) => ({ type: 'onnx', id }))
+  }
+
+  #request<T>(message: (id: number) => WorkerRequest, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.#stopped) return Promise.reject(new WorkerStoppedError(this.#stopped))
     const id = this.#next++
-    return new Promise((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject })
-      this.worker.postMessage({ ...job, id }, [job.pixels.buffer as ArrayBuffer])
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.set(id, { resolve: resolve as (answer: unknown) => void, reject })
+      this.worker.postMessage(message(id), transfer)
     })
   }
 

@@ -1,7 +1,8 @@
 /**
  * The served model in a worker thread, so inference never blocks the server's event loop. It
  * loads the run once, then answers batches: probabilities for every patch, and Grad-CAM overlays
- * for the patches asked to be explained. Probabilities come from the chosen engine (libtorch or
+ * for the patches asked to be explained; and the run's model.onnx for the page, exported from
+ * that same model when missing or stale. Probabilities come from the chosen engine (libtorch or
  * ONNX Runtime); Grad-CAM needs gradients and always runs on libtorch. Errors go back as { name, code, message }.
  * @module
  */
@@ -10,10 +11,11 @@ import { errorToMessage } from '../errors.js'
 import { explainPatches } from '../eval/explain.js'
 import { loadRun } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
-import { LibtorchPredictor, openPredictor, type PatchPredictor } from '../eval/predictor.js'
+import { predictorFor, type PatchPredictor } from '../eval/predictor.js'
+import { ensureRunOnnx } from '../export/export.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { scope, tensor } from '../torch/index.js'
-import type { BatchJob, WorkerSettings } from './inference.js'
+import type { BatchJob, WorkerRequest, WorkerSettings } from './inference.js'
 
 /**
  * Probabilities (from the chosen engine) and overlays (Grad-CAM, always libtorch) of one batch;
@@ -48,28 +50,37 @@ const port = parentPort
 if (port) {
   const settings = workerData as WorkerSettings
   try {
-    const { model, config } = loadRun(settings.run)
-    const engine = settings.engine ?? 'libtorch'
-    const predictor =
-      engine === 'libtorch'
-        ? new LibtorchPredictor(model, config)
-        : await openPredictor(settings.run, engine)
+    const loaded = loadRun(settings.run)
+    const { model, config } = loaded
+    const predictor = await predictorFor(settings.run, loaded, settings.engine)
     port.postMessage({ type: 'ready', config })
-    // One batch at a time, in order (ONNX Runtime's answer is asynchronous).
+    // One request at a time, in order (ONNX Runtime's answer is asynchronous).
     let queue = Promise.resolve()
-    port.on('message', (job: BatchJob) => {
-      queue = queue.then(() => reply(job))
+    port.on('message', (request: WorkerRequest) => {
+      queue = queue.then(() => reply(request))
     })
-    const reply = async (job: BatchJob) => {
+    const reply = async (request: WorkerRequest) => {
       try {
-        const { probabilities, overlays } = await answer(predictor, model, config, settings, job)
+        if (request.type === 'onnx') {
+          // Exported here, from the model already loaded: seconds the server's loop never waits.
+          const path = ensureRunOnnx(settings.run, loaded)
+          port.postMessage({ type: 'onnx', id: request.id, path })
+          return
+        }
+        const { probabilities, overlays } = await answer(
+          predictor,
+          model,
+          config,
+          settings,
+          request,
+        )
         const transfer = [probabilities.buffer, ...(overlays ? [overlays.buffer] : [])]
         port.postMessage(
-          { type: 'result', id: job.id, probabilities, overlays },
+          { type: 'result', id: request.id, probabilities, overlays },
           transfer as ArrayBuffer[],
         )
       } catch (error) {
-        port.postMessage({ type: 'error', id: job.id, error: errorToMessage(error) })
+        port.postMessage({ type: 'error', id: request.id, error: errorToMessage(error) })
       }
     }
   } catch (error) {

@@ -4,25 +4,35 @@
  * into the run folder, on the first request). Only the files listed here are reachable.
  * @module
  */
-import { readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { ensureRunOnnx } from '../export/export.js'
 import { ORT_WEB_FILES, ortWebDir } from '../export/ort-web.js'
 
-export function registerOnnxRoutes(app: FastifyInstance, run: string): void {
+/** The promise of `read()`, made once and kept; made again after a failure. */
+function memo<T>(read: () => Promise<T>): () => Promise<T> {
+  let kept: Promise<T> | null = null
+  return () =>
+    (kept ??= read().catch((error: unknown) => {
+      kept = null
+      throw error
+    }))
+}
+
+/**
+ * `onnxPath` gives the run's model.onnx (the model worker exports it, off the server's event
+ * loop, when it is missing or stale).
+ */
+export function registerOnnxRoutes(app: FastifyInstance, onnxPath: () => Promise<string>): void {
   const dir = ortWebDir()
   // Read on first request (14 MB of WebAssembly): a server whose page never predicts in the
   // browser does not hold them.
-  const bodies = new Map<string, Buffer>()
-  for (const [name, type] of Object.entries(ORT_WEB_FILES))
-    app.get(`/ort/${name}`, async (_request, reply) => {
-      if (!bodies.has(name)) bodies.set(name, readFileSync(join(dir, name)))
-      return reply.type(type).send(bodies.get(name))
-    })
-  let model: Buffer | null = null
-  app.get('/model.onnx', async (_request, reply) => {
-    model ??= readFileSync(ensureRunOnnx(run))
-    return reply.type('application/octet-stream').send(model)
-  })
+  for (const [name, type] of Object.entries(ORT_WEB_FILES)) {
+    const body = memo(() => readFile(join(dir, name)))
+    app.get(`/ort/${name}`, async (_request, reply) => reply.type(type).send(await body()))
+  }
+  const model = memo(async () => readFile(await onnxPath()))
+  app.get('/model.onnx', async (_request, reply) =>
+    reply.type('application/octet-stream').send(await model()),
+  )
 }

@@ -3,24 +3,22 @@
  * requests are batched together for the model (DynamicBatcher), which runs in a worker thread;
  * the queue is bounded (503 + Retry-After), whole bodies are limited (413) and timed (408), bad
  * images get 400 with the reason, and close() lets in-flight requests finish within a bound.
- * Only the page's own three files are served.
+ * Only the page's own files are served (page-files.ts).
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { displayClassNames } from '../data/grid.js'
 import { runPatchSize, runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { PACKAGE_ROOT } from '../paths.js'
 import { ConfigError } from '../errors.js'
 import { DynamicBatcher } from './batcher.js'
 import { errorAnswer, HttpError } from './http-errors.js'
 import type { Engine } from '../eval/predictor.js'
 import { ModelWorker } from './inference.js'
 import { registerOnnxRoutes } from './onnx-routes.js'
+import { PAGE_FILES, readPageFile, slidePageFiles } from './page-files.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from '../eval/model-card.js'
 import { PREDICT_QUERY, switchOn, type PredictQuery } from './schemas.js'
@@ -32,7 +30,7 @@ export interface ServeOptions {
   tta?: Tta
   /** Grad-CAM layer for ?explain=1 (default: the last block). */
   layer?: string
-  /** Engine for the probabilities (default libtorch); Grad-CAM is always libtorch. */
+  /** Engine for the probabilities (default DEFAULT_ENGINE); Grad-CAM is always libtorch. */
   engine?: Engine
   maxBatch?: number
   maxWaitMs?: number
@@ -74,29 +72,10 @@ interface Answer {
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/tiff', 'application/octet-stream']
 
-// The page's files, read once: nothing else on disk is reachable through the server.
-function staticAssets(): Map<string, { body: Buffer; type: string }> {
-  const file = (path: string) => {
-    if (!existsSync(path)) throw new Error(`${path} is missing: build pcam first ("make build").`)
-    return readFileSync(path)
-  }
-  return new Map([
-    [
-      '/',
-      { body: file(join(PACKAGE_ROOT, 'web', 'index.html')), type: 'text/html; charset=utf-8' },
-    ],
-    [
-      '/style.css',
-      { body: file(join(PACKAGE_ROOT, 'web', 'style.css')), type: 'text/css; charset=utf-8' },
-    ],
-    [
-      '/app.js',
-      {
-        body: file(join(PACKAGE_ROOT, 'dist', 'web', 'app.js')),
-        type: 'text/javascript; charset=utf-8',
-      },
-    ],
-  ])
+// The page's files (and the slide viewer's with --slides), read once.
+function staticAssets(slides: boolean): Map<string, { body: Buffer; type: string }> {
+  const files = [...PAGE_FILES, ...(slides ? slidePageFiles() : [])]
+  return new Map(files.map((f) => [f.url, { body: readPageFile(f), type: f.type }]))
 }
 
 export interface PcamServer {
@@ -111,7 +90,7 @@ export interface PcamServer {
 export async function createServer(options: ServeOptions): Promise<PcamServer> {
   const settings = { ...SERVE_DEFAULTS, ...options }
   const tta = options.tta ?? false
-  const assets = staticAssets()
+  const assets = staticAssets(options.slides !== undefined)
   const worker = await ModelWorker.start({
     run: options.run,
     tta,
@@ -215,7 +194,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     reply.type('text/plain; version=0.0.4').send(metrics.render()),
   )
   app.get('/api/model', async () => card)
-  registerOnnxRoutes(app, options.run)
+  registerOnnxRoutes(app, () => worker.onnxPath())
   app.post<{ Querystring: PredictQuery }>(
     '/api/predict',
     { schema: { querystring: PREDICT_QUERY } },

@@ -7,18 +7,16 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { createRequire } from 'node:module'
-import { dirname, extname, join } from 'node:path'
+import { extname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
-import { PACKAGE_ROOT } from '../paths.js'
-import { SLIDE_EXTENSIONS } from '../slide/batch.js'
+import { runPatchSize, type RunConfig } from '../run/run-folder.js'
+import { SLIDE_EXTENSIONS, slideModelOf } from '../slide/batch.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
 import { predictSlide, slideStem, type SlideModel } from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
-import { modelResolution, slideResolution, tileScale } from '../slide/resolution.js'
+import { slideResolution, tileScale } from '../slide/resolution.js'
 import { tileAt, tileGrid } from '../slide/grid.js'
 import { OpenSlide } from '../torch/openslide.js'
 import {
@@ -110,34 +108,13 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
     }
     return slide
   }
-  const slideModel = (): SlideModel => ({
-    patchSize: size,
-    mpp: modelResolution(config),
-    threshold: runThreshold(config),
-    predict: async (images) => {
+  const slideModel = (): SlideModel =>
+    slideModelOf(config, async (images) => {
       const count = images.shape[0] as number
-      const pixels = Uint8Array.from(images.data() as Uint8Array)
+      const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
       return (await worker.predict({ pixels, count, size, explain: [] })).probabilities
-    },
-  })
+    })
   const resultDir = (name: string) => join(out, slideStem(name))
-
-  for (const [url, file, type] of [
-    ['/slides', join(PACKAGE_ROOT, 'web', 'slide.html'), 'text/html; charset=utf-8'],
-    ['/slide.js', join(PACKAGE_ROOT, 'dist', 'web', 'slide.js'), 'text/javascript; charset=utf-8'],
-    [
-      '/vendor/openseadragon.min.js',
-      // The npm package, wherever it was installed (served by pcam: the page needs no CDN).
-      join(
-        dirname(createRequire(import.meta.url).resolve('openseadragon')),
-        'openseadragon.min.js',
-      ),
-      'text/javascript; charset=utf-8',
-    ],
-  ] as const) {
-    const body = readFileSync(file)
-    app.get(url, async (_request, reply) => reply.type(type).send(body))
-  }
 
   app.get('/api/slides', async () => ({
     slides: names().map((name) => ({ name, job: jobs.get(name) ?? null })),

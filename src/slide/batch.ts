@@ -8,13 +8,12 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
-import { loadRun } from '../run/load-run.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { ValidationError } from '../errors.js'
-import { openPredictor, type Engine } from '../eval/predictor.js'
+import { DEFAULT_ENGINE, openPredictor, type Engine } from '../eval/predictor.js'
 import { OpenSlide, type SlideLevel } from '../torch/openslide.js'
-import { torchPredictor, type TilePredictor } from './pipeline.js'
+import type { TilePredictor } from './pipeline.js'
 import {
   predictSlide,
   type SlideModel,
@@ -43,8 +42,25 @@ export interface LoadedSlideModel extends SlideModel {
 }
 
 /**
- * A run ready for slides: µm/px (see modelResolution), threshold and predictor, on libtorch (the
- * default here) or ONNX Runtime (bfloat16 is libtorch's; ONNX Runtime runs the float32 graph).
+ * A run as slide prediction sees it: patch size, µm/px (see modelResolution), threshold, and the
+ * engine that predicts; the CLI's and the server's slide models both come from here.
+ */
+export function slideModelOf(
+  config: RunConfig,
+  predict: TilePredictor,
+  options: { modelMpp?: number; threshold?: number } = {},
+): SlideModel {
+  return {
+    patchSize: runPatchSize(config),
+    mpp: modelResolution(config, options.modelMpp),
+    threshold: options.threshold ?? runThreshold(config),
+    predict,
+  }
+}
+
+/**
+ * A run ready for slides, on openPredictor's default engine, or libtorch when `bf16` asks for its
+ * mixed precision (ONNX Runtime runs the float32 graph).
  */
 export async function loadSlideModel(
   run: string,
@@ -56,35 +72,21 @@ export async function loadSlideModel(
     engine?: Engine
   } = {},
 ): Promise<LoadedSlideModel> {
-  let predict: TilePredictor
-  let config: RunConfig
-  let dispose: () => void
-  if ((options.engine ?? 'libtorch') === 'onnxruntime') {
-    if (options.bf16)
-      throw new ValidationError(
-        '--bf16 is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch.',
-      )
-    const predictor = await openPredictor(run, 'onnxruntime')
-    config = predictor.config
-    predict = (images) => predictor.predict(images, options.tta)
-    dispose = () => predictor.dispose()
-  } else {
-    const loaded = loadRun(run)
-    config = loaded.config
-    predict = torchPredictor(loaded.model, config, { tta: options.tta, bf16: options.bf16 })
-    dispose = () => loaded.model.dispose()
-  }
+  if (options.bf16 && options.engine === 'onnxruntime')
+    throw new ValidationError(
+      '--bf16 is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch.',
+    )
+  const engine = options.engine ?? (options.bf16 ? 'libtorch' : DEFAULT_ENGINE)
+  const predictor = await openPredictor(run, engine, { mixedPrecision: options.bf16 })
   try {
+    const predict: TilePredictor = (images) => predictor.predict(images, options.tta)
     return {
-      config,
-      patchSize: runPatchSize(config),
-      mpp: modelResolution(config, options.modelMpp),
-      threshold: options.threshold ?? runThreshold(config),
-      predict,
-      dispose,
+      ...slideModelOf(predictor.config, predict, options),
+      config: predictor.config,
+      dispose: () => predictor.dispose(),
     }
   } catch (error) {
-    dispose()
+    predictor.dispose()
     throw error
   }
 }

@@ -3,35 +3,16 @@
  * predicts the batch before, so reading overlaps inference and at most two batches are in memory.
  * @module
  */
-import { noGrad, stack, interpolate, scope, type Tensor } from '../torch/index.js'
+import { stack, interpolate, scope, type Tensor } from '../torch/index.js'
 import type { OpenSlide } from '../torch/openslide.js'
-import { inputOptions, predictImages } from '../eval/predict.js'
-import type { RunConfig } from '../run/run-folder.js'
-import type { Tta } from '../data/tta.js'
-import type { PatchClassifier } from '../models/registry.js'
 import type { Tile } from './grid.js'
 import type { TileScale } from './resolution.js'
 
 /**
- * Probabilities of a batch of patches (N x P x P x 3 uint8): where an inference engine plugs in.
- * Synchronous in a CLI process, asynchronous where the model runs in the server's model worker.
+ * Probabilities of a batch of patches (N x P x P x 3 uint8): where an inference engine plugs in
+ * (a PatchPredictor in a CLI process, the model worker in the server).
  */
 export type TilePredictor = (images: Tensor) => Float32Array | Promise<Float32Array>
-
-/**
- * The one place slide prediction calls a model: libtorch's predictImages with the run's input
- * size and normalisation, `tta`, and bfloat16 autocast when `bf16` (or the run trained with it).
- */
-export function torchPredictor(
-  model: PatchClassifier,
-  config: RunConfig,
-  options: { tta?: Tta; bf16?: boolean } = {},
-): TilePredictor {
-  const input = inputOptions(config)
-  const mixedPrecision = options.bf16 ?? input.mixedPrecision ?? false
-  return (images) =>
-    noGrad(() => predictImages(model, images, { ...input, mixedPrecision, tta: options.tta }))
-}
 
 /**
  * Runs of tiles next to each other in a row, each read as one strip: one OpenSlide call and one

@@ -9,7 +9,8 @@ import { before, describe, it } from 'node:test'
 import { PatchStore } from '../../src/data/store.js'
 import { evaluateToFolder } from '../../src/eval/artifacts.js'
 import { openPredictor } from '../../src/eval/predictor.js'
-import { runOnnxPath } from '../../src/export/export.js'
+import { exportOnnx, onnxModel, runOnnxPath } from '../../src/export/export.js'
+import { loadRun } from '../../src/run/load-run.js'
 import { GraphBuilder, layer } from '../../src/export/onnx-graph.js'
 import { encodeModel } from '../../src/export/onnx-proto.js'
 import { AvgPool2d } from '../../src/nn/index.js'
@@ -116,6 +117,31 @@ describe('the onnxruntime engine', () => {
       assert.ok(error.message.includes(path))
       return true
     })
+  })
+
+  it('exporting leaves as many live native tensors as before, resizing graph included', async () => {
+    // An input size above the patch size adds the resize matrices to the graph.
+    const resized = join(root, 'resized')
+    const opened = PatchStore.open(store)
+    const idx = t.tensor(BigInt64Array.from([...Array(8).keys()], BigInt))
+    const { images } = opened.gather(idx)
+    await makeRandomRun(resized, { arch: 'small', head: 'concat', numClasses: 1 }, images, {
+      inputSize: 24,
+    })
+    images.dispose()
+    idx.dispose()
+    opened.dispose()
+    for (const dir of [run, resized]) {
+      const loaded = loadRun(dir)
+      try {
+        const before = t.memoryStats().liveTensors
+        onnxModel(loaded.model, loaded.config)
+        exportOnnx(dir, join(root, 'leak.onnx'))
+        assert.equal(t.memoryStats().liveTensors, before, dir)
+      } finally {
+        loaded.model.dispose()
+      }
+    }
   })
 
   it('names a layer that ONNX export cannot express', () => {

@@ -5,10 +5,10 @@
  * a spread of about 2 (probabilities between 0 and 1, not all saturated: parity tests can fail).
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { IMAGENET_NORMALIZATION, prepareBatch, type Normalization } from '../../src/data/augment.js'
-import type { RunConfig } from '../../src/run/run-folder.js'
+import { writeRunConfig, type RunConfig } from '../../src/run/run-folder.js'
 import { saveModel } from '../../src/learn/checkpoint.js'
 import { createModel, type ModelSpec } from '../../src/models/registry.js'
 import { BatchNorm1d, BatchNorm2d, Linear } from '../../src/nn/index.js'
@@ -29,10 +29,14 @@ export async function makeRandomRun(
     inputSize: options.inputSize ?? patchSize,
     normalization: options.normalization ?? IMAGENET_NORMALIZATION,
     recipe: { mixedPrecision: false },
-    threshold: { rule: 'youden', value: 0.42 } as unknown as RunConfig['threshold'],
+    threshold: { rule: 'youden', value: 0.42, chosenOn: 'valid', stage: 'random', epoch: 0 },
   }
   t.manualSeed(11)
   const model = createModel(spec)
+  const input = prepareBatch(sample, {
+    size: config.inputSize,
+    normalization: config.normalization,
+  })
   try {
     const replacements = new Map<string, t.Tensor>()
     for (const [name, module] of model.namedModules()) {
@@ -56,23 +60,13 @@ export async function makeRandomRun(
     model.train()
     t.noGrad(() =>
       t.scope(() => {
-        model.forward(
-          prepareBatch(sample, { size: config.inputSize, normalization: config.normalization }),
-        )
+        model.forward(input)
       }),
     )
     model.eval()
     // Centre and scale the logits: last layer's weight and bias become (w, b - m) * 2 / s.
     const fc = [...model.head.children()].at(-1) as Linear
-    const logits = t.noGrad(() =>
-      t.scope(() =>
-        model
-          .forward(
-            prepareBatch(sample, { size: config.inputSize, normalization: config.normalization }),
-          )
-          .toArray(),
-      ),
-    )
+    const logits = t.noGrad(() => t.scope(() => model.forward(input).toArray()))
     const mean = logits.reduce((a, b) => a + b, 0) / logits.length
     const sd = Math.sqrt(logits.reduce((a, b) => a + (b - mean) ** 2, 0) / logits.length) || 1
     const fcName = [...model.namedModules()].find(([, m]) => m === fc)![0]
@@ -86,12 +80,10 @@ export async function makeRandomRun(
     bias.dispose()
     mkdirSync(dir, { recursive: true })
     await saveModel(join(dir, 'model.safetensors'), model)
-    writeFileSync(
-      join(dir, 'config.json'),
-      JSON.stringify({ pcamVersion: PCAM_VERSION, ...config }, null, 2),
-    )
+    await writeRunConfig(dir, { pcamVersion: PCAM_VERSION, ...config })
     return config
   } finally {
+    input.dispose()
     model.dispose()
   }
 }

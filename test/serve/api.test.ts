@@ -2,7 +2,7 @@
 // every error path (400, 404, 405, 413, 415, 503), metrics, dynamic batching, and a drain on close.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -186,6 +186,18 @@ describe('serve API', () => {
     assert.match(metrics, /pcam_requests_total\{route="\/api\/predict",status="400"\} \d+/)
     assert.match(metrics, /pcam_request_seconds_bucket\{le="\+Inf"\} \d+/)
     assert.match(metrics, /pcam_queue_length 0/)
+  })
+
+  it('GET /model.onnx: the model worker exports it when missing; /ort/ serves onnxruntime-web', async () => {
+    const path = join(run, 'model.onnx')
+    rmSync(path, { force: true })
+    const model = await server.app.inject({ url: '/model.onnx' })
+    assert.equal(model.statusCode, 200)
+    assert.ok(existsSync(path), "the worker wrote the run's model.onnx")
+    assert.deepEqual(model.rawPayload, readFileSync(path))
+    const wasm = await server.app.inject({ url: '/ort/ort-wasm-simd-threaded.wasm' })
+    assert.equal(wasm.statusCode, 200)
+    assert.equal(wasm.headers['content-type'], 'application/wasm')
   })
 })
 

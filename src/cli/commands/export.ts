@@ -3,7 +3,7 @@
  * a static web folder that predicts inside the browser.
  * @module
  */
-import { exportOnnx } from '../../export/export.js'
+import { exportOnnx, OPSET } from '../../export/export.js'
 import { exportWeb } from '../../serve/web-bundle.js'
 import { ValidationError } from '../../errors.js'
 import type { Command } from '../command.js'
@@ -31,7 +31,7 @@ export const exportCommand: Command = {
     const [model, out] = [values.model as string, values.out as string]
     if (values.format === 'onnx') {
       const { bytes } = exportOnnx(model, out)
-      console.log(`Wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset 17)`)
+      console.log(`Wrote ${out} (${(bytes / 2 ** 20).toFixed(1)} MiB, ONNX opset ${OPSET})`)
     } else if (values.format === 'web') {
       const files = await exportWeb(model, out, {
         overwrite: values.overwrite === true,
