@@ -5,22 +5,21 @@
  * probability with Grad-CAM.
  * @module
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createRequire } from 'node:module'
-import { dirname, extname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import { PACKAGE_ROOT } from '../paths.js'
-import { SLIDE_EXTENSIONS } from '../slide/batch.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
 import { predictSlide, slideStem, type SlideModel } from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
 import { modelResolution, slideResolution, tileScale } from '../slide/resolution.js'
 import { tileAt, tileGrid } from '../slide/grid.js'
-import { OpenSlide } from '../torch/openslide.js'
+import { listSlides, OpenSlide } from '../torch/openslide.js'
 import {
   DEEP_ZOOM_PARAMS,
   SLIDE_PARAMS,
@@ -89,10 +88,7 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
   const size = runPatchSize(config)
   // The folder's slides, listed again only when the page asks for the list or a name is new.
   let listed: string[] = []
-  const names = () =>
-    (listed = readdirSync(folder)
-      .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
-      .sort())
+  const names = () => (listed = listSlides(folder))
   names()
   const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => s.close())
   const tiles = new Lru<Buffer>(TILE_CACHE)

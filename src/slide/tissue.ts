@@ -5,7 +5,7 @@
  * @module
  */
 import { maxPool2d, avgPool2d, scope, zeros, fromBytes, type Tensor } from '../torch/index.js'
-import type { OpenSlide } from '../torch/openslide.js'
+import { bestLevel, type OpenSlide } from '../torch/openslide.js'
 
 /** A downsampled image of the whole slide. */
 export interface Thumbnail {
@@ -30,10 +30,7 @@ export async function readThumbnail(
 ): Promise<Thumbnail> {
   const base = slide.levels[0] as { width: number; height: number }
   const wanted = Math.max(1, Math.max(base.width, base.height) / maxSide)
-  let level = 0
-  slide.levels.forEach((l, i) => {
-    if (l.downsample <= wanted) level = i
-  })
+  const level = bestLevel(slide.levels, wanted)
   const { width, height, downsample } = slide.levels[level] as (typeof slide.levels)[number]
   const factor = Math.max(1, Math.ceil(wanted / downsample - 1e-9))
   const outW = Math.ceil(width / factor)
