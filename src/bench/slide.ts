@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { DataError } from '../errors.js'
 import { loadSlideModel } from '../slide/batch.js'
-import { tileGrid, tissueTiles } from '../slide/grid.js'
+import { slideTiling, tissueTiles } from '../slide/grid.js'
 import { readTiles } from '../slide/pipeline.js'
 import type { SlideSummary } from '../slide/predict-slide.js'
-import { slideResolution, tileScale } from '../slide/resolution.js'
+import { slideResolution } from '../slide/resolution.js'
 import type { Tensor } from '../torch/index.js'
 import { OpenSlide } from '../torch/openslide.js'
 
@@ -86,14 +86,7 @@ async function predictAlone(run: string, slide: string, batchSize: number): Prom
   const model = await loadSlideModel(run)
   try {
     using s = OpenSlide.open(slide)
-    const base = s.levels[0] as { width: number; height: number }
-    const scale = tileScale(
-      s.levels,
-      slideResolution(slide, s.properties).mpp,
-      model.mpp,
-      model.patchSize,
-    )
-    const grid = tileGrid(slide, base.width, base.height, scale, model.patchSize)
+    const { scale, grid } = slideTiling(s, model)
     const tiles = tissueTiles(grid, null, 0)
     const batches: Tensor[] = []
     for (let i = 0; i < tiles.length; i += batchSize)

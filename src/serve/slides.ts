@@ -17,8 +17,8 @@ import { PACKAGE_ROOT } from '../paths.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
 import { predictSlide, slideStem, type SlideModel } from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
-import { modelResolution, slideResolution, tileScale } from '../slide/resolution.js'
-import { tileAt, tileGrid } from '../slide/grid.js'
+import { modelResolution, slideResolution } from '../slide/resolution.js'
+import { slideTiling, tileAtPoint } from '../slide/grid.js'
 import { listSlides, OpenSlide } from '../torch/openslide.js'
 import {
   DEEP_ZOOM_PARAMS,
@@ -245,20 +245,10 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
       const { name } = request.params
       const query = request.query
       const slide = slideOf(name)
-      const model = slideModel()
-      const scale = tileScale(
-        slide.levels,
-        slideResolution(name, slide.properties).mpp,
-        model.mpp,
-        size,
-      )
-      const base = slide.levels[0] as { width: number; height: number }
-      const grid = tileGrid(name, base.width, base.height, scale, size)
-      const col = Math.floor(query.x / grid.stride0)
-      const row = Math.floor(query.y / grid.stride0)
-      if (!(col >= 0 && row >= 0 && col < grid.cols && row < grid.rows))
-        throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
-      const tile = tileAt(grid, col, row)
+      // Errors name the slide as the page knows it, not by its path on the server.
+      const { scale, grid } = slideTiling(slide, slideModel(), { name })
+      const tile = tileAtPoint(grid, query.x, query.y)
+      if (!tile) throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
       const images = await readTiles(slide, [tile], scale, size)
       const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
       images.dispose()

@@ -14,10 +14,10 @@ import { DataError } from '../errors.js'
 import { OpenSlide } from '../torch/openslide.js'
 import { PCAM_VERSION } from '../version.js'
 import { tumourGeoJson } from './geojson.js'
-import { tileGrid, tissueTiles, type Tile, type TileGrid } from './grid.js'
+import { slideTiling, tissueTiles, type Tile, type TileGrid } from './grid.js'
 import { heatmapPng, overlayPng } from './heatmap.js'
 import { predictTiles, type TilePredictor } from './pipeline.js'
-import { slideResolution, tileScale, type TileScale } from './resolution.js'
+import type { TileScale } from './resolution.js'
 import { fullMask, readThumbnail, tissueMask, type TissueMask } from './tissue.js'
 
 /** What slide prediction needs of a model: its patch size, µm/px, threshold and predictor. */
@@ -107,11 +107,7 @@ export async function predictSlide(
   const outDir = join(options.out, name)
   checkReplaceable(outDir)
   using slide = OpenSlide.open(path)
-  const resolution = slideResolution(path, slide.properties, options.slideMpp)
-  const scale = tileScale(slide.levels, resolution.mpp, model.mpp, model.patchSize)
-  const base = slide.levels[0] as { width: number; height: number }
-  const stride = options.stride ?? model.patchSize
-  const grid = tileGrid(path, base.width, base.height, scale, stride)
+  const { resolution, scale, grid } = slideTiling(slide, model, options)
   const thumbnail = await readThumbnail(slide)
   try {
     const useMask = options.tissueMask !== false
