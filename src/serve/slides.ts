@@ -90,7 +90,11 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
   let listed: string[] = []
   const names = () => (listed = listSlides(folder))
   names()
-  const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => s.close())
+  // A slide being predicted is closed when the job ends, not when the cache lets go of it.
+  const predicting = new Set<OpenSlide>()
+  const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => {
+    if (!predicting.has(s)) s.close()
+  })
   const tiles = new Lru<Buffer>(TILE_CACHE)
   const jobs = new Map<string, Job>()
   let queue: Promise<unknown> = Promise.resolve()
@@ -191,8 +195,11 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
       jobs.set(name, job)
       queue = queue.then(async () => {
         job.status = 'running'
+        let slide: OpenSlide | undefined
         try {
-          await predictSlide(join(folder, name), slideModel(), {
+          slide = slideOf(name)
+          predicting.add(slide)
+          await predictSlide(slide, slideModel(), {
             out,
             onProgress: (done, total) => Object.assign(job, { done, total }),
           })
@@ -200,6 +207,11 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
         } catch (error) {
           job.status = 'failed'
           job.error = (error as Error).message
+        } finally {
+          if (slide) {
+            predicting.delete(slide)
+            if (open.get(name) !== slide) slide.close() // evicted (or the server closed) meanwhile
+          }
         }
       })
       return reply.code(202).send(job)

@@ -96,17 +96,24 @@ function topKMean(probabilities: Float32Array, k: number): number {
   return top.length ? top.reduce((a, b) => a + b, 0) / top.length : 0
 }
 
-/** Predicts one slide and writes its outputs to <out>/<slide stem>/; returns its summary. */
+/**
+ * Predicts one slide and writes its outputs to <out>/<slide stem>/; returns its summary. A path is
+ * opened and closed here; an open slide (the server's, already cached) is left open.
+ */
 export async function predictSlide(
-  path: string,
+  slide: string | OpenSlide,
   model: SlideModel,
   options: SlidePredictOptions,
 ): Promise<SlideSummary> {
+  if (typeof slide === 'string') {
+    using opened = OpenSlide.open(slide)
+    return await predictSlide(opened, model, options)
+  }
   const started = performance.now()
+  const path = slide.path
   const name = slideStem(path)
   const outDir = join(options.out, name)
   checkReplaceable(outDir)
-  using slide = OpenSlide.open(path)
   const { resolution, scale, grid } = slideTiling(slide, model, options)
   const thumbnail = await readThumbnail(slide)
   try {
