@@ -15,7 +15,12 @@ import { DataError } from '../errors.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
-import { predictSlide, slideStem, type SlideModel } from '../slide/predict-slide.js'
+import {
+  predictSlide,
+  readSlideResult,
+  slideStem,
+  type SlideModel,
+} from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
 import { modelResolution, slideResolution } from '../slide/resolution.js'
 import { slideTiling, tileAtPoint } from '../slide/grid.js'
@@ -230,21 +235,12 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
           404,
           `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
         )
-      const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))
-      const rows = readFileSync(join(dir, 'tiles.csv'), 'utf8').trim().split('\n').slice(1)
-      const grid = { ...summary.grid, tileSize0: summary.tileSize, stride0: summary.stride }
-      const cells = new Float32Array(grid.cols * grid.rows).fill(Number.NaN)
-      for (const line of rows) {
-        const [x, y, , , p] = line.split(',').map(Number) as number[]
-        const col = Math.round(x! / grid.stride0)
-        const row = Math.round(y! / grid.stride0)
-        cells[row * grid.cols + col] = p!
-      }
+      const { summary, grid, cells, geojson } = readSlideResult(dir)
       return {
         summary,
         grid,
         cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
-        geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')),
+        geojson,
       }
     },
   )

@@ -9,11 +9,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import sharp from 'sharp'
-import { writeCsv } from '../data/csv.js'
+import { readCsv, writeCsv } from '../data/csv.js'
 import { DataError } from '../errors.js'
 import { OpenSlide } from '../torch/openslide.js'
 import { PCAM_VERSION } from '../version.js'
-import { tumourGeoJson } from './geojson.js'
+import { tumourGeoJson, type FeatureCollection } from './geojson.js'
 import { slideTiling, tissueTiles, type Tile, type TileGrid } from './grid.js'
 import { heatmapPng, overlayPng } from './heatmap.js'
 import { predictTiles, type TilePredictor } from './pipeline.js'
@@ -187,6 +187,46 @@ export function gridProbabilities(
     cells[t.row * grid.cols + t.col] = probabilities[i] as number
   })
   return cells
+}
+
+/** A slide's result as predictSlide wrote it to `dir`, with tiles.csv back on the grid. */
+export interface SlideResult {
+  summary: SlideSummary
+  grid: TileGrid
+  /** Probability per grid cell, row-major, NaN where no tile was predicted. */
+  cells: Float32Array
+  geojson: FeatureCollection
+}
+
+/** Reads the outputs predictSlide wrote to `dir` (summary.json, tiles.csv, tumour.geojson). */
+export function readSlideResult(dir: string): SlideResult {
+  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+  const grid: TileGrid = {
+    ...summary.grid,
+    tileSize0: summary.tileSize,
+    stride0: summary.stride,
+  }
+  const csv = join(dir, 'tiles.csv')
+  const { rows } = readCsv(readFileSync(csv, 'utf8'), csv)
+  const tiles: Tile[] = []
+  const probabilities = new Float32Array(rows.length)
+  rows.forEach(({ fields }, i) => {
+    const [x, y, , , p] = fields.map(Number) as number[]
+    // x, y were rounded from col * stride0, so rounding back finds the cell.
+    tiles.push({
+      col: Math.round(x! / grid.stride0),
+      row: Math.round(y! / grid.stride0),
+      x: x!,
+      y: y!,
+    })
+    probabilities[i] = p!
+  })
+  return {
+    summary,
+    grid,
+    cells: gridProbabilities(grid, tiles, probabilities),
+    geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')) as FeatureCollection,
+  }
 }
 
 // An earlier result of this command may be replaced; any other folder is left alone.
