@@ -1,6 +1,7 @@
-// Whole-slide images through OpenSlide: open and close, levels, properties, associated images and
-// region reads into uint8 H x W x 3 tensors. Mechanism only: which level, where and how much to
-// read is decided in TypeScript (src/slide). Reads run on libuv's thread pool (Napi::AsyncWorker).
+// Whole-slide images through OpenSlide: open and close, levels, properties, the associated images'
+// names and sizes, and region reads into uint8 H x W x 3 tensors. Mechanism only: which level,
+// where and how much to read is decided in TypeScript (src/slide). Reads run on libuv's thread
+// pool (Napi::AsyncWorker).
 #include <openslide.h>
 
 #include <functional>
@@ -108,13 +109,6 @@ PCAM_FN(SlideClose) {
   return info.Env().Undefined();
 }
 
-PCAM_FN(SlideDetectVendor) {
-  const char* vendor = openslide_detect_vendor(String(info[0]).c_str());
-  return vendor == nullptr ? info.Env().Null() : Napi::String::New(info.Env(), vendor);
-}
-
-PCAM_FN(SlideVersion) { return Napi::String::New(info.Env(), openslide_get_version()); }
-
 // slideLevels(h): [{ width, height, downsample }] from level 0 (full resolution) down.
 PCAM_FN(SlideLevels) {
   SlidePtr slide = Slide(info[0]);
@@ -182,31 +176,13 @@ PCAM_FN(SlideReadRegion) {
   });
 }
 
-// slideReadAssociated(h, name, width, height) → Promise<uint8 H x W x 3>; width and height are
-// the ones slideAssociated reported (the buffer size OpenSlide writes into).
-PCAM_FN(SlideReadAssociated) {
-  SlidePtr slide = Slide(info[0]);
-  std::string name = String(info[1]);
-  int64_t width = Int(info[2]);
-  int64_t height = Int(info[3]);
-  return Queue(info.Env(), [slide, name, width, height]() {
-    std::vector<uint32_t> argb(static_cast<size_t>(width * height));
-    openslide_read_associated_image(slide.get(), name.c_str(), argb.data());
-    CheckError(slide.get());
-    return ArgbToRgb(argb, height, width);
-  });
-}
-
 void RegisterSlide(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "slideOpen", SlideOpen);
   Export(env, exports, "slideClose", SlideClose);
-  Export(env, exports, "slideDetectVendor", SlideDetectVendor);
-  Export(env, exports, "slideVersion", SlideVersion);
   Export(env, exports, "slideLevels", SlideLevels);
   Export(env, exports, "slideProperties", SlideProperties);
   Export(env, exports, "slideAssociated", SlideAssociated);
   Export(env, exports, "slideReadRegion", SlideReadRegion);
-  Export(env, exports, "slideReadAssociated", SlideReadAssociated);
 }
 
 }  // namespace pcam

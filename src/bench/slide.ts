@@ -12,10 +12,10 @@ import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { DataError } from '../errors.js'
 import { loadSlideModel } from '../slide/batch.js'
-import { tileGrid, tissueTiles } from '../slide/grid.js'
+import { slideTiling, tissueTiles } from '../slide/grid.js'
 import { readTiles } from '../slide/pipeline.js'
 import type { SlideSummary } from '../slide/predict-slide.js'
-import { slideResolution, tileScale } from '../slide/resolution.js'
+import { slideResolution } from '../slide/resolution.js'
 import type { Tensor } from '../torch/index.js'
 import { OpenSlide } from '../torch/openslide.js'
 
@@ -31,37 +31,43 @@ export interface SlideBenchResult {
 
 const CHILD = fileURLToPath(new URL('./slide-child.js', import.meta.url))
 
-/** Writes `repeat` x `repeat` copies of the slide's level 0 as a pyramidal TIFF at its µm/px. */
-async function tiledCopy(
+type Size = { width: number; height: number }
+
+/**
+ * Copies of the slide's level 0 as pyramidal TIFFs at its µm/px: `small` as it is, `large` 2 x 2
+ * copies of it. The source's level 0 is read once for both.
+ */
+async function tiledCopies(
   source: string,
-  repeat: number,
-  path: string,
-): Promise<{ width: number; height: number }> {
+  paths: { small: string; large: string },
+): Promise<{ small: Size; large: Size }> {
   using slide = OpenSlide.open(source)
-  const { width, height } = slide.levels[0] as { width: number; height: number }
+  const { width, height } = slide.levels[0] as Size
   const mpp = slideResolution(source, slide.properties).mpp
   const region = await slide.readRegion(0, 0, 0, width, height)
   const pixels = Buffer.from(region.data() as Uint8Array)
   region.dispose()
   const tile = { input: pixels, raw: { width, height, channels: 3 as const } }
-  const composite = []
-  for (let r = 0; r < repeat; r++)
-    for (let c = 0; c < repeat; c++) composite.push({ ...tile, left: c * width, top: r * height })
-  await sharp({
-    create: { width: width * repeat, height: height * repeat, channels: 3, background: '#ffffff' },
-  })
-    .composite(composite)
-    .tiff({
-      tile: true,
-      pyramid: true,
-      compression: 'jpeg',
-      quality: 90,
-      xres: 1000 / mpp,
-      yres: 1000 / mpp,
-      resolutionUnit: 'cm',
-    })
-    .toFile(path)
-  return { width: width * repeat, height: height * repeat }
+  const write = async (repeat: number, path: string): Promise<Size> => {
+    const composite = []
+    for (let r = 0; r < repeat; r++)
+      for (let c = 0; c < repeat; c++) composite.push({ ...tile, left: c * width, top: r * height })
+    const size = { width: width * repeat, height: height * repeat }
+    await sharp({ create: { ...size, channels: 3, background: '#ffffff' } })
+      .composite(composite)
+      .tiff({
+        tile: true,
+        pyramid: true,
+        compression: 'jpeg',
+        quality: 90,
+        xres: 1000 / mpp,
+        yres: 1000 / mpp,
+        resolutionUnit: 'cm',
+      })
+      .toFile(path)
+    return size
+  }
+  return { small: await write(1, paths.small), large: await write(2, paths.large) }
 }
 
 function predictInChild(
@@ -86,14 +92,7 @@ async function predictAlone(run: string, slide: string, batchSize: number): Prom
   const model = await loadSlideModel(run)
   try {
     using s = OpenSlide.open(slide)
-    const base = s.levels[0] as { width: number; height: number }
-    const scale = tileScale(
-      s.levels,
-      slideResolution(slide, s.properties).mpp,
-      model.mpp,
-      model.patchSize,
-    )
-    const grid = tileGrid(slide, base.width, base.height, scale, model.patchSize)
+    const { scale, grid } = slideTiling(s, model)
     const tiles = tissueTiles(grid, null, 0)
     const batches: Tensor[] = []
     for (let i = 0; i < tiles.length; i += batchSize)
@@ -117,8 +116,7 @@ export async function benchSlide(options: {
   try {
     const small = join(dir, 'small.tif')
     const large = join(dir, 'large.tif')
-    const smallSize = await tiledCopy(options.source, 1, small)
-    const largeSize = await tiledCopy(options.source, 2, large)
+    const sizes = await tiledCopies(options.source, { small, large })
     const a = predictInChild(options.run, small, join(dir, 'out'))
     const b = predictInChild(options.run, large, join(dir, 'out'))
     const predict = await predictAlone(options.run, large, 64)
@@ -128,8 +126,8 @@ export async function benchSlide(options: {
       rss_small_mb: a.maxRssMb,
       rss_large_mb: b.maxRssMb,
       tiles: b.summary.tissueTiles,
-      small: { ...smallSize, tiles: a.summary.tissueTiles },
-      large: { ...largeSize, tiles: b.summary.tissueTiles },
+      small: { ...sizes.small, tiles: a.summary.tissueTiles },
+      large: { ...sizes.large, tiles: b.summary.tissueTiles },
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -5,20 +5,25 @@
  * probability with Grad-CAM.
  * @module
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { extname, join } from 'node:path'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
 import { runPatchSize, type RunConfig } from '../run/run-folder.js'
-import { SLIDE_EXTENSIONS, slideModelOf } from '../slide/batch.js'
+import { slideModelOf } from '../slide/batch.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
-import { predictSlide, slideStem, type SlideModel } from '../slide/predict-slide.js'
+import {
+  predictSlide,
+  readSlideResult,
+  slideStem,
+  type SlideModel,
+} from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
-import { slideResolution, tileScale } from '../slide/resolution.js'
-import { tileAt, tileGrid } from '../slide/grid.js'
-import { OpenSlide } from '../torch/openslide.js'
+import { slideResolution } from '../slide/resolution.js'
+import { slideTiling, tileAtPoint } from '../slide/grid.js'
+import { listSlides, OpenSlide } from '../torch/openslide.js'
 import {
   DEEP_ZOOM_PARAMS,
   SLIDE_PARAMS,
@@ -79,7 +84,7 @@ class Lru<V> {
   }
 }
 
-/** Registers the slide routes and the viewer page; returns a close() for the server's shutdown. */
+/** Registers the slide routes (the viewer page is among the server's static files); returns a close() for the server's shutdown. */
 export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOptions): () => void {
   const { folder, worker, config } = options
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
@@ -87,12 +92,13 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
   const size = runPatchSize(config)
   // The folder's slides, listed again only when the page asks for the list or a name is new.
   let listed: string[] = []
-  const names = () =>
-    (listed = readdirSync(folder)
-      .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
-      .sort())
+  const names = () => (listed = listSlides(folder))
   names()
-  const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => s.close())
+  // A slide being predicted is closed when the job ends, not when the cache lets go of it.
+  const predicting = new Set<OpenSlide>()
+  const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => {
+    if (!predicting.has(s)) s.close()
+  })
   const tiles = new Lru<Buffer>(TILE_CACHE)
   const jobs = new Map<string, Job>()
   let queue: Promise<unknown> = Promise.resolve()
@@ -172,8 +178,11 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
       jobs.set(name, job)
       queue = queue.then(async () => {
         job.status = 'running'
+        let slide: OpenSlide | undefined
         try {
-          await predictSlide(join(folder, name), slideModel(), {
+          slide = slideOf(name)
+          predicting.add(slide)
+          await predictSlide(slide, slideModel(), {
             out,
             onProgress: (done, total) => Object.assign(job, { done, total }),
           })
@@ -181,6 +190,11 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
         } catch (error) {
           job.status = 'failed'
           job.error = (error as Error).message
+        } finally {
+          if (slide) {
+            predicting.delete(slide)
+            if (open.get(name) !== slide) slide.close() // evicted (or the server closed) meanwhile
+          }
         }
       })
       return reply.code(202).send(job)
@@ -199,21 +213,12 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
           404,
           `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
         )
-      const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))
-      const rows = readFileSync(join(dir, 'tiles.csv'), 'utf8').trim().split('\n').slice(1)
-      const grid = { ...summary.grid, tileSize0: summary.tileSize, stride0: summary.stride }
-      const cells = new Float32Array(grid.cols * grid.rows).fill(Number.NaN)
-      for (const line of rows) {
-        const [x, y, , , p] = line.split(',').map(Number) as number[]
-        const col = Math.round(x! / grid.stride0)
-        const row = Math.round(y! / grid.stride0)
-        cells[row * grid.cols + col] = p!
-      }
+      const { summary, grid, cells, geojson } = readSlideResult(dir)
       return {
         summary,
         grid,
         cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
-        geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')),
+        geojson,
       }
     },
   )
@@ -226,20 +231,10 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
       const { name } = request.params
       const query = request.query
       const slide = slideOf(name)
-      const model = slideModel()
-      const scale = tileScale(
-        slide.levels,
-        slideResolution(name, slide.properties).mpp,
-        model.mpp,
-        size,
-      )
-      const base = slide.levels[0] as { width: number; height: number }
-      const grid = tileGrid(name, base.width, base.height, scale, size)
-      const col = Math.floor(query.x / grid.stride0)
-      const row = Math.floor(query.y / grid.stride0)
-      if (!(col >= 0 && row >= 0 && col < grid.cols && row < grid.rows))
-        throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
-      const tile = tileAt(grid, col, row)
+      // Errors name the slide as the page knows it, not by its path on the server.
+      const { scale, grid } = slideTiling(slide, slideModel(), { name })
+      const tile = tileAtPoint(grid, query.x, query.y)
+      if (!tile) throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
       const images = await readTiles(slide, [tile], scale, size)
       const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
       images.dispose()

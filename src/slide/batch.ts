@@ -3,16 +3,16 @@
  * that goes on past a bad slide and lists it, the summary CSV, and `pcam slide info`'s facts.
  * @module
  */
-import { readdirSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { extname, join } from 'node:path'
+import { join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { ValidationError } from '../errors.js'
 import { DEFAULT_ENGINE, openPredictor, type Engine } from '../eval/predictor.js'
-import { OpenSlide, type SlideLevel } from '../torch/openslide.js'
+import { listSlides, OpenSlide, SLIDE_EXTENSIONS, type SlideLevel } from '../torch/openslide.js'
 import type { TilePredictor } from './pipeline.js'
 import {
   predictSlide,
@@ -21,20 +21,6 @@ import {
   type SlideSummary,
 } from './predict-slide.js'
 import { modelResolution, slideResolution } from './resolution.js'
-
-/** File extensions OpenSlide reads; a folder given as input contributes the files with these. */
-export const SLIDE_EXTENSIONS = [
-  '.svs',
-  '.tif',
-  '.tiff',
-  '.ndpi',
-  '.vms',
-  '.vmu',
-  '.scn',
-  '.mrxs',
-  '.svslide',
-  '.bif',
-]
 
 export interface LoadedSlideModel extends SlideModel {
   config: RunConfig
@@ -101,10 +87,7 @@ export function findSlides(inputs: string[]): string[] {
       return [input] // a missing path fails as a slide, with its name, in the batch
     }
     if (!isDir) return [input]
-    const found = readdirSync(input)
-      .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
-      .sort()
-      .map((f) => join(input, f))
+    const found = listSlides(input).map((f) => join(input, f))
     if (found.length === 0)
       throw new DataError(`No slides (${SLIDE_EXTENSIONS.join(', ')}) in ${input}`)
     return found
@@ -203,7 +186,7 @@ export function slideInfo(path: string): SlideInfo {
   const power = Number(slide.properties['openslide.objective-power'])
   return {
     slide: path,
-    vendor: slide.properties['openslide.vendor'] ?? OpenSlide.detectVendor(path),
+    vendor: slide.properties['openslide.vendor'] ?? null,
     levels: [...slide.levels],
     mpp,
     objectivePower: Number.isFinite(power) && power > 0 ? power : null,

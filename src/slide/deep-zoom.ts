@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp'
 import { ValidationError } from '../errors.js'
-import type { OpenSlide } from '../torch/openslide.js'
+import { bestLevel, type OpenSlide } from '../torch/openslide.js'
 
 export const DZ_TILE = 256
 
@@ -65,10 +65,8 @@ export async function deepZoomTile(
     throw new ValidationError(`No Deep Zoom tile ${col}_${row} at level ${level}`)
   const width = Math.min(DZ_TILE, levelWidth - x)
   const height = Math.min(DZ_TILE, levelHeight - y)
-  let osLevel = 0
-  slide.levels.forEach((l, i) => {
-    if (l.downsample <= scale + 1e-9) osLevel = i
-  })
+  // Level downsamples are floats: one a hair above the power of two still serves it.
+  const osLevel = bestLevel(slide.levels, scale + 1e-9)
   const downsample = (slide.levels[osLevel] as { downsample: number }).downsample
   const readW = Math.max(1, Math.ceil((width * scale) / downsample))
   const readH = Math.max(1, Math.ceil((height * scale) / downsample))

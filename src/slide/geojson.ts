@@ -106,16 +106,15 @@ export function signedArea(ring: Point[]): number {
   return sum
 }
 
-function inside(point: Point, ring: Point[]): boolean {
+/** Whether `point` is inside the closed `ring` (even-odd rule, ray cast to the right). */
+export function inside(point: readonly number[], ring: readonly (readonly number[])[]): boolean {
+  type P = readonly [number, number]
+  const [px, py] = point as P
   let result = false
   for (let i = 0, j = ring.length - 2; i < ring.length - 1; j = i++) {
-    const [xi, yi] = ring[i] as Point
-    const [xj, yj] = ring[j] as Point
-    if (
-      yi > point[1] !== yj > point[1] &&
-      point[0] < ((xj - xi) * (point[1] - yi)) / (yj - yi) + xi
-    )
-      result = !result
+    const [xi, yi] = ring[i] as P
+    const [xj, yj] = ring[j] as P
+    if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) result = !result
   }
   return result
 }

@@ -4,7 +4,8 @@
  * @module
  */
 import { DataError } from '../errors.js'
-import type { TileScale } from './resolution.js'
+import type { OpenSlide } from '../torch/openslide.js'
+import { slideResolution, tileScale, type SlideResolution, type TileScale } from './resolution.js'
 import { tissueFraction, type TissueMask } from './tissue.js'
 
 export interface Tile {
@@ -41,6 +42,37 @@ export function tileGrid(
       `${path} (${width} x ${height} pixels) is smaller than one tile (${Math.round(tileSize0)} x ${Math.round(tileSize0)} level-0 pixels at the model's resolution)`,
     )
   return { cols, rows, tileSize0, stride0 }
+}
+
+export interface SlideTiling {
+  resolution: SlideResolution
+  scale: TileScale
+  grid: TileGrid
+}
+
+/**
+ * How a slide is cut for a model: its µm/px (`slideMpp` overrides), the level and scale that match
+ * the model's µm/px, and the grid of tiles `stride` model pixels apart (default the patch size).
+ * `name` is how errors call the slide (default its path).
+ */
+export function slideTiling(
+  slide: OpenSlide,
+  model: { mpp: number; patchSize: number },
+  options: { slideMpp?: number; stride?: number; name?: string } = {},
+): SlideTiling {
+  const name = options.name ?? slide.path
+  const resolution = slideResolution(name, slide.properties, options.slideMpp)
+  const scale = tileScale(slide.levels, resolution.mpp, model.mpp, model.patchSize)
+  const base = slide.levels[0] as { width: number; height: number }
+  const stride = options.stride ?? model.patchSize
+  return { resolution, scale, grid: tileGrid(name, base.width, base.height, scale, stride) }
+}
+
+/** The tile whose grid cell holds level-0 point (x, y), or null outside the grid. */
+export function tileAtPoint(grid: TileGrid, x: number, y: number): Tile | null {
+  const col = Math.floor(x / grid.stride0)
+  const row = Math.floor(y / grid.stride0)
+  return col >= 0 && row >= 0 && col < grid.cols && row < grid.rows ? tileAt(grid, col, row) : null
 }
 
 /** The tile at (col, row). */

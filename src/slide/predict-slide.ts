@@ -9,15 +9,15 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import sharp from 'sharp'
-import { writeCsv } from '../data/csv.js'
+import { readCsv, writeCsv } from '../data/csv.js'
 import { DataError } from '../errors.js'
 import { OpenSlide } from '../torch/openslide.js'
 import { PCAM_VERSION } from '../version.js'
-import { tumourGeoJson } from './geojson.js'
-import { tileGrid, tissueTiles, type Tile, type TileGrid } from './grid.js'
+import { tumourGeoJson, type FeatureCollection } from './geojson.js'
+import { slideTiling, tissueTiles, type Tile, type TileGrid } from './grid.js'
 import { heatmapPng, overlayPng } from './heatmap.js'
 import { predictTiles, type TilePredictor } from './pipeline.js'
-import { slideResolution, tileScale, type TileScale } from './resolution.js'
+import type { TileScale } from './resolution.js'
 import { fullMask, readThumbnail, tissueMask, type TissueMask } from './tissue.js'
 
 /** What slide prediction needs of a model: its patch size, µm/px, threshold and predictor. */
@@ -96,22 +96,25 @@ function topKMean(probabilities: Float32Array, k: number): number {
   return top.length ? top.reduce((a, b) => a + b, 0) / top.length : 0
 }
 
-/** Predicts one slide and writes its outputs to <out>/<slide stem>/; returns its summary. */
+/**
+ * Predicts one slide and writes its outputs to <out>/<slide stem>/; returns its summary. A path is
+ * opened and closed here; an open slide (the server's, already cached) is left open.
+ */
 export async function predictSlide(
-  path: string,
+  slide: string | OpenSlide,
   model: SlideModel,
   options: SlidePredictOptions,
 ): Promise<SlideSummary> {
+  if (typeof slide === 'string') {
+    using opened = OpenSlide.open(slide)
+    return await predictSlide(opened, model, options)
+  }
   const started = performance.now()
+  const path = slide.path
   const name = slideStem(path)
   const outDir = join(options.out, name)
   checkReplaceable(outDir)
-  using slide = OpenSlide.open(path)
-  const resolution = slideResolution(path, slide.properties, options.slideMpp)
-  const scale = tileScale(slide.levels, resolution.mpp, model.mpp, model.patchSize)
-  const base = slide.levels[0] as { width: number; height: number }
-  const stride = options.stride ?? model.patchSize
-  const grid = tileGrid(path, base.width, base.height, scale, stride)
+  const { resolution, scale, grid } = slideTiling(slide, model, options)
   const thumbnail = await readThumbnail(slide)
   try {
     const useMask = options.tissueMask !== false
@@ -184,6 +187,46 @@ export function gridProbabilities(
     cells[t.row * grid.cols + t.col] = probabilities[i] as number
   })
   return cells
+}
+
+/** A slide's result as predictSlide wrote it to `dir`, with tiles.csv back on the grid. */
+export interface SlideResult {
+  summary: SlideSummary
+  grid: TileGrid
+  /** Probability per grid cell, row-major, NaN where no tile was predicted. */
+  cells: Float32Array
+  geojson: FeatureCollection
+}
+
+/** Reads the outputs predictSlide wrote to `dir` (summary.json, tiles.csv, tumour.geojson). */
+export function readSlideResult(dir: string): SlideResult {
+  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+  const grid: TileGrid = {
+    ...summary.grid,
+    tileSize0: summary.tileSize,
+    stride0: summary.stride,
+  }
+  const csv = join(dir, 'tiles.csv')
+  const { rows } = readCsv(readFileSync(csv, 'utf8'), csv)
+  const tiles: Tile[] = []
+  const probabilities = new Float32Array(rows.length)
+  rows.forEach(({ fields }, i) => {
+    const [x, y, , , p] = fields.map(Number) as number[]
+    // x, y were rounded from col * stride0, so rounding back finds the cell.
+    tiles.push({
+      col: Math.round(x! / grid.stride0),
+      row: Math.round(y! / grid.stride0),
+      x: x!,
+      y: y!,
+    })
+    probabilities[i] = p!
+  })
+  return {
+    summary,
+    grid,
+    cells: gridProbabilities(grid, tiles, probabilities),
+    geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')) as FeatureCollection,
+  }
 }
 
 // An earlier result of this command may be replaced; any other folder is left alone.

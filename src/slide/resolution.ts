@@ -5,7 +5,7 @@
  */
 import { DataError, ValidationError } from '../errors.js'
 import { runMpp, type RunConfig } from '../run/run-folder.js'
-import type { SlideLevel } from '../torch/openslide.js'
+import { bestLevel, type SlideLevel } from '../torch/openslide.js'
 
 export interface SlideResolution {
   /** Micrometres per level-0 pixel (mean of x and y). */
@@ -108,10 +108,7 @@ export function tileScale(
   patchSize: number,
 ): TileScale {
   const wanted = modelMpp / slideMpp
-  let level = 0
-  levels.forEach((l, i) => {
-    if (l.downsample <= wanted * (1 + SAME_SCALE_TOLERANCE)) level = i
-  })
+  const level = bestLevel(levels, wanted * (1 + SAME_SCALE_TOLERANCE))
   const downsample = (levels[level] as SlideLevel).downsample
   if (Math.abs(downsample / wanted - 1) <= SAME_SCALE_TOLERANCE) {
     return {

@@ -4,8 +4,8 @@
  * closing and opening that fill small holes and drop specks.
  * @module
  */
-import { maxPool2d, avgPool2d, scope, zeros, fromBytes, type Tensor } from '../torch/index.js'
-import type { OpenSlide } from '../torch/openslide.js'
+import { maxPool2d, avgPool2d, scope, zeros, type Tensor } from '../torch/index.js'
+import { bestLevel, type OpenSlide } from '../torch/openslide.js'
 
 /** A downsampled image of the whole slide. */
 export interface Thumbnail {
@@ -30,10 +30,7 @@ export async function readThumbnail(
 ): Promise<Thumbnail> {
   const base = slide.levels[0] as { width: number; height: number }
   const wanted = Math.max(1, Math.max(base.width, base.height) / maxSide)
-  let level = 0
-  slide.levels.forEach((l, i) => {
-    if (l.downsample <= wanted) level = i
-  })
+  const level = bestLevel(slide.levels, wanted)
   const { width, height, downsample } = slide.levels[level] as (typeof slide.levels)[number]
   const factor = Math.max(1, Math.ceil(wanted / downsample - 1e-9))
   const outW = Math.ceil(width / factor)
@@ -119,25 +116,23 @@ export interface TissueMask {
 /** The tissue mask of a thumbnail (see the module comment); `clean` is the kernel side. */
 export function tissueMask(thumbnail: Thumbnail, clean = 5): TissueMask {
   const [height, width] = thumbnail.image.shape as [number, number]
-  const saturation = scope(() => {
+  return scope(() => {
     const x = thumbnail.image.float().div(255)
     const max = x.max(-1)
     const min = x.min(-1)
-    return max.sub(min).div(max.clamp(1e-6, 1)).data() as Float32Array
-  })
-  const threshold = Math.max(otsuThreshold(saturation), MIN_TISSUE_SATURATION)
-  const raw = new Uint8Array(saturation.length)
-  for (let i = 0; i < raw.length; i++) raw[i] = saturation[i]! > threshold ? 1 : 0
-  const mask = scope(() => {
-    let m = fromBytes(raw, 'uint8', [1, 1, height, width]).float()
+    const saturation = max.sub(min).div(max.clamp(1e-6, 1))
+    // Otsu's histogram is built in JavaScript; the threshold itself stays a tensor op.
+    const values = saturation.data() as Float32Array
+    const threshold = Math.max(otsuThreshold(values), MIN_TISSUE_SATURATION)
+    let m = saturation.gt(threshold).float().reshape(1, 1, height, width)
     const pad = Math.floor(clean / 2)
     const dilate = (t: Tensor) => maxPool2d(t, clean, { stride: 1, padding: pad })
     const erode = (t: Tensor) => dilate(t.neg()).neg()
     m = erode(dilate(m)) // closing: fills holes smaller than the kernel
     m = dilate(erode(m)) // opening: drops specks smaller than the kernel
-    return Uint8Array.from(m.reshape(-1).data() as Float32Array)
+    const mask = m.reshape(-1).to('uint8').data() as Uint8Array
+    return { mask, width, height, downsample: thumbnail.downsample, threshold }
   })
-  return { mask, width, height, downsample: thumbnail.downsample, threshold }
 }
 
 /** A mask where everything is tissue (--no-tissue-mask). */

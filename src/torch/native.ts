@@ -200,8 +200,6 @@ export interface NativeBinding {
   // native/src/slide.cc
   slideOpen(path: string): SlideHandle | null
   slideClose(slide: SlideHandle): void
-  slideDetectVendor(path: string): string | null
-  slideVersion(): string
   slideLevels(slide: SlideHandle): { width: number; height: number; downsample: number }[]
   slideProperties(slide: SlideHandle): Record<string, string>
   slideAssociated(slide: SlideHandle): { name: string; width: number; height: number }[]
@@ -213,7 +211,6 @@ export interface NativeBinding {
     width: number,
     height: number,
   ): Promise<H>
-  slideReadAssociated(slide: SlideHandle, name: string, width: number, height: number): Promise<H>
   // native/src/dist.cc (absent when built without Gloo's headers; distBackends is then "")
   distBackends: string
   distInit?(

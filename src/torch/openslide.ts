@@ -3,9 +3,10 @@
  * associated images, and region reads into uint8 H x W x 3 tensors that run off the main thread.
  * @module
  */
-import { basename } from 'node:path'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { extname } from 'node:path'
 import { DataError, ValidationError } from '../errors.js'
+import { checkInteger } from './check.js'
 import { native, type SlideHandle } from './native.js'
 import { Tensor } from './tensor.js'
 
@@ -17,21 +18,44 @@ export interface SlideLevel {
   downsample: number
 }
 
+/** File extensions OpenSlide reads; a folder of slides is the files with these. */
+export const SLIDE_EXTENSIONS = [
+  '.svs',
+  '.tif',
+  '.tiff',
+  '.ndpi',
+  '.vms',
+  '.vmu',
+  '.scn',
+  '.mrxs',
+  '.svslide',
+  '.bif',
+]
+
+/** The slide files of `folder` (names, sorted, not recursive). */
+export function listSlides(folder: string): string[] {
+  return readdirSync(folder)
+    .filter((f) => SLIDE_EXTENSIONS.includes(extname(f).toLowerCase()))
+    .sort()
+}
+
+/**
+ * The coarsest level whose downsample is at most `downsample` (level 0 when none is): the level
+ * to read for that scale without upsampling. Callers add their own tolerance to `downsample`.
+ */
+export function bestLevel(levels: readonly SlideLevel[], downsample: number): number {
+  let best = 0
+  levels.forEach((l, i) => {
+    if (l.downsample <= downsample) best = i
+  })
+  return best
+}
+
 /** The largest region one read may return (pixels): 256 MiB of ARGB while it is converted. */
-export const MAX_REGION_PIXELS = 2 ** 26
+const MAX_REGION_PIXELS = 2 ** 26
 
 function slideError(path: string, message: string, cause?: unknown): DataError {
   return new DataError(`Cannot read slide ${path}: ${message}`, { cause })
-}
-
-function checkSize(value: number, name: string): void {
-  if (!Number.isSafeInteger(value))
-    throw new ValidationError(`Expected an integer for ${name} but received ${value}`)
-}
-
-/** The OpenSlide library's version, e.g. "3.4.1". */
-export function openslideVersion(): string {
-  return native.slideVersion()
 }
 
 /**
@@ -70,18 +94,9 @@ export class OpenSlide {
     }
     if (handle === null)
       throw new DataError(
-        `${path} is not a slide OpenSlide can read (supported: .svs, .tif, .ndpi, .vms, .vmu, .scn, .mrxs, .tiff, .svslide, .bif)`,
+        `${path} is not a slide OpenSlide can read (supported: ${SLIDE_EXTENSIONS.join(', ')})`,
       )
     return new OpenSlide(path, handle)
-  }
-
-  /** The vendor OpenSlide detects for a file ("aperio", "generic-tiff", ...), or null. */
-  static detectVendor(path: string): string | null {
-    return native.slideDetectVendor(path)
-  }
-
-  get name(): string {
-    return basename(this.path)
   }
 
   /** Names and sizes of the associated images (label, macro, thumbnail, ...). */
@@ -101,38 +116,22 @@ export class OpenSlide {
     width: number,
     height: number,
   ): Promise<Tensor> {
-    for (const [value, name] of [
-      [x, 'x'],
-      [y, 'y'],
-      [level, 'level'],
-      [width, 'width'],
-      [height, 'height'],
-    ] as const)
-      checkSize(value, name)
-    if (level < 0 || level >= this.levels.length)
+    checkInteger(x, 'x')
+    checkInteger(y, 'y')
+    checkInteger(level, 'level', 0)
+    checkInteger(width, 'width', 1)
+    checkInteger(height, 'height', 1)
+    if (level >= this.levels.length)
       throw new ValidationError(
         `Expected a level in 0..${this.levels.length - 1} for ${this.path} but received ${level}`,
       )
-    if (width <= 0 || height <= 0 || width * height > MAX_REGION_PIXELS)
+    if (width * height > MAX_REGION_PIXELS)
       throw new ValidationError(
         `Expected a region of 1..${MAX_REGION_PIXELS} pixels but received ${width} x ${height}`,
       )
     const handle = this.handle()
     try {
       return new Tensor(await native.slideReadRegion(handle, x, y, level, width, height))
-    } catch (error) {
-      throw slideError(this.path, (error as Error).message, error)
-    }
-  }
-
-  /** An associated image as uint8 H x W x 3. */
-  async readAssociated(name: string): Promise<Tensor> {
-    const image = this.associatedImages().find((a) => a.name === name)
-    if (!image) throw new DataError(`${this.path} has no associated image "${name}"`)
-    try {
-      return new Tensor(
-        await native.slideReadAssociated(this.handle(), name, image.width, image.height),
-      )
     } catch (error) {
       throw slideError(this.path, (error as Error).message, error)
     }

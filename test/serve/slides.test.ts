@@ -3,19 +3,17 @@
 // worker with visible progress, shown as a heatmap with contours, and a clicked tile's probability
 // equal to the slide prediction's; a screenshot is kept in test-artifacts/.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
 import sharp from 'sharp'
-import { prepareStore } from '../../src/data/prepare.js'
-import { train } from '../../src/recipe/train.js'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { makeMosaic, PATCH } from '../helpers/mosaic.js'
-import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
-import { syntheticTrainConfig } from '../helpers/synthetic-store.js'
+import { trainRealRun } from '../helpers/real-run.js'
+import { skipWithoutData } from '../helpers/shared-data.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-slides-'))
 
@@ -26,18 +24,7 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
   let address = ''
 
   before(async () => {
-    for (const label of ['0', '1']) {
-      mkdirSync(join(root, 'src', label), { recursive: true })
-      const files = readdirSync(join(PCAM_JPEG, 'valid', label))
-        .sort()
-        .slice(-100)
-      for (const f of files)
-        symlinkSync(join(PCAM_JPEG, 'valid', label, f), join(root, 'src', label, f))
-    }
-    const store = join(root, 'store')
-    await prepareStore({ sources: [join(root, 'src')], out: store, split: null, mpp: 0.972 })
-    const run = join(root, 'run')
-    await train({ ...syntheticTrainConfig(store, run), epochs: 1, batchSize: 32 })
+    const run = await trainRealRun(root, 100)
     mkdirSync(join(root, 'slides'))
     await makeMosaic(join(root, 'slides', 'mosaic.tif'), 6, 4, [1, 1, 4, 3])
     server = await createServer({ run, slides: join(root, 'slides') })

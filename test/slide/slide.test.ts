@@ -10,7 +10,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  symlinkSync,
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,13 +18,12 @@ import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { readCsv } from '../../src/data/csv.js'
-import { prepareStore } from '../../src/data/prepare.js'
 import { predictFiles } from '../../src/eval/predict-files.js'
-import { train } from '../../src/recipe/train.js'
+import { inside } from '../../src/slide/geojson.js'
 import { OpenSlide } from '../../src/torch/openslide.js'
 import { makeMosaic, PATCH, type Mosaic } from '../helpers/mosaic.js'
-import { PCAM_JPEG, SHARED_DATA, skipWithoutData } from '../helpers/shared-data.js'
-import { syntheticTrainConfig } from '../helpers/synthetic-store.js'
+import { trainRealRun } from '../helpers/real-run.js'
+import { SHARED_DATA, skipWithoutData } from '../helpers/shared-data.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>
@@ -35,8 +33,10 @@ const hasTool = spawnSync('openslide-write-png', ['--help']).error === undefined
 const skip = skipWithoutData || (existsSync(SVS) ? false : `${SVS} not found`)
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-slide-'))
-const run = join(root, 'run')
+let run = ''
 let mosaic: Mosaic
+// pcam slide predict --model <run> <args...>
+const slidePredict = (...args: string[]) => pcam('slide', 'predict', '--model', run, ...args)
 
 type Row = { x: number; y: number; width: number; height: number; probability: number }
 function tilesCsv(dir: string): Row[] {
@@ -47,34 +47,10 @@ function tilesCsv(dir: string): Row[] {
   })
 }
 
-function inside(point: number[], ring: number[][]): boolean {
-  let result = false
-  for (let i = 0, j = ring.length - 2; i < ring.length - 1; j = i++) {
-    const [xi, yi] = ring[i] as [number, number]
-    const [xj, yj] = ring[j] as [number, number]
-    if (
-      yi > point[1]! !== yj > point[1]! &&
-      point[0]! < ((xj - xi) * (point[1]! - yi)) / (yj - yi) + xi
-    )
-      result = !result
-  }
-  return result
-}
-
 describe('whole slides', { skip }, () => {
   before(async () => {
     // A small run on real patches (not the mosaic's), with its µm/px recorded by prepare --mpp.
-    for (const label of ['0', '1']) {
-      mkdirSync(join(root, 'src', label), { recursive: true })
-      const files = readdirSync(join(PCAM_JPEG, 'valid', label))
-        .sort()
-        .slice(-120)
-      for (const f of files)
-        symlinkSync(join(PCAM_JPEG, 'valid', label, f), join(root, 'src', label, f))
-    }
-    const store = join(root, 'store')
-    await prepareStore({ sources: [join(root, 'src')], out: store, split: null, mpp: 0.972 })
-    await train({ ...syntheticTrainConfig(store, run), epochs: 1, batchSize: 32 })
+    run = await trainRealRun(root, 120)
     mosaic = await makeMosaic(join(root, 'mosaic.tif'), 8, 6, [2, 1, 6, 4])
   })
 
@@ -127,11 +103,7 @@ describe('whole slides', { skip }, () => {
     const out = join(root, 'out-parity')
     for (const engine of ['libtorch', 'onnxruntime']) {
       const dir = engine === 'onnxruntime' ? out : `${out}-${engine}`
-      const r = pcam(
-        'slide',
-        'predict',
-        '--model',
-        run,
+      const r = slidePredict(
         mosaic.path,
         '--out',
         dir,
@@ -173,7 +145,7 @@ describe('whole slides', { skip }, () => {
 
   it('refuses --bf16 with ONNX Runtime instead of ignoring it', () => {
     const out = join(root, 'out-bf16')
-    const r = pcam('slide', 'predict', '--model', run, mosaic.path, '--out', out, '--bf16')
+    const r = slidePredict(mosaic.path, '--out', out, '--bf16')
     assert.equal(r.status, 1)
     assert.match(r.stderr, /--bf16 is libtorch mixed precision.*--engine libtorch/)
   })
@@ -182,16 +154,7 @@ describe('whole slides', { skip }, () => {
     const out = join(root, 'out-foreign-partial')
     mkdirSync(join(out, 'mosaic.partial'), { recursive: true })
     writeFileSync(join(out, 'mosaic.partial', 'mine.txt'), 'a user file')
-    const r = pcam(
-      'slide',
-      'predict',
-      '--model',
-      run,
-      mosaic.path,
-      '--out',
-      out,
-      '--no-tissue-mask',
-    )
+    const r = slidePredict(mosaic.path, '--out', out, '--no-tissue-mask')
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /mosaic\.partial exists but was not left by "pcam slide predict"/)
     assert.equal(readFileSync(join(out, 'mosaic.partial', 'mine.txt'), 'utf8'), 'a user file')
@@ -207,11 +170,7 @@ describe('whole slides', { skip }, () => {
     // tiles.csv rounds to 6 decimals, hence the margin.
     const threshold = Math.min(...tumourRows.map((r) => r.probability)) - 1e-6
     const again = join(root, 'out-geo')
-    const r = pcam(
-      'slide',
-      'predict',
-      '--model',
-      run,
+    const r = slidePredict(
       mosaic.path,
       '--out',
       again,
@@ -242,7 +201,7 @@ describe('whole slides', { skip }, () => {
 
   it('finds tissue on the real slide and resamples it to the model µm/px', () => {
     const out = join(root, 'out-svs')
-    const r = pcam('slide', 'predict', '--model', run, SVS, '--out', out, '--json')
+    const r = slidePredict(SVS, '--out', out, '--json')
     assert.equal(r.status, 0, r.stderr)
     const summary = JSON.parse(r.stdout.trim().split('\n')[0] as string)
     assert.equal(summary.resampled, true)
@@ -273,20 +232,7 @@ describe('whole slides', { skip }, () => {
       .tiff({ tile: true, xres: 1000 / 0.972, yres: 1000 / 0.972, resolutionUnit: 'cm' })
       .toFile(blank)
     const out = join(root, 'out-bad')
-    const r = pcam(
-      'slide',
-      'predict',
-      '--model',
-      run,
-      notSlide,
-      truncated,
-      noRes,
-      tiny,
-      blank,
-      mosaic.path,
-      '--out',
-      out,
-    )
+    const r = slidePredict(notSlide, truncated, noRes, tiny, blank, mosaic.path, '--out', out)
     assert.equal(r.status, 1, r.stdout + r.stderr)
     const lines = r.stderr.split('\n').filter((l) => l.startsWith('pcam: '))
     for (const file of [notSlide, truncated, noRes, tiny])
@@ -306,30 +252,10 @@ describe('whole slides', { skip }, () => {
     const csv = readFileSync(join(out, 'slides.csv'), 'utf8')
     assert.equal(csv.split('\n').filter((l) => l.includes(',failed,')).length, 4)
 
-    const skipped = pcam(
-      'slide',
-      'predict',
-      '--model',
-      run,
-      noRes,
-      blank,
-      '--out',
-      join(root, 'out-skip'),
-      '--skip-bad',
-    )
+    const skipped = slidePredict(noRes, blank, '--out', join(root, 'out-skip'), '--skip-bad')
     assert.equal(skipped.status, 0, skipped.stderr)
     assert.match(skipped.stderr, /Skipped 1 bad slide/)
-    const given = pcam(
-      'slide',
-      'predict',
-      '--model',
-      run,
-      noRes,
-      '--slide-mpp',
-      '0.972',
-      '--out',
-      join(root, 'out-mpp'),
-    )
+    const given = slidePredict(noRes, '--slide-mpp', '0.972', '--out', join(root, 'out-mpp'))
     assert.equal(given.status, 0, given.stderr)
   })
 })
