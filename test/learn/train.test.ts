@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { train, type TrainConfig } from '../../src/recipe/train.js'
+import { readHistory } from '../../src/run/run-folder.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
 import { untimedRecords } from '../helpers/run-records.js'
@@ -46,10 +47,7 @@ describe('train', () => {
     ]) {
       assert.ok(existsSync(join(out, file)), file)
     }
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
+    const lines = readHistory(out)
     assert.equal(lines.length, 3)
     assert.ok(lines.every((l) => typeof l.auc === 'number' && typeof l.trainLoss === 'number'))
     const runConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
@@ -100,10 +98,7 @@ describe('train', () => {
     assert.equal(first.length, 1)
     writeFileSync(metrics, `${first[0]}\n${first[0]!.replace('"epoch":0', '"epoch":1')}\n`)
     assert.ok((await train(config(out))).completed)
-    const epochs = readFileSync(metrics, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).epoch)
+    const epochs = readHistory(out).map((r) => r.epoch)
     assert.deepEqual(epochs, [0, 1, 2])
   })
 })
@@ -220,11 +215,7 @@ describe('eval of a trained run', () => {
   it('reproduces the best valid AUC of training, and runs with 8-way TTA', async () => {
     const { evaluate } = await import('../../src/eval/evaluate.js')
     const out = join(root, 'run-a')
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-    const best = Math.max(...lines.map((l) => l.auc as number))
+    const best = Math.max(...readHistory(out).map((l) => l.auc))
     const { evaluation: plain } = evaluate({
       run: out,
       store,
