@@ -44,11 +44,8 @@ import type { OneCycleOptions } from './schedule.js'
 /** fastai's defaults. */
 export const LEARNER_DEFAULTS = { lr: 1e-3, wd: 0.01, opt: 'adamw' as const }
 
-/** The events, in the order a fit calls them. */
-export const EVENTS = [
-  'beforeFit',
-  'beforeEpoch',
-  'beforeTrain',
+/** Events of every batch, in order: they run synchronously, the batch loop never yields. */
+export const BATCH_EVENTS = [
   'beforeBatch',
   'afterPred',
   'afterLoss',
@@ -57,6 +54,15 @@ export const EVENTS = [
   'beforeStep',
   'afterStep',
   'afterBatch',
+] as const
+type BatchEvent = (typeof BATCH_EVENTS)[number]
+
+/** The events, in the order a fit calls them. */
+export const EVENTS = [
+  'beforeFit',
+  'beforeEpoch',
+  'beforeTrain',
+  ...BATCH_EVENTS,
   'afterTrain',
   'beforeValidate',
   'afterValidate',
@@ -64,17 +70,6 @@ export const EVENTS = [
   'afterFit',
 ] as const
 export type LearnerEvent = (typeof EVENTS)[number]
-
-/** Events of every batch run synchronously: the batch loop never yields to the event loop. */
-type BatchEvent =
-  | 'beforeBatch'
-  | 'afterPred'
-  | 'afterLoss'
-  | 'beforeBackward'
-  | 'afterBackward'
-  | 'beforeStep'
-  | 'afterStep'
-  | 'afterBatch'
 
 /**
  * A callback: a method for each event it handles, called with the learner. Callbacks run in
@@ -129,7 +124,7 @@ export interface Metric {
   compute(valid: ValidOutputs): number
 }
 
-/** Where a stopped fit was: enough to resume it exactly. */
+/** How a Learner trains: optimizer, weight decay, loss, metrics and callbacks. */
 export interface LearnerOptions {
   opt?: 'adamw' | 'sgd'
   wd?: number

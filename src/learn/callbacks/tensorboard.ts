@@ -88,7 +88,7 @@ export class TensorBoardLogger implements Callback {
 }
 
 /** An epoch's record as scalars: train/epoch_loss, train/images_per_sec, valid/loss, valid/<metric>. */
-export function epochScalars(record: EpochRecord): Record<string, number> {
+function epochScalars(record: EpochRecord): Record<string, number> {
   const values: Record<string, number> = {
     'train/epoch_loss': record.trainLoss,
     'train/images_per_sec': record.imagesPerSec,
