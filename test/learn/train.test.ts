@@ -14,7 +14,8 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { train, type TrainConfig } from '../../src/recipe/train.js'
+import { recipeOf } from '../../src/recipe/run-mode.js'
+import { train, trainConfig, type TrainConfig } from '../../src/recipe/train.js'
 import { readHistory } from '../../src/run/run-folder.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
@@ -185,6 +186,47 @@ describe('lr finder', () => {
     assert.equal(result.losses.length, result.lrs.length)
     assert.ok(result.suggestion >= 1e-7 && result.suggestion <= 10)
     assert.ok(result.minimumTenth > 0)
+  })
+
+  it("sweeps with the run's optimizer and loss: the curve train --lr auto draws", async () => {
+    const { findLearningRate } = await import('../../src/recipe/train.js')
+    const sgd = { ...config(join(root, 'lr-sgd')), opt: 'sgd' as const, labelSmoothing: 0.1 }
+    await train({ ...sgd, lr: 'auto', epochs: 1 })
+    const found = await findLearningRate(sgd)
+    const during = JSON.parse(readFileSync(join(root, 'lr-sgd', 'lr-find.json'), 'utf8'))
+    assert.deepEqual(found.losses, during.losses)
+    assert.equal(found.suggestion, during.suggestion)
+  })
+})
+
+describe('trainConfig', () => {
+  it('checks what the library is given as the CLI would, naming the flags', () => {
+    const settings = { store, out: join(root, 'unused') }
+    assert.throws(
+      () => trainConfig({ ...settings, arch: 'vgg' as 'small' }),
+      /Unknown --arch "vgg"/,
+    )
+    assert.throws(() => trainConfig({ ...settings, lr: -1 }), /--lr takes a positive number/)
+    assert.throws(
+      () => trainConfig({ ...settings, opt: 'adam' as 'sgd' }),
+      /adamw or sgd for --opt/,
+    )
+    assert.throws(() => trainConfig({ ...settings, batchSize: 1 }), /--batch-size/)
+    assert.equal(trainConfig({ store }).out, join('runs', 'small'))
+  })
+
+  it("the recipe in config.json holds a data-parallel group's size, not a rank's address", () => {
+    const distributed = {
+      rank: 1,
+      worldSize: 2,
+      masterAddr: '10.0.0.1',
+      masterPort: 2950,
+      timeoutMs: 1000,
+      bnStats: 'mean' as const,
+    }
+    const recipe = recipeOf({ ...config(join(root, 'unused')), distributed, tensorboard: false })
+    assert.deepEqual(recipe.distributed, { worldSize: 2, bnStats: 'mean' })
+    for (const key of ['store', 'out', 'tensorboard']) assert.equal(key in recipe, false, key)
   })
 })
 
