@@ -15,7 +15,7 @@ import { PatchStore } from '../data/store.js'
 import { LibtorchPredictor, predictStoreWith } from '../eval/predictor.js'
 import { loadRun } from '../run/load-run.js'
 import { Learner } from '../learn/learner.js'
-import { train } from '../recipe/train.js'
+import { train, trainConfig } from '../recipe/train.js'
 import type { Architecture } from '../models/registry.js'
 import { createServer } from '../serve/server.js'
 import { memoryStats, tensor } from '../torch/index.js'
@@ -71,22 +71,16 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
     options.onPhase?.('train')
     const epochEnds: Sample[] = []
     await train(
-      {
+      trainConfig({
         store: options.store,
         out: run,
         arch: options.arch,
         head: 'linear',
-        pretrained: null,
-        size: null,
         batchSize: options.batchSize,
-        freezeEpochs: 0,
         epochs: options.epochs,
-        lr: 1e-3,
         seed: 0,
-        wd: 0.01,
-        mixedPrecision: false,
         augment: { dihedral: true },
-      },
+      }),
       { onEpoch: () => epochEnds.push(sample()) },
     )
     record('train', [epochEnds[0] as Sample, epochEnds.at(-1) as Sample])

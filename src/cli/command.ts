@@ -31,11 +31,6 @@ export interface Command {
   run(values: OptionValues, positionals: string[]): Promise<void> | void
 }
 
-/** Every option's default value, by name. */
-export function optionDefaults(options: Command['options']): OptionValues {
-  return Object.fromEntries(Object.entries(options).map(([name, spec]) => [name, spec.default]))
-}
-
 /** Node's parser's complaint, said in pcam's words (with the closest option for a typo). */
 function parseProblem(command: Command, error: Error & { code?: string }): string {
   const option = /'(-[^' ]+)/.exec(error.message)?.[1] ?? ''

@@ -1,22 +1,21 @@
 /**
- * The learning-rate finder's plot (lr-find.svg and .png), drawn from the lr-find.json that
- * `pcam lr-find` and `pcam train --lr auto` leave in their folder.
+ * The learning-rate finder's plot (lr-find.svg and .png) beside the lr-find.json that
+ * `pcam lr-find` and `pcam train --lr auto` leave in their folder, and the chart the report shows.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { LrFindResult } from '../learn/lr-find.js'
+import type { TopLevelSpec } from 'vega-lite'
+import type { LrFindResult } from '../run/run-folder.js'
 import { lrFinderChart } from './charts.js'
 import { writeChart } from './render.js'
 
-/** Plots dir/lr-find.json; returns the files written, none when the folder has no sweep. */
-export async function plotLrFind(dir: string): Promise<string[]> {
-  const path = join(dir, 'lr-find.json')
-  if (!existsSync(path)) return []
-  const found = JSON.parse(readFileSync(path, 'utf8')) as LrFindResult
-  const chart = await writeChart(
-    lrFinderChart(found.lrs, found.losses, found.suggestion),
-    join(dir, 'lr-find'),
-  )
+/** The finder's curve with its suggestion. */
+export function lrFindChart(result: LrFindResult): TopLevelSpec {
+  return lrFinderChart(result.lrs, result.losses, result.suggestion)
+}
+
+/** Plots a sweep into dir; returns the files written. */
+export async function plotLrFind(dir: string, result: LrFindResult): Promise<string[]> {
+  const chart = await writeChart(lrFindChart(result), join(dir, 'lr-find'))
   return [chart.svg, chart.png]
 }

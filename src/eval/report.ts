@@ -9,11 +9,11 @@ import { existsSync, readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import sharp from 'sharp'
-import type { LrFindResult } from '../learn/lr-find.js'
 import { savedEvaluations, type SavedEvaluation } from './artifacts.js'
-import { lrFinderChart, trainingChart } from './charts.js'
+import { trainingChart } from './charts.js'
+import { lrFindChart } from './lr-find-plot.js'
 import { describeTta } from '../data/tta.js'
-import { readHistory, readRunConfig } from '../run/run-folder.js'
+import { readHistory, readLrFind, readRunConfig } from '../run/run-folder.js'
 import { renderSvg, writeChart } from './render.js'
 
 const EVAL_CHARTS = ['roc', 'pr', 'confusion', 'calibration'] as const
@@ -170,16 +170,11 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
       ),
     )
   }
-  const lrFindPath = join(run, 'lr-find.json')
-  if (existsSync(lrFindPath)) {
-    const found = JSON.parse(readFileSync(lrFindPath, 'utf8')) as LrFindResult
+  const found = readLrFind(run)
+  if (found) {
     parts.push('<h2>Learning-rate finder</h2>')
     parts.push(
-      image(
-        await renderSvg(lrFinderChart(found.lrs, found.losses, found.suggestion)),
-        'image/svg+xml',
-        'learning-rate finder curve',
-      ),
+      image(await renderSvg(lrFindChart(found)), 'image/svg+xml', 'learning-rate finder curve'),
     )
   }
 

@@ -43,7 +43,6 @@ export async function saveResumeState(
   dir: string,
   learn: Learner,
   position: FitPosition,
-  bestAuc: number,
 ): Promise<void> {
   await mkdir(dir, { recursive: true })
   const generation = (hasResumeState(dir) ? readResumeState(dir).generation : 0) + 1
@@ -68,7 +67,6 @@ export async function saveResumeState(
     steps,
     rngState: Buffer.from(rng.bytes()).toString('base64'),
     history: learn.history,
-    bestAuc,
   }
   rng.dispose()
   await writeResumeState(dir, state)

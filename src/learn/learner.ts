@@ -35,7 +35,7 @@ import {
   type Optimizer,
   type Tensor,
 } from '../torch/index.js'
-import { accuracy, rocAuc } from '../metrics/metrics.js'
+import { accuracy, multiclassAccuracy, oneVsRestAuc, rocAuc } from '../metrics/metrics.js'
 import type { EpochRecord, FitPosition } from '../run/run-folder.js'
 import { Recorder } from './callbacks/recorder.js'
 import { OneCycleSchedule } from './callbacks/one-cycle.js'
@@ -44,11 +44,8 @@ import type { OneCycleOptions } from './schedule.js'
 /** fastai's defaults. */
 export const LEARNER_DEFAULTS = { lr: 1e-3, wd: 0.01, opt: 'adamw' as const }
 
-/** The events, in the order a fit calls them. */
-export const EVENTS = [
-  'beforeFit',
-  'beforeEpoch',
-  'beforeTrain',
+/** Events of every batch, in order: they run synchronously, the batch loop never yields. */
+export const BATCH_EVENTS = [
   'beforeBatch',
   'afterPred',
   'afterLoss',
@@ -57,6 +54,15 @@ export const EVENTS = [
   'beforeStep',
   'afterStep',
   'afterBatch',
+] as const
+type BatchEvent = (typeof BATCH_EVENTS)[number]
+
+/** The events, in the order a fit calls them. */
+export const EVENTS = [
+  'beforeFit',
+  'beforeEpoch',
+  'beforeTrain',
+  ...BATCH_EVENTS,
   'afterTrain',
   'beforeValidate',
   'afterValidate',
@@ -64,17 +70,6 @@ export const EVENTS = [
   'afterFit',
 ] as const
 export type LearnerEvent = (typeof EVENTS)[number]
-
-/** Events of every batch run synchronously: the batch loop never yields to the event loop. */
-type BatchEvent =
-  | 'beforeBatch'
-  | 'afterPred'
-  | 'afterLoss'
-  | 'beforeBackward'
-  | 'afterBackward'
-  | 'beforeStep'
-  | 'afterStep'
-  | 'afterBatch'
 
 /**
  * A callback: a method for each event it handles, called with the learner. Callbacks run in
@@ -129,7 +124,7 @@ export interface Metric {
   compute(valid: ValidOutputs): number
 }
 
-/** Where a stopped fit was: enough to resume it exactly. */
+/** How a Learner trains: optimizer, weight decay, loss, metrics and callbacks. */
 export interface LearnerOptions {
   opt?: 'adamw' | 'sgd'
   wd?: number
@@ -159,59 +154,29 @@ export function defaultLoss(outputs: number, labelSmoothing = 0): LossFunction {
     crossEntropy(logits.float(), labels.long(), { reduction, labelSmoothing })
 }
 
-/** Column k of row-major N x classes probabilities. */
-function column(valid: ValidOutputs, k: number): Float32Array {
-  const n = valid.labels.length
-  return Float32Array.from(
-    { length: n },
-    (_, i) => valid.probabilities[i * valid.classes + k] as number,
-  )
-}
-
-/** The predicted class of each patch (k classes). */
-function predicted(valid: ValidOutputs): Float32Array {
-  return Float32Array.from(valid.labels, (_, i) => {
-    let best = 0
-    for (let k = 1; k < valid.classes; k++)
-      if (
-        (valid.probabilities[i * valid.classes + k] as number) >
-        (valid.probabilities[i * valid.classes + best] as number)
-      )
-        best = k
-    return best
-  })
-}
-
-/** One-vs-rest ROC AUC of class k. */
-function classAuc(valid: ValidOutputs, k: number): number {
-  return rocAuc(
-    column(valid, k),
-    valid.labels.map((y) => (y === k ? 1 : 0)),
-  )
-}
-
 /** accuracy, errorRate, auc (macro one-vs-rest for k classes) and, for k classes, auc_<class>. */
 export function defaultMetrics(classNames: string[]): Metric[] {
   const binary = classNames.length <= 2
-  const share = (valid: ValidOutputs) => {
-    if (binary) return accuracy(valid.probabilities, valid.labels)
-    const guess = predicted(valid)
-    return guess.filter((g, i) => g === valid.labels[i]).length / guess.length
-  }
+  const share = (v: ValidOutputs) =>
+    binary
+      ? accuracy(v.probabilities, v.labels)
+      : multiclassAccuracy(v.probabilities, v.labels, v.classes)
+  const classAuc = (v: ValidOutputs, k: number) =>
+    oneVsRestAuc(v.probabilities, v.labels, v.classes, k)
   const metrics: Metric[] = [
     { name: 'accuracy', compute: share },
-    { name: 'errorRate', compute: (valid) => 1 - share(valid) },
+    { name: 'errorRate', compute: (v) => 1 - share(v) },
     {
       name: 'auc',
-      compute: (valid) =>
+      compute: (v) =>
         binary
-          ? rocAuc(valid.probabilities, valid.labels)
-          : classNames.reduce((sum, _, k) => sum + classAuc(valid, k), 0) / classNames.length,
+          ? rocAuc(v.probabilities, v.labels)
+          : classNames.reduce((sum, _, k) => sum + classAuc(v, k), 0) / classNames.length,
     },
   ]
   if (!binary)
     classNames.forEach((name, k) =>
-      metrics.push({ name: `auc_${name}`, compute: (valid) => classAuc(valid, k) }),
+      metrics.push({ name: `auc_${name}`, compute: (v) => classAuc(v, k) }),
     )
   return metrics
 }

@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { atomicWrite, RUN_FILES, writeJson, type LrFindResult } from '../run/run-folder.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 import type { DataParallel } from './data-parallel.js'
 import { CancelEpoch, CancelFit, type Callback, type Learner } from './learner.js'
@@ -13,14 +14,8 @@ import { CancelEpoch, CancelFit, type Callback, type Learner } from './learner.j
 /** fastai's defaults. */
 export const LR_FIND_DEFAULTS = { start: 1e-7, end: 10, iterations: 100, stopFactor: 4, beta: 0.98 }
 
-export interface LrFindResult {
-  lrs: number[]
-  losses: number[]
-  /** The rate where the smoothed loss falls fastest (steepest descent). */
-  suggestion: number
-  /** One tenth of the rate at the lowest loss, fastai's older rule. */
-  minimumTenth: number
-}
+// The result belongs to the run folder's format; re-exported for the finder's users.
+export type { LrFindResult }
 
 /**
  * The sweep as a callback: after every training batch it records the smoothed loss (the mean over
@@ -120,12 +115,13 @@ export async function lrFind(
 }
 
 /**
- * Writes lr-find.csv and lr-find.json (curve and suggestions) into dir; the plot is drawn from
- * them by plotLrFind (src/eval/lr-find-plot.ts), as plots belong to evaluation.
+ * Writes lr-find.csv and lr-find.json (curve and suggestions) into dir; the plot is drawn by
+ * plotLrFind (src/eval/lr-find-plot.ts), as plots belong to evaluation.
  */
 export async function saveLrFind(dir: string, result: LrFindResult): Promise<string[]> {
   const csv = ['lr,loss', ...result.lrs.map((lr, i) => `${lr},${result.losses[i]}`)].join('\n')
-  await writeFile(join(dir, 'lr-find.csv'), `${csv}\n`)
-  await writeFile(join(dir, 'lr-find.json'), `${JSON.stringify(result)}\n`)
-  return [join(dir, 'lr-find.csv'), join(dir, 'lr-find.json')]
+  const files = [join(dir, 'lr-find.csv'), join(dir, RUN_FILES.lrFind)] as const
+  await atomicWrite(files[0], (tmp) => writeFile(tmp, `${csv}\n`))
+  await writeJson(files[1], result)
+  return [...files]
 }

@@ -364,3 +364,42 @@ export function mostConfused(
   )
   return cells.sort((x, y) => y.count - x.count)
 }
+
+/** The most probable class of each row of row-major N x classes probabilities (argmax). */
+export function predictedClasses(probabilities: Numbers, classes: number): Float32Array {
+  return Float32Array.from({ length: probabilities.length / classes }, (_, i) => {
+    let best = 0
+    for (let k = 1; k < classes; k++)
+      if (
+        (probabilities[i * classes + k] as number) > (probabilities[i * classes + best] as number)
+      )
+        best = k
+    return best
+  })
+}
+
+/** The share of rows whose most probable class is their label (k classes). */
+export function multiclassAccuracy(
+  probabilities: Numbers,
+  labels: Numbers,
+  classes: number,
+): number {
+  const guess = predictedClasses(probabilities, classes)
+  return guess.filter((g, i) => g === labels[i]).length / guess.length
+}
+
+/** ROC AUC of class k against the rest, from row-major N x classes probabilities. */
+export function oneVsRestAuc(
+  probabilities: Numbers,
+  labels: Numbers,
+  classes: number,
+  k: number,
+): number {
+  return rocAuc(
+    Float32Array.from(
+      { length: labels.length },
+      (_, i) => probabilities[i * classes + k] as number,
+    ),
+    Array.from(labels, (y) => (y === k ? 1 : 0)),
+  )
+}

@@ -4,27 +4,33 @@
  * into (its files are the user's).
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { ConfigError } from '../errors.js'
-import { hasResumeState, RUN_FILES } from '../run/run-folder.js'
+import { ConfigError, DataError } from '../errors.js'
+import { hasResumeState, readJson, RUN_FILES } from '../run/run-folder.js'
 import type { TrainConfig } from './train.js'
 
+/**
+ * The recipe of a run, as config.json keeps it and a resumed run must match: its settings without
+ * the store (kept under data, compared resolved), the folder, and whether TensorBoard logs (that
+ * changes nothing the run computes). Of a data-parallel run, the group's size and batch-norm rule:
+ * a process's rank and address are not settings of the run.
+ */
+export function recipeOf(config: Partial<TrainConfig>): Record<string, unknown> {
+  const recipe: Record<string, unknown> = { ...config }
+  delete recipe.store
+  delete recipe.out
+  delete recipe.tensorboard
+  const d = config.distributed
+  if (d) recipe.distributed = { worldSize: d.worldSize, bnStats: d.bnStats }
+  // As JSON holds it: no undefined fields.
+  return JSON.parse(JSON.stringify(recipe)) as Record<string, unknown>
+}
+
 /** What a run's settings are compared on: the recipe, with the store as an absolute path. */
-function comparable(recipe: Record<string, unknown>, store: string): Record<string, string> {
-  const { distributed, ...rest } = recipe as { distributed?: Record<string, unknown> }
-  const settings: Record<string, unknown> = { ...rest, store: resolve(store) }
-  delete settings.out
-  // Logging to TensorBoard or not changes nothing the run computes.
-  delete settings.tensorboard
-  // Which rank and address a process has is not a setting of the run; the group's size is.
-  if (distributed)
-    settings.distributed = { worldSize: distributed.worldSize, bnStats: distributed.bnStats }
-  return Object.fromEntries(
-    Object.entries(settings)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, JSON.stringify(v)]),
-  )
+function comparable(config: Partial<TrainConfig>, store: string): Record<string, string> {
+  const settings = { ...recipeOf(config), store: resolve(store) }
+  return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, JSON.stringify(v)]))
 }
 
 /** The flag a recipe key comes from, for messages. */
@@ -38,7 +44,7 @@ function flagOf(key: string): string {
 }
 
 /** The first of <out>-2, <out>-3, ... that does not exist. */
-export function freeRunFolder(out: string): string {
+function freeRunFolder(out: string): string {
   for (let n = 2; ; n++) if (!existsSync(`${out}-${n}`)) return `${out}-${n}`
 }
 
@@ -57,10 +63,11 @@ export function runFolderMode(config: TrainConfig): 'new' | 'resume' {
         `Choose another --out, e.g. ${freeRunFolder(out)}.`,
     )
   }
-  let earlier: { recipe?: Record<string, unknown>; data?: { store?: string } }
+  let earlier: { recipe?: Partial<TrainConfig>; data?: { store?: string } }
   try {
-    earlier = JSON.parse(readFileSync(configPath, 'utf8'))
-  } catch {
+    earlier = readJson(configPath)
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error
     throw new ConfigError(`${configPath} is not valid JSON; this run folder cannot be resumed.`)
   }
   if (!earlier.recipe || typeof earlier.data?.store !== 'string') {
@@ -68,11 +75,9 @@ export function runFolderMode(config: TrainConfig): 'new' | 'resume' {
       `${configPath} has no training recipe (not written by "pcam train"); choose another --out, e.g. ${freeRunFolder(out)}.`,
     )
   }
+  // Through recipeOf too: runs written before it kept a rank's whole distributed config.
   const before = comparable(earlier.recipe, earlier.data.store)
-  const now = comparable(
-    JSON.parse(JSON.stringify({ ...config, store: undefined })) as Record<string, unknown>,
-    config.store,
-  )
+  const now = comparable(config, config.store)
   const differences = [...new Set([...Object.keys(before), ...Object.keys(now)])]
     .filter((key) => before[key] !== now[key])
     .map(

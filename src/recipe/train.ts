@@ -4,7 +4,7 @@
  * each with the one-cycle policy; checkpoints of the best and last state; exact resume.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import {
@@ -16,29 +16,32 @@ import {
 } from '../data/augment.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
-import { ConfigError, DataError } from '../errors.js'
+import { ConfigError, DataError, ValidationError } from '../errors.js'
 import {
+  ARCHITECTURES,
   createModel,
   type Architecture,
   type HeadKind,
   type ModelSpec,
   type PatchClassifier,
 } from '../models/registry.js'
-import { manualSeed, ProcessGroup } from '../torch/index.js'
+import { checkInteger, checkNumber, manualSeed, ProcessGroup } from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { DataParallel, type BnStats } from '../learn/data-parallel.js'
-import { runFolderMode } from './run-mode.js'
+import { recipeOf, runFolderMode } from './run-mode.js'
 import { PCAM_VERSION } from '../version.js'
-import { lrFind, saveLrFind, type LrFindResult } from '../learn/lr-find.js'
+import { lrFind, saveLrFind } from '../learn/lr-find.js'
 import { loadResumeState } from '../learn/checkpoint.js'
-import { Learner, type BatchInfo, type Callback } from '../learn/learner.js'
+import { Learner, LEARNER_DEFAULTS, type BatchInfo, type Callback } from '../learn/learner.js'
 import {
   hasResumeState,
+  readLrFind,
   writeRunConfig,
   type RunConfig,
   type EpochRecord,
   type FitPosition,
+  type LrFindResult,
 } from '../run/run-folder.js'
 import { DataParallelSync } from '../learn/callbacks/data-parallel.js'
 import { EarlyStopping } from '../learn/callbacks/early-stopping.js'
@@ -91,6 +94,7 @@ export interface TrainConfig {
 
 /** The settings a run gets when not given (`pcam train`'s defaults are these). */
 export const TRAIN_DEFAULTS = {
+  ...LEARNER_DEFAULTS,
   arch: 'small',
   head: 'concat',
   pretrained: null,
@@ -98,22 +102,54 @@ export const TRAIN_DEFAULTS = {
   batchSize: 64,
   freezeEpochs: 1,
   epochs: 4,
-  lr: 1e-3,
   seed: 42,
-  wd: 0.01,
   mixedPrecision: false,
   augment: AUGMENT_PRESETS.default ?? null,
   earlyStop: 0,
   labelSmoothing: 0,
   clipGrad: 0,
-  opt: 'adamw',
+  threshold: { kind: 'fixed', value: 0.5 },
 } as const satisfies Partial<TrainConfig>
 
-/** A full TrainConfig from a store, a run folder and whatever else differs from the defaults. */
-export function trainConfig(
-  settings: Pick<TrainConfig, 'store' | 'out'> & Partial<TrainConfig>,
-): TrainConfig {
-  return { ...TRAIN_DEFAULTS, ...settings }
+/**
+ * What trainConfig takes: a store and whatever differs from the defaults; `out` defaults to
+ * runs/<arch>, and `lr` may be the command line's text.
+ */
+export type TrainSettings = Pick<TrainConfig, 'store'> &
+  Partial<Omit<TrainConfig, 'lr'>> & { lr?: number | string }
+
+/**
+ * A full TrainConfig from the settings that differ from TRAIN_DEFAULTS, checked: a ValidationError
+ * names the `pcam train` option of a setting out of range.
+ */
+export function trainConfig(settings: TrainSettings): TrainConfig {
+  if (typeof settings.store !== 'string' || settings.store === '')
+    throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
+  const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined))
+  const c = { ...TRAIN_DEFAULTS, ...given } as Omit<TrainConfig, 'out'> & { out?: string }
+  if (!(ARCHITECTURES as readonly string[]).includes(c.arch))
+    throw new ValidationError(
+      `Unknown --arch "${c.arch}"; choose one of ${ARCHITECTURES.join(', ')}`,
+    )
+  if (c.head !== 'concat' && c.head !== 'linear')
+    throw new ValidationError(`Expected concat or linear for --head but received "${c.head}"`)
+  if (c.opt !== 'adamw' && c.opt !== 'sgd')
+    throw new ValidationError(`Expected adamw or sgd for --opt but received "${String(c.opt)}"`)
+  const lr = c.lr === 'auto' || typeof c.lr === 'number' ? c.lr : Number(c.lr)
+  if (lr !== 'auto' && !(Number.isFinite(lr) && lr > 0))
+    throw new ValidationError(
+      `--lr takes a positive number or auto (the LR finder's suggestion); got "${String(c.lr)}"`,
+    )
+  if (c.size !== null) checkInteger(c.size, '--size', 8)
+  checkInteger(c.batchSize, '--batch-size', 2)
+  checkInteger(c.freezeEpochs, '--freeze-epochs', 0)
+  checkInteger(c.epochs, '--epochs', 1)
+  checkInteger(c.seed, '--seed', 0)
+  checkNumber(c.wd, '--wd', 0)
+  checkInteger(c.earlyStop, '--early-stop', 0)
+  checkNumber(c.labelSmoothing, '--label-smoothing', 0, 1)
+  checkNumber(c.clipGrad, '--clip-grad', 0)
+  return { ...c, lr, out: c.out ?? join('runs', c.arch) }
 }
 
 export interface DistributedConfig {
@@ -282,17 +318,29 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
   }
 }
 
-/** Runs the LR finder for a config (head only when the backbone is pretrained and frozen first). */
-export async function findLearningRate(config: TrainConfig): Promise<LrFindResult> {
-  const setup = setUp(config, false)
-  const learn = new Learner(setup.model, setup.trainLoader, setup.validLoader, {
+/** The Learner of a config: its optimizer, loss and training mechanics, for the sweep and the fit alike. */
+function learnerFor(config: TrainConfig, setup: Setup, dp?: DataParallel): Learner {
+  return new Learner(setup.model, setup.trainLoader, setup.validLoader, {
     wd: config.wd,
     wdSkipNorm: config.wdSkipNorm,
-    callbacks: mechanics(config),
+    labelSmoothing: config.labelSmoothing,
+    opt: config.opt,
+    callbacks: mechanics(config, dp),
   })
+}
+
+/** The LR finder as the run starts: head only when a pretrained backbone is frozen first. */
+function sweep(learn: Learner, config: TrainConfig, dp?: DataParallel): Promise<LrFindResult> {
+  if (config.pretrained !== null && config.freezeEpochs > 0) learn.freeze()
+  return lrFind(learn, { dataParallel: dp })
+}
+
+/** Runs the LR finder for a config, on the Learner train would use. */
+export async function findLearningRate(config: TrainConfig): Promise<LrFindResult> {
+  const setup = setUp(config, false)
+  const learn = learnerFor(config, setup)
   try {
-    if (config.pretrained && config.freezeEpochs > 0) learn.freeze()
-    return await lrFind(learn)
+    return await sweep(learn, config)
   } finally {
     learn.dispose()
     setup.close()
@@ -346,16 +394,11 @@ function mechanics(config: TrainConfig, dp?: DataParallel): Callback[] {
 async function trainWith(
   config: TrainConfig,
   hooks: TrainHooks,
-  { store, model, trainLoader, validLoader, size, normalization }: Setup,
+  setup: Setup,
   { dp, writer, resuming }: { dp: DataParallel | undefined; writer: boolean; resuming: boolean },
 ): Promise<TrainResult> {
-  const learn = new Learner(model, trainLoader, validLoader, {
-    wd: config.wd,
-    wdSkipNorm: config.wdSkipNorm,
-    labelSmoothing: config.labelSmoothing,
-    opt: config.opt,
-    callbacks: mechanics(config, dp),
-  })
+  const { store, model, size, normalization } = setup
+  const learn = learnerFor(config, setup, dp)
   const runConfig: RunConfig = {
     pcamVersion: PCAM_VERSION,
     model: model.spec,
@@ -364,8 +407,7 @@ async function trainWith(
     ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
     inputSize: size,
     normalization,
-    // Whether TensorBoard logs is not part of the recipe (a resumed run may change it).
-    recipe: { ...config, store: undefined, out: undefined, tensorboard: undefined },
+    recipe: recipeOf(config),
     data: {
       store: config.store,
       source: store.meta.source,
@@ -373,28 +415,24 @@ async function trainWith(
     },
   }
   try {
+    // The restored history carries the best epoch and early stopping's count on.
     let position: FitPosition | null = null
-    let bestAuc = -Infinity
     if (resuming) {
-      const state = loadResumeState(config.out, learn)
-      position = state.position
-      bestAuc = state.bestAuc
+      position = loadResumeState(config.out, learn).position
       hooks.onResume?.()
     } else if (writer) {
       await writeRunConfig(config.out, runConfig)
     }
-    const freezing = config.pretrained !== null && config.freezeEpochs > 0
     let lr: number
-    const earlierFind = join(config.out, 'lr-find.json')
-    if (config.lr === 'auto' && resuming && existsSync(earlierFind)) {
-      // A resumed run keeps the rate it started with (a new sweep would also move the RNG).
-      lr = (JSON.parse(readFileSync(earlierFind, 'utf8')) as LrFindResult).suggestion
+    // A resumed run keeps the rate it started with (a new sweep would also move the RNG).
+    const earlierFind = config.lr === 'auto' && resuming ? readLrFind(config.out) : null
+    if (earlierFind) {
+      lr = earlierFind.suggestion
     } else if (config.lr === 'auto') {
-      if (freezing) learn.freeze()
-      const found = await lrFind(learn, { dataParallel: dp })
+      const found = await sweep(learn, config, dp)
       if (writer) {
         await saveLrFind(config.out, found)
-        await plotLrFind(config.out)
+        await plotLrFind(config.out, found)
       }
       lr = found.suggestion
       hooks.onLrFound?.(lr)
@@ -406,11 +444,13 @@ async function trainWith(
       new ReportProgress(hooks),
       new StopOnRequest(() => Boolean(hooks.signal?.aborted || hooks.stopRequested?.()), dp),
     )
-    if (config.earlyStop) learn.callbacks.push(new EarlyStopping(config.earlyStop, 'auc', bestAuc))
+    if (config.earlyStop) learn.callbacks.push(new EarlyStopping(config.earlyStop, 'auc'))
     // Every rank computes the same figures; rank 0 alone writes them.
     if (writer) {
-      const best = new SaveBest(config.out, { threshold: config.threshold, best: bestAuc })
-      learn.callbacks.push(best, new RunCheckpoint(config.out, () => best.best))
+      learn.callbacks.push(
+        new SaveBest(config.out, { threshold: config.threshold }),
+        new RunCheckpoint(config.out),
+      )
       await learn.recorder.logTo(config.out)
       if (config.tensorboard !== false) {
         const topLosses = fitTopLosses({ config: runConfig, threshold: config.threshold })
@@ -425,8 +465,8 @@ async function trainWith(
       ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
       : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
     const completed = await runStages(learn, stages, position)
-    const best = Math.max(bestAuc, ...learn.history.map((r) => r.auc))
-    return { out: config.out, completed, history: [...learn.history], bestAuc: best, lr }
+    const bestAuc = Math.max(...learn.history.map((r) => r.auc))
+    return { out: config.out, completed, history: [...learn.history], bestAuc, lr }
   } finally {
     learn.dispose()
   }

@@ -23,6 +23,11 @@ export const RUN_FILES = {
   /** The latest weights and the optimizer's state, for resuming. */
   last: 'last.safetensors',
   optimizer: 'optimizer.safetensors',
+  /** The best weights under torchvision's names, for architectures that have that form. */
+  torchvision: 'torchvision.safetensors',
+  /** The LR finder's curve and suggestions. */
+  lrFind: 'lr-find.json',
+  onnx: 'model.onnx',
 } as const
 
 /** One line of metrics.jsonl: an epoch's training and validation figures. */
@@ -88,8 +93,18 @@ export interface ResumeState {
   /** Optimizer step counts per parameter (Adam's bias correction). */
   steps: Record<string, number>
   rngState: string
+  /** The epochs so far: the best epoch and early stopping's count are derived from it. */
   history: EpochRecord[]
-  bestAuc: number
+}
+
+/** lr-find.json: the LR finder's curve and suggestions (`pcam lr-find`, `pcam train --lr auto`). */
+export interface LrFindResult {
+  lrs: number[]
+  losses: number[]
+  /** The rate where the smoothed loss falls fastest (steepest descent). */
+  suggestion: number
+  /** One tenth of the rate at the lowest loss, fastai's older rule. */
+  minimumTenth: number
 }
 
 /** Writes a file under a temporary name, then renames it into place. */
@@ -106,7 +121,8 @@ export async function writeJson(path: string, value: unknown): Promise<void> {
   await atomicWrite(path, (tmp) => writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`))
 }
 
-function readJson<T>(path: string): T {
+/** A JSON file; a DataError that names it when it is not valid JSON (a missing one throws ENOENT). */
+export function readJson<T>(path: string): T {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T
   } catch (error) {
@@ -185,6 +201,12 @@ export function readResumeState(dir: string): ResumeState {
 /** state.json is written last: it commits an epoch (or the batch a fit stopped at). */
 export async function writeResumeState(dir: string, state: ResumeState): Promise<void> {
   await writeJson(join(dir, RUN_FILES.state), state)
+}
+
+/** The folder's lr-find.json, null when it has none. */
+export function readLrFind(dir: string): LrFindResult | null {
+  const path = join(dir, RUN_FILES.lrFind)
+  return existsSync(path) ? readJson<LrFindResult>(path) : null
 }
 
 /**

@@ -2,17 +2,13 @@
  * A run's metrics.jsonl without its timings, for comparing two runs of the same recipe.
  * @module
  */
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readHistory } from '../../src/run/run-folder.js'
 
 export function untimedRecords(run: string): Record<string, unknown>[] {
-  return readFileSync(join(run, 'metrics.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const record = JSON.parse(line) as Record<string, unknown>
-      delete record.seconds
-      delete record.imagesPerSec
-      return record
-    })
+  return readHistory(run).map((record) => {
+    const untimed: Record<string, unknown> = { ...record }
+    delete untimed.seconds
+    delete untimed.imagesPerSec
+    return untimed
+  })
 }

@@ -7,27 +7,45 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodePng } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
-import type { TrainConfig } from '../../src/recipe/train.js'
+import { trainConfig, type TrainConfig } from '../../src/recipe/train.js'
 
-/** Writes class folders under <root>/src and the store at <root>/store; returns the store path. */
+/** Where each class of a k-class store has its bright square (row, column of its corner). */
+const SQUARES: [number, number][] = [
+  [2, 2],
+  [2, 10],
+  [10, 6],
+]
+
+/**
+ * Writes class folders under <root>/src and the store at <root>/store; returns the store path.
+ * Two classes: 0 and 1, class 1 with the centre square. Three: class0..class2, each with a square
+ * of its own.
+ */
 export async function makeSyntheticStore(
   root: string,
-  counts: { train: number; valid: number } = { train: 96, valid: 32 },
+  {
+    train = 96,
+    valid = 32,
+    classes = 2,
+    seed: firstSeed = 1,
+  }: { train?: number; valid?: number; classes?: 2 | 3; seed?: number } = {},
 ): Promise<string> {
-  let seed = 1
+  let seed = firstSeed
   const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
   for (const split of ['train', 'valid'] as const) {
-    for (let i = 0; i < counts[split]; i++) {
-      const label = i % 2
+    for (let i = 0; i < (split === 'train' ? train : valid); i++) {
+      const label = i % classes
       const pixels = new Uint8Array(16 * 16 * 3).map(() => 60 + random() * 80)
-      if (label)
-        for (let y = 6; y < 10; y++)
-          for (let x = 6; x < 10; x++) pixels.fill(230, (y * 16 + x) * 3, (y * 16 + x) * 3 + 3)
-      mkdirSync(join(root, 'src', split, String(label)), { recursive: true })
-      writeFileSync(
-        join(root, 'src', split, String(label), `p${i}.png`),
-        await encodePng(pixels, 16, 16),
-      )
+      const square: [number, number] | undefined =
+        classes === 2 ? (label ? [6, 6] : undefined) : SQUARES[label]
+      if (square) {
+        const [y0, x0] = square
+        for (let y = y0; y < y0 + 4; y++)
+          for (let x = x0; x < x0 + 4; x++) pixels.fill(230, (y * 16 + x) * 3, (y * 16 + x) * 3 + 3)
+      }
+      const name = classes === 2 ? String(label) : `class${label}`
+      mkdirSync(join(root, 'src', split, name), { recursive: true })
+      writeFileSync(join(root, 'src', split, name, `p${i}.png`), await encodePng(pixels, 16, 16))
     }
   }
   const store = join(root, 'store')
@@ -36,20 +54,16 @@ export async function makeSyntheticStore(
 }
 
 /** A small CNN, 3 epochs, on a synthetic store: a few seconds on two cores. */
-export const syntheticTrainConfig = (store: string, out: string): TrainConfig => ({
-  store,
-  out,
-  arch: 'small',
-  head: 'linear',
-  pretrained: null,
-  size: null,
-  batchSize: 16,
-  freezeEpochs: 0,
-  epochs: 3,
-  lr: 3e-3,
-  seed: 7,
-  wd: 0.01,
-  mixedPrecision: false,
-  augment: { dihedral: true, brightness: 0.1 },
-  threshold: { kind: 'youden' },
-})
+export const syntheticTrainConfig = (store: string, out: string): TrainConfig =>
+  trainConfig({
+    store,
+    out,
+    head: 'linear',
+    batchSize: 16,
+    freezeEpochs: 0,
+    epochs: 3,
+    lr: 3e-3,
+    seed: 7,
+    augment: { dihedral: true, brightness: 0.1 },
+    threshold: { kind: 'youden' },
+  })

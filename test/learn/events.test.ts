@@ -2,14 +2,10 @@
 // a callback that records every call; the cancel exceptions (batch, epoch, fit); and a store of
 // three classes trained with softmax cross-entropy and reported with per-class and macro AUC.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { encodePng } from '../../src/data/decode.js'
-import { PatchLoader } from '../../src/data/loader.js'
-import { prepareStore } from '../../src/data/prepare.js'
-import { PatchStore } from '../../src/data/store.js'
 import { rocAuc } from '../../src/metrics/metrics.js'
 import {
   CancelBatch,
@@ -19,58 +15,11 @@ import {
   Learner,
   type Callback,
 } from '../../src/learn/learner.js'
-import { createModel } from '../../src/models/registry.js'
-import { manualSeed } from '../../src/torch/index.js'
-import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { learnerOn } from '../helpers/learner.js'
+import { realStore, skipWithoutData } from '../helpers/shared-data.js'
+import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-events-'))
-
-/** A store of the first `count` real patches of each class of PCam's valid folder. */
-async function realStore(count: number): Promise<string> {
-  for (const split of ['train', 'valid'])
-    for (const label of ['0', '1']) {
-      const dir = join(root, 'real', split, label)
-      mkdirSync(dir, { recursive: true })
-      const files = readdirSync(join(PCAM_JPEG, 'valid', label)).sort()
-      const offset = split === 'train' ? 0 : count
-      for (const f of files.slice(offset, offset + count))
-        symlinkSync(join(PCAM_JPEG, 'valid', label, f), join(dir, f))
-    }
-  await prepareStore({ sources: [join(root, 'real')], out: join(root, 'real-store'), split: null })
-  return join(root, 'real-store')
-}
-
-function learnerOn(storeDir: string, numClasses: number, callbacks: Callback[]) {
-  manualSeed(1)
-  const store = PatchStore.open(storeDir)
-  const options = {
-    batchSize: 16,
-    seed: 1,
-    normalization: { mean: store.meta.mean, std: store.meta.std },
-  }
-  const train = new PatchLoader(store, store.indicesOf('train'), {
-    ...options,
-    shuffle: true,
-    dropLast: true,
-  })
-  const valid = new PatchLoader(store, store.indicesOf('valid'), {
-    ...options,
-    shuffle: false,
-    dropLast: false,
-  })
-  const model = createModel({ arch: 'small', numClasses, head: 'linear' }).toChannelsLast()
-  const learn = new Learner(model, train, valid, { callbacks })
-  return {
-    learn,
-    dispose() {
-      learn.dispose()
-      model.dispose()
-      train.dispose()
-      valid.dispose()
-      store.dispose()
-    },
-  }
-}
 
 /** A callback that records each event it sees (and whether the learner was training). */
 function recording(): Callback & { calls: string[] } {
@@ -86,12 +35,12 @@ function recording(): Callback & { calls: string[] } {
 describe('Learner events', { skip: skipWithoutData }, () => {
   let store: string
   before(async () => {
-    store = await realStore(40)
+    store = await realStore(root, 40)
   })
 
   it('calls all sixteen events in fastai order: every batch of training and validation', async () => {
     const recorder = recording()
-    const { learn, dispose } = learnerOn(store, 1, [recorder])
+    const { learn, dispose } = learnerOn(store, { callbacks: [recorder] })
     try {
       assert.equal(await learn.fit(2), true)
       const trainBatches = learn.train.length
@@ -142,7 +91,7 @@ describe('Learner events', { skip: skipWithoutData }, () => {
         if (learn.training && learn.epoch === 1 && learn.iter === 2) throw new CancelFit()
       },
     }
-    const { learn, dispose } = learnerOn(store, 1, [recorder, canceller])
+    const { learn, dispose } = learnerOn(store, { callbacks: [recorder, canceller] })
     try {
       assert.equal(await learn.fit(3), false)
       const count = (event: string) => recorder.calls.filter((c) => c === event).length
@@ -173,33 +122,16 @@ describe('Learner with three classes', () => {
   let store: string
   before(async () => {
     // Class c has a bright square in its own corner: learnable in a few epochs.
-    let seed = 3
-    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
-    for (const split of ['train', 'valid'])
-      for (let i = 0; i < (split === 'train' ? 144 : 48); i++) {
-        const label = i % 3
-        const pixels = new Uint8Array(16 * 16 * 3).map(() => 60 + random() * 80)
-        const [y0, x0] = [
-          [2, 2],
-          [2, 10],
-          [10, 6],
-        ][label] as [number, number]
-        for (let y = y0; y < y0 + 4; y++)
-          for (let x = x0; x < x0 + 4; x++) pixels.fill(230, (y * 16 + x) * 3, (y * 16 + x) * 3 + 3)
-        const dir = join(root, 'three', split, `class${label}`)
-        mkdirSync(dir, { recursive: true })
-        writeFileSync(join(dir, `p${i}.png`), await encodePng(pixels, 16, 16))
-      }
-    await prepareStore({
-      sources: [join(root, 'three')],
-      out: join(root, 'three-store'),
-      split: null,
+    store = await makeSyntheticStore(join(root, 'three'), {
+      train: 144,
+      valid: 48,
+      classes: 3,
+      seed: 3,
     })
-    store = join(root, 'three-store')
   })
 
   it('trains with softmax cross-entropy and reports per-class and macro one-vs-rest AUC', async () => {
-    const { learn, dispose } = learnerOn(store, 3, [])
+    const { learn, dispose } = learnerOn(store, { numClasses: 3 })
     try {
       await learn.fitOneCycle(4, 3e-3)
       const record = learn.history.at(-1)!

@@ -6,24 +6,20 @@
 // size, and a stopped fit resumed into a second file that carries the steps on.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { decodePatch } from '../../src/data/decode.js'
-import { PatchLoader } from '../../src/data/loader.js'
-import { prepareStore } from '../../src/data/prepare.js'
-import { PatchStore } from '../../src/data/store.js'
 import { fitTopLosses } from '../../src/eval/top-losses.js'
-import type { EpochRecord, RunConfig } from '../../src/run/run-folder.js'
+import { readHistory } from '../../src/run/run-folder.js'
 import { TensorBoardLogger } from '../../src/learn/callbacks/tensorboard.js'
-import { CancelFit, Learner, type Callback } from '../../src/learn/learner.js'
+import { CancelFit, type Callback, type Learner } from '../../src/learn/learner.js'
 import { crc32c, maskCrc } from '../../src/learn/tensorboard/crc32c.js'
 import { FILE_VERSION } from '../../src/learn/tensorboard/event-file.js'
-import { createModel } from '../../src/models/registry.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
-import { manualSeed } from '../../src/torch/index.js'
-import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { learnerOn } from '../helpers/learner.js'
+import { realStore, skipWithoutData } from '../helpers/shared-data.js'
 
 const FIXTURES = join(PACKAGE_ROOT, 'test', 'learn', 'tensorboard')
 const PYTHON = process.env.PCAM_PYTHON || '/usr/bin/python3'
@@ -103,21 +99,6 @@ describe('CRC-32C and its TFRecord mask', () => {
 
 const root = mkdtempSync(join(tmpdir(), 'pcam-tensorboard-'))
 
-/** A store of the first `count` real patches of each class of PCam's valid folder. */
-async function realStore(count: number): Promise<string> {
-  for (const split of ['train', 'valid'])
-    for (const label of ['0', '1']) {
-      const dir = join(root, 'real', split, label)
-      mkdirSync(dir, { recursive: true })
-      const files = readdirSync(join(PCAM_JPEG, 'valid', label)).sort()
-      const offset = split === 'train' ? 0 : count
-      for (const f of files.slice(offset, offset + count))
-        symlinkSync(join(PCAM_JPEG, 'valid', label, f), join(dir, f))
-    }
-  await prepareStore({ sources: [join(root, 'real')], out: join(root, 'store'), split: null })
-  return join(root, 'store')
-}
-
 /** Records the loss and the head's learning rate of every optimizer step. */
 function stepRecorder(): Callback & { steps: { loss: number; lr: number }[] } {
   const steps: { loss: number; lr: number }[] = []
@@ -130,48 +111,10 @@ function stepRecorder(): Callback & { steps: { loss: number; lr: number }[] } {
   }
 }
 
-function learnerOn(storeDir: string, callbacks: Callback[]) {
-  manualSeed(1)
-  const store = PatchStore.open(storeDir)
-  const normalization = { mean: store.meta.mean, std: store.meta.std }
-  const options = { batchSize: 16, seed: 1, normalization }
-  const train = new PatchLoader(store, store.indicesOf('train'), {
-    ...options,
-    shuffle: true,
-    dropLast: true,
-  })
-  const valid = new PatchLoader(store, store.indicesOf('valid'), {
-    ...options,
-    shuffle: false,
-    dropLast: false,
-  })
-  const spec = { arch: 'small' as const, numClasses: 1, head: 'linear' as const }
-  const model = createModel(spec).toChannelsLast()
-  const learn = new Learner(model, train, valid, { callbacks })
-  const config: RunConfig = {
-    model: spec,
-    classes: store.meta.classes,
-    inputSize: store.meta.height,
-    normalization,
-    recipe: {},
-  }
-  return {
-    learn,
-    config,
-    dispose() {
-      learn.dispose()
-      model.dispose()
-      train.dispose()
-      valid.dispose()
-      store.dispose()
-    },
-  }
-}
-
 describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderMissing() }, () => {
   let store: string
   before(async () => {
-    store = await realStore(40)
+    store = await realStore(root, 40)
   })
   after(() => rmSync(root, { recursive: true, force: true }))
 
@@ -179,7 +122,7 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
     const out = join(root, 'run')
     const dir = join(out, 'tensorboard')
     const steps = stepRecorder()
-    const { learn, config, dispose } = learnerOn(store, [steps])
+    const { learn, config, dispose } = learnerOn(store, { callbacks: [steps] })
     const logger = new TensorBoardLogger(dir, {
       pictures: { 'valid/top_losses': fitTopLosses({ config }) },
     })
@@ -228,10 +171,7 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
     // The one-cycle schedule really moved the rate (warm-up, then down again).
     assert.ok(Math.max(...rates.map(([, v]) => v)) > 5 * (rates[0] as [number, number])[1])
 
-    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line) as EpochRecord)
+    const metrics = readHistory(out)
     assert.equal(metrics.length, 3)
     const epochTags = ['valid/loss', 'valid/accuracy', 'valid/errorRate', 'valid/auc']
     const fields = ['validLoss', 'accuracy', 'errorRate', 'auc'] as const
@@ -290,7 +230,7 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
         if (learn.training && ++stepsDone === stopAt) throw new CancelFit()
       },
     }
-    const { learn, config, dispose } = learnerOn(store, [stop])
+    const { learn, config, dispose } = learnerOn(store, { callbacks: [stop] })
     let first: TensorBoardLogger
     let second: TensorBoardLogger
     try {

@@ -14,7 +14,9 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { train, type TrainConfig } from '../../src/recipe/train.js'
+import { recipeOf } from '../../src/recipe/run-mode.js'
+import { train, trainConfig, type TrainConfig } from '../../src/recipe/train.js'
+import { readHistory } from '../../src/run/run-folder.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
 import { untimedRecords } from '../helpers/run-records.js'
@@ -46,10 +48,7 @@ describe('train', () => {
     ]) {
       assert.ok(existsSync(join(out, file)), file)
     }
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
+    const lines = readHistory(out)
     assert.equal(lines.length, 3)
     assert.ok(lines.every((l) => typeof l.auc === 'number' && typeof l.trainLoss === 'number'))
     const runConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
@@ -100,10 +99,7 @@ describe('train', () => {
     assert.equal(first.length, 1)
     writeFileSync(metrics, `${first[0]}\n${first[0]!.replace('"epoch":0', '"epoch":1')}\n`)
     assert.ok((await train(config(out))).completed)
-    const epochs = readFileSync(metrics, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).epoch)
+    const epochs = readHistory(out).map((r) => r.epoch)
     assert.deepEqual(epochs, [0, 1, 2])
   })
 })
@@ -191,6 +187,47 @@ describe('lr finder', () => {
     assert.ok(result.suggestion >= 1e-7 && result.suggestion <= 10)
     assert.ok(result.minimumTenth > 0)
   })
+
+  it("sweeps with the run's optimizer and loss: the curve train --lr auto draws", async () => {
+    const { findLearningRate } = await import('../../src/recipe/train.js')
+    const sgd = { ...config(join(root, 'lr-sgd')), opt: 'sgd' as const, labelSmoothing: 0.1 }
+    await train({ ...sgd, lr: 'auto', epochs: 1 })
+    const found = await findLearningRate(sgd)
+    const during = JSON.parse(readFileSync(join(root, 'lr-sgd', 'lr-find.json'), 'utf8'))
+    assert.deepEqual(found.losses, during.losses)
+    assert.equal(found.suggestion, during.suggestion)
+  })
+})
+
+describe('trainConfig', () => {
+  it('checks what the library is given as the CLI would, naming the flags', () => {
+    const settings = { store, out: join(root, 'unused') }
+    assert.throws(
+      () => trainConfig({ ...settings, arch: 'vgg' as 'small' }),
+      /Unknown --arch "vgg"/,
+    )
+    assert.throws(() => trainConfig({ ...settings, lr: -1 }), /--lr takes a positive number/)
+    assert.throws(
+      () => trainConfig({ ...settings, opt: 'adam' as 'sgd' }),
+      /adamw or sgd for --opt/,
+    )
+    assert.throws(() => trainConfig({ ...settings, batchSize: 1 }), /--batch-size/)
+    assert.equal(trainConfig({ store }).out, join('runs', 'small'))
+  })
+
+  it("the recipe in config.json holds a data-parallel group's size, not a rank's address", () => {
+    const distributed = {
+      rank: 1,
+      worldSize: 2,
+      masterAddr: '10.0.0.1',
+      masterPort: 2950,
+      timeoutMs: 1000,
+      bnStats: 'mean' as const,
+    }
+    const recipe = recipeOf({ ...config(join(root, 'unused')), distributed, tensorboard: false })
+    assert.deepEqual(recipe.distributed, { worldSize: 2, bnStats: 'mean' })
+    for (const key of ['store', 'out', 'tensorboard']) assert.equal(key in recipe, false, key)
+  })
 })
 
 describe('train options', () => {
@@ -220,11 +257,7 @@ describe('eval of a trained run', () => {
   it('reproduces the best valid AUC of training, and runs with 8-way TTA', async () => {
     const { evaluate } = await import('../../src/eval/evaluate.js')
     const out = join(root, 'run-a')
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-    const best = Math.max(...lines.map((l) => l.auc as number))
+    const best = Math.max(...readHistory(out).map((l) => l.auc))
     const { evaluation: plain } = await evaluate({
       run: out,
       store,

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
 import { encodePng } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
-import { train } from '../../src/recipe/train.js'
+import { train, trainConfig } from '../../src/recipe/train.js'
 import { createModel } from '../../src/models/registry.js'
 import * as t from '../../src/torch/index.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
@@ -37,22 +37,18 @@ describe('export to torchvision', () => {
     }
     await prepareStore({ sources: [join(root, 'src')], out: join(root, 'store'), split: null })
     const out = join(root, 'run')
-    await train({
-      store: join(root, 'store'),
-      out,
-      arch: 'resnet18',
-      head: 'linear',
-      pretrained: null,
-      size: null,
-      batchSize: 16,
-      freezeEpochs: 0,
-      epochs: 1,
-      lr: 1e-3,
-      seed: 1,
-      wd: 0.01,
-      mixedPrecision: false,
-      augment: null,
-    })
+    await train(
+      trainConfig({
+        store: join(root, 'store'),
+        out,
+        arch: 'resnet18',
+        head: 'linear',
+        batchSize: 16,
+        epochs: 1,
+        seed: 1,
+        augment: null,
+      }),
+    )
     assert.ok(existsSync(join(out, 'torchvision.safetensors')))
     const model = createModel({ arch: 'resnet18', numClasses: 1, head: 'linear' })
     model.loadStateDict(readSafetensors(join(out, 'model.safetensors')).tensors)

@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, FileChooser, Page } from 'playwright-core'
 import { prepareStore } from '../../src/data/prepare.js'
-import { train } from '../../src/recipe/train.js'
+import { train, trainConfig } from '../../src/recipe/train.js'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
@@ -48,22 +48,18 @@ describe('web page', { skip: skipWithoutData }, () => {
     const store = join(root, 'store')
     await prepareStore({ sources: [join(root, 'src')], out: store, split: null })
     const run = join(root, 'run')
-    await train({
-      store,
-      out: run,
-      arch: 'small',
-      head: 'linear',
-      pretrained: null,
-      size: null,
-      batchSize: 32,
-      freezeEpochs: 0,
-      epochs: 1,
-      lr: 3e-3,
-      seed: 1,
-      wd: 0.01,
-      mixedPrecision: false,
-      augment: null,
-    })
+    await train(
+      trainConfig({
+        store,
+        out: run,
+        head: 'linear',
+        batchSize: 32,
+        epochs: 1,
+        lr: 3e-3,
+        seed: 1,
+        augment: null,
+      }),
+    )
     for (const label of ['0', '1']) {
       const dir = join(PCAM_JPEG, 'valid', label)
       uploads.push(

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { plotLrFind } from '../../eval/lr-find-plot.js'
 import { saveLrFind } from '../../learn/lr-find.js'
 import { findLearningRate } from '../../recipe/train.js'
-import { optionDefaults, type Command } from '../command.js'
+import type { Command } from '../command.js'
 import { TRAIN_OPTIONS, trainConfigFrom } from './train.js'
 
 // The options that change what the sweep sees: data, model, weights, batches, regularisation.
@@ -48,10 +48,13 @@ export const lrFindCommand: Command = {
   options: LR_FIND_OPTIONS,
   async run(values) {
     // What lr-find has no use for (epochs, rates, stopping rules) keeps train's defaults.
-    const config = await trainConfigFrom({ ...optionDefaults(TRAIN_OPTIONS), ...values })
+    const config = await trainConfigFrom(values)
     const result = await findLearningRate(config)
     mkdirSync(config.out, { recursive: true })
-    const files = [...(await saveLrFind(config.out, result)), ...(await plotLrFind(config.out))]
+    const files = [
+      ...(await saveLrFind(config.out, result)),
+      ...(await plotLrFind(config.out, result)),
+    ]
     if (values.json === true) {
       console.log(
         JSON.stringify({ suggestion: result.suggestion, minimumTenth: result.minimumTenth }),

@@ -3,17 +3,21 @@
  * bar, an epoch table, and Ctrl-C that checkpoints and exits (resume with the same --out).
  * @module
  */
-import { join } from 'node:path'
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
 import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
-import { parseThresholdRule } from '../../metrics/metrics.js'
+import { formatThresholdRule, parseThresholdRule } from '../../metrics/metrics.js'
 import type { EpochRecord } from '../../run/run-folder.js'
-import { TRAIN_DEFAULTS, type DistributedConfig, type TrainConfig } from '../../recipe/train.js'
+import {
+  TRAIN_DEFAULTS,
+  trainConfig,
+  type DistributedConfig,
+  type TrainConfig,
+} from '../../recipe/train.js'
 import { startTraining } from '../../recipe/run-training.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
-import { checkInteger, checkNumber } from '../../torch/index.js'
+import { checkInteger } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
 
@@ -73,17 +77,17 @@ export const TRAIN_OPTIONS: Command['options'] = {
   },
   'early-stop': {
     type: 'number',
-    default: 0,
+    default: TRAIN_DEFAULTS.earlyStop,
     description: 'Stop after this many epochs without a better valid AUC (0: never)',
   },
   'label-smoothing': {
     type: 'number',
-    default: 0,
+    default: TRAIN_DEFAULTS.labelSmoothing,
     description: 'Label smoothing ε (targets ε/2, 1 - ε/2)',
   },
   'clip-grad': {
     type: 'number',
-    default: 0,
+    default: TRAIN_DEFAULTS.clipGrad,
     description: 'Clip the gradient norm to this (0: none)',
   },
   opt: {
@@ -93,13 +97,15 @@ export const TRAIN_OPTIONS: Command['options'] = {
   },
   threshold: {
     type: 'string',
-    default: '0.5',
+    default: formatThresholdRule(TRAIN_DEFAULTS.threshold),
     description:
       'Decision threshold the run carries, chosen on the valid split at the best epoch: a number, youden, or sensitivity:0.95',
   },
   augment: {
     type: 'string',
-    default: 'default',
+    default: Object.keys(AUGMENT_PRESETS).find(
+      (k) => AUGMENT_PRESETS[k] === TRAIN_DEFAULTS.augment,
+    ),
     description:
       'default (symmetries, shifts, colour and stain jitter), light (symmetries, shifts) or none',
   },
@@ -116,56 +122,42 @@ function augmentPreset(value: unknown): AugmentOptions | null {
   return AUGMENT_PRESETS[name] as AugmentOptions | null
 }
 
-function checkOpt(value: unknown): 'adamw' | 'sgd' {
-  if (value === 'adamw' || value === 'sgd') return value
-  throw new ValidationError(`Expected adamw or sgd for --opt but received "${String(value)}"`)
-}
+const text = (value: unknown) => (value === undefined ? undefined : String(value))
+const number = (value: unknown) => (value === undefined ? undefined : Number(value))
 
-/** Checks train's options and builds the recipe's config. */
+/** train's options as the recipe's settings; trainConfig checks them and fills in the rest. */
 export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig> {
-  let download: ReturnType<typeof createProgress> | undefined
-  if (typeof values.data !== 'string')
-    throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
-  const arch = values.arch as Architecture
-  if (!(ARCHITECTURES as readonly string[]).includes(arch)) {
-    throw new ValidationError(`Unknown --arch "${arch}"; choose one of ${ARCHITECTURES.join(', ')}`)
-  }
-  const head = values.head as HeadKind
-  if (head !== 'concat' && head !== 'linear')
-    throw new ValidationError(`Expected concat or linear for --head but received "${head}"`)
-  const lr = values.lr === 'auto' ? 'auto' : Number(values.lr)
-  if (lr !== 'auto' && !(Number.isFinite(lr) && lr > 0))
-    throw new ValidationError(
-      `--lr takes a positive number or auto (the LR finder's suggestion); got "${String(values.lr)}"`,
-    )
-  const out = (values.out as string | undefined) ?? join('runs', arch)
-  return {
-    store: values.data,
-    out,
-    arch,
-    head,
-    pretrained: await resolvePretrained(values.pretrained as string | undefined, arch, {
-      onProgress: ({ done, total }) => {
-        download ??= createProgress('ImageNet weights (bytes)', total ?? 0)
-        download.update(done, total)
-      },
-    }),
-    size: values.size === undefined ? null : checkInteger(values.size, '--size', 8),
-    batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
-    freezeEpochs: checkInteger(values['freeze-epochs'], '--freeze-epochs', 0),
-    epochs: checkInteger(values.epochs, '--epochs', 1),
-    lr,
-    seed: checkInteger(values.seed, '--seed', 0),
-    wd: checkNumber(values.wd, '--wd', 0),
+  const config = trainConfig({
+    store: values.data as string,
+    out: text(values.out),
+    arch: text(values.arch) as Architecture | undefined,
+    head: text(values.head) as HeadKind | undefined,
+    size: number(values.size),
+    batchSize: number(values['batch-size']),
+    freezeEpochs: number(values['freeze-epochs']),
+    epochs: number(values.epochs),
+    lr: text(values.lr),
+    seed: number(values.seed),
+    wd: number(values.wd),
     wdSkipNorm: values['wd-skip-norm'] === true,
     mixedPrecision: values.bf16 === true,
-    augment: augmentPreset(values.augment),
-    earlyStop: checkInteger(values['early-stop'], '--early-stop', 0),
-    labelSmoothing: checkNumber(values['label-smoothing'], '--label-smoothing', 0, 1),
-    clipGrad: checkNumber(values['clip-grad'], '--clip-grad', 0),
-    opt: checkOpt(values.opt),
-    threshold: parseThresholdRule(String(values.threshold ?? '0.5')),
-  }
+    augment: values.augment === undefined ? undefined : augmentPreset(values.augment),
+    earlyStop: number(values['early-stop']),
+    labelSmoothing: number(values['label-smoothing']),
+    clipGrad: number(values['clip-grad']),
+    opt: text(values.opt) as TrainConfig['opt'],
+    threshold:
+      values.threshold === undefined ? undefined : parseThresholdRule(String(values.threshold)),
+  })
+  // Weights are fetched once the settings are known good.
+  let download: ReturnType<typeof createProgress> | undefined
+  const pretrained = await resolvePretrained(values.pretrained as string | undefined, config.arch, {
+    onProgress: ({ done, total }) => {
+      download ??= createProgress('ImageNet weights (bytes)', total ?? 0)
+      download.update(done, total)
+    },
+  })
+  return { ...config, pretrained }
 }
 
 function row(r: EpochRecord): string {

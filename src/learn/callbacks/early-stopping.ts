@@ -1,33 +1,49 @@
 /**
  * Early stopping (fastai's EarlyStoppingCallback): ends the fit, as finished, when a validation
- * metric has not improved for `patience` epochs.
+ * metric has not improved for `patience` epochs of that fit.
  * @module
  */
+import type { EpochRecord } from '../../run/run-folder.js'
 import { CancelFit, type Callback, type Learner } from '../learner.js'
+
+/**
+ * The records of the current fit so far, the epoch just validated last: the trailing records of
+ * its stage with epochs counting up to it. A resumed fit's history is restored with its state, so
+ * its earlier epochs count too.
+ */
+export function fitRecords(learn: Learner): EpochRecord[] {
+  const records: EpochRecord[] = []
+  let next = learn.epoch + 1
+  for (let i = learn.history.length - 1; i >= 0; i--) {
+    const record = learn.history[i] as EpochRecord
+    // An earlier fit of the same name starts its epochs again from 0.
+    if (record.stage !== learn.stage || record.epoch >= next) break
+    records.unshift(record)
+    next = record.epoch
+  }
+  return records
+}
 
 export class EarlyStopping implements Callback {
   // Last: the epoch that triggers it is recorded and checkpointed first.
   readonly order = 100
-  #best: number
-  #sinceBest = 0
 
   constructor(
     readonly patience: number,
     readonly monitor = 'auc',
-    /** The best value so far, when a run resumes. */
-    best = -Infinity,
-  ) {
-    this.#best = best
-  }
+  ) {}
 
   afterEpoch(learn: Learner): void {
-    const value = learn.recorder.last?.[this.monitor]
-    if (typeof value !== 'number') return
-    if (value > this.#best) {
-      this.#best = value
-      this.#sinceBest = 0
-    } else if (++this.#sinceBest >= this.patience) {
-      throw new CancelFit(true)
-    }
+    // Derived from the history, not counted here, so a stop and resume loses no count.
+    const values = fitRecords(learn)
+      .map((r) => r[this.monitor])
+      .filter((v): v is number => typeof v === 'number')
+    if (typeof learn.recorder.last?.[this.monitor] !== 'number' || values.length === 0) return
+    let best = -Infinity
+    let bestAt = -1
+    values.forEach((v, i) => {
+      if (v > best) [best, bestAt] = [v, i]
+    })
+    if (values.length - 1 - bestAt >= this.patience) throw new CancelFit(true)
   }
 }

@@ -9,22 +9,18 @@ import { saveResumeState } from '../checkpoint.js'
 import type { Callback, Learner } from '../learner.js'
 
 export class RunCheckpoint implements Callback {
-  constructor(
-    readonly out: string,
-    /** The best validation metric so far, kept with the state. */
-    readonly best: () => number,
-  ) {}
+  constructor(readonly out: string) {}
 
   async afterEpoch(learn: Learner): Promise<void> {
     const position = { stage: learn.stage, epoch: learn.epoch + 1, batch: 0 }
-    await saveResumeState(this.out, learn, position, this.best())
+    await saveResumeState(this.out, learn, position)
   }
 
   async afterFit(learn: Learner): Promise<void> {
-    if (learn.stoppedAt) await saveResumeState(this.out, learn, learn.stoppedAt, this.best())
+    if (learn.stoppedAt) await saveResumeState(this.out, learn, learn.stoppedAt)
     else if (learn.finishedEarly) {
       const finished = { stage: learn.stage, epoch: Number.MAX_SAFE_INTEGER, batch: 0 }
-      await saveResumeState(this.out, learn, finished, this.best())
+      await saveResumeState(this.out, learn, finished)
     }
   }
 }

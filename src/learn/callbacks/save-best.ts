@@ -14,25 +14,26 @@ import { saveModel, saveTensors } from '../checkpoint.js'
 import type { Callback, Learner, ValidOutputs } from '../learner.js'
 
 export class SaveBest implements Callback {
-  /** The best value of the monitored metric so far. */
-  best: number
-
   constructor(
     readonly out: string,
-    readonly options: { monitor?: string; threshold?: ThresholdRule; best?: number } = {},
-  ) {
-    this.best = options.best ?? -Infinity
-  }
+    readonly options: { monitor?: string; threshold?: ThresholdRule } = {},
+  ) {}
 
   async afterEpoch(learn: Learner): Promise<void> {
+    const monitor = this.options.monitor ?? 'auc'
     const record = learn.recorder.last
-    const value = record?.[this.options.monitor ?? 'auc']
-    if (!record || typeof value !== 'number' || !(value > this.best)) return
-    this.best = value
+    const value = record?.[monitor]
+    if (!record || typeof value !== 'number') return
+    // The best of the run's earlier epochs, every stage's: a resumed run has them in its history.
+    const earlier = learn.history
+      .slice(0, -1)
+      .map((r) => r[monitor])
+      .filter((v): v is number => typeof v === 'number' && !Number.isNaN(v))
+    if (!(value > Math.max(-Infinity, ...earlier))) return
     await saveModel(join(this.out, RUN_FILES.model), learn.model)
     const model = learn.model as PatchClassifier
     if (hasTorchvisionForm(model.spec))
-      await saveTensors(join(this.out, 'torchvision.safetensors'), torchvisionStateDict(model))
+      await saveTensors(join(this.out, RUN_FILES.torchvision), torchvisionStateDict(model))
     const valid = learn.valid as ValidOutputs
     const rule = this.options.threshold ?? { kind: 'fixed', value: 0.5 }
     const threshold: RunThreshold = {

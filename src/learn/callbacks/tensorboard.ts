@@ -27,10 +27,6 @@ export class TensorBoardLogger implements Callback {
   // the fit in afterEpoch.
   readonly order = 60
   #writer: EventFileWriter | null = null
-  /** Optimizer steps so far; set when the first fit begins. */
-  #step: number | null = null
-  /** The step of the last epoch logged: a fit that ends there has a picture to draw. */
-  #epochEnd = -1
 
   constructor(
     /** The folder of the event file (e.g. <run>/tensorboard). */
@@ -44,19 +40,15 @@ export class TensorBoardLogger implements Callback {
     return this.#writer?.path
   }
 
-  beforeFit(learn: Learner): void {
+  beforeFit(): void {
     // A new file for each process: an earlier one (a stopped run's) is left as it is.
     this.#writer ??= new EventFileWriter(this.dir)
-    // Every epoch of every stage has nIter batches, so the history and the stopped epoch's done
-    // batches give the steps taken before.
-    this.#step ??= learn.history.length * learn.nIter + (learn.resumedFrom?.batch ?? 0)
   }
 
   afterStep(learn: Learner): void {
     // afterStep, not afterBatch: it runs before a stop request ends the fit after the batch.
-    this.#step = (this.#step as number) + 1
     const groups = learn.optimizer.paramGroups
-    this.#writer?.scalars(this.#step, {
+    this.#writer?.scalars(step(learn), {
       'train/loss': learn.lossValue,
       // The head's rate: the last group's, the highest under discriminative rates.
       'train/lr': (groups[groups.length - 1] as { lr: number }).lr,
@@ -64,22 +56,21 @@ export class TensorBoardLogger implements Callback {
   }
 
   afterEpoch(learn: Learner): void {
-    const record = learn.recorder.last
-    if (!record || record.stage !== learn.stage || record.epoch !== learn.epoch) return
-    this.#writer?.scalars(this.#step as number, epochScalars(record))
+    const record = currentRecord(learn)
+    if (!record) return
+    this.#writer?.scalars(step(learn), epochScalars(record))
     this.#writer?.flush()
-    this.#epochEnd = this.#step as number
   }
 
   async afterFit(learn: Learner): Promise<void> {
     try {
       // Only after a fit that ended with a validation pass (not a stop or an error mid-epoch).
-      if (learn.stoppedAt || this.#epochEnd !== this.#step) return
+      if (learn.stoppedAt || !currentRecord(learn)) return
       for (const [tag, draw] of Object.entries(this.options.pictures ?? {})) {
         const png = await draw(learn)
         if (!png) continue
         const { width, height } = await readImageHeader(png)
-        this.#writer?.image(this.#step as number, tag, { png, width, height })
+        this.#writer?.image(step(learn), tag, { png, width, height })
       }
     } finally {
       this.#writer?.close()
@@ -87,8 +78,23 @@ export class TensorBoardLogger implements Callback {
   }
 }
 
+/**
+ * Optimizer steps of the run so far: every epoch of every stage has nIter batches, the history
+ * holds the finished epochs (a resumed run's restored ones too), and a training batch counts once
+ * it has stepped.
+ */
+function step(learn: Learner): number {
+  return learn.history.length * learn.nIter + (learn.training ? learn.iter + 1 : 0)
+}
+
+/** The current epoch's record, once it has been validated. */
+function currentRecord(learn: Learner): EpochRecord | undefined {
+  const record = learn.recorder.last
+  return record?.stage === learn.stage && record.epoch === learn.epoch ? record : undefined
+}
+
 /** An epoch's record as scalars: train/epoch_loss, train/images_per_sec, valid/loss, valid/<metric>. */
-export function epochScalars(record: EpochRecord): Record<string, number> {
+function epochScalars(record: EpochRecord): Record<string, number> {
   const values: Record<string, number> = {
     'train/epoch_loss': record.trainLoss,
     'train/images_per_sec': record.imagesPerSec,

@@ -50,13 +50,13 @@ export const FILE_VERSION = 'brain.Event:2'
 /** Summary.Image.colorspace of RGB. */
 const RGB = 3
 
-export interface SummaryValue {
+interface SummaryValue {
   tag: string
   simpleValue?: number
   image?: { height: number; width: number; colorspace: number; encodedImageString: Uint8Array }
 }
 
-export interface EventMessage {
+interface EventMessage {
   /** Seconds since the Unix epoch. */
   wallTime: number
   step?: number
@@ -71,7 +71,7 @@ function Event(): protobuf.Type {
 }
 
 /** The serialised `Event`. */
-export function encodeEvent(event: EventMessage): Uint8Array {
+function encodeEvent(event: EventMessage): Uint8Array {
   const type = Event()
   const problem = type.verify(event)
   if (problem) throw new Error(`Invalid TensorBoard event: ${problem}`)
@@ -79,7 +79,7 @@ export function encodeEvent(event: EventMessage): Uint8Array {
 }
 
 /** One TFRecord: the length and the data, each followed by its masked CRC-32C. */
-export function tfRecord(data: Uint8Array): Buffer {
+function tfRecord(data: Uint8Array): Buffer {
   const record = Buffer.alloc(8 + 4 + data.length + 4)
   record.writeBigUInt64LE(BigInt(data.length), 0)
   record.writeUInt32LE(maskCrc(crc32c(record.subarray(0, 8))), 8)
@@ -89,7 +89,7 @@ export function tfRecord(data: Uint8Array): Buffer {
 }
 
 /** A PNG to show as an image, with its size. */
-export interface PngImage {
+interface PngImage {
   png: Uint8Array
   width: number
   height: number
