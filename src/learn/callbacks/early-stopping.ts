@@ -38,12 +38,11 @@ export class EarlyStopping implements Callback {
     const values = fitRecords(learn)
       .map((r) => r[this.monitor])
       .filter((v): v is number => typeof v === 'number')
+      // NaN (e.g. AUC of a one-class split) improves on nothing.
+      .map((v) => (Number.isNaN(v) ? -Infinity : v))
     if (typeof learn.recorder.last?.[this.monitor] !== 'number' || values.length === 0) return
-    let best = -Infinity
-    let bestAt = -1
-    values.forEach((v, i) => {
-      if (v > best) [best, bestAt] = [v, i]
-    })
+    // The first epoch that reached the best value: a later tie is no improvement.
+    const bestAt = values.indexOf(Math.max(...values))
     if (values.length - 1 - bestAt >= this.patience) throw new CancelFit(true)
   }
 }
