@@ -1,11 +1,12 @@
 /**
- * What `pcam data prepare` may delete: only a patch store at --out (with --overwrite) and a
- * "<out>.partial" folder an earlier run left. Never a source, a folder holding a source, or a
- * folder pcam did not write, whatever the flags say.
+ * Output folders written whole or not at all, and what pcam may delete on the way: only a patch
+ * store at --out (with --overwrite) and a "<out>.partial" folder an earlier run of the same
+ * command left. Never a source, a folder holding a source, or a folder pcam did not write,
+ * whatever the flags say.
  * @module
  */
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join, relative, isAbsolute } from 'node:path'
 import { DataError } from '../errors.js'
 import { isPatchStore } from './store.js'
@@ -46,7 +47,7 @@ export function checkOutFolder(out: string, sources: string[], overwrite: boolea
  * Whether a left-over "<out>.partial" is one pcam wrote (or an empty folder), so may go;
  * `command` (e.g. "pcam data prepare") is the one that writes there.
  */
-export function checkPartialFolder(partial: string, command = 'pcam data prepare'): void {
+function checkPartialFolder(partial: string, command: string): void {
   if (!existsSync(partial)) return
   const ours =
     statSync(partial).isDirectory() &&
@@ -58,10 +59,29 @@ export function checkPartialFolder(partial: string, command = 'pcam data prepare
   }
 }
 
-/** Marks a freshly made partial folder as pcam's own. */
-export async function markPartialFolder(
-  partial: string,
-  command = 'pcam data prepare',
-): Promise<void> {
-  await writeFile(join(partial, PARTIAL_MARKER), `${command} writes here\n`)
+/**
+ * Writes the folder `out` whole or not at all: `write` fills "<out>.partial" (marked as pcam's,
+ * replacing one an earlier run of `command` left), which then replaces `out`; when `write` fails
+ * the partial folder goes and `out` is untouched.
+ */
+export async function writeViaPartial<T>(
+  out: string,
+  command: string,
+  write: (partial: string) => Promise<T>,
+): Promise<T> {
+  const partial = `${out}.partial`
+  checkPartialFolder(partial, command)
+  try {
+    await rm(partial, { recursive: true, force: true })
+    await mkdir(partial, { recursive: true })
+    await writeFile(join(partial, PARTIAL_MARKER), `${command} writes here\n`)
+    const result = await write(partial)
+    await rm(join(partial, PARTIAL_MARKER))
+    await rm(out, { recursive: true, force: true })
+    await rename(partial, out)
+    return result
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true })
+    throw error
+  }
 }

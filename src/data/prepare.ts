@@ -7,18 +7,14 @@
  */
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises'
+import { open, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataError, ValidationError } from '../errors.js'
 import { checkNumber } from '../torch/check.js'
 import { writeTsv } from './csv.js'
 import { decodePatch } from './decode.js'
-import {
-  checkOutFolder,
-  checkPartialFolder,
-  markPartialFolder,
-  PARTIAL_MARKER,
-} from './out-folder.js'
+import { checkOutFolder, writeViaPartial } from './out-folder.js'
+import { PCAM_VERSION } from '../version.js'
 import { openSource } from './sources/detect.js'
 import {
   MAX_PATCH_PIXELS,
@@ -117,78 +113,81 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
   // Checked here with maxSkipped, for every caller: the CLI only parses the numbers.
   const mpp = options.mpp === undefined ? undefined : checkNumber(options.mpp, '--mpp', 0.01, 100)
   checkOutFolder(out, options.sources, options.overwrite === true)
-  const partial = `${out}.partial`
-  checkPartialFolder(partial)
-  const source = await openSource(options.sources)
-  const restarted = existsSync(partial)
+  const restarted = existsSync(`${out}.partial`)
   const problemsPath = `${out}.problems.txt`
+  const source = await openSource(options.sources)
   try {
-    await rm(partial, { recursive: true, force: true })
-    await mkdir(partial, { recursive: true })
-    await markPartialFolder(partial)
-    const written = await writeAtCommonSize(source, partial, options)
-    const problems = [...source.problems, ...written.problems]
-    const inputs = written.seen + source.problems.length
-    const allowed = options.skipBad ? maxSkipped : 0
-    if (problems.length > allowed * inputs) {
-      await writeFile(problemsPath, writeTsv(problems.map((p) => [p.location, p.reason])))
-      throw new DataError(
-        summarise(problems, problemsPath, options.skipBad ? { inputs, allowed } : null),
-      )
-    }
-    if (written.accepted.length === 0)
-      throw new DataError(`No usable patches in ${options.sources.join(', ')}.`)
-    const { splits, splitMethod } = chooseSplits(written.accepted, options.split ?? null, source)
-    const labels = Uint8Array.from(written.accepted, (a) => a.label ?? UNLABELLED)
-    await writeFile(join(partial, 'labels.u8'), labels)
-    const meta: StoreMeta = {
-      format: STORE_FORMAT,
-      version: STORE_VERSION,
-      count: written.accepted.length,
-      height: written.height,
-      width: written.width,
-      channels: 3,
-      classes: source.classes,
-      source: { kind: source.kind, description: source.description, paths: options.sources },
-      ...patchMpp(mpp, source.kind),
-      ids: written.accepted.map((a) => a.id),
-      slides: written.accepted.some((a) => a.slide !== null)
-        ? written.accepted.map((a) => a.slide)
-        : null,
-      splits,
-      splitMethod,
-      mean: [0, 0, 0],
-      std: [1, 1, 1],
-      statsFrom: 'train',
-      duplicatesDropped: written.duplicates,
-      skipped: problems.length,
-      createdAt: new Date().toISOString(),
-      pcamVersion: '0.1.0',
-    }
-    await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
-    // Statistics come from the written store itself, computed by the engine over the mapped file:
-    // from the training patches, or from every patch when the source has none (a test set).
-    const store = PatchStore.open(partial)
-    const trainIndices = store.indicesOf('train')
-    meta.statsFrom = trainIndices.length ? 'train' : 'all'
-    Object.assign(
-      meta,
-      channelStats(
-        store.images,
-        trainIndices.length ? trainIndices : [...Array(store.count).keys()],
-      ),
+    const { meta, written, problems, splits } = await writeViaPartial(
+      out,
+      'pcam data prepare',
+      async (partial) => {
+        const written = await writeAtCommonSize(source, partial, options)
+        const problems = [...source.problems, ...written.problems]
+        const inputs = written.seen + source.problems.length
+        const allowed = options.skipBad ? maxSkipped : 0
+        if (problems.length > allowed * inputs) {
+          await writeFile(problemsPath, writeTsv(problems.map((p) => [p.location, p.reason])))
+          throw new DataError(
+            summarise(problems, problemsPath, options.skipBad ? { inputs, allowed } : null),
+          )
+        }
+        if (written.accepted.length === 0)
+          throw new DataError(`No usable patches in ${options.sources.join(', ')}.`)
+        const { splits, splitMethod } = chooseSplits(
+          written.accepted,
+          options.split ?? null,
+          source,
+        )
+        const labels = Uint8Array.from(written.accepted, (a) => a.label ?? UNLABELLED)
+        await writeFile(join(partial, 'labels.u8'), labels)
+        const meta: StoreMeta = {
+          format: STORE_FORMAT,
+          version: STORE_VERSION,
+          count: written.accepted.length,
+          height: written.height,
+          width: written.width,
+          channels: 3,
+          classes: source.classes,
+          source: { kind: source.kind, description: source.description, paths: options.sources },
+          ...patchMpp(mpp, source.kind),
+          ids: written.accepted.map((a) => a.id),
+          slides: written.accepted.some((a) => a.slide !== null)
+            ? written.accepted.map((a) => a.slide)
+            : null,
+          splits,
+          splitMethod,
+          mean: [0, 0, 0],
+          std: [1, 1, 1],
+          statsFrom: 'train',
+          duplicatesDropped: written.duplicates,
+          skipped: problems.length,
+          createdAt: new Date().toISOString(),
+          pcamVersion: PCAM_VERSION,
+        }
+        await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
+        // Statistics come from the written store itself, computed by the engine over the mapped file:
+        // from the training patches, or from every patch when the source has none (a test set).
+        const store = PatchStore.open(partial)
+        const trainIndices = store.indicesOf('train')
+        meta.statsFrom = trainIndices.length ? 'train' : 'all'
+        Object.assign(
+          meta,
+          channelStats(
+            store.images,
+            trainIndices.length ? trainIndices : [...Array(store.count).keys()],
+          ),
+        )
+        store.dispose()
+        await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
+        if (problems.length > 0) {
+          await writeFile(
+            join(partial, 'skipped.txt'),
+            writeTsv(problems.map((p) => [p.location, p.reason])),
+          )
+        }
+        return { meta, written, problems, splits }
+      },
     )
-    store.dispose()
-    await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
-    if (problems.length > 0) {
-      await writeFile(
-        join(partial, 'skipped.txt'),
-        writeTsv(problems.map((p) => [p.location, p.reason])),
-      )
-    }
-    await rm(join(partial, PARTIAL_MARKER))
-    if (existsSync(out)) await rm(out, { recursive: true })
-    await rename(partial, out)
     // A list left by an earlier failed run describes problems this store no longer has.
     await rm(problemsPath, { force: true })
     const splitCounts: Record<string, number> = {}
@@ -203,9 +202,6 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
       restarted,
       seconds: (performance.now() - started) / 1000,
     }
-  } catch (error) {
-    await rm(partial, { recursive: true, force: true })
-    throw error
   } finally {
     await source.close()
   }

@@ -4,9 +4,9 @@
  * partial folder that is renamed into place only when everything is written.
  * @module
  */
-import { checkPartialFolder, markPartialFolder, PARTIAL_MARKER } from '../data/out-folder.js'
+import { writeViaPartial } from '../data/out-folder.js'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
 import sharp from 'sharp'
 import { readCsv, writeCsv } from '../data/csv.js'
@@ -257,13 +257,7 @@ interface Outputs {
 }
 
 async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
-  const partial = `${outDir}.partial`
-  // Only a partial folder this command left behind is deleted (the same rule as data prepare's).
-  checkPartialFolder(partial, 'pcam slide predict')
-  await rm(partial, { recursive: true, force: true })
-  await mkdir(partial, { recursive: true })
-  await markPartialFolder(partial, 'pcam slide predict')
-  try {
+  await writeViaPartial(outDir, 'pcam slide predict', async (partial) => {
     const size = Math.round(o.scale.tileSize0)
     const rows = o.tiles.map((t, i) => [
       t.x,
@@ -297,11 +291,5 @@ async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
     const geojson = tumourGeoJson(o.cells, o.grid, o.summary.threshold)
     await writeFile(join(partial, 'tumour.geojson'), JSON.stringify(geojson))
     await writeFile(join(partial, 'summary.json'), JSON.stringify(o.summary, null, 2))
-    await rm(join(partial, PARTIAL_MARKER))
-    await rm(outDir, { recursive: true, force: true })
-    await rename(partial, outDir)
-  } catch (error) {
-    await rm(partial, { recursive: true, force: true })
-    throw error
-  }
+  })
 }
