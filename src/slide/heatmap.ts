@@ -6,7 +6,7 @@
  */
 import sharp from 'sharp'
 import { jet } from '../eval/gradcam.js'
-import { fromBytes, pad, scope, tensor, where, type Tensor } from '../torch/index.js'
+import { scope, tensor } from '../torch/index.js'
 import type { TileGrid } from './grid.js'
 import type { Thumbnail, TissueMask } from './tissue.js'
 
@@ -75,38 +75,24 @@ export async function overlayPng(
   threshold: number,
 ): Promise<Buffer> {
   const [height, width] = thumbnail.image.shape as [number, number]
+  const pixels = thumbnail.image.data() as Uint8Array
   const colours = heatmapRgba(probabilities)
-  // A table of the cells' colours plus 1 (see below) and alpha, with one transparent row and
-  // column more that stand for "outside the grid": pixel (x, y) takes entry row(y) * span + col(x).
-  const span = grid.cols + 1
-  const entries = new Float32Array((grid.rows + 1) * span * 4)
-  for (let row = 0; row < grid.rows; row++)
-    for (let col = 0; col < grid.cols; col++) {
-      const cell = (row * grid.cols + col) * 4
-      const entry = (row * span + col) * 4
-      for (let k = 0; k < 3; k++) entries[entry + k] = colours[cell + k]! + 1
-      entries[entry + 3] = colours[cell + 3]!
-    }
   const d = thumbnail.downsample
   const offset = (grid.tileSize0 - grid.stride0) / 2
-  // The grid row (column) under each thumbnail row (column) centre; `count` outside the grid.
-  const cell = (i: number, count: number) => {
-    const c = Math.floor(((i + 0.5) * d - offset) / grid.stride0)
-    return BigInt(c >= 0 && c < count ? c : count)
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(((y + 0.5) * d - offset) / grid.stride0)
+    for (let x = 0; x < width; x++) {
+      const col = Math.floor(((x + 0.5) * d - offset) / grid.stride0)
+      if (row < 0 || col < 0 || row >= grid.rows || col >= grid.cols) continue
+      const cell = (row * grid.cols + col) * 4
+      if (colours[cell + 3] === 0) continue
+      for (let k = 0; k < 3; k++) {
+        const i = (y * width + x) * 3 + k
+        pixels[i] = Math.round((pixels[i]! + colours[cell + k]!) / 2)
+      }
+    }
   }
-  const rows = BigInt64Array.from({ length: height }, (_, y) => cell(y, grid.rows) * BigInt(span))
-  const cols = BigInt64Array.from({ length: width }, (_, x) => cell(x, grid.cols))
-  const pixels = scope(() => {
-    const image = thumbnail.image
-    const index = tensor(rows, { shape: [height, 1] }).add(tensor(cols, { shape: [1, width] }))
-    const table = tensor(entries, { shape: [entries.length / 4, 4] })
-    const heat = table.indexSelect(0, index.reshape(-1)).reshape(height, width, 4)
-    // (a + h + 1) / 2 truncated is Math.round((a + h) / 2), halves up (torch's round is to even).
-    const blended = heat.slice(2, 0, 3).add(image).div_(2).to('uint8')
-    let out = where(heat.slice(2, 3, 4).gt(0), blended, image)
-    if (mask) out = where(outline(mask).unsqueeze(-1), tensor(Uint8Array.of(0, 200, 0)), out)
-    return out.data() as Uint8Array
-  })
+  if (mask) outline(pixels, mask, width, height)
   return sharp(pixels, { raw: { width, height, channels: 3 } })
     .extend({ bottom: LEGEND_HEIGHT, background: '#ffffff' })
     .composite([{ input: legendSvg(width, threshold), top: height, left: 0 }])
@@ -114,19 +100,15 @@ export async function overlayPng(
     .toBuffer()
 }
 
-/**
- * Mask pixels with a background 4-neighbour, H x W bool (outside the mask counts as background;
- * the mask has the thumbnail's geometry): the mask less its erosion by a cross.
- */
-function outline(mask: TissueMask): Tensor {
-  const { width, height } = mask
-  const m = fromBytes(mask.mask, 'uint8', [height, width])
-  const p = pad(m, [1, 1, 1, 1])
-  const shifted = (dy: number, dx: number) =>
-    p.slice(0, 1 + dy, 1 + dy + height).slice(1, 1 + dx, 1 + dx + width)
-  const interior = shifted(-1, 0)
-    .minimum(shifted(1, 0))
-    .minimum(shifted(0, -1))
-    .minimum(shifted(0, 1))
-  return m.gt(interior)
+// Marks mask pixels with a background neighbour (the mask has the thumbnail's geometry).
+function outline(pixels: Uint8Array, mask: TissueMask, width: number, height: number): void {
+  const m = (x: number, y: number) =>
+    x < 0 || y < 0 || x >= mask.width || y >= mask.height ? 0 : mask.mask[y * mask.width + x]!
+  for (let y = 0; y < Math.min(height, mask.height); y++) {
+    for (let x = 0; x < Math.min(width, mask.width); x++) {
+      if (!m(x, y)) continue
+      if (m(x - 1, y) && m(x + 1, y) && m(x, y - 1) && m(x, y + 1)) continue
+      pixels.set([0, 200, 0], (y * width + x) * 3)
+    }
+  }
 }
