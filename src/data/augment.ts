@@ -317,8 +317,11 @@ export function prepareBatch(
   return noGrad(() =>
     scope(() => {
       const symmetric = augment?.dihedral ? randomDihedral(images, generator as Generator) : images
+      const shifted = augment?.cropPadding
+        ? randomCrop(symmetric, augment.cropPadding, generator as Generator)
+        : symmetric
       // N x H x W x 3 permuted to N x 3 x H x W is already channels-last in memory: no copy.
-      let x = symmetric
+      let x = shifted
         .permute(0, 3, 1, 2)
         .float()
         .mul_(1 / 255)

@@ -77,6 +77,35 @@ describe('augmentation', () => {
     }
   })
 
+  it('prepareBatch shifts patches when cropPadding is asked for (the light preset)', () => {
+    // A bright 2 x 2 square in the middle of black 16 x 16 patches: where it lands is the shift.
+    const data = new Uint8Array(40 * 16 * 16 * 3)
+    for (let i = 0; i < 40; i++)
+      for (const [r, c] of [
+        [7, 7],
+        [7, 8],
+        [8, 7],
+        [8, 8],
+      ] as const)
+        data.fill(255, ((i * 16 + r) * 16 + c) * 3, ((i * 16 + r) * 16 + c) * 3 + 3)
+    const images = t.tensor(data, { shape: [40, 16, 16, 3] })
+    const x = prepareBatch(images, {
+      size: 16,
+      normalization: IDENTITY,
+      augment: { cropPadding: 3 },
+      generator: new t.Generator(4),
+    })
+    const offsets = new Set<string>()
+    for (let i = 0; i < 40; i++) {
+      const flat = x.select(0, i).select(0, 0).contiguous().toArray()
+      const first = flat.findIndex((v) => v > 0.5)
+      const [row, col] = [Math.floor(first / 16) - 7, (first % 16) - 7]
+      assert.ok(Math.abs(row) <= 3 && Math.abs(col) <= 3, `patch ${i} moved by ${row},${col}`)
+      offsets.add(`${row},${col}`)
+    }
+    assert.ok(offsets.size > 10, `only ${offsets.size} distinct shifts`)
+  })
+
   it('prepareBatch: uint8 NHWC in, normalised float NCHW channels-last out, resized on request', () => {
     const images = t.full([2, 8, 8, 3], 51, { dtype: 'uint8' })
     const x = prepareBatch(images, {
