@@ -134,6 +134,11 @@ export interface LearnerOptions {
   lossFunc?: LossFunction
   /** ε of label smoothing for the default loss (0: none). */
   labelSmoothing?: number
+  /**
+   * freeze() leaves batch-norm layers of the body trainable (fastai's train_bn, the default);
+   * false freezes the whole body, so nothing back-propagates through it.
+   */
+  trainBn?: boolean
   /** Default: accuracy, error rate and ROC AUC (macro one-vs-rest, and per class, for k classes). */
   metrics?: Metric[]
   callbacks?: Callback[]
@@ -272,9 +277,14 @@ export class Learner {
     return this.recorder.history
   }
 
-  /** Trains only the head (and batch-norm layers, as fastai does): the pretrained body stays. */
+  /**
+   * Trains only the head, and the body's batch-norm layers unless trainBn is false: the
+   * pretrained body stays. Fully frozen, autograd records nothing of the body (no parameter of
+   * it needs a gradient), so a step costs little more than a forward pass.
+   */
   freeze(): void {
-    this.#setTrainable((group, isNorm) => group === 2 || isNorm)
+    const trainBn = this.options.trainBn ?? true
+    this.#setTrainable((group, isNorm) => group === 2 || (trainBn && isNorm))
   }
   unfreeze(): void {
     this.#setTrainable(() => true)

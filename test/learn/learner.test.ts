@@ -6,6 +6,7 @@ import type { PatchLoader } from '../../src/data/loader.js'
 import { Learner } from '../../src/learn/learner.js'
 import { createModel } from '../../src/models/registry.js'
 import { BatchNorm1d, BatchNorm2d } from '../../src/nn/index.js'
+import * as t from '../../src/torch/index.js'
 
 const noLoader = undefined as unknown as PatchLoader
 const decay = (learn: Learner) =>
@@ -44,6 +45,27 @@ describe('Learner parameter groups', () => {
       'every parameter is in one group',
     )
     learn.dispose()
+    model.dispose()
+  })
+
+  it("freeze() keeps the body's batch norm trainable (train_bn), or nothing of the body with trainBn false", () => {
+    const model = createModel({ arch: 'resnet18', numClasses: 1, head: 'concat' })
+    const norm = new Set<unknown>()
+    for (const m of model.body.modules())
+      if (m instanceof BatchNorm2d) for (const p of m.parameters(false)) norm.add(p)
+    const x = t.rand([2, 3, 32, 32])
+    for (const trainBn of [true, false]) {
+      const learn = new Learner(model, noLoader, noLoader, { trainBn })
+      learn.freeze()
+      for (const [name, p] of model.body.namedParameters())
+        assert.equal(p.requiresGrad, trainBn && norm.has(p), name)
+      for (const [name, p] of model.head.namedParameters()) assert.ok(p.requiresGrad, name)
+      // Fully frozen, autograd records nothing of the body: its output needs no gradient.
+      assert.equal(model.body.forwardFeatures(x).requiresGrad, trainBn)
+      learn.unfreeze()
+      for (const p of model.parameters()) assert.ok(p.requiresGrad)
+      learn.dispose()
+    }
     model.dispose()
   })
 })
