@@ -4,7 +4,11 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { parseOptions } from '../src/cli/command.js'
 import { createProgress, formatRate } from '../src/cli/progress.js'
+import { AUGMENT_PRESETS } from '../src/data/augment.js'
+import { RECIPE_PRESETS } from '../src/recipe/presets.js'
+import { TRAIN_DEFAULTS } from '../src/recipe/train.js'
 
 const BIN = fileURLToPath(new URL('../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>
@@ -121,6 +125,53 @@ describe('pcam train command', () => {
     const noWeights = pcam('train', '--data', 'x', '--arch', 'small', '--pretrained', 'imagenet')
     assert.equal(noWeights.status, 1)
     assert.match(noWeights.stderr, /No ImageNet weights are registered for small/)
+  })
+
+  it('--recipe list describes the presets; a preset fills what is not given, flags override it', async () => {
+    const list = pcam('train', '--recipe', 'list')
+    assert.equal(list.status, 0)
+    for (const name of Object.keys(RECIPE_PRESETS))
+      assert.match(list.stdout, new RegExp(`^${name}$`, 'm'))
+    assert.match(list.stdout, /measured: /)
+    assert.match(
+      pcam('train', '--data', 'x', '--recipe', 'fastest').stderr,
+      /Unknown --recipe "fastest"; choose one of fast/,
+    )
+    assert.match(
+      pcam('train', '--data', 'x', '--train-bn', 'no').stderr,
+      /Expected true or false for --train-bn but received "no"/,
+    )
+    const { trainCommand: command, trainConfigFrom } = await import('../src/cli/commands/train.js')
+    const parse = (...argv: string[]) => {
+      const { values, given } = parseOptions(command, argv)
+      return trainConfigFrom(values, given)
+    }
+    const preset = await parse('--data', 's', '--recipe', 'resnet18-scratch')
+    assert.equal(preset.arch, 'resnet18')
+    assert.equal(preset.epochs, 4)
+    assert.equal(preset.mixedPrecision, true)
+    assert.deepEqual(preset.augment, AUGMENT_PRESETS.light)
+    const overridden = await parse(
+      '--data',
+      's',
+      '--recipe',
+      'resnet18-scratch',
+      '--epochs',
+      '2',
+      '--augment',
+      'none',
+      '--train-bn',
+      'false',
+    )
+    assert.equal(overridden.arch, 'resnet18')
+    assert.equal(overridden.epochs, 2)
+    assert.equal(overridden.augment, null)
+    assert.equal(overridden.trainBn, false)
+    // Without a preset, the defaults are train's own.
+    const plain = await parse('--data', 's')
+    assert.equal(plain.arch, 'small')
+    assert.equal(plain.mixedPrecision, TRAIN_DEFAULTS.mixedPrecision)
+    assert.equal(plain.trainBn, undefined)
   })
 })
 

@@ -28,7 +28,8 @@ export interface Command {
   /** The positional arguments in usage form, e.g. "<source...>"; none are accepted without. */
   args?: string
   options: Record<string, OptionSpec>
-  run(values: OptionValues, positionals: string[]): Promise<void> | void
+  /** `given`: the options named on the command line (the others hold their defaults). */
+  run(values: OptionValues, positionals: string[], given: ReadonlySet<string>): Promise<void> | void
 }
 
 /** Node's parser's complaint, said in pcam's words (with the closest option for a typo). */
@@ -51,7 +52,7 @@ function parseProblem(command: Command, error: Error & { code?: string }): strin
 export function parseOptions(
   command: Command,
   argv: string[],
-): { values: OptionValues; positionals: string[] } {
+): { values: OptionValues; positionals: string[]; given: Set<string> } {
   const config = Object.fromEntries(
     Object.entries(command.options).map(([name, spec]) => [
       name,
@@ -92,7 +93,8 @@ export function parseOptions(
       values[name] = raw
     }
   }
-  return { values, positionals: parsed.positionals }
+  const given = new Set(Object.keys(parsed.values).filter((name) => name in command.options))
+  return { values, positionals: parsed.positionals, given }
 }
 
 export function helpText(command: Command): string {

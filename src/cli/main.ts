@@ -93,6 +93,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bench-train.js')).benchTrainCommand,
   },
   {
+    name: 'bench recipe',
+    summary: 'A whole training recipe in pcam and in plain PyTorch, back to back',
+    load: async () => (await import('./commands/bench-recipe.js')).benchRecipeCommand,
+  },
+  {
     name: 'bench predict',
     summary: 'Batch prediction speed of a trained run, with and without test-time augmentation',
     load: async () => (await import('./commands/bench-predict.js')).benchPredictCommand,
@@ -191,8 +196,8 @@ export async function run(argv: string[]): Promise<number> {
       console.log(helpText(command))
       return 0
     }
-    const { values, positionals } = parseOptions(command, found.rest)
-    await command.run(values, positionals)
+    const { values, positionals, given } = parseOptions(command, found.rest)
+    await command.run(values, positionals, given)
     return 0
   } catch (error) {
     if (error instanceof PcamError) {

@@ -67,6 +67,8 @@ export interface TrainConfig {
   size: number | null
   batchSize: number
   freezeEpochs: number
+  /** The frozen stage trains the body's batch-norm layers (default true, fastai's train_bn). */
+  trainBn?: boolean
   epochs: number
   /** Peak learning rate, or 'auto' for the LR finder's suggestion. */
   lr: number | 'auto'
@@ -108,6 +110,7 @@ export const TRAIN_DEFAULTS = {
   earlyStop: 0,
   labelSmoothing: 0,
   clipGrad: 0,
+  wdSkipNorm: false,
   threshold: { kind: 'fixed', value: 0.5 },
 } as const satisfies Partial<TrainConfig>
 
@@ -222,7 +225,7 @@ export function loadPretrained(model: PatchClassifier, path: string): void {
  * Normalisation: what a pretrained backbone saw in training — Keras' MobileNet scales inputs to
  * [-1, 1], torchvision's networks use ImageNet's mean and std — else the store's own statistics.
  */
-function normalizationFor(config: TrainConfig, store: PatchStore): Normalization {
+export function normalizationFor(config: TrainConfig, store: PatchStore): Normalization {
   if (!config.pretrained) return { mean: store.meta.mean, std: store.meta.std }
   return existsSync(join(config.pretrained, 'model.json'))
     ? KERAS_NORMALIZATION
@@ -237,6 +240,32 @@ interface Setup {
   size: number
   normalization: Normalization
   close(): void
+}
+
+/**
+ * The model a run of `config` starts from, channels-last: its architecture and head, initialised
+ * from the torch generator's current state, with the pretrained body when `pretrained` is true.
+ */
+export function initialModel(
+  config: TrainConfig,
+  numClasses = 1,
+  pretrained = true,
+): PatchClassifier {
+  // The one ImageNet MobileNet v1 to be had (TF.js) is 0.75 wide; from scratch it gets that width too.
+  const spec: ModelSpec = {
+    arch: config.arch,
+    numClasses,
+    head: config.head,
+    alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
+  }
+  const model = createModel(spec)
+  try {
+    if (config.pretrained && pretrained) loadPretrained(model, config.pretrained)
+  } catch (error) {
+    model.dispose()
+    throw error
+  }
+  return model.toChannelsLast()
 }
 
 /** Store, model (with pretrained weights unless resuming) and loaders for a config. */
@@ -263,17 +292,8 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
             'Training needs labelled patches: prepare a store from labelled data (class folders, Kaggle train/ with train_labels.csv, PCam train/valid).',
         )
     }
-    // The one ImageNet MobileNet v1 to be had (TF.js) is 0.75 wide; from scratch it gets that width too.
-    const spec: ModelSpec = {
-      arch: config.arch,
-      numClasses,
-      head: config.head,
-      alpha: config.arch === 'mobilenet_v1' ? 0.75 : undefined,
-    }
-    const model = createModel(spec)
+    const model = initialModel(config, numClasses, !resuming)
     made.push(model)
-    if (config.pretrained && !resuming) loadPretrained(model, config.pretrained)
-    model.toChannelsLast()
     const size = config.size ?? store.meta.height
     const normalization = normalizationFor(config, store)
     const shard = config.distributed
@@ -325,6 +345,7 @@ function learnerFor(config: TrainConfig, setup: Setup, dp?: DataParallel): Learn
     wdSkipNorm: config.wdSkipNorm,
     labelSmoothing: config.labelSmoothing,
     opt: config.opt,
+    trainBn: config.trainBn,
     callbacks: mechanics(config, dp),
   })
 }

@@ -13,6 +13,7 @@ import { TRAIN_OPTIONS, trainConfigFrom } from './train.js'
 const LR_FIND_OPTIONS: Command['options'] = Object.fromEntries(
   [
     'data',
+    'recipe',
     'out',
     'arch',
     'head',
@@ -20,6 +21,7 @@ const LR_FIND_OPTIONS: Command['options'] = Object.fromEntries(
     'size',
     'batch-size',
     'freeze-epochs',
+    'train-bn',
     'wd',
     'wd-skip-norm',
     'seed',
@@ -46,9 +48,9 @@ export const lrFindCommand: Command = {
     'written to <out>/lr-find.csv and .json, and plotted to <out>/lr-find.svg and .png.\n' +
     'Weights are left untouched.',
   options: LR_FIND_OPTIONS,
-  async run(values) {
+  async run(values, _positionals, given) {
     // What lr-find has no use for (epochs, rates, stopping rules) keeps train's defaults.
-    const config = await trainConfigFrom(values)
+    const config = await trainConfigFrom(values, given)
     const result = await findLearningRate(config)
     mkdirSync(config.out, { recursive: true })
     const files = [

@@ -15,6 +15,7 @@ import {
   type TrainConfig,
 } from '../../recipe/train.js'
 import { startTraining } from '../../recipe/run-training.js'
+import { RECIPE_PRESETS, recipePreset } from '../../recipe/presets.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
 import { checkInteger } from '../../torch/index.js'
@@ -24,6 +25,11 @@ import { createProgress } from '../progress.js'
 /** The options of train, shared with lr-find. */
 export const TRAIN_OPTIONS: Command['options'] = {
   data: { type: 'string', description: 'Patch store from "pcam data prepare" (required)' },
+  recipe: {
+    type: 'string',
+    value: 'name',
+    description: `A named preset (${Object.keys(RECIPE_PRESETS).join(', ')}; "list" describes them) that sets the options below; options given as well override its values`,
+  },
   out: {
     type: 'string',
     description:
@@ -50,6 +56,13 @@ export const TRAIN_OPTIONS: Command['options'] = {
     type: 'number',
     default: TRAIN_DEFAULTS.freezeEpochs,
     description: 'Head-only epochs first (pretrained only)',
+  },
+  'train-bn': {
+    type: 'string',
+    value: 'true|false',
+    default: 'true',
+    description:
+      "Whether the head-only epochs also train the body's batch-norm layers (fastai's train_bn); false freezes the whole body, so those epochs run at nearly inference speed",
   },
   epochs: {
     type: 'number',
@@ -124,10 +137,37 @@ function augmentPreset(value: unknown): AugmentOptions | null {
 
 const text = (value: unknown) => (value === undefined ? undefined : String(value))
 const number = (value: unknown) => (value === undefined ? undefined : Number(value))
+const flag = (value: unknown) => (value === undefined ? undefined : value === true)
 
-/** train's options as the recipe's settings; trainConfig checks them and fills in the rest. */
-export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig> {
-  const config = trainConfig({
+function trainBn(value: unknown): boolean | undefined {
+  if (value === undefined || value === 'true') return undefined
+  if (value === 'false') return false
+  throw new ValidationError(`Expected true or false for --train-bn but received "${String(value)}"`)
+}
+
+/** What "pcam train --recipe list" prints: each preset, its settings and what it measured. */
+export function presetList(): string {
+  return Object.entries(RECIPE_PRESETS)
+    .map(
+      ([name, preset]) =>
+        `${name}\n  ${preset.summary}\n  measured: ${preset.measured}\n  settings: ${JSON.stringify(preset.settings)}`,
+    )
+    .join('\n\n')
+}
+
+/**
+ * train's options as the recipe's settings; trainConfig checks them and fills in the rest. With
+ * --recipe, the preset stands in for every option not given on the command line.
+ */
+export async function trainConfigFrom(
+  options: OptionValues,
+  given: ReadonlySet<string> = new Set(Object.keys(options)),
+): Promise<TrainConfig> {
+  const preset = options.recipe === undefined ? null : recipePreset(String(options.recipe))
+  const values = preset
+    ? Object.fromEntries(Object.entries(options).filter(([name]) => given.has(name)))
+    : options
+  const fromCommandLine = {
     store: values.data as string,
     out: text(values.out),
     arch: text(values.arch) as Architecture | undefined,
@@ -139,8 +179,9 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     lr: text(values.lr),
     seed: number(values.seed),
     wd: number(values.wd),
-    wdSkipNorm: values['wd-skip-norm'] === true,
-    mixedPrecision: values.bf16 === true,
+    wdSkipNorm: flag(values['wd-skip-norm']),
+    mixedPrecision: flag(values.bf16),
+    trainBn: trainBn(values['train-bn']),
     augment: values.augment === undefined ? undefined : augmentPreset(values.augment),
     earlyStop: number(values['early-stop']),
     labelSmoothing: number(values['label-smoothing']),
@@ -148,10 +189,17 @@ export async function trainConfigFrom(values: OptionValues): Promise<TrainConfig
     opt: text(values.opt) as TrainConfig['opt'],
     threshold:
       values.threshold === undefined ? undefined : parseThresholdRule(String(values.threshold)),
+  }
+  const { pretrained: presetWeights, ...presetSettings } = preset?.settings ?? {}
+  const config = trainConfig({
+    ...presetSettings,
+    ...Object.fromEntries(Object.entries(fromCommandLine).filter(([, v]) => v !== undefined)),
+    store: fromCommandLine.store,
   })
   // Weights are fetched once the settings are known good.
   let download: ReturnType<typeof createProgress> | undefined
-  const pretrained = await resolvePretrained(values.pretrained as string | undefined, config.arch, {
+  const weights = (values.pretrained as string | undefined) ?? presetWeights
+  const pretrained = await resolvePretrained(weights, config.arch, {
     onProgress: ({ done, total }) => {
       download ??= createProgress('ImageNet weights (bytes)', total ?? 0)
       download.update(done, total)
@@ -255,11 +303,15 @@ export const trainCommand: Command = {
     },
     ...DISTRIBUTED_OPTIONS,
   },
-  async run(values) {
+  async run(values, _positionals, given) {
+    if (values.recipe === 'list') {
+      console.log(presetList())
+      return
+    }
     const asRank = rankFromEnvironment() !== null
     if (!asRank && (Number(values.nproc) > 1 || Number(values.nnodes) > 1)) return launch(values)
     const config = {
-      ...(await trainConfigFrom(values)),
+      ...(await trainConfigFrom(values, given)),
       distributed: distributedFrom(values),
       tensorboard: values['no-tensorboard'] !== true,
     }

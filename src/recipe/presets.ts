@@ -1,0 +1,62 @@
+/**
+ * Named training recipes (`pcam train --recipe <name>`): architecture, size, epochs, rates,
+ * augmentation and the rest in one word. Options given on the command line override a preset's
+ * values. Each preset says what it measured, on which data and machine.
+ * @module
+ */
+import { AUGMENT_PRESETS } from '../data/augment.js'
+import { ValidationError } from '../errors.js'
+import type { TrainSettings } from './train.js'
+
+/** A preset's settings; `pretrained` is what --pretrained takes (imagenet, none, a path). */
+export type PresetSettings = Omit<Partial<TrainSettings>, 'store' | 'out' | 'pretrained'> & {
+  pretrained?: string
+}
+
+export interface RecipePreset {
+  summary: string
+  settings: PresetSettings
+  /** What it gave, measured on the shared sample (20,000 train, 3,000 valid) on 2 idle cores. */
+  measured: string
+}
+
+export const RECIPE_PRESETS: Record<string, RecipePreset> = {
+  fast: {
+    summary:
+      'ImageNet MobileNet v1 (0.75), 1 frozen + 3 unfrozen one-cycle epochs at 96 px, lr 1e-2, symmetries and shifts, bf16',
+    settings: {
+      arch: 'mobilenet_v1',
+      pretrained: 'imagenet',
+      freezeEpochs: 1,
+      epochs: 3,
+      lr: 1e-2,
+      mixedPrecision: true,
+      augment: AUGMENT_PRESETS.light ?? null,
+      threshold: { kind: 'youden' },
+    },
+    measured: 'valid AUC 0.941 (0.955 with TTA) in about 4.5 min',
+  },
+  'resnet18-scratch': {
+    summary:
+      'resnet18 from random weights, 4 one-cycle epochs at 96 px, lr 1e-3, symmetries and shifts, bf16',
+    settings: {
+      arch: 'resnet18',
+      pretrained: 'none',
+      freezeEpochs: 0,
+      epochs: 4,
+      lr: 1e-3,
+      mixedPrecision: true,
+      augment: AUGMENT_PRESETS.light ?? null,
+    },
+    measured: 'not yet measured',
+  },
+}
+
+export function recipePreset(name: string): RecipePreset {
+  const preset = Object.hasOwn(RECIPE_PRESETS, name) ? RECIPE_PRESETS[name] : undefined
+  if (!preset)
+    throw new ValidationError(
+      `Unknown --recipe "${name}"; choose one of ${Object.keys(RECIPE_PRESETS).join(', ')} (or "list")`,
+    )
+  return preset
+}
