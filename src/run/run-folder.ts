@@ -39,8 +39,12 @@ export interface EpochRecord {
   accuracy: number
   errorRate: number
   auc: number
+  /** Seconds of training (loading included) and its images/s. */
   seconds: number
   imagesPerSec: number
+  /** Seconds of the validation pass, and the process's resident memory after it (MiB). */
+  validSeconds: number
+  rssMb: number
   /** Further metrics by name (per-class AUC with k classes, a user's own). */
   [metric: string]: number | string
 }

@@ -21,6 +21,7 @@ export class Recorder implements Callback {
   #resume: FitPosition | null = null
   #began = 0
   #trainSeconds = 0
+  #validBegan = 0
   #lossSum = 0
   #seen = 0
   #probabilities: number[] = []
@@ -62,6 +63,7 @@ export class Recorder implements Callback {
   }
 
   beforeValidate(): void {
+    this.#validBegan = performance.now()
     this.#probabilities = []
     this.#labels = []
     this.#validLossSum = 0
@@ -103,6 +105,9 @@ export class Recorder implements Callback {
       ...this.validMetrics,
       seconds: this.#trainSeconds,
       imagesPerSec: this.#seen / this.#trainSeconds,
+      validSeconds: (performance.now() - this.#validBegan) / 1000,
+      // Resident memory after each epoch: a run whose memory grows shows it here.
+      rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
     }
     this.history.push(record)
   }

@@ -1,0 +1,235 @@
+/**
+ * `pcam bench recipe`: a whole training recipe, as a user runs it, in pcam (`pcam train --recipe
+ * <name>` in a child process) and in a plain PyTorch script of the same recipe
+ * (bench/recipe_torch.py), back to back on the same store, from the same initial weights. Reports
+ * wall time, each epoch's training images/s and validation seconds, and resident memory.
+ * @module
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DataError } from '../errors.js'
+import { PatchStore } from '../data/store.js'
+import { fineTuneStages } from '../learn/fine-tune.js'
+import { normalizationFor, initialModel, trainConfig, type TrainConfig } from '../recipe/train.js'
+import { recipePreset } from '../recipe/presets.js'
+import { readHistory } from '../run/run-folder.js'
+import { getNumThreads, manualSeed } from '../torch/index.js'
+import { resolvePretrained } from '../weights/registry.js'
+import { writeSafetensors } from '../weights/safetensors.js'
+import { PACKAGE_ROOT } from '../paths.js'
+import { torchPython } from './python.js'
+
+export const RECIPE_PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'recipe_torch.py')
+const PCAM_BIN = join(PACKAGE_ROOT, 'bin', 'pcam.js')
+
+export interface RecipeBenchOptions {
+  store: string
+  recipe: string
+  pcamOnly?: boolean
+  onProgress?: (message: string) => void
+}
+
+/** One epoch of one side. */
+export interface EpochFigures {
+  stage: string
+  epoch: number
+  trainSeconds: number
+  validSeconds: number
+  imagesPerSec: number
+  auc: number
+}
+
+export interface SideFigures {
+  /** Wall time of the whole command, from start to exit. */
+  seconds: number
+  epochs: EpochFigures[]
+  /** Training images/s per stage: the mean over its epochs. */
+  stages: Record<string, number>
+  /** Last epoch's images/s over the first's, within the longest stage (1: flat). */
+  lastOverFirst: number
+  peakRssMb: number | null
+}
+
+export interface RecipeBenchResult {
+  recipe: string
+  threads: number
+  pcam: SideFigures
+  torch: SideFigures | null
+  pcam_seconds: number
+  torch_seconds: number | null
+  /** PyTorch seconds over pcam seconds: above 1, pcam is faster. */
+  ratio: number | null
+}
+
+/** Runs a command to its end, sampling its resident memory (Linux) every half second. */
+function runMeasured(
+  command: string,
+  args: string[],
+  input: string | null,
+  onLine: (line: string) => void,
+): Promise<{ seconds: number; stdout: string; peakRssMb: number | null }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now()
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let peak: number | null = null
+    const sample = setInterval(() => {
+      try {
+        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8')
+        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1])
+        if (Number.isFinite(kb)) peak = Math.max(peak ?? 0, Math.round(kb / 1024))
+      } catch {
+        // Not Linux, or the child has just exited.
+      }
+    }, 500)
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString()
+      for (const line of chunk.toString().split(/[\r\n]/)) if (line.trim()) onLine(line.trim())
+    })
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearInterval(sample)
+      if (code !== 0)
+        reject(new DataError(`${command} ${args[0]} failed (exit ${code}): ${stderr.slice(-2000)}`))
+      else resolve({ seconds: (performance.now() - started) / 1000, stdout, peakRssMb: peak })
+    })
+    child.stdin.end(input ?? '')
+  })
+}
+
+function summarise(seconds: number, epochs: EpochFigures[], peakRssMb: number | null): SideFigures {
+  const stages: Record<string, number> = {}
+  const byStage = new Map<string, EpochFigures[]>()
+  for (const e of epochs) byStage.set(e.stage, [...(byStage.get(e.stage) ?? []), e])
+  for (const [stage, list] of byStage)
+    stages[stage] = list.reduce((sum, e) => sum + e.imagesPerSec, 0) / list.length
+  const longest = [...byStage.values()].sort((a, b) => b.length - a.length)[0] ?? []
+  const first = longest[0]?.imagesPerSec ?? NaN
+  const last = longest.at(-1)?.imagesPerSec ?? NaN
+  return { seconds, epochs, stages, lastOverFirst: last / first, peakRssMb }
+}
+
+async function pcamSide(
+  options: RecipeBenchOptions,
+  out: string,
+  onProgress: (m: string) => void,
+): Promise<SideFigures> {
+  const args = [PCAM_BIN, 'train', '--recipe', options.recipe, '--data', options.store]
+  const { seconds, peakRssMb } = await runMeasured(
+    process.execPath,
+    [...args, '--out', out],
+    null,
+    (line) => {
+      if (/done:|^epoch|^(frozen|unfrozen|train) \d/.test(line)) onProgress(`pcam: ${line}`)
+    },
+  )
+  const epochs = readHistory(out).map((r) => ({
+    stage: r.stage,
+    epoch: r.epoch + 1,
+    trainSeconds: r.seconds,
+    validSeconds: r.validSeconds,
+    imagesPerSec: r.imagesPerSec,
+    auc: r.auc,
+  }))
+  return summarise(seconds, epochs, peakRssMb)
+}
+
+/** What the PyTorch script needs to run the same recipe from the same weights (written to `dir`). */
+export async function recipePeerRequest(config: TrainConfig, dir: string, threads: number) {
+  const store = PatchStore.open(config.store)
+  try {
+    manualSeed(config.seed)
+    const model = initialModel(config)
+    try {
+      const weights = join(dir, 'initial.safetensors')
+      const state = model.stateDict()
+      await writeSafetensors(weights, state)
+      const groupOf = new Map<unknown, number>()
+      model.layerGroups().forEach((params, g) => params.forEach((p) => groupOf.set(p, g)))
+      const groups = Object.fromEntries(
+        [...model.namedParameters()].map(([name, p]) => [name, groupOf.get(p) as number]),
+      )
+      const lr = config.lr === 'auto' ? 1e-3 : config.lr
+      return {
+        threads,
+        store: config.store,
+        weights,
+        arch: config.arch,
+        alpha: model.spec.alpha ?? 1,
+        head: config.head,
+        groups,
+        stages: fineTuneStages({
+          epochs: config.epochs,
+          lr,
+          freezeEpochs: config.pretrained ? config.freezeEpochs : 0,
+        }),
+        trainBn: config.trainBn ?? true,
+        batchSize: config.batchSize,
+        seed: config.seed,
+        bf16: config.mixedPrecision,
+        augment: config.augment,
+        normalization: normalizationFor(config, store),
+        size: config.size ?? store.meta.height,
+        wd: config.wd,
+      }
+    } finally {
+      model.dispose()
+    }
+  } finally {
+    store.dispose()
+  }
+}
+
+async function torchSide(request: unknown, onProgress: (m: string) => void): Promise<SideFigures> {
+  const { seconds, stdout, peakRssMb } = await runMeasured(
+    torchPython(),
+    [RECIPE_PEER_SCRIPT],
+    JSON.stringify(request),
+    (line) => onProgress(`PyTorch: ${line}`),
+  )
+  const reply = JSON.parse(stdout) as { epochs: EpochFigures[] }
+  return summarise(seconds, reply.epochs, peakRssMb)
+}
+
+export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBenchResult> {
+  const onProgress = options.onProgress ?? (() => {})
+  const preset = recipePreset(options.recipe)
+  const { pretrained, ...settings } = preset.settings
+  const config = trainConfig({
+    ...settings,
+    store: options.store,
+    out: 'unused',
+    pretrained: await resolvePretrained(pretrained, settings.arch ?? 'small'),
+  })
+  if (config.lr === 'auto')
+    throw new DataError(
+      `Recipe ${options.recipe} finds its rate; pcam bench recipe needs a fixed --lr`,
+    )
+  const threads = getNumThreads()
+  const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-recipe-'))
+  try {
+    const request = options.pcamOnly ? null : await recipePeerRequest(config, dir, threads)
+    onProgress(`pcam train --recipe ${options.recipe}`)
+    const pcam = await pcamSide(options, join(dir, 'run'), onProgress)
+    let torch: SideFigures | null = null
+    if (request) {
+      onProgress(`PyTorch (bench/recipe_torch.py), the same recipe`)
+      torch = await torchSide(request, onProgress)
+    }
+    return {
+      recipe: options.recipe,
+      threads,
+      pcam,
+      torch,
+      pcam_seconds: pcam.seconds,
+      torch_seconds: torch?.seconds ?? null,
+      ratio: torch ? torch.seconds / pcam.seconds : null,
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}

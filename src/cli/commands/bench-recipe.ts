@@ -1,0 +1,67 @@
+/**
+ * pcam bench recipe: a whole training recipe in pcam and in plain PyTorch, back to back.
+ * @module
+ */
+import { benchRecipe, type SideFigures } from '../../bench/recipe.js'
+import { RECIPE_PRESETS } from '../../recipe/presets.js'
+import type { Command } from '../command.js'
+
+function describe(name: string, side: SideFigures): string[] {
+  const lines = [`${name.padEnd(8)} ${side.seconds.toFixed(0).padStart(6)} s in all`]
+  for (const e of side.epochs)
+    lines.push(
+      `  ${`${e.stage} ${e.epoch}`.padEnd(12)} train ${e.trainSeconds.toFixed(1).padStart(6)} s ` +
+        `${e.imagesPerSec.toFixed(0).padStart(5)} img/s  valid ${e.validSeconds.toFixed(1).padStart(5)} s  AUC ${e.auc.toFixed(4)}`,
+    )
+  lines.push(
+    `  last/first epoch images/s ${side.lastOverFirst.toFixed(3)}` +
+      (side.peakRssMb === null ? '' : `, peak memory ${side.peakRssMb} MiB`),
+  )
+  return lines
+}
+
+export const benchRecipeCommand: Command = {
+  name: 'bench recipe',
+  summary: 'A whole training recipe in pcam and in a plain PyTorch script, back to back.',
+  description:
+    'Runs "pcam train --recipe <name>" and bench/recipe_torch.py (the same recipe, data,\n' +
+    'augmentation, initial weights, threads and precision in plain PyTorch) one after the other,\n' +
+    "and reports wall time, each epoch's training images/s and validation seconds, and peak\n" +
+    'memory. Run it on an idle machine: anything else running changes both figures.',
+  options: {
+    data: {
+      type: 'string',
+      default: 'runs/demo/store',
+      description: 'Patch store (make demo writes runs/demo/store)',
+    },
+    recipe: {
+      type: 'string',
+      default: 'fast',
+      description: `Preset to run: ${Object.keys(RECIPE_PRESETS).join(', ')}`,
+    },
+    'pcam-only': { type: 'boolean', description: 'Skip PyTorch' },
+    json: {
+      type: 'boolean',
+      description:
+        'Print one JSON object (pcam_seconds, torch_seconds, ratio = PyTorch seconds / pcam seconds, and per epoch and stage)',
+    },
+  },
+  async run(values) {
+    const result = await benchRecipe({
+      store: values.data as string,
+      recipe: values.recipe as string,
+      pcamOnly: values['pcam-only'] === true,
+      onProgress: (message) => process.stderr.write(`${message}\n`),
+    })
+    if (values.json === true) {
+      console.log(JSON.stringify(result))
+      return
+    }
+    console.log(`recipe ${result.recipe}, ${result.threads} thread(s)`)
+    for (const line of describe('pcam', result.pcam)) console.log(line)
+    if (result.torch) {
+      for (const line of describe('PyTorch', result.torch)) console.log(line)
+      console.log(`ratio (PyTorch seconds / pcam seconds) ${result.ratio?.toFixed(2)}`)
+    }
+  },
+}
