@@ -34,6 +34,7 @@ import {
 } from './schemas.js'
 import { HttpError } from './http-errors.js'
 import type { ModelWorker } from './inference.js'
+import { Lru } from './lru.js'
 
 export interface SlideRoutesOptions {
   folder: string
@@ -53,35 +54,6 @@ interface Job {
   done: number
   total: number
   error?: string
-}
-
-/** A Map that forgets its oldest entry beyond `limit`. */
-class Lru<V> {
-  readonly #map = new Map<string, V>()
-  constructor(
-    readonly limit: number,
-    readonly onEvict: (value: V) => void = () => undefined,
-  ) {}
-  get(key: string): V | undefined {
-    const value = this.#map.get(key)
-    if (value !== undefined) {
-      this.#map.delete(key)
-      this.#map.set(key, value)
-    }
-    return value
-  }
-  set(key: string, value: V): void {
-    this.#map.set(key, value)
-    if (this.#map.size > this.limit) {
-      const [oldest, old] = this.#map.entries().next().value as [string, V]
-      this.#map.delete(oldest)
-      this.onEvict(old)
-    }
-  }
-  clear(): void {
-    for (const v of this.#map.values()) this.onEvict(v)
-    this.#map.clear()
-  }
 }
 
 /** Registers the slide routes (the viewer page is among the server's static files); returns a close() for the server's shutdown. */
