@@ -13,12 +13,12 @@ import { displayClassNames } from '../data/grid.js'
 import { runPatchSize, runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { ConfigError } from '../errors.js'
-import { DynamicBatcher } from './batcher.js'
 import { errorAnswer, HttpError } from './http-errors.js'
 import type { Engine } from '../eval/predictor.js'
 import { ModelWorker } from './inference.js'
 import { registerOnnxRoutes } from './onnx-routes.js'
 import { PAGE_FILES, readPageFile, slidePageFiles } from './page-files.js'
+import { patchBatcher, type PatchBatcher } from './patch-batcher.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from '../eval/model-card.js'
 import { PREDICT_QUERY, switchOn, type PredictQuery } from './schemas.js'
@@ -61,15 +61,6 @@ export const SERVE_DEFAULTS = {
   shutdownTimeoutMs: 10_000,
 }
 
-interface Item {
-  pixels: Uint8Array
-  explain: boolean
-}
-interface Answer {
-  probability: number
-  overlay: Uint8Array | null
-}
-
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/tiff', 'application/octet-stream']
 
 // The page's files (and the slide viewer's with --slides), read once.
@@ -81,7 +72,7 @@ function staticAssets(slides: boolean): Map<string, { body: Buffer; type: string
 export interface PcamServer {
   app: FastifyInstance
   metrics: ServerMetrics
-  batcher: DynamicBatcher<Item, Answer>
+  batcher: PatchBatcher
   worker: ModelWorker
   /** Stops accepting requests, lets in-flight ones finish, then stops the model worker. */
   close(): Promise<void>
@@ -104,26 +95,11 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   const card = modelCard(options.run, config, tta)
 
   const metrics = new ServerMetrics(() => batcher.queueLength)
-  const batcher = new DynamicBatcher<Item, Answer>({
+  const batcher = patchBatcher(worker, {
     maxBatch: settings.maxBatch,
     maxWaitMs: settings.maxWaitMs,
     maxQueue: settings.maxQueue,
     onBatch: (n) => metrics.batchSize.observe(n),
-    run: async (items) => {
-      const pixels = new Uint8Array(items.length * size * size * 3)
-      items.forEach((item, k) => pixels.set(item.pixels, k * size * size * 3))
-      const explain = items.flatMap((item, k) => (item.explain ? [k] : []))
-      const answer = await worker.predict({ pixels, count: items.length, size, explain })
-      const patch = size * size * 3
-      return items.map((_, k) => {
-        const at = explain.indexOf(k)
-        return {
-          probability: answer.probabilities[k] as number,
-          overlay:
-            at >= 0 && answer.overlays ? answer.overlays.slice(at * patch, (at + 1) * patch) : null,
-        }
-      })
-    },
   })
 
   const app = Fastify({
