@@ -16,7 +16,7 @@ import { ConfigError } from '../errors.js'
 import { errorAnswer, HttpError } from './http-errors.js'
 import type { Engine } from '../eval/predictor.js'
 import { ModelWorker } from './inference.js'
-import { registerOnnxRoutes } from './onnx-routes.js'
+import { onnxRoutes } from './onnx-routes.js'
 import { PAGE_FILES, readPageFile, slidePageFiles } from './page-files.js'
 import { patchBatcher, type PatchBatcher } from './patch-batcher.js'
 import { ServerMetrics } from './metrics.js'
@@ -170,7 +170,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     reply.type('text/plain; version=0.0.4').send(metrics.render()),
   )
   app.get('/api/model', async () => card)
-  registerOnnxRoutes(app, () => worker.onnxPath())
+  await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
   app.post<{ Querystring: PredictQuery }>(
     '/api/predict',
     { schema: { querystring: PREDICT_QUERY } },
