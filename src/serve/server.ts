@@ -22,7 +22,7 @@ import { patchBatcher, type PatchBatcher } from './patch-batcher.js'
 import { ServerMetrics } from './metrics.js'
 import { modelCard } from '../eval/model-card.js'
 import { PREDICT_QUERY, switchOn, type PredictQuery } from './schemas.js'
-import { registerSlideRoutes } from './slides.js'
+import { slideRoutes } from './slide-routes.js'
 import { readUploads, toPatch } from './uploads.js'
 
 export interface ServeOptions {
@@ -216,9 +216,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   allow('/api/model', 'GET')
   allow('/healthz', 'GET')
   allow('/metrics', 'GET')
-  const closeSlides = options.slides
-    ? registerSlideRoutes(app, { folder: options.slides, worker, config })
-    : undefined
+  if (options.slides) await app.register(slideRoutes, { folder: options.slides, worker })
 
   return {
     app,
@@ -240,7 +238,6 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
         clearTimeout(deadline)
       }
       await batcher.drain()
-      closeSlides?.()
       await worker.close()
     },
   }

@@ -8,10 +8,10 @@
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { runPatchSize, type RunConfig } from '../run/run-folder.js'
+import { runPatchSize } from '../run/run-folder.js'
 import { slideModelOf } from '../slide/batch.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
 import {
@@ -37,11 +37,10 @@ import type { ModelWorker } from './inference.js'
 import { Lru } from './lru.js'
 
 export interface SlideRoutesOptions {
+  /** The folder of whole slides; only the slides listed in it are served. */
   folder: string
-  /** Where predictions are written (default: a new temporary folder). */
-  out?: string
+  /** Predicts the tiles and explains a clicked one. */
   worker: ModelWorker
-  config: RunConfig
 }
 
 /** Deep Zoom tiles kept in memory (JPEG, about 15 KB each). */
@@ -56,11 +55,14 @@ interface Job {
   error?: string
 }
 
-/** Registers the slide routes (the viewer page is among the server's static files); returns a close() for the server's shutdown. */
-export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOptions): () => void {
-  const { folder, worker, config } = options
+/** The slide API under /api/slides (the viewer page is among the page's files). */
+export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
+  app,
+  { folder, worker },
+) => {
+  const config = worker.config
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
-  const out = options.out ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
+  const out = mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
   const size = runPatchSize(config)
   // The folder's slides, listed again only when the page asks for the list or a name is new.
   let listed: string[] = []
@@ -222,8 +224,10 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
     },
   )
 
-  return () => {
+  // The server has closed, its requests done: the slides go (except one still being predicted,
+  // which its job closes) and the cached tiles with them.
+  app.addHook('onClose', async () => {
     open.clear()
     tiles.clear()
-  }
+  })
 }
