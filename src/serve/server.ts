@@ -96,11 +96,17 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     maxQueue,
     onBatch: (n) => metrics.batchSize.observe(n),
   })
-  await app.register(healthRoutes, { worker, batcher, metrics })
-  const config = worker.config
-  await app.register(predictRoutes, { run, config, tta, batcher, metrics, bodyLimit })
-  await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
-  if (slides) await app.register(slideRoutes, { folder: slides, worker })
+  try {
+    await app.register(healthRoutes, { worker, batcher, metrics })
+    const config = worker.config
+    await app.register(predictRoutes, { run, config, tta, batcher, metrics, bodyLimit })
+    await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
+    if (slides) await app.register(slideRoutes, { folder: slides, worker })
+  } catch (error) {
+    // A plugin refused (a missing slide folder): the worker thread would keep the process alive.
+    await worker.close()
+    throw error
+  }
 
   const close = async () => {
     closing = true
