@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { ORT_WEB_FILES, ortWebDir } from '../export/ort-web.js'
 
 /** The promise of `read()`, made once and kept; made again after a failure. */
@@ -19,11 +19,16 @@ function memo<T>(read: () => Promise<T>): () => Promise<T> {
     }))
 }
 
-/**
- * `onnxPath` gives the run's model.onnx (the model worker exports it, off the server's event
- * loop, when it is missing or stale).
- */
-export function registerOnnxRoutes(app: FastifyInstance, onnxPath: () => Promise<string>): void {
+export interface OnnxRoutesOptions {
+  /**
+   * The run's model.onnx (the model worker exports it, off the server's event loop, when it is
+   * missing or stale).
+   */
+  onnxPath: () => Promise<string>
+}
+
+/** GET /ort/<file> (onnxruntime-web) and GET /model.onnx. */
+export const onnxRoutes: FastifyPluginAsync<OnnxRoutesOptions> = async (app, { onnxPath }) => {
   const dir = ortWebDir()
   // Read on first request (14 MB of WebAssembly): a server whose page never predicts in the
   // browser does not hold them.

@@ -1,29 +1,27 @@
 /**
- * `pcam serve`: a trained run behind an HTTP API (Fastify) and the web page. Images from many
- * requests are batched together for the model (DynamicBatcher), which runs in a worker thread;
- * the queue is bounded (503 + Retry-After), whole bodies are limited (413) and timed (408), bad
- * images get 400 with the reason, and close() lets in-flight requests finish within a bound.
- * Only the page's own files are served (page-files.ts).
+ * `pcam serve`: a trained run behind an HTTP API (Fastify) and the web page, composed of one
+ * plugin per concern: the page's files (page-routes.ts), health and metrics (health-routes.ts),
+ * the model card and predictions (predict-routes.ts), the browser's model (onnx-routes.ts) and,
+ * with --slides, the slide viewer's API (slide-routes.ts). Here is what they share: the model
+ * worker, the patch batcher with its bounded queue (503 + Retry-After), the request limits (413
+ * for bodies, 408 for slow clients), the one error handler (http-errors.ts), and close(), which
+ * lets in-flight requests finish within a bound.
  * @module
  */
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import { encodePng } from '../data/decode.js'
-import { displayClassNames } from '../data/grid.js'
-import { runPatchSize, runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { ConfigError } from '../errors.js'
-import { DynamicBatcher } from './batcher.js'
-import { errorAnswer, HttpError } from './http-errors.js'
 import type { Engine } from '../eval/predictor.js'
+import { healthRoutes } from './health-routes.js'
+import { errorAnswer } from './http-errors.js'
 import { ModelWorker } from './inference.js'
-import { registerOnnxRoutes } from './onnx-routes.js'
-import { PAGE_FILES, readPageFile, slidePageFiles } from './page-files.js'
 import { ServerMetrics } from './metrics.js'
-import { modelCard } from '../eval/model-card.js'
-import { PREDICT_QUERY, switchOn, type PredictQuery } from './schemas.js'
-import { registerSlideRoutes } from './slides.js'
-import { readUploads, toPatch } from './uploads.js'
+import { onnxRoutes } from './onnx-routes.js'
+import { pageRoutes } from './page-routes.js'
+import { patchBatcher, type PatchBatcher } from './patch-batcher.js'
+import { predictRoutes } from './predict-routes.js'
+import { slideRoutes } from './slide-routes.js'
 
 export interface ServeOptions {
   run: string
@@ -61,73 +59,75 @@ export const SERVE_DEFAULTS = {
   shutdownTimeoutMs: 10_000,
 }
 
-interface Item {
-  pixels: Uint8Array
-  explain: boolean
-}
-interface Answer {
-  probability: number
-  overlay: Uint8Array | null
-}
+type ServeSettings = typeof SERVE_DEFAULTS & { logger?: boolean }
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/tiff', 'application/octet-stream']
-
-// The page's files (and the slide viewer's with --slides), read once.
-function staticAssets(slides: boolean): Map<string, { body: Buffer; type: string }> {
-  const files = [...PAGE_FILES, ...(slides ? slidePageFiles() : [])]
-  return new Map(files.map((f) => [f.url, { body: readPageFile(f), type: f.type }]))
-}
 
 export interface PcamServer {
   app: FastifyInstance
   metrics: ServerMetrics
-  batcher: DynamicBatcher<Item, Answer>
+  batcher: PatchBatcher
   worker: ModelWorker
   /** Stops accepting requests, lets in-flight ones finish, then stops the model worker. */
   close(): Promise<void>
 }
 
+/**
+ * Starts the model worker and the HTTP server around it, not yet listening (see listen()).
+ * @example
+ * const server = await createServer({ run: 'runs/mobilenet_v1' })
+ * console.log(await listen(server, '127.0.0.1', 8080))
+ */
 export async function createServer(options: ServeOptions): Promise<PcamServer> {
+  const { run, layer, engine, slides } = options
   const settings = { ...SERVE_DEFAULTS, ...options }
   const tta = options.tta ?? false
-  const assets = staticAssets(options.slides !== undefined)
-  const worker = await ModelWorker.start({
-    run: options.run,
-    tta,
-    layer: options.layer,
-    engine: options.engine,
-  })
-  const config = worker.config
-  const size = runPatchSize(config)
-  const classes = displayClassNames(config.classes)
-  const threshold = runThreshold(config)
-  const card = modelCard(options.run, config, tta)
-
+  let closing = false
   const metrics = new ServerMetrics(() => batcher.queueLength)
-  const batcher = new DynamicBatcher<Item, Answer>({
-    maxBatch: settings.maxBatch,
-    maxWaitMs: settings.maxWaitMs,
-    maxQueue: settings.maxQueue,
-    onBatch: (n) => metrics.batchSize.observe(n),
-    run: async (items) => {
-      const pixels = new Uint8Array(items.length * size * size * 3)
-      items.forEach((item, k) => pixels.set(item.pixels, k * size * size * 3))
-      const explain = items.flatMap((item, k) => (item.explain ? [k] : []))
-      const answer = await worker.predict({ pixels, count: items.length, size, explain })
-      const patch = size * size * 3
-      return items.map((_, k) => {
-        const at = explain.indexOf(k)
-        return {
-          probability: answer.probabilities[k] as number,
-          overlay:
-            at >= 0 && answer.overlays ? answer.overlays.slice(at * patch, (at + 1) * patch) : null,
-        }
-      })
-    },
-  })
+  const app = await createApp(settings, metrics, () => closing)
+  // The page first: an unbuilt page is refused before the model worker starts.
+  await app.register(pageRoutes, { slideViewer: slides !== undefined })
 
+  const worker = await ModelWorker.start({ run, tta, layer, engine })
+  const { maxBatch, maxWaitMs, maxQueue, bodyLimit } = settings
+  const batcher = patchBatcher(worker, {
+    maxBatch,
+    maxWaitMs,
+    maxQueue,
+    onBatch: (n) => metrics.batchSize.observe(n),
+  })
+  try {
+    await app.register(healthRoutes, { worker, batcher, metrics })
+    const config = worker.config
+    await app.register(predictRoutes, { run, config, tta, batcher, metrics, bodyLimit })
+    await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
+    if (slides) await app.register(slideRoutes, { folder: slides, worker })
+  } catch (error) {
+    // A plugin refused (a missing slide folder): the worker thread would keep the process alive.
+    await worker.close()
+    throw error
+  }
+
+  const close = async () => {
+    closing = true
+    await closeApp(app, settings.shutdownTimeoutMs)
+    await batcher.drain()
+    await worker.close()
+  }
+  return { app, metrics, batcher, worker, close }
+}
+
+/**
+ * The Fastify instance the plugins are registered on: limits and timeouts, body parsers, the
+ * error and not-found handlers, and hooks.
+ */
+async function createApp(
+  settings: ServeSettings,
+  metrics: ServerMetrics,
+  closing: () => boolean,
+): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: settings.logger ?? false,
     bodyLimit: settings.bodyLimit,
     requestTimeout: settings.requestTimeoutMs,
     // NOTE: Node enforces requestTimeout only when it checks its connections (every 30 s unless
@@ -137,28 +137,16 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
       connectionsCheckingInterval: Math.min(1000, settings.requestTimeoutMs),
     },
   })
+  // NOTE: all of this comes before any plugin: a plugin's context copies its parent's parsers,
+  // handlers and hooks when it is registered, and misses what is added later.
+  // The parsers serve every route, not only /api/predict's plugin: a wrong method sending an
+  // image still gets its 405, not a 415.
   await app.register(multipart, {
     limits: { fileSize: settings.bodyLimit, files: settings.maxFiles, fields: 16 },
   })
   app.addContentTypeParser(IMAGE_TYPES, { parseAs: 'buffer' }, (_req, body, done) =>
     done(null, body),
   )
-
-  // While closing, answers end their connection, so keep-alive clients do not hold close() up.
-  let closing = false
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) void reply.header('connection', 'close')
-  })
-
-  const started = new WeakMap<FastifyRequest, number>()
-  app.addHook('onRequest', async (request) => {
-    started.set(request, performance.now())
-  })
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unknown'
-    const seconds = (performance.now() - (started.get(request) ?? performance.now())) / 1000
-    metrics.request(route, reply.statusCode, seconds)
-  })
 
   const tooLarge = `The request is too large (limit ${settings.bodyLimit} bytes and ${settings.maxFiles} images).`
   app.setErrorHandler((error, _request, reply) => {
@@ -170,103 +158,40 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     void reply.code(404).send({ error: `No route ${request.method} ${request.url.split('?')[0]}` })
   })
 
-  // Wrong methods on known paths: 405 with the methods that are allowed.
-  const allow = (url: string, methods: string) =>
-    app.route({
-      method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'].filter((m) => !methods.includes(m)),
-      url,
-      handler: async (_request, reply) =>
-        reply
-          .code(405)
-          .header('Allow', methods)
-          .send({ error: `Use ${methods} on ${url}` }),
-    })
+  // While closing, answers end their connection, so keep-alive clients do not hold close() up.
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing()) void reply.header('connection', 'close')
+  })
+  timeRequests(app, metrics)
+  return app
+}
 
-  for (const [url, asset] of assets) {
-    app.get(url, async (_request, reply) => reply.type(asset.type).send(asset.body))
-  }
-  app.get('/healthz', async (_request, reply) =>
-    worker.stopped
-      ? reply.code(503).send({ status: 'down', reason: worker.stopped })
-      : { status: 'ok', queue: batcher.queueLength },
-  )
-  app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render()),
-  )
-  app.get('/api/model', async () => card)
-  registerOnnxRoutes(app, () => worker.onnxPath())
-  app.post<{ Querystring: PredictQuery }>(
-    '/api/predict',
-    { schema: { querystring: PREDICT_QUERY } },
-    async (request, reply) => {
-      const explain = switchOn(request.query.explain)
-      const resize = switchOn(request.query.resize)
-      const uploads = await readUploads(request, settings.bodyLimit)
-      if (uploads.length === 0)
-        throw new HttpError(
-          400,
-          'Send one or more images: multipart files, or one PNG/JPEG/TIFF as the body.',
-        )
-      // Decoded side by side; a refusal names the first bad file in the request's order, not
-      // whichever decode happened to fail first.
-      const decoded = await Promise.allSettled(uploads.map((u) => toPatch(u, size, resize)))
-      const refused = decoded.find((d) => d.status === 'rejected')
-      if (refused) throw refused.reason
-      const patches = decoded.map((d) => (d as PromiseFulfilledResult<Uint8Array>).value)
-      const answers = await Promise.all(
-        batcher.submitAll(patches.map((pixels) => ({ pixels, explain }))),
-      )
-      metrics.images += answers.length
-      const results = await Promise.all(
-        answers.map(async (a, k) => {
-          const predicted = a.probability >= threshold ? 1 : 0
-          const result: Record<string, unknown> = {
-            name: uploads[k]!.name,
-            probability: a.probability,
-            predicted,
-            label: classes[predicted],
-          }
-          if (a.overlay) {
-            const png = await encodePng(a.overlay, size, size)
-            result.heatmap = `data:image/png;base64,${png.toString('base64')}`
-          }
-          return result
-        }),
-      )
-      return reply.send({ threshold, tta, results })
-    },
-  )
-  allow('/api/predict', 'POST')
-  allow('/api/model', 'GET')
-  allow('/healthz', 'GET')
-  allow('/metrics', 'GET')
-  const closeSlides = options.slides
-    ? registerSlideRoutes(app, { folder: options.slides, worker, config })
-    : undefined
+/** Counts every request by route and status, and times it, for GET /metrics. */
+function timeRequests(app: FastifyInstance, metrics: ServerMetrics): void {
+  const started = new WeakMap<FastifyRequest, number>()
+  app.addHook('onRequest', async (request) => {
+    started.set(request, performance.now())
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unknown'
+    const seconds = (performance.now() - (started.get(request) ?? performance.now())) / 1000
+    metrics.request(route, reply.statusCode, seconds)
+  })
+}
 
-  return {
-    app,
-    metrics,
-    batcher,
-    worker,
-    close: async () => {
-      closing = true
-      const closed = app.close()
-      app.server.closeIdleConnections()
-      // A client that never finishes its request must not hold the shutdown up.
-      const deadline = setTimeout(
-        () => app.server.closeAllConnections(),
-        settings.shutdownTimeoutMs,
-      )
-      try {
-        await closed
-      } finally {
-        clearTimeout(deadline)
-      }
-      await batcher.drain()
-      closeSlides?.()
-      await worker.close()
-    },
+/**
+ * Closes the app, its plugins' onClose hooks included: requests in flight finish, but none
+ * holds it up beyond `timeoutMs`.
+ */
+async function closeApp(app: FastifyInstance, timeoutMs: number): Promise<void> {
+  const closed = app.close()
+  app.server.closeIdleConnections()
+  // A client that never finishes its request must not hold the shutdown up.
+  const deadline = setTimeout(() => app.server.closeAllConnections(), timeoutMs)
+  try {
+    await closed
+  } finally {
+    clearTimeout(deadline)
   }
 }
 

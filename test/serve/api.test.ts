@@ -531,4 +531,11 @@ describe('pcam serve start-up', () => {
     assert.match(busy.stderr, /EADDRINUSE|in use/)
     assert.ok(busy.ms < 20_000, `${busy.ms} ms`)
   })
+
+  it('exits non-zero at once for a slide folder that does not exist', () => {
+    const missing = pcam(['serve', '--model', run, '--port', '0', '--slides', join(root, 'none')])
+    assert.equal(missing.status, 1, missing.stderr)
+    assert.match(missing.stderr, /Slide folder not found/)
+    assert.ok(missing.ms < 20_000, `${missing.ms} ms`)
+  })
 })

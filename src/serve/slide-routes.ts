@@ -8,10 +8,10 @@
 import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyPluginAsync } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { runPatchSize, type RunConfig } from '../run/run-folder.js'
+import { runPatchSize } from '../run/run-folder.js'
 import { slideModelOf } from '../slide/batch.js'
 import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
 import {
@@ -34,13 +34,13 @@ import {
 } from './schemas.js'
 import { HttpError } from './http-errors.js'
 import type { ModelWorker } from './inference.js'
+import { Lru } from './lru.js'
 
 export interface SlideRoutesOptions {
+  /** The folder of whole slides; only the slides listed in it are served. */
   folder: string
-  /** Where predictions are written (default: a new temporary folder). */
-  out?: string
+  /** Predicts the tiles and explains a clicked one. */
   worker: ModelWorker
-  config: RunConfig
 }
 
 /** Deep Zoom tiles kept in memory (JPEG, about 15 KB each). */
@@ -55,40 +55,14 @@ interface Job {
   error?: string
 }
 
-/** A Map that forgets its oldest entry beyond `limit`. */
-class Lru<V> {
-  readonly #map = new Map<string, V>()
-  constructor(
-    readonly limit: number,
-    readonly onEvict: (value: V) => void = () => undefined,
-  ) {}
-  get(key: string): V | undefined {
-    const value = this.#map.get(key)
-    if (value !== undefined) {
-      this.#map.delete(key)
-      this.#map.set(key, value)
-    }
-    return value
-  }
-  set(key: string, value: V): void {
-    this.#map.set(key, value)
-    if (this.#map.size > this.limit) {
-      const [oldest, old] = this.#map.entries().next().value as [string, V]
-      this.#map.delete(oldest)
-      this.onEvict(old)
-    }
-  }
-  clear(): void {
-    for (const v of this.#map.values()) this.onEvict(v)
-    this.#map.clear()
-  }
-}
-
-/** Registers the slide routes (the viewer page is among the server's static files); returns a close() for the server's shutdown. */
-export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOptions): () => void {
-  const { folder, worker, config } = options
+/** The slide API under /api/slides (the viewer page is among the page's files). */
+export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
+  app,
+  { folder, worker },
+) => {
+  const config = worker.config
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
-  const out = options.out ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
+  const out = mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
   const size = runPatchSize(config)
   // The folder's slides, listed again only when the page asks for the list or a name is new.
   let listed: string[] = []
@@ -250,8 +224,10 @@ export function registerSlideRoutes(app: FastifyInstance, options: SlideRoutesOp
     },
   )
 
-  return () => {
+  // The server has closed, its requests done: the slides go (except one still being predicted,
+  // which its job closes) and the cached tiles with them.
+  app.addHook('onClose', async () => {
     open.clear()
     tiles.clear()
-  }
+  })
 }
