@@ -96,6 +96,8 @@ export {
 export { fineTune, type FineTuneOptions } from './learn/fine-tune.js'
 export { lrFind, type LrFindResult } from './learn/lr-find.js'
 export { EarlyStopping } from './learn/callbacks/early-stopping.js'
+export { ExponentialMovingAverage } from './learn/callbacks/ema.js'
+export { StochasticWeightAveraging, updateBn } from './learn/callbacks/swa.js'
 export { GradientClipping } from './learn/callbacks/gradient-clipping.js'
 export { MixedPrecision } from './learn/callbacks/mixed-precision.js'
 export { OneCycleSchedule } from './learn/callbacks/one-cycle.js'

@@ -1,6 +1,7 @@
 /**
  * A training run's tensors in its folder (whose format src/run/run-folder.ts owns): the best
- * model, and for resuming the last weights and the optimizer's state. The resume files carry
+ * model, and for resuming the last weights, the optimizer's state and the state of callbacks that
+ * keep some (weight averages). The resume files carry
  * state.json's generation number, so a set torn by a crash is detected instead of loaded.
  * @module
  */
@@ -19,7 +20,25 @@ import {
 } from '../run/run-folder.js'
 import { fromBytes, getRngState, noGrad, setRngState, type Tensor } from '../torch/index.js'
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js'
-import type { Learner } from './learner.js'
+import type { Callback, Learner } from './learner.js'
+
+/**
+ * A callback with state of its own that an exact resume needs (the averaged weights of EMA and
+ * SWA): its tensors are saved in callbacks.safetensors under `<stateName>.`, its counts in
+ * state.json.
+ */
+export interface CheckpointedCallback extends Callback {
+  readonly stateName: string
+  /** The callback's tensors by name; read, not disposed, by the checkpoint. */
+  stateTensors(): Map<string, Tensor>
+  stateCounts(): Record<string, number>
+  /** Restores a saved state; the tensors are the caller's (copy what is kept). */
+  loadState(tensors: Map<string, Tensor>, counts: Record<string, number>): void
+}
+
+export function isCheckpointed(cb: Callback): cb is CheckpointedCallback {
+  return typeof (cb as Partial<CheckpointedCallback>).stateName === 'string'
+}
 
 /** Writes tensors as safetensors under a temporary name, then renames. */
 export async function saveTensors(
@@ -60,26 +79,82 @@ export async function saveResumeState(
     }),
   )
   await saveTensors(join(dir, RUN_FILES.optimizer), tensors, tag)
+  const callbacks = await saveCallbackStates(dir, learn.callbacks.filter(isCheckpointed), tag)
   const rng = getRngState()
   const state: ResumeState = {
     generation,
     position,
     steps,
     rngState: Buffer.from(rng.bytes()).toString('base64'),
+    ...(callbacks ? { callbacks } : {}),
     history: learn.history,
   }
   rng.dispose()
   await writeResumeState(dir, state)
 }
 
-/** Restores weights, optimizer state and RNG from a run folder; returns where to continue. */
-export function loadResumeState(dir: string, learn: Learner): ResumeState {
+/** Writes the callbacks' tensors (when there are such callbacks); returns their counts by name. */
+async function saveCallbackStates(
+  dir: string,
+  callbacks: CheckpointedCallback[],
+  tag: Record<string, string>,
+): Promise<ResumeState['callbacks']> {
+  if (callbacks.length === 0) return undefined
+  const tensors = new Map<string, Tensor>()
+  const counts: NonNullable<ResumeState['callbacks']> = {}
+  for (const cb of callbacks) {
+    for (const [key, value] of cb.stateTensors()) tensors.set(`${cb.stateName}.${key}`, value)
+    counts[cb.stateName] = cb.stateCounts()
+  }
+  await saveTensors(join(dir, RUN_FILES.callbacks), tensors, tag)
+  return counts
+}
+
+/** Restores each callback's saved state; a DataError when the checkpoint has none for one. */
+function loadCallbackStates(
+  dir: string,
+  state: ResumeState,
+  callbacks: CheckpointedCallback[],
+  saved: Map<string, Tensor>,
+): void {
+  for (const cb of callbacks) {
+    const counts = state.callbacks?.[cb.stateName]
+    if (!counts)
+      throw new DataError(
+        `${join(dir, RUN_FILES.state)} has no state of ${cb.stateName}; the run was started without it. Start the run again.`,
+      )
+    const prefix = `${cb.stateName}.`
+    const tensors = new Map(
+      [...saved]
+        .filter(([key]) => key.startsWith(prefix))
+        .map(([key, value]) => [key.slice(prefix.length), value]),
+    )
+    cb.loadState(tensors, counts)
+  }
+}
+
+/**
+ * Restores weights, optimizer state, RNG and the state of checkpointed callbacks (by default the
+ * learner's own) from a run folder; returns where to continue.
+ */
+export function loadResumeState(
+  dir: string,
+  learn: Learner,
+  callbacks: CheckpointedCallback[] = learn.callbacks.filter(isCheckpointed),
+): ResumeState {
   const state = readResumeState(dir)
   const model = readSafetensors(join(dir, RUN_FILES.last))
   const optimizer = readSafetensors(join(dir, RUN_FILES.optimizer))
+  const callbackFile =
+    callbacks.length > 0 && state.callbacks
+      ? readSafetensors(join(dir, RUN_FILES.callbacks))
+      : undefined
   const tags: [string, string | undefined][] = [
     [RUN_FILES.last, model.metadata.generation],
     [RUN_FILES.optimizer, optimizer.metadata.generation],
+    ...(callbackFile
+      ? [[RUN_FILES.callbacks, callbackFile.metadata.generation] as [string, string | undefined]]
+      : []),
   ]
   for (const [file, tag] of tags) {
     if (Number(tag) !== state.generation) {
@@ -101,6 +176,8 @@ export function loadResumeState(dir: string, learn: Learner): ResumeState {
       }),
     )
   })
+  loadCallbackStates(dir, state, callbacks, callbackFile?.tensors ?? new Map())
+  for (const t of callbackFile?.tensors.values() ?? []) t.dispose()
   for (const t of model.tensors.values()) t.dispose()
   const rng = fromBytes(Buffer.from(state.rngState, 'base64'), 'uint8', [
     Buffer.from(state.rngState, 'base64').length,

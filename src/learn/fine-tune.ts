@@ -7,6 +7,7 @@
  */
 import type { Learner } from './learner.js'
 import type { FitPosition } from '../run/run-folder.js'
+import { ONE_CYCLE_DEFAULTS, spreadLr } from './schedule.js'
 
 export interface FineTuneOptions {
   epochs: number
@@ -22,6 +23,8 @@ export interface Stage {
   epochs: number
   lr: number | [number, number]
   frozen: boolean
+  /** The rates held constant (SWA's stage), at one-cycle's final momentum, instead of one-cycle. */
+  constant?: boolean
 }
 
 /** The stages fineTune runs, in order. */
@@ -51,9 +54,15 @@ export async function runStages(
     if (resume && resume.epoch >= s.epochs) continue
     if (s.frozen) learn.freeze()
     else learn.unfreeze()
-    if (!(await learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from: resume }))) return false
+    if (!(await fitStage(learn, s, resume))) return false
   }
   return true
+}
+
+function fitStage(learn: Learner, s: Stage, from: FitPosition | undefined): Promise<boolean> {
+  if (!s.constant) return learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from })
+  learn.setHyper(spreadLr(s.lr, learn.model.layerGroups().length), ONE_CYCLE_DEFAULTS.moms[2])
+  return learn.fit(s.epochs, s.stage, from)
 }
 
 /** Returns false when the fit was stopped (see learn.stoppedAt), true when it finished. */

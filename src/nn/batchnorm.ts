@@ -33,7 +33,8 @@ abstract class BatchNorm extends Module {
 
   readonly numFeatures: number
   readonly eps: number
-  readonly momentum: number | null
+  /** Settable, as in PyTorch: update_bn (src/learn/callbacks/swa.ts) sets null for a pass. */
+  momentum: number | null
   readonly weight: Parameter | null
   readonly bias: Parameter | null
   readonly runningMean: Tensor | null

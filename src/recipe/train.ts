@@ -55,6 +55,8 @@ import { TensorBoardLogger } from '../learn/callbacks/tensorboard.js'
 import { fitTopLosses } from '../eval/top-losses.js'
 import { plotLrFind } from '../eval/lr-find-plot.js'
 import { fineTuneStages, runStages, type Stage } from '../learn/fine-tune.js'
+import { ExponentialMovingAverage } from '../learn/callbacks/ema.js'
+import { StochasticWeightAveraging, SWA_STAGE, swaStage } from '../learn/callbacks/swa.js'
 import type { ThresholdRule } from '../metrics/metrics.js'
 
 export interface TrainConfig {
@@ -85,6 +87,10 @@ export interface TrainConfig {
   opt?: 'adamw' | 'sgd'
   /** How the decision threshold is chosen on the valid split at the best epoch (default 0.5). */
   threshold?: ThresholdRule
+  /** Decay of an exponential moving average of the weights, validated and saved instead of them. */
+  ema?: number
+  /** Epochs of stochastic weight averaging after the last stage; the average is the run's model. */
+  swaEpochs?: number
   /** Train as one rank of a data-parallel group; batchSize is then per rank. */
   distributed?: DistributedConfig
   /**
@@ -152,7 +158,23 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   checkInteger(c.earlyStop, '--early-stop', 0)
   checkNumber(c.labelSmoothing, '--label-smoothing', 0, 1)
   checkNumber(c.clipGrad, '--clip-grad', 0)
-  return { ...c, lr, out: c.out ?? join('runs', c.arch) }
+  checkAveraging(c)
+  // --swa-epochs 0 is no SWA: the recipe (compared on resume) leaves it out.
+  const swaEpochs = c.swaEpochs === 0 ? undefined : c.swaEpochs
+  return { ...c, lr, swaEpochs, out: c.out ?? join('runs', c.arch) }
+}
+
+/** --ema in (0, 1), --swa-epochs a count; one of them (both average the weights). */
+function checkAveraging(c: Pick<TrainConfig, 'ema' | 'swaEpochs'>): void {
+  if (c.ema !== undefined && !(typeof c.ema === 'number' && c.ema > 0 && c.ema < 1))
+    throw new ValidationError(
+      `Expected a decay in (0, 1) for --ema, e.g. 0.999, but received ${String(c.ema)}`,
+    )
+  if (c.swaEpochs !== undefined) checkInteger(c.swaEpochs, '--swa-epochs', 0)
+  if (c.ema !== undefined && c.swaEpochs)
+    throw new ValidationError(
+      '--ema and --swa-epochs both replace the weights with an average; choose one',
+    )
 }
 
 export interface DistributedConfig {
@@ -420,6 +442,7 @@ async function trainWith(
 ): Promise<TrainResult> {
   const { store, model, size, normalization } = setup
   const learn = learnerFor(config, setup, dp)
+  const averaging = averagingCallbacks(config)
   const runConfig: RunConfig = {
     pcamVersion: PCAM_VERSION,
     model: model.spec,
@@ -439,7 +462,7 @@ async function trainWith(
     // The restored history carries the best epoch and early stopping's count on.
     let position: FitPosition | null = null
     if (resuming) {
-      position = loadResumeState(config.out, learn).position
+      position = loadResumeState(config.out, learn, averaging).position
       hooks.onResume?.()
     } else if (writer) {
       await writeRunConfig(config.out, runConfig)
@@ -464,12 +487,16 @@ async function trainWith(
     learn.callbacks.push(
       new ReportProgress(hooks),
       new StopOnRequest(() => Boolean(hooks.signal?.aborted || hooks.stopRequested?.()), dp),
+      ...averaging,
     )
     if (config.earlyStop) learn.callbacks.push(new EarlyStopping(config.earlyStop, 'auc'))
     // Every rank computes the same figures; rank 0 alone writes them.
     if (writer) {
       learn.callbacks.push(
-        new SaveBest(config.out, { threshold: config.threshold }),
+        new SaveBest(config.out, {
+          threshold: config.threshold,
+          keepLast: config.swaEpochs ? SWA_STAGE : undefined,
+        }),
         new RunCheckpoint(config.out),
       )
       await learn.recorder.logTo(config.out)
@@ -485,10 +512,20 @@ async function trainWith(
     const stages: Stage[] = config.pretrained
       ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
       : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
+    if (config.swaEpochs) stages.push(swaStage(stages.at(-1) as Stage, config.swaEpochs))
     const completed = await runStages(learn, stages, position)
     const bestAuc = Math.max(...learn.history.map((r) => r.auc))
     return { out: config.out, completed, history: [...learn.history], bestAuc, lr }
   } finally {
     learn.dispose()
+    for (const cb of averaging) cb.dispose()
   }
+}
+
+/** The weight averages a config asks for: its EMA, or its SWA stage's. */
+function averagingCallbacks(
+  config: TrainConfig,
+): (ExponentialMovingAverage | StochasticWeightAveraging)[] {
+  if (config.ema !== undefined) return [new ExponentialMovingAverage(config.ema)]
+  return config.swaEpochs ? [new StochasticWeightAveraging()] : []
 }

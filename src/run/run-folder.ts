@@ -23,6 +23,8 @@ export const RUN_FILES = {
   /** The latest weights and the optimizer's state, for resuming. */
   last: 'last.safetensors',
   optimizer: 'optimizer.safetensors',
+  /** The tensors of callbacks with state (the averaged weights of --ema, --swa-epochs), for resuming. */
+  callbacks: 'callbacks.safetensors',
   /** The best weights under torchvision's names, for architectures that have that form. */
   torchvision: 'torchvision.safetensors',
   /** The LR finder's curve and suggestions. */
@@ -79,8 +81,11 @@ export interface RunConfig {
   /** Micrometres per pixel of the training patches, when the store recorded it. */
   mpp?: number
   normalization: Normalization
-  /** The training settings (TrainConfig without the store and the folder). */
-  recipe: { mixedPrecision?: boolean } & Record<string, unknown>
+  /**
+   * The training settings (TrainConfig without the store and the folder). With `ema` (decay) or
+   * `swaEpochs`, model.safetensors holds the averaged weights, not the trained ones.
+   */
+  recipe: { mixedPrecision?: boolean; ema?: number; swaEpochs?: number } & Record<string, unknown>
   data?: { store: string; source: StoreMeta['source']; splitMethod: string }
   /** Chosen on the valid split at the best epoch (absent before the first epoch ends). */
   threshold?: RunThreshold
@@ -97,6 +102,8 @@ export interface ResumeState {
   /** Optimizer step counts per parameter (Adam's bias correction). */
   steps: Record<string, number>
   rngState: string
+  /** Counts of callbacks with state, by name (EMA's updates, SWA's models averaged). */
+  callbacks?: Record<string, Record<string, number>>
   /** The epochs so far: the best epoch and early stopping's count are derived from it. */
   history: EpochRecord[]
 }

@@ -103,6 +103,16 @@ export const TRAIN_OPTIONS: Command['options'] = {
     default: TRAIN_DEFAULTS.clipGrad,
     description: 'Clip the gradient norm to this (0: none)',
   },
+  ema: {
+    type: 'number',
+    description:
+      'Validate and save an exponential moving average of the weights with this decay, e.g. 0.999 (warmed up as min(decay, (1+t)/(10+t)) at step t)',
+  },
+  'swa-epochs': {
+    type: 'number',
+    description:
+      "Stochastic weight averaging: this many more epochs at a tenth of the last stage's peak rates, held constant; their weights averaged, batch-norm statistics recomputed, and the average saved as the model",
+  },
   opt: {
     type: 'string',
     default: TRAIN_DEFAULTS.opt,
@@ -186,6 +196,8 @@ export async function trainConfigFrom(
     earlyStop: number(values['early-stop']),
     labelSmoothing: number(values['label-smoothing']),
     clipGrad: number(values['clip-grad']),
+    ema: number(values.ema),
+    swaEpochs: number(values['swa-epochs']),
     opt: text(values.opt) as TrainConfig['opt'],
     threshold:
       values.threshold === undefined ? undefined : parseThresholdRule(String(values.threshold)),

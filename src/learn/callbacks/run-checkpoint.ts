@@ -9,6 +9,10 @@ import { saveResumeState } from '../checkpoint.js'
 import type { Callback, Learner } from '../learner.js'
 
 export class RunCheckpoint implements Callback {
+  // After the weight averages (EMA, SWA: 5) have put the raw weights back in afterEpoch and
+  // afterFit: the weights to resume from are the trained ones.
+  readonly order = 10
+
   constructor(readonly out: string) {}
 
   async afterEpoch(learn: Learner): Promise<void> {

@@ -2,7 +2,8 @@
  * Keeps a run's best model (fastai's SaveModelCallback): after an epoch whose validation metric
  * beats every earlier one, writes model.safetensors (and torchvision.safetensors where the
  * architecture has that form), and records in config.json the threshold chosen on the valid
- * split by the run's rule and that epoch's validation figures.
+ * split by the run's rule and that epoch's validation figures. Every epoch of a kept stage (SWA's)
+ * is saved whatever its metric, so its last is the run's model.
  * @module
  */
 import { join } from 'node:path'
@@ -16,7 +17,12 @@ import type { Callback, Learner, ValidOutputs } from '../learner.js'
 export class SaveBest implements Callback {
   constructor(
     readonly out: string,
-    readonly options: { monitor?: string; threshold?: ThresholdRule } = {},
+    readonly options: {
+      monitor?: string
+      threshold?: ThresholdRule
+      /** A stage whose every epoch is saved whatever its metric (SWA's: the average is the result). */
+      keepLast?: string
+    } = {},
   ) {}
 
   async afterEpoch(learn: Learner): Promise<void> {
@@ -29,7 +35,8 @@ export class SaveBest implements Callback {
       .slice(0, -1)
       .map((r) => r[monitor])
       .filter((v): v is number => typeof v === 'number' && !Number.isNaN(v))
-    if (!(value > Math.max(-Infinity, ...earlier))) return
+    const kept = record.stage === this.options.keepLast
+    if (!kept && !(value > Math.max(-Infinity, ...earlier))) return
     await saveModel(join(this.out, RUN_FILES.model), learn.model)
     const model = learn.model as PatchClassifier
     if (hasTorchvisionForm(model.spec))
