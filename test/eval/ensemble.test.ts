@@ -187,13 +187,17 @@ describe('ensembles', { skip: skipWithoutData }, () => {
   })
 
   it("predict: the CSV probabilities are the members' mean", async () => {
+    const folder = join(PCAM_JPEG, 'train', '1')
+    const sources = readdirSync(folder)
+      .sort()
+      .slice(0, 6)
+      .map((f) => join(folder, f))
     const mean = async (dir: string) =>
-      (await predictFiles({ run: dir, sources: [store], tta: false, engine: 'libtorch' }))
-        .predictions
+      (await predictFiles({ run: dir, sources, tta: false, engine: 'libtorch' })).predictions
     const ensemble = await mean(run)
     const one = await mean(members[0]!)
     const two = await mean(members[1]!)
-    assert.equal(ensemble.length, 192)
+    assert.equal(ensemble.length, 6)
     const expected = one.map((p, i) => (p.probability + two[i]!.probability) / 2)
     assert.ok(
       maxDiff(
