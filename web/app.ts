@@ -16,6 +16,8 @@ interface ModelCard {
   tta: boolean | number[]
   training: { source?: { description?: string }; splitMethod?: string } | null
   validation: { auc: number; accuracy: number; stage: string; epoch: number } | null
+  /** An ensemble's size (`pcam train --ensemble`): probabilities are its members' mean. */
+  ensemble?: { members: number } | null
   evaluations: {
     name: string
     patches: number
@@ -119,7 +121,12 @@ async function loadModel(): Promise<void> {
     slider.value = String(card.threshold)
     $<HTMLOutputElement>('#threshold-value').value = f3(card.threshold)
     const rows: [string, string][] = [
-      ['architecture', `${card.arch} (${card.head} head)`],
+      [
+        'architecture',
+        card.ensemble
+          ? `ensemble of ${card.ensemble.members} ${card.arch} (${card.head} head), probabilities averaged`
+          : `${card.arch} (${card.head} head)`,
+      ],
       ['classes', card.classes.join(', ')],
       ['patches', `${card.patchSize}x${card.patchSize} (network input ${card.inputSize})`],
       [
@@ -141,7 +148,7 @@ async function loadModel(): Promise<void> {
     ]
     if (card.validation)
       rows.push([
-        'best validation epoch',
+        card.ensemble ? 'validation (members at their best epochs)' : 'best validation epoch',
         `ROC AUC ${f3(card.validation.auc)}, accuracy ${f3(card.validation.accuracy)} (${card.validation.stage} ${card.validation.epoch + 1})`,
       ])
     for (const e of card.evaluations)

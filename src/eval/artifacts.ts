@@ -25,7 +25,7 @@ import {
   precisionRecallCurve,
   rocCurve,
 } from '../metrics/metrics.js'
-import { loadRun } from '../run/load-run.js'
+import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { predictorFor, type Engine, type PatchPredictor } from './predictor.js'
@@ -105,20 +105,21 @@ export function evaluationDir(run: string, split: string, tta: Tta): string {
 export async function evaluateToFolder(
   options: EvaluateOptions & DrawingOptions & { dir?: string; engine?: Engine },
 ): Promise<EvaluationFiles & { result: EvaluationResult }> {
-  const { model, config } = loadRun(options.run)
+  const loaded = loadRunModels(options.run)
+  const { models, config } = loaded
   let store: PatchStore | undefined
   let predictor: PatchPredictor | undefined
   try {
     store = PatchStore.open(options.store)
-    // Top losses' Grad-CAM needs libtorch's model; the probabilities come from the chosen engine.
-    predictor = await predictorFor(options.run, { model, config }, options.engine)
+    // Top losses' Grad-CAM needs libtorch's models; the probabilities come from the chosen engine.
+    predictor = await predictorFor(options.run, loaded, options.engine)
     const result = await evaluateWith(predictor, store, options)
     const dir = options.dir ?? evaluationDir(options.run, options.split, options.tta)
-    const files = await writeEvaluation({ ...options, dir, model, config, store, result })
+    const files = await writeEvaluation({ ...options, dir, models, config, store, result })
     return { dir, files, result }
   } finally {
     predictor?.dispose()
-    model.dispose()
+    for (const model of models) model.dispose()
     store?.dispose()
   }
 }
@@ -127,13 +128,13 @@ export async function evaluateToFolder(
 async function writeEvaluation(
   options: DrawingOptions & {
     dir: string
-    model: PatchClassifier
+    models: PatchClassifier[]
     config: RunConfig
     store: PatchStore
     result: EvaluationResult
   },
 ): Promise<string[]> {
-  const { dir, result, model, config, store } = options
+  const { dir, result, models, config, store } = options
   const { evaluation: e, probabilities, labels, indices } = result
   await mkdir(dir, { recursive: true })
   const files: string[] = []
@@ -175,7 +176,7 @@ async function writeEvaluation(
   const k = options.topLosses ?? 16
   if (k > 0) {
     const png = await topLossesPicture({
-      model,
+      model: models,
       config,
       store,
       items: topLosses(probabilities, labels, k),

@@ -12,7 +12,14 @@ import {
   type BinaryReport,
   type ThresholdRule,
 } from '../metrics/metrics.js'
-import { openPredictor, predictStoreWith, type Engine, type PatchPredictor } from './predictor.js'
+import {
+  EnsemblePredictor,
+  meanOf,
+  openPredictor,
+  predictStoreWith,
+  type Engine,
+  type PatchPredictor,
+} from './predictor.js'
 import { runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 
@@ -37,7 +44,15 @@ export interface Evaluation extends BinaryReport {
   thresholdFrom: 'run' | 'this split'
   /** The inference engine that computed the probabilities (absent: libtorch). */
   engine?: string
+  /**
+   * An ensemble's members on the same patches, each at its own threshold (the run's) or at one
+   * chosen on this split by the same rule; the figures above are the ensemble's.
+   */
+  members?: MemberEvaluation[]
 }
+
+/** One member of an ensemble, evaluated: its folder name and its figures. */
+export type MemberEvaluation = { member: string } & BinaryReport
 
 /** The figures, and the predictions behind them (store indices, probabilities, labels). */
 export interface EvaluationResult {
@@ -92,13 +107,56 @@ export async function evaluateWith(
 ): Promise<EvaluationResult> {
   const indices = evaluatedIndices(predictor.config, store, options)
   const started = performance.now()
-  const probabilities = await predictStoreWith(predictor, store, indices, {
+  // An ensemble's members' probabilities are kept as they go by: their figures come for free.
+  const memberBatches: Float32Array[][] = []
+  const recording: PatchPredictor =
+    predictor instanceof EnsemblePredictor
+      ? {
+          engine: predictor.engine,
+          config: predictor.config,
+          predict: async (images, tta) => {
+            const each = await predictor.predictMembers(images, tta)
+            memberBatches.push(each)
+            return meanOf(each)
+          },
+          dispose: () => predictor.dispose(),
+        }
+      : predictor
+  const probabilities = await predictStoreWith(recording, store, indices, {
     tta: options.tta,
     onProgress: options.onProgress,
   })
   const result = summarize(predictor.config, store, options, indices, probabilities, started)
   result.evaluation.engine = predictor.engine
+  if (predictor instanceof EnsemblePredictor) {
+    const names = predictor.config.ensemble?.members ?? []
+    result.evaluation.members = predictor.members.map((member, m) => {
+      const batches = memberBatches.map((each) => each[m] as Float32Array)
+      const joined = new Float32Array(indices.length)
+      let at = 0
+      for (const b of batches) {
+        joined.set(b, at)
+        at += b.length
+      }
+      const report = memberReport(member.config, options, joined, result.labels)
+      return { member: names[m] ?? `member-${m + 1}`, ...report }
+    })
+  }
   return result
+}
+
+/** A member's figures on the split: at its own threshold, or one its probabilities choose by the rule. */
+function memberReport(
+  config: RunConfig,
+  options: Omit<EvaluateOptions, 'run'>,
+  probabilities: Float32Array,
+  labels: Float64Array,
+): BinaryReport {
+  const threshold =
+    options.threshold === null
+      ? runThreshold(config)
+      : chooseThreshold(probabilities, labels, options.threshold)
+  return binaryReport(probabilities, labels, threshold)
 }
 
 function summarize(

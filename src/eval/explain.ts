@@ -13,23 +13,27 @@ import type { PatchClassifier } from '../models/registry.js'
 import { cat, noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { gradCam, overlayHeatmaps, type GradCamOptions } from './gradcam.js'
 import { inputOptions, predictImages } from './predict.js'
-import { loadRun } from '../run/load-run.js'
+import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
 
 /**
  * Patches (N x H x W x 3 uint8) overlaid with their Grad-CAM heatmaps, at the patches' own size:
  * the network sees them as the run prepares its input (resized to inputSize, normalised).
- * What explain, the top losses and the server draw.
+ * What explain, the top losses and the server draw. Of an ensemble's models, the mean of the
+ * members' heatmaps (each scaled to [0, 1] first): where the members looked, on average.
  */
 export function explainPatches(
-  model: PatchClassifier,
+  model: PatchClassifier | PatchClassifier[],
   config: RunConfig,
   patches: Tensor,
   options: Omit<GradCamOptions, 'output'> = {},
 ): Tensor {
+  const models = Array.isArray(model) ? model : [model]
   return scope(() => {
     const x = prepareBatch(patches, { size: config.inputSize, normalization: config.normalization })
-    return overlayHeatmaps(patches, gradCam(model, x, options))
+    let heat = gradCam(models[0] as PatchClassifier, x, options)
+    for (const other of models.slice(1)) heat = heat.add(gradCam(other, x, options))
+    return overlayHeatmaps(patches, models.length === 1 ? heat : heat.div(models.length))
   })
 }
 
@@ -47,7 +51,7 @@ export async function explainImages(options: {
   /** Grad-CAM layer (default: the last convolutional block). */
   layer?: string
 }): Promise<Explanation[]> {
-  const { model, config } = loadRun(options.run)
+  const { models, config } = loadRunModels(options.run)
   const scale = options.scale ?? 2
   mkdirSync(options.out, { recursive: true })
   const results: Explanation[] = []
@@ -64,10 +68,12 @@ export async function explainImages(options: {
       const { height, width } = decoded
       const { probability, pixels } = scope(() => {
         const patch = tensor(new Uint8Array(decoded.pixels), { shape: [1, height, width, 3] })
-        const [p] = noGrad(() => predictImages(model, patch, inputOptions(config)))
-        const overlay = explainPatches(model, config, patch, { layer: options.layer })
+        // An ensemble's probability is its members' mean, as openPredictor's.
+        const each = models.map((m) => noGrad(() => predictImages(m, patch, inputOptions(config))))
+        const p = each.reduce((sum, [q]) => sum + (q as number), 0) / each.length
+        const overlay = explainPatches(models, config, patch, { layer: options.layer })
         const picture = cat([patch, overlay], 2).select(0, 0).contiguous()
-        return { probability: p as number, pixels: picture.data() as Uint8Array }
+        return { probability: p, pixels: picture.data() as Uint8Array }
       })
       const output = join(options.out, `${basename(image, extname(image))}.png`)
       const png = await sharp(pixels, { raw: { width: 2 * width, height, channels: 3 } })
@@ -78,7 +84,7 @@ export async function explainImages(options: {
       results.push({ image, probability, output })
     }
   } finally {
-    model.dispose()
+    for (const m of models) m.dispose()
   }
   return results
 }

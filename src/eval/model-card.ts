@@ -26,6 +26,16 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     accuracy: m.accuracy,
     sensitivity: m.sensitivity,
     specificity: m.specificity,
+    // An ensemble's members on the same split (the figures above are the ensemble's).
+    ...(m.members
+      ? {
+          members: m.members.map((x) => ({
+            member: x.member,
+            rocAuc: x.rocAuc,
+            accuracy: x.accuracy,
+          })),
+        }
+      : {}),
   }))
   // The ROC curve of the first evaluation, thinned for the page.
   let roc: { fpr: number; tpr: number }[] | null = null
@@ -49,6 +59,7 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     tta,
     training: config.data ? trainingData(config.data) : null,
     validation: config.validation ?? null,
+    ensemble: config.ensemble ? { members: config.ensemble.members.length } : null,
     evaluations,
     roc,
   }

@@ -3,7 +3,8 @@
  * positive class's probabilities, with libtorch (the run's model.safetensors) or ONNX Runtime
  * (the run's model.onnx, exported once into the run folder). Whatever predicts (predict, eval,
  * serve, slides) opens one with openPredictor() and calls predict() per batch. Grad-CAM needs
- * gradients and stays on libtorch.
+ * gradients and stays on libtorch. An ensemble's predictor averages its members' (each opened as
+ * the ordinary run it is, on the same engine).
  * @module
  */
 import type { PatchStore } from '../data/store.js'
@@ -14,6 +15,7 @@ import type { PatchClassifier } from '../models/registry.js'
 import { noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { inputOptions, predictImages, type PredictOptions } from './predict.js'
 import { loadRun } from '../run/load-run.js'
+import { memberDirs } from '../run/ensemble.js'
 import { readRunConfig, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 
@@ -68,6 +70,66 @@ export class LibtorchPredictor implements PatchPredictor {
   }
 }
 
+/**
+ * An ensemble's predictor: the mean of its members' probabilities (each averaged over the TTA
+ * views first, which gives the same mean). `config` is the ensemble's (its threshold was chosen
+ * on the averaged valid probabilities); each member keeps its own.
+ */
+export class EnsemblePredictor implements PatchPredictor {
+  readonly engine: Engine
+
+  /** Takes ownership of the members: dispose() disposes them. */
+  constructor(
+    readonly members: readonly PatchPredictor[],
+    readonly config: RunConfig,
+  ) {
+    if (members.length === 0) throw new ValidationError('An ensemble needs at least one member')
+    this.engine = (members[0] as PatchPredictor).engine
+  }
+
+  /** Each member's probabilities, in the members' order. */
+  async predictMembers(images: Tensor, tta: Tta = false): Promise<Float32Array[]> {
+    const each: Float32Array[] = []
+    for (const member of this.members) each.push(await member.predict(images, tta))
+    return each
+  }
+
+  async predict(images: Tensor, tta: Tta = false): Promise<Float32Array> {
+    return meanOf(await this.predictMembers(images, tta))
+  }
+
+  dispose(): void {
+    for (const member of this.members) member.dispose()
+  }
+}
+
+/** The element-wise mean of equal-length arrays (summed in float64). */
+export function meanOf(arrays: readonly Float32Array[]): Float32Array {
+  const n = (arrays[0] as Float32Array).length
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    let sum = 0
+    for (const a of arrays) sum += a[i] as number
+    out[i] = sum / arrays.length
+  }
+  return out
+}
+
+/** Opens each member with `open`; on a failure, those already open are disposed. */
+async function openMembers(
+  count: number,
+  open: (index: number) => Promise<PatchPredictor>,
+): Promise<PatchPredictor[]> {
+  const members: PatchPredictor[] = []
+  try {
+    for (let i = 0; i < count; i++) members.push(await open(i))
+  } catch (error) {
+    for (const m of members) m.dispose()
+    throw error
+  }
+  return members
+}
+
 /** ONNX Runtime on the run's model.onnx, exported first (from `loaded` when given) if needed. */
 async function openOnnx(
   run: string,
@@ -95,23 +157,41 @@ export async function openPredictor(
   engine: Engine = DEFAULT_ENGINE,
   options: { mixedPrecision?: boolean } = {},
 ): Promise<PatchPredictor> {
-  if (engine === 'onnxruntime') return openOnnx(run, readRunConfig(run))
-  const { model, config } = loadRun(run)
-  return new LibtorchPredictor(model, config, options)
+  const config = readRunConfig(run)
+  const members = memberDirs(run, config)
+  if (members.length > 0) {
+    const opened = await openMembers(members.length, (i) =>
+      openPredictor(members[i] as string, engine, options),
+    )
+    return new EnsemblePredictor(opened, config)
+  }
+  if (engine === 'onnxruntime') return openOnnx(run, config)
+  return new LibtorchPredictor(loadRun(run).model, config, options)
 }
 
 /**
- * A predictor for a run whose model is already loaded (for Grad-CAM, which needs libtorch): libtorch
- * predicts with that model, ONNX Runtime exports it when model.onnx is missing or stale, so the
- * run is never loaded twice. The caller keeps `loaded.model` and disposes the predictor too.
+ * A predictor for a run whose models are already loaded (for Grad-CAM, which needs libtorch):
+ * libtorch predicts with those models, ONNX Runtime exports them when model.onnx is missing or
+ * stale, so the run is never loaded twice. The caller keeps `loaded.models` and disposes the
+ * predictor too.
  */
 export async function predictorFor(
   run: string,
   loaded: LoadedRun,
   engine: Engine = DEFAULT_ENGINE,
 ): Promise<PatchPredictor> {
+  const { members } = loaded
+  if (members) {
+    const opened = await openMembers(members.length, (i) => {
+      const { dir, config } = members[i] as { dir: string; config: RunConfig }
+      const member = { models: [loaded.models[i] as PatchClassifier], config }
+      return predictorFor(dir, member, engine)
+    })
+    return new EnsemblePredictor(opened, loaded.config)
+  }
+  const model = loaded.models[0] as PatchClassifier
   if (engine === 'onnxruntime') return openOnnx(run, loaded.config, loaded)
-  return new LibtorchPredictor(loaded.model, loaded.config, { ownsModel: false })
+  return new LibtorchPredictor(model, loaded.config, { ownsModel: false })
 }
 
 /** Probabilities of the positive class for the stored patches at `indices`, in batches. */

@@ -13,7 +13,8 @@ import { savedEvaluations, type SavedEvaluation } from './artifacts.js'
 import { trainingChart } from './charts.js'
 import { lrFindChart } from './lr-find-plot.js'
 import { describeTta } from '../data/tta.js'
-import { readHistory, readLrFind, readRunConfig } from '../run/run-folder.js'
+import { readHistory, readLrFind, readRunConfig, type RunConfig } from '../run/run-folder.js'
+import { memberDirs } from '../run/ensemble.js'
 import { renderSvg, writeChart } from './render.js'
 
 const EVAL_CHARTS = ['roc', 'pr', 'confusion', 'calibration'] as const
@@ -86,6 +87,31 @@ async function evaluationSection(dir: string, name: string, e: SavedEvaluation):
   const charts = EVAL_CHARTS.filter((c) => existsSync(join(dir, `${c}.svg`)))
     .map((c) => image(readFileSync(join(dir, `${c}.svg`)), 'image/svg+xml', `${c} chart, ${title}`))
     .join('\n')
+  const members = e.members
+    ? '<h4>Members and ensemble</h4>' +
+      table(
+        [
+          'model',
+          'ROC AUC',
+          'accuracy',
+          'sensitivity',
+          'specificity',
+          'log loss',
+          'Brier',
+          'threshold',
+        ],
+        [...e.members, { ...e, member: 'ensemble (mean probability)' }].map((r) => [
+          r.member,
+          Number(f3(r.rocAuc)),
+          Number(f3(r.accuracy)),
+          Number(f3(r.sensitivity)),
+          Number(f3(r.specificity)),
+          Number(f3(r.logLoss)),
+          Number(f3(r.brier)),
+          Number(f3(r.threshold)),
+        ]),
+      )
+    : ''
   const confused = table(
     ['actual', 'predicted', 'patches'],
     e.mostConfused.map((m) => [m.actual, m.predicted, m.count]),
@@ -104,7 +130,36 @@ async function evaluationSection(dir: string, name: string, e: SavedEvaluation):
   return (
     `<section><h3>${escapeHtml(title)} <small>(${escapeHtml(name)})</small></h3>` +
     `<p>${escapeHtml(thresholdNote)}.</p><div class="row">${metrics}<div>` +
-    `<h4>Most confused</h4>${confused}</div></div><div class="charts">${charts}</div>${losses}</section>`
+    `<h4>Most confused</h4>${confused}</div></div>${members}<div class="charts">${charts}</div>${losses}</section>`
+  )
+}
+
+/** An ensemble's members: their best valid epochs, and the ensemble's valid figures. */
+function membersSection(run: string, config: RunConfig): string {
+  const rows = memberDirs(run, config).map((dir, i) => {
+    const member = readRunConfig(dir)
+    const v = member.validation
+    return [
+      config.ensemble?.members[i] ?? dir,
+      String(member.recipe.seed ?? '?'),
+      v ? `${v.stage} ${v.epoch + 1}` : '-',
+      v ? Number(f3(v.auc)) : '-',
+      v ? Number(f3(v.accuracy)) : '-',
+      member.threshold ? Number(f3(member.threshold.value)) : '-',
+    ]
+  })
+  const v = config.validation
+  rows.push([
+    'ensemble',
+    '',
+    '',
+    v ? Number(f3(v.auc)) : '-',
+    v ? Number(f3(v.accuracy)) : '-',
+    config.threshold ? Number(f3(config.threshold.value)) : '-',
+  ])
+  return (
+    '<h2>Ensemble members</h2><p>Each member is an ordinary run in its own folder (its training curves are in its own report); the ensemble averages their probabilities, and its threshold was chosen on the averaged valid probabilities.</p>' +
+    table(['member', 'seed', 'best epoch', 'valid ROC AUC', 'valid accuracy', 'threshold'], rows)
   )
 }
 
@@ -121,6 +176,10 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
       `${config.inputSize}x${config.inputSize} input, classes ${escapeHtml(config.classes.join(', '))}; ` +
       `pcam ${escapeHtml(config.pcamVersion ?? '?')}. For research use: not a medical device.</p>`,
   )
+  if (config.ensemble)
+    parts.push(
+      `<p class="lead">An ensemble of ${config.ensemble.members.length} members (seeds from ${escapeHtml(String(config.recipe.seed))}): every figure below is of the mean of their probabilities, unless a member is named.</p>`,
+    )
 
   parts.push('<h2>Caveats</h2><ul>')
   parts.push(`<li>${escapeHtml(splitCaveat(config.data?.splitMethod))}</li>`)
@@ -138,6 +197,7 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
     for (const e of evaluations) parts.push(await evaluationSection(e.dir, e.name, e.metrics))
   }
 
+  if (config.ensemble) parts.push(membersSection(run, config))
   if (history.length > 0) {
     parts.push('<h2>Training</h2>')
     // The curves also go beside the run's other files, as SVG and PNG.

@@ -35,7 +35,8 @@ export function topLosses(probabilities: ArrayLike<number>, labels: ArrayLike<nu
  * captioned "actual → predicted" and "loss, p" (p: probability of the positive class).
  */
 export async function topLossesPicture(options: {
-  model: PatchClassifier
+  /** An ensemble's models: their heatmaps averaged (explainPatches). */
+  model: PatchClassifier | PatchClassifier[]
   config: RunConfig
   store: PatchStore
   /** Store index of each item's patch. */

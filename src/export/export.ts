@@ -6,13 +6,16 @@
  * input size when it differs from the patch size (torch's interpolate, align_corners=False, as
  * two MatMuls with its interpolation matrices), and the run's normalisation. Each architecture has an explicit exporter
  * that mirrors its forward() (residual wiring included); plain layers go through one emitter each.
+ * An ensemble is one graph: the shared preprocessing feeds each member's network (its names
+ * prefixed member_1/, ...), and a Mean node averages the members' probabilities.
  * @module
  */
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ValidationError } from '../errors.js'
-import { loadRun } from '../run/load-run.js'
-import { runMpp, runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
+import { memberDirs } from '../run/ensemble.js'
+import { loadRunModels, type LoadedRun } from '../run/load-run.js'
+import { RUN_FILES, runMpp, runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import { DepthwiseSeparable, type MobileNetV1 } from '../models/mobilenet-v1.js'
 import { InvertedResidual, type MobileNetV2 } from '../models/mobilenet-v2.js'
 import type { PatchClassifier } from '../models/registry.js'
@@ -136,16 +139,15 @@ function preprocess(g: GraphBuilder, config: RunConfig): Value {
 }
 
 /** Logits to probabilities: binary models' one logit to [1 - p, p], else a softmax. */
-function probabilities(g: GraphBuilder, logits: Value, classes: number): void {
+function probabilities(g: GraphBuilder, logits: Value, classes: number, output: string): string {
   if (logits.shape[0] === 1) {
     const p = g.node('Sigmoid', [logits.name])
     const q = g.node('Sub', [g.floats('one', [1], []), p])
-    g.node('Concat', [q, p], { axis: 1 }, OUTPUT_NAME)
-  } else {
-    if (logits.shape[0] !== classes)
-      throw new ValidationError(`The model gives ${logits.shape[0]} outputs for ${classes} classes`)
-    g.node('Softmax', [logits.name], { axis: 1 }, OUTPUT_NAME)
+    return g.node('Concat', [q, p], { axis: 1 }, output)
   }
+  if (logits.shape[0] !== classes)
+    throw new ValidationError(`The model gives ${logits.shape[0]} outputs for ${classes} classes`)
+  return g.node('Softmax', [logits.name], { axis: 1 }, output)
 }
 
 /** What the exported file says about itself (metadata_props). */
@@ -161,30 +163,56 @@ export function onnxMetadata(config: RunConfig): Record<string, string> {
     head: config.model.head,
     output: `${OUTPUT_NAME}: N x ${config.classes.length}, columns in the order of classes`,
     pcam_version: PCAM_VERSION,
+    ...(config.ensemble ? { ensemble_members: String(config.ensemble.members.length) } : {}),
   }
 }
 
-/** The ONNX model of a loaded run (in eval mode), as bytes. */
-export function onnxModel(model: PatchClassifier, config: RunConfig): Uint8Array {
+/**
+ * The ONNX model of a loaded run (in eval mode), as bytes; of several models (an ensemble's
+ * members, which share the run's preprocessing), one graph that averages their probabilities.
+ */
+export function onnxModel(
+  model: PatchClassifier | PatchClassifier[],
+  config: RunConfig,
+): Uint8Array {
+  const models = Array.isArray(model) ? model : [model]
   // The graph's tensors (float copies of weights, the resize matrices) are freed on return.
-  return scope(() => encodeModel(graphMessage(model, config)))
+  return scope(() => encodeModel(graphMessage(models, config)))
+}
+
+/** The networks' class probabilities, each member's names prefixed, averaged by a Mean node. */
+function networks(g: GraphBuilder, models: PatchClassifier[], x: Value, classes: number): void {
+  if (models.length === 1) {
+    const model = models[0] as PatchClassifier
+    probabilities(g, layer(g, model.head, body(g, model, x)), classes, OUTPUT_NAME)
+    return
+  }
+  const outputs = models.map((model, i) => {
+    g.namespace = `member_${i + 1}/`
+    const logits = layer(g, model.head, body(g, model, x))
+    return probabilities(g, logits, classes, g.name('probabilities'))
+  })
+  g.namespace = ''
+  g.node('Mean', outputs, {}, OUTPUT_NAME)
 }
 
 /** The model as an ONNX message; the tensors it makes on the way belong to the caller's scope. */
-function graphMessage(model: PatchClassifier, config: RunConfig): ModelMessage {
+function graphMessage(models: PatchClassifier[], config: RunConfig): ModelMessage {
   const g = new GraphBuilder()
   const x = preprocess(g, config)
-  const features = body(g, model, x)
-  const logits = layer(g, model.head, features)
   const classes = config.classes.length
-  probabilities(g, logits, classes)
+  networks(g, models, x, classes)
   const patch = runPatchSize(config)
+  const what =
+    models.length === 1
+      ? `pcam ${config.model.arch}`
+      : `pcam ensemble of ${models.length} ${config.model.arch}`
   return {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'pcam',
     producerVersion: PCAM_VERSION,
-    docString: `pcam ${config.model.arch} (${config.model.head} head): raw uint8 patches in, class probabilities out`,
+    docString: `${what} (${config.model.head} head): raw uint8 patches in, class probabilities out`,
     graph: {
       name: `pcam_${config.model.arch}`,
       node: g.nodes,
@@ -218,26 +246,23 @@ function graphMessage(model: PatchClassifier, config: RunConfig): ModelMessage {
   }
 }
 
-/** A run's model and config, already loaded (the caller keeps and disposes the model). */
-export interface LoadedRun {
-  model: PatchClassifier
-  config: RunConfig
-}
+export type { LoadedRun }
 
 /**
- * Writes a run's model to `out` as ONNX (through a temporary name, so no half file is left);
- * from `loaded` when given, else loaded from the run folder for the export alone.
+ * Writes a run's model (an ensemble's: its one averaging graph) to `out` as ONNX (through a
+ * temporary name, so no half file is left); from `loaded` when given (the caller keeps its
+ * models), else loaded from the run folder for the export alone.
  */
 export function exportOnnx(
   run: string,
   out: string,
   loaded?: LoadedRun,
 ): { bytes: number; config: RunConfig } {
-  const { model, config } = loaded ?? loadRun(run)
+  const { models, config } = loaded ?? loadRunModels(run)
   try {
     let bytes: Uint8Array
     try {
-      bytes = onnxModel(model, config)
+      bytes = onnxModel(models, config)
     } catch (error) {
       throw new ValidationError(
         `The model of ${run} cannot be expressed in ONNX: ${(error as Error).message}`,
@@ -249,7 +274,7 @@ export function exportOnnx(
     renameSync(partial, out)
     return { bytes: bytes.length, config }
   } finally {
-    if (!loaded) model.dispose()
+    if (!loaded) for (const model of models) model.dispose()
   }
 }
 
@@ -259,15 +284,26 @@ export function runOnnxPath(run: string): string {
 }
 
 /**
+ * What a run's model.onnx is made from: its model.safetensors; an ensemble's, its members' and
+ * its config.json (whose threshold the file's metadata carries).
+ */
+function onnxSources(run: string): string[] {
+  const members = existsSync(join(run, RUN_FILES.config)) ? memberDirs(run) : []
+  if (members.length === 0) return [join(run, RUN_FILES.model)]
+  return [...members.map((m) => join(m, RUN_FILES.model)), join(run, RUN_FILES.config)]
+}
+
+/**
  * The run's model.onnx, exported once and reused; exported again when model.safetensors is
  * newer (the run trained further). `loaded`: the run's model already in memory, exported
  * instead of loading the run a second time.
  */
 export function ensureRunOnnx(run: string, loaded?: LoadedRun): string {
   const path = runOnnxPath(run)
-  const weights = join(run, 'model.safetensors')
-  if (existsSync(path) && existsSync(weights)) {
-    if (statSync(path).mtimeMs >= statSync(weights).mtimeMs) return path
+  const sources = onnxSources(run)
+  if (existsSync(path) && sources.every((s) => existsSync(s))) {
+    const made = statSync(path).mtimeMs
+    if (sources.every((s) => made >= statSync(s).mtimeMs)) return path
   }
   exportOnnx(run, path, loaded)
   return path

@@ -48,11 +48,13 @@ function attribute(name: string, value: AttributeValue): AttributeMessage {
 export class GraphBuilder {
   readonly nodes: NodeMessage[] = []
   readonly initializers: TensorMessage[] = []
+  /** Put before every name made from here on (an ensemble's member_1/, ...); '' by default. */
+  namespace = ''
   #count = 0
 
   /** A fresh value name with a readable prefix. */
   name(prefix: string): string {
-    return `${prefix}_${this.#count++}`
+    return `${this.namespace}${prefix}_${this.#count++}`
   }
 
   node(
@@ -62,7 +64,7 @@ export class GraphBuilder {
     output = this.name(opType.toLowerCase()),
   ): string {
     this.nodes.push({
-      name: `${opType}_${this.nodes.length}`,
+      name: `${this.namespace}${opType}_${this.nodes.length}`,
       opType,
       input: inputs,
       output: [output],

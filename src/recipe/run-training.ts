@@ -27,6 +27,7 @@ export function startTraining(
       else if (message.type === 'epoch') hooks.onEpoch?.(message.record)
       else if (message.type === 'lr') hooks.onLrFound?.(message.lr)
       else if (message.type === 'resume') hooks.onResume?.()
+      else if (message.type === 'member') hooks.onMember?.(message.info)
       else if (message.type === 'done') resolve(message.result)
       else if (message.type === 'error') reject(errorFromMessage(message.error))
     })

@@ -17,6 +17,7 @@ if (port) {
     onEpoch: (record) => port.postMessage({ type: 'epoch', record }),
     onLrFound: (lr) => port.postMessage({ type: 'lr', lr }),
     onResume: () => port.postMessage({ type: 'resume' }),
+    onMember: (info) => port.postMessage({ type: 'member', info }),
   }).then(
     (result) => {
       port.postMessage({ type: 'done', result })

@@ -58,6 +58,7 @@ import { fineTuneStages, runStages, type Stage } from '../learn/fine-tune.js'
 import { ExponentialMovingAverage } from '../learn/callbacks/ema.js'
 import { StochasticWeightAveraging, SWA_STAGE, swaStage } from '../learn/callbacks/swa.js'
 import type { ThresholdRule } from '../metrics/metrics.js'
+import { trainEnsemble, type MemberInfo } from './ensemble.js'
 
 export interface TrainConfig {
   store: string
@@ -98,6 +99,8 @@ export interface TrainConfig {
    * resumed run may change it.
    */
   tensorboard?: boolean
+  /** Train this many members (seeds seed, seed + 1, ...) into one ensemble run folder (ensemble.ts). */
+  ensemble?: number
 }
 
 /** The settings a run gets when not given (`pcam train`'s defaults are these). */
@@ -159,6 +162,9 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   checkNumber(c.labelSmoothing, '--label-smoothing', 0, 1)
   checkNumber(c.clipGrad, '--clip-grad', 0)
   checkAveraging(c)
+  if (c.ensemble !== undefined) checkInteger(c.ensemble, '--ensemble', 1)
+  // One member is an ordinary run, with an ordinary run's recipe.
+  if (c.ensemble === 1) delete c.ensemble
   // --swa-epochs 0 is no SWA: the recipe (compared on resume) leaves it out.
   const swaEpochs = c.swaEpochs === 0 ? undefined : c.swaEpochs
   return { ...c, lr, swaEpochs, out: c.out ?? join('runs', c.arch) }
@@ -193,6 +199,8 @@ export interface TrainHooks {
   onLrFound?: (lr: number) => void
   /** The run folder held a checkpoint of the same run: training goes on from it. */
   onResume?: () => void
+  /** An ensemble's member is about to train (or resume). */
+  onMember?: (info: MemberInfo) => void
   /** Stops after the current batch with a checkpoint. */
   signal?: AbortSignal
   /**
@@ -209,6 +217,8 @@ export interface TrainResult {
   bestAuc: number
   /** The rate used (the finder's suggestion when lr was 'auto'). */
   lr: number
+  /** An ensemble's members' results so far (bestAuc above is then the ensemble's valid AUC). */
+  members?: TrainResult[]
 }
 
 /** Loads backbone weights: a TF.js MobileNet folder or a torchvision / timm safetensors file. */
@@ -405,6 +415,7 @@ function joinGroup(config: TrainConfig): DataParallel | undefined {
 }
 
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  if ((config.ensemble ?? 1) > 1) return trainEnsemble(config, hooks, train)
   // One rank writes the run folder (and judges it before writing); the others read it.
   const writer = (config.distributed?.rank ?? 0) === 0
   const resuming = writer ? runFolderMode(config) === 'resume' : hasResumeState(config.out)

@@ -91,6 +91,14 @@ export interface RunConfig {
   threshold?: RunThreshold
   /** The best epoch's validation figures. */
   validation?: EpochRecord
+  /** Present in an ensemble's folder (`pcam train --ensemble`): see src/run/ensemble.ts. */
+  ensemble?: EnsembleInfo
+}
+
+/** An ensemble's members: subfolders of its run folder, each a complete ordinary run. */
+export interface EnsembleInfo {
+  /** The members' subfolder names, in seed order (seed, seed + 1, ...). */
+  members: string[]
 }
 
 /** state.json: everything besides tensors that continuing an interrupted fit needs. */
@@ -148,6 +156,10 @@ export function readRunConfig(dir: string): RunConfig {
   if (!existsSync(path))
     throw new DataError(`${path} not found: is ${dir} a run folder written by "pcam train"?`)
   const config = readJson<RunConfig>(path)
+  if (config.ensemble && !config.model)
+    throw new DataError(
+      `${dir} is an ensemble whose members have not all finished training; run the same "pcam train" command to finish it.`,
+    )
   if (!config.model) {
     throw new DataError(
       `${path} has no model spec (an earlier pcam wrote it); train the run again.`,

@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { errorToMessage } from '../errors.js'
 import { explainPatches } from '../eval/explain.js'
-import { loadRun } from '../run/load-run.js'
+import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
 import { predictorFor, type PatchPredictor } from '../eval/predictor.js'
 import { ensureRunOnnx } from '../export/export.js'
@@ -23,7 +23,7 @@ import type { BatchJob, WorkerRequest, WorkerSettings } from './inference.js'
  */
 async function answer(
   predictor: PatchPredictor,
-  model: PatchClassifier,
+  models: PatchClassifier[],
   config: RunConfig,
   settings: WorkerSettings,
   job: BatchJob,
@@ -36,7 +36,7 @@ async function answer(
     if (job.explain.length > 0) {
       overlays = scope(() => {
         const chosen = images.indexSelect(0, tensor(BigInt64Array.from(job.explain, BigInt)))
-        const overlay = explainPatches(model, config, chosen, { layer: settings.layer })
+        const overlay = explainPatches(models, config, chosen, { layer: settings.layer })
         return overlay.contiguous().data() as Uint8Array
       })
     }
@@ -50,8 +50,9 @@ const port = parentPort
 if (port) {
   const settings = workerData as WorkerSettings
   try {
-    const loaded = loadRun(settings.run)
-    const { model, config } = loaded
+    // An ensemble's members all load: probabilities average them, Grad-CAM averages their maps.
+    const loaded = loadRunModels(settings.run)
+    const { models, config } = loaded
     const predictor = await predictorFor(settings.run, loaded, settings.engine)
     port.postMessage({ type: 'ready', config })
     // One request at a time, in order (ONNX Runtime's answer is asynchronous).
@@ -69,7 +70,7 @@ if (port) {
         }
         const { probabilities, overlays } = await answer(
           predictor,
-          model,
+          models,
           config,
           settings,
           request,

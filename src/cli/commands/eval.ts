@@ -36,6 +36,19 @@ function printEvaluation(e: Evaluation): void {
   console.log(`confusion    TP ${e.tp}  FP ${e.fp}  TN ${e.tn}  FN ${e.fn}`)
   console.log(`split        ${e.splitMethod}`)
   console.log(`speed        ${e.patchesPerSec.toFixed(0)} patches/s`)
+  if (e.members) printMembers(e)
+}
+
+/** An ensemble's members beside the ensemble, one row each. */
+function printMembers(e: Evaluation): void {
+  const f = (v: number) => v.toFixed(4).padStart(11)
+  console.log(
+    `\n${'model'.padEnd(12)}${['ROC AUC', 'accuracy', 'sensitivity', 'specificity', 'log loss', 'threshold'].map((h) => h.padStart(11)).join('')}`,
+  )
+  for (const r of [...(e.members ?? []), { ...e, member: 'ensemble' }])
+    console.log(
+      `${r.member.padEnd(12)}${[r.rocAuc, r.accuracy, r.sensitivity, r.specificity, r.logLoss, r.threshold].map(f).join('')}`,
+    )
 }
 
 export const evalCommand: Command = {

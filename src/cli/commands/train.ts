@@ -201,6 +201,7 @@ export async function trainConfigFrom(
     opt: text(values.opt) as TrainConfig['opt'],
     threshold:
       values.threshold === undefined ? undefined : parseThresholdRule(String(values.threshold)),
+    ensemble: number(values.ensemble),
   }
   const { pretrained: presetWeights, ...presetSettings } = preset?.settings ?? {}
   const config = trainConfig({
@@ -308,6 +309,11 @@ export const trainCommand: Command = {
     'Ctrl-C saves a checkpoint and exits; run the same command again to resume where it stopped.',
   options: {
     ...TRAIN_OPTIONS,
+    ensemble: {
+      type: 'number',
+      description:
+        'Train this many members (seeds --seed, --seed + 1, ...) into <out>/member-1, ...; eval, predict, explain, serve, slides and export average their probabilities',
+    },
     'no-tensorboard': {
       type: 'boolean',
       description:
@@ -346,6 +352,10 @@ export const trainCommand: Command = {
       onResume: () => {
         if (!quiet) console.log(`Resuming ${out} where it stopped.`)
       },
+      onMember: (m) => {
+        console.log(`Member ${m.index + 1}/${m.count} (seed ${m.seed}): ${m.out}`)
+        headerShown = false
+      },
       onLrFound: (found) => console.log(`LR finder suggests ${found.toExponential(2)}`),
       onBatch: (info) => {
         if (quiet) return
@@ -382,6 +392,10 @@ export const trainCommand: Command = {
       const result = await run.result
       if (quiet) return
       if (values.json === true) console.log(JSON.stringify(result))
+      else if (result.completed && result.members)
+        console.log(
+          `Done. Ensemble valid ROC AUC ${result.bestAuc.toFixed(4)} (members ${result.members.map((m) => m.bestAuc.toFixed(4)).join(', ')}); run folder: ${out}`,
+        )
       else if (result.completed)
         console.log(`Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`)
       else console.log(`Stopped; checkpoint saved. Resume with the same command (--out ${out}).`)
