@@ -15,7 +15,7 @@ import { fineTuneStages } from '../learn/fine-tune.js'
 import { normalizationFor, initialModel, trainConfig, type TrainConfig } from '../recipe/train.js'
 import { recipePreset } from '../recipe/presets.js'
 import { readHistory } from '../run/run-folder.js'
-import { getNumThreads, manualSeed } from '../torch/index.js'
+import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
 import { resolvePretrained } from '../weights/registry.js'
 import { writeSafetensors } from '../weights/safetensors.js'
 import { PACKAGE_ROOT } from '../paths.js'
@@ -69,10 +69,14 @@ function runMeasured(
   args: string[],
   input: string | null,
   onLine: (line: string) => void,
+  env: Record<string, string> = {},
 ): Promise<{ seconds: number; stdout: string; peakRssMb: number | null }> {
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    })
     let stdout = ''
     let stderr = ''
     let peak: number | null = null
@@ -190,6 +194,8 @@ async function torchSide(request: unknown, onProgress: (m: string) => void): Pro
     [RECIPE_PEER_SCRIPT],
     JSON.stringify(request),
     (line) => onProgress(`PyTorch: ${line}`),
+    // PyTorch at its best: the glibc allocator settings pcam sets for itself.
+    mallocEnvironment(),
   )
   const reply = JSON.parse(stdout) as { epochs: EpochFigures[] }
   return summarise(seconds, reply.epochs, peakRssMb)
