@@ -9,6 +9,8 @@ export function untimedRecords(run: string): Record<string, unknown>[] {
     const untimed: Record<string, unknown> = { ...record }
     delete untimed.seconds
     delete untimed.imagesPerSec
+    delete untimed.validSeconds
+    delete untimed.rssMb
     return untimed
   })
 }

@@ -192,10 +192,12 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
       'train/images_per_sec',
       'train/loss',
       'train/lr',
+      'train/rss_mb',
       'valid/accuracy',
       'valid/auc',
       'valid/errorRate',
       'valid/loss',
+      'valid/seconds',
       'valid/top_losses',
     ])
 

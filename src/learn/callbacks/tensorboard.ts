@@ -20,7 +20,16 @@ import { EventFileWriter } from '../tensorboard/event-file.js'
 export type FitPicture = (learn: Learner) => Promise<Buffer | null>
 
 /** Fields of an epoch record that are not validation metrics. */
-const NOT_METRICS = new Set(['stage', 'epoch', 'trainLoss', 'validLoss', 'seconds', 'imagesPerSec'])
+const NOT_METRICS = new Set([
+  'stage',
+  'epoch',
+  'trainLoss',
+  'validLoss',
+  'seconds',
+  'imagesPerSec',
+  'validSeconds',
+  'rssMb',
+])
 
 export class TensorBoardLogger implements Callback {
   // After the Recorder (the epoch's record) and the checkpoints; before EarlyStopping, which ends
@@ -98,7 +107,9 @@ function epochScalars(record: EpochRecord): Record<string, number> {
   const values: Record<string, number> = {
     'train/epoch_loss': record.trainLoss,
     'train/images_per_sec': record.imagesPerSec,
+    'train/rss_mb': record.rssMb,
     'valid/loss': record.validLoss,
+    'valid/seconds': record.validSeconds,
   }
   for (const [name, value] of Object.entries(record))
     if (!NOT_METRICS.has(name) && typeof value === 'number') values[`valid/${name}`] = value
