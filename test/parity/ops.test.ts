@@ -92,12 +92,18 @@ const cases: OpCase[] = [
     grad: ['a'],
   },
   {
-    // bfloat16 (mixed precision) takes clamp's one pass: hardtanh has no bfloat16 backward here.
+    // bfloat16 (mixed precision) goes another way: hardtanh has no bfloat16 backward here.
     name: 'relu6 in bfloat16',
     inputs: { a: r(4, 5).mul(5) },
     pcam: (i) => t.relu6(i.a!.to('bfloat16')).float(),
     expr: 'torch.clamp(a.bfloat16(), 0, 6).float()',
     grad: ['a'],
+  },
+  {
+    name: 'relu6 in bfloat16 without gradients',
+    inputs: { a: r(4, 5).mul(5) },
+    pcam: (i) => t.noGrad(() => t.relu6(i.a!.to('bfloat16')).float()),
+    expr: 'torch.clamp(a.bfloat16(), 0, 6).float()',
   },
   {
     name: 'clamp',
