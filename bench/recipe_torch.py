@@ -54,11 +54,15 @@ class SameConv2d(nn.Conv2d):
         return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, 1, self.groups)
 
 
-class ReLU6(nn.Module):
-    """clamp, not nn.ReLU6: this PyTorch (1.13) has no bfloat16 backward for hardtanh."""
+def relu6(x):
+    """Not F.relu6: this PyTorch (1.13) has no bfloat16 backward for hardtanh, and clamp(0, 6)'s is
+    slow; relu then clamp is the fast way, as pcam takes it."""
+    return x.relu().clamp(max=6)
 
+
+class ReLU6(nn.Module):
     def forward(self, x):
-        return x.clamp(0, 6)
+        return relu6(x)
 
 
 class DepthwiseSeparable(nn.Module):
@@ -70,8 +74,8 @@ class DepthwiseSeparable(nn.Module):
         self.pw_bn = nn.BatchNorm2d(cout, eps=1e-3)
 
     def forward(self, x):
-        x = self.dw_bn(self.dw(x)).clamp(0, 6)
-        return self.pw_bn(self.pw(x)).clamp(0, 6)
+        x = relu6(self.dw_bn(self.dw(x)))
+        return relu6(self.pw_bn(self.pw(x)))
 
 
 class MobileNetV1Body(nn.Module):
