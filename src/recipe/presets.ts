@@ -34,7 +34,8 @@ export const RECIPE_PRESETS: Record<string, RecipePreset> = {
       augment: AUGMENT_PRESETS.light ?? null,
       threshold: { kind: 'youden' },
     },
-    measured: 'valid AUC 0.941 (0.955 with TTA) in about 4.5 min',
+    measured:
+      'valid AUC 0.941 at its best epoch, 0.940 after the last, 372 s in all (pcam bench recipe)',
   },
   'resnet18-scratch': {
     summary:
@@ -48,7 +49,7 @@ export const RECIPE_PRESETS: Record<string, RecipePreset> = {
       mixedPrecision: true,
       augment: AUGMENT_PRESETS.light ?? null,
     },
-    measured: 'not yet measured',
+    measured: 'not measured yet on the whole sample',
   },
 }
 
