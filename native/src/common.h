@@ -25,6 +25,8 @@ int64_t LiveTensorCount();
 Napi::Value Wrap(Napi::Env env, at::Tensor tensor);
 at::Tensor& Unwrap(const Napi::Value& value);
 void Release(const Napi::Value& value);
+// Tells V8 of the handle's native memory (once): for handles only the garbage collector may free.
+void ReportExternalMemory(const Napi::Value& value);
 std::optional<at::Tensor> OptionalTensor(const Napi::Value& value);
 std::vector<at::Tensor> TensorList(const Napi::Value& value);
 Napi::Array WrapList(Napi::Env env, const std::vector<at::Tensor>& tensors);

@@ -10,7 +10,7 @@ static std::atomic<int64_t> liveTensors{0};
 
 int64_t LiveTensorCount() { return liveTensors.load(); }
 
-// Bytes a new handle makes V8 count as external memory, so that the garbage collector feels the
+// Bytes a handle makes V8 count as external memory, so that the garbage collector feels the
 // native memory behind handles it could collect: the storage, when this handle is its only
 // owner (a view of a storage another handle holds is already counted) and it was allocated by
 // libtorch (a memory-mapped file is not process memory).
@@ -27,10 +27,8 @@ static void Forget(Napi::Env env, TensorBox* box) {
 }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor tensor) {
-  int64_t bytes = OwnedBytes(tensor);
-  auto* box = new TensorBox{std::move(tensor), bytes};
+  auto* box = new TensorBox{std::move(tensor), 0};
   liveTensors++;
-  if (bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
   // The finalizer runs on the thread that owns env (the main or a worker thread), after dispose()
   // or instead of it when the handle was never disposed.
   return Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
@@ -55,6 +53,13 @@ at::Tensor& Unwrap(const Napi::Value& value) {
   TensorBox* box = Box(value);
   if (!box->tensor.defined()) ThrowJs(value.Env(), "tensor was used after dispose()", "TENSOR_DISPOSED");
   return box->tensor;
+}
+
+void ReportExternalMemory(const Napi::Value& value) {
+  TensorBox* box = Box(value);
+  if (!box->tensor.defined() || box->externalBytes > 0) return;
+  box->externalBytes = OwnedBytes(box->tensor);
+  if (box->externalBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(value.Env(), box->externalBytes);
 }
 
 void Release(const Napi::Value& value) {

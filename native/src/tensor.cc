@@ -80,6 +80,10 @@ PCAM_FN(Dispose) {
   Release(info[0]);
   return info.Env().Undefined();
 }
+PCAM_FN(ReportExternal) {
+  ReportExternalMemory(info[0]);
+  return info.Env().Undefined();
+}
 
 PCAM_FN(Shape) {
   at::IntArrayRef sizes = Unwrap(info[0]).sizes();
@@ -171,6 +175,7 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "randperm", Randperm);
   Export(env, exports, "arange", Arange);
   Export(env, exports, "dispose", Dispose);
+  Export(env, exports, "reportExternalMemory", ReportExternal);
   Export(env, exports, "shape", Shape);
   Export(env, exports, "dtype", DtypeOf);
   Export(env, exports, "device", DeviceOf);

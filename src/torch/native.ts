@@ -64,6 +64,8 @@ export interface NativeBinding {
   randperm(n: number, dtype: string, device: string, generator?: GeneratorHandle): H
   arange(start: number, end: number, step: number, dtype: string, device: string): H
   dispose(h: H): void
+  /** Reports the handle's native memory to V8 (once), for a handle no scope will dispose. */
+  reportExternalMemory(h: H): void
   shape(h: H): number[]
   dtype(h: H): string
   device(h: H): string

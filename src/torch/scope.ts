@@ -9,18 +9,26 @@ import { ValidationError } from '../errors.js'
 /** Anything that owns native memory. */
 export interface Disposable {
   dispose(): void
+  /**
+   * Called when no scope holds the object any more (made outside every scope, kept, or returned
+   * from the outermost): from then on dispose() or the garbage collector frees it.
+   */
+  unscoped?(): void
 }
 
 const stack: Set<Disposable>[] = []
 
-/** Records a newly created object in the innermost open scope (no-op outside any scope). */
+/** Records an object in the innermost open scope; outside every scope it is unscoped. */
 export function track(object: Disposable): void {
-  stack.at(-1)?.add(object)
+  const innermost = stack.at(-1)
+  if (innermost) innermost.add(object)
+  else object.unscoped?.()
 }
 
 /** Takes `object` out of every open scope, so only an explicit dispose() releases it. */
 export function keep<T extends Disposable>(object: T): T {
   for (const scope of stack) scope.delete(object)
+  object.unscoped?.()
   return object
 }
 

@@ -32,6 +32,15 @@ export class Tensor {
     track(this)
   }
 
+  /**
+   * Only the garbage collector may free this tensor if nobody disposes it, so V8 is told of its
+   * native memory. Tensors inside a scope are not reported: they are freed when it ends, and
+   * reporting every activation made V8 run a full collection on every training batch.
+   */
+  unscoped(): void {
+    native.reportExternalMemory(this[kHandle])
+  }
+
   get shape(): number[] {
     return native.shape(this[kHandle])
   }
