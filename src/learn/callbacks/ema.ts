@@ -5,7 +5,8 @@
  * @module
  */
 import { ValidationError } from '../../errors.js'
-import { keep, noGrad, type Tensor } from '../../torch/index.js'
+import { noGrad, type Tensor } from '../../torch/index.js'
+import { AveragedWeights } from '../averaged-weights.js'
 import type { CheckpointedCallback } from '../checkpoint.js'
 import type { Learner } from '../learner.js'
 
@@ -31,9 +32,7 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
   readonly stateName = 'ema'
   /** Updates so far (t of the last one). */
   updates = 0
-  #average: Map<string, Tensor> | null = null
-  /** The raw weights while the average is in the model. */
-  #raw: Map<string, Tensor> | null = null
+  readonly #weights = new AveragedWeights()
   #inFit = false
 
   constructor(
@@ -55,13 +54,11 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
   beforeFit(learn: Learner): void {
     this.#inFit = true
     // The average starts from the weights of the first fit (a resumed run has its saved one).
-    this.#average ??= noGrad(
-      () => new Map([...learn.model.namedParameters()].map(([name, p]) => [name, keep(p.clone())])),
-    )
+    if (!this.#weights.average) this.#weights.reset(learn.model)
   }
 
   afterStep(learn: Learner): void {
-    const average = this.#average
+    const average = this.#weights.average
     if (!average) return
     this.updates += 1
     const d = this.decayAt(this.updates)
@@ -72,45 +69,26 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
   }
 
   beforeValidate(learn: Learner): void {
-    const average = this.#average
-    if (!average || this.#raw) return
-    noGrad(() => {
-      const raw = new Map<string, Tensor>()
-      for (const [name, p] of learn.model.namedParameters()) {
-        raw.set(name, keep(p.clone()))
-        p.copy_(average.get(name) as Tensor)
-      }
-      this.#raw = raw
-    })
+    this.#weights.swapIn(learn.model)
   }
 
   afterValidate(learn: Learner): void {
     // A validation outside a fit (learn.validate()) has no afterEpoch to swap back in.
-    if (!this.#inFit) this.#restore(learn)
+    if (!this.#inFit) this.#weights.restore(learn.model)
   }
 
   afterEpoch(learn: Learner): void {
-    this.#restore(learn)
+    this.#weights.restore(learn.model)
   }
 
   afterFit(learn: Learner): void {
-    this.#restore(learn)
+    this.#weights.restore(learn.model)
     this.#inFit = false
-  }
-
-  #restore(learn: Learner): void {
-    const raw = this.#raw
-    if (!raw) return
-    noGrad(() => {
-      for (const [name, p] of learn.model.namedParameters()) p.copy_(raw.get(name) as Tensor)
-    })
-    for (const t of raw.values()) t.dispose()
-    this.#raw = null
   }
 
   /** The averaged weights by parameter name (empty before the first fit). */
   stateTensors(): Map<string, Tensor> {
-    return new Map(this.#average ?? [])
+    return this.#weights.tensors()
   }
 
   stateCounts(): Record<string, number> {
@@ -120,16 +98,10 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
   loadState(tensors: Map<string, Tensor>, counts: Record<string, number>): void {
     this.dispose()
     this.updates = counts.updates ?? 0
-    if (tensors.size > 0)
-      this.#average = noGrad(
-        () => new Map([...tensors].map(([name, t]) => [name, keep(t.clone())])),
-      )
+    if (tensors.size > 0) this.#weights.reset(tensors)
   }
 
   dispose(): void {
-    for (const t of [...(this.#average?.values() ?? []), ...(this.#raw?.values() ?? [])])
-      t.dispose()
-    this.#average = null
-    this.#raw = null
+    this.#weights.dispose()
   }
 }

@@ -7,7 +7,8 @@
  */
 import type { PatchLoader } from '../../data/loader.js'
 import { BatchNorm1d, BatchNorm2d, type Module } from '../../nn/index.js'
-import { keep, noGrad, scope, type Tensor } from '../../torch/index.js'
+import { noGrad, scope, type Tensor } from '../../torch/index.js'
+import { AveragedWeights } from '../averaged-weights.js'
 import type { CheckpointedCallback } from '../checkpoint.js'
 import type { Stage } from '../fine-tune.js'
 import type { Learner } from '../learner.js'
@@ -97,63 +98,45 @@ export class StochasticWeightAveraging implements CheckpointedCallback {
   readonly stateName = 'swa'
   /** Models averaged so far. */
   averaged = 0
-  #average: Map<string, Tensor> | null = null
-  /** The raw parameters and buffers while the average is in the model. */
-  #raw: Map<string, Tensor> | null = null
+  readonly #weights = new AveragedWeights()
 
   constructor(readonly stage = SWA_STAGE) {}
 
   afterTrain(learn: Learner): void {
     if (learn.stage !== this.stage) return
     this.#accumulate(learn.model)
-    const average = this.#average as Map<string, Tensor>
-    const raw = new Map<string, Tensor>()
-    noGrad(() => {
-      for (const [name, t] of learn.model.stateDict()) raw.set(name, keep(t.clone()))
-      for (const [name, p] of learn.model.namedParameters()) p.copy_(average.get(name) as Tensor)
-    })
-    this.#raw = raw
+    // Buffers too: update_bn recomputes the statistics for the average.
+    this.#weights.swapIn(learn.model, { buffers: true })
     updateBn(learn.model, epochInputs(learn.train, learn.epoch))
   }
 
   #accumulate(model: Module): void {
     const n = this.averaged
-    noGrad(() => {
-      if (n === 0 || !this.#average) {
-        for (const t of this.#average?.values() ?? []) t.dispose()
-        const params = [...model.namedParameters()]
-        this.#average = new Map(params.map(([name, p]) => [name, keep(p.clone())]))
-      } else {
+    const average = this.#weights.average
+    if (n === 0 || !average) this.#weights.reset(model)
+    else
+      noGrad(() => {
         for (const [name, p] of model.namedParameters()) {
-          const avg = this.#average.get(name) as Tensor
+          const avg = average.get(name) as Tensor
           scope(() => {
             avg.add_(p.sub(avg).div(n + 1))
           })
         }
-      }
-    })
+      })
     this.averaged = n + 1
   }
 
   afterEpoch(learn: Learner): void {
-    this.#restore(learn.model)
+    this.#weights.restore(learn.model)
   }
 
   afterFit(learn: Learner): void {
-    this.#restore(learn.model)
-  }
-
-  #restore(model: Module): void {
-    const raw = this.#raw
-    if (!raw) return
-    model.loadStateDict(raw)
-    for (const t of raw.values()) t.dispose()
-    this.#raw = null
+    this.#weights.restore(learn.model)
   }
 
   /** The average by parameter name (empty before the stage's first epoch ends). */
   stateTensors(): Map<string, Tensor> {
-    return new Map(this.#average ?? [])
+    return this.#weights.tensors()
   }
 
   stateCounts(): Record<string, number> {
@@ -163,16 +146,10 @@ export class StochasticWeightAveraging implements CheckpointedCallback {
   loadState(tensors: Map<string, Tensor>, counts: Record<string, number>): void {
     this.dispose()
     this.averaged = tensors.size > 0 ? (counts.averaged ?? 0) : 0
-    if (tensors.size > 0)
-      this.#average = noGrad(
-        () => new Map([...tensors].map(([name, t]) => [name, keep(t.clone())])),
-      )
+    if (tensors.size > 0) this.#weights.reset(tensors)
   }
 
   dispose(): void {
-    for (const t of [...(this.#average?.values() ?? []), ...(this.#raw?.values() ?? [])])
-      t.dispose()
-    this.#average = null
-    this.#raw = null
+    this.#weights.dispose()
   }
 }

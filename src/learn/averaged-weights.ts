@@ -1,0 +1,69 @@
+/**
+ * An average of a model's parameters, by name, that can be swapped into the model and back: what
+ * the weight-averaging callbacks (EMA, SWA) keep, validate and checkpoint.
+ * @module
+ */
+import type { Module } from '../nn/index.js'
+import { keep, noGrad, type Tensor } from '../torch/index.js'
+
+export class AveragedWeights {
+  #average: Map<string, Tensor> | null = null
+  /** The model's own tensors while the average is in it. */
+  #raw: Map<string, Tensor> | null = null
+
+  /** The average by parameter name, or null before it starts. */
+  get average(): Map<string, Tensor> | null {
+    return this.#average
+  }
+
+  /** Whether the average is in the model now. */
+  get swappedIn(): boolean {
+    return this.#raw !== null
+  }
+
+  /** Starts (or restarts) the average from the model's parameters, or from saved tensors. */
+  reset(from: Module | Map<string, Tensor>): void {
+    this.#disposeAverage()
+    const source = from instanceof Map ? from : new Map(from.namedParameters())
+    this.#average = noGrad(() => new Map([...source].map(([name, t]) => [name, keep(t.clone())])))
+  }
+
+  /**
+   * Puts the average into the model's parameters, keeping the model's own tensors to restore:
+   * its parameters, and its buffers too when `buffers` (something will change the statistics).
+   */
+  swapIn(model: Module, { buffers = false }: { buffers?: boolean } = {}): void {
+    const average = this.#average
+    if (!average || this.#raw) return
+    noGrad(() => {
+      const own = buffers ? model.stateDict() : new Map(model.namedParameters())
+      this.#raw = new Map([...own].map(([name, t]) => [name, keep(t.clone())]))
+      for (const [name, p] of model.namedParameters()) p.copy_(average.get(name) as Tensor)
+    })
+  }
+
+  /** Puts the model's own tensors back after swapIn. */
+  restore(model: Module): void {
+    const raw = this.#raw
+    if (!raw) return
+    model.loadStateDict(raw, { strict: false })
+    for (const t of raw.values()) t.dispose()
+    this.#raw = null
+  }
+
+  /** The average's tensors, for a checkpoint (empty before it starts). */
+  tensors(): Map<string, Tensor> {
+    return new Map(this.#average ?? [])
+  }
+
+  #disposeAverage(): void {
+    for (const t of this.#average?.values() ?? []) t.dispose()
+    this.#average = null
+  }
+
+  dispose(): void {
+    this.#disposeAverage()
+    for (const t of this.#raw?.values() ?? []) t.dispose()
+    this.#raw = null
+  }
+}
