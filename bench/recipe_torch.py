@@ -216,7 +216,7 @@ class Data:
             x = padded[np.arange(n)[:, None, None], rows, cols]
         return x
 
-    def batches(self, split, train):
+    def batches(self, train):
         indices = self.rng.permutation(self.train) if train else self.valid
         count = len(indices) // self.batch * self.batch if train else len(indices)
         for start in range(0, count, self.batch):
@@ -242,7 +242,7 @@ def main():
     if request.get("check"):  # the initial model's logits on the first valid patches, for tests
         model.eval()
         with torch.no_grad():
-            x, _ = next(data.batches("valid", False))
+            x, _ = next(data.batches(False))
             json.dump({"logits": model(x[: request["check"]]).view(-1).tolist()}, sys.stdout)
         return
     params = dict(model.named_parameters())
@@ -267,7 +267,7 @@ def main():
         for epoch in range(stage["epochs"]):
             model.train()
             start, loss_sum, seen = time.perf_counter(), 0.0, 0
-            for it, (x, y) in enumerate(data.batches("train", True)):
+            for it, (x, y) in enumerate(data.batches(True)):
                 scale, mom = one_cycle((epoch * n_iter + it) / (stage["epochs"] * n_iter))
                 for group, peak in zip(optimizer.param_groups, peaks):
                     group["lr"] = peak * scale
@@ -285,7 +285,7 @@ def main():
             model.eval()
             probabilities, labels = [], []
             with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                for x, y in data.batches("valid", False):
+                for x, y in data.batches(False):
                     probabilities.append(torch.sigmoid(model(x).float().view(-1)).numpy())
                     labels.append(y.numpy())
             valid_seconds = time.perf_counter() - valid_start

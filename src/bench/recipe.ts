@@ -11,9 +11,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataError } from '../errors.js'
 import { PatchStore } from '../data/store.js'
-import { fineTuneStages } from '../learn/fine-tune.js'
-import { normalizationFor, initialModel, trainConfig, type TrainConfig } from '../recipe/train.js'
-import { recipePreset } from '../recipe/presets.js'
+import {
+  initialModel,
+  normalizationFor,
+  recipeStages,
+  trainConfig,
+  type TrainConfig,
+} from '../recipe/train.js'
+import { withPreset } from '../recipe/presets.js'
 import { readHistory } from '../run/run-folder.js'
 import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
 import { resolvePretrained } from '../weights/registry.js'
@@ -166,11 +171,7 @@ export async function recipePeerRequest(config: TrainConfig, dir: string, thread
         alpha: model.spec.alpha ?? 1,
         head: config.head,
         groups,
-        stages: fineTuneStages({
-          epochs: config.epochs,
-          lr,
-          freezeEpochs: config.pretrained ? config.freezeEpochs : 0,
-        }),
+        stages: recipeStages(config, lr),
         trainBn: config.trainBn ?? true,
         batchSize: config.batchSize,
         seed: config.seed,
@@ -203,18 +204,17 @@ async function torchSide(request: unknown, onProgress: (m: string) => void): Pro
 
 export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBenchResult> {
   const onProgress = options.onProgress ?? (() => {})
-  const preset = recipePreset(options.recipe)
-  const { pretrained, ...settings } = preset.settings
-  const config = trainConfig({
-    ...settings,
-    store: options.store,
-    out: 'unused',
-    pretrained: await resolvePretrained(pretrained, settings.arch ?? 'small'),
-  })
+  const { pretrained, ...settings } = withPreset(options.recipe, { store: options.store })
+  const config = trainConfig(settings)
   if (config.lr === 'auto')
     throw new DataError(
       `Recipe ${options.recipe} finds its rate; pcam bench recipe needs a fixed --lr`,
     )
+  if (config.ema !== undefined || config.swaEpochs || config.ensemble)
+    throw new DataError(
+      `Recipe ${options.recipe} averages weights or models; the PyTorch script runs single plain recipes`,
+    )
+  config.pretrained = await resolvePretrained(pretrained, config.arch)
   const threads = getNumThreads()
   const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-recipe-'))
   try {

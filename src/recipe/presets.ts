@@ -61,3 +61,22 @@ export function recipePreset(name: string): RecipePreset {
     )
   return preset
 }
+
+/** What a run is given: a store, maybe a folder, and preset-like settings. */
+export type RunSettings = PresetSettings &
+  Pick<TrainSettings, 'store'> &
+  Pick<Partial<TrainSettings>, 'out'>
+
+/**
+ * The settings of a run: the named preset's (if any) under the ones given, where a given value
+ * of undefined leaves the preset's. `pretrained` stays what --pretrained takes, for the caller
+ * to resolve (it may download).
+ */
+export function withPreset(name: string | undefined, given: RunSettings): RunSettings {
+  const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
+  return {
+    ...(name === undefined ? {} : recipePreset(name).settings),
+    ...defined,
+    store: given.store,
+  }
+}

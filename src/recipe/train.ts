@@ -370,6 +370,18 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
   }
 }
 
+/**
+ * The stages a config trains at peak rate `lr`: frozen then unfrozen for a pretrained backbone,
+ * one stage from scratch, and SWA's after them when asked for.
+ */
+export function recipeStages(config: TrainConfig, lr: number): Stage[] {
+  const stages: Stage[] = config.pretrained
+    ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
+    : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
+  if (config.swaEpochs) stages.push(swaStage(stages.at(-1) as Stage, config.swaEpochs))
+  return stages
+}
+
 /** The Learner of a config: its optimizer, loss and training mechanics, for the sweep and the fit alike. */
 function learnerFor(config: TrainConfig, setup: Setup, dp?: DataParallel): Learner {
   return new Learner(setup.model, setup.trainLoader, setup.validLoader, {
@@ -520,11 +532,7 @@ async function trainWith(
         )
       }
     }
-    const stages: Stage[] = config.pretrained
-      ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
-      : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
-    if (config.swaEpochs) stages.push(swaStage(stages.at(-1) as Stage, config.swaEpochs))
-    const completed = await runStages(learn, stages, position)
+    const completed = await runStages(learn, recipeStages(config, lr), position)
     const bestAuc = Math.max(...learn.history.map((r) => r.auc))
     return { out: config.out, completed, history: [...learn.history], bestAuc, lr }
   } finally {

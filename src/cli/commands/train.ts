@@ -15,7 +15,7 @@ import {
   type TrainConfig,
 } from '../../recipe/train.js'
 import { startTraining } from '../../recipe/run-training.js'
-import { RECIPE_PRESETS, recipePreset } from '../../recipe/presets.js'
+import { RECIPE_PRESETS, withPreset } from '../../recipe/presets.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
 import { checkInteger } from '../../torch/index.js'
@@ -173,11 +173,13 @@ export async function trainConfigFrom(
   options: OptionValues,
   given: ReadonlySet<string> = new Set(Object.keys(options)),
 ): Promise<TrainConfig> {
-  const preset = options.recipe === undefined ? null : recipePreset(String(options.recipe))
-  const values = preset
+  const recipe = options.recipe === undefined ? undefined : String(options.recipe)
+  // A preset fills in what was not typed, so options left at their defaults do not count.
+  const values = recipe
     ? Object.fromEntries(Object.entries(options).filter(([name]) => given.has(name)))
     : options
-  const fromCommandLine = {
+  const { pretrained: weights, ...settings } = withPreset(recipe, {
+    pretrained: text(values.pretrained),
     store: values.data as string,
     out: text(values.out),
     arch: text(values.arch) as Architecture | undefined,
@@ -202,16 +204,10 @@ export async function trainConfigFrom(
     threshold:
       values.threshold === undefined ? undefined : parseThresholdRule(String(values.threshold)),
     ensemble: number(values.ensemble),
-  }
-  const { pretrained: presetWeights, ...presetSettings } = preset?.settings ?? {}
-  const config = trainConfig({
-    ...presetSettings,
-    ...Object.fromEntries(Object.entries(fromCommandLine).filter(([, v]) => v !== undefined)),
-    store: fromCommandLine.store,
   })
+  const config = trainConfig(settings)
   // Weights are fetched once the settings are known good.
   let download: ReturnType<typeof createProgress> | undefined
-  const weights = (values.pretrained as string | undefined) ?? presetWeights
   const pretrained = await resolvePretrained(weights, config.arch, {
     onProgress: ({ done, total }) => {
       download ??= createProgress('ImageNet weights (bytes)', total ?? 0)
