@@ -12,7 +12,8 @@
         "src/mmap.cc",
         "src/runtime.cc",
         "src/dist.cc",
-        "src/slide.cc"
+        "src/slide.cc",
+        "src/block_cache.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

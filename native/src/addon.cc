@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterMmap(env, exports);
   RegisterDist(env, exports);
   RegisterSlide(env, exports);
+  RegisterBlockCache(env, exports);
   return exports;
 }
 

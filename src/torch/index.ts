@@ -67,7 +67,9 @@ export { clipGradNorm, Optimizer, type ParamGroup, type ParamsInput } from './op
 export { SGD, type SgdHyper } from './optim/sgd.js'
 export {
   buildInfo,
+  cpuBlockCacheStats,
   defaultNumThreads,
+  emptyCpuBlockCache,
   getNumThreads,
   getRngState,
   mallocEnvironment,

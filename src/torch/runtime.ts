@@ -21,6 +21,21 @@ export function mallocEnvironment(): Record<string, string> {
   }
 }
 
+/** What the CPU block cache holds and how often it served a request (see cpuBlockCacheCap). */
+export function cpuBlockCacheStats(): {
+  cachedBytes: number
+  capBytes: number
+  hits: number
+  misses: number
+} {
+  return native.cpuBlockCacheStats()
+}
+
+/** Frees the tensor memory the CPU block cache keeps for reuse. */
+export function emptyCpuBlockCache(): void {
+  native.emptyCpuBlockCache()
+}
+
 /** Threads libtorch uses for one op (it defaults to 1 on these machines, so pcam sets it). */
 export function setNumThreads(threads: number): void {
   native.setNumThreads(checkInteger(threads, 'threads', 1))
