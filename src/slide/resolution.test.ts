@@ -44,6 +44,17 @@ describe('tile scale', () => {
     const s = tileScale(levels, 0.243, 0.972, 96)
     assert.deepEqual(s, { level: 1, factor: 4, readSize: 96, tileSize0: 384, resample: false })
   })
+  it('reads a level slightly coarser than the model and enlarges it, not a level 16x larger', () => {
+    // An Aperio 40x scan: level 1 at 1.0 µm/px, 3% coarser than the model's 0.972.
+    const s = tileScale(levels, 0.25, 0.972, 96)
+    assert.equal(s.level, 1)
+    assert.equal(s.resample, true)
+    assert.equal(s.readSize, Math.ceil((96 * (0.972 / 0.25)) / 4))
+    assert.ok(s.readSize < 96)
+    assert.ok(Math.abs(s.tileSize0 - 96 * (0.972 / 0.25)) < 1e-9)
+    // 10% coarser is too much: level 0, reduced.
+    assert.equal(tileScale(levels, 0.27, 0.972, 96).level, 0)
+  })
   it('reads a finer level and resizes when none matches', () => {
     const s = tileScale(levels, 0.5, 0.972, 96)
     assert.equal(s.level, 0)

@@ -84,6 +84,13 @@ export function modelResolution(config: RunConfig, override?: number): number {
 /** Relative scale differences below this read the level as it is, without resampling. */
 export const SAME_SCALE_TOLERANCE = 0.02
 
+/**
+ * A level this much coarser than the model is still read, and enlarged slightly to the model's
+ * scale: a 40x scan at 0.25 µm/px has its 4x level at 1.0 µm/px, 3% coarser than PCam's 0.972,
+ * and reading it costs a sixteenth of decoding level 0 for the same tiles.
+ */
+export const MAX_UPSCALE = 0.05
+
 export interface TileScale {
   /** The level read. */
   level: number
@@ -98,8 +105,9 @@ export interface TileScale {
 
 /**
  * The level and read size at which a patch of `patchSize` model pixels covers the same tissue
- * as the model's patches: the coarsest level at least as fine as the model, read as it is when
- * its scale matches within SAME_SCALE_TOLERANCE, else a larger read resized down.
+ * as the model's patches: the coarsest level at most MAX_UPSCALE coarser than the model, read as
+ * it is when its scale matches within SAME_SCALE_TOLERANCE, else read at the size that covers
+ * the tile and resized (down, or up by at most MAX_UPSCALE).
  */
 export function tileScale(
   levels: readonly SlideLevel[],
@@ -108,7 +116,7 @@ export function tileScale(
   patchSize: number,
 ): TileScale {
   const wanted = modelMpp / slideMpp
-  const level = bestLevel(levels, wanted * (1 + SAME_SCALE_TOLERANCE))
+  const level = bestLevel(levels, wanted * (1 + MAX_UPSCALE))
   const downsample = (levels[level] as SlideLevel).downsample
   if (Math.abs(downsample / wanted - 1) <= SAME_SCALE_TOLERANCE) {
     return {
