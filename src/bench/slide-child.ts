@@ -3,6 +3,7 @@
  * slide's alone: argv[2] is a JSON {run, slide, out, tissueMask}; prints the summary and maxRSS.
  * @module
  */
+import { PcamError } from '../errors.js'
 import { loadSlideModel } from '../slide/batch.js'
 import { predictSlide } from '../slide/predict-slide.js'
 
@@ -11,15 +12,23 @@ const args = JSON.parse(process.argv[2] as string) as {
   slide: string
   out: string
   tissueMask: boolean
+  modelMpp?: number
 }
-const model = await loadSlideModel(args.run)
 try {
-  const summary = await predictSlide(args.slide, model, {
-    out: args.out,
-    tissueMask: args.tissueMask,
-  })
-  // resourceUsage's maxRSS is in kilobytes.
-  console.log(JSON.stringify({ summary, maxRssMb: process.resourceUsage().maxRSS / 1024 }))
-} finally {
-  model.dispose()
+  const model = await loadSlideModel(args.run, { modelMpp: args.modelMpp })
+  try {
+    const summary = await predictSlide(args.slide, model, {
+      out: args.out,
+      tissueMask: args.tissueMask,
+    })
+    // resourceUsage's maxRSS is in kilobytes.
+    console.log(JSON.stringify({ summary, maxRssMb: process.resourceUsage().maxRSS / 1024 }))
+  } finally {
+    model.dispose()
+  }
+} catch (error) {
+  // pcam's own errors are for the user: their message alone, which the parent passes on.
+  if (!(error instanceof PcamError)) throw error
+  console.error(error.message)
+  process.exitCode = 1
 }

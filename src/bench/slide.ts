@@ -74,13 +74,12 @@ function predictInChild(
   run: string,
   slide: string,
   out: string,
+  modelMpp: number | undefined,
 ): { summary: SlideSummary; maxRssMb: number } {
   const child = spawnSync(
     process.execPath,
-    [CHILD, JSON.stringify({ run, slide, out, tissueMask: false })],
-    {
-      encoding: 'utf8',
-    },
+    [CHILD, JSON.stringify({ run, slide, out, tissueMask: false, modelMpp })],
+    { encoding: 'utf8' },
   )
   if (child.status !== 0)
     throw new DataError(`Slide prediction of ${slide} failed: ${child.stderr.trim()}`)
@@ -88,8 +87,13 @@ function predictInChild(
 }
 
 /** Batch prediction of the large slide's tiles, read beforehand: patches/s of the model alone. */
-async function predictAlone(run: string, slide: string, batchSize: number): Promise<number> {
-  const model = await loadSlideModel(run)
+async function predictAlone(
+  run: string,
+  slide: string,
+  batchSize: number,
+  modelMpp: number | undefined,
+): Promise<number> {
+  const model = await loadSlideModel(run, { modelMpp })
   try {
     using s = OpenSlide.open(slide)
     const { scale, grid } = slideTiling(s, model)
@@ -111,15 +115,17 @@ async function predictAlone(run: string, slide: string, batchSize: number): Prom
 export async function benchSlide(options: {
   run: string
   source: string
+  /** µm/px of the run's patches when the run records none (slide predict's --model-mpp). */
+  modelMpp?: number
 }): Promise<SlideBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-slide-'))
   try {
     const small = join(dir, 'small.tif')
     const large = join(dir, 'large.tif')
     const sizes = await tiledCopies(options.source, { small, large })
-    const a = predictInChild(options.run, small, join(dir, 'out'))
-    const b = predictInChild(options.run, large, join(dir, 'out'))
-    const predict = await predictAlone(options.run, large, 64)
+    const a = predictInChild(options.run, small, join(dir, 'out'), options.modelMpp)
+    const b = predictInChild(options.run, large, join(dir, 'out'), options.modelMpp)
+    const predict = await predictAlone(options.run, large, 64, options.modelMpp)
     return {
       slide_tiles_s: b.summary.tilesPerSecond,
       predict_patches_s: predict,

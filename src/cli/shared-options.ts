@@ -8,7 +8,7 @@ import { ValidationError } from '../errors.js'
 import { checkEngine, DEFAULT_ENGINE, ENGINES, type Engine } from '../eval/predictor.js'
 import { ARCHITECTURES, type Architecture } from '../models/registry.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
-import { checkInteger } from '../torch/index.js'
+import { checkInteger, checkNumber } from '../torch/index.js'
 import type { Command, OptionSpec, OptionValues } from './command.js'
 
 /** --model: the run folder (eval, predict, explain, export, serve and the benchmarks of a run). */
@@ -65,6 +65,18 @@ export const ENGINE_OPTIONS: Command['options'] = {
 
 export function engineOption(values: OptionValues): Engine {
   return checkEngine(values.engine)
+}
+
+/** --model-mpp (slide predict, bench slide). */
+export const MODEL_MPP_OPTION: OptionSpec = {
+  type: 'number',
+  description: "µm/px of the run's patches if it records none (PCam and Kaggle patches: 0.972)",
+}
+
+export function modelMppOption(values: OptionValues): number | undefined {
+  return values['model-mpp'] === undefined
+    ? undefined
+    : checkNumber(values['model-mpp'], '--model-mpp', 0.01, 100)
 }
 
 /** --arch as one of the registered architectures (train, bench memory). */

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { benchSlide } from '../../bench/slide.js'
 import { SHARED_DIR } from '../../paths.js'
 import type { Command } from '../command.js'
-import { RUN_FOLDER_OPTION } from '../shared-options.js'
+import { MODEL_MPP_OPTION, modelMppOption, RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const benchSlideCommand: Command = {
   name: 'bench slide',
@@ -23,10 +23,15 @@ export const benchSlideCommand: Command = {
       default: join(SHARED_DIR, 'data', 'slides', 'CMU-1-Small-Region.svs'),
       description: 'Slide the test slides are made from',
     },
+    'model-mpp': MODEL_MPP_OPTION,
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
-    const r = await benchSlide({ run: values.model as string, source: values.slide as string })
+    const r = await benchSlide({
+      run: values.model as string,
+      source: values.slide as string,
+      modelMpp: modelMppOption(values),
+    })
     if (values.json === true) {
       console.log(JSON.stringify(r))
       return

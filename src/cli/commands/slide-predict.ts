@@ -11,6 +11,8 @@ import { createProgress } from '../progress.js'
 import {
   ENGINE_OPTIONS,
   engineOption,
+  MODEL_MPP_OPTION,
+  modelMppOption,
   RUN_FOLDER_OPTION,
   TTA_OPTIONS,
   ttaOption,
@@ -30,7 +32,7 @@ export const slidePredictCommand: Command = {
     model: RUN_FOLDER_OPTION,
     out: { type: 'string', default: 'slides-out', description: 'Folder for the outputs' },
     'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
-    'model-mpp': { type: 'number', description: "µm/px of the run's patches if it records none" },
+    'model-mpp': MODEL_MPP_OPTION,
     stride: {
       type: 'number',
       description: 'Step between tiles in model pixels (default: the patch size)',
@@ -59,7 +61,7 @@ export const slidePredictCommand: Command = {
       )
     const model = await loadSlideModel(values.model as string, {
       engine: engineOption(values),
-      modelMpp: optionalNumber(values, 'model-mpp', 0.01, 100),
+      modelMpp: modelMppOption(values),
       threshold: optionalNumber(values, 'threshold', 0, 1),
       tta: ttaOption(values),
       bf16: values.bf16 === true ? true : undefined,
