@@ -1,9 +1,10 @@
 /**
  * One slide predicted in a fresh process for pcam bench slide, so its peak resident memory is the
- * slide's alone: argv[2] is a JSON {run, slide, out, tissueMask}; prints the summary and maxRSS.
+ * slide's alone: argv[2] is a JSON {run, slide, out, tissueMask, modelMpp}; prints the summary and
+ * maxRSS, or its error as JSON on stderr.
  * @module
  */
-import { PcamError } from '../errors.js'
+import { errorToMessage } from '../errors.js'
 import { loadSlideModel } from '../slide/batch.js'
 import { predictSlide } from '../slide/predict-slide.js'
 
@@ -27,8 +28,7 @@ try {
     model.dispose()
   }
 } catch (error) {
-  // pcam's own errors are for the user: their message alone, which the parent passes on.
-  if (!(error instanceof PcamError)) throw error
-  console.error(error.message)
+  // The parent rebuilds it (errorFromMessage), so a pcam error keeps its class and message.
+  console.error(JSON.stringify({ error: errorToMessage(error) }))
   process.exitCode = 1
 }

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
-import { DataError } from '../errors.js'
+import { DataError, errorFromMessage, type ErrorMessage } from '../errors.js'
 import { loadSlideModel } from '../slide/batch.js'
 import { slideTiling, tissueTiles } from '../slide/grid.js'
 import { readTiles } from '../slide/pipeline.js'
@@ -70,6 +70,16 @@ async function tiledCopies(
   return { small: await write(1, paths.small), large: await write(2, paths.large) }
 }
 
+/** The error slide-child.ts reported on its last stderr line, if it got that far. */
+function childError(stderr: string): ErrorMessage | null {
+  try {
+    const last = JSON.parse(stderr.trim().split('\n').pop() ?? '') as { error?: ErrorMessage }
+    return last.error ?? null
+  } catch {
+    return null // a crash, not a reported error
+  }
+}
+
 function predictInChild(
   run: string,
   slide: string,
@@ -81,8 +91,11 @@ function predictInChild(
     [CHILD, JSON.stringify({ run, slide, out, tissueMask: false, modelMpp })],
     { encoding: 'utf8' },
   )
-  if (child.status !== 0)
+  if (child.status !== 0) {
+    const reported = childError(child.stderr)
+    if (reported) throw errorFromMessage(reported)
     throw new DataError(`Slide prediction of ${slide} failed: ${child.stderr.trim()}`)
+  }
   return JSON.parse(child.stdout.trim().split('\n').pop() as string)
 }
 
