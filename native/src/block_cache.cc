@@ -51,21 +51,21 @@ class BlockCache final : public c10::Allocator {
   }
 
   void Empty() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [size, blocks] : free_)
-      for (void* block : blocks) std::free(block);
-    free_.clear();
-    cached_ = 0;
+    std::vector<void*> stale;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      DrainLocked(stale);
+    }
+    for (void* block : stale) std::free(block);
   }
 
-  Napi::Object Stats(Napi::Env env) {
+  struct Stats {
+    size_t cachedBytes, capBytes;
+    uint64_t hits, misses;
+  };
+  Stats Read() {
     std::lock_guard<std::mutex> lock(mutex_);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("cachedBytes", static_cast<double>(cached_));
-    out.Set("capBytes", static_cast<double>(cap_.load()));
-    out.Set("hits", static_cast<double>(hits_));
-    out.Set("misses", static_cast<double>(misses_));
-    return out;
+    return {cached_, cap_.load(), hits_, misses_};
   }
 
  private:
@@ -111,16 +111,19 @@ class BlockCache final : public c10::Allocator {
       if (n > cap) {
         stale.push_back(block);
       } else {
-        if (cached_ + n > cap) {
-          for (auto& [size, blocks] : free_) stale.insert(stale.end(), blocks.begin(), blocks.end());
-          free_.clear();
-          cached_ = 0;
-        }
+        if (cached_ + n > cap) DrainLocked(stale);
         free_[n].push_back(block);
         cached_ += n;
       }
     }
     for (void* b : stale) std::free(b);
+  }
+
+  // Moves every cached block into `out` (to be freed outside the lock) and empties the cache.
+  void DrainLocked(std::vector<void*>& out) {
+    for (auto& [size, blocks] : free_) out.insert(out.end(), blocks.begin(), blocks.end());
+    free_.clear();
+    cached_ = 0;
   }
 
   std::mutex mutex_;
@@ -145,7 +148,15 @@ PCAM_FN(EmptyCpuBlockCache) {
   BlockCache::Instance().Empty();
   return info.Env().Undefined();
 }
-PCAM_FN(CpuBlockCacheStats) { return BlockCache::Instance().Stats(info.Env()); }
+PCAM_FN(CpuBlockCacheStats) {
+  BlockCache::Stats stats = BlockCache::Instance().Read();
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("cachedBytes", static_cast<double>(stats.cachedBytes));
+  out.Set("capBytes", static_cast<double>(stats.capBytes));
+  out.Set("hits", static_cast<double>(stats.hits));
+  out.Set("misses", static_cast<double>(stats.misses));
+  return out;
+}
 
 }  // namespace
 
