@@ -5,7 +5,7 @@
  * probability with Grad-CAM.
  * @module
  */
-import { existsSync, mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
@@ -225,9 +225,10 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
   )
 
   // The server has closed, its requests done: the slides go (except one still being predicted,
-  // which its job closes) and the cached tiles with them.
+  // which its job closes), the cached tiles and the slides' results with them.
   app.addHook('onClose', async () => {
     open.clear()
     tiles.clear()
+    rmSync(out, { recursive: true, force: true })
   })
 }

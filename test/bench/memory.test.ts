@@ -2,15 +2,13 @@
 // predictions, server requests through the model worker) ends with the live tensors it started
 // with. A tensor left undisposed anywhere on those paths shows up here.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { benchMemory, MEMORY_PHASES } from '../../src/bench/memory.js'
 import { memoryStats } from '../../src/torch/index.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-bench-memory-'))
+const root = tempDir('bench-memory')
 let store: string
 
 before(async () => {

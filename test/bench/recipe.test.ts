@@ -1,10 +1,9 @@
 // pcam bench recipe: the PyTorch script is the same network from the same weights (its logits
 // equal pcam's), and the benchmark runs both sides of a preset through to a complete report.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { after, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { benchRecipe, RECIPE_PEER_SCRIPT, recipePeerRequest } from '../../src/bench/recipe.js'
 import { runPythonJson, torchPython } from '../../src/bench/python.js'
 import { prepareBatch } from '../../src/data/augment.js'
@@ -14,6 +13,7 @@ import { initialModel, normalizationFor, trainConfig } from '../../src/recipe/tr
 import * as t from '../../src/torch/index.js'
 import { resolvePretrained } from '../../src/weights/registry.js'
 import { realStore, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 function skipReason(): string | false {
   if (skipWithoutData) return skipWithoutData
@@ -26,8 +26,7 @@ function skipReason(): string | false {
 }
 
 describe('pcam bench recipe', { skip: skipReason() }, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'pcam-bench-recipe-test-'))
-  after(() => rmSync(root, { recursive: true, force: true }))
+  const root = tempDir('bench-recipe-test')
   const store = await realStore(root, 96)
 
   for (const name of ['fast', 'resnet18-scratch']) {

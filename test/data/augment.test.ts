@@ -1,8 +1,7 @@
 // Augmentation on known pixels (each transform moves a pixel where it should), and seeded
 // reproducibility of augmented batches and of the loader.
 import assert from 'node:assert/strict'
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import {
@@ -18,6 +17,7 @@ import { PatchLoader } from '../../src/data/loader.js'
 import { prepareStore } from '../../src/data/prepare.js'
 import { PatchStore } from '../../src/data/store.js'
 import * as t from '../../src/torch/index.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 /** N x 4 x 4 x 1 batch, zero except a 1 at (row, col) of every patch. */
 function dot(row: number, col: number, n = 1): t.Tensor {
@@ -171,7 +171,7 @@ describe('augmentation', () => {
 })
 
 describe('loader', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pcam-loader-'))
+  const dir = tempDir('loader')
   for (let i = 0; i < 10; i++) {
     mkdirSync(join(dir, 'src', String(i % 2)), { recursive: true })
     writeFileSync(

@@ -10,7 +10,7 @@ import { PatchStore } from '../../src/data/store.js'
 import { DataError } from '../../src/errors.js'
 import { patch, patchFolders, prepareFolder } from '../helpers/patch-folders.js'
 
-const { root, folder } = patchFolders('pcam-bad-')
+const { root, folder } = patchFolders('bad')
 const id = (n: number) => n.toString(16).padStart(40, '0')
 
 async function expectFailure(dir: string, pattern: RegExp): Promise<void> {

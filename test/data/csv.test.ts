@@ -11,7 +11,7 @@ import { PatchStore } from '../../src/data/store.js'
 import { DataError } from '../../src/errors.js'
 import { patchFolders } from '../helpers/patch-folders.js'
 
-const { folder } = patchFolders('pcam-csv-')
+const { folder } = patchFolders('csv')
 const odd = ['plain', 'with,comma', 'with "quotes"', 'with\nnewline']
 const quoted = (s: string) => `"${s.replaceAll('"', '""')}"`
 

@@ -101,7 +101,7 @@ describe('decoding limits', () => {
 
 describe('decompression bombs in a source', () => {
   it('pcam data prepare refuses a patch that declares 16000x16000 without decoding it', async () => {
-    const { folder } = patchFolders('pcam-bomb-')
+    const { folder } = patchFolders('bomb')
     const files: Record<string, Buffer> = { 'train/1/bomb.png': pngDeclaring(16000, 16000) }
     for (let k = 0; k < 4; k++) files[`train/${k % 2}/p${k}.png`] = await patch(90 + k)
     const dir = folder(files)

@@ -3,9 +3,8 @@
 // Kaggle API's basic authentication.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
@@ -16,6 +15,7 @@ import {
   pcamFiles,
 } from '../../src/data/download.js'
 import { ConfigError, DataError } from '../../src/errors.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex')
 const files: Record<string, Buffer> = {
@@ -86,7 +86,7 @@ describe('download', () => {
   })
 
   it('downloads, verifies, and does not fetch a verified file again', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pcam-dl-'))
+    const dir = tempDir('dl')
     const [file] = await pcamFiles({ mirror: base, splits: ['test'] })
     const path = await downloadFile(file!, dir)
     assert.ok(readFileSync(path).equals(files['camelyonpatch_level_2_split_test_x.h5.gz']!))
@@ -96,7 +96,7 @@ describe('download', () => {
   })
 
   it('resumes a partial download with an HTTP Range request', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pcam-dl-'))
+    const dir = tempDir('dl')
     const file = (await pcamFiles({ mirror: base })).find((f) => f.name.includes('valid_x'))!
     const data = files[file.name]!
     writeFileSync(join(dir, `${file.name}.part`), data.subarray(0, 50_000))
@@ -107,7 +107,7 @@ describe('download', () => {
   })
 
   it('a transfer that does not match its MD5 is deleted with a message naming the file', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pcam-dl-'))
+    const dir = tempDir('dl')
     const file = (await pcamFiles({ mirror: base })).find((f) => f.name.includes('valid_y'))!
     corrupt = true
     try {
@@ -123,7 +123,7 @@ describe('download', () => {
   })
 
   it("a host's X-Linked-Etag SHA-256 is checked too", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pcam-dl-'))
+    const dir = tempDir('dl')
     const file = {
       name: 'histopathologic-cancer-detection.zip',
       url: `${base}/histopathologic-cancer-detection.zip`,
@@ -141,7 +141,7 @@ describe('download', () => {
   })
 
   it('Kaggle: credentials from kaggle.json, a clear message when it is missing, basic auth on the request', async () => {
-    const home = mkdtempSync(join(tmpdir(), 'pcam-home-'))
+    const home = tempDir('home')
     const saved = [process.env.KAGGLE_USERNAME, process.env.KAGGLE_KEY]
     delete process.env.KAGGLE_USERNAME
     delete process.env.KAGGLE_KEY
@@ -158,7 +158,7 @@ describe('download', () => {
         JSON.stringify({ username: 'ann', key: 's3cret' }),
       )
       const { username, key } = kaggleCredentials(home)
-      const dir = mkdtempSync(join(tmpdir(), 'pcam-dl-'))
+      const dir = tempDir('dl')
       const [file] = kaggleFiles({ mirror: base })
       await downloadFile({ ...file!, url: `${base}/private.zip` }, dir, {
         headers: basicAuth(username, key),
@@ -178,10 +178,7 @@ describe('download', () => {
 
   it('an unreachable host says to check the network or use --mirror', async () => {
     await assert.rejects(
-      downloadFile(
-        { name: 'x', url: 'http://127.0.0.1:9/x' },
-        mkdtempSync(join(tmpdir(), 'pcam-dl-')),
-      ),
+      downloadFile({ name: 'x', url: 'http://127.0.0.1:9/x' }, tempDir('dl')),
       /Cannot reach .*Check the network or use --mirror/,
     )
   })

@@ -22,7 +22,7 @@ import { copyCapped } from '../../src/data/sources/hdf5-file.js'
 import { PatchStore } from '../../src/data/store.js'
 import { patch, patchFolders, prepareFolder } from '../helpers/patch-folders.js'
 
-const { root, folder } = patchFolders('pcam-files-')
+const { root, folder } = patchFolders('files')
 
 async function writeZip(path: string, files: [string, Buffer][]): Promise<void> {
   const zip = new yazl.ZipFile()

@@ -4,12 +4,10 @@ import assert from 'node:assert/strict'
 import {
   createReadStream,
   createWriteStream,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGzip } from 'node:zlib'
@@ -19,8 +17,9 @@ import { decodePatch } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
 import { PatchStore } from '../../src/data/store.js'
 import { KAGGLE_SAMPLE, PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const work = mkdtempSync(join(tmpdir(), 'pcam-data-'))
+const work = tempDir('data')
 const PATCH = 96 * 96 * 3
 
 function patchOf(store: PatchStore, i: number): Buffer {

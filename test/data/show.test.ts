@@ -1,7 +1,5 @@
 // data show on real patches: a PNG of the requested grid, the same picture for the same seed.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import sharp from 'sharp'
@@ -10,10 +8,11 @@ import { prepareStore } from '../../src/data/prepare.js'
 import { showBatch } from '../../src/data/show.js'
 import { PatchStore } from '../../src/data/store.js'
 import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 describe('data show', { skip: skipWithoutData }, () => {
   it('draws rows x cols labelled tiles, reproducibly, with and without augmentation', async () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'pcam-show-')), 'store')
+    const out = join(tempDir('show'), 'store')
     await prepareStore({ sources: [KAGGLE_SAMPLE], out, split: null })
     const store = PatchStore.open(out)
     const options = { rows: 2, cols: 3, split: 'train' as const, seed: 1, augment: null, tile: 64 }

@@ -4,8 +4,7 @@
 // same command resumes from the last checkpoint.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -14,9 +13,10 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import { AdamW, manualSeed } from '../../src/torch/index.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 import { batchNormNetwork, bnOptimizer, globalBatch, stepsNetwork, trainSteps } from './steps.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const RANK_SCRIPT = fileURLToPath(new URL('./rank.js', import.meta.url))
-const root = mkdtempSync(join(tmpdir(), 'pcam-dist-'))
+const root = tempDir('dist')
 let store = ''
 
 before(async () => {

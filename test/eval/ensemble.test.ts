@@ -4,8 +4,7 @@
 // worker give the mean of the members' probabilities.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -32,12 +31,13 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import * as t from '../../src/torch/index.js'
 import { PCAM_JPEG, realStore, skipWithoutData } from '../helpers/shared-data.js'
 import { syntheticTrainConfig } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-ensemble-'))
+const root = tempDir('ensemble')
 const run = join(root, 'ensemble')
 const members = [join(run, 'member-1'), join(run, 'member-2')]
 let store = ''

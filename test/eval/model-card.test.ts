@@ -1,11 +1,9 @@
 // The model card names the training data without the machine's folders, whatever their form.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { modelCard } from '../../src/eval/model-card.js'
 import type { RunConfig } from '../../src/run/run-folder.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 describe('model card', () => {
   it('keeps the names of relative and Windows paths, not their folders, and leaves " /" in text alone', () => {
@@ -23,7 +21,7 @@ describe('model card', () => {
         splitMethod: 'random 20% of the patches to valid, 1 / 5, seed 42',
       },
     } as unknown as RunConfig
-    const card = modelCard(mkdtempSync(join(tmpdir(), 'pcam-card-')), config, false)
+    const card = modelCard(tempDir('card'), config, false)
     const text = JSON.stringify(card.training)
     for (const folder of ['private', 'Users', 'someone', 'shared'])
       assert.ok(!text.includes(folder), text)

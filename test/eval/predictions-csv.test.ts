@@ -1,13 +1,13 @@
 // The CSV files pcam writes (predict's plain and Kaggle formats, eval's predictions.csv) quote ids
 // holding commas, quotes or line breaks, so every row reads back with its header's columns.
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parse } from 'csv-parse/sync'
 import { predictionsCsv, savedPredictions } from '../../src/eval/artifacts.js'
 import { kaggleCsv, plainCsv } from '../../src/eval/predict-files.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const ids = ['plain', 'with,comma', 'with "quotes"', 'with\nnewline', '"', ',,']
 const predictions = ids.map((id, i) => ({ id, probability: (i + 0.5) / ids.length }))
@@ -37,7 +37,7 @@ describe('CSV outputs round-trip', () => {
   })
 
   it("eval's predictions.csv reads back to the same labels and probabilities", () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pcam-predictions-'))
+    const dir = tempDir('predictions')
     const labels = ids.map((_, i) => i % 2)
     const probabilities = predictions.map((p) => p.probability)
     const text = predictionsCsv(ids, labels, probabilities)

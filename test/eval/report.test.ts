@@ -1,8 +1,7 @@
 // pcam eval's artefacts and pcam report's HTML on a small trained run; the report opened in
 // headless Chromium: every image loads, nothing is fetched from the network, no console error.
 import assert from 'node:assert/strict'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
@@ -12,8 +11,9 @@ import { writeReport } from '../../src/eval/report.js'
 import { train } from '../../src/recipe/train.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-report-'))
+const root = tempDir('report')
 const run = join(root, 'run')
 let store = ''
 

@@ -4,9 +4,8 @@
 // give libtorch's probabilities (what the server answers) within 1e-4 on real patches (PNG, so the
 // browser decodes the same pixels), with test-time augmentation over a subset of symmetries.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { extname, join, normalize } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
@@ -18,8 +17,9 @@ import * as t from '../../src/torch/index.js'
 import { launchBrowser, watchPage } from '../helpers/browser.js'
 import { makeRandomRun } from '../helpers/random-run.js'
 import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-browser-'))
+const root = tempDir('browser')
 const TTA = [0, 1, 6]
 
 /** A plain static file server (what any web host does): files under `dir`, nothing else. */

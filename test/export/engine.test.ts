@@ -2,8 +2,7 @@
 // the run's model.onnx is exported once and reused, and bad input (a corrupted or foreign .onnx,
 // patches of another size, a model ONNX cannot express) is refused with the file's name.
 import assert from 'node:assert/strict'
-import { mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { PatchStore } from '../../src/data/store.js'
@@ -17,8 +16,9 @@ import { AvgPool2d } from '../../src/nn/index.js'
 import * as t from '../../src/torch/index.js'
 import { makeRandomRun } from '../helpers/random-run.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-engine-'))
+const root = tempDir('engine')
 let store = ''
 const run = join(root, 'run')
 

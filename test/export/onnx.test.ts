@@ -3,8 +3,6 @@
 // (libtorch) within 1e-4, plain and with test-time augmentation, at the patch size and upsampled.
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
@@ -20,8 +18,9 @@ import { ARCHITECTURES, type HeadKind } from '../../src/models/registry.js'
 import * as t from '../../src/torch/index.js'
 import { makeRandomRun } from '../helpers/random-run.js'
 import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-onnx-'))
+const root = tempDir('onnx')
 let patches: t.Tensor
 
 /** 12 real validation patches, 6 of each class, as N x 96 x 96 x 3 uint8. */

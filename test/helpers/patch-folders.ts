@@ -3,14 +3,14 @@
  * under a temporary root, from a map of relative path → bytes.
  * @module
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodePng } from '../../src/data/decode.js'
 import { prepareStore, type PrepareOptions } from '../../src/data/prepare.js'
+import { tempDir } from './temp-dir.js'
 
-export function patchFolders(prefix: string) {
-  const root = mkdtempSync(join(tmpdir(), prefix))
+export function patchFolders(name: string) {
+  const root = tempDir(name)
   let counter = 0
   return {
     root,

@@ -4,8 +4,7 @@
 // averages and records as an uninterrupted one. Then `pcam train` itself on real PCam patches.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, cpSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -18,9 +17,10 @@ import { untimedRecords } from '../helpers/run-records.js'
 import { realStore, skipWithoutData } from '../helpers/shared-data.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 import { assertClose } from '../helpers/torch-reference.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
-const root = mkdtempSync(join(tmpdir(), 'pcam-averaging-'))
+const root = tempDir('averaging')
 const store = join(root, 'store')
 
 before(async () => {

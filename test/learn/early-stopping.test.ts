@@ -2,8 +2,6 @@
 // restores: a run stopped between its best epoch and the stop ends at the same epoch as one that
 // never stopped.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { EarlyStopping } from '../../src/learn/callbacks/early-stopping.js'
@@ -11,8 +9,9 @@ import { loadResumeState, saveResumeState } from '../../src/learn/checkpoint.js'
 import { CancelFit, type Callback } from '../../src/learn/learner.js'
 import { learnerOn } from '../helpers/learner.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-early-stopping-'))
+const root = tempDir('early-stopping')
 let store: string
 
 before(async () => {

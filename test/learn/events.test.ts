@@ -2,8 +2,6 @@
 // a callback that records every call; the cancel exceptions (batch, epoch, fit); and a store of
 // three classes trained with softmax cross-entropy and reported with per-class and macro AUC.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { rocAuc } from '../../src/metrics/metrics.js'
@@ -18,8 +16,9 @@ import {
 import { learnerOn } from '../helpers/learner.js'
 import { realStore, skipWithoutData } from '../helpers/shared-data.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-events-'))
+const root = tempDir('events')
 
 /** A callback that records each event it sees (and whether the learner was training). */
 function recording(): Callback & { calls: string[] } {

@@ -3,17 +3,17 @@
 // the same command resumes mid-epoch to the weights and records of an uninterrupted run.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { untimedRecords } from '../helpers/run-records.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
-const root = mkdtempSync(join(tmpdir(), 'pcam-interrupt-'))
+const root = tempDir('interrupt')
 let store: string
 
 before(async () => {

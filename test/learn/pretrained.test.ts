@@ -9,13 +9,11 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { torchPython } from '../../src/bench/python.js'
@@ -26,8 +24,9 @@ import { DataError } from '../../src/errors.js'
 import { asSafetensors, fetchPretrained, type PretrainedEntry } from '../../src/weights/registry.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const dir = mkdtempSync(join(tmpdir(), 'pcam-pretrained-'))
+const dir = tempDir('pretrained')
 mkdirSync(join(dir, 'other'))
 let server: Server
 let hits = 0

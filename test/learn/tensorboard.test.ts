@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { before, describe, it } from 'node:test'
 import { decodePatch } from '../../src/data/decode.js'
 import { fitTopLosses } from '../../src/eval/top-losses.js'
 import { readHistory } from '../../src/run/run-folder.js'
@@ -20,6 +20,7 @@ import { FILE_VERSION } from '../../src/learn/tensorboard/event-file.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { learnerOn } from '../helpers/learner.js'
 import { realStore, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const FIXTURES = join(PACKAGE_ROOT, 'test', 'learn', 'tensorboard')
 const PYTHON = process.env.PCAM_PYTHON || '/usr/bin/python3'
@@ -97,7 +98,7 @@ describe('CRC-32C and its TFRecord mask', () => {
   })
 })
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-tensorboard-'))
+const root = tempDir('tensorboard')
 
 /** Records the loss and the head's learning rate of every optimizer step. */
 function stepRecorder(): Callback & { steps: { loss: number; lr: number }[] } {
@@ -116,7 +117,6 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
   before(async () => {
     store = await realStore(root, 40)
   })
-  after(() => rmSync(root, { recursive: true, force: true }))
 
   it('hold every step, epoch and top-losses picture, read back by protoc-compiled Python', async () => {
     const out = join(root, 'run')

@@ -2,16 +2,7 @@
 // holds what DESIGN.md promises, and a run stopped mid-epoch resumes to the same final weights
 // as an uninterrupted one.
 import assert from 'node:assert/strict'
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { recipeOf } from '../../src/recipe/run-mode.js'
@@ -22,8 +13,9 @@ import { KAGGLE_SAMPLE, skipWithoutData } from '../helpers/shared-data.js'
 import { untimedRecords } from '../helpers/run-records.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
 import { assertClose } from '../helpers/torch-reference.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-train-'))
+const root = tempDir('train')
 const store = join(root, 'store')
 
 before(async () => {

@@ -1,13 +1,13 @@
 // Native memory is released deterministically: dispose(), scope(), and a training loop that does
 // not grow.
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { setImmediate } from 'node:timers/promises'
 import * as t from '../../src/torch/index.js'
 import { referenceNet } from '../../src/bench/reference-net.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const live = () => t.memoryStats().liveTensors
 
@@ -89,7 +89,7 @@ describe('memory', () => {
   })
 
   it('mmapFile maps a file as uint8 without reading it into JavaScript, and never writes it', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'pcam-mmap-'))
+    const dir = tempDir('mmap')
     const path = join(dir, 'images.u8')
     const bytes = new Uint8Array(2 * 4 * 4 * 3).map((_, i) => i)
     writeFileSync(path, bytes)

@@ -2,8 +2,7 @@
 // one epoch, load its torchvision.safetensors into torchvision.models.resnet18(num_classes=1)
 // strictly, and compare eval outputs with pcam's own model.safetensors.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
@@ -20,10 +19,11 @@ import {
   PARITY_DIR,
   type EncodedTensor,
 } from '../helpers/torch-reference.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 describe('export to torchvision', () => {
   it('a trained resnet18 with a linear head loads into torchvision and gives the same outputs', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'pcam-export-'))
+    const root = tempDir('export')
     for (let i = 0; i < 64; i++) {
       const split = i < 48 ? 'train' : 'valid'
       mkdirSync(join(root, 'src', split, String(i % 2)), { recursive: true })

@@ -2,8 +2,6 @@
 // weights as safetensors, torchvision loads them strictly; eval outputs, training outputs, every
 // gradient and the updated batch-norm statistics must agree.
 import assert from 'node:assert/strict'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
@@ -19,8 +17,9 @@ import {
   PARITY_DIR,
   type EncodedTensor,
 } from '../helpers/torch-reference.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const work = mkdtempSync(join(tmpdir(), 'pcam-models-'))
+const work = tempDir('models')
 type Classifier = Module & { forward(x: t.Tensor): t.Tensor }
 
 async function compare(

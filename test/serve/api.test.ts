@@ -2,8 +2,7 @@
 // every error path (400, 404, 405, 413, 415, 503), metrics, dynamic batching, and a drain on close.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -16,8 +15,9 @@ import { PACKAGE_ROOT } from '../../src/paths.js'
 import { createServer, type PcamServer, type ServeOptions } from '../../src/serve/server.js'
 import { pngDeclaring, SVG_PATCH, tiffBomb } from '../helpers/crafted-images.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-serve-'))
+const root = tempDir('serve')
 const run = join(root, 'run')
 const servers: PcamServer[] = []
 

@@ -3,8 +3,7 @@
 // worker with visible progress, shown as a heatmap with contours, and a clicked tile's probability
 // equal to the slide prediction's; a screenshot is kept in test-artifacts/.
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, Page } from 'playwright-core'
@@ -14,8 +13,9 @@ import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { makeMosaic, PATCH } from '../helpers/mosaic.js'
 import { trainRealRun } from '../helpers/real-run.js'
 import { skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-slides-'))
+const root = tempDir('slides')
 
 describe('slide viewer', { skip: skipWithoutData }, () => {
   let server: PcamServer

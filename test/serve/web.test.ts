@@ -3,15 +3,7 @@
 // the keyboard, move the threshold, export the CSV, see a broken file's own error; a screenshot is
 // kept in test-artifacts/.
 import assert from 'node:assert/strict'
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Browser, FileChooser, Page } from 'playwright-core'
@@ -20,8 +12,9 @@ import { train, trainConfig } from '../../src/recipe/train.js'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
 import { PCAM_JPEG, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-web-'))
+const root = tempDir('web')
 const UPLOADS = 8
 
 describe('web page', { skip: skipWithoutData }, () => {

@@ -4,15 +4,7 @@
 // written is left behind.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { basename, extname, join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -24,6 +16,7 @@ import { OpenSlide } from '../../src/torch/openslide.js'
 import { makeMosaic, PATCH, type Mosaic } from '../helpers/mosaic.js'
 import { trainRealRun } from '../helpers/real-run.js'
 import { SHARED_DATA, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>
@@ -32,7 +25,7 @@ const SVS = join(SHARED_DATA, 'slides', 'CMU-1-Small-Region.svs')
 const hasTool = spawnSync('openslide-write-png', ['--help']).error === undefined
 const skip = skipWithoutData || (existsSync(SVS) ? false : `${SVS} not found`)
 
-const root = mkdtempSync(join(tmpdir(), 'pcam-slide-'))
+const root = tempDir('slide')
 let run = ''
 let mosaic: Mosaic
 // pcam slide predict --model <run> <args...>
