@@ -4,8 +4,9 @@
  * @module
  */
 import { PatchStore } from '../data/store.js'
+import { readRunConfig } from '../run/run-folder.js'
 import {
-  DEFAULT_ENGINE,
+  defaultEngine,
   ENGINES,
   openPredictor,
   predictStoreWith,
@@ -64,7 +65,7 @@ export async function benchPredict(options: {
         indices,
         options.batchSize,
       )
-    const main = perEngine[`${DEFAULT_ENGINE}_patches_s`]
+    const main = perEngine[`${defaultEngine(readRunConfig(options.run))}_patches_s`]
     return {
       patches: indices.length,
       batchSize: options.batchSize,

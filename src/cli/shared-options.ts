@@ -5,7 +5,7 @@
  */
 import { ttaFrom, type Tta } from '../data/tta.js'
 import { ValidationError } from '../errors.js'
-import { checkEngine, DEFAULT_ENGINE, ENGINES, type Engine } from '../eval/predictor.js'
+import { checkEngine, ENGINES, type Engine } from '../eval/predictor.js'
 import { ARCHITECTURES, type Architecture } from '../models/registry.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
 import { checkInteger, checkNumber } from '../torch/index.js'
@@ -58,13 +58,12 @@ export function integerList(value: unknown, name: string): number[] {
 export const ENGINE_OPTIONS: Command['options'] = {
   engine: {
     type: 'string',
-    default: DEFAULT_ENGINE,
-    description: `Inference engine: ${ENGINES.join(' or ')} (the run's model.onnx, exported once; Grad-CAM always runs on libtorch)`,
+    description: `Inference engine: ${ENGINES.join(' or ')} (the run's model.onnx, exported once; Grad-CAM always runs on libtorch); default: the faster for the run's precision, libtorch for runs trained with --bf16, onnxruntime for float32 runs`,
   },
 }
 
-export function engineOption(values: OptionValues): Engine {
-  return checkEngine(values.engine)
+export function engineOption(values: OptionValues): Engine | undefined {
+  return values.engine === undefined ? undefined : checkEngine(values.engine)
 }
 
 /** --model-mpp (slide predict, bench slide). */

@@ -25,7 +25,7 @@ export interface PredictFilesOptions {
   run: string
   sources: string[]
   tta: Tta
-  /** Inference engine (default: openPredictor's, DEFAULT_ENGINE). */
+  /** Inference engine (default: defaultEngine of the run). */
   engine?: Engine
   onProgress?: (done: number, total: number) => void
 }

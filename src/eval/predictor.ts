@@ -21,8 +21,14 @@ import type { Tta } from '../data/tta.js'
 
 export const ENGINES = ['libtorch', 'onnxruntime'] as const
 export type Engine = (typeof ENGINES)[number]
-/** The engine that measured faster here (`pcam bench predict`; README, "Models outside pcam"). */
-export const DEFAULT_ENGINE: Engine = 'onnxruntime'
+/**
+ * The engine that measured faster for the run's precision (`pcam bench predict`; README, "Models
+ * outside pcam"): libtorch in bfloat16 for runs trained with it, ONNX Runtime's float32 graph
+ * for float32 runs.
+ */
+export function defaultEngine(config: RunConfig): Engine {
+  return config.recipe.mixedPrecision ? 'libtorch' : 'onnxruntime'
+}
 
 export function checkEngine(value: unknown): Engine {
   if (!(ENGINES as readonly unknown[]).includes(value))
@@ -154,7 +160,7 @@ async function openOnnx(
  */
 export async function openPredictor(
   run: string,
-  engine: Engine = DEFAULT_ENGINE,
+  engine: Engine | undefined = undefined,
   options: { mixedPrecision?: boolean } = {},
 ): Promise<PatchPredictor> {
   const config = readRunConfig(run)
@@ -165,7 +171,7 @@ export async function openPredictor(
     )
     return new EnsemblePredictor(opened, config)
   }
-  if (engine === 'onnxruntime') return openOnnx(run, config)
+  if ((engine ?? defaultEngine(config)) === 'onnxruntime') return openOnnx(run, config)
   return new LibtorchPredictor(loadRun(run).model, config, options)
 }
 
@@ -178,7 +184,7 @@ export async function openPredictor(
 export async function predictorFor(
   run: string,
   loaded: LoadedRun,
-  engine: Engine = DEFAULT_ENGINE,
+  engine: Engine | undefined = undefined,
 ): Promise<PatchPredictor> {
   const { members } = loaded
   if (members) {
@@ -190,7 +196,8 @@ export async function predictorFor(
     return new EnsemblePredictor(opened, loaded.config)
   }
   const model = loaded.models[0] as PatchClassifier
-  if (engine === 'onnxruntime') return openOnnx(run, loaded.config, loaded)
+  if ((engine ?? defaultEngine(loaded.config)) === 'onnxruntime')
+    return openOnnx(run, loaded.config, loaded)
   return new LibtorchPredictor(model, loaded.config, { ownsModel: false })
 }
 

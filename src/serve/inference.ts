@@ -13,7 +13,7 @@ export interface WorkerSettings {
   tta: Tta
   /** Grad-CAM layer (default: the last block). */
   layer?: string
-  /** Engine for the probabilities (default DEFAULT_ENGINE); Grad-CAM is always libtorch. */
+  /** Engine for the probabilities (default: defaultEngine of the run); Grad-CAM is always libtorch. */
   engine?: Engine
 }
 

@@ -28,7 +28,7 @@ export interface ServeOptions {
   tta?: Tta
   /** Grad-CAM layer for ?explain=1 (default: the last block). */
   layer?: string
-  /** Engine for the probabilities (default DEFAULT_ENGINE); Grad-CAM is always libtorch. */
+  /** Engine for the probabilities (default: defaultEngine of the run); Grad-CAM is always libtorch. */
   engine?: Engine
   maxBatch?: number
   maxWaitMs?: number

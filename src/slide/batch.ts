@@ -11,7 +11,7 @@ import { DataError, PcamError } from '../errors.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { ValidationError } from '../errors.js'
-import { DEFAULT_ENGINE, openPredictor, type Engine } from '../eval/predictor.js'
+import { openPredictor, type Engine } from '../eval/predictor.js'
 import { listSlides, OpenSlide, SLIDE_EXTENSIONS, type SlideLevel } from '../torch/openslide.js'
 import type { TilePredictor } from './pipeline.js'
 import {
@@ -62,7 +62,7 @@ export async function loadSlideModel(
     throw new ValidationError(
       '--bf16 is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch.',
     )
-  const engine = options.engine ?? (options.bf16 ? 'libtorch' : DEFAULT_ENGINE)
+  const engine = options.engine ?? (options.bf16 ? 'libtorch' : undefined)
   const predictor = await openPredictor(run, engine, { mixedPrecision: options.bf16 })
   try {
     const predict: TilePredictor = (images) => predictor.predict(images, options.tta)

@@ -138,7 +138,7 @@ describe('whole slides', { skip }, () => {
 
   it('refuses --bf16 with ONNX Runtime instead of ignoring it', () => {
     const out = join(root, 'out-bf16')
-    const r = slidePredict(mosaic.path, '--out', out, '--bf16')
+    const r = slidePredict(mosaic.path, '--out', out, '--bf16', '--engine', 'onnxruntime')
     assert.equal(r.status, 1)
     assert.match(r.stderr, /--bf16 is libtorch mixed precision.*--engine libtorch/)
   })
