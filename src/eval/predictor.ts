@@ -22,12 +22,15 @@ import type { Tta } from '../data/tta.js'
 export const ENGINES = ['libtorch', 'onnxruntime'] as const
 export type Engine = (typeof ENGINES)[number]
 /**
- * The engine that measured faster for the run's precision (`pcam bench predict`; README, "Models
- * outside pcam"): libtorch in bfloat16 for runs trained with it, ONNX Runtime's float32 graph
- * for float32 runs.
+ * The engine that measured faster for the precision predicted in (`pcam bench predict`; README,
+ * "Models outside pcam"): libtorch in bfloat16 (the run's own setting unless `mixedPrecision`
+ * overrides it), ONNX Runtime's float32 graph otherwise.
  */
-export function defaultEngine(config: RunConfig): Engine {
-  return config.recipe.mixedPrecision ? 'libtorch' : 'onnxruntime'
+export function defaultEngine(
+  config: RunConfig,
+  mixedPrecision = config.recipe.mixedPrecision,
+): Engine {
+  return mixedPrecision ? 'libtorch' : 'onnxruntime'
 }
 
 export function checkEngine(value: unknown): Engine {
@@ -171,7 +174,8 @@ export async function openPredictor(
     )
     return new EnsemblePredictor(opened, config)
   }
-  if ((engine ?? defaultEngine(config)) === 'onnxruntime') return openOnnx(run, config)
+  if ((engine ?? defaultEngine(config, options.mixedPrecision)) === 'onnxruntime')
+    return openOnnx(run, config)
   return new LibtorchPredictor(loadRun(run).model, config, options)
 }
 

@@ -62,8 +62,7 @@ export async function loadSlideModel(
     throw new ValidationError(
       '--bf16 is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch.',
     )
-  const engine = options.engine ?? (options.bf16 ? 'libtorch' : undefined)
-  const predictor = await openPredictor(run, engine, { mixedPrecision: options.bf16 })
+  const predictor = await openPredictor(run, options.engine, { mixedPrecision: options.bf16 })
   try {
     const predict: TilePredictor = (images) => predictor.predict(images, options.tta)
     return {

@@ -56,6 +56,19 @@ describe('the onnxruntime engine', () => {
     }
   })
 
+  it('picks the faster engine for the precision predicted in when none is named', async () => {
+    // The run trained in float32: ONNX Runtime; predicting it in bf16 (slide predict --bf16): libtorch.
+    const plain = await openPredictor(run)
+    const bf16 = await openPredictor(run, undefined, { mixedPrecision: true })
+    try {
+      assert.equal(plain.engine, 'onnxruntime')
+      assert.equal(bf16.engine, 'libtorch')
+    } finally {
+      plain.dispose()
+      bf16.dispose()
+    }
+  })
+
   it('exports model.onnx into the run once and reuses it', async () => {
     const path = runOnnxPath(run)
     const before = statSync(path).mtimeMs
