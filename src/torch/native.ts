@@ -39,7 +39,7 @@ export interface NativeBinding {
   liveTensors(): number
   setCpuBlockCache(capBytes: number): void
   emptyCpuBlockCache(): void
-  cpuBlockCacheStats(): { cachedBytes: number; capBytes: number; hits: number; misses: number }
+  cpuBlockCacheStats(): CpuBlockCacheStats
   buildInfo(): { torchVersion: string; cxx11Abi: boolean; cuda: boolean; parallel: string }
   // native/src/tensor.cc
   fromBuffer(
@@ -322,6 +322,14 @@ export function cpuBlockCacheCap(): number {
     return Math.floor(mb * 2 ** 20)
   }
   return Math.min(4 * 2 ** 30, Math.floor(totalmem() / 4))
+}
+
+/** What the CPU block cache holds and how often it served a request from a kept block. */
+export interface CpuBlockCacheStats {
+  cachedBytes: number
+  capBytes: number
+  hits: number
+  misses: number
 }
 
 /** The addon, loaded once per thread (each worker thread gets its own instance). */

@@ -4,6 +4,7 @@
  */
 import { checkInteger } from './check.js'
 import {
+  type CpuBlockCacheStats,
   defaultNumThreads,
   MALLOC_MMAP_THRESHOLD,
   MALLOC_TRIM_THRESHOLD,
@@ -22,12 +23,7 @@ export function mallocEnvironment(): Record<string, string> {
 }
 
 /** What the CPU block cache holds and how often it served a request (see cpuBlockCacheCap). */
-export function cpuBlockCacheStats(): {
-  cachedBytes: number
-  capBytes: number
-  hits: number
-  misses: number
-} {
+export function cpuBlockCacheStats(): CpuBlockCacheStats {
   return native.cpuBlockCacheStats()
 }
 
