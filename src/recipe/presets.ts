@@ -60,7 +60,8 @@ export const RECIPE_PRESETS: Record<string, RecipePreset> = {
       mixedPrecision: true,
       augment: AUGMENT_PRESETS.light ?? null,
     },
-    measured: 'not measured yet on the whole sample',
+    measured:
+      'valid AUC 0.898 after the last epoch; 497 s training (pcam bench recipe, one run; plain PyTorch 469 s)',
   },
 }
 
