@@ -11,9 +11,9 @@ import { MODEL_MPP_OPTION, modelMppOption, RUN_FOLDER_OPTION } from '../shared-o
 
 export const benchSlideCommand: Command = {
   name: 'bench slide',
-  summary: 'Slide prediction tiles/s vs batch prediction, and peak memory on 1x and 4x slides.',
+  summary: 'Slide prediction tiles/s vs batch prediction, and peak memory on 4x and 16x slides.',
   description:
-    'Writes two pyramidal TIFFs from --slide (as it is, and 2 x 2 copies of it), predicts each in a\n' +
+    'Writes two pyramidal TIFFs from --slide (2 x 2 and 4 x 4 copies of it), predicts each in a\n' +
     'fresh process (every tile, no tissue mask) and reports its peak resident memory; then predicts\n' +
     "the larger slide's tiles again from memory, as batch prediction does.",
   options: {
