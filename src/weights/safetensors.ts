@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { DataError } from '../errors.js'
 import { DTYPE_BYTES, fromBytes, type Dtype, type Tensor } from '../torch/index.js'
 
@@ -85,7 +85,18 @@ export function readSafetensors(path: string): {
   return { tensors, metadata }
 }
 
-/** Writes tensors (any device, any layout) to a .safetensors file. */
+/** Writes all of `bytes` at the file's position (one write may take fewer). */
+async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) {
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done)
+    done += bytesWritten
+  }
+}
+
+/**
+ * Writes tensors (any device, any layout) to a .safetensors file, one tensor's bytes in memory at
+ * a time: a checkpoint (optimizer state is twice the model) never needs a second copy of itself.
+ */
 export async function writeSafetensors(
   path: string,
   tensors: Map<string, Tensor>,
@@ -93,22 +104,26 @@ export async function writeSafetensors(
 ): Promise<void> {
   const header: Record<string, unknown> = {}
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata
-  const chunks: Uint8Array[] = []
   let offset = 0
   for (const [name, tensor] of tensors) {
-    const bytes = tensor.bytes()
+    const length = tensor.numel * DTYPE_BYTES[tensor.dtype]
     header[name] = {
       dtype: FROM_DTYPE[tensor.dtype],
       shape: tensor.shape,
-      data_offsets: [offset, offset + bytes.length],
+      data_offsets: [offset, offset + length],
     }
-    chunks.push(bytes)
-    offset += bytes.length
+    offset += length
   }
   // The header is padded with spaces to a multiple of 8 bytes, so the data starts aligned.
   let json = JSON.stringify(header)
   json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8)
   const head = Buffer.alloc(8)
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)))
-  await writeFile(path, Buffer.concat([head, Buffer.from(json), ...chunks]))
+  const file = await open(path, 'w')
+  try {
+    await writeAll(file, Buffer.concat([head, Buffer.from(json)]))
+    for (const tensor of tensors.values()) await writeAll(file, tensor.bytes())
+  } finally {
+    await file.close()
+  }
 }
