@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { DataError } from '../errors.js'
 import { DTYPE_BYTES, fromBytes, type Dtype, type Tensor } from '../torch/index.js'
 
@@ -85,14 +85,6 @@ export function readSafetensors(path: string): {
   return { tensors, metadata }
 }
 
-/** Writes all of `bytes` at the file's position (one write may take fewer). */
-async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.length - done)
-    done += bytesWritten
-  }
-}
-
 /**
  * Writes tensors (any device, any layout) to a .safetensors file, one tensor's bytes in memory at
  * a time: a checkpoint (optimizer state is twice the model) never needs a second copy of itself.
@@ -119,11 +111,10 @@ export async function writeSafetensors(
   json += ' '.repeat((8 - ((Buffer.byteLength(json) + 8) % 8)) % 8)
   const head = Buffer.alloc(8)
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)))
-  const file = await open(path, 'w')
-  try {
-    await writeAll(file, Buffer.concat([head, Buffer.from(json)]))
-    for (const tensor of tensors.values()) await writeAll(file, tensor.bytes())
-  } finally {
-    await file.close()
+  // A generator: writeFile takes each tensor's bytes only when the one before is written.
+  function* chunks(): Generator<Uint8Array> {
+    yield Buffer.concat([head, Buffer.from(json)])
+    for (const tensor of tensors.values()) yield tensor.bytes()
   }
+  await writeFile(path, chunks())
 }
