@@ -21,7 +21,8 @@ import { InvertedResidual, type MobileNetV2 } from '../models/mobilenet-v2.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { BasicBlock, Bottleneck, type ResNet } from '../models/resnet.js'
 import type { SmallCnn } from '../models/small.js'
-import { interpolate, scope, tensor } from '../torch/index.js'
+import { interpolate, scope, tensor, type Tensor } from '../torch/index.js'
+import { hasTorchvisionForm, torchvisionStateDict } from '../weights/torchvision.js'
 import { PCAM_VERSION } from '../version.js'
 import {
   add,
@@ -180,15 +181,26 @@ export function onnxModel(
   return scope(() => encodeModel(graphMessage(models, config)))
 }
 
+/**
+ * Each weight's name in the file: torchvision's where the model has that form (the initializers
+ * then load into torchvision.models.<arch> by name), else pcam's state-dict name.
+ */
+function weightNames(model: PatchClassifier): Map<Tensor, string> {
+  const names = hasTorchvisionForm(model.spec) ? torchvisionStateDict(model) : model.stateDict()
+  return new Map([...names].map(([name, tensor]) => [tensor, name]))
+}
+
 /** The networks' class probabilities, each member's names prefixed, averaged by a Mean node. */
 function networks(g: GraphBuilder, models: PatchClassifier[], x: Value, classes: number): void {
   if (models.length === 1) {
     const model = models[0] as PatchClassifier
+    g.weightNames = weightNames(model)
     probabilities(g, layer(g, model.head, body(g, model, x)), classes, OUTPUT_NAME)
     return
   }
   const outputs = models.map((model, i) => {
     g.namespace = `member_${i + 1}/`
+    g.weightNames = weightNames(model)
     const logits = layer(g, model.head, body(g, model, x))
     return probabilities(g, logits, classes, g.name('probabilities'))
   })

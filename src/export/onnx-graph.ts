@@ -50,6 +50,11 @@ export class GraphBuilder {
   readonly initializers: TensorMessage[] = []
   /** Put before every name made from here on (an ensemble's member_1/, ...); '' by default. */
   namespace = ''
+  /**
+   * The names weights are stored under (the model's state-dict names, torchvision's where it has
+   * that form), so the file's initializers load by name into the same network elsewhere.
+   */
+  weightNames = new Map<Tensor, string>()
   #count = 0
 
   /** A fresh value name with a readable prefix. */
@@ -75,19 +80,25 @@ export class GraphBuilder {
 
   /** A float32 initializer. */
   floats(prefix: string, values: Float32Array | number[], dims: number[]): string {
-    const name = this.name(prefix)
+    return this.#initializer(this.name(prefix), values, dims)
+  }
+
+  /**
+   * A parameter or buffer of pcam's, as float32 in row-major order, under its name in
+   * weightNames when it has one. Call inside scope(): float() may make a native tensor
+   * (onnxModel's scope frees it).
+   */
+  weight(prefix: string, tensor: Tensor): string {
+    const known = this.weightNames.get(tensor)
+    const name = known === undefined ? this.name(prefix) : `${this.namespace}${known}`
+    return this.#initializer(name, tensor.float().data() as Float32Array, tensor.shape)
+  }
+
+  #initializer(name: string, values: Float32Array | number[], dims: number[]): string {
     const data = values instanceof Float32Array ? values : Float32Array.from(values)
     const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
     this.initializers.push({ name, dims, dataType: DataType.FLOAT, rawData })
     return name
-  }
-
-  /**
-   * A parameter or buffer of pcam's, as float32 in row-major order. Call inside scope(): float()
-   * may make a native tensor (onnxModel's scope frees it).
-   */
-  weight(prefix: string, tensor: Tensor): string {
-    return this.floats(prefix, tensor.float().data() as Float32Array, tensor.shape)
   }
 }
 

@@ -2,7 +2,7 @@
 // python3-onnx, full_check), and ONNX Runtime's probabilities on real PCam patches equal pcam's
 // (libtorch) within 1e-4, plain and with test-time augmentation, at the patch size and upsampled.
 import assert from 'node:assert/strict'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runPythonJson } from '../../src/bench/python.js'
@@ -136,6 +136,34 @@ describe('ONNX export', { skip: skipWithoutData }, () => {
       assert.equal(metadata.threshold, '0.42')
       assert.equal(metadata.input_size, '96')
       assert.ok(metadata.normalization && metadata.um_per_px && metadata.pcam_version)
+    }
+  })
+
+  it("the README's Python lines load the exported weights into torchvision by name and give pcam's probabilities", async () => {
+    const script = join(PACKAGE_ROOT, 'test', 'export', 'readme_python.py')
+    const raw = join(root, 'patches.u8')
+    writeFileSync(raw, patches.data() as Uint8Array)
+    for (const arch of ['resnet18', 'mobilenet_v2']) {
+      const run = join(root, `${arch}-linear`)
+      const reference = await openPredictor(run, 'libtorch')
+      const ours = await reference.predict(patches, false)
+      reference.dispose()
+      const reply = runPythonJson(script, {
+        readme: join(PACKAGE_ROOT, 'README.md'),
+        path: join(run, 'model.onnx'),
+        patches: raw,
+        shape: patches.shape,
+      }) as { p: number[]; missing: string[] }
+      assert.ok(
+        reply.missing.every((k) => k.endsWith('num_batches_tracked')),
+        `not loaded: ${reply.missing.join(', ')}`,
+      )
+      const diff = maxDiff(ours, Float32Array.from(reply.p))
+      const noise = diff < 1e-4 ? 0 : float32Noise(run)
+      assert.ok(
+        diff < Math.max(1e-4, 2 * noise),
+        `${arch}: max difference ${diff} (float32 noise ${noise})`,
+      )
     }
   })
 
