@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { DataError } from '../errors.js'
+import { DataError, ValidationError } from '../errors.js'
 import { PatchStore } from '../data/store.js'
 import {
   initialModel,
@@ -163,6 +163,10 @@ export async function recipePeerRequest(config: TrainConfig, dir: string, thread
         [...model.namedParameters()].map(([name, p]) => [name, groupOf.get(p) as number]),
       )
       const lr = config.lr === 'auto' ? 1e-3 : config.lr
+      if (config.sizes)
+        throw new ValidationError(
+          'The PyTorch peer of "pcam bench recipe" has no progressive resizing: give a recipe without --sizes',
+        )
       return {
         threads,
         store: config.store,

@@ -46,7 +46,8 @@ export interface Batch {
 
 export class PatchLoader {
   readonly #indices: Tensor
-  readonly size: number
+  /** Output size; progressive resizing changes it between epochs. */
+  size: number
 
   constructor(
     readonly store: PatchStore,

@@ -25,6 +25,22 @@ export interface Stage {
   frozen: boolean
   /** The rates held constant (SWA's stage), at one-cycle's final momentum, instead of one-cycle. */
   constant?: boolean
+  /** Input size of this stage's batches, training and validation (progressive resizing). */
+  size?: number
+}
+
+/**
+ * Progressive resizing: `stage` split into one one-cycle stage per size, smallest first, its
+ * epochs shared out evenly (the larger sizes take any remainder), named "<stage>-<size>".
+ */
+export function splitBySize(stage: Stage, sizes: readonly number[]): Stage[] {
+  const parts = sizes.length
+  return sizes.map((size, i) => ({
+    ...stage,
+    stage: `${stage.stage}-${size}`,
+    epochs: Math.floor(((i + 1) * stage.epochs) / parts) - Math.floor((i * stage.epochs) / parts),
+    size,
+  }))
 }
 
 /** The stages fineTune runs, in order. */
@@ -54,6 +70,7 @@ export async function runStages(
     if (resume && resume.epoch >= s.epochs) continue
     if (s.frozen) learn.freeze()
     else learn.unfreeze()
+    if (s.size !== undefined) learn.train.size = learn.validLoader.size = s.size
     if (!(await fitStage(learn, s, resume))) return false
   }
   return true

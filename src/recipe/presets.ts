@@ -86,8 +86,12 @@ export type RunSettings = PresetSettings &
  */
 export function withPreset(name: string | undefined, given: RunSettings): RunSettings {
   const defined = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined))
+  const preset: PresetSettings = { ...(name === undefined ? {} : recipePreset(name).settings) }
+  // --size and --sizes are one setting: either given replaces the preset's.
+  if (defined.sizes !== undefined) delete preset.size
+  if (defined.size !== undefined) delete preset.sizes
   return {
-    ...(name === undefined ? {} : recipePreset(name).settings),
+    ...preset,
     ...defined,
     store: given.store,
   }

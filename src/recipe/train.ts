@@ -54,7 +54,7 @@ import { StopOnRequest } from '../learn/callbacks/stop-on-request.js'
 import { TensorBoardLogger } from '../learn/callbacks/tensorboard.js'
 import { fitTopLosses } from '../eval/top-losses.js'
 import { plotLrFind } from '../eval/lr-find-plot.js'
-import { fineTuneStages, runStages, type Stage } from '../learn/fine-tune.js'
+import { fineTuneStages, runStages, splitBySize, type Stage } from '../learn/fine-tune.js'
 import { ExponentialMovingAverage } from '../learn/callbacks/ema.js'
 import { StochasticWeightAveraging, SWA_STAGE, swaStage } from '../learn/callbacks/swa.js'
 import type { ThresholdRule } from '../metrics/metrics.js'
@@ -68,6 +68,11 @@ export interface TrainConfig {
   /** null: from scratch; a TF.js MobileNet folder or a .safetensors file of the backbone. */
   pretrained: string | null
   size: number | null
+  /**
+   * Progressive resizing: the trainable epochs split between these input sizes, smallest first,
+   * one one-cycle each (the frozen stage at the first); instead of size.
+   */
+  sizes?: number[]
   batchSize: number
   freezeEpochs: number
   /** The frozen stage trains the body's batch-norm layers (default true, fastai's train_bn). */
@@ -153,6 +158,7 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
       `--lr takes a positive number or auto (the LR finder's suggestion); got "${String(c.lr)}"`,
     )
   if (c.size !== null) checkInteger(c.size, '--size', 8)
+  if (c.sizes !== undefined) checkSizes(c)
   checkInteger(c.batchSize, '--batch-size', 2)
   checkInteger(c.freezeEpochs, '--freeze-epochs', 0)
   checkInteger(c.epochs, '--epochs', 1)
@@ -168,6 +174,22 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   // --swa-epochs 0 is no SWA: the recipe (compared on resume) leaves it out.
   const swaEpochs = c.swaEpochs === 0 ? undefined : c.swaEpochs
   return { ...c, lr, swaEpochs, out: c.out ?? join('runs', c.arch) }
+}
+
+/** --sizes: two or more sizes, each with at least one epoch; not with --size. */
+function checkSizes(c: Pick<TrainConfig, 'size' | 'sizes' | 'epochs'>): void {
+  const sizes = c.sizes ?? []
+  if (c.size !== null)
+    throw new ValidationError('--size and --sizes both set the input size; choose one')
+  if (sizes.length < 2)
+    throw new ValidationError(
+      `--sizes takes two or more sizes, e.g. 96,160 (one size is --size); got ${sizes.join(',')}`,
+    )
+  for (const size of sizes) checkInteger(size, '--sizes', 8)
+  if (c.epochs < sizes.length)
+    throw new ValidationError(
+      `--sizes ${sizes.join(',')} needs at least one epoch a size; --epochs is ${c.epochs}`,
+    )
 }
 
 /** --ema in (0, 1), --swa-epochs a count; one of them (both average the weights). */
@@ -326,7 +348,7 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
     }
     const model = initialModel(config, numClasses, !resuming)
     made.push(model)
-    const size = config.size ?? store.meta.height
+    const size = config.sizes?.at(-1) ?? config.size ?? store.meta.height
     const normalization = normalizationFor(config, store)
     const shard = config.distributed
       ? { rank: config.distributed.rank, worldSize: config.distributed.worldSize }
@@ -334,7 +356,8 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
     const loaderOptions = {
       batchSize: config.batchSize,
       seed: config.seed,
-      size,
+      // Progressive resizing starts small (the LR finder and the frozen stage run there too).
+      size: config.sizes?.[0] ?? size,
       normalization,
       shard,
     }
@@ -372,14 +395,31 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
 
 /**
  * The stages a config trains at peak rate `lr`: frozen then unfrozen for a pretrained backbone,
- * one stage from scratch, and SWA's after them when asked for.
+ * one stage from scratch (either split by size for progressive resizing), and SWA's after them
+ * when asked for.
  */
 export function recipeStages(config: TrainConfig, lr: number): Stage[] {
-  const stages: Stage[] = config.pretrained
+  let stages: Stage[] = config.pretrained
     ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
     : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
+  if (config.sizes) {
+    const first = config.sizes[0] as number
+    stages = stages.flatMap((s) =>
+      s.frozen ? [{ ...s, size: first }] : splitBySize(s, config.sizes as number[]),
+    )
+  }
   if (config.swaEpochs) stages.push(swaStage(stages.at(-1) as Stage, config.swaEpochs))
   return stages
+}
+
+/**
+ * The stages whose epochs may give the run's model: with progressive resizing, those at the
+ * final size (the model's input size); otherwise all.
+ */
+function candidateStages(config: TrainConfig, stages: Stage[]): string[] | undefined {
+  if (!config.sizes) return undefined
+  const final = config.sizes.at(-1)
+  return stages.filter((s) => s.size === final).map((s) => s.stage)
 }
 
 /** The Learner of a config: its optimizer, loss and training mechanics, for the sweep and the fit alike. */
@@ -506,6 +546,7 @@ async function trainWith(
     } else {
       lr = config.lr
     }
+    const stages = recipeStages(config, lr)
     // The run's own callbacks join after the LR finder, whose sweep they must not record.
     learn.callbacks.push(
       new ReportProgress(hooks),
@@ -519,6 +560,7 @@ async function trainWith(
         new SaveBest(config.out, {
           threshold: config.threshold,
           keepLast: config.swaEpochs ? SWA_STAGE : undefined,
+          candidates: candidateStages(config, stages),
         }),
         new RunCheckpoint(config.out),
       )
@@ -532,8 +574,11 @@ async function trainWith(
         )
       }
     }
-    const completed = await runStages(learn, recipeStages(config, lr), position)
-    const bestAuc = Math.max(...learn.history.map((r) => r.auc))
+    const completed = await runStages(learn, stages, position)
+    const candidates = candidateStages(config, stages)
+    const bestAuc = Math.max(
+      ...learn.history.filter((r) => !candidates || candidates.includes(r.stage)).map((r) => r.auc),
+    )
     return { out: config.out, completed, history: [...learn.history], bestAuc, lr }
   } finally {
     learn.dispose()

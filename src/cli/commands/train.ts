@@ -47,6 +47,11 @@ export const TRAIN_OPTIONS: Command['options'] = {
   },
   pretrained: { type: 'string', description: 'imagenet, none, or a weights file / TF.js folder' },
   size: { type: 'number', description: "Input size (default: the store's patch size, e.g. 96)" },
+  sizes: {
+    type: 'string',
+    description:
+      "Progressive resizing instead of --size, e.g. 96,160: the trainable epochs split between the sizes, smallest first, one one-cycle each (the frozen epochs at the first size); the best epoch is chosen among the last size's, the run's input size",
+  },
   'batch-size': {
     type: 'number',
     default: TRAIN_DEFAULTS.batchSize,
@@ -185,6 +190,7 @@ export async function trainConfigFrom(
     arch: text(values.arch) as Architecture | undefined,
     head: text(values.head) as HeadKind | undefined,
     size: number(values.size),
+    sizes: values.sizes === undefined ? undefined : String(values.sizes).split(',').map(Number),
     batchSize: number(values['batch-size']),
     freezeEpochs: number(values['freeze-epochs']),
     epochs: number(values.epochs),
@@ -219,7 +225,7 @@ export async function trainConfigFrom(
 
 function row(r: EpochRecord): string {
   const cells = [
-    `${r.stage} ${r.epoch + 1}`.padEnd(12),
+    `${r.stage} ${r.epoch + 1}`.padEnd(15),
     r.trainLoss.toFixed(4).padStart(10),
     r.validLoss.toFixed(4).padStart(10),
     r.accuracy.toFixed(4).padStart(9),
@@ -333,7 +339,7 @@ export const trainCommand: Command = {
     const quiet = (config.distributed?.rank ?? 0) !== 0
     const out = config.out
     const header = [
-      'epoch'.padEnd(12),
+      'epoch'.padEnd(15),
       'train_loss',
       'valid_loss',
       ' accuracy',

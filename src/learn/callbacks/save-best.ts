@@ -22,6 +22,11 @@ export class SaveBest implements Callback {
       threshold?: ThresholdRule
       /** A stage whose every epoch is saved whatever its metric (SWA's: the average is the result). */
       keepLast?: string
+      /**
+       * The stages whose epochs may be the best (default: all); progressive resizing's are those
+       * at the final size, the one the run's model is used at.
+       */
+      candidates?: readonly string[]
     } = {},
   ) {}
 
@@ -29,10 +34,11 @@ export class SaveBest implements Callback {
     const monitor = this.options.monitor ?? 'auc'
     const record = learn.recorder.last
     const value = record?.[monitor]
-    if (!record || typeof value !== 'number') return
-    // The best of the run's earlier epochs, every stage's: a resumed run has them in its history.
+    if (!record || typeof value !== 'number' || !this.#candidate(record.stage)) return
+    // The best of the run's earlier candidate epochs: a resumed run has them in its history.
     const earlier = learn.history
       .slice(0, -1)
+      .filter((r) => this.#candidate(r.stage))
       .map((r) => r[monitor])
       .filter((v): v is number => typeof v === 'number' && !Number.isNaN(v))
     const kept = record.stage === this.options.keepLast
@@ -51,5 +57,10 @@ export class SaveBest implements Callback {
       epoch: record.epoch,
     }
     await recordBestEpoch(this.out, threshold, record)
+  }
+
+  #candidate(stage: string): boolean {
+    const { candidates } = this.options
+    return candidates === undefined || candidates.includes(stage)
   }
 }

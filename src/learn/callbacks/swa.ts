@@ -30,7 +30,7 @@ export function swaStage(last: Stage, epochs: number): Stage {
     typeof last.lr === 'number'
       ? last.lr * SWA_LR_SCALE
       : [last.lr[0] * SWA_LR_SCALE, last.lr[1] * SWA_LR_SCALE]
-  return { stage: SWA_STAGE, epochs, lr, frozen: false, constant: true }
+  return { stage: SWA_STAGE, epochs, lr, frozen: false, constant: true, size: last.size }
 }
 
 /**
