@@ -46,7 +46,7 @@ export const RECIPE_PRESETS: Record<string, RecipePreset> = {
     // fast with what the README's ablation table adds, one row at a time.
     settings: { ...FAST, size: 160, trainBn: false, epochs: 10 },
     measured:
-      'valid AUC 0.966 (95% CI 0.960-0.972) with 8-way TTA, 0.960 without (best epoch, the 7th unfrozen); 1,855 s training + 46 s TTA evaluation (one run); the goal, 0.97 within an hour, is not reached yet (a 2-member ensemble, 0.964, colour/stain jitter, 0.963, and --ema 0.999, 0.964, were ties)',
+      'valid AUC 0.966 (95% CI 0.960-0.972) with 8-way TTA, 0.960 without (best epoch, the 7th unfrozen); 1,855 s training + 46 s TTA evaluation (one run); the goal, 0.97 within an hour, is not reached yet (a 2-member ensemble, 0.964, colour/stain jitter, 0.963, --ema 0.999, 0.964, label smoothing 0.1, 0.965, and progressive resizing --sizes 96,160, 0.959 in 23 minutes, were ties)',
   },
   'resnet18-scratch': {
     summary:
