@@ -10,7 +10,7 @@ import { PatchStore } from '../data/store.js'
 import { MixedPrecision } from '../learn/callbacks/mixed-precision.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
-import { getNumThreads, manualSeed } from '../torch/index.js'
+import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
 import { alternate, median } from './rounds.js'
@@ -94,7 +94,10 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
     pcam: () => pcamRound(options),
     peer: options.pcamOnly
       ? null
-      : () => (runPythonJson(PEER_SCRIPT, request) as { trainImgPerSec: number }).trainImgPerSec,
+      : () =>
+          // PyTorch at its best: the glibc allocator settings pcam sets for itself.
+          (runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as { trainImgPerSec: number })
+            .trainImgPerSec,
     onProgress: options.onProgress,
   })
   return {
