@@ -48,6 +48,11 @@ PCAM_FN(Item) {
 PCAM_FN(Full) {
   return Wrap(info.Env(), at::full(IntList(info[0]), Scalar(info[1]), Options(info[2], info[3])));
 }
+// The strides of `like` are kept (torch.full_like's preserve_format): a channels-last weight's
+// optimizer state is channels-last too, so their element-wise updates stay on the dense path.
+PCAM_FN(FullLike) {
+  return Wrap(info.Env(), at::full_like(Unwrap(info[0]), Scalar(info[1]), Options(info[2], info[3])));
+}
 PCAM_FN(Empty) { return Wrap(info.Env(), at::empty(IntList(info[0]), Options(info[1], info[2]))); }
 // The random factories take an optional generator (last argument) so a data loader can draw
 // from its own seeded stream without disturbing the global one (model init, dropout).
@@ -167,6 +172,7 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "toBuffer", ToBuffer);
   Export(env, exports, "item", Item);
   Export(env, exports, "full", Full);
+  Export(env, exports, "fullLike", FullLike);
   Export(env, exports, "empty", Empty);
   Export(env, exports, "generator", Generator);
   Export(env, exports, "rand", Rand);

@@ -134,6 +134,18 @@ function loadCallbackStates(
 }
 
 /**
+ * `value` (read from a checkpoint, so contiguous) in the memory layout of the weight `p`, whose
+ * state it is: element-wise updates of a channels-last weight against contiguous state run about
+ * 2.7x slower (Adam on resnet18).
+ */
+function laidOutAs(p: Tensor, value: Tensor): Tensor {
+  if (value.shape.length !== 4 || p.isContiguous() || !p.isContiguous('channelsLast')) return value
+  const laidOut = value.contiguous('channelsLast')
+  value.dispose()
+  return laidOut
+}
+
+/**
  * Restores weights, optimizer state, RNG and the state of checkpointed callbacks (by default the
  * learner's own) from a run folder; returns where to continue.
  */
@@ -169,7 +181,8 @@ export function loadResumeState(
       group.params.forEach((p, i) => {
         const entries: Record<string, unknown> = {}
         for (const [key, value] of optimizer.tensors)
-          if (key.startsWith(`${g}.${i}.`)) entries[key.slice(`${g}.${i}.`.length)] = value
+          if (key.startsWith(`${g}.${i}.`))
+            entries[key.slice(`${g}.${i}.`.length)] = laidOutAs(p, value)
         for (const [key, value] of Object.entries(state.steps))
           if (key.startsWith(`${g}.${i}.`)) entries[key.slice(`${g}.${i}.`.length)] = value
         if (Object.keys(entries).length > 0) learn.optimizer.state.set(p, entries)

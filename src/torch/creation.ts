@@ -119,9 +119,16 @@ export function empty(shape: number[], options: TensorOptions = {}): Tensor {
   const { dtype, device } = resolve(options, 'float32')
   return finish(new Tensor(native.empty(checkShape(shape), dtype, device)), options)
 }
-/** A tensor like `like` (shape, dtype, device) filled with `value`. */
+/**
+ * A tensor like `like` (shape, dtype, device, and memory format: a channels-last tensor gives a
+ * channels-last one, as torch.full_like) filled with `value`.
+ */
 export function fullLike(like: Tensor, value: number, options: TensorOptions = {}): Tensor {
-  return full(like.shape, value, { dtype: like.dtype, device: like.device, ...options })
+  const { dtype, device } = resolve(
+    { dtype: like.dtype, device: like.device, ...options },
+    like.dtype,
+  )
+  return finish(new Tensor(native.fullLike(like[kHandle], value, dtype, device)), options)
 }
 export function zerosLike(like: Tensor, options: TensorOptions = {}): Tensor {
   return fullLike(like, 0, options)

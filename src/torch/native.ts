@@ -52,6 +52,7 @@ export interface NativeBinding {
   toBuffer(h: H, raw?: boolean): ArrayBuffer
   item(h: H): number | boolean
   full(shape: number[], value: Scalar, dtype: string, device: string): H
+  fullLike(like: H, value: Scalar, dtype: string, device: string): H
   empty(shape: number[], dtype: string, device: string): H
   generator(seed: number): GeneratorHandle
   rand(shape: number[], dtype: string, device: string, generator?: GeneratorHandle): H
