@@ -8,15 +8,11 @@ import { copyFileSync, cpSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { evaluate } from '../../src/eval/evaluate.js'
-import type { BatchInfo } from '../../src/learn/learner.js'
 import { train, trainConfig, type TrainConfig } from '../../src/recipe/train.js'
 import { readHistory, readRunConfig, type RunConfig } from '../../src/run/run-folder.js'
-import { readSafetensors } from '../../src/weights/safetensors.js'
-import { untimedRecords } from '../helpers/run-records.js'
+import { assertResumesExactly, validLoss } from '../helpers/run-checks.js'
 import { realStore, skipWithoutData } from '../helpers/shared-data.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
-import { assertClose } from '../helpers/torch-reference.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
@@ -32,58 +28,19 @@ const config = (out: string, settings: Partial<TrainConfig>): TrainConfig => ({
   ...settings,
 })
 
-/** Mean binary cross-entropy of a run folder's model.safetensors on the valid split. */
-async function validLoss(run: string): Promise<number> {
-  const { probabilities, labels } = await evaluate({
-    run,
-    store,
-    split: 'valid',
-    tta: false,
-    threshold: { kind: 'fixed', value: 0.5 },
-    engine: 'libtorch',
-  })
-  let sum = 0
-  probabilities.forEach((p, i) => {
-    const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7)
-    sum -= labels[i] === 1 ? Math.log(q) : Math.log(1 - q)
-  })
-  return sum / probabilities.length
-}
+/** The weights, the saved model and the averages' state must all resume to the same values. */
+const CHECKPOINT_FILES = ['last.safetensors', 'model.safetensors', 'callbacks.safetensors']
 
 /** The saved model is the validated one: its loss is the recorded one, the raw weights' is not. */
 async function assertSavedModelIsValidated(run: string): Promise<void> {
   const recorded = (readRunConfig(run).validation as NonNullable<RunConfig['validation']>).validLoss
-  const saved = await validLoss(run)
+  const saved = await validLoss(run, store)
   assert.ok(Math.abs(saved - recorded) < 1e-4, `model.safetensors ${saved} vs recorded ${recorded}`)
   const raw = `${run}-raw`
   cpSync(run, raw, { recursive: true })
   copyFileSync(join(run, 'last.safetensors'), join(raw, 'model.safetensors'))
-  const trained = await validLoss(raw)
+  const trained = await validLoss(raw, store)
   assert.ok(Math.abs(trained - recorded) > 1e-3, `the raw weights score ${trained} too`)
-}
-
-/** Stops a run at the batch `at` picks, resumes it, and compares it with an uninterrupted run. */
-async function assertResumesExactly(
-  whole: string,
-  settings: Partial<TrainConfig>,
-  at: (info: BatchInfo) => boolean,
-): Promise<void> {
-  const out = `${whole}-stopped`
-  const controller = new AbortController()
-  const stopped = await train(config(out, settings), {
-    signal: controller.signal,
-    onBatch: (info) => at(info) && controller.abort(),
-  })
-  assert.equal(stopped.completed, false)
-  assert.ok((await train(config(out, settings))).completed)
-  assert.deepEqual(untimedRecords(out), untimedRecords(whole))
-  for (const file of ['last.safetensors', 'model.safetensors', 'callbacks.safetensors']) {
-    const a = readSafetensors(join(whole, file)).tensors
-    const b = readSafetensors(join(out, file)).tensors
-    assert.deepEqual([...b.keys()], [...a.keys()], file)
-    for (const [name, value] of a)
-      assertClose(b.get(name)!, value, { what: `${file} ${name}`, atol: 1e-6, rtol: 1e-5 })
-  }
 }
 
 describe('--ema', () => {
@@ -101,7 +58,12 @@ describe('--ema', () => {
   })
 
   it('resumes mid-epoch to the same weights, average and records', async () => {
-    await assertResumesExactly(whole, settings, (info) => info.epoch === 1 && info.batch === 3)
+    await assertResumesExactly(
+      whole,
+      (out) => config(out, settings),
+      (info) => info.epoch === 1 && info.batch === 3,
+      CHECKPOINT_FILES,
+    )
   })
 })
 
@@ -127,8 +89,9 @@ describe('--swa-epochs', () => {
   it('resumes within the SWA stage to the same weights, average and records', async () => {
     await assertResumesExactly(
       whole,
-      settings,
+      (out) => config(out, settings),
       (info) => info.stage === 'swa' && info.epoch === 1 && info.batch === 2,
+      CHECKPOINT_FILES,
     )
   })
 })

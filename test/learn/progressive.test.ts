@@ -5,15 +5,12 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { evaluate } from '../../src/eval/evaluate.js'
 import { splitBySize } from '../../src/learn/fine-tune.js'
 import { withPreset } from '../../src/recipe/presets.js'
 import { recipeStages, train, trainConfig, type TrainConfig } from '../../src/recipe/train.js'
 import { readHistory, readRunConfig, type RunConfig } from '../../src/run/run-folder.js'
-import { readSafetensors } from '../../src/weights/safetensors.js'
-import { untimedRecords } from '../helpers/run-records.js'
+import { assertResumesExactly, validLoss } from '../helpers/run-checks.js'
 import { makeSyntheticStore, syntheticTrainConfig } from '../helpers/synthetic-store.js'
-import { assertClose } from '../helpers/torch-reference.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const root = tempDir('progressive')
@@ -100,38 +97,16 @@ describe('train --sizes', () => {
     assert.deepEqual(runConfig.recipe.sizes, [16, 24])
     // The saved model, evaluated at the run's input size, gives the recorded validation.
     const recorded = runConfig.validation as NonNullable<RunConfig['validation']>
-    const { probabilities, labels } = await evaluate({
-      run: whole,
-      store,
-      split: 'valid',
-      tta: false,
-      threshold: { kind: 'fixed', value: 0.5 },
-      engine: 'libtorch',
-    })
-    let loss = 0
-    probabilities.forEach((p, i) => {
-      const q = Math.min(Math.max(p, 1e-7), 1 - 1e-7)
-      loss -= labels[i] === 1 ? Math.log(q) : Math.log(1 - q)
-    })
-    loss /= probabilities.length
+    const loss = await validLoss(whole, store)
     assert.ok(Math.abs(loss - recorded.validLoss) < 1e-4, `${loss} vs ${recorded.validLoss}`)
   })
 
   it('resumes inside the last size to the same records and weights', async () => {
-    const out = `${whole}-stopped`
-    const controller = new AbortController()
-    const stopped = await train(config(out), {
-      signal: controller.signal,
-      onBatch: (info) => info.stage === 'train-24' && info.batch === 2 && controller.abort(),
-    })
-    assert.equal(stopped.completed, false)
-    assert.ok((await train(config(out))).completed)
-    assert.deepEqual(untimedRecords(out), untimedRecords(whole))
-    for (const file of ['last.safetensors', 'model.safetensors']) {
-      const a = readSafetensors(join(whole, file)).tensors
-      const b = readSafetensors(join(out, file)).tensors
-      for (const [name, value] of a)
-        assertClose(b.get(name)!, value, { what: `${file} ${name}`, atol: 1e-6, rtol: 1e-5 })
-    }
+    await assertResumesExactly(
+      whole,
+      config,
+      (info) => info.stage === 'train-24' && info.batch === 2,
+      ['last.safetensors', 'model.safetensors'],
+    )
   })
 })
