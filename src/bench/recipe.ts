@@ -149,6 +149,10 @@ async function pcamSide(
 
 /** What the PyTorch script needs to run the same recipe from the same weights (written to `dir`). */
 export async function recipePeerRequest(config: TrainConfig, dir: string, threads: number) {
+  if (config.sizes)
+    throw new ValidationError(
+      'The PyTorch peer of "pcam bench recipe" has no progressive resizing: give a recipe without --sizes',
+    )
   const store = PatchStore.open(config.store)
   try {
     manualSeed(config.seed)
@@ -163,10 +167,6 @@ export async function recipePeerRequest(config: TrainConfig, dir: string, thread
         [...model.namedParameters()].map(([name, p]) => [name, groupOf.get(p) as number]),
       )
       const lr = config.lr === 'auto' ? 1e-3 : config.lr
-      if (config.sizes)
-        throw new ValidationError(
-          'The PyTorch peer of "pcam bench recipe" has no progressive resizing: give a recipe without --sizes',
-        )
       return {
         threads,
         store: config.store,

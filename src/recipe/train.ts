@@ -402,12 +402,9 @@ export function recipeStages(config: TrainConfig, lr: number): Stage[] {
   let stages: Stage[] = config.pretrained
     ? fineTuneStages({ epochs: config.epochs, lr, freezeEpochs: config.freezeEpochs })
     : [{ stage: 'train', epochs: config.epochs, lr, frozen: false }]
-  if (config.sizes) {
-    const first = config.sizes[0] as number
-    stages = stages.flatMap((s) =>
-      s.frozen ? [{ ...s, size: first }] : splitBySize(s, config.sizes as number[]),
-    )
-  }
+  const sizes = config.sizes
+  if (sizes)
+    stages = stages.flatMap((s) => (s.frozen ? [{ ...s, size: sizes[0] }] : splitBySize(s, sizes)))
   if (config.swaEpochs) stages.push(swaStage(stages.at(-1) as Stage, config.swaEpochs))
   return stages
 }
@@ -547,6 +544,7 @@ async function trainWith(
       lr = config.lr
     }
     const stages = recipeStages(config, lr)
+    const candidates = candidateStages(config, stages)
     // The run's own callbacks join after the LR finder, whose sweep they must not record.
     learn.callbacks.push(
       new ReportProgress(hooks),
@@ -560,7 +558,7 @@ async function trainWith(
         new SaveBest(config.out, {
           threshold: config.threshold,
           keepLast: config.swaEpochs ? SWA_STAGE : undefined,
-          candidates: candidateStages(config, stages),
+          candidates,
         }),
         new RunCheckpoint(config.out),
       )
@@ -575,7 +573,6 @@ async function trainWith(
       }
     }
     const completed = await runStages(learn, stages, position)
-    const candidates = candidateStages(config, stages)
     const bestAuc = Math.max(
       ...learn.history.filter((r) => !candidates || candidates.includes(r.stage)).map((r) => r.auc),
     )
