@@ -33,6 +33,12 @@ export interface RecipeBenchOptions {
   store: string
   recipe: string
   pcamOnly?: boolean
+  /**
+   * Pairs of runs (default 1). From two on, the pairs alternate who goes first (pcam then
+   * PyTorch, then PyTorch then pcam, ...), so a machine that drifts over the half hour of a pair
+   * favours neither side.
+   */
+  pairs?: number
   onProgress?: (message: string) => void
 }
 
@@ -57,15 +63,33 @@ export interface SideFigures {
   peakRssMb: number | null
 }
 
+/** One pair of runs: who went first, and each side's wall time. */
+export interface RecipePair {
+  order: Side[]
+  pcam_seconds: number
+  torch_seconds: number | null
+}
+
 export interface RecipeBenchResult {
   recipe: string
   threads: number
+  /** The first pair's figures, epoch by epoch. */
   pcam: SideFigures
   torch: SideFigures | null
+  /** Every pair's wall times. */
+  pairs: RecipePair[]
+  /** Mean wall time over the pairs. */
   pcam_seconds: number
   torch_seconds: number | null
-  /** PyTorch seconds over pcam seconds: above 1, pcam is faster. */
+  /** PyTorch seconds over pcam seconds (means over the pairs): above 1, pcam is faster. */
   ratio: number | null
+}
+
+export type Side = 'pcam' | 'torch'
+
+/** Who runs first in pair `index` (from 0): pcam in even pairs, PyTorch in odd ones. */
+export function pairOrder(index: number): Side[] {
+  return index % 2 === 0 ? ['pcam', 'torch'] : ['torch', 'pcam']
 }
 
 /** Runs a command to its end, sampling its resident memory (Linux) every half second. */
@@ -208,6 +232,9 @@ async function torchSide(request: unknown, onProgress: (m: string) => void): Pro
 
 export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBenchResult> {
   const onProgress = options.onProgress ?? (() => {})
+  const pairs = options.pairs ?? 1
+  if (!Number.isInteger(pairs) || pairs < 1)
+    throw new ValidationError(`--pairs must be a whole number of at least 1, not ${pairs}`)
   const { pretrained, ...settings } = withPreset(options.recipe, { store: options.store })
   const config = trainConfig(settings)
   if (config.lr === 'auto')
@@ -223,21 +250,39 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
   const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-recipe-'))
   try {
     const request = options.pcamOnly ? null : await recipePeerRequest(config, dir, threads)
-    onProgress(`pcam train --recipe ${options.recipe}`)
-    const pcam = await pcamSide(options, join(dir, 'run'), onProgress)
-    let torch: SideFigures | null = null
-    if (request) {
-      onProgress(`PyTorch (bench/recipe_torch.py), the same recipe`)
-      torch = await torchSide(request, onProgress)
+    const runs: Record<Side, SideFigures[]> = { pcam: [], torch: [] }
+    const run = async (side: Side, pair: number) => {
+      const of = pairs > 1 ? ` (pair ${pair + 1}/${pairs})` : ''
+      if (side === 'pcam') {
+        onProgress(`pcam train --recipe ${options.recipe}${of}`)
+        const out = join(dir, `run-${pair}`)
+        runs.pcam.push(await pcamSide(options, out, onProgress))
+        rmSync(out, { recursive: true, force: true })
+      } else if (request) {
+        onProgress(`PyTorch (bench/recipe_torch.py), the same recipe${of}`)
+        runs.torch.push(await torchSide(request, onProgress))
+      }
     }
+    const order: Side[][] = []
+    for (let pair = 0; pair < pairs; pair++) {
+      order.push(pairOrder(pair).filter((side) => side === 'pcam' || request !== null))
+      for (const side of order[pair] as Side[]) await run(side, pair)
+    }
+    const mean = (list: SideFigures[]) => list.reduce((sum, r) => sum + r.seconds, 0) / list.length
+    const torchSeconds = request ? mean(runs.torch) : null
     return {
       recipe: options.recipe,
       threads,
-      pcam,
-      torch,
-      pcam_seconds: pcam.seconds,
-      torch_seconds: torch?.seconds ?? null,
-      ratio: torch ? torch.seconds / pcam.seconds : null,
+      pcam: runs.pcam[0] as SideFigures,
+      torch: runs.torch[0] ?? null,
+      pairs: order.map((sides, i) => ({
+        order: sides,
+        pcam_seconds: (runs.pcam[i] as SideFigures).seconds,
+        torch_seconds: runs.torch[i]?.seconds ?? null,
+      })),
+      pcam_seconds: mean(runs.pcam),
+      torch_seconds: torchSeconds,
+      ratio: torchSeconds === null ? null : torchSeconds / mean(runs.pcam),
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { benchRecipe, RECIPE_PEER_SCRIPT, recipePeerRequest } from '../../src/bench/recipe.js'
+import {
+  benchRecipe,
+  pairOrder,
+  RECIPE_PEER_SCRIPT,
+  recipePeerRequest,
+} from '../../src/bench/recipe.js'
 import { runPythonJson, torchPython } from '../../src/bench/python.js'
 import { prepareBatch } from '../../src/data/augment.js'
 import { PatchStore } from '../../src/data/store.js'
@@ -71,14 +76,28 @@ describe('pcam bench recipe', { skip: skipReason() }, async () => {
     })
   }
 
-  it('runs the fast preset in pcam and in PyTorch and reports both, epoch by epoch', async (ctx) => {
+  it('runs the fast preset in pcam and in PyTorch, two pairs in alternating order, and reports both, epoch by epoch', async (ctx) => {
     try {
       await resolvePretrained('imagenet', 'mobilenet_v1')
     } catch (error) {
       ctx.skip((error as Error).message)
       return
     }
-    const result = await benchRecipe({ store, recipe: 'fast' })
+    const started: string[] = []
+    const result = await benchRecipe({
+      store,
+      recipe: 'fast',
+      pairs: 2,
+      onProgress: (m) => {
+        if (/^pcam train|^PyTorch \(/.test(m)) started.push(m.startsWith('pcam') ? 'pcam' : 'torch')
+      },
+    })
+    // The second pair starts with PyTorch, so drift over a pair favours neither side.
+    assert.deepEqual(started, ['pcam', 'torch', 'torch', 'pcam'])
+    assert.deepEqual(
+      result.pairs.map((p) => p.order),
+      [pairOrder(0), pairOrder(1)],
+    )
     const torch = result.torch
     assert.ok(torch)
     for (const side of [result.pcam, torch]) {
@@ -95,7 +114,24 @@ describe('pcam bench recipe', { skip: skipReason() }, async () => {
       // Every epoch's images/s times its seconds is the training split: 3 batches of 64.
       for (const e of side.epochs) assert.ok(Math.abs(e.imagesPerSec * e.trainSeconds - 192) < 1)
     }
-    assert.equal(result.pcam_seconds, result.pcam.seconds)
+    assert.equal(result.pairs[0]?.pcam_seconds, result.pcam.seconds)
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+    assert.equal(result.pcam_seconds, mean(result.pairs.map((p) => p.pcam_seconds)))
+    assert.equal(result.torch_seconds, mean(result.pairs.map((p) => p.torch_seconds as number)))
     assert.equal(result.ratio, (result.torch_seconds as number) / result.pcam_seconds)
+  })
+})
+
+describe('pcam bench recipe pairs', () => {
+  it('alternate who goes first: pcam in even pairs, PyTorch in odd ones', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3].map((i) => pairOrder(i).join(' ')),
+      ['pcam torch', 'torch pcam', 'pcam torch', 'torch pcam'],
+    )
+  })
+
+  it('refuses a number of pairs that is not a whole number of at least 1', async () => {
+    for (const pairs of [0, 1.5])
+      await assert.rejects(benchRecipe({ store: 'unused', recipe: 'fast', pairs }), /--pairs/)
   })
 })

@@ -39,6 +39,12 @@ export const benchRecipeCommand: Command = {
       default: 'fast',
       description: `Preset to run: ${Object.keys(RECIPE_PRESETS).join(', ')}`,
     },
+    pairs: {
+      type: 'number',
+      default: 1,
+      description:
+        'Pairs of runs; from 2 on, who goes first alternates (pcam first, then PyTorch first, ...) and the figures are means over the pairs',
+    },
     'pcam-only': { type: 'boolean', description: 'Skip PyTorch' },
     json: {
       type: 'boolean',
@@ -51,6 +57,7 @@ export const benchRecipeCommand: Command = {
       store: values.data as string,
       recipe: values.recipe as string,
       pcamOnly: values['pcam-only'] === true,
+      pairs: values.pairs as number,
       onProgress: (message) => process.stderr.write(`${message}\n`),
     })
     if (values.json === true) {
@@ -59,9 +66,19 @@ export const benchRecipeCommand: Command = {
     }
     console.log(`recipe ${result.recipe}, ${result.threads} thread(s)`)
     for (const line of describe('pcam', result.pcam)) console.log(line)
+    if (result.torch) for (const line of describe('PyTorch', result.torch)) console.log(line)
+    if (result.pairs.length > 1) {
+      console.log('(epochs: the first pair)')
+      result.pairs.forEach((p, i) =>
+        console.log(
+          `pair ${i + 1}, ${p.order.join(' then ')}: pcam ${p.pcam_seconds.toFixed(0)} s` +
+            (p.torch_seconds === null ? '' : `, PyTorch ${p.torch_seconds.toFixed(0)} s`),
+        ),
+      )
+    }
     if (result.torch) {
-      for (const line of describe('PyTorch', result.torch)) console.log(line)
-      console.log(`ratio (PyTorch seconds / pcam seconds) ${result.ratio?.toFixed(2)}`)
+      const of = result.pairs.length > 1 ? `, means over ${result.pairs.length} pairs` : ''
+      console.log(`ratio (PyTorch seconds / pcam seconds${of}) ${result.ratio?.toFixed(2)}`)
     }
   },
 }
