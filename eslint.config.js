@@ -3,7 +3,8 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'native/build/', 'node_modules/'] },
+  // What builds and tests write, as .gitignore lists it.
+  { ignores: ['dist/', 'native/build/', 'node_modules/', 'test-artifacts/', 'runs/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
