@@ -49,7 +49,7 @@ export const benchRecipeCommand: Command = {
     json: {
       type: 'boolean',
       description:
-        'Print one JSON object (pcam_seconds, torch_seconds, ratio = PyTorch seconds / pcam seconds, and per epoch and stage)',
+        "Print one JSON object (pcam_seconds, torch_seconds: means over the pairs; ratio = PyTorch seconds / pcam seconds; pairs: each pair's order and seconds; pcam, torch: the first pair per epoch and stage)",
     },
   },
   async run(values) {
