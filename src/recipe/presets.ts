@@ -61,7 +61,7 @@ export const RECIPE_PRESETS: Record<string, RecipePreset> = {
       augment: AUGMENT_PRESETS.light ?? null,
     },
     measured:
-      'valid AUC 0.898 after the last epoch; 497 s, 505 s and 495 s training (pcam bench recipe, three runs, the last with the optimizer state channels-last; plain PyTorch 469 s, 482 s and 519 s)',
+      'valid AUC 0.898 after the last epoch; 497 s, 505 s and 495 s training (pcam bench recipe, three runs, the last with the optimizer state channels-last; plain PyTorch 469 s, 482 s and 519 s; on a slower host, two pairs in alternating order, 655 s against 676 s)',
   },
 }
 
