@@ -25,6 +25,7 @@ import { resolvePretrained } from '../weights/registry.js'
 import { writeSafetensors } from '../weights/safetensors.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { torchPython } from './python.js'
+import { pairOrder, type Side } from './rounds.js'
 
 export const RECIPE_PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'recipe_torch.py')
 const PCAM_BIN = join(PACKAGE_ROOT, 'bin', 'pcam.js')
@@ -83,13 +84,6 @@ export interface RecipeBenchResult {
   torch_seconds: number | null
   /** PyTorch seconds over pcam seconds (means over the pairs): above 1, pcam is faster. */
   ratio: number | null
-}
-
-export type Side = 'pcam' | 'torch'
-
-/** Who runs first in pair `index` (from 0): pcam in even pairs, PyTorch in odd ones. */
-export function pairOrder(index: number): Side[] {
-  return index % 2 === 0 ? ['pcam', 'torch'] : ['torch', 'pcam']
 }
 
 /** Runs a command to its end, sampling its resident memory (Linux) every half second. */
@@ -263,12 +257,12 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
         runs.torch.push(await torchSide(request, onProgress))
       }
     }
-    const order: Side[][] = []
-    for (let pair = 0; pair < pairs; pair++) {
-      order.push(pairOrder(pair).filter((side) => side === 'pcam' || request !== null))
-      for (const side of order[pair] as Side[]) await run(side, pair)
-    }
+    const order = Array.from({ length: pairs }, (_, pair) =>
+      pairOrder(pair).filter((side) => side === 'pcam' || request !== null),
+    )
+    for (const [pair, sides] of order.entries()) for (const side of sides) await run(side, pair)
     const mean = (list: SideFigures[]) => list.reduce((sum, r) => sum + r.seconds, 0) / list.length
+    const pcamSeconds = mean(runs.pcam)
     const torchSeconds = request ? mean(runs.torch) : null
     return {
       recipe: options.recipe,
@@ -280,9 +274,9 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
         pcam_seconds: (runs.pcam[i] as SideFigures).seconds,
         torch_seconds: runs.torch[i]?.seconds ?? null,
       })),
-      pcam_seconds: mean(runs.pcam),
+      pcam_seconds: pcamSeconds,
       torch_seconds: torchSeconds,
-      ratio: torchSeconds === null ? null : torchSeconds / mean(runs.pcam),
+      ratio: torchSeconds === null ? null : torchSeconds / pcamSeconds,
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

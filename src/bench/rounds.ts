@@ -29,3 +29,13 @@ export async function alternate<P, T>(options: {
   }
   return out
 }
+
+export type Side = 'pcam' | 'torch'
+
+/**
+ * Who runs first in pair `index` (from 0) when whole runs are paired (pcam bench recipe): pcam in
+ * even pairs, PyTorch in odd ones, so a machine that drifts over a pair favours neither side.
+ */
+export function pairOrder(index: number): Side[] {
+  return index % 2 === 0 ? ['pcam', 'torch'] : ['torch', 'pcam']
+}

@@ -4,12 +4,8 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import {
-  benchRecipe,
-  pairOrder,
-  RECIPE_PEER_SCRIPT,
-  recipePeerRequest,
-} from '../../src/bench/recipe.js'
+import { benchRecipe, RECIPE_PEER_SCRIPT, recipePeerRequest } from '../../src/bench/recipe.js'
+import { pairOrder } from '../../src/bench/rounds.js'
 import { runPythonJson, torchPython } from '../../src/bench/python.js'
 import { prepareBatch } from '../../src/data/augment.js'
 import { PatchStore } from '../../src/data/store.js'
