@@ -77,11 +77,18 @@ describe('Ctrl-C during pcam train', () => {
     await new Promise((r) => setTimeout(r, 1500))
     const pressed = performance.now()
     run.child.kill('SIGINT')
-    await new Promise((r) => setTimeout(r, 200))
+    // The second press lands while the current batch finishes (a batch takes longer than this).
+    await new Promise((r) => setTimeout(r, 20))
     run.child.kill('SIGINT')
+    // A third press once the checkpoint is saved, while the process winds down, must not turn
+    // the clean stop into death by signal.
+    const ended = () => run.child.exitCode !== null || run.child.signalCode !== null
+    await waitFor(() => /Stopped; checkpoint saved/.test(run.output()) || ended(), 60_000)
+    if (!ended()) run.child.kill('SIGINT')
     const { code } = await run.exited
     const seconds = (performance.now() - pressed) / 1000
     assert.equal(code, 0, run.output())
+    assert.match(run.output(), /Still saving the checkpoint/)
     assert.match(run.output(), /Stopped; checkpoint saved/)
     const state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8'))
     // Mid-epoch of the first epoch: 60 batches an epoch, a few seconds of them done.

@@ -404,6 +404,13 @@ export const trainCommand: Command = {
     } finally {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
+      // The checkpoint is on disk now; a Ctrl-C pressed while the process winds down must not
+      // turn a clean stop into death by signal (exit status lost), so it just exits at once.
+      if (stopping) {
+        const exitNow = () => process.exit(process.exitCode ?? 0)
+        process.once('SIGINT', exitNow)
+        process.once('SIGTERM', exitNow)
+      }
     }
   },
 }
