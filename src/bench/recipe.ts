@@ -25,7 +25,7 @@ import { resolvePretrained } from '../weights/registry.js'
 import { writeSafetensors } from '../weights/safetensors.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { torchPython } from './python.js'
-import { pairOrder, type Side } from './rounds.js'
+import { alternate, pairOrder, type Side } from './rounds.js'
 
 export const RECIPE_PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'recipe_torch.py')
 const PCAM_BIN = join(PACKAGE_ROOT, 'bin', 'pcam.js')
@@ -40,6 +40,8 @@ export interface RecipeBenchOptions {
    * favours neither side.
    */
   pairs?: number
+  /** Aborting stops the run in progress (its process is killed) and removes the temporary runs. */
+  signal?: AbortSignal
   onProgress?: (message: string) => void
 }
 
@@ -64,11 +66,13 @@ export interface SideFigures {
   peakRssMb: number | null
 }
 
-/** One pair of runs: who went first, and each side's wall time. */
+/** One pair of runs: who went first, each side's wall time and last/first epoch images/s. */
 export interface RecipePair {
   order: Side[]
   pcam_seconds: number
   torch_seconds: number | null
+  pcam_last_over_first: number
+  torch_last_over_first: number | null
 }
 
 export interface RecipeBenchResult {
@@ -86,20 +90,27 @@ export interface RecipeBenchResult {
   ratio: number | null
 }
 
-/** Runs a command to its end, sampling its resident memory (Linux) every half second. */
+/**
+ * Runs a command to its end, sampling its resident memory (Linux) every half second. An abort
+ * kills the command and rejects once it has exited, so nothing still writes into the run folder.
+ */
 function runMeasured(
   command: string,
   args: string[],
   input: string | null,
   onLine: (line: string) => void,
-  env: Record<string, string> = {},
+  options: { env?: Record<string, string>; signal?: AbortSignal } = {},
 ): Promise<{ seconds: number; stdout: string; peakRssMb: number | null }> {
+  const interrupted = () => new DataError('Interrupted; the temporary runs were removed.')
   return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) return reject(interrupted())
     const started = performance.now()
     const child = spawn(command, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...options.env },
     })
+    const kill = () => child.kill('SIGKILL')
+    options.signal?.addEventListener('abort', kill, { once: true })
     let stdout = ''
     let stderr = ''
     let peak: number | null = null
@@ -120,7 +131,9 @@ function runMeasured(
     child.on('error', reject)
     child.on('close', (code) => {
       clearInterval(sample)
-      if (code !== 0)
+      options.signal?.removeEventListener('abort', kill)
+      if (options.signal?.aborted) reject(interrupted())
+      else if (code !== 0)
         reject(new DataError(`${command} ${args[0]} failed (exit ${code}): ${stderr.slice(-2000)}`))
       else resolve({ seconds: (performance.now() - started) / 1000, stdout, peakRssMb: peak })
     })
@@ -153,6 +166,7 @@ async function pcamSide(
     (line) => {
       if (/done:|^epoch|^(frozen|unfrozen|train) \d/.test(line)) onProgress(`pcam: ${line}`)
     },
+    { signal: options.signal },
   )
   const epochs = readHistory(out).map((r) => ({
     stage: r.stage,
@@ -211,14 +225,18 @@ export async function recipePeerRequest(config: TrainConfig, dir: string, thread
   }
 }
 
-async function torchSide(request: unknown, onProgress: (m: string) => void): Promise<SideFigures> {
+async function torchSide(
+  request: unknown,
+  onProgress: (m: string) => void,
+  signal?: AbortSignal,
+): Promise<SideFigures> {
   const { seconds, stdout, peakRssMb } = await runMeasured(
     torchPython(),
     [RECIPE_PEER_SCRIPT],
     JSON.stringify(request),
     (line) => onProgress(`PyTorch: ${line}`),
     // PyTorch at its best: the glibc allocator settings pcam sets for itself.
-    mallocEnvironment(),
+    { env: mallocEnvironment(), signal },
   )
   const reply = JSON.parse(stdout) as { epochs: EpochFigures[] }
   return summarise(seconds, reply.epochs, peakRssMb)
@@ -244,35 +262,40 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
   const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-recipe-'))
   try {
     const request = options.pcamOnly ? null : await recipePeerRequest(config, dir, threads)
-    const runs: Record<Side, SideFigures[]> = { pcam: [], torch: [] }
-    const run = async (side: Side, pair: number) => {
-      const of = pairs > 1 ? ` (pair ${pair + 1}/${pairs})` : ''
-      if (side === 'pcam') {
-        onProgress(`pcam train --recipe ${options.recipe}${of}`)
+    const of = (pair: number) => (pairs > 1 ? ` (pair ${pair + 1}/${pairs})` : '')
+    const runs = await alternate({
+      rounds: pairs,
+      pcam: async (pair) => {
+        onProgress(`pcam train --recipe ${options.recipe}${of(pair)}`)
         const out = join(dir, `run-${pair}`)
-        runs.pcam.push(await pcamSide(options, out, onProgress))
+        const figures = await pcamSide(options, out, onProgress)
         rmSync(out, { recursive: true, force: true })
-      } else if (request) {
-        onProgress(`PyTorch (bench/recipe_torch.py), the same recipe${of}`)
-        runs.torch.push(await torchSide(request, onProgress))
-      }
-    }
+        return figures
+      },
+      peer: request
+        ? (pair) => {
+            onProgress(`PyTorch (bench/recipe_torch.py), the same recipe${of(pair)}`)
+            return torchSide(request, onProgress, options.signal)
+          }
+        : null,
+    })
     const order = Array.from({ length: pairs }, (_, pair) =>
       pairOrder(pair).filter((side) => side === 'pcam' || request !== null),
     )
-    for (const [pair, sides] of order.entries()) for (const side of sides) await run(side, pair)
     const mean = (list: SideFigures[]) => list.reduce((sum, r) => sum + r.seconds, 0) / list.length
     const pcamSeconds = mean(runs.pcam)
-    const torchSeconds = request ? mean(runs.torch) : null
+    const torchSeconds = request ? mean(runs.peer) : null
     return {
       recipe: options.recipe,
       threads,
       pcam: runs.pcam[0] as SideFigures,
-      torch: runs.torch[0] ?? null,
+      torch: runs.peer[0] ?? null,
       pairs: order.map((sides, i) => ({
         order: sides,
         pcam_seconds: (runs.pcam[i] as SideFigures).seconds,
-        torch_seconds: runs.torch[i]?.seconds ?? null,
+        torch_seconds: runs.peer[i]?.seconds ?? null,
+        pcam_last_over_first: (runs.pcam[i] as SideFigures).lastOverFirst,
+        torch_last_over_first: runs.peer[i]?.lastOverFirst ?? null,
       })),
       pcam_seconds: pcamSeconds,
       torch_seconds: torchSeconds,

@@ -1,7 +1,8 @@
 // pcam bench recipe: the PyTorch script is the same network from the same weights (its logits
 // equal pcam's), and the benchmark runs both sides of a preset through to a complete report.
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { benchRecipe, RECIPE_PEER_SCRIPT, recipePeerRequest } from '../../src/bench/recipe.js'
@@ -111,21 +112,49 @@ describe('pcam bench recipe', { skip: skipReason() }, async () => {
       for (const e of side.epochs) assert.ok(Math.abs(e.imagesPerSec * e.trainSeconds - 192) < 1)
     }
     assert.equal(result.pairs[0]?.pcam_seconds, result.pcam.seconds)
+    assert.equal(result.pairs[0]?.pcam_last_over_first, result.pcam.lastOverFirst)
+    assert.equal(result.pairs[0]?.torch_last_over_first, torch.lastOverFirst)
+    for (const p of result.pairs)
+      assert.ok(Number.isFinite(p.pcam_last_over_first) && Number.isFinite(p.torch_last_over_first))
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
     assert.equal(result.pcam_seconds, mean(result.pairs.map((p) => p.pcam_seconds)))
     assert.equal(result.torch_seconds, mean(result.pairs.map((p) => p.torch_seconds as number)))
     assert.equal(result.ratio, (result.torch_seconds as number) / result.pcam_seconds)
   })
+
+  it('on Ctrl-C kills the run in progress and leaves no temporary runs behind', async () => {
+    const ours = () => readdirSync(tmpdir()).filter((n) => n.startsWith('pcam-bench-recipe-'))
+    const before = new Set(ours())
+    const controller = new AbortController()
+    const running = benchRecipe({
+      store,
+      recipe: 'resnet18-scratch',
+      signal: controller.signal,
+      onProgress: (m) => {
+        if (m.startsWith('pcam train')) setTimeout(() => controller.abort(), 1500)
+      },
+    })
+    await assert.rejects(running, /Interrupted/)
+    assert.deepEqual(
+      ours().filter((n) => !before.has(n)),
+      [],
+    )
+    // No pcam train of this store is still running.
+    const alive = readdirSync('/proc')
+      .filter((pid) => /^\d+$/.test(pid))
+      .filter((pid) => {
+        try {
+          const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+          return args.includes('train') && args.includes(store)
+        } catch {
+          return false
+        }
+      })
+    assert.deepEqual(alive, [])
+  })
 })
 
 describe('pcam bench recipe pairs', () => {
-  it('alternate who goes first: pcam in even pairs, PyTorch in odd ones', () => {
-    assert.deepEqual(
-      [0, 1, 2, 3].map((i) => pairOrder(i).join(' ')),
-      ['pcam torch', 'torch pcam', 'pcam torch', 'torch pcam'],
-    )
-  })
-
   it('refuses a number of pairs that is not a whole number of at least 1', async () => {
     for (const pairs of [0, 1.5])
       await assert.rejects(benchRecipe({ store: 'unused', recipe: 'fast', pairs }), /--pairs/)

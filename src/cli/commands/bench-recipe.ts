@@ -5,6 +5,7 @@
 import { benchRecipe, type SideFigures } from '../../bench/recipe.js'
 import { RECIPE_PRESETS } from '../../recipe/presets.js'
 import type { Command } from '../command.js'
+import { withInterrupt } from '../progress.js'
 
 function describe(name: string, side: SideFigures): string[] {
   const lines = [`${name.padEnd(8)} ${side.seconds.toFixed(0).padStart(6)} s in all`]
@@ -49,17 +50,20 @@ export const benchRecipeCommand: Command = {
     json: {
       type: 'boolean',
       description:
-        "Print one JSON object (pcam_seconds, torch_seconds: means over the pairs; ratio = PyTorch seconds / pcam seconds; pairs: each pair's order and seconds; pcam, torch: the first pair per epoch and stage)",
+        "Print one JSON object (pcam_seconds, torch_seconds: means over the pairs; ratio = PyTorch seconds / pcam seconds; pairs: each pair's order, seconds and last/first epoch images/s; pcam, torch: the first pair per epoch and stage)",
     },
   },
   async run(values) {
-    const result = await benchRecipe({
-      store: values.data as string,
-      recipe: values.recipe as string,
-      pcamOnly: values['pcam-only'] === true,
-      pairs: values.pairs as number,
-      onProgress: (message) => process.stderr.write(`${message}\n`),
-    })
+    const result = await withInterrupt((signal) =>
+      benchRecipe({
+        store: values.data as string,
+        recipe: values.recipe as string,
+        pcamOnly: values['pcam-only'] === true,
+        pairs: values.pairs as number,
+        signal,
+        onProgress: (message) => process.stderr.write(`${message}\n`),
+      }),
+    )
     if (values.json === true) {
       console.log(JSON.stringify(result))
       return
@@ -71,8 +75,11 @@ export const benchRecipeCommand: Command = {
       console.log('(epochs: the first pair)')
       result.pairs.forEach((p, i) =>
         console.log(
-          `pair ${i + 1}, ${p.order.join(' then ')}: pcam ${p.pcam_seconds.toFixed(0)} s` +
-            (p.torch_seconds === null ? '' : `, PyTorch ${p.torch_seconds.toFixed(0)} s`),
+          `pair ${i + 1}, ${p.order.join(' then ')}: pcam ${p.pcam_seconds.toFixed(0)} s ` +
+            `(last/first epoch ${p.pcam_last_over_first.toFixed(3)})` +
+            (p.torch_seconds === null
+              ? ''
+              : `, PyTorch ${p.torch_seconds.toFixed(0)} s (${(p.torch_last_over_first as number).toFixed(3)})`),
         ),
       )
     }
