@@ -1,5 +1,5 @@
-"""PyTorch side of `pcam bench train`: torchvision's resnet18 (one output) on the same patch store,
-channels-last, AdamW, batch gathered from the memory-mapped images.u8 with random flips, so data
+"""PyTorch side of `pcam bench train`: torchvision's resnet18, or the MobileNet v1 of the fast recipe
+(bench/recipe_torch.py), with one output, on the same patch store, channels-last, AdamW, batch gathered from the memory-mapped images.u8 with random flips, so data
 handling is part of the time as it is for pcam. Request JSON on stdin, result JSON on stdout.
 """
 import json
@@ -9,6 +9,8 @@ import time
 import numpy as np
 import torch
 import torchvision
+
+from recipe_torch import Classifier, MobileNetV1Body
 
 
 def main():
@@ -22,7 +24,11 @@ def main():
     train = np.array([i for i, s in enumerate(meta["splits"]) if s == "train"])
     mean = torch.tensor(meta["mean"]).view(1, 3, 1, 1)
     std = torch.tensor(meta["std"]).view(1, 3, 1, 1)
-    model = torchvision.models.resnet18(num_classes=1).to(memory_format=torch.channels_last)
+    if request["arch"] == "mobilenet_v1":
+        model = Classifier(MobileNetV1Body(request["alpha"]), "linear")
+    else:
+        model = torchvision.models.resnet18(num_classes=1)
+    model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
     batch = request["batchSize"]

@@ -66,13 +66,16 @@ export interface SideFigures {
   peakRssMb: number | null
 }
 
-/** One pair of runs: who went first, each side's wall time and last/first epoch images/s. */
+/** One pair of runs: who went first, each side's wall time and epoch images/s. */
 export interface RecipePair {
   order: Side[]
   pcam_seconds: number
   torch_seconds: number | null
   pcam_last_over_first: number
   torch_last_over_first: number | null
+  /** Training images/s of each epoch, in order. */
+  pcam_images_per_sec: number[]
+  torch_images_per_sec: number[] | null
 }
 
 export interface RecipeBenchResult {
@@ -296,6 +299,8 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
         torch_seconds: runs.peer[i]?.seconds ?? null,
         pcam_last_over_first: (runs.pcam[i] as SideFigures).lastOverFirst,
         torch_last_over_first: runs.peer[i]?.lastOverFirst ?? null,
+        pcam_images_per_sec: (runs.pcam[i] as SideFigures).epochs.map((e) => e.imagesPerSec),
+        torch_images_per_sec: runs.peer[i]?.epochs.map((e) => e.imagesPerSec) ?? null,
       })),
       pcam_seconds: pcamSeconds,
       torch_seconds: torchSeconds,

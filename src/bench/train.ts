@@ -1,10 +1,12 @@
 /**
- * `pcam bench train`: resnet18 training speed on a real patch store, data loading and
- * augmentation included, next to torchvision's resnet18 in PyTorch (Python) gathering the same
- * store's patches (bench/train_torch.py); alternating rounds, medians.
+ * `pcam bench train`: training speed of one architecture (resnet18 or the fast recipe's MobileNet v1)
+ * on a real patch store, data loading and augmentation included, next to the same network in
+ * PyTorch (Python) gathering the same store's patches (bench/train_torch.py); alternating rounds,
+ * medians.
  * @module
  */
 import { join } from 'node:path'
+import { ValidationError } from '../errors.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
 import { MixedPrecision } from '../learn/callbacks/mixed-precision.js'
@@ -17,8 +19,16 @@ import { alternate, median } from './rounds.js'
 
 const PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'train_torch.py')
 
+/** The architectures both sides build the same way. */
+export const TRAIN_BENCH_ARCHS = ['resnet18', 'mobilenet_v1'] as const
+export type TrainBenchArch = (typeof TRAIN_BENCH_ARCHS)[number]
+/** MobileNet v1's width in the fast recipe (the shared ImageNet weights are the 0.75 network). */
+const MOBILENET_ALPHA = 0.75
+const alphaOf = (arch: TrainBenchArch) => (arch === 'mobilenet_v1' ? MOBILENET_ALPHA : undefined)
+
 export interface TrainBenchOptions {
   store: string
+  arch?: TrainBenchArch
   batchSize: number
   warmup: number
   steps: number
@@ -29,6 +39,7 @@ export interface TrainBenchOptions {
 }
 
 export interface TrainBenchResult {
+  arch: TrainBenchArch
   threads: number
   batchSize: number
   bf16: boolean
@@ -55,7 +66,12 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
     })
   // A small validation sample spread over the split (store order groups the classes).
   const validSample = store.indicesOf('valid').filter((_, i) => i % 50 === 0)
-  const model = createModel({ arch: 'resnet18', numClasses: 1, head: 'linear' }).toChannelsLast()
+  const model = createModel({
+    arch: options.arch ?? 'resnet18',
+    alpha: alphaOf(options.arch ?? 'resnet18'),
+    numClasses: 1,
+    head: 'linear',
+  }).toChannelsLast()
   const warm = new Learner(
     model,
     loader(indices.slice(0, options.batchSize * options.warmup)),
@@ -80,8 +96,15 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
 }
 
 export async function benchTrain(options: TrainBenchOptions): Promise<TrainBenchResult> {
+  const arch = options.arch ?? 'resnet18'
+  if (!TRAIN_BENCH_ARCHS.includes(arch))
+    throw new ValidationError(
+      `pcam bench train runs ${TRAIN_BENCH_ARCHS.join(' or ')}, not "${String(arch)}"`,
+    )
   const threads = getNumThreads()
   const request = {
+    arch,
+    alpha: alphaOf(arch) ?? 1,
     threads,
     store: options.store,
     batchSize: options.batchSize,
@@ -101,6 +124,7 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
     onProgress: options.onProgress,
   })
   return {
+    arch,
     threads,
     batchSize: options.batchSize,
     bf16: options.bf16,

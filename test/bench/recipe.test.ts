@@ -114,8 +114,15 @@ describe('pcam bench recipe', { skip: skipReason() }, async () => {
     assert.equal(result.pairs[0]?.pcam_seconds, result.pcam.seconds)
     assert.equal(result.pairs[0]?.pcam_last_over_first, result.pcam.lastOverFirst)
     assert.equal(result.pairs[0]?.torch_last_over_first, torch.lastOverFirst)
-    for (const p of result.pairs)
+    assert.deepEqual(
+      result.pairs[0]?.pcam_images_per_sec,
+      result.pcam.epochs.map((e) => e.imagesPerSec),
+    )
+    for (const p of result.pairs) {
       assert.ok(Number.isFinite(p.pcam_last_over_first) && Number.isFinite(p.torch_last_over_first))
+      assert.equal(p.pcam_images_per_sec.length, 4)
+      assert.equal(p.torch_images_per_sec?.length, 4)
+    }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
     assert.equal(result.pcam_seconds, mean(result.pairs.map((p) => p.pcam_seconds)))
     assert.equal(result.torch_seconds, mean(result.pairs.map((p) => p.torch_seconds as number)))

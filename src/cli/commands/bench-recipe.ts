@@ -50,7 +50,7 @@ export const benchRecipeCommand: Command = {
     json: {
       type: 'boolean',
       description:
-        "Print one JSON object (pcam_seconds, torch_seconds: means over the pairs; ratio = PyTorch seconds / pcam seconds; pairs: each pair's order, seconds and last/first epoch images/s; pcam, torch: the first pair per epoch and stage)",
+        "Print one JSON object (pcam_seconds, torch_seconds: means over the pairs; ratio = PyTorch seconds / pcam seconds; pairs: each pair's order, seconds, epoch images/s and last/first; pcam, torch: the first pair per epoch and stage)",
     },
   },
   async run(values) {

@@ -1,19 +1,24 @@
 /**
- * pcam bench train: resnet18 training images/s on a real store, next to PyTorch.
+ * pcam bench train: training images/s of one architecture on a real store, next to PyTorch.
  * @module
  */
-import { benchTrain } from '../../bench/train.js'
+import { benchTrain, TRAIN_BENCH_ARCHS, type TrainBenchArch } from '../../bench/train.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 
 export const benchTrainCommand: Command = {
   name: 'bench train',
-  summary: 'resnet18 training images/s on a patch store, data included, side by side with PyTorch.',
+  summary: 'Training images/s on a patch store, data included, side by side with PyTorch.',
   options: {
     data: {
       type: 'string',
       default: 'runs/demo/store',
       description: 'Patch store (make demo writes runs/demo/store)',
+    },
+    arch: {
+      type: 'string',
+      default: 'resnet18',
+      description: `Network, built the same way on both sides: ${TRAIN_BENCH_ARCHS.join(', ')} (mobilenet_v1: the fast recipe's, width 0.75)`,
     },
     'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
     warmup: { type: 'number', default: 3, description: 'Untimed steps' },
@@ -26,6 +31,7 @@ export const benchTrainCommand: Command = {
   async run(values) {
     const result = await benchTrain({
       store: values.data as string,
+      arch: values.arch as TrainBenchArch,
       batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
       warmup: checkInteger(values.warmup, '--warmup', 1),
       steps: checkInteger(values.steps, '--steps', 1),
@@ -45,7 +51,7 @@ export const benchTrainCommand: Command = {
     }
     const precision = result.bf16 ? 'bfloat16' : 'float32'
     console.log(
-      `resnet18, batch ${result.batchSize}, ${result.threads} thread(s), ${precision}, data included`,
+      `${result.arch}, batch ${result.batchSize}, ${result.threads} thread(s), ${precision}, data included`,
     )
     console.log(`pcam     ${result.pcamImgPerSec.toFixed(1).padStart(8)} images/s`)
     if (result.torchImgPerSec !== null) {

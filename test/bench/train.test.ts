@@ -1,0 +1,59 @@
+// pcam bench train: both sides train the named network on the same store, in alternating rounds,
+// and report a rate; a network the PyTorch side does not build is refused.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { torchPython } from '../../src/bench/python.js'
+import { benchTrain, TRAIN_BENCH_ARCHS, type TrainBenchArch } from '../../src/bench/train.js'
+import { realStore, skipWithoutData } from '../helpers/shared-data.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+function skipReason(): string | false {
+  if (skipWithoutData) return skipWithoutData
+  try {
+    torchPython()
+  } catch (error) {
+    return (error as Error).message
+  }
+  return false
+}
+
+describe('pcam bench train', { skip: skipReason() }, async () => {
+  const root = tempDir('bench-train-test')
+  const store = await realStore(root, 96)
+
+  for (const arch of TRAIN_BENCH_ARCHS)
+    it(`trains ${arch} in pcam and in PyTorch and reports both rates`, async () => {
+      const steps: string[] = []
+      const result = await benchTrain({
+        store,
+        arch,
+        batchSize: 8,
+        warmup: 1,
+        steps: 2,
+        rounds: 1,
+        bf16: true,
+        pcamOnly: false,
+        onProgress: (m) => steps.push(m),
+      })
+      assert.equal(result.arch, arch)
+      assert.deepEqual(steps, ['round 1/1: pcam', 'round 1/1: PyTorch'])
+      assert.ok(result.pcamImgPerSec > 0 && Number.isFinite(result.pcamImgPerSec))
+      assert.ok(result.torchImgPerSec !== null && result.torchImgPerSec > 0)
+    })
+
+  it('refuses a network the PyTorch side does not build', async () => {
+    await assert.rejects(
+      benchTrain({
+        store,
+        arch: 'resnet50' as TrainBenchArch,
+        batchSize: 8,
+        warmup: 1,
+        steps: 1,
+        rounds: 1,
+        bf16: false,
+        pcamOnly: true,
+      }),
+      /resnet18 or mobilenet_v1/,
+    )
+  })
+})
