@@ -85,9 +85,9 @@ describe('Ctrl-C during pcam train', () => {
     const ended = () => run.child.exitCode !== null || run.child.signalCode !== null
     await waitFor(() => /Stopped; checkpoint saved/.test(run.output()) || ended(), 60_000)
     if (!ended()) run.child.kill('SIGINT')
-    const { code } = await run.exited
+    const { code, signal } = await run.exited
     const seconds = (performance.now() - pressed) / 1000
-    assert.equal(code, 0, run.output())
+    assert.equal(code, 0, `${run.output()}\n(ended by ${signal ?? 'exit'})`)
     assert.match(run.output(), /Still saving the checkpoint/)
     assert.match(run.output(), /Stopped; checkpoint saved/)
     const state = JSON.parse(readFileSync(join(out, 'state.json'), 'utf8'))

@@ -405,11 +405,15 @@ export const trainCommand: Command = {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       // The checkpoint is on disk now; a Ctrl-C pressed while the process winds down must not
-      // turn a clean stop into death by signal (exit status lost), so it just exits at once.
+      // turn a clean stop into death by signal (exit status lost). Once the event loop ends,
+      // Node gives Ctrl-C back its default action for the ~0.1 s it spends tearing down
+      // libtorch; process.exit keeps pcam's handler to the end, so a stopped run leaves through
+      // it, after pcam.js has set the exit status (microtasks run before setImmediate).
       if (stopping) {
         const exitNow = () => process.exit(process.exitCode ?? 0)
         process.once('SIGINT', exitNow)
         process.once('SIGTERM', exitNow)
+        setImmediate(exitNow)
       }
     }
   },
