@@ -7,27 +7,18 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { benchRecipe, RECIPE_PEER_SCRIPT, recipePeerRequest } from '../../src/bench/recipe.js'
 import { pairOrder } from '../../src/bench/rounds.js'
-import { runPythonJson, torchPython } from '../../src/bench/python.js'
+import { runPythonJson } from '../../src/bench/python.js'
 import { prepareBatch } from '../../src/data/augment.js'
 import { PatchStore } from '../../src/data/store.js'
 import { recipePreset } from '../../src/recipe/presets.js'
 import { initialModel, normalizationFor, trainConfig } from '../../src/recipe/train.js'
 import * as t from '../../src/torch/index.js'
 import { resolvePretrained } from '../../src/weights/registry.js'
-import { realStore, skipWithoutData } from '../helpers/shared-data.js'
+import { skipWithoutDataOrTorch } from '../helpers/bench-peer.js'
+import { realStore } from '../helpers/shared-data.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-function skipReason(): string | false {
-  if (skipWithoutData) return skipWithoutData
-  try {
-    torchPython()
-  } catch (error) {
-    return (error as Error).message
-  }
-  return false
-}
-
-describe('pcam bench recipe', { skip: skipReason() }, async () => {
+describe('pcam bench recipe', { skip: skipWithoutDataOrTorch() }, async () => {
   const root = tempDir('bench-recipe-test')
   const store = await realStore(root, 96)
 

@@ -2,22 +2,12 @@
 // and report a rate; a network the PyTorch side does not build is refused.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { torchPython } from '../../src/bench/python.js'
 import { benchTrain, TRAIN_BENCH_ARCHS, type TrainBenchArch } from '../../src/bench/train.js'
-import { realStore, skipWithoutData } from '../helpers/shared-data.js'
+import { skipWithoutDataOrTorch } from '../helpers/bench-peer.js'
+import { realStore } from '../helpers/shared-data.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
-function skipReason(): string | false {
-  if (skipWithoutData) return skipWithoutData
-  try {
-    torchPython()
-  } catch (error) {
-    return (error as Error).message
-  }
-  return false
-}
-
-describe('pcam bench train', { skip: skipReason() }, async () => {
+describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
   const root = tempDir('bench-train-test')
   const store = await realStore(root, 96)
 
