@@ -13,6 +13,7 @@ import {
   trainConfig,
   type DistributedConfig,
   type TrainConfig,
+  type TrainResult,
 } from '../../recipe/train.js'
 import { startTraining } from '../../recipe/run-training.js'
 import { RECIPE_PRESETS, withPreset } from '../../recipe/presets.js'
@@ -223,6 +224,15 @@ export async function trainConfigFrom(
   return { ...config, pretrained }
 }
 
+/** The run's last line: its best valid AUC and folder, or how to resume it. */
+function summary(result: TrainResult, out: string): string {
+  if (!result.completed)
+    return `Stopped; checkpoint saved. Resume with the same command (--out ${out}).`
+  if (result.members)
+    return `Done. Ensemble valid ROC AUC ${result.bestAuc.toFixed(4)} (members ${result.members.map((m) => m.bestAuc.toFixed(4)).join(', ')}); run folder: ${out}`
+  return `Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`
+}
+
 function row(r: EpochRecord): string {
   const cells = [
     `${r.stage} ${r.epoch + 1}`.padEnd(15),
@@ -392,29 +402,14 @@ export const trainCommand: Command = {
     process.on('SIGTERM', stop)
     try {
       const result = await run.result
-      if (quiet) return
-      if (values.json === true) console.log(JSON.stringify(result))
-      else if (result.completed && result.members)
-        console.log(
-          `Done. Ensemble valid ROC AUC ${result.bestAuc.toFixed(4)} (members ${result.members.map((m) => m.bestAuc.toFixed(4)).join(', ')}); run folder: ${out}`,
-        )
-      else if (result.completed)
-        console.log(`Done. Best valid ROC AUC ${result.bestAuc.toFixed(4)}; run folder: ${out}`)
-      else console.log(`Stopped; checkpoint saved. Resume with the same command (--out ${out}).`)
+      if (!quiet) console.log(values.json === true ? JSON.stringify(result) : summary(result, out))
+      // The checkpoint is on disk: leave now, with pcam's handler still on. Once the event loop
+      // ends, Node gives Ctrl-C back its default action for the ~0.1 s it spends tearing down
+      // libtorch, and a press then would turn this clean stop into death by signal.
+      if (stopping) process.exit(0)
     } finally {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
-      // The checkpoint is on disk now; a Ctrl-C pressed while the process winds down must not
-      // turn a clean stop into death by signal (exit status lost). Once the event loop ends,
-      // Node gives Ctrl-C back its default action for the ~0.1 s it spends tearing down
-      // libtorch; process.exit keeps pcam's handler to the end, so a stopped run leaves through
-      // it, after pcam.js has set the exit status (microtasks run before setImmediate).
-      if (stopping) {
-        const exitNow = () => process.exit(process.exitCode ?? 0)
-        process.once('SIGINT', exitNow)
-        process.once('SIGTERM', exitNow)
-        setImmediate(exitNow)
-      }
     }
   },
 }
