@@ -8,8 +8,9 @@ numbers), which layer group each parameter belongs to, the stages (frozen / unfr
 with discriminative rates), batch size, augmentation, normalisation and precision. The reply (JSON
 on stdout) gives each epoch's training and validation seconds, images/s, loss and valid ROC AUC.
 
-PyTorch gets its best CPU settings: channels-last, bfloat16 autocast when pcam uses it, the
-threads pcam uses.
+PyTorch gets its best settings: channels-last, the precision and device pcam uses (autocast in
+bfloat16 or float16, the latter with torch.cuda.amp.GradScaler), the threads pcam uses, and on a
+GPU pinned host memory, non-blocking copies and cuDNN autotuning.
 """
 import json
 import math
@@ -220,7 +221,7 @@ class Data:
             x = padded[np.arange(n)[:, None, None], rows, cols]
         return x
 
-    def batches(self, train):
+    def batches(self, train, device="cpu"):
         indices = self.rng.permutation(self.train) if train else self.valid
         count = len(indices) // self.batch * self.batch if train else len(indices)
         for start in range(0, count, self.batch):
@@ -229,11 +230,14 @@ class Data:
             y = self.labels[np.sort(idx)] if train else self.labels[idx]
             if train:
                 x = self._augment(x)
-            x = torch.from_numpy(np.ascontiguousarray(x)).permute(0, 3, 1, 2).float()
+            x = torch.from_numpy(np.ascontiguousarray(x))
+            if device != "cpu":
+                x = x.pin_memory().to(device, non_blocking=True)
+            x = x.permute(0, 3, 1, 2).float()
             if self.size != x.shape[-1]:
                 x = F.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
-            x = (x * self.scale + self.shift).contiguous(memory_format=torch.channels_last)
-            yield x, torch.from_numpy(y.astype(np.float32))
+            x = (x * self.scale.to(x.device) + self.shift.to(x.device)).contiguous(memory_format=torch.channels_last)
+            yield x, torch.from_numpy(y.astype(np.float32)).to(device)
 
 
 def main():
@@ -242,6 +246,7 @@ def main():
     torch.manual_seed(request["seed"])
     began = time.perf_counter()
     data = Data(request)
+    device = request.get("device", "cpu")
     model = build_model(request)
     if request.get("check"):  # the initial model's logits on the first valid patches, for tests
         model.eval()
@@ -260,7 +265,16 @@ def main():
         for name in [f"{name}.weight", f"{name}.bias"]
     }
     head = {name for name, g in request["groups"].items() if g == n_groups - 1}
-    bf16 = request["bf16"]
+    precision = request["precision"]
+    autocast = {
+        "device_type": "cpu" if device == "cpu" else "cuda",
+        "dtype": torch.float16 if precision == "fp16" else torch.bfloat16,
+        "enabled": precision != "fp32",
+    }
+    if device != "cpu":
+        model.to(device)
+        torch.backends.cudnn.benchmark = True
+    scaler = torch.cuda.amp.GradScaler(enabled=precision == "fp16")
     epochs_out = []
     for stage in request["stages"]:
         for name, p in params.items():
@@ -271,27 +285,28 @@ def main():
         for epoch in range(stage["epochs"]):
             model.train()
             start, loss_sum, seen = time.perf_counter(), 0.0, 0
-            for it, (x, y) in enumerate(data.batches(True)):
+            for it, (x, y) in enumerate(data.batches(True, device)):
                 scale, mom = one_cycle((epoch * n_iter + it) / (stage["epochs"] * n_iter))
                 for group, peak in zip(optimizer.param_groups, peaks):
                     group["lr"] = peak * scale
                     group["betas"] = (mom, group["betas"][1])
                 optimizer.zero_grad(set_to_none=True)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                with torch.autocast(**autocast):
                     logits = model(x)
                 loss = F.binary_cross_entropy_with_logits(logits.float().view(-1), y)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 loss_sum += loss.item() * len(y)
                 seen += len(y)
             train_seconds = time.perf_counter() - start
             valid_start = time.perf_counter()
             model.eval()
             probabilities, labels = [], []
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                for x, y in data.batches(False):
-                    probabilities.append(torch.sigmoid(model(x).float().view(-1)).numpy())
-                    labels.append(y.numpy())
+            with torch.no_grad(), torch.autocast(**autocast):
+                for x, y in data.batches(False, device):
+                    probabilities.append(torch.sigmoid(model(x).float().view(-1)).cpu().numpy())
+                    labels.append(y.cpu().numpy())
             valid_seconds = time.perf_counter() - valid_start
             epochs_out.append({
                 "stage": stage["stage"],

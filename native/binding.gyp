@@ -28,7 +28,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"],
-      "libraries": ["<!@(node libtorch.mjs libraries)", "-lopenslide"],
+      "libraries": ["<!@(node libtorch.mjs libraries)", "-lopenslide", "-ldl"],
       "ldflags": ["<!@(node libtorch.mjs ldflags)"]
     }
   ]

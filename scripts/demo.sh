@@ -19,7 +19,7 @@ fi
 node bin/pcam.js data prepare "$source_path" --out "$out/store" --overwrite "${split_options[@]}"
 node bin/pcam.js data show "$out/store" --out "$out/train-augmented.png" --augment
 rm -rf "$out/small"
-node bin/pcam.js train --data "$out/store" --out "$out/small" --arch small --epochs 1 --bf16 --threshold youden
+node bin/pcam.js train --data "$out/store" --out "$out/small" --arch small --epochs 1 --threshold youden
 node bin/pcam.js eval --model "$out/small" --data "$out/store"
 node bin/pcam.js bench engine --rounds 1 | tee "$out/bench-engine.txt"
 echo

@@ -149,7 +149,21 @@ describe('pcam train command', () => {
     const preset = await parse('--data', 's', '--recipe', 'resnet18-scratch')
     assert.equal(preset.arch, 'resnet18')
     assert.equal(preset.epochs, 4)
-    assert.equal(preset.mixedPrecision, true)
+    // Presets leave the precision to the hardware: bf16 only where the CPU has bf16 units.
+    for (const [units, precision] of [
+      ['0', 'fp32'],
+      ['1', 'bf16'],
+    ] as const) {
+      process.env.PCAM_CPU_BF16 = units
+      try {
+        const chosen = await parse('--data', 's', '--recipe', 'fast', '--device', 'cpu')
+        assert.equal(chosen.precision, precision)
+        assert.match(chosen.precisionReason, /^auto: this CPU has/)
+        assert.equal((await parse('--data', 's', '--recipe', 'fast', '--bf16')).precision, 'bf16')
+      } finally {
+        delete process.env.PCAM_CPU_BF16
+      }
+    }
     assert.deepEqual(preset.augment, AUGMENT_PRESETS.light)
     const overridden = await parse(
       '--data',
@@ -170,7 +184,8 @@ describe('pcam train command', () => {
     // Without a preset, the defaults are train's own.
     const plain = await parse('--data', 's')
     assert.equal(plain.arch, 'small')
-    assert.equal(plain.mixedPrecision, TRAIN_DEFAULTS.mixedPrecision)
+    assert.equal(TRAIN_DEFAULTS.precision, 'auto')
+    assert.equal(plain.device, 'cpu')
     assert.equal(plain.trainBn, undefined)
   })
 })

@@ -6,7 +6,12 @@
 #include <mutex>
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
 #include <torch/version.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -48,24 +53,152 @@ PCAM_FN(SetGradEnabled) {
 }
 PCAM_FN(IsGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled()); }
 
-// setAutocast(deviceType, enabled, dtype): mixed precision as torch.autocast sets it.
-PCAM_FN(SetAutocast) {
-  std::string device = String(info[0]);
-  bool enabled = Bool(info[1]);
-  at::ScalarType dtype = Dtype(info[2]);
-  if (device == "cpu") {
+// Autocast's per-device calls: libtorch 2.4 folded set_cpu_enabled / set_enabled (CUDA) and their
+// dtype setters into calls that take the device type, and deprecated the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+static void SetAutocastFor(c10::DeviceType device, bool enabled, at::ScalarType dtype) {
+  at::autocast::set_autocast_enabled(device, enabled);
+  at::autocast::set_autocast_dtype(device, dtype);
+}
+static bool AutocastEnabledFor(c10::DeviceType device) { return at::autocast::is_autocast_enabled(device); }
+#else
+static void SetAutocastFor(c10::DeviceType device, bool enabled, at::ScalarType dtype) {
+  if (device == c10::DeviceType::CPU) {
     at::autocast::set_cpu_enabled(enabled);
     at::autocast::set_autocast_cpu_dtype(dtype);
   } else {
     at::autocast::set_enabled(enabled);
     at::autocast::set_autocast_gpu_dtype(dtype);
   }
+}
+static bool AutocastEnabledFor(c10::DeviceType device) {
+  return device == c10::DeviceType::CPU ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled();
+}
+#endif
+
+static c10::DeviceType AutocastDevice(const Napi::Value& value) {
+  std::string device = String(value);
+  if (device == "cpu") return c10::DeviceType::CPU;
+  if (device == "cuda") return c10::DeviceType::CUDA;
+  throw std::invalid_argument("autocast device type must be \"cpu\" or \"cuda\", not \"" + device + "\"");
+}
+
+// setAutocast(deviceType, enabled, dtype): mixed precision as torch.autocast sets it.
+PCAM_FN(SetAutocast) {
+  bool enabled = Bool(info[1]);
+  SetAutocastFor(AutocastDevice(info[0]), enabled, Dtype(info[2]));
   if (!enabled) at::autocast::clear_cache();
   return info.Env().Undefined();
 }
 PCAM_FN(IsAutocastEnabled) {
-  bool cpu = String(info[0]) == "cpu";
-  return Napi::Boolean::New(info.Env(), cpu ? at::autocast::is_cpu_enabled() : at::autocast::is_enabled());
+  return Napi::Boolean::New(info.Env(), AutocastEnabledFor(AutocastDevice(info[0])));
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static uint64_t ExtendedControlRegister0() {
+  uint32_t low = 0, high = 0;
+  __asm__ volatile("xgetbv" : "=a"(low), "=d"(high) : "c"(0));
+  return (static_cast<uint64_t>(high) << 32) | low;
+}
+#endif
+
+// cpuFeatures(): the vector and matrix units this CPU can use, read from CPUID as cpuinfo
+// (PyTorch's) reads them: a unit counts only when the CPU has it and the OS saves its registers
+// (XCR0: AVX state for AVX2, opmask and ZMM state for AVX-512, tile state for AMX). All false
+// off x86.
+PCAM_FN(CpuFeatures) {
+  bool avx2 = false, avx512f = false, avx512Bf16 = false, amxBf16 = false;
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  unsigned maxLeaf = __get_cpuid_max(0, nullptr);
+  if (maxLeaf >= 7 && __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 27))) {
+    uint64_t xcr0 = ExtendedControlRegister0();
+    bool avxState = (xcr0 & 0x6) == 0x6;
+    bool avx512State = (xcr0 & 0xE6) == 0xE6;
+    bool amxState = (xcr0 & 0x60000) == 0x60000;
+    __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    unsigned subleaves = eax;
+    avx2 = avxState && (ebx & (1u << 5));
+    avx512f = avx512State && (ebx & (1u << 16));
+    amxBf16 = amxState && (edx & (1u << 22));
+    if (subleaves >= 1) {
+      __cpuid_count(7, 1, eax, ebx, ecx, edx);
+      avx512Bf16 = avx512State && (eax & (1u << 5));
+    }
+  }
+#endif
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("avx2", Napi::Boolean::New(info.Env(), avx2));
+  out.Set("avx512f", Napi::Boolean::New(info.Env(), avx512f));
+  out.Set("avx512Bf16", Napi::Boolean::New(info.Env(), avx512Bf16));
+  out.Set("amxBf16", Napi::Boolean::New(info.Env(), amxBf16));
+  return out;
+}
+
+// The few CUDA driver calls that describe a GPU, loaded from libcuda at run time so that a
+// CPU-only build needs no CUDA headers. Attribute numbers are the driver API's (cuda.h).
+namespace {
+using CuInit = int (*)(unsigned);
+using CuDeviceGet = int (*)(int*, int);
+using CuDeviceGetAttribute = int (*)(int*, int, int);
+using CuDeviceGetName = int (*)(char*, int, int);
+using CuDeviceTotalMem = int (*)(size_t*, int);
+constexpr int kComputeCapabilityMajor = 75;
+constexpr int kComputeCapabilityMinor = 76;
+
+struct CudaDriver {
+  CuInit init = nullptr;
+  CuDeviceGet deviceGet = nullptr;
+  CuDeviceGetAttribute attribute = nullptr;
+  CuDeviceGetName name = nullptr;
+  CuDeviceTotalMem totalMem = nullptr;
+  bool ready = false;
+};
+
+const CudaDriver& Driver() {
+  static const CudaDriver driver = [] {
+    CudaDriver d;
+    void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib == nullptr) return d;
+    d.init = reinterpret_cast<CuInit>(dlsym(lib, "cuInit"));
+    d.deviceGet = reinterpret_cast<CuDeviceGet>(dlsym(lib, "cuDeviceGet"));
+    d.attribute = reinterpret_cast<CuDeviceGetAttribute>(dlsym(lib, "cuDeviceGetAttribute"));
+    d.name = reinterpret_cast<CuDeviceGetName>(dlsym(lib, "cuDeviceGetName"));
+    d.totalMem = reinterpret_cast<CuDeviceTotalMem>(dlsym(lib, "cuDeviceTotalMem_v2"));
+    d.ready = d.init && d.deviceGet && d.attribute && d.name && d.totalMem && d.init(0) == 0;
+    return d;
+  }();
+  return driver;
+}
+}  // namespace
+
+// cudaDeviceFacts(index): { name, major, minor, totalMemory } of a visible GPU, or null when
+// the driver is absent or has no such device.
+PCAM_FN(CudaDeviceFacts) {
+  Napi::Env env = info.Env();
+  const CudaDriver& d = Driver();
+  int device = 0;
+  if (!d.ready || d.deviceGet(&device, static_cast<int>(Int(info[0]))) != 0) return env.Null();
+  int major = 0, minor = 0;
+  char name[256] = {0};
+  size_t memory = 0;
+  if (d.attribute(&major, kComputeCapabilityMajor, device) != 0 ||
+      d.attribute(&minor, kComputeCapabilityMinor, device) != 0 ||
+      d.name(name, sizeof(name) - 1, device) != 0 || d.totalMem(&memory, device) != 0)
+    return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("name", std::string(name));
+  out.Set("major", Napi::Number::New(env, major));
+  out.Set("minor", Napi::Number::New(env, minor));
+  out.Set("totalMemory", Napi::Number::New(env, static_cast<double>(memory)));
+  return out;
+}
+
+// setCudnnBenchmark(enabled): cuDNN tries its algorithms once per input shape and keeps the
+// fastest (torch.backends.cudnn.benchmark).
+PCAM_FN(SetCudnnBenchmark) {
+  at::globalContext().setBenchmarkCuDNN(Bool(info[0]));
+  return info.Env().Undefined();
 }
 
 // setMallocOptions(mmapThreshold, trimThreshold): glibc's allocator settings for the whole
@@ -111,6 +244,9 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "isAutocastEnabled", IsAutocastEnabled);
   Export(env, exports, "setMallocOptions", SetMallocOptions);
   Export(env, exports, "cudaDeviceCount", CudaDeviceCount);
+  Export(env, exports, "cudaDeviceFacts", CudaDeviceFacts);
+  Export(env, exports, "cpuFeatures", CpuFeatures);
+  Export(env, exports, "setCudnnBenchmark", SetCudnnBenchmark);
   Export(env, exports, "liveTensors", LiveTensors);
   Export(env, exports, "buildInfo", BuildInfo);
 }

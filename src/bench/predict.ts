@@ -9,7 +9,9 @@ import {
   defaultEngine,
   ENGINES,
   openPredictor,
+  predictionPlan,
   predictStoreWith,
+  type ComputeRequest,
   type Engine,
 } from '../eval/predictor.js'
 
@@ -21,6 +23,9 @@ interface Rates {
 export type PredictBenchResult = {
   patches: number
   batchSize: number
+  /** libtorch's precision and device (ONNX Runtime runs float32 on the CPU). */
+  precision: string
+  device: string
   /** The default engine's figures (what predict, eval and serve use unless told). */
   plainPatchesPerSec: number
   ttaPatchesPerSec: number
@@ -32,8 +37,9 @@ async function rates(
   store: PatchStore,
   indices: number[],
   batchSize: number,
+  compute: ComputeRequest,
 ): Promise<Rates> {
-  const predictor = await openPredictor(run, engine)
+  const predictor = await openPredictor(run, engine, compute)
   try {
     const rate = async (tta: boolean) => {
       await predictStoreWith(predictor, store, indices.slice(0, batchSize), { batchSize, tta }) // warm-up
@@ -47,12 +53,14 @@ async function rates(
   }
 }
 
-export async function benchPredict(options: {
-  run: string
-  store: string
-  patches: number
-  batchSize: number
-}): Promise<PredictBenchResult> {
+export async function benchPredict(
+  options: {
+    run: string
+    store: string
+    patches: number
+    batchSize: number
+  } & ComputeRequest,
+): Promise<PredictBenchResult> {
   const store = PatchStore.open(options.store)
   try {
     const indices = [...Array(Math.min(options.patches, store.count)).keys()]
@@ -64,11 +72,15 @@ export async function benchPredict(options: {
         store,
         indices,
         options.batchSize,
+        options,
       )
-    const main = perEngine[`${defaultEngine(readRunConfig(options.run))}_patches_s`]
+    const plan = predictionPlan(readRunConfig(options.run), options)
+    const main = perEngine[`${defaultEngine(plan)}_patches_s`]
     return {
       patches: indices.length,
       batchSize: options.batchSize,
+      precision: plan.precision,
+      device: plan.device,
       plainPatchesPerSec: main.plain,
       ttaPatchesPerSec: main.tta,
       ...perEngine,

@@ -19,6 +19,7 @@ import {
   type TrainConfig,
 } from '../recipe/train.js'
 import { withPreset } from '../recipe/presets.js'
+import type { DeviceRequest, PrecisionRequest } from '../learn/precision.js'
 import { readHistory } from '../run/run-folder.js'
 import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
 import { resolvePretrained } from '../weights/registry.js'
@@ -40,6 +41,9 @@ export interface RecipeBenchOptions {
    * favours neither side.
    */
   pairs?: number
+  /** What --precision and --device ask for (default auto): both sides run what it resolves to. */
+  precision?: PrecisionRequest
+  device?: DeviceRequest
   /** Aborting stops the run in progress (its process is killed) and removes the temporary runs. */
   signal?: AbortSignal
   onProgress?: (message: string) => void
@@ -81,6 +85,9 @@ export interface RecipePair {
 export interface RecipeBenchResult {
   recipe: string
   threads: number
+  /** What both sides computed in, and where. */
+  precision: TrainConfig['precision']
+  device: TrainConfig['device']
   /** The first pair's figures, epoch by epoch. */
   pcam: SideFigures
   torch: SideFigures | null
@@ -158,10 +165,12 @@ function summarise(seconds: number, epochs: EpochFigures[], peakRssMb: number | 
 
 async function pcamSide(
   options: RecipeBenchOptions,
+  config: Pick<TrainConfig, 'precision' | 'device'>,
   out: string,
   onProgress: (m: string) => void,
 ): Promise<SideFigures> {
   const args = [PCAM_BIN, 'train', '--recipe', options.recipe, '--data', options.store]
+  args.push('--precision', config.precision, '--device', config.device)
   const { seconds, peakRssMb } = await runMeasured(
     process.execPath,
     [...args, '--out', out],
@@ -214,7 +223,8 @@ export async function recipePeerRequest(config: TrainConfig, dir: string, thread
         trainBn: config.trainBn ?? true,
         batchSize: config.batchSize,
         seed: config.seed,
-        bf16: config.mixedPrecision,
+        precision: config.precision,
+        device: config.device,
         augment: config.augment,
         normalization: normalizationFor(config, store),
         size: config.size ?? store.meta.height,
@@ -250,7 +260,11 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
   const pairs = options.pairs ?? 1
   if (!Number.isInteger(pairs) || pairs < 1)
     throw new ValidationError(`--pairs must be a whole number of at least 1, not ${pairs}`)
-  const { pretrained, ...settings } = withPreset(options.recipe, { store: options.store })
+  const { pretrained, ...settings } = withPreset(options.recipe, {
+    store: options.store,
+    precision: options.precision,
+    device: options.device,
+  })
   const config = trainConfig(settings)
   if (config.lr === 'auto')
     throw new DataError(
@@ -271,7 +285,7 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
       pcam: async (pair) => {
         onProgress(`pcam train --recipe ${options.recipe}${of(pair)}`)
         const out = join(dir, `run-${pair}`)
-        const figures = await pcamSide(options, out, onProgress)
+        const figures = await pcamSide(options, config, out, onProgress)
         rmSync(out, { recursive: true, force: true })
         return figures
       },
@@ -291,6 +305,8 @@ export async function benchRecipe(options: RecipeBenchOptions): Promise<RecipeBe
     return {
       recipe: options.recipe,
       threads,
+      precision: config.precision,
+      device: config.device,
       pcam: runs.pcam[0] as SideFigures,
       torch: runs.peer[0] ?? null,
       pairs: order.map((sides, i) => ({

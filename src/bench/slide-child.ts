@@ -1,11 +1,11 @@
 /**
  * One slide predicted in a fresh process for pcam bench slide, so its peak resident memory is the
- * slide's alone: argv[2] is a JSON {run, slide, out, tissueMask, modelMpp}; prints the summary and
+ * slide's alone: argv[2] is a JSON {run, slide, out, tissueMask, load}; prints the summary and
  * maxRSS, or its error as JSON on stderr.
  * @module
  */
 import { errorToMessage } from '../errors.js'
-import { loadSlideModel } from '../slide/batch.js'
+import { loadSlideModel, type SlideModelOptions } from '../slide/batch.js'
 import { predictSlide } from '../slide/predict-slide.js'
 
 const args = JSON.parse(process.argv[2] as string) as {
@@ -13,10 +13,10 @@ const args = JSON.parse(process.argv[2] as string) as {
   slide: string
   out: string
   tissueMask: boolean
-  modelMpp?: number
+  load: SlideModelOptions
 }
 try {
-  const model = await loadSlideModel(args.run, { modelMpp: args.modelMpp })
+  const model = await loadSlideModel(args.run, args.load)
   try {
     const summary = await predictSlide(args.slide, model, {
       out: args.out,

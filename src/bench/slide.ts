@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { DataError, errorFromMessage, type ErrorMessage } from '../errors.js'
-import { loadSlideModel } from '../slide/batch.js'
+import { loadSlideModel, type SlideModelOptions } from '../slide/batch.js'
+import type { ComputeRequest } from '../eval/predictor.js'
 import { slideTiling, tissueTiles } from '../slide/grid.js'
 import { readTiles } from '../slide/pipeline.js'
 import type { SlideSummary } from '../slide/predict-slide.js'
@@ -85,11 +86,11 @@ function predictInChild(
   run: string,
   slide: string,
   out: string,
-  modelMpp: number | undefined,
+  load: SlideModelOptions,
 ): { summary: SlideSummary; maxRssMb: number } {
   const child = spawnSync(
     process.execPath,
-    [CHILD, JSON.stringify({ run, slide, out, tissueMask: false, modelMpp })],
+    [CHILD, JSON.stringify({ run, slide, out, tissueMask: false, load })],
     { encoding: 'utf8' },
   )
   if (child.status !== 0) {
@@ -105,9 +106,9 @@ async function predictAlone(
   run: string,
   slide: string,
   batchSize: number,
-  modelMpp: number | undefined,
+  load: SlideModelOptions,
 ): Promise<number> {
-  const model = await loadSlideModel(run, { modelMpp })
+  const model = await loadSlideModel(run, load)
   try {
     using s = OpenSlide.open(slide)
     const { scale, grid } = slideTiling(s, model)
@@ -126,20 +127,23 @@ async function predictAlone(
 }
 
 /** Runs the benchmark on copies of `source` (2 x 2 and 4 x 4) predicted with `run`. */
-export async function benchSlide(options: {
-  run: string
-  source: string
-  /** µm/px of the run's patches when the run records none (slide predict's --model-mpp). */
-  modelMpp?: number
-}): Promise<SlideBenchResult> {
+export async function benchSlide(
+  options: {
+    run: string
+    source: string
+    /** µm/px of the run's patches when the run records none (slide predict's --model-mpp). */
+    modelMpp?: number
+  } & ComputeRequest,
+): Promise<SlideBenchResult> {
+  const load = { modelMpp: options.modelMpp, precision: options.precision, device: options.device }
   const dir = mkdtempSync(join(tmpdir(), 'pcam-bench-slide-'))
   try {
     const small = join(dir, 'small.tif')
     const large = join(dir, 'large.tif')
     const sizes = await tiledCopies(options.source, { small, large })
-    const a = predictInChild(options.run, small, join(dir, 'out'), options.modelMpp)
-    const b = predictInChild(options.run, large, join(dir, 'out'), options.modelMpp)
-    const predict = await predictAlone(options.run, large, 64, options.modelMpp)
+    const a = predictInChild(options.run, small, join(dir, 'out'), load)
+    const b = predictInChild(options.run, large, join(dir, 'out'), load)
+    const predict = await predictAlone(options.run, large, 64, load)
     return {
       slide_tiles_s: b.summary.tilesPerSecond,
       predict_patches_s: predict,

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { ValidationError } from '../errors.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
-import { MixedPrecision } from '../learn/callbacks/mixed-precision.js'
+import { precisionCallbacks } from '../learn/callbacks/mixed-precision.js'
+import type { ComputePlan, Precision } from '../learn/precision.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
 import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
@@ -33,7 +34,8 @@ export interface TrainBenchOptions {
   warmup: number
   steps: number
   rounds: number
-  bf16: boolean
+  /** Where and in which precision both sides train (computePlan of --precision and --device). */
+  plan: ComputePlan
   pcamOnly: boolean
   onProgress?: (message: string) => void
 }
@@ -42,7 +44,8 @@ export interface TrainBenchResult {
   arch: TrainBenchArch
   threads: number
   batchSize: number
-  bf16: boolean
+  precision: Precision
+  device: ComputePlan['device']
   pcamImgPerSec: number
   torchImgPerSec: number | null
 }
@@ -63,6 +66,7 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
       seed: 0,
       normalization,
       augment: { dihedral: true },
+      device: options.plan.device,
     })
   // A small validation sample spread over the split (store order groups the classes).
   const validSample = store.indicesOf('valid').filter((_, i) => i % 50 === 0)
@@ -72,18 +76,19 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
     numClasses: 1,
     head: 'linear',
   }).toChannelsLast()
+  if (options.plan.device !== 'cpu') model.to(options.plan.device)
   const warm = new Learner(
     model,
     loader(indices.slice(0, options.batchSize * options.warmup)),
     loader(validSample, false),
-    { callbacks: options.bf16 ? [new MixedPrecision()] : [] },
+    { callbacks: precisionCallbacks(options.plan) },
   )
   await warm.fit(1)
   const timed = new Learner(
     model,
     loader(indices.slice(options.batchSize * options.warmup)),
     loader(validSample, false),
-    { callbacks: options.bf16 ? [new MixedPrecision()] : [] },
+    { callbacks: precisionCallbacks(options.plan) },
   )
   await timed.fit(1)
   // The epoch's own rate: every training batch, loading included; the validation after it is not.
@@ -110,7 +115,8 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
     batchSize: options.batchSize,
     warmup: options.warmup,
     steps: options.steps,
-    bf16: options.bf16,
+    precision: options.plan.precision,
+    device: options.plan.device,
   }
   const { pcam, peer } = await alternate({
     rounds: options.rounds,
@@ -127,7 +133,8 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
     arch,
     threads,
     batchSize: options.batchSize,
-    bf16: options.bf16,
+    precision: options.plan.precision,
+    device: options.plan.device,
     pcamImgPerSec: median(pcam),
     torchImgPerSec: peer.length ? median(peer) : null,
   }

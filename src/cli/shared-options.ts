@@ -6,6 +6,16 @@
 import { ttaFrom, type Tta } from '../data/tta.js'
 import { ValidationError } from '../errors.js'
 import { checkEngine, ENGINES, type Engine } from '../eval/predictor.js'
+import {
+  checkDeviceRequest,
+  checkPrecision,
+  computePlan,
+  resolveDevice,
+  warnOnce,
+  type ComputePlan,
+  type DeviceRequest,
+  type PrecisionRequest,
+} from '../learn/precision.js'
 import { ARCHITECTURES, type Architecture } from '../models/registry.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
 import { checkInteger, checkNumber } from '../torch/index.js'
@@ -58,12 +68,53 @@ export function integerList(value: unknown, name: string): number[] {
 export const ENGINE_OPTIONS: Command['options'] = {
   engine: {
     type: 'string',
-    description: `Inference engine: ${ENGINES.join(' or ')} (the run's model.onnx, exported once; Grad-CAM always runs on libtorch); default: the faster for the run's precision, libtorch for runs trained with --bf16, onnxruntime for float32 runs`,
+    description: `Inference engine: ${ENGINES.join(' or ')} (the run's model.onnx, exported once; Grad-CAM always runs on libtorch); default: the faster for the precision predicted in, libtorch for bf16, fp16 and GPUs, onnxruntime for fp32 on a CPU`,
   },
 }
 
 export function engineOption(values: OptionValues): Engine | undefined {
   return values.engine === undefined ? undefined : checkEngine(values.engine)
+}
+
+/** --precision, --bf16 and --device: every command that runs a network. */
+export const COMPUTE_OPTIONS: Command['options'] = {
+  precision: {
+    type: 'string',
+    value: 'auto|fp32|bf16|fp16',
+    description:
+      'Compute precision. auto (default): on a CPU, bf16 where it has bf16 units (AVX512-BF16 or AMX-BF16) and fp32 elsewhere (bf16 is emulated there, ~20x slower); on a GPU, bf16 from compute capability 8.0, else fp16 with loss scaling. Prediction with auto keeps a run trained in fp32 in fp32',
+  },
+  bf16: { type: 'boolean', description: 'The same as --precision bf16' },
+  device: {
+    type: 'string',
+    value: 'auto|cpu|cuda|cuda:N',
+    description:
+      'Where the network runs. auto (default): the first GPU when libtorch has CUDA and one is visible, else the CPU',
+  },
+}
+
+/** The precision and device asked for on the command line (undefined: not given). */
+export function computeOptions(values: OptionValues): {
+  precision: PrecisionRequest | undefined
+  device: DeviceRequest | undefined
+} {
+  const precision = values.precision === undefined ? undefined : checkPrecision(values.precision)
+  if (values.bf16 === true && precision !== undefined && precision !== 'bf16')
+    throw new ValidationError(
+      `--bf16 is --precision bf16, but --precision ${precision} was given too; keep one`,
+    )
+  const device = values.device === undefined ? undefined : checkDeviceRequest(values.device)
+  // A GPU this machine lacks is named before any data or model is read.
+  if (device !== undefined) resolveDevice(device)
+  return { precision: values.bf16 === true ? 'bf16' : precision, device }
+}
+
+/** The plan --precision, --bf16 and --device give on this machine, its warning printed once. */
+export function planOf(values: OptionValues): ComputePlan {
+  const { precision, device } = computeOptions(values)
+  const plan = computePlan(precision, device)
+  warnOnce(plan)
+  return plan
 }
 
 /** --model-mpp (slide predict, bench slide). */

@@ -11,6 +11,7 @@ import {
   keep,
   randperm,
   tensor,
+  type Device,
   type Tensor,
 } from '../torch/index.js'
 import { prepareBatch, type AugmentOptions, type Normalization } from './augment.js'
@@ -33,6 +34,8 @@ export interface LoaderOptions {
    * (validation), it takes one contiguous stretch, in order, for gathering back.
    */
   shard?: { rank: number; worldSize: number }
+  /** Where batches go (default the CPU): they are gathered and augmented on the CPU, then copied. */
+  device?: Device
 }
 
 export interface Batch {
@@ -155,11 +158,20 @@ export class PatchLoader {
         }
         const y = labels.float()
         labels.dispose()
-        yield { x, y, indices }
+        yield { x: this.#toDevice(x), y: this.#toDevice(y), indices }
       }
     } finally {
       order.dispose()
     }
+  }
+
+  /** `t` on the loader's device (disposing the CPU copy), or `t` itself on the CPU. */
+  #toDevice(t: Tensor): Tensor {
+    const device = this.options.device ?? 'cpu'
+    if (device === 'cpu') return t
+    const moved = t.to(device)
+    t.dispose()
+    return moved
   }
 
   dispose(): void {

@@ -28,7 +28,7 @@ import {
 import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { predictorFor, type Engine, type PatchPredictor } from './predictor.js'
+import { predictorFor, type Engine, type PatchPredictor, type ComputeRequest } from './predictor.js'
 import { writeChart } from './render.js'
 import { topLosses, topLossesPicture } from './top-losses.js'
 
@@ -103,7 +103,8 @@ export function evaluationDir(run: string, split: string, tta: Tta): string {
  * evaluationDir); returns the figures and the files.
  */
 export async function evaluateToFolder(
-  options: EvaluateOptions & DrawingOptions & { dir?: string; engine?: Engine },
+  options: EvaluateOptions &
+    DrawingOptions & { dir?: string; engine?: Engine; compute?: ComputeRequest },
 ): Promise<EvaluationFiles & { result: EvaluationResult }> {
   const loaded = loadRunModels(options.run)
   const { models, config } = loaded
@@ -112,7 +113,7 @@ export async function evaluateToFolder(
   try {
     store = PatchStore.open(options.store)
     // Top losses' Grad-CAM needs libtorch's models; the probabilities come from the chosen engine.
-    predictor = await predictorFor(options.run, loaded, options.engine)
+    predictor = await predictorFor(options.run, loaded, options.engine, options.compute)
     const result = await evaluateWith(predictor, store, options)
     const dir = options.dir ?? evaluationDir(options.run, options.split, options.tta)
     const files = await writeEvaluation({ ...options, dir, models, config, store, result })

@@ -19,6 +19,7 @@ import {
   predictStoreWith,
   type Engine,
   type PatchPredictor,
+  type ComputeRequest,
 } from './predictor.js'
 import { runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
@@ -67,9 +68,9 @@ export interface EvaluationResult {
  * predicts, closes them.
  */
 export async function evaluate(
-  options: EvaluateOptions & { engine?: Engine },
+  options: EvaluateOptions & { engine?: Engine; compute?: ComputeRequest },
 ): Promise<EvaluationResult> {
-  const predictor = await openPredictor(options.run, options.engine)
+  const predictor = await openPredictor(options.run, options.engine, options.compute)
   try {
     const store = PatchStore.open(options.store)
     try {

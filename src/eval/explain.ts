@@ -15,6 +15,8 @@ import { gradCam, overlayHeatmaps, type GradCamOptions } from './gradcam.js'
 import { inputOptions, predictImages } from './predict.js'
 import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
+import { warnOnce } from '../learn/precision.js'
+import { predictionPlan, type ComputeRequest } from './predictor.js'
 
 /**
  * Patches (N x H x W x 3 uint8) overlaid with their Grad-CAM heatmaps, at the patches' own size:
@@ -30,9 +32,13 @@ export function explainPatches(
 ): Tensor {
   const models = Array.isArray(model) ? model : [model]
   return scope(() => {
-    const x = prepareBatch(patches, { size: config.inputSize, normalization: config.normalization })
+    // Where the models are (a GPU, or the CPU): the heatmaps come back to draw on the patches.
+    const device = (models[0] as PatchClassifier).parameters().next().value?.device ?? 'cpu'
+    const input = device === 'cpu' ? patches : patches.to(device)
+    const x = prepareBatch(input, { size: config.inputSize, normalization: config.normalization })
     let heat = gradCam(models[0] as PatchClassifier, x, options)
     for (const other of models.slice(1)) heat = heat.add(gradCam(other, x, options))
+    if (device !== 'cpu') heat = heat.to('cpu')
     return overlayHeatmaps(patches, models.length === 1 ? heat : heat.div(models.length))
   })
 }
@@ -50,8 +56,14 @@ export async function explainImages(options: {
   scale?: number
   /** Grad-CAM layer (default: the last convolutional block). */
   layer?: string
+  /** Precision and device of the probability (and the device of Grad-CAM); default auto. */
+  compute?: ComputeRequest
 }): Promise<Explanation[]> {
   const { models, config } = loadRunModels(options.run)
+  const plan = predictionPlan(config, options.compute)
+  warnOnce(plan)
+  if (plan.device !== 'cpu') for (const m of models) m.to(plan.device)
+  const predictOptions = { ...inputOptions(config), precision: plan.precision, device: plan.device }
   const scale = options.scale ?? 2
   mkdirSync(options.out, { recursive: true })
   const results: Explanation[] = []
@@ -69,7 +81,7 @@ export async function explainImages(options: {
       const { probability, pixels } = scope(() => {
         const patch = tensor(new Uint8Array(decoded.pixels), { shape: [1, height, width, 3] })
         // An ensemble's probability is its members' mean, as openPredictor's.
-        const each = models.map((m) => noGrad(() => predictImages(m, patch, inputOptions(config))))
+        const each = models.map((m) => noGrad(() => predictImages(m, patch, predictOptions)))
         const p = each.reduce((sum, [q]) => sum + (q as number), 0) / each.length
         const overlay = explainPatches(models, config, patch, { layer: options.layer })
         const picture = cat([patch, overlay], 2).select(0, 0).contiguous()

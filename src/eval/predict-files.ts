@@ -14,7 +14,7 @@ import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
 import { runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { openPredictor, predictStoreWith, type Engine } from './predictor.js'
+import { openPredictor, predictStoreWith, type Engine, type ComputeRequest } from './predictor.js'
 
 export interface Prediction {
   id: string
@@ -27,6 +27,8 @@ export interface PredictFilesOptions {
   tta: Tta
   /** Inference engine (default: defaultEngine of the run). */
   engine?: Engine
+  /** Precision and device of libtorch's model (default auto). */
+  compute?: ComputeRequest
   onProgress?: (done: number, total: number) => void
 }
 
@@ -64,7 +66,7 @@ export async function predictFiles(
       const sources = (await imageFilesFolder(options.sources, scratch)) ?? options.sources
       await prepareStore({ sources, out: storeDir, split: { kind: 'source' } })
     }
-    const predictor = await openPredictor(options.run, options.engine)
+    const predictor = await openPredictor(options.run, options.engine, options.compute)
     let opened: PatchStore | undefined
     try {
       const store = (opened = PatchStore.open(storeDir))

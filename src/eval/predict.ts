@@ -7,25 +7,23 @@ import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
 import { ttaViews, type Tta } from '../data/tta.js'
 import type { PatchClassifier } from '../models/registry.js'
 import type { RunConfig } from '../run/run-folder.js'
-import { autocast, scope, type Tensor } from '../torch/index.js'
+import { autocastDtype, type Precision } from '../learn/precision.js'
+import { autocast, scope, type Device, type Tensor } from '../torch/index.js'
 
 export interface PredictOptions {
   size: number
   normalization: Normalization
   /** Average the probabilities over the 8 symmetries of the square (true) or some of them. */
   tta?: Tta
-  mixedPrecision?: boolean
+  /** Autocast precision (default fp32). */
+  precision?: Precision
+  /** The model's device (default the CPU): the patches are copied there before they are prepared. */
+  device?: Device
 }
 
-/** How a run's model wants its input: size, normalisation, precision (from its config.json). */
-export function inputOptions(
-  config: RunConfig,
-): Pick<PredictOptions, 'size' | 'normalization' | 'mixedPrecision'> {
-  return {
-    size: config.inputSize,
-    normalization: config.normalization,
-    mixedPrecision: config.recipe.mixedPrecision,
-  }
+/** How a run's model wants its input: size and normalisation (from its config.json). */
+export function inputOptions(config: RunConfig): Pick<PredictOptions, 'size' | 'normalization'> {
+  return { size: config.inputSize, normalization: config.normalization }
 }
 
 /**
@@ -37,16 +35,24 @@ export function predictImages(
   images: Tensor,
   options: PredictOptions,
 ): Float32Array {
-  const { tta = false, mixedPrecision = false } = options
+  const { tta = false, precision = 'fp32', device = 'cpu' } = options
   const views = ttaViews(tta)
+  const dtype = autocastDtype(precision)
+  const deviceType = device === 'cpu' ? 'cpu' : 'cuda'
   return scope(() => {
+    // The views are made where the model is: one copy of the batch, not one per view.
+    const onDevice = device === 'cpu' ? images : images.to(device)
     let sum: Tensor | null = null
     for (const k of views) {
-      const x = prepareBatch(dihedral(images, k), {
+      const x = prepareBatch(dihedral(onDevice, k), {
         size: options.size,
         normalization: options.normalization,
       })
-      const logits = autocast(() => model.forward(x), { enabled: mixedPrecision })
+      const logits = autocast(() => model.forward(x), {
+        enabled: dtype !== null,
+        deviceType,
+        dtype: dtype ?? undefined,
+      })
       const p = logits.float().reshape(-1).sigmoid()
       sum = sum === null ? p : sum.add(p)
     }

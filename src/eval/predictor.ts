@@ -18,19 +18,53 @@ import { loadRun } from '../run/load-run.js'
 import { memberDirs } from '../run/ensemble.js'
 import { readRunConfig, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
+import {
+  inferencePlan,
+  recordedPrecision,
+  warnOnce,
+  type ComputePlan,
+  type DeviceRequest,
+  type PrecisionRequest,
+} from '../learn/precision.js'
 
 export const ENGINES = ['libtorch', 'onnxruntime'] as const
 export type Engine = (typeof ENGINES)[number]
+
+/** What --precision and --device ask of a predicting command (default auto for both). */
+export interface ComputeRequest {
+  precision?: PrecisionRequest
+  device?: DeviceRequest
+}
+
+/** The device and precision a run predicts in, for a request on this machine. */
+export function predictionPlan(config: RunConfig, request: ComputeRequest = {}): ComputePlan {
+  return inferencePlan(recordedPrecision(config.recipe), request.precision, request.device)
+}
+
 /**
  * The engine that measured faster for the precision predicted in (`pcam bench predict`; README,
- * "Models outside pcam"): libtorch in bfloat16 (the run's own setting unless `mixedPrecision`
- * overrides it), ONNX Runtime's float32 graph otherwise.
+ * "Models outside pcam"): libtorch for bf16 and fp16 (ONNX Runtime runs the float32 graph) and
+ * on a GPU (onnxruntime-node here is its CPU build), ONNX Runtime for float32 on a CPU.
  */
-export function defaultEngine(
-  config: RunConfig,
-  mixedPrecision = config.recipe.mixedPrecision,
-): Engine {
-  return mixedPrecision ? 'libtorch' : 'onnxruntime'
+export function defaultEngine(plan: Pick<ComputePlan, 'device' | 'precision'>): Engine {
+  return plan.device === 'cpu' && plan.precision === 'fp32' ? 'onnxruntime' : 'libtorch'
+}
+
+/**
+ * The engine for a plan: the one asked for, else the default. ONNX Runtime asked for runs its
+ * float32 graph on the CPU, which an automatic precision gives way to and an explicit one not.
+ */
+function engineFor(engine: Engine | undefined, plan: ComputePlan, compute: ComputeRequest): Engine {
+  if (engine !== 'onnxruntime') return engine ?? defaultEngine(plan)
+  if (plan.device !== 'cpu')
+    throw new ValidationError(
+      `ONNX Runtime runs on the CPU here; --device ${plan.device} needs --engine libtorch`,
+    )
+  if (plan.precision !== 'fp32' && (compute.precision ?? 'auto') !== 'auto')
+    throw new ValidationError(
+      `--precision ${plan.precision} is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch, or --precision fp32.`,
+    )
+  return engine
 }
 
 export function checkEngine(value: unknown): Engine {
@@ -52,23 +86,24 @@ export interface PatchPredictor {
   dispose(): void
 }
 
-/** libtorch: the run's PatchClassifier in eval mode. */
+/** libtorch: the run's PatchClassifier in eval mode, on the plan's device and precision. */
 export class LibtorchPredictor implements PatchPredictor {
   readonly engine = 'libtorch'
   readonly #input: PredictOptions
   readonly #ownsModel: boolean
 
   /**
-   * `mixedPrecision` overrides the run's own setting (slide predict --bf16); with `ownsModel`
-   * false, dispose() leaves the model to the caller that loaded it.
+   * `plan` defaults to predictionPlan(config) (auto); the model moves to its device. With
+   * `ownsModel` false, dispose() leaves the model to the caller that loaded it.
    */
   constructor(
     readonly model: PatchClassifier,
     readonly config: RunConfig,
-    options: { mixedPrecision?: boolean; ownsModel?: boolean } = {},
+    options: { plan?: ComputePlan; ownsModel?: boolean } = {},
   ) {
-    const input = inputOptions(config)
-    this.#input = { ...input, mixedPrecision: options.mixedPrecision ?? input.mixedPrecision }
+    const plan = options.plan ?? predictionPlan(config)
+    if (plan.device !== 'cpu') model.to(plan.device)
+    this.#input = { ...inputOptions(config), precision: plan.precision, device: plan.device }
     this.#ownsModel = options.ownsModel ?? true
   }
   predict(images: Tensor, tta: Tta = false): Promise<Float32Array> {
@@ -158,25 +193,27 @@ async function openOnnx(
 }
 
 /**
- * Opens a run with the chosen engine. `mixedPrecision` overrides the run's bfloat16 autocast on
- * libtorch; ONNX Runtime always runs the float32 graph.
+ * Opens a run with the chosen engine (default: defaultEngine of its plan), in the precision and
+ * on the device `compute` asks for (auto: predictionPlan's choice). ONNX Runtime runs the float32
+ * graph on the CPU.
  */
 export async function openPredictor(
   run: string,
   engine: Engine | undefined = undefined,
-  options: { mixedPrecision?: boolean } = {},
+  compute: ComputeRequest = {},
 ): Promise<PatchPredictor> {
   const config = readRunConfig(run)
   const members = memberDirs(run, config)
   if (members.length > 0) {
     const opened = await openMembers(members.length, (i) =>
-      openPredictor(members[i] as string, engine, options),
+      openPredictor(members[i] as string, engine, compute),
     )
     return new EnsemblePredictor(opened, config)
   }
-  if ((engine ?? defaultEngine(config, options.mixedPrecision)) === 'onnxruntime')
-    return openOnnx(run, config)
-  return new LibtorchPredictor(loadRun(run).model, config, options)
+  const plan = predictionPlan(config, compute)
+  warnOnce(plan)
+  if (engineFor(engine, plan, compute) === 'onnxruntime') return openOnnx(run, config)
+  return new LibtorchPredictor(loadRun(run).model, config, { plan })
 }
 
 /**
@@ -189,20 +226,23 @@ export async function predictorFor(
   run: string,
   loaded: LoadedRun,
   engine: Engine | undefined = undefined,
+  compute: ComputeRequest = {},
 ): Promise<PatchPredictor> {
   const { members } = loaded
   if (members) {
     const opened = await openMembers(members.length, (i) => {
       const { dir, config } = members[i] as { dir: string; config: RunConfig }
       const member = { models: [loaded.models[i] as PatchClassifier], config }
-      return predictorFor(dir, member, engine)
+      return predictorFor(dir, member, engine, compute)
     })
     return new EnsemblePredictor(opened, loaded.config)
   }
   const model = loaded.models[0] as PatchClassifier
-  if ((engine ?? defaultEngine(loaded.config)) === 'onnxruntime')
+  const plan = predictionPlan(loaded.config, compute)
+  warnOnce(plan)
+  if (engineFor(engine, plan, compute) === 'onnxruntime')
     return openOnnx(run, loaded.config, loaded)
-  return new LibtorchPredictor(model, loaded.config, { ownsModel: false })
+  return new LibtorchPredictor(model, loaded.config, { plan, ownsModel: false })
 }
 
 /** Probabilities of the positive class for the stored patches at `indices`, in batches. */

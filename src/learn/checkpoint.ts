@@ -41,6 +41,11 @@ export interface CheckpointedCallback extends Callback {
   stateCounts(): Record<string, number>
   /** Restores a saved state; the tensors are the caller's (copy what is kept). */
   loadState(tensors: Map<string, Tensor>, counts: Record<string, number>): void
+  /**
+   * A checkpoint without this callback's state is resumed with its fresh state instead of being
+   * refused: loss scaling, which a run gains when it moves to a GPU that trains in fp16.
+   */
+  readonly freshWhenMissing?: boolean
 }
 
 export function isCheckpointed(cb: Callback): cb is CheckpointedCallback {
@@ -126,6 +131,7 @@ function loadCallbackStates(
 ): void {
   for (const cb of callbacks) {
     const counts = state.callbacks?.[cb.stateName]
+    if (!counts && cb.freshWhenMissing) continue
     if (!counts)
       throw new DataError(
         `${join(dir, RUN_FILES.state)} has no state of ${cb.stateName}; the run was started without it. Start the run again.`,

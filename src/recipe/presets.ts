@@ -27,7 +27,6 @@ const FAST: PresetSettings = {
   freezeEpochs: 1,
   epochs: 3,
   lr: 1e-2,
-  mixedPrecision: true,
   augment: AUGMENT_PRESETS.light ?? null,
   threshold: { kind: 'youden' },
 }
@@ -35,14 +34,14 @@ const FAST: PresetSettings = {
 export const RECIPE_PRESETS: Record<string, RecipePreset> = {
   fast: {
     summary:
-      'ImageNet MobileNet v1 (0.75), 1 frozen + 3 unfrozen one-cycle epochs at 96 px, lr 1e-2, symmetries and shifts, bf16',
+      'ImageNet MobileNet v1 (0.75), 1 frozen + 3 unfrozen one-cycle epochs at 96 px, lr 1e-2, symmetries and shifts',
     settings: FAST,
     measured:
       'valid AUC 0.942 (95% CI 0.934-0.950) at its best epoch, 0.955 (0.948-0.962) with 8-way TTA; 252 s training (pcam bench recipe) + 15 s TTA evaluation (one run)',
   },
   'cpu-hour': {
     summary:
-      'ImageNet MobileNet v1 (0.75) on patches enlarged to 160 px, 1 frozen (whole body, --train-bn false) + 10 unfrozen one-cycle epochs, lr 1e-2, symmetries and shifts, bf16; evaluate with pcam eval --tta',
+      'ImageNet MobileNet v1 (0.75) on patches enlarged to 160 px, 1 frozen (whole body, --train-bn false) + 10 unfrozen one-cycle epochs, lr 1e-2, symmetries and shifts; evaluate with pcam eval --tta',
     // fast with what the README's ablation table adds, one row at a time.
     settings: { ...FAST, size: 160, trainBn: false, epochs: 10 },
     measured:
@@ -50,14 +49,13 @@ export const RECIPE_PRESETS: Record<string, RecipePreset> = {
   },
   'resnet18-scratch': {
     summary:
-      'resnet18 from random weights, 4 one-cycle epochs at 96 px, lr 1e-3, symmetries and shifts, bf16',
+      'resnet18 from random weights, 4 one-cycle epochs at 96 px, lr 1e-3, symmetries and shifts',
     settings: {
       arch: 'resnet18',
       pretrained: 'none',
       freezeEpochs: 0,
       epochs: 4,
       lr: 1e-3,
-      mixedPrecision: true,
       augment: AUGMENT_PRESETS.light ?? null,
     },
     measured:

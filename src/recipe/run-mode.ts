@@ -27,16 +27,23 @@ export function recipeOf(config: Partial<TrainConfig>): Record<string, unknown> 
   return JSON.parse(JSON.stringify(recipe)) as Record<string, unknown>
 }
 
+/**
+ * Facts of the machine a run computes on, not settings of its recipe: a run stopped on one
+ * machine resumes on another (a GPU run on a CPU, or the reverse) in what that one runs best.
+ * mixedPrecision is how runs before --precision recorded theirs.
+ */
+const MACHINE_FACTS = ['precision', 'precisionReason', 'device', 'mixedPrecision']
+
 /** What a run's settings are compared on: the recipe, with the store as an absolute path. */
 function comparable(config: Partial<TrainConfig>, store: string): Record<string, string> {
-  const settings = { ...recipeOf(config), store: resolve(store) }
+  const settings: Record<string, unknown> = { ...recipeOf(config), store: resolve(store) }
+  for (const key of MACHINE_FACTS) delete settings[key]
   return Object.fromEntries(Object.entries(settings).map(([k, v]) => [k, JSON.stringify(v)]))
 }
 
 /** The flag a recipe key comes from, for messages. */
 function flagOf(key: string): string {
   const special: Record<string, string> = {
-    mixedPrecision: '--bf16',
     distributed: '--nproc/--bn-stats',
     store: '--data',
   }

@@ -25,14 +25,20 @@ import {
   type ModelSpec,
   type PatchClassifier,
 } from '../models/registry.js'
-import { checkInteger, checkNumber, manualSeed, ProcessGroup } from '../torch/index.js'
+import {
+  checkInteger,
+  checkNumber,
+  manualSeed,
+  ProcessGroup,
+  setCudnnBenchmark,
+} from '../torch/index.js'
 import { readSafetensors } from '../weights/safetensors.js'
 import { mobilenetV1FromTfjs } from '../weights/tfjs.js'
 import { DataParallel, type BnStats } from '../learn/data-parallel.js'
 import { recipeOf, runFolderMode } from './run-mode.js'
 import { PCAM_VERSION } from '../version.js'
 import { lrFind, saveLrFind } from '../learn/lr-find.js'
-import { loadResumeState } from '../learn/checkpoint.js'
+import { isCheckpointed, loadResumeState } from '../learn/checkpoint.js'
 import { Learner, LEARNER_DEFAULTS, type BatchInfo, type Callback } from '../learn/learner.js'
 import {
   hasResumeState,
@@ -46,7 +52,17 @@ import {
 import { DataParallelSync } from '../learn/callbacks/data-parallel.js'
 import { EarlyStopping } from '../learn/callbacks/early-stopping.js'
 import { GradientClipping } from '../learn/callbacks/gradient-clipping.js'
-import { MixedPrecision } from '../learn/callbacks/mixed-precision.js'
+import { precisionCallbacks } from '../learn/callbacks/mixed-precision.js'
+import {
+  checkDeviceRequest,
+  checkPrecision,
+  computePlan,
+  warnOnce,
+  type ComputePlan,
+  type DeviceRequest,
+  type Precision,
+  type PrecisionRequest,
+} from '../learn/precision.js'
 import { ReportProgress } from '../learn/callbacks/progress.js'
 import { RunCheckpoint } from '../learn/callbacks/run-checkpoint.js'
 import { SaveBest } from '../learn/callbacks/save-best.js'
@@ -84,7 +100,12 @@ export interface TrainConfig {
   wd: number
   /** No weight decay on batch-norm parameters and biases. */
   wdSkipNorm?: boolean
-  mixedPrecision: boolean
+  /** The precision it computes in, resolved from the hardware when asked for 'auto'. */
+  precision: Precision
+  /** Why that precision: config.json and the epoch table say it. */
+  precisionReason: string
+  /** Where it computes: the CPU or one GPU. */
+  device: ComputePlan['device']
   augment: AugmentOptions | null
   /** Stop a stage when the valid ROC AUC has not improved for this many epochs (0: never). */
   earlyStop?: number
@@ -119,21 +140,26 @@ export const TRAIN_DEFAULTS = {
   freezeEpochs: 1,
   epochs: 4,
   seed: 42,
-  mixedPrecision: false,
+  precision: 'auto',
+  device: 'auto',
   augment: AUGMENT_PRESETS.default ?? null,
   earlyStop: 0,
   labelSmoothing: 0,
   clipGrad: 0,
   wdSkipNorm: false,
   threshold: { kind: 'fixed', value: 0.5 },
-} as const satisfies Partial<TrainConfig>
+} as const satisfies Partial<TrainSettings>
 
 /**
  * What trainConfig takes: a store and whatever differs from the defaults; `out` defaults to
  * runs/<arch>, and `lr` may be the command line's text.
  */
 export type TrainSettings = Pick<TrainConfig, 'store'> &
-  Partial<Omit<TrainConfig, 'lr'>> & { lr?: number | string }
+  Partial<Omit<TrainConfig, 'lr' | 'precision' | 'precisionReason' | 'device'>> & {
+    lr?: number | string
+    precision?: PrecisionRequest
+    device?: DeviceRequest
+  }
 
 /**
  * A full TrainConfig from the settings that differ from TRAIN_DEFAULTS, checked: a ValidationError
@@ -143,7 +169,11 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   if (typeof settings.store !== 'string' || settings.store === '')
     throw new ValidationError('Missing --data <store> (make one with "pcam data prepare")')
   const given = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined))
-  const c = { ...TRAIN_DEFAULTS, ...given } as Omit<TrainConfig, 'out'> & { out?: string }
+  const { precision, device, ...c } = { ...TRAIN_DEFAULTS, ...given } as Omit<
+    TrainConfig,
+    'out' | 'lr' | 'precision' | 'precisionReason' | 'device'
+  > &
+    Pick<TrainSettings, 'out' | 'lr' | 'precision' | 'device'>
   if (!(ARCHITECTURES as readonly string[]).includes(c.arch))
     throw new ValidationError(
       `Unknown --arch "${c.arch}"; choose one of ${ARCHITECTURES.join(', ')}`,
@@ -173,7 +203,17 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   if (c.ensemble === 1) delete c.ensemble
   // --swa-epochs 0 is no SWA: the recipe (compared on resume) leaves it out.
   const swaEpochs = c.swaEpochs === 0 ? undefined : c.swaEpochs
-  return { ...c, lr, swaEpochs, out: c.out ?? join('runs', c.arch) }
+  const plan = computePlan(checkPrecision(precision), checkDeviceRequest(device))
+  warnOnce(plan)
+  return {
+    ...c,
+    lr,
+    swaEpochs,
+    precision: plan.precision,
+    precisionReason: plan.reason,
+    device: plan.device,
+    out: c.out ?? join('runs', c.arch),
+  }
 }
 
 /** --sizes: two or more sizes, each with at least one epoch; not with --size. */
@@ -348,6 +388,11 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
     }
     const model = initialModel(config, numClasses, !resuming)
     made.push(model)
+    if (config.device !== 'cpu') {
+      model.to(config.device)
+      // Every batch of a stage has one size: cuDNN's fastest algorithms are found once.
+      setCudnnBenchmark(true)
+    }
     const size = config.sizes?.at(-1) ?? config.size ?? store.meta.height
     const normalization = normalizationFor(config, store)
     const shard = config.distributed
@@ -360,6 +405,7 @@ function setUp(config: TrainConfig, resuming: boolean): Setup {
       size: config.sizes?.[0] ?? size,
       normalization,
       shard,
+      device: config.device,
     }
     const trainLoader = new PatchLoader(store, trainIndices, {
       ...loaderOptions,
@@ -484,10 +530,13 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   }
 }
 
-/** The callbacks of the training itself: mixed precision, gradient clipping, data-parallel. */
+/**
+ * The callbacks of the training itself: mixed precision (with loss scaling for fp16), gradient
+ * clipping, data-parallel.
+ */
 function mechanics(config: TrainConfig, dp?: DataParallel): Callback[] {
   return [
-    ...(config.mixedPrecision ? [new MixedPrecision()] : []),
+    ...precisionCallbacks(config),
     ...(config.clipGrad ? [new GradientClipping(config.clipGrad)] : []),
     ...(dp ? [new DataParallelSync(dp)] : []),
   ]
@@ -522,7 +571,9 @@ async function trainWith(
     // The restored history carries the best epoch and early stopping's count on.
     let position: FitPosition | null = null
     if (resuming) {
-      position = loadResumeState(config.out, learn, averaging).position
+      // The averages join the learner's callbacks later; loss scaling is among them already.
+      const checkpointed = [...learn.callbacks.filter(isCheckpointed), ...averaging]
+      position = loadResumeState(config.out, learn, checkpointed).position
       hooks.onResume?.()
     } else if (writer) {
       await writeRunConfig(config.out, runConfig)

@@ -85,7 +85,18 @@ export interface RunConfig {
    * The training settings (TrainConfig without the store and the folder). With `ema` (decay) or
    * `swaEpochs`, model.safetensors holds the averaged weights, not the trained ones.
    */
-  recipe: { mixedPrecision?: boolean; ema?: number; swaEpochs?: number } & Record<string, unknown>
+  /**
+   * The training settings; precision, precisionReason and device say how it computed (runs from
+   * before --precision record mixedPrecision instead).
+   */
+  recipe: {
+    precision?: 'fp32' | 'bf16' | 'fp16'
+    precisionReason?: string
+    device?: string
+    mixedPrecision?: boolean
+    ema?: number
+    swaEpochs?: number
+  } & Record<string, unknown>
   data?: { store: string; source: StoreMeta['source']; splitMethod: string }
   /** Chosen on the valid split at the best epoch (absent before the first epoch ends). */
   threshold?: RunThreshold

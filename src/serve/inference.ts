@@ -2,6 +2,7 @@
  * The main thread's handle on the model worker: start it, send batches, get answers.
  * @module
  */
+import type { ComputeRequest } from '../eval/predictor.js'
 import { Worker } from 'node:worker_threads'
 import { errorFromMessage } from '../errors.js'
 import type { RunConfig } from '../run/run-folder.js'
@@ -15,6 +16,8 @@ export interface WorkerSettings {
   layer?: string
   /** Engine for the probabilities (default: defaultEngine of the run); Grad-CAM is always libtorch. */
   engine?: Engine
+  /** Precision and device of libtorch's model (default auto). */
+  compute?: ComputeRequest
 }
 
 /** count patches of size x size x 3 uint8, row-major, one after another. */

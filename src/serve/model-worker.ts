@@ -53,7 +53,7 @@ if (port) {
     // An ensemble's members all load: probabilities average them, Grad-CAM averages their maps.
     const loaded = loadRunModels(settings.run)
     const { models, config } = loaded
-    const predictor = await predictorFor(settings.run, loaded, settings.engine)
+    const predictor = await predictorFor(settings.run, loaded, settings.engine, settings.compute)
     port.postMessage({ type: 'ready', config })
     // One request at a time, in order (ONNX Runtime's answer is asynchronous).
     let queue = Promise.resolve()

@@ -8,6 +8,7 @@
  * lets in-flight requests finish within a bound.
  * @module
  */
+import type { ComputeRequest } from '../eval/predictor.js'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Tta } from '../data/tta.js'
@@ -30,6 +31,8 @@ export interface ServeOptions {
   layer?: string
   /** Engine for the probabilities (default: defaultEngine of the run); Grad-CAM is always libtorch. */
   engine?: Engine
+  /** Precision and device of libtorch's model (default auto). */
+  compute?: ComputeRequest
   maxBatch?: number
   maxWaitMs?: number
   /** Images waiting for the model before requests are refused with 503. */
@@ -79,7 +82,7 @@ export interface PcamServer {
  * console.log(await listen(server, '127.0.0.1', 8080))
  */
 export async function createServer(options: ServeOptions): Promise<PcamServer> {
-  const { run, layer, engine, slides } = options
+  const { run, layer, engine, compute, slides } = options
   const settings = { ...SERVE_DEFAULTS, ...options }
   const tta = options.tta ?? false
   let closing = false
@@ -88,7 +91,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
   // The page first: an unbuilt page is refused before the model worker starts.
   await app.register(pageRoutes, { slideViewer: slides !== undefined })
 
-  const worker = await ModelWorker.start({ run, tta, layer, engine })
+  const worker = await ModelWorker.start({ run, tta, layer, engine, compute })
   const { maxBatch, maxWaitMs, maxQueue, bodyLimit } = settings
   const batcher = patchBatcher(worker, {
     maxBatch,

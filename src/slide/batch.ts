@@ -10,8 +10,7 @@ import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { ValidationError } from '../errors.js'
-import { openPredictor, type Engine } from '../eval/predictor.js'
+import { openPredictor, type ComputeRequest, type Engine } from '../eval/predictor.js'
 import { listSlides, OpenSlide, SLIDE_EXTENSIONS, type SlideLevel } from '../torch/openslide.js'
 import type { TilePredictor } from './pipeline.js'
 import {
@@ -44,25 +43,20 @@ export function slideModelOf(
   }
 }
 
-/**
- * A run ready for slides, on openPredictor's default engine, or libtorch when `bf16` asks for its
- * mixed precision (ONNX Runtime runs the float32 graph).
- */
+/** A run ready for slides, on openPredictor's engine, precision and device. */
+/** How loadSlideModel opens a run: resolution, threshold, TTA, engine, precision and device. */
+export type SlideModelOptions = {
+  modelMpp?: number
+  threshold?: number
+  tta?: Tta
+  engine?: Engine
+} & ComputeRequest
+
 export async function loadSlideModel(
   run: string,
-  options: {
-    modelMpp?: number
-    threshold?: number
-    tta?: Tta
-    bf16?: boolean
-    engine?: Engine
-  } = {},
+  options: SlideModelOptions = {},
 ): Promise<LoadedSlideModel> {
-  if (options.bf16 && options.engine === 'onnxruntime')
-    throw new ValidationError(
-      '--bf16 is libtorch mixed precision; ONNX Runtime runs the float32 graph. Add --engine libtorch.',
-    )
-  const predictor = await openPredictor(run, options.engine, { mixedPrecision: options.bf16 })
+  const predictor = await openPredictor(run, options.engine, options)
   try {
     const predict: TilePredictor = (images) => predictor.predict(images, options.tta)
     return {

@@ -3,7 +3,9 @@
  * @module
  */
 import { DeviceError, ValidationError } from '../errors.js'
-import { native } from './native.js'
+import { native, type CpuFeatures, type CudaDeviceFacts } from './native.js'
+
+export type { CpuFeatures, CudaDeviceFacts }
 
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`
 
@@ -14,6 +16,34 @@ export function cudaDeviceCount(): number {
 
 export function cudaIsAvailable(): boolean {
   return cudaDeviceCount() > 0
+}
+
+/** Whether the linked libtorch was built with CUDA. */
+export function cudaBuild(): boolean {
+  return native.buildInfo().cuda
+}
+
+/** The vector and matrix units of this CPU, read from CPUID as PyTorch's cpuinfo reads them. */
+export function cpuFeatures(): CpuFeatures {
+  return native.cpuFeatures()
+}
+
+/** Name, compute capability and memory of visible GPU `index`; null without a CUDA driver. */
+export function cudaDeviceFacts(index: number): CudaDeviceFacts | null {
+  return native.cudaDeviceFacts(index)
+}
+
+/**
+ * cuDNN times its algorithms once per input shape and keeps the fastest, as
+ * torch.backends.cudnn.benchmark: worth it where every batch has the same size.
+ */
+export function setCudnnBenchmark(enabled: boolean): void {
+  native.setCudnnBenchmark(enabled)
+}
+
+/** The index of a CUDA device name ('cuda' is 'cuda:0'). */
+export function cudaIndex(device: Device): number {
+  return device === 'cpu' ? -1 : device === 'cuda' ? 0 : Number(device.slice(5))
 }
 
 /** Checks a device name and that this machine has it. */
@@ -29,7 +59,7 @@ export function checkDevice(value: unknown): Device {
   if (count === 0) {
     const build = native.buildInfo().cuda ? 'no CUDA GPU is visible' : 'this libtorch has no CUDA'
     throw new DeviceError(
-      `CUDA requested but ${build}. Use --device cpu or install the CUDA build of libtorch.`,
+      `CUDA requested but ${build}. Use --device cpu, or build pcam against a CUDA libtorch (LIBTORCH=<its folder> or a CUDA torch in python3, then make build).`,
     )
   }
   const index = match[1] === undefined ? 0 : Number(match[1])

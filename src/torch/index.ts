@@ -25,7 +25,19 @@ export {
   type RandomOptions,
   type TensorOptions,
 } from './creation.js'
-export { checkDevice, cudaDeviceCount, cudaIsAvailable, type Device } from './device.js'
+export {
+  checkDevice,
+  cpuFeatures,
+  cudaBuild,
+  cudaDeviceCount,
+  cudaDeviceFacts,
+  cudaIndex,
+  cudaIsAvailable,
+  setCudnnBenchmark,
+  type CpuFeatures,
+  type CudaDeviceFacts,
+  type Device,
+} from './device.js'
 export {
   checkDtype,
   DTYPE_BYTES,

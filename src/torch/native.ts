@@ -21,6 +21,22 @@ type Maybe = NativeHandle | null
 type Scalar = number | boolean
 export type Reduction = 'mean' | 'sum' | 'none'
 
+/** The vector and matrix units of this CPU that the OS lets a program use (CPUID and XCR0). */
+export interface CpuFeatures {
+  avx2: boolean
+  avx512f: boolean
+  avx512Bf16: boolean
+  amxBf16: boolean
+}
+
+/** One GPU as the CUDA driver describes it; totalMemory in bytes. */
+export interface CudaDeviceFacts {
+  name: string
+  major: number
+  minor: number
+  totalMemory: number
+}
+
 /** What the addon exports; each group names the C++ file that implements it. */
 export interface NativeBinding {
   // native/src/runtime.cc
@@ -36,6 +52,9 @@ export interface NativeBinding {
   isAutocastEnabled(deviceType: string): boolean
   setMallocOptions(mmapThreshold: number, trimThreshold: number): boolean
   cudaDeviceCount(): number
+  cudaDeviceFacts(index: number): CudaDeviceFacts | null
+  cpuFeatures(): CpuFeatures
+  setCudnnBenchmark(enabled: boolean): void
   liveTensors(): number
   setCpuBlockCache(capBytes: number): void
   emptyCpuBlockCache(): void

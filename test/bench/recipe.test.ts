@@ -32,7 +32,7 @@ describe('pcam bench recipe', { skip: skipWithoutDataOrTorch() }, async () => {
         ctx.skip((error as Error).message)
         return
       }
-      const config = trainConfig({ ...settings, store, pretrained: weights, mixedPrecision: false })
+      const config = trainConfig({ ...settings, store, pretrained: weights, precision: 'fp32' })
       const dir = join(root, `check-${name}`)
       mkdirSync(dir)
       const request = { ...(await recipePeerRequest(config, dir, t.getNumThreads())), check: 8 }

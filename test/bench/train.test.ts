@@ -21,7 +21,7 @@ describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
         warmup: 1,
         steps: 2,
         rounds: 1,
-        bf16: true,
+        plan: { device: 'cpu', precision: 'bf16', reason: 'asked for' },
         pcamOnly: false,
         onProgress: (m) => steps.push(m),
       })
@@ -40,7 +40,7 @@ describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
         warmup: 1,
         steps: 1,
         rounds: 1,
-        bf16: false,
+        plan: { device: 'cpu', precision: 'fp32', reason: 'asked for' },
         pcamOnly: true,
       }),
       /resnet18 or mobilenet_v1/,

@@ -57,9 +57,9 @@ describe('the onnxruntime engine', () => {
   })
 
   it('picks the faster engine for the precision predicted in when none is named', async () => {
-    // The run trained in float32: ONNX Runtime; predicting it in bf16 (slide predict --bf16): libtorch.
-    const plain = await openPredictor(run)
-    const bf16 = await openPredictor(run, undefined, { mixedPrecision: true })
+    // The run trained in float32: ONNX Runtime; predicting it in bf16 (--precision bf16): libtorch.
+    const plain = await openPredictor(run, undefined, { device: 'cpu' })
+    const bf16 = await openPredictor(run, undefined, { precision: 'bf16', device: 'cpu' })
     try {
       assert.equal(plain.engine, 'onnxruntime')
       assert.equal(bf16.engine, 'libtorch')
@@ -67,6 +67,11 @@ describe('the onnxruntime engine', () => {
       plain.dispose()
       bf16.dispose()
     }
+    // An explicit mixed precision cannot run on ONNX Runtime's float32 graph.
+    await assert.rejects(
+      openPredictor(run, 'onnxruntime', { precision: 'bf16' }),
+      /--precision bf16 is libtorch mixed precision.*--engine libtorch/,
+    )
   })
 
   it('exports model.onnx into the run once and reuses it', async () => {

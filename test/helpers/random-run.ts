@@ -28,7 +28,7 @@ export async function makeRandomRun(
     patchSize,
     inputSize: options.inputSize ?? patchSize,
     normalization: options.normalization ?? IMAGENET_NORMALIZATION,
-    recipe: { mixedPrecision: false },
+    recipe: { precision: 'fp32' },
     threshold: { rule: 'youden', value: 0.42, chosenOn: 'valid', stage: 'random', epoch: 0 },
   }
   t.manualSeed(11)

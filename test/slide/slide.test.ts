@@ -140,7 +140,7 @@ describe('whole slides', { skip }, () => {
     const out = join(root, 'out-bf16')
     const r = slidePredict(mosaic.path, '--out', out, '--bf16', '--engine', 'onnxruntime')
     assert.equal(r.status, 1)
-    assert.match(r.stderr, /--bf16 is libtorch mixed precision.*--engine libtorch/)
+    assert.match(r.stderr, /--precision bf16 is libtorch mixed precision.*--engine libtorch/)
   })
 
   it('never deletes a partial folder it did not write, and leaves no marker in a result', () => {

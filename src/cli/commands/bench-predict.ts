@@ -5,7 +5,7 @@
 import { benchPredict } from '../../bench/predict.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { RUN_FOLDER_OPTION } from '../shared-options.js'
+import { COMPUTE_OPTIONS, computeOptions, RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const benchPredictCommand: Command = {
   name: 'bench predict',
@@ -17,6 +17,7 @@ export const benchPredictCommand: Command = {
     patches: { type: 'number', default: 2048, description: 'Patches to predict' },
     'batch-size': { type: 'number', default: 128, description: 'Patches per batch' },
     json: { type: 'boolean', description: 'Print one JSON object' },
+    ...COMPUTE_OPTIONS,
   },
   async run(values) {
     const result = await benchPredict({
@@ -24,6 +25,7 @@ export const benchPredictCommand: Command = {
       store: values.data as string,
       patches: checkInteger(values.patches, '--patches', 1),
       batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+      ...computeOptions(values),
     })
     if (values.json === true) {
       console.log(JSON.stringify(result))

@@ -6,6 +6,7 @@ import { benchRecipe, type SideFigures } from '../../bench/recipe.js'
 import { RECIPE_PRESETS } from '../../recipe/presets.js'
 import type { Command } from '../command.js'
 import { withInterrupt } from '../progress.js'
+import { COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
 
 function describe(name: string, side: SideFigures): string[] {
   const lines = [`${name.padEnd(8)} ${side.seconds.toFixed(0).padStart(6)} s in all`]
@@ -47,6 +48,7 @@ export const benchRecipeCommand: Command = {
         'Pairs of runs; from 2 on, who goes first alternates (pcam first, then PyTorch first, ...) and the figures are means over the pairs',
     },
     'pcam-only': { type: 'boolean', description: 'Skip PyTorch' },
+    ...COMPUTE_OPTIONS,
     json: {
       type: 'boolean',
       description:
@@ -60,6 +62,7 @@ export const benchRecipeCommand: Command = {
         recipe: values.recipe as string,
         pcamOnly: values['pcam-only'] === true,
         pairs: values.pairs as number,
+        ...computeOptions(values),
         signal,
         onProgress: (message) => process.stderr.write(`${message}\n`),
       }),
@@ -68,7 +71,9 @@ export const benchRecipeCommand: Command = {
       console.log(JSON.stringify(result))
       return
     }
-    console.log(`recipe ${result.recipe}, ${result.threads} thread(s)`)
+    console.log(
+      `recipe ${result.recipe}, ${result.precision} on ${result.device}, ${result.threads} thread(s)`,
+    )
     for (const line of describe('pcam', result.pcam)) console.log(line)
     if (result.torch) for (const line of describe('PyTorch', result.torch)) console.log(line)
     if (result.pairs.length > 1) {

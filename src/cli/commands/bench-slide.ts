@@ -7,7 +7,13 @@ import { join } from 'node:path'
 import { benchSlide } from '../../bench/slide.js'
 import { SHARED_DIR } from '../../paths.js'
 import type { Command } from '../command.js'
-import { MODEL_MPP_OPTION, modelMppOption, RUN_FOLDER_OPTION } from '../shared-options.js'
+import {
+  COMPUTE_OPTIONS,
+  computeOptions,
+  MODEL_MPP_OPTION,
+  modelMppOption,
+  RUN_FOLDER_OPTION,
+} from '../shared-options.js'
 
 export const benchSlideCommand: Command = {
   name: 'bench slide',
@@ -25,12 +31,14 @@ export const benchSlideCommand: Command = {
     },
     'model-mpp': MODEL_MPP_OPTION,
     json: { type: 'boolean', description: 'Print one JSON object' },
+    ...COMPUTE_OPTIONS,
   },
   async run(values) {
     const r = await benchSlide({
       run: values.model as string,
       source: values.slide as string,
       modelMpp: modelMppOption(values),
+      ...computeOptions(values),
     })
     if (values.json === true) {
       console.log(JSON.stringify(r))

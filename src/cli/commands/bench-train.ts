@@ -5,6 +5,7 @@
 import { benchTrain, TRAIN_BENCH_ARCHS, type TrainBenchArch } from '../../bench/train.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { COMPUTE_OPTIONS, planOf } from '../shared-options.js'
 
 export const benchTrainCommand: Command = {
   name: 'bench train',
@@ -24,7 +25,7 @@ export const benchTrainCommand: Command = {
     warmup: { type: 'number', default: 3, description: 'Untimed steps' },
     steps: { type: 'number', default: 30, description: 'Timed steps' },
     rounds: { type: 'number', default: 2, description: 'Alternating pcam / PyTorch rounds' },
-    bf16: { type: 'boolean', description: 'bfloat16 autocast on both sides' },
+    ...COMPUTE_OPTIONS,
     'pcam-only': { type: 'boolean', description: 'Skip PyTorch' },
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
@@ -36,7 +37,7 @@ export const benchTrainCommand: Command = {
       warmup: checkInteger(values.warmup, '--warmup', 1),
       steps: checkInteger(values.steps, '--steps', 1),
       rounds: checkInteger(values.rounds, '--rounds', 1),
-      bf16: values.bf16 === true,
+      plan: planOf(values),
       pcamOnly: values['pcam-only'] === true,
       onProgress: (message) => process.stderr.write(`${message}\n`),
     })
@@ -49,9 +50,8 @@ export const benchTrainCommand: Command = {
       )
       return
     }
-    const precision = result.bf16 ? 'bfloat16' : 'float32'
     console.log(
-      `${result.arch}, batch ${result.batchSize}, ${result.threads} thread(s), ${precision}, data included`,
+      `${result.arch}, batch ${result.batchSize}, ${result.threads} thread(s), ${result.precision} on ${result.device}, data included`,
     )
     console.log(`pcam     ${result.pcamImgPerSec.toFixed(1).padStart(8)} images/s`)
     if (result.torchImgPerSec !== null) {

@@ -13,6 +13,8 @@ import { ValidationError } from '../../errors.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import {
+  COMPUTE_OPTIONS,
+  computeOptions,
   ENGINE_OPTIONS,
   engineOption,
   RUN_FOLDER_OPTION,
@@ -69,6 +71,7 @@ export const evalCommand: Command = {
     },
     ...TTA_OPTIONS,
     ...ENGINE_OPTIONS,
+    ...COMPUTE_OPTIONS,
     threshold: {
       type: 'string',
       description:
@@ -102,6 +105,7 @@ export const evalCommand: Command = {
       split,
       tta,
       engine: engineOption(values),
+      compute: computeOptions(values),
       threshold:
         values.threshold === undefined ? null : parseThresholdRule(String(values.threshold)),
       onProgress: (done, total) => progress.update(done, total),

@@ -5,7 +5,7 @@
 import { explainImages } from '../../eval/explain.js'
 import { ValidationError } from '../../errors.js'
 import type { Command } from '../command.js'
-import { RUN_FOLDER_OPTION } from '../shared-options.js'
+import { COMPUTE_OPTIONS, computeOptions, RUN_FOLDER_OPTION } from '../shared-options.js'
 
 export const explainCommand: Command = {
   name: 'explain',
@@ -26,6 +26,7 @@ export const explainCommand: Command = {
       description:
         'Grad-CAM layer by its parameter-name prefix, e.g. layer3 (ResNet) or features.9 (MobileNet); default: the last block',
     },
+    ...COMPUTE_OPTIONS,
     json: { type: 'boolean', description: 'Print the results as JSON' },
   },
   async run(values, positionals) {
@@ -36,6 +37,7 @@ export const explainCommand: Command = {
       images: positionals,
       out: values.out as string,
       layer: values.layer as string | undefined,
+      compute: computeOptions(values),
     })
     if (values.json === true) {
       console.log(JSON.stringify(results))

@@ -8,6 +8,8 @@ import { ValidationError } from '../../errors.js'
 import { checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import {
+  COMPUTE_OPTIONS,
+  computeOptions,
   ENGINE_OPTIONS,
   engineOption,
   RUN_FOLDER_OPTION,
@@ -43,6 +45,7 @@ export const predictCommand: Command = {
     },
     ...TTA_OPTIONS,
     ...ENGINE_OPTIONS,
+    ...COMPUTE_OPTIONS,
   },
   async run(values, positionals) {
     const sources = [...(typeof values.data === 'string' ? [values.data] : []), ...positionals]
@@ -61,6 +64,7 @@ export const predictCommand: Command = {
       sources,
       tta: ttaOption(values),
       engine: engineOption(values),
+      compute: computeOptions(values),
       onProgress: (done, total) => progress.update(done, total),
     })
     progress.finish()

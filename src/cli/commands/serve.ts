@@ -10,6 +10,8 @@ import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import {
   BATCHING_OPTIONS,
+  COMPUTE_OPTIONS,
+  computeOptions,
   ENGINE_OPTIONS,
   engineOption,
   RUN_FOLDER_OPTION,
@@ -35,6 +37,7 @@ export const serveCommand: Command = {
     port: { type: 'number', default: 8080, description: 'Port (0: any free port)' },
     ...TTA_OPTIONS,
     ...ENGINE_OPTIONS,
+    ...COMPUTE_OPTIONS,
     layer: { type: 'string', description: 'Grad-CAM layer for ?explain=1 (default: last block)' },
     ...BATCHING_OPTIONS,
     'max-queue': {
@@ -65,6 +68,7 @@ export const serveCommand: Command = {
       run: values.model as string,
       tta: ttaOption(values),
       engine: engineOption(values),
+      compute: computeOptions(values),
       layer: values.layer as string | undefined,
       maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
       maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),

@@ -9,6 +9,8 @@ import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
 import {
+  COMPUTE_OPTIONS,
+  computeOptions,
   ENGINE_OPTIONS,
   engineOption,
   MODEL_MPP_OPTION,
@@ -45,10 +47,7 @@ export const slidePredictCommand: Command = {
     },
     threshold: { type: 'number', description: "Tumour threshold; default: the run's own" },
     'batch-size': { type: 'number', default: 64, description: 'Tiles per model batch' },
-    bf16: {
-      type: 'boolean',
-      description: 'bfloat16 autocast (the run trained with it uses it anyway)',
-    },
+    ...COMPUTE_OPTIONS,
     ...TTA_OPTIONS,
     ...ENGINE_OPTIONS,
     'skip-bad': { type: 'boolean', description: 'Exit 0 even when some slides failed' },
@@ -64,7 +63,7 @@ export const slidePredictCommand: Command = {
       modelMpp: modelMppOption(values),
       threshold: optionalNumber(values, 'threshold', 0, 1),
       tta: ttaOption(values),
-      bf16: values.bf16 === true ? true : undefined,
+      ...computeOptions(values),
     })
     try {
       const progress = { current: createProgress('tiles', 0) }

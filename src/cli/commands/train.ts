@@ -22,6 +22,7 @@ import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/re
 import { checkInteger } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
+import { COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
 
 /** The options of train, shared with lr-find. */
 export const TRAIN_OPTIONS: Command['options'] = {
@@ -90,10 +91,7 @@ export const TRAIN_OPTIONS: Command['options'] = {
     default: TRAIN_DEFAULTS.seed,
     description: 'Seed of initialisation, data order and augmentation',
   },
-  bf16: {
-    type: 'boolean',
-    description: 'bfloat16 mixed precision (CPUs with AVX512-BF16, GPUs)',
-  },
+  ...COMPUTE_OPTIONS,
   'early-stop': {
     type: 'number',
     default: TRAIN_DEFAULTS.earlyStop,
@@ -199,7 +197,7 @@ export async function trainConfigFrom(
     seed: number(values.seed),
     wd: number(values.wd),
     wdSkipNorm: flag(values['wd-skip-norm']),
-    mixedPrecision: flag(values.bf16),
+    ...computeOptions(values),
     trainBn: trainBn(values['train-bn']),
     augment: values.augment === undefined ? undefined : augmentPreset(values.augment),
     earlyStop: number(values['early-stop']),
@@ -222,6 +220,13 @@ export async function trainConfigFrom(
     },
   })
   return { ...config, pretrained }
+}
+
+/** The epoch table's first line: where the run computes, in which precision, and why. */
+export function computeLine(
+  config: Pick<TrainConfig, 'device' | 'precision' | 'precisionReason'>,
+): string {
+  return `${config.precision} on ${config.device} (${config.precisionReason})`
 }
 
 /** The run's last line: its best valid AUC and folder, or how to resume it. */
@@ -382,7 +387,7 @@ export const trainCommand: Command = {
         if (quiet) return
         progress?.finish()
         progress = null
-        if (!headerShown) console.log(header.join(' '))
+        if (!headerShown) console.log(`${computeLine(config)}\n${header.join(' ')}`)
         headerShown = true
         console.log(row(record))
       },
