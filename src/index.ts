@@ -99,7 +99,17 @@ export { EarlyStopping } from './learn/callbacks/early-stopping.js'
 export { ExponentialMovingAverage } from './learn/callbacks/ema.js'
 export { StochasticWeightAveraging, updateBn } from './learn/callbacks/swa.js'
 export { GradientClipping } from './learn/callbacks/gradient-clipping.js'
-export { MixedPrecision } from './learn/callbacks/mixed-precision.js'
+export { MixedPrecision, precisionCallbacks } from './learn/callbacks/mixed-precision.js'
+export { GradScaler, type GradScalerOptions } from './learn/callbacks/grad-scaler.js'
+export {
+  computePlan,
+  PRECISIONS,
+  type ComputePlan,
+  type ComputeRequest,
+  type DeviceRequest,
+  type Precision,
+  type PrecisionRequest,
+} from './learn/precision.js'
 export { OneCycleSchedule } from './learn/callbacks/one-cycle.js'
 export { Recorder } from './learn/callbacks/recorder.js'
 export { SaveBest } from './learn/callbacks/save-best.js'

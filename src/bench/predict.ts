@@ -3,6 +3,7 @@
  * test-time augmentation, on each engine (libtorch and ONNX Runtime) side by side.
  * @module
  */
+import type { ComputeRequest } from '../learn/precision.js'
 import { PatchStore } from '../data/store.js'
 import { readRunConfig } from '../run/run-folder.js'
 import {
@@ -11,7 +12,6 @@ import {
   openPredictor,
   predictionPlan,
   predictStoreWith,
-  type ComputeRequest,
   type Engine,
 } from '../eval/predictor.js'
 

@@ -19,7 +19,7 @@ import {
   type TrainConfig,
 } from '../recipe/train.js'
 import { withPreset } from '../recipe/presets.js'
-import type { DeviceRequest, PrecisionRequest } from '../learn/precision.js'
+import type { ComputeRequest } from '../learn/precision.js'
 import { readHistory } from '../run/run-folder.js'
 import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
 import { resolvePretrained } from '../weights/registry.js'
@@ -31,7 +31,8 @@ import { alternate, pairOrder, type Side } from './rounds.js'
 export const RECIPE_PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'recipe_torch.py')
 const PCAM_BIN = join(PACKAGE_ROOT, 'bin', 'pcam.js')
 
-export interface RecipeBenchOptions {
+/** precision and device (default auto): both sides run what they resolve to. */
+export interface RecipeBenchOptions extends ComputeRequest {
   store: string
   recipe: string
   pcamOnly?: boolean
@@ -41,9 +42,6 @@ export interface RecipeBenchOptions {
    * favours neither side.
    */
   pairs?: number
-  /** What --precision and --device ask for (default auto): both sides run what it resolves to. */
-  precision?: PrecisionRequest
-  device?: DeviceRequest
   /** Aborting stops the run in progress (its process is killed) and removes the temporary runs. */
   signal?: AbortSignal
   onProgress?: (message: string) => void

@@ -10,7 +10,12 @@ import { ValidationError } from '../errors.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
 import { precisionCallbacks } from '../learn/callbacks/mixed-precision.js'
-import type { ComputePlan, Precision } from '../learn/precision.js'
+import {
+  computePlan,
+  type ComputePlan,
+  type ComputeRequest,
+  type Precision,
+} from '../learn/precision.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
 import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
@@ -27,15 +32,13 @@ export type TrainBenchArch = (typeof TRAIN_BENCH_ARCHS)[number]
 const MOBILENET_ALPHA = 0.75
 const alphaOf = (arch: TrainBenchArch) => (arch === 'mobilenet_v1' ? MOBILENET_ALPHA : undefined)
 
-export interface TrainBenchOptions {
+export interface TrainBenchOptions extends ComputeRequest {
   store: string
   arch?: TrainBenchArch
   batchSize: number
   warmup: number
   steps: number
   rounds: number
-  /** Where and in which precision both sides train (computePlan of --precision and --device). */
-  plan: ComputePlan
   pcamOnly: boolean
   onProgress?: (message: string) => void
 }
@@ -51,7 +54,7 @@ export interface TrainBenchResult {
 }
 
 // Steps of pcam's own training loop (Learner, loader with flips) at a constant rate.
-async function pcamRound(options: TrainBenchOptions): Promise<number> {
+async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise<number> {
   manualSeed(0)
   const store = PatchStore.open(options.store)
   const indices = store
@@ -66,7 +69,7 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
       seed: 0,
       normalization,
       augment: { dihedral: true },
-      device: options.plan.device,
+      device: plan.device,
     })
   // A small validation sample spread over the split (store order groups the classes).
   const validSample = store.indicesOf('valid').filter((_, i) => i % 50 === 0)
@@ -76,19 +79,19 @@ async function pcamRound(options: TrainBenchOptions): Promise<number> {
     numClasses: 1,
     head: 'linear',
   }).toChannelsLast()
-  if (options.plan.device !== 'cpu') model.to(options.plan.device)
+  if (plan.device !== 'cpu') model.to(plan.device)
   const warm = new Learner(
     model,
     loader(indices.slice(0, options.batchSize * options.warmup)),
     loader(validSample, false),
-    { callbacks: precisionCallbacks(options.plan) },
+    { callbacks: precisionCallbacks(plan) },
   )
   await warm.fit(1)
   const timed = new Learner(
     model,
     loader(indices.slice(options.batchSize * options.warmup)),
     loader(validSample, false),
-    { callbacks: precisionCallbacks(options.plan) },
+    { callbacks: precisionCallbacks(plan) },
   )
   await timed.fit(1)
   // The epoch's own rate: every training batch, loading included; the validation after it is not.
@@ -107,6 +110,7 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
       `pcam bench train runs ${TRAIN_BENCH_ARCHS.join(' or ')}, not "${String(arch)}"`,
     )
   const threads = getNumThreads()
+  const plan = computePlan(options.precision, options.device)
   const request = {
     arch,
     alpha: alphaOf(arch) ?? 1,
@@ -115,12 +119,12 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
     batchSize: options.batchSize,
     warmup: options.warmup,
     steps: options.steps,
-    precision: options.plan.precision,
-    device: options.plan.device,
+    precision: plan.precision,
+    device: plan.device,
   }
   const { pcam, peer } = await alternate({
     rounds: options.rounds,
-    pcam: () => pcamRound(options),
+    pcam: () => pcamRound(options, plan),
     peer: options.pcamOnly
       ? null
       : () =>
@@ -133,8 +137,8 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
     arch,
     threads,
     batchSize: options.batchSize,
-    precision: options.plan.precision,
-    device: options.plan.device,
+    precision: plan.precision,
+    device: plan.device,
     pcamImgPerSec: median(pcam),
     torchImgPerSec: peer.length ? median(peer) : null,
   }

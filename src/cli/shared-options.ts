@@ -9,12 +9,8 @@ import { checkEngine, ENGINES, type Engine } from '../eval/predictor.js'
 import {
   checkDeviceRequest,
   checkPrecision,
-  computePlan,
   resolveDevice,
-  warnOnce,
-  type ComputePlan,
-  type DeviceRequest,
-  type PrecisionRequest,
+  type ComputeRequest,
 } from '../learn/precision.js'
 import { ARCHITECTURES, type Architecture } from '../models/registry.js'
 import { SERVE_DEFAULTS } from '../serve/server.js'
@@ -94,10 +90,7 @@ export const COMPUTE_OPTIONS: Command['options'] = {
 }
 
 /** The precision and device asked for on the command line (undefined: not given). */
-export function computeOptions(values: OptionValues): {
-  precision: PrecisionRequest | undefined
-  device: DeviceRequest | undefined
-} {
+export function computeOptions(values: OptionValues): ComputeRequest {
   const precision = values.precision === undefined ? undefined : checkPrecision(values.precision)
   if (values.bf16 === true && precision !== undefined && precision !== 'bf16')
     throw new ValidationError(
@@ -107,14 +100,6 @@ export function computeOptions(values: OptionValues): {
   // A GPU this machine lacks is named before any data or model is read.
   if (device !== undefined) resolveDevice(device)
   return { precision: values.bf16 === true ? 'bf16' : precision, device }
-}
-
-/** The plan --precision, --bf16 and --device give on this machine, its warning printed once. */
-export function planOf(values: OptionValues): ComputePlan {
-  const { precision, device } = computeOptions(values)
-  const plan = computePlan(precision, device)
-  warnOnce(plan)
-  return plan
 }
 
 /** --model-mpp (slide predict, bench slide). */

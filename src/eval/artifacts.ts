@@ -28,7 +28,8 @@ import {
 import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { predictorFor, type Engine, type PatchPredictor, type ComputeRequest } from './predictor.js'
+import { predictorFor, type Engine, type PatchPredictor } from './predictor.js'
+import type { ComputeRequest } from '../learn/precision.js'
 import { writeChart } from './render.js'
 import { topLosses, topLossesPicture } from './top-losses.js'
 

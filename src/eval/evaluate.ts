@@ -3,6 +3,7 @@
  * metric of binaryReport, at the threshold the caller picks.
  * @module
  */
+import type { ComputeRequest } from '../learn/precision.js'
 import { PatchStore, UNLABELLED } from '../data/store.js'
 import type { SplitName } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
@@ -19,7 +20,6 @@ import {
   predictStoreWith,
   type Engine,
   type PatchPredictor,
-  type ComputeRequest,
 } from './predictor.js'
 import { runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'

@@ -15,8 +15,8 @@ import { gradCam, overlayHeatmaps, type GradCamOptions } from './gradcam.js'
 import { inputOptions, predictImages } from './predict.js'
 import { loadRunModels } from '../run/load-run.js'
 import type { RunConfig } from '../run/run-folder.js'
-import { warnOnce } from '../learn/precision.js'
-import { predictionPlan, type ComputeRequest } from './predictor.js'
+import type { ComputeRequest } from '../learn/precision.js'
+import { predictionPlan } from './predictor.js'
 
 /**
  * Patches (N x H x W x 3 uint8) overlaid with their Grad-CAM heatmaps, at the patches' own size:
@@ -61,7 +61,6 @@ export async function explainImages(options: {
 }): Promise<Explanation[]> {
   const { models, config } = loadRunModels(options.run)
   const plan = predictionPlan(config, options.compute)
-  warnOnce(plan)
   if (plan.device !== 'cpu') for (const m of models) m.to(plan.device)
   const predictOptions = { ...inputOptions(config), precision: plan.precision, device: plan.device }
   const scale = options.scale ?? 2

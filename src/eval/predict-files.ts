@@ -14,7 +14,8 @@ import { prepareStore } from '../data/prepare.js'
 import { PatchStore } from '../data/store.js'
 import { runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
-import { openPredictor, predictStoreWith, type Engine, type ComputeRequest } from './predictor.js'
+import { openPredictor, predictStoreWith, type Engine } from './predictor.js'
+import type { ComputeRequest } from '../learn/precision.js'
 
 export interface Prediction {
   id: string

@@ -21,20 +21,12 @@ import type { Tta } from '../data/tta.js'
 import {
   inferencePlan,
   recordedPrecision,
-  warnOnce,
   type ComputePlan,
-  type DeviceRequest,
-  type PrecisionRequest,
+  type ComputeRequest,
 } from '../learn/precision.js'
 
 export const ENGINES = ['libtorch', 'onnxruntime'] as const
 export type Engine = (typeof ENGINES)[number]
-
-/** What --precision and --device ask of a predicting command (default auto for both). */
-export interface ComputeRequest {
-  precision?: PrecisionRequest
-  device?: DeviceRequest
-}
 
 /** The device and precision a run predicts in, for a request on this machine. */
 export function predictionPlan(config: RunConfig, request: ComputeRequest = {}): ComputePlan {
@@ -211,7 +203,6 @@ export async function openPredictor(
     return new EnsemblePredictor(opened, config)
   }
   const plan = predictionPlan(config, compute)
-  warnOnce(plan)
   if (engineFor(engine, plan, compute) === 'onnxruntime') return openOnnx(run, config)
   return new LibtorchPredictor(loadRun(run).model, config, { plan })
 }
@@ -239,7 +230,6 @@ export async function predictorFor(
   }
   const model = loaded.models[0] as PatchClassifier
   const plan = predictionPlan(loaded.config, compute)
-  warnOnce(plan)
   if (engineFor(engine, plan, compute) === 'onnxruntime')
     return openOnnx(run, loaded.config, loaded)
   return new LibtorchPredictor(model, loaded.config, { plan, ownsModel: false })

@@ -23,6 +23,11 @@ export type Precision = (typeof PRECISIONS)[number]
 export type PrecisionRequest = Precision | 'auto'
 /** What --device takes: auto, cpu, cuda or cuda:N. */
 export type DeviceRequest = Device | 'auto'
+/** What --precision and --device ask of a command (undefined: auto). */
+export interface ComputeRequest {
+  precision?: PrecisionRequest
+  device?: DeviceRequest
+}
 
 /** The hardware facts a precision is chosen on (a CPU, or one GPU). */
 export type ComputeTarget =
@@ -145,13 +150,18 @@ export function choosePrecision(
   return { precision: request, reason }
 }
 
-/** The device and precision for a request on this machine. */
+/**
+ * The device and precision for a request on this machine; a choice that will crawl (bf16 forced
+ * where it is emulated) is said on stderr, once a process.
+ */
 export function computePlan(
   precision: PrecisionRequest = 'auto',
   device: DeviceRequest = 'auto',
 ): ComputePlan {
   const resolved = resolveDevice(device)
-  return { device: resolved, ...choosePrecision(precision, computeTarget(resolved)) }
+  const plan = { device: resolved, ...choosePrecision(precision, computeTarget(resolved)) }
+  warnOnce(plan)
+  return plan
 }
 
 /**
@@ -181,7 +191,7 @@ export function autocastDtype(precision: Precision): Dtype | null {
 const warned = new Set<string>()
 
 /** Prints a plan's warning to stderr, once a process. */
-export function warnOnce(plan: Pick<ComputePlan, 'warning'>): void {
+function warnOnce(plan: Pick<ComputePlan, 'warning'>): void {
   if (!plan.warning || warned.has(plan.warning)) return
   warned.add(plan.warning)
   process.stderr.write(`Warning: ${plan.warning}\n`)

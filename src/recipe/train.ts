@@ -57,7 +57,6 @@ import {
   checkDeviceRequest,
   checkPrecision,
   computePlan,
-  warnOnce,
   type ComputePlan,
   type DeviceRequest,
   type Precision,
@@ -204,7 +203,6 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   // --swa-epochs 0 is no SWA: the recipe (compared on resume) leaves it out.
   const swaEpochs = c.swaEpochs === 0 ? undefined : c.swaEpochs
   const plan = computePlan(checkPrecision(precision), checkDeviceRequest(device))
-  warnOnce(plan)
   return {
     ...c,
     lr,

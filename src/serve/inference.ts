@@ -2,7 +2,7 @@
  * The main thread's handle on the model worker: start it, send batches, get answers.
  * @module
  */
-import type { ComputeRequest } from '../eval/predictor.js'
+import type { ComputeRequest } from '../learn/precision.js'
 import { Worker } from 'node:worker_threads'
 import { errorFromMessage } from '../errors.js'
 import type { RunConfig } from '../run/run-folder.js'

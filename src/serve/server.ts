@@ -8,7 +8,7 @@
  * lets in-flight requests finish within a bound.
  * @module
  */
-import type { ComputeRequest } from '../eval/predictor.js'
+import type { ComputeRequest } from '../learn/precision.js'
 import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Tta } from '../data/tta.js'

@@ -57,7 +57,7 @@ export function checkDevice(value: unknown): Device {
   }
   const count = cudaDeviceCount()
   if (count === 0) {
-    const build = native.buildInfo().cuda ? 'no CUDA GPU is visible' : 'this libtorch has no CUDA'
+    const build = cudaBuild() ? 'no CUDA GPU is visible' : 'this libtorch has no CUDA'
     throw new DeviceError(
       `CUDA requested but ${build}. Use --device cpu, or build pcam against a CUDA libtorch (LIBTORCH=<its folder> or a CUDA torch in python3, then make build).`,
     )

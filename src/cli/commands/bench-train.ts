@@ -5,7 +5,7 @@
 import { benchTrain, TRAIN_BENCH_ARCHS, type TrainBenchArch } from '../../bench/train.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { COMPUTE_OPTIONS, planOf } from '../shared-options.js'
+import { COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
 
 export const benchTrainCommand: Command = {
   name: 'bench train',
@@ -37,7 +37,7 @@ export const benchTrainCommand: Command = {
       warmup: checkInteger(values.warmup, '--warmup', 1),
       steps: checkInteger(values.steps, '--steps', 1),
       rounds: checkInteger(values.rounds, '--rounds', 1),
-      plan: planOf(values),
+      ...computeOptions(values),
       pcamOnly: values['pcam-only'] === true,
       onProgress: (message) => process.stderr.write(`${message}\n`),
     })
