@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { GradScaler } from '../../src/learn/callbacks/grad-scaler.js'
+import { loadResumeState, saveResumeState } from '../../src/learn/checkpoint.js'
+import { join } from 'node:path'
 import { CancelBatch, type Learner } from '../../src/learn/learner.js'
 import { Linear } from '../../src/nn/index.js'
 import * as t from '../../src/torch/index.js'
@@ -88,5 +90,36 @@ describe('GradScaler', () => {
       }
     }
     assert.deepEqual(await weights(true), await weights(false))
+  })
+
+  it('a checkpoint keeps its scale; one saved without loss scaling resumes with a fresh one', async () => {
+    const root = tempDir('grad-scaler-resume')
+    const store = await makeSyntheticStore(root, { train: 32, valid: 16 })
+    const position = { stage: 'fit', epoch: 0, batch: 0 }
+    const saveWith = async (dir: string, scaler?: GradScaler) => {
+      const { learn, dispose } = learnerOn(store, { callbacks: scaler ? [scaler] : [] })
+      try {
+        await saveResumeState(dir, learn, position)
+      } finally {
+        dispose()
+      }
+    }
+    const resumed = (dir: string) => {
+      const scaler = new GradScaler()
+      const { learn, dispose } = learnerOn(store, { callbacks: [scaler] })
+      try {
+        loadResumeState(dir, learn)
+        return scaler.stateCounts()
+      } finally {
+        dispose()
+      }
+    }
+    const scaled = new GradScaler()
+    scaled.scale = 256
+    scaled.growthTracker = 5
+    await saveWith(join(root, 'scaled'), scaled)
+    assert.deepEqual(resumed(join(root, 'scaled')), { scale: 256, growthTracker: 5 })
+    await saveWith(join(root, 'plain'))
+    assert.deepEqual(resumed(join(root, 'plain')), { scale: 2 ** 16, growthTracker: 0 })
   })
 })
