@@ -3,10 +3,18 @@
  * source reads the Kaggle download or PCam files the same way whether they were unzipped or not.
  * @module
  */
-import { createReadStream, readFileSync, statSync } from 'node:fs'
+import {
+  close as fsClose,
+  createReadStream,
+  fstatSync,
+  openSync,
+  read as fsRead,
+  readFileSync,
+  statSync,
+} from 'node:fs'
 import { readdir, readlink, realpath, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
 import yauzl from 'yauzl'
 import { DataError } from '../errors.js'
 
@@ -140,21 +148,19 @@ export class ZipTree implements Tree {
     return [...this.#entries.keys()].sort()
   }
   /**
-   * The entry inflated into memory. With a limit, an entry that declares more is refused before
+   * The entry inflated into memory. An entry that declares more than the limit is refused before
    * it is opened, and the inflated bytes are counted too, since a declared size can lie.
-   * Without one (a PyTorch checkpoint's tensors) the caller vouches for the size.
    */
-  async read(path: string, limit?: ReadLimit): Promise<Buffer> {
+  async read(path: string, limit: ReadLimit): Promise<Buffer> {
     const declared = this.#entries.get(path)?.entry.uncompressedSize ?? 0
-    if (limit && declared > limit.bytes)
-      throw tooLarge(this.describe(path), declared, limit, 'declares it ')
+    if (declared > limit.bytes) throw tooLarge(this.describe(path), declared, limit, 'declares it ')
     const chunks: Buffer[] = []
     let bytes = 0
     const stream = await this.stream(path)
     try {
       for await (const chunk of stream) {
         bytes += (chunk as Buffer).length
-        if (limit && bytes > limit.bytes) throw tooLarge(this.describe(path), bytes, limit)
+        if (bytes > limit.bytes) throw tooLarge(this.describe(path), bytes, limit)
         chunks.push(chunk as Buffer)
       }
     } catch (error) {
@@ -207,13 +213,87 @@ async function followLink(path: string): Promise<{ isDirectory(): boolean; isFil
   }
 }
 
-function openZip(archive: string): Promise<yauzl.ZipFile> {
-  return new Promise((resolve, reject) => {
-    yauzl.open(archive, { lazyEntries: true, autoClose: false }, (error, zip) => {
-      if (error || !zip)
-        reject(new DataError(`Cannot open zip ${archive}: ${error?.message}`, { cause: error }))
-      else resolve(zip)
+/**
+ * The zip's bytes for yauzl, refusing reads outside the file. yauzl reads wherever a crafted
+ * central directory points, and fs.read throws (outside any callback, so the whole process dies)
+ * on a position past 2^53: a zip64 record can hold one.
+ */
+class BoundedFileReader extends yauzl.RandomAccessReader {
+  constructor(
+    private readonly fd: number,
+    private readonly size: number,
+  ) {
+    super()
+  }
+  #outside(start: number, end: number): Error | null {
+    if (Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end <= this.size)
+      return null
+    return new Error(`it points to bytes ${start}-${end} of a ${this.size}-byte file`)
+  }
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (error: Error | null) => void,
+  ): void {
+    const outside = this.#outside(position, position + length)
+    if (outside) return void setImmediate(callback, outside)
+    fsRead(this.fd, buffer, offset, length, position, (error, bytes) =>
+      callback(error ?? (bytes < length ? new Error('it ends early') : null)),
+    )
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    const outside = this.#outside(start, end)
+    if (outside) {
+      const failed = new PassThrough()
+      setImmediate(() => failed.destroy(outside))
+      return failed
+    }
+    // Positional reads of the shared descriptor: a destroyed fs.ReadStream would close it.
+    const fd = this.fd
+    let at = start
+    return new Readable({
+      read(size) {
+        const length = Math.min(size, end - at)
+        if (length <= 0) return void this.push(null)
+        const chunk = Buffer.allocUnsafe(length)
+        fsRead(fd, chunk, 0, length, at, (error, bytes) => {
+          if (error || bytes === 0) return void this.destroy(error ?? new Error('it ends early'))
+          at += bytes
+          this.push(chunk.subarray(0, bytes))
+        })
+      },
     })
+  }
+  override close(callback: (error: Error | null) => void): void {
+    fsClose(this.fd, callback)
+  }
+}
+
+async function openZip(archive: string): Promise<yauzl.ZipFile> {
+  const fail = (error: unknown) =>
+    new DataError(`Cannot open zip ${archive}: ${(error as Error)?.message}`, { cause: error })
+  let fd: number
+  try {
+    fd = openSync(archive, 'r')
+  } catch (error) {
+    throw fail(error)
+  }
+  const size = fstatSync(fd).size
+  const reader = new BoundedFileReader(fd, size)
+  return new Promise((resolve, reject) => {
+    yauzl.fromRandomAccessReader(
+      reader,
+      size,
+      { lazyEntries: true, autoClose: false },
+      (error, zip) => {
+        if (error || !zip) {
+          reader.close(() => {})
+          reject(fail(error))
+        } else resolve(zip)
+      },
+    )
   })
 }
 

@@ -16,23 +16,25 @@ import { INPUT_NAME, OUTPUT_NAME } from './export.js'
 import { decodeModel } from './onnx-proto.js'
 
 /** What the file says about itself, checked before a session opens it. */
-interface OnnxModelInfo {
+export interface OnnxModelInfo {
   patchSize: number
   classes: string[]
   metadata: Record<string, string>
 }
 
-/**
- * Reads and checks an .onnx file that pcam exported: a protobuf ModelProto whose metadata pcam
- * wrote and whose input is uint8 patches. Anything else is refused with the file's name.
- */
-function readOnnxInfo(path: string): { bytes: Uint8Array; info: OnnxModelInfo } {
-  let bytes: Uint8Array
+function readOnnxFile(path: string): Uint8Array {
   try {
-    bytes = readFileSync(path)
+    return readFileSync(path)
   } catch (error) {
     throw new DataError(`Cannot read ${path}: ${(error as Error).message}`)
   }
+}
+
+/**
+ * Checks the bytes of an .onnx file that pcam exported: a protobuf ModelProto whose metadata pcam
+ * wrote and whose input is uint8 patches. Anything else is refused with the file's name.
+ */
+export function onnxModelInfo(bytes: Uint8Array, path: string): OnnxModelInfo {
   const redo = 'Delete it and run the command again: pcam exports the run anew.'
   let metadata: Record<string, string>
   let input: { name: string; dims: number[] } | null = null
@@ -62,7 +64,49 @@ function readOnnxInfo(path: string): { bytes: Uint8Array; info: OnnxModelInfo } 
       `${path} does not take uint8 patches "${INPUT_NAME}" N x ${patchSize} x ${patchSize} x 3. ${redo}`,
     )
   }
-  return { bytes, info: { patchSize, classes: JSON.parse(metadata.classes), metadata } }
+  return { patchSize, classes: classNames(metadata.classes, path, redo), metadata }
+}
+
+/** The "classes" metadata: a JSON array of two or more names, as pcam export writes it. */
+function classNames(text: string, path: string, redo: string): string[] {
+  let classes: unknown
+  try {
+    classes = JSON.parse(text)
+  } catch {
+    classes = null
+  }
+  if (
+    !Array.isArray(classes) ||
+    classes.length < 2 ||
+    !classes.every((c) => typeof c === 'string')
+  ) {
+    throw new DataError(
+      `${path}: its "classes" metadata is not a JSON list of two or more class names. ${redo}`,
+    )
+  }
+  return classes as string[]
+}
+
+/**
+ * The model's probabilities, checked: float32, N x columns, each in [0, 1]. A file that passes
+ * the metadata checks but computes something else (logits, uint8 scores) is refused rather than
+ * written out as "probabilities" like 227.
+ */
+function checkedProbabilities(result: ort.Tensor, count: number, columns: number, path: string) {
+  const redo = 'Delete it so pcam exports the run anew.'
+  if (result.type !== 'float32')
+    throw new DataError(`${path} outputs ${result.type}, not float32 probabilities. ${redo}`)
+  const [rows, cols] = result.dims
+  if (result.dims.length !== 2 || rows !== count || cols !== columns)
+    throw new DataError(
+      `${path} outputs a ${result.dims.join(' x ')} tensor for ${count} patches; ` +
+        `expected ${count} x ${columns} class probabilities. ${redo}`,
+    )
+  const data = result.data as Float32Array
+  for (const p of data)
+    if (!(p >= 0 && p <= 1))
+      throw new DataError(`${path} outputs ${p}, which is not a probability in [0, 1]. ${redo}`)
+  return data
 }
 
 export class OnnxPredictor {
@@ -81,7 +125,8 @@ export class OnnxPredictor {
     config: RunConfig,
     options: { threads?: number } = {},
   ): Promise<OnnxPredictor> {
-    const { bytes, info } = readOnnxInfo(path)
+    const bytes = readOnnxFile(path)
+    const info = onnxModelInfo(bytes, path)
     const expected = runPatchSize(config)
     if (info.patchSize !== expected) {
       throw new DataError(
@@ -108,15 +153,14 @@ export class OnnxPredictor {
   }
 
   /** Class probabilities (N x columns) for N x P x P x 3 uint8 pixels. */
-  private async run(pixels: Uint8Array, count: number): Promise<Float32Array> {
+  private async run(pixels: Uint8Array, count: number, columns: number): Promise<Float32Array> {
     const p = this.info.patchSize
     const input = new ort.Tensor('uint8', pixels, [count, p, p, 3])
     const output = await this.session.run({ [INPUT_NAME]: input })
+    input.dispose()
     const result = output[OUTPUT_NAME]
     if (!result) throw new DataError(`${this.path} has no output "${OUTPUT_NAME}"`)
-    const data = result.data as Float32Array
-    input.dispose()
-    return data
+    return checkedProbabilities(result, count, columns, this.path)
   }
 
   /**
@@ -134,10 +178,10 @@ export class OnnxPredictor {
     }
     const views = ttaViews(tta)
     const sum = new Float32Array(count)
-    const columns = Math.max(2, this.info.classes.length)
+    const columns = this.info.classes.length
     for (const k of views) {
       const pixels = scope(() => dihedral(images, k).data() as Uint8Array)
-      const probabilities = await this.run(pixels, count)
+      const probabilities = await this.run(pixels, count, columns)
       for (let i = 0; i < count; i++) sum[i]! += probabilities[i * columns + columns - 1]!
     }
     if (views.length > 1) for (let i = 0; i < count; i++) sum[i]! /= views.length

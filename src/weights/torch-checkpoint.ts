@@ -52,6 +52,20 @@ type Value =
 
 const MARK = { kind: 'mark' } as const
 
+/**
+ * Bounds that keep a crafted checkpoint from exhausting memory. A state dict's pickle is small
+ * (ResNet50's is about 30 KB, 320 tensors of ~15 values each), so these leave room for models
+ * a hundred times larger while refusing a pickle that would build millions of objects.
+ */
+export const PICKLE_LIMITS = {
+  /** data.pkl, inflated. */
+  bytes: 16 * 2 ** 20,
+  /** Values built while interpreting it (each opcode builds at most one). */
+  values: 2_000_000,
+  /** Depth of the interpreter's stack. */
+  stack: 100_000,
+}
+
 function isKind<K extends string>(v: Value, kind: K): v is Extract<Value, { kind: K }> {
   return typeof v === 'object' && v !== null && 'kind' in v && v.kind === kind
 }
@@ -108,8 +122,32 @@ function interpret(data: Buffer, file: string): Value {
   const i32 = () => ((at += 4), data.readInt32LE(at - 4))
   const u32 = () => ((at += 4), data.readUInt32LE(at - 4))
   const text = (n: number) => ((at += n), data.toString('utf8', at - n, at))
+  let built = 0
+  const push = (v: Value) => {
+    if (++built > PICKLE_LIMITS.values)
+      throw new DataError(
+        `${file}: its pickle builds more than ${PICKLE_LIMITS.values} values, far more than a state dict has`,
+      )
+    if (stack.length >= PICKLE_LIMITS.stack)
+      throw new DataError(
+        `${file}: its pickle nests deeper than ${PICKLE_LIMITS.stack} values, far more than a state dict does`,
+      )
+    stack.push(v)
+  }
+  const remember = (key: number) => {
+    if (stack.length === 0) throw new DataError(`${file}: corrupt pickle (memo of an empty stack)`)
+    if (memo.size >= PICKLE_LIMITS.values && !memo.has(key))
+      throw new DataError(`${file}: its pickle memoizes more than ${PICKLE_LIMITS.values} values`)
+    memo.set(key, stack.at(-1) as Value)
+  }
+  const recall = (key: number) => {
+    if (!memo.has(key)) throw new DataError(`${file}: corrupt pickle (memo ${key} was never set)`)
+    push(memo.get(key) as Value)
+  }
   const line = () => {
     const end = data.indexOf(0x0a, at)
+    // Without this check a missing newline (-1) would send parsing back to byte 0, forever.
+    if (end < 0) throw new DataError(`${file}: the pickle ends inside a GLOBAL's name`)
     const s = data.toString('latin1', at, end)
     at = end + 1
     return s
@@ -143,59 +181,59 @@ function interpret(data: Buffer, file: string): Value {
       case 0x2e: // STOP
         return pop()
       case 0x28: // MARK
-        stack.push(MARK)
+        push(MARK)
         break
       case 0x63: {
         // GLOBAL module\nname\n
         const module = line()
-        stack.push({ kind: 'global', name: `${module}.${line()}` })
+        push({ kind: 'global', name: `${module}.${line()}` })
         break
       }
       case 0x93: {
         // STACK_GLOBAL
         const name = pop() as string
-        stack.push({ kind: 'global', name: `${pop() as string}.${name}` })
+        push({ kind: 'global', name: `${pop() as string}.${name}` })
         break
       }
       case 0x71: // BINPUT
-        memo.set(u8(), stack.at(-1) as Value)
+        remember(u8())
         break
       case 0x72: // LONG_BINPUT
-        memo.set(u32(), stack.at(-1) as Value)
+        remember(u32())
         break
       case 0x94: // MEMOIZE
-        memo.set(memo.size, stack.at(-1) as Value)
+        remember(memo.size)
         break
       case 0x68: // BINGET
-        stack.push(memo.get(u8()) as Value)
+        recall(u8())
         break
       case 0x6a: // LONG_BINGET
-        stack.push(memo.get(u32()) as Value)
+        recall(u32())
         break
       case 0x29: // EMPTY_TUPLE
       case 0x5d: // EMPTY_LIST
-        stack.push([])
+        push([])
         break
       case 0x7d: // EMPTY_DICT
-        stack.push(new Map())
+        push(new Map())
         break
       case 0x74: // TUPLE
-        stack.push(popMark())
+        push(popMark())
         break
       case 0x85: // TUPLE1
-        stack.push([pop()])
+        push([pop()])
         break
       case 0x86: {
         // TUPLE2
         const b = pop()
-        stack.push([pop(), b])
+        push([pop(), b])
         break
       }
       case 0x87: {
         // TUPLE3
         const c = pop()
         const b = pop()
-        stack.push([pop(), b, c])
+        push([pop(), b, c])
         break
       }
       case 0x61: {
@@ -224,29 +262,29 @@ function interpret(data: Buffer, file: string): Value {
         break
       }
       case 0x58: // BINUNICODE
-        stack.push(text(u32()))
+        push(text(u32()))
         break
       case 0x8c: // SHORT_BINUNICODE
-        stack.push(text(u8()))
+        push(text(u8()))
         break
       case 0x8d: // BINUNICODE8
-        stack.push(text(Number(((at += 8), data.readBigUInt64LE(at - 8)))))
+        push(text(Number(((at += 8), data.readBigUInt64LE(at - 8)))))
         break
       case 0x42: // BINBYTES
       case 0x43: {
         // SHORT_BINBYTES
         const n = op === 0x42 ? u32() : u8()
-        stack.push(data.subarray(at, (at += n)))
+        push(data.subarray(at, (at += n)))
         break
       }
       case 0x4a: // BININT
-        stack.push(i32())
+        push(i32())
         break
       case 0x4b: // BININT1
-        stack.push(u8())
+        push(u8())
         break
       case 0x4d: // BININT2
-        stack.push(u16())
+        push(u16())
         break
       case 0x8a: {
         // LONG1: little-endian two's complement
@@ -255,25 +293,25 @@ function interpret(data: Buffer, file: string): Value {
         for (let k = n - 1; k >= 0; k--) value = (value << 8n) | BigInt(data[at + k] as number)
         if (n > 0 && ((data[at + n - 1] as number) & 0x80) !== 0) value -= 1n << BigInt(8 * n)
         at += n
-        stack.push(Number(value))
+        push(Number(value))
         break
       }
       case 0x47: // BINFLOAT (big-endian)
-        stack.push(((at += 8), data.readDoubleBE(at - 8)))
+        push(((at += 8), data.readDoubleBE(at - 8)))
         break
       case 0x4e: // NONE
-        stack.push(null)
+        push(null)
         break
       case 0x88: // NEWTRUE
-        stack.push(true)
+        push(true)
         break
       case 0x89: // NEWFALSE
-        stack.push(false)
+        push(false)
         break
       case 0x52: {
         // REDUCE
         const args = pop() as Value[]
-        stack.push(call(pop(), args, file))
+        push(call(pop(), args, file))
         break
       }
       case 0x62: // BUILD: state set on an object (a state dict's _metadata): not needed
@@ -288,7 +326,7 @@ function interpret(data: Buffer, file: string): Value {
           : undefined
         if (id[0] !== 'storage' || !dtype)
           throw new DataError(`${file}: unsupported storage ${JSON.stringify(id.slice(0, 2))}`)
-        stack.push({ kind: 'storage', key: String(id[2]), dtype })
+        push({ kind: 'storage', key: String(id[2]), dtype })
         break
       }
       default:
@@ -316,7 +354,8 @@ export async function readTorchCheckpoint(path: string): Promise<Map<string, Ten
     zip = await ZipTree.open([path])
   } catch (error) {
     throw new DataError(
-      `${path} is not a zip-format PyTorch checkpoint (PyTorch 1.6 or later saves those); re-save it with torch.save, or convert it to safetensors.`,
+      `${path} is not a zip-format PyTorch checkpoint (PyTorch 1.6 or later saves those): ` +
+        `${(error as Error).message.replace(`${path}: `, '')}. Re-save it with torch.save, or convert it to safetensors.`,
       { cause: error },
     )
   }
@@ -325,9 +364,25 @@ export async function readTorchCheckpoint(path: string): Promise<Map<string, Ten
     const pickle = files.find((f) => f.endsWith('data.pkl'))
     if (!pickle) throw new DataError(`${path} has no data.pkl: not a PyTorch checkpoint`)
     const prefix = pickle.slice(0, -'data.pkl'.length)
-    const root = unpickle(await zip.read(pickle), path)
+    const root = unpickle(
+      await zip.read(pickle, {
+        bytes: PICKLE_LIMITS.bytes,
+        what: "a state dict's pickle (data.pkl)",
+      }),
+      path,
+    )
     const dict = root instanceof Map ? root : null
     if (!dict) throw new DataError(`${path} does not hold a state dict (a dict of tensors)`)
+    // A storage is read no larger than the tensors that use it need, so a deflate bomb in place
+    // of one is refused when its inflated bytes pass that, not when memory runs out.
+    const needed = new Map<string, number>()
+    for (const value of dict.values()) {
+      if (!isKind(value, 'tensor') || !Array.isArray(value.size)) continue
+      const numel = value.size.reduce((a: number, b) => a * Number(b), 1)
+      const end = (Number(value.offset) + numel) * DTYPE_BYTES[value.storage.dtype]
+      if (Number.isFinite(end))
+        needed.set(value.storage.key, Math.max(end, needed.get(value.storage.key) ?? 0))
+    }
     const storages = new Map<string, Buffer>()
     const tensors = new Map<string, Tensor>()
     for (const [name, value] of dict) {
@@ -350,7 +405,10 @@ export async function readTorchCheckpoint(path: string): Promise<Map<string, Ten
         throw new DataError(`${path}: ${name} is stored non-contiguous, which pcam does not read`)
       let bytes = storages.get(storage.key)
       if (!bytes) {
-        bytes = await zip.read(`${prefix}data/${storage.key}`)
+        bytes = await zip.read(`${prefix}data/${storage.key}`, {
+          bytes: needed.get(storage.key) ?? 0,
+          what: 'the storage of its tensors',
+        })
         storages.set(storage.key, bytes)
       }
       const item = DTYPE_BYTES[storage.dtype]

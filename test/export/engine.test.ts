@@ -2,7 +2,7 @@
 // the run's model.onnx is exported once and reused, and bad input (a corrupted or foreign .onnx,
 // patches of another size, a model ONNX cannot express) is refused with the file's name.
 import assert from 'node:assert/strict'
-import { statSync, utimesSync, writeFileSync } from 'node:fs'
+import { rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { PatchStore } from '../../src/data/store.js'
@@ -135,6 +135,89 @@ describe('the onnxruntime engine', () => {
       assert.ok(error.message.includes(path))
       return true
     })
+  })
+
+  it('refuses class metadata that is not a list of names and outputs that are not probabilities', async () => {
+    const path = runOnnxPath(run)
+    const patch = (await loadRun(run)).config
+    const size = patch.patchSize ?? patch.inputSize
+    const future = new Date(Date.now() + 60_000)
+    const int64s = (name: string, values: number[]) => {
+      const raw = new BigInt64Array(values.map(BigInt))
+      return { name, dims: [values.length], dataType: 7, rawData: new Uint8Array(raw.buffer) }
+    }
+    const info = (name: string, elemType: number, dims: (number | string)[]) => ({
+      name,
+      type: {
+        tensorType: {
+          elemType,
+          shape: {
+            dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+          },
+        },
+      },
+    })
+    // pcam's metadata and input, but uint8 "probabilities": two pixel values per patch.
+    const model = (classes: string) =>
+      encodeModel({
+        irVersion: 8,
+        opsetImport: [{ domain: '', version: 17 }],
+        producerName: 'crafted',
+        producerVersion: '1',
+        graph: {
+          name: 'pixels',
+          node: [
+            {
+              name: 's',
+              opType: 'Slice',
+              input: ['images', 'starts', 'ends', 'axes'],
+              output: ['corner'],
+              attribute: [],
+            },
+            {
+              name: 'r',
+              opType: 'Reshape',
+              input: ['corner', 'shape'],
+              output: ['probabilities'],
+              attribute: [],
+            },
+          ],
+          initializer: [
+            int64s('starts', [0, 0, 0]),
+            int64s('ends', [1, 1, 2]),
+            int64s('axes', [1, 2, 3]),
+            int64s('shape', [-1, 2]),
+          ],
+          input: [info('images', 2, ['N', size, size, 3])],
+          output: [info('probabilities', 2, ['N', 2])],
+        },
+        metadataProps: [
+          { key: 'pcam_version', value: '0.1.0' },
+          { key: 'patch_size', value: String(size) },
+          { key: 'classes', value: classes },
+        ],
+      })
+    writeFileSync(path, model('normal, tumor'))
+    utimesSync(path, future, future)
+    await assert.rejects(openPredictor(run, 'onnxruntime'), (error: Error) => {
+      assert.equal(error.name, 'DataError')
+      assert.match(error.message, /"classes" metadata is not a JSON list/)
+      assert.ok(error.message.includes(path), error.message)
+      return true
+    })
+    writeFileSync(path, model('["normal","tumor"]'))
+    utimesSync(path, future, future)
+    const predictor = await openPredictor(run, 'onnxruntime')
+    const images = t.full([2, size, size, 3], 227, { dtype: 'uint8' })
+    await assert.rejects(predictor.predict(images), (error: Error) => {
+      assert.equal(error.name, 'DataError')
+      assert.match(error.message, /outputs uint8, not float32 probabilities/)
+      assert.ok(error.message.includes(path), error.message)
+      return true
+    })
+    images.dispose()
+    predictor.dispose()
+    rmSync(path) // later tests export the run's model anew
   })
 
   it('exporting leaves as many live native tensors as before, resizing graph included', async () => {
