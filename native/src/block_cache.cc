@@ -40,9 +40,12 @@ class BlockCache final : public c10::Allocator {
   }
   c10::DeleterFnPtr raw_deleter() const override { return &Release; }
 
+  // Never destroyed: tensors freed during process exit (statics of libtorch, threads still
+  // finishing) call Release after every function-local static is gone, so the cache must outlive
+  // them all. What it holds at exit goes back to the system with the process.
   static BlockCache& Instance() {
-    static BlockCache cache;
-    return cache;
+    static BlockCache* cache = new BlockCache();
+    return *cache;
   }
 
   void SetCap(size_t bytes) {

@@ -19,6 +19,33 @@ struct TensorBox {
   int64_t externalBytes = 0;
 };
 
+// Every handle (tensor, slide, process group, generator) is an external tagged with its kind when
+// made (napi_type_tag_object) and checked on every use: a handle of another kind, or any other
+// value, is a TypeError instead of a cast to the wrong C++ type. Each kind specialises HandleKind
+// with a random 128-bit tag and a name for the message.
+template <class T>
+struct HandleKind;
+
+template <class T, class Finalizer>
+Napi::External<T> NewHandle(Napi::Env env, T* data, Finalizer finalize) {
+  Napi::External<T> handle = Napi::External<T>::New(env, data, std::move(finalize));
+  handle.TypeTag(&HandleKind<T>::tag);
+  return handle;
+}
+
+template <class T>
+T* HandleData(const Napi::Value& value) {
+  if (!value.IsExternal() || !value.As<Napi::External<T>>().CheckTypeTag(&HandleKind<T>::tag))
+    throw Napi::TypeError::New(value.Env(), std::string("expected a ") + HandleKind<T>::name);
+  return value.As<Napi::External<T>>().Data();
+}
+
+template <>
+struct HandleKind<TensorBox> {
+  static constexpr napi_type_tag tag{0x9c1f4e2a7b3d5608ULL, 0x51e2c7a9f04d8b36ULL};
+  static constexpr const char* name = "tensor handle";
+};
+
 // Live (undisposed, uncollected) tensor handles, over all threads; a leak shows up here first.
 int64_t LiveTensorCount();
 

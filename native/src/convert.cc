@@ -31,7 +31,7 @@ Napi::Value Wrap(Napi::Env env, at::Tensor tensor) {
   liveTensors++;
   // The finalizer runs on the thread that owns env (the main or a worker thread), after dispose()
   // or instead of it when the handle was never disposed.
-  return Napi::External<TensorBox>::New(env, box, [](Napi::Env env, TensorBox* b) {
+  return NewHandle(env, box, [](Napi::Env env, TensorBox* b) {
     if (b->tensor.defined()) liveTensors--;
     Forget(env, b);
     delete b;
@@ -44,10 +44,7 @@ void ThrowJs(Napi::Env env, const std::string& message, const char* code) {
   throw err;
 }
 
-static TensorBox* Box(const Napi::Value& value) {
-  if (!value.IsExternal()) throw Napi::TypeError::New(value.Env(), "expected a tensor handle");
-  return value.As<Napi::External<TensorBox>>().Data();
-}
+static TensorBox* Box(const Napi::Value& value) { return HandleData<TensorBox>(value); }
 
 at::Tensor& Unwrap(const Napi::Value& value) {
   TensorBox* box = Box(value);

@@ -21,8 +21,18 @@ struct GroupBox {
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 };
 
+}  // namespace
+
+template <>
+struct HandleKind<GroupBox> {
+  static constexpr napi_type_tag tag{0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL};
+  static constexpr const char* name = "process group handle";
+};
+
+namespace {
+
 GroupBox& Group(const Napi::Value& value) {
-  GroupBox* box = value.As<Napi::External<GroupBox>>().Data();
+  GroupBox* box = HandleData<GroupBox>(value);
   if (!box->group) throw std::runtime_error("the process group was destroyed");
   return *box;
 }
@@ -91,7 +101,7 @@ PCAM_FN(DistInit) {
     delete box;
     throw;
   }
-  return Napi::External<GroupBox>::New(info.Env(), box, [](Napi::Env, GroupBox* b) { delete b; });
+  return NewHandle(info.Env(), box, [](Napi::Env, GroupBox* b) { delete b; });
 }
 
 // distAllReduce(group, tensors, op): in place, every tensor reduced over the ranks.
@@ -130,7 +140,7 @@ PCAM_FN(DistBarrier) {
 
 // distDestroy(group): closes the connections now rather than when V8 collects the handle.
 PCAM_FN(DistDestroy) {
-  GroupBox* box = info[0].As<Napi::External<GroupBox>>().Data();
+  GroupBox* box = HandleData<GroupBox>(info[0]);
   box->group.reset();
   box->store.reset();
   return info.Env().Undefined();

@@ -17,6 +17,9 @@ PCAM_FN(SgdStep) {
   double lr = Double(info[3]), momentum = Double(info[4]), dampening = Double(info[5]);
   double weightDecay = Double(info[6]);
   bool nesterov = Bool(info[7]);
+  if (momentum != 0 && buffers.size() != params.size())
+    throw std::invalid_argument("sgdStep: " + std::to_string(params.size()) + " parameters but " +
+                                std::to_string(buffers.size()) + " momentum buffers");
   for (size_t i = 0; i < params.size(); i++) {
     at::Tensor& p = params[i];
     at::Tensor d = p.grad();
@@ -45,6 +48,11 @@ PCAM_FN(AdamStep) {
   double lr = Double(info[4]), beta1 = Double(info[5]), beta2 = Double(info[6]), eps = Double(info[7]);
   double weightDecay = Double(info[8]);
   bool decoupled = Bool(info[9]);
+  // The state arrays come from JavaScript: one entry per parameter, or no step at all.
+  if (expAvg.size() != params.size() || expAvgSq.size() != params.size() || steps.size() != params.size())
+    throw std::invalid_argument("adamStep: " + std::to_string(params.size()) + " parameters but " +
+                                std::to_string(expAvg.size()) + ", " + std::to_string(expAvgSq.size()) +
+                                " and " + std::to_string(steps.size()) + " state entries");
   for (size_t i = 0; i < params.size(); i++) {
     at::Tensor& p = params[i];
     at::Tensor g = p.grad();

@@ -23,10 +23,17 @@ struct SlideBox {
   std::string path;
 };
 
-SlideBox& Box(const Napi::Value& value) {
-  if (!value.IsExternal()) throw Napi::TypeError::New(value.Env(), "expected a slide handle");
-  return *value.As<Napi::External<SlideBox>>().Data();
-}
+}  // namespace
+
+template <>
+struct HandleKind<SlideBox> {
+  static constexpr napi_type_tag tag{0x2b7e151628aed2a6ULL, 0xabf7158809cf4f3cULL};
+  static constexpr const char* name = "slide handle";
+};
+
+namespace {
+
+SlideBox& Box(const Napi::Value& value) { return *HandleData<SlideBox>(value); }
 
 SlidePtr Slide(const Napi::Value& value) {
   SlideBox& box = Box(value);
@@ -101,7 +108,7 @@ PCAM_FN(SlideOpen) {
   const char* error = openslide_get_error(osr);
   if (error != nullptr) ThrowJs(info.Env(), error, "SLIDE");
   auto* box = new SlideBox{std::move(slide), path};
-  return Napi::External<SlideBox>::New(info.Env(), box, [](Napi::Env, SlideBox* b) { delete b; });
+  return NewHandle(info.Env(), box, [](Napi::Env, SlideBox* b) { delete b; });
 }
 
 PCAM_FN(SlideClose) {

@@ -14,10 +14,26 @@ static at::TensorOptions Options(const Napi::Value& dtype, const Napi::Value& de
 
 // fromBuffer(typedArray, srcDtype, shape, dtype, device): copies the array's bytes into a new tensor.
 PCAM_FN(FromBuffer) {
+  if (!info[0].IsTypedArray()) throw Napi::TypeError::New(info.Env(), "fromBuffer: expected a typed array");
   Napi::TypedArray array = info[0].As<Napi::TypedArray>();
   uint8_t* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
   at::ScalarType source = Dtype(info[1]);
   std::vector<int64_t> shape = IntList(info[2]);
+  // The view must cover exactly the array's bytes: a shape larger than the array would read past
+  // its end. Sizes are checked one by one, so no product overflows.
+  size_t bytes = c10::elementSize(source);
+  for (int64_t d : shape) {
+    if (d < 0) throw std::invalid_argument("fromBuffer: negative size in the shape");
+    if (d != 0 && bytes > array.ByteLength() / static_cast<size_t>(d)) {
+      bytes = SIZE_MAX;
+      break;
+    }
+    bytes *= static_cast<size_t>(d);
+  }
+  if (bytes != array.ByteLength())
+    throw std::invalid_argument("fromBuffer: the shape needs " +
+                                (bytes == SIZE_MAX ? std::string("more") : std::to_string(bytes)) +
+                                " bytes but the array holds " + std::to_string(array.ByteLength()));
   at::Tensor view = at::from_blob(data, shape, at::TensorOptions().dtype(source));
   at::Tensor out = view.to(Options(info[3], info[4]), /*non_blocking=*/false, /*copy=*/true);
   return Wrap(info.Env(), out);
@@ -56,13 +72,18 @@ PCAM_FN(FullLike) {
 PCAM_FN(Empty) { return Wrap(info.Env(), at::empty(IntList(info[0]), Options(info[1], info[2]))); }
 // The random factories take an optional generator (last argument) so a data loader can draw
 // from its own seeded stream without disturbing the global one (model init, dropout).
+template <>
+struct HandleKind<at::Generator> {
+  static constexpr napi_type_tag tag{0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL};
+  static constexpr const char* name = "generator handle";
+};
 static c10::optional<at::Generator> OptionalGenerator(const Napi::Value& value) {
   if (value.IsUndefined() || value.IsNull()) return c10::nullopt;
-  return *value.As<Napi::External<at::Generator>>().Data();
+  return *HandleData<at::Generator>(value);
 }
 PCAM_FN(Generator) {
   auto* gen = new at::Generator(at::detail::createCPUGenerator(static_cast<uint64_t>(Int(info[0]))));
-  return Napi::External<at::Generator>::New(info.Env(), gen, [](Napi::Env, at::Generator* g) { delete g; });
+  return NewHandle(info.Env(), gen, [](Napi::Env, at::Generator* g) { delete g; });
 }
 PCAM_FN(Rand) {
   return Wrap(info.Env(), at::rand(IntList(info[0]), OptionalGenerator(info[3]), c10::nullopt, Options(info[1], info[2])));
