@@ -8,7 +8,7 @@ TS_STAMP := dist/.built
 NATIVE_SOURCES := $(wildcard native/src/*) native/binding.gyp native/libtorch.mjs
 TS_SOURCES := $(shell find src test bench web -name '*.ts' 2>/dev/null) tsconfig.json web/tsconfig.json
 
-.PHONY: all build test fuzz demo bench lint format clean system-deps test-deps
+.PHONY: all build test test-asan fuzz demo bench lint format clean system-deps test-deps
 
 all: build
 
@@ -45,6 +45,10 @@ format: $(NPM_STAMP)
 
 test: build test-deps lint
 	node scripts/run-tests.mjs
+
+# The addon under AddressSanitizer and UndefinedBehaviorSanitizer, with the tests that drive it.
+test-asan: build test-deps
+	scripts/test-asan.sh
 
 # Every fuzz target for FUZZ_SECONDS each (default ten minutes); make test runs them for seconds.
 fuzz: build

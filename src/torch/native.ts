@@ -254,7 +254,9 @@ export interface NativeBinding {
   distDestroy?(group: unknown): void
 }
 
-const BINARY = join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pcam.node')
+// PCAM_NATIVE_ADDON loads another build of the addon (make test-asan's sanitizer build).
+const BINARY =
+  process.env.PCAM_NATIVE_ADDON || join(PACKAGE_ROOT, 'native', 'build', 'Release', 'pcam.node')
 // A source checkout builds with make; an installed package with npm's rebuild.
 const REBUILD = existsSync(join(PACKAGE_ROOT, 'Makefile'))
   ? `"make build" in ${PACKAGE_ROOT}`
