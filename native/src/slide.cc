@@ -1,11 +1,14 @@
 // Whole-slide images through OpenSlide: open and close, levels, properties, the associated images'
 // names and sizes, and region reads into uint8 H x W x 3 tensors. Mechanism only: which level,
-// where and how much to read is decided in TypeScript (src/slide). Reads run on libuv's thread
-// pool (Napi::AsyncWorker).
+// where and how much to read is decided in TypeScript (src/slide). Opens and reads run on libuv's
+// thread pool (Napi::AsyncWorker).
 #include <openslide.h>
 
 #include <functional>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common.h"
 
@@ -96,55 +99,99 @@ Napi::Value Queue(Napi::Env env, std::function<at::Tensor()> read) {
   return promise;
 }
 
+// What opening a slide learns, gathered on the thread pool: a crafted TIFF of a million tiles or
+// 20,000 levels takes OpenSlide seconds to open and list, which must not stall the event loop.
+struct Opened {
+  SlidePtr slide;
+  struct Level {
+    int64_t width, height;
+    double downsample;
+  };
+  std::vector<Level> levels;
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+Opened OpenAndDescribe(const std::string& path) {
+  Opened out;
+  openslide_t* osr = openslide_open(path.c_str());
+  if (osr == nullptr) return out;  // not a format OpenSlide knows
+  out.slide = SlidePtr(osr, openslide_close);
+  CheckError(osr);
+  int32_t count = openslide_get_level_count(osr);
+  CheckError(osr);
+  for (int32_t i = 0; i < count; i++) {
+    Opened::Level level{0, 0, openslide_get_level_downsample(osr, i)};
+    openslide_get_level_dimensions(osr, i, &level.width, &level.height);
+    out.levels.push_back(level);
+  }
+  const char* const* names = openslide_get_property_names(osr);
+  for (; names != nullptr && *names != nullptr; names++) {
+    const char* value = openslide_get_property_value(osr, *names);
+    if (value != nullptr) out.properties.emplace_back(*names, value);
+  }
+  CheckError(osr);
+  return out;
+}
+
+class OpenWorker : public Napi::AsyncWorker {
+ public:
+  OpenWorker(Napi::Env env, std::string path)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), path_(std::move(path)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      opened_ = OpenAndDescribe(path_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!opened_.slide) return deferred_.Resolve(env.Null());
+    Napi::Array levels = Napi::Array::New(env, opened_.levels.size());
+    for (size_t i = 0; i < opened_.levels.size(); i++) {
+      Napi::Object level = Napi::Object::New(env);
+      level.Set("width", static_cast<double>(opened_.levels[i].width));
+      level.Set("height", static_cast<double>(opened_.levels[i].height));
+      level.Set("downsample", opened_.levels[i].downsample);
+      levels.Set(static_cast<uint32_t>(i), level);
+    }
+    Napi::Object properties = Napi::Object::New(env);
+    for (const auto& [name, value] : opened_.properties) properties.Set(name, value);
+    auto* box = new SlideBox{std::move(opened_.slide), path_};
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("handle", NewHandle(env, box, [](Napi::Env, SlideBox* b) { delete b; }));
+    result.Set("levels", levels);
+    result.Set("properties", properties);
+    deferred_.Resolve(result);
+  }
+  void OnError(const Napi::Error& error) override {
+    error.Set("code", Napi::String::New(Env(), "SLIDE"));
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  Opened opened_;
+};
+
 }  // namespace
 
-// slideOpen(path): null when OpenSlide does not recognise the format; throws when it does but the
-// file is broken (OpenSlide's message).
+// slideOpen(path) → Promise<{ handle, levels, properties } | null>: null when OpenSlide does not
+// recognise the format; rejects when it does but the file is broken (OpenSlide's message).
 PCAM_FN(SlideOpen) {
-  std::string path = String(info[0]);
-  openslide_t* osr = openslide_open(path.c_str());
-  if (osr == nullptr) return info.Env().Null();
-  SlidePtr slide(osr, openslide_close);
-  const char* error = openslide_get_error(osr);
-  if (error != nullptr) ThrowJs(info.Env(), error, "SLIDE");
-  auto* box = new SlideBox{std::move(slide), path};
-  return NewHandle(info.Env(), box, [](Napi::Env, SlideBox* b) { delete b; });
+  auto* worker = new OpenWorker(info.Env(), String(info[0]));  // deletes itself when settled
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
 }
 
 PCAM_FN(SlideClose) {
   Box(info[0]).slide.reset();
   return info.Env().Undefined();
-}
-
-// slideLevels(h): [{ width, height, downsample }] from level 0 (full resolution) down.
-PCAM_FN(SlideLevels) {
-  SlidePtr slide = Slide(info[0]);
-  int32_t count = openslide_get_level_count(slide.get());
-  CheckError(slide.get());
-  Napi::Array levels = Napi::Array::New(info.Env(), count);
-  for (int32_t i = 0; i < count; i++) {
-    int64_t w = 0, h = 0;
-    openslide_get_level_dimensions(slide.get(), i, &w, &h);
-    Napi::Object level = Napi::Object::New(info.Env());
-    level.Set("width", Napi::Number::New(info.Env(), static_cast<double>(w)));
-    level.Set("height", Napi::Number::New(info.Env(), static_cast<double>(h)));
-    level.Set("downsample", Napi::Number::New(info.Env(), openslide_get_level_downsample(slide.get(), i)));
-    levels.Set(static_cast<uint32_t>(i), level);
-  }
-  CheckError(slide.get());
-  return levels;
-}
-
-PCAM_FN(SlideProperties) {
-  SlidePtr slide = Slide(info[0]);
-  Napi::Object out = Napi::Object::New(info.Env());
-  const char* const* names = openslide_get_property_names(slide.get());
-  for (; names != nullptr && *names != nullptr; names++) {
-    const char* value = openslide_get_property_value(slide.get(), *names);
-    if (value != nullptr) out.Set(*names, Napi::String::New(info.Env(), value));
-  }
-  CheckError(slide.get());
-  return out;
 }
 
 // slideAssociated(h): [{ name, width, height }] (label, macro, thumbnail, ... by vendor).
@@ -186,8 +233,6 @@ PCAM_FN(SlideReadRegion) {
 void RegisterSlide(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "slideOpen", SlideOpen);
   Export(env, exports, "slideClose", SlideClose);
-  Export(env, exports, "slideLevels", SlideLevels);
-  Export(env, exports, "slideProperties", SlideProperties);
   Export(env, exports, "slideAssociated", SlideAssociated);
   Export(env, exports, "slideReadRegion", SlideReadRegion);
 }

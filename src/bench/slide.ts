@@ -43,7 +43,7 @@ async function tiledCopies(
   source: string,
   paths: { small: string; large: string },
 ): Promise<{ small: Size; large: Size }> {
-  using slide = OpenSlide.open(source)
+  using slide = await OpenSlide.open(source)
   const { width, height } = slide.levels[0] as Size
   const mpp = slideResolution(source, slide.properties).mpp
   const region = await slide.readRegion(0, 0, 0, width, height)
@@ -110,7 +110,7 @@ async function predictAlone(
 ): Promise<number> {
   const model = await loadSlideModel(run, load)
   try {
-    using s = OpenSlide.open(slide)
+    using s = await OpenSlide.open(slide)
     const { scale, grid } = slideTiling(s, model)
     const tiles = tissueTiles(grid, null, 0)
     const batches: Tensor[] = []

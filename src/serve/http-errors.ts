@@ -17,6 +17,9 @@ export class HttpError extends Error {
   }
 }
 
+/** The server is at a bound it keeps (reads in flight, queued slide jobs): 503, retry later. */
+export class BusyError extends Error {}
+
 export interface ErrorAnswer {
   status: number
   headers: Record<string, string>
@@ -28,7 +31,7 @@ const CLIENT_CODES: Record<string, number> = { VALIDATION: 400, DATA: 400 }
 
 /** What to answer for an error; `tooLarge` is the 413 message, which names the limits. */
 export function errorAnswer(error: unknown, tooLarge: string): ErrorAnswer {
-  if (error instanceof QueueFullError)
+  if (error instanceof QueueFullError || error instanceof BusyError)
     return { status: 503, headers: { 'retry-after': '1' }, body: { error: error.message } }
   if (error instanceof WorkerStoppedError)
     return { status: 503, headers: {}, body: { error: error.message } }

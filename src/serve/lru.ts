@@ -3,7 +3,7 @@
  * @module
  */
 
-/** A Map that forgets its oldest entry beyond `limit`, handing it to `onEvict`. */
+/** A Map that forgets its oldest entry beyond `limit`, handing it (or one replaced) to `onEvict`. */
 export class Lru<V> {
   readonly #map = new Map<string, V>()
   constructor(
@@ -18,13 +18,23 @@ export class Lru<V> {
     }
     return value
   }
+  /** Stores value under key; a different value it replaces is evicted too (closed, freed). */
   set(key: string, value: V): void {
+    const replaced = this.#map.get(key)
+    this.#map.delete(key)
     this.#map.set(key, value)
+    if (replaced !== undefined && replaced !== value) this.onEvict(replaced)
     if (this.#map.size > this.limit) {
       const [oldest, old] = this.#map.entries().next().value as [string, V]
       this.#map.delete(oldest)
       this.onEvict(old)
     }
+  }
+  delete(key: string): void {
+    const value = this.#map.get(key)
+    if (value === undefined) return
+    this.#map.delete(key)
+    this.onEvict(value)
   }
   /** Forgets every entry, evicting each. */
   clear(): void {

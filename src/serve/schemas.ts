@@ -34,7 +34,8 @@ export const DEEP_ZOOM_PARAMS = {
   properties: {
     name: { type: 'string', minLength: 1 },
     level: { type: 'integer', minimum: 0 },
-    tile: { type: 'string', pattern: '^\\d+_\\d+\\.jpeg$' },
+    // One spelling per tile (no leading zeros), so that "00_0" cannot bypass the tile cache.
+    tile: { type: 'string', pattern: '^(0|[1-9]\\d{0,8})_(0|[1-9]\\d{0,8})\\.jpeg$' },
   },
   required: ['name', 'level', 'tile'],
 } as const

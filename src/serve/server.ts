@@ -48,6 +48,8 @@ export interface ServeOptions {
   logger?: boolean
   /** A folder of whole slides for the slide viewer (/slides). */
   slides?: string
+  /** Time one slide prediction may run (default SLIDE_LIMITS.jobTimeoutMs, 2 hours). */
+  slideJobTimeoutMs?: number
 }
 
 // No wait by default: on a CPU a batch takes long enough that the next one forms meanwhile, and
@@ -104,7 +106,10 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     const config = worker.config
     await app.register(predictRoutes, { run, config, tta, batcher, metrics, bodyLimit })
     await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
-    if (slides) await app.register(slideRoutes, { folder: slides, worker })
+    if (slides) {
+      const jobTimeoutMs = options.slideJobTimeoutMs
+      await app.register(slideRoutes, { folder: slides, worker, batcher, jobTimeoutMs })
+    }
   } catch (error) {
     // A plugin refused (a missing slide folder): the worker thread would keep the process alive.
     await worker.close()
@@ -132,6 +137,9 @@ async function createApp(
   const app = Fastify({
     logger: settings.logger ?? false,
     bodyLimit: settings.bodyLimit,
+    // Slide names are file names (up to 255 bytes, three times that URL-encoded); Fastify's
+    // default of 100 answered 414 for names the slide list showed.
+    maxParamLength: 1024,
     requestTimeout: settings.requestTimeoutMs,
     // NOTE: Node enforces requestTimeout only when it checks its connections (every 30 s unless
     // told), and not at all while headersTimeout exceeds it.

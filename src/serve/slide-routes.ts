@@ -1,28 +1,32 @@
 /**
  * The slide viewer's routes for pcam serve --slides <folder>: the slides of that folder (names
- * only), Deep Zoom tiles read on demand (cached, bounded), slide prediction queued one slide at a
- * time with the model in the model worker, its result (heatmap grid, contours) and a tile's
- * probability with Grad-CAM.
+ * only, opened off the event loop, failures remembered), Deep Zoom tiles read on demand (cached,
+ * one read per tile shared by its requests, bytes in flight bounded), slide prediction queued one
+ * slide at a time in the model worker (a bounded queue, a time limit, DELETE to cancel), its
+ * result (heatmap grid, contours), and a tile's probability with Grad-CAM through the batcher.
+ * Every bound is in SLIDE_LIMITS.
  * @module
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve, sep } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
 import { runPatchSize } from '../run/run-folder.js'
 import { slideModelOf } from '../slide/batch.js'
-import { deepZoomInfo, deepZoomTile } from '../slide/deep-zoom.js'
 import {
-  predictSlide,
-  readSlideResult,
-  slideStem,
-  type SlideModel,
-} from '../slide/predict-slide.js'
+  deepZoomInfo,
+  deepZoomRead,
+  deepZoomTile,
+  READ_BYTES_PER_PIXEL,
+} from '../slide/deep-zoom.js'
+import { checkThumbnailRead } from '../slide/limits.js'
+import { predictSlide, readSlideResult, type SlideModel } from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
 import { slideResolution } from '../slide/resolution.js'
 import { slideTiling, tileAtPoint } from '../slide/grid.js'
+import { THUMBNAIL_SIDE, thumbnailPlan } from '../slide/tissue.js'
 import { listSlides, OpenSlide } from '../torch/openslide.js'
 import {
   DEEP_ZOOM_PARAMS,
@@ -32,61 +36,120 @@ import {
   type SlideParams,
   type TileQuery,
 } from './schemas.js'
-import { HttpError } from './http-errors.js'
+import { BusyError, HttpError } from './http-errors.js'
 import type { ModelWorker } from './inference.js'
 import { Lru } from './lru.js'
+import type { PatchBatcher } from './patch-batcher.js'
+import { SharedReads } from './shared-reads.js'
 
 export interface SlideRoutesOptions {
   /** The folder of whole slides; only the slides listed in it are served. */
   folder: string
-  /** Predicts the tiles and explains a clicked one. */
+  /** Predicts the tiles of a slide job. */
   worker: ModelWorker
+  /** Explains a clicked tile, queued with every other request's patches. */
+  batcher: PatchBatcher
+  /** Time one slide job may run before it is stopped (default SLIDE_LIMITS.jobTimeoutMs). */
+  jobTimeoutMs?: number
 }
 
-/** Deep Zoom tiles kept in memory (JPEG, about 15 KB each). */
-const TILE_CACHE = 512
-/** Slides kept open at once. */
-const OPEN_SLIDES = 8
+/** The bounds the slide routes keep; each one's excess gets the answer written beside it. */
+export const SLIDE_LIMITS = {
+  /** Deep Zoom tiles kept in memory (JPEG, about 15 KB each); the oldest go first. */
+  cachedTiles: 512,
+  /** Slides kept open at once; the least recently used is closed (reopened on demand). */
+  openSlides: 8,
+  /** Bytes all Deep Zoom reads in flight may hold; more reads wait for room. */
+  tileReadBytes: 256 * 2 ** 20,
+  /** Deep Zoom reads that may wait for room; one more is a 503. */
+  tileReadsWaiting: 64,
+  /** Slide jobs that may wait behind the running one; one more is a 503. */
+  queuedJobs: 8,
+  /** Time a slide job may run; past it the job stops and is marked failed. */
+  jobTimeoutMs: 2 * 60 * 60 * 1000,
+}
 
 interface Job {
-  status: 'queued' | 'running' | 'done' | 'failed'
+  status: 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
   done: number
   total: number
   error?: string
 }
 
+const isActive = (job: Job | undefined) => job?.status === 'queued' || job?.status === 'running'
+
 /** The slide API under /api/slides (the viewer page is among the page's files). */
-export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
-  app,
-  { folder, worker },
-) => {
+export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, options) => {
+  const { folder, worker, batcher } = options
+  const jobTimeoutMs = options.jobTimeoutMs ?? SLIDE_LIMITS.jobTimeoutMs
   const config = worker.config
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
   const out = mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
   const size = runPatchSize(config)
+  // Answers name slides as the page knows them: the server's folders never leave it.
+  const hidden = [resolve(folder) + sep, folder.endsWith(sep) ? folder : folder + sep, out + sep]
+  const hidePaths = (message: string) =>
+    hidden.reduce((m, prefix) => m.split(prefix).join(''), message)
+  app.setErrorHandler((error) => {
+    if (error instanceof Error) error.message = hidePaths(error.message)
+    throw error // on to the server's handler, which answers
+  })
+
   // The folder's slides, listed again only when the page asks for the list or a name is new.
   let listed: string[] = []
   const names = () => (listed = listSlides(folder))
   names()
   // A slide being predicted is closed when the job ends, not when the cache lets go of it.
   const predicting = new Set<OpenSlide>()
-  const open = new Lru<OpenSlide>(OPEN_SLIDES, (s) => {
+  const open = new Lru<OpenSlide>(SLIDE_LIMITS.openSlides, (s) => {
     if (!predicting.has(s)) s.close()
   })
-  const tiles = new Lru<Buffer>(TILE_CACHE)
+  const opening = new Map<string, Promise<OpenSlide>>()
+  // Why a slide could not be opened, until the file changes: a broken file is not reopened (and
+  // its seconds of OpenSlide work repeated) on every request.
+  const failed = new Map<string, { mtimeMs: number; size: number; error: DataError }>()
+  const tiles = new Lru<Buffer>(SLIDE_LIMITS.cachedTiles)
+  const reads = new SharedReads<Buffer>(SLIDE_LIMITS.tileReadBytes, SLIDE_LIMITS.tileReadsWaiting)
   const jobs = new Map<string, Job>()
+  const controllers = new Map<string, AbortController>()
   let queue: Promise<unknown> = Promise.resolve()
 
-  // Only names listed in the folder resolve: "../x" or any other path is a 404.
-  const slideOf = (name: string): OpenSlide => {
+  // Only names listed in the folder resolve: "../x" or any other path is a 404. Opening runs on
+  // the thread pool, once for all the requests that ask meanwhile.
+  const slideOf = async (name: string): Promise<OpenSlide> => {
     if (!listed.includes(name) && !names().includes(name))
       throw new HttpError(404, `No slide named ${name}`)
-    let slide = open.get(name)
-    if (!slide) {
-      slide = OpenSlide.open(join(folder, name))
-      open.set(name, slide)
+    const cached = open.get(name)
+    if (cached) return cached
+    const path = join(folder, name)
+    let file: { mtimeMs: number; size: number }
+    try {
+      file = statSync(path)
+    } catch {
+      throw new HttpError(404, `No slide named ${name}`)
     }
-    return slide
+    const failure = failed.get(name)
+    if (failure && failure.mtimeMs === file.mtimeMs && failure.size === file.size)
+      throw failure.error
+    let pending = opening.get(name)
+    if (!pending) {
+      pending = OpenSlide.open(path)
+        .then(
+          (slide) => {
+            failed.delete(name)
+            open.set(name, slide)
+            return slide
+          },
+          (error: unknown) => {
+            if (error instanceof DataError)
+              failed.set(name, { ...file, error: new DataError(hidePaths(error.message)) })
+            throw error
+          },
+        )
+        .finally(() => opening.delete(name))
+      opening.set(name, pending)
+    }
+    return pending
   }
   const slideModel = (): SlideModel =>
     slideModelOf(config, async (images) => {
@@ -94,7 +157,42 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
       const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
       return (await worker.predict({ pixels, count, size, explain: [] })).probabilities
     })
-  const resultDir = (name: string) => join(out, slideStem(name))
+  // Results are kept by the slide's full name: a.svs and a.tif are two slides.
+  const resultDir = (name: string) => join(out, name)
+
+  const runJob = async (name: string, job: Job, controller: AbortController) => {
+    if (controller.signal.aborted) return // cancelled while it waited
+    job.status = 'running'
+    const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(jobTimeoutMs)])
+    let slide: OpenSlide | undefined
+    try {
+      slide = await slideOf(name)
+      predicting.add(slide)
+      await predictSlide(slide, slideModel(), {
+        out,
+        outName: name,
+        name,
+        signal,
+        onProgress: (done, total) => Object.assign(job, { done, total }),
+      })
+      job.status = 'done'
+    } catch (error) {
+      if (controller.signal.aborted) {
+        job.status = 'cancelled'
+      } else {
+        job.status = 'failed'
+        job.error = signal.aborted
+          ? `${name} was stopped after the server's limit of ${jobTimeoutMs / 60_000} minutes per slide`
+          : hidePaths((error as Error).message)
+      }
+    } finally {
+      controllers.delete(name)
+      if (slide) {
+        predicting.delete(slide)
+        if (open.get(name) !== slide) slide.close() // evicted (or the server closed) meanwhile
+      }
+    }
+  }
 
   app.get('/api/slides', async () => ({
     slides: names().map((name) => ({ name, job: jobs.get(name) ?? null })),
@@ -105,7 +203,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
     { schema: { params: SLIDE_PARAMS } },
     async (request) => {
       const { name } = request.params
-      const slide = slideOf(name)
+      const slide = await slideOf(name)
       let mpp: number | null = null
       try {
         mpp = slideResolution(name, slide.properties).mpp
@@ -129,10 +227,13 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
     async (request, reply) => {
       const { name, level, tile } = request.params
       const [col, row] = tile.slice(0, -'.jpeg'.length).split('_').map(Number) as [number, number]
-      const key = `${name}/${level}/${tile}`
+      const slide = await slideOf(name)
+      const read = deepZoomRead(slide, level, col, row)
+      const key = `${name}/${level}/${col}_${row}`
       let jpeg = tiles.get(key)
       if (!jpeg) {
-        jpeg = await deepZoomTile(slideOf(name), level, col, row)
+        const bytes = read.readWidth * read.readHeight * READ_BYTES_PER_PIXEL
+        jpeg = await reads.read(key, bytes, () => deepZoomTile(slide, read))
         tiles.set(key, jpeg)
       }
       return reply.type('image/jpeg').header('cache-control', 'max-age=3600').send(jpeg)
@@ -144,34 +245,39 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
     { schema: { params: SLIDE_PARAMS } },
     async (request, reply) => {
       const { name } = request.params
-      slideOf(name)
+      const slide = await slideOf(name)
       const current = jobs.get(name)
-      if (current && (current.status === 'queued' || current.status === 'running'))
-        return reply.code(202).send(current)
+      if (isActive(current)) return reply.code(202).send(current)
+      // Refused now, not after a wait in the queue: a grid past the tile bound, or an overview
+      // that would read a whole gigapixel level.
+      slideTiling(slide, slideModel(), { name })
+      checkThumbnailRead(name, slide.levels, thumbnailPlan(slide.levels, THUMBNAIL_SIDE).level)
+      const queued = [...jobs.values()].filter((j) => j.status === 'queued').length
+      if (queued >= SLIDE_LIMITS.queuedJobs)
+        throw new BusyError(`${queued} slides are queued for prediction; try again later.`)
       const job: Job = { status: 'queued', done: 0, total: 0 }
+      const controller = new AbortController()
       jobs.set(name, job)
-      queue = queue.then(async () => {
-        job.status = 'running'
-        let slide: OpenSlide | undefined
-        try {
-          slide = slideOf(name)
-          predicting.add(slide)
-          await predictSlide(slide, slideModel(), {
-            out,
-            onProgress: (done, total) => Object.assign(job, { done, total }),
-          })
-          job.status = 'done'
-        } catch (error) {
-          job.status = 'failed'
-          job.error = (error as Error).message
-        } finally {
-          if (slide) {
-            predicting.delete(slide)
-            if (open.get(name) !== slide) slide.close() // evicted (or the server closed) meanwhile
-          }
-        }
-      })
+      controllers.set(name, controller)
+      queue = queue.then(() => runJob(name, job, controller))
       return reply.code(202).send(job)
+    },
+  )
+
+  // Cancels a queued or running prediction; a running one stops after its batch in flight.
+  app.delete<{ Params: SlideParams }>(
+    '/api/slides/:name/predict',
+    { schema: { params: SLIDE_PARAMS } },
+    async (request) => {
+      const { name } = request.params
+      const job = jobs.get(name)
+      const controller = controllers.get(name)
+      if (!job || !controller || !isActive(job))
+        throw new HttpError(409, `${name} has no prediction queued or running`)
+      controller.abort()
+      if (job.status === 'queued') job.status = 'cancelled'
+      controllers.delete(name)
+      return job
     },
   )
 
@@ -180,7 +286,8 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
     { schema: { params: SLIDE_PARAMS } },
     async (request) => {
       const { name } = request.params
-      slideOf(name)
+      if (!listed.includes(name) && !names().includes(name))
+        throw new HttpError(404, `No slide named ${name}`)
       const dir = resultDir(name)
       if (!existsSync(join(dir, 'summary.json')))
         throw new HttpError(
@@ -189,7 +296,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
         )
       const { summary, grid, cells, geojson } = readSlideResult(dir)
       return {
-        summary,
+        summary: { ...summary, slide: name, outDir: name },
         grid,
         cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
         geojson,
@@ -197,14 +304,15 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
     },
   )
 
-  // The tile under level-0 point (x, y): its probability and Grad-CAM, from the model worker.
+  // The tile under level-0 point (x, y): its probability and Grad-CAM, queued in the batcher with
+  // every other request's patches (a full queue is a 503, as for /api/predict).
   app.get<{ Params: SlideParams; Querystring: TileQuery }>(
     '/api/slides/:name/tile',
     { schema: { params: SLIDE_PARAMS, querystring: TILE_QUERY } },
     async (request) => {
       const { name } = request.params
       const query = request.query
-      const slide = slideOf(name)
+      const slide = await slideOf(name)
       // Errors name the slide as the page knows it, not by its path on the server.
       const { scale, grid } = slideTiling(slide, slideModel(), { name })
       const tile = tileAtPoint(grid, query.x, query.y)
@@ -212,21 +320,24 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (
       const images = await readTiles(slide, [tile], scale, size)
       const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
       images.dispose()
-      const answer = await worker.predict({ pixels, count: 1, size, explain: [0] })
-      const png = await encodePng(answer.overlays as Uint8Array, size, size)
+      const answer = await batcher.submit({ pixels, explain: true })
+      const png = await encodePng(answer.overlay as Uint8Array, size, size)
       return {
         x: tile.x,
         y: tile.y,
         size: Math.round(grid.tileSize0),
-        probability: answer.probabilities[0],
+        probability: answer.probability,
         heatmap: `data:image/png;base64,${png.toString('base64')}`,
       }
     },
   )
 
-  // The server has closed, its requests done: the slides go (except one still being predicted,
-  // which its job closes), the cached tiles and the slides' results with them.
+  // The server is closing, its requests done: slide jobs are stopped (the running one after its
+  // batch in flight) and awaited, then the slides, the cached tiles and the results go.
   app.addHook('onClose', async () => {
+    for (const controller of controllers.values()) controller.abort()
+    for (const job of jobs.values()) if (job.status === 'queued') job.status = 'cancelled'
+    await queue
     open.clear()
     tiles.clear()
     rmSync(out, { recursive: true, force: true })

@@ -16,6 +16,7 @@ import { listSlides, OpenSlide, SLIDE_EXTENSIONS, type SlideLevel } from '../tor
 import type { TilePredictor } from './pipeline.js'
 import {
   predictSlide,
+  slideStem,
   type SlideModel,
   type SlidePredictOptions,
   type SlideSummary,
@@ -113,6 +114,18 @@ export async function predictSlides(
   },
 ): Promise<BatchResult> {
   const slides = findSlides(inputs)
+  // Outputs go to <out>/<stem>: two slides of one stem (a.svs, a.tif) would overwrite each other.
+  const stems = new Map<string, string>()
+  for (const slide of slides) {
+    const stem = options.outName ?? slideStem(slide)
+    const other = stems.get(stem)
+    if (other !== undefined)
+      throw new DataError(
+        `${other} and ${slide} would both write their results to ${join(options.out, stem)}; ` +
+          'rename one, or predict them into different --out folders.',
+      )
+    stems.set(stem, slide)
+  }
   await mkdir(options.out, { recursive: true })
   const results: SlideSummary[] = []
   const failures: SlideFailure[] = []
@@ -168,8 +181,8 @@ export interface SlideInfo {
 }
 
 /** What `pcam slide info` prints. */
-export function slideInfo(path: string): SlideInfo {
-  using slide = OpenSlide.open(path)
+export async function slideInfo(path: string): Promise<SlideInfo> {
+  using slide = await OpenSlide.open(path)
   let mpp: SlideInfo['mpp'] = null
   try {
     const r = slideResolution(path, slide.properties)

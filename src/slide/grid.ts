@@ -6,6 +6,7 @@
 import { DataError } from '../errors.js'
 import type { OpenSlide } from '../torch/openslide.js'
 import { slideResolution, tileScale, type SlideResolution, type TileScale } from './resolution.js'
+import { checkStride, checkTileCount, SLIDE_WORK_LIMITS } from './limits.js'
 import { tissueFraction, type TissueMask } from './tissue.js'
 
 export interface Tile {
@@ -52,20 +53,23 @@ export interface SlideTiling {
 
 /**
  * How a slide is cut for a model: its µm/px (`slideMpp` overrides), the level and scale that match
- * the model's µm/px, and the grid of tiles `stride` model pixels apart (default the patch size).
- * `name` is how errors call the slide (default its path).
+ * the model's µm/px, and the grid of tiles `stride` model pixels apart (default the patch size),
+ * refused when it has more than `maxTiles` cells (see SLIDE_WORK_LIMITS). `name` is how errors
+ * call the slide (default its path).
  */
 export function slideTiling(
   slide: OpenSlide,
   model: { mpp: number; patchSize: number },
-  options: { slideMpp?: number; stride?: number; name?: string } = {},
+  options: { slideMpp?: number; stride?: number; name?: string; maxTiles?: number } = {},
 ): SlideTiling {
   const name = options.name ?? slide.path
   const resolution = slideResolution(name, slide.properties, options.slideMpp)
   const scale = tileScale(slide.levels, resolution.mpp, model.mpp, model.patchSize)
   const base = slide.levels[0] as { width: number; height: number }
-  const stride = options.stride ?? model.patchSize
-  return { resolution, scale, grid: tileGrid(name, base.width, base.height, scale, stride) }
+  const stride = checkStride(options.stride ?? model.patchSize, model.patchSize)
+  const grid = tileGrid(name, base.width, base.height, scale, stride)
+  checkTileCount(name, grid, options.maxTiles ?? SLIDE_WORK_LIMITS.maxTiles)
+  return { resolution, scale, grid }
 }
 
 /** The tile whose grid cell holds level-0 point (x, y), or null outside the grid. */

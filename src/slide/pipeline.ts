@@ -88,6 +88,8 @@ export async function readTiles(
 export interface PipelineOptions {
   batchSize: number
   onProgress?: (done: number, total: number) => void
+  /** Checked before each batch: an aborted signal stops the work with its reason. */
+  signal?: AbortSignal
 }
 
 /** Probabilities of `tiles`, in order. */
@@ -106,6 +108,10 @@ export async function predictTiles(
   let next: Promise<Tensor> | null = tiles.length > 0 ? read(0) : null
   for (let start = 0; next !== null; start += batchSize) {
     const images: Tensor = await next
+    if (options.signal?.aborted) {
+      images.dispose()
+      options.signal.throwIfAborted()
+    }
     next = start + batchSize < tiles.length ? read(start + batchSize) : null
     // NOTE: if prediction throws, the read in flight must not become an unhandled rejection.
     next?.catch(() => undefined)

@@ -41,6 +41,14 @@ export interface SlidePredictOptions {
   batchSize?: number
   /** Tiles averaged for the slide's top-k score (default 10). */
   topK?: number
+  /** Grid cells a slide may have (default SLIDE_WORK_LIMITS.maxTiles). */
+  maxTiles?: number
+  /** Folder name of the outputs under `out` (default the slide's file name without extension). */
+  outName?: string
+  /** How errors name the slide (default its path). */
+  name?: string
+  /** Stops the work between batches (reads and the model's batch in flight finish first). */
+  signal?: AbortSignal
   onProgress?: (done: number, total: number) => void
 }
 
@@ -106,16 +114,17 @@ export async function predictSlide(
   options: SlidePredictOptions,
 ): Promise<SlideSummary> {
   if (typeof slide === 'string') {
-    using opened = OpenSlide.open(slide)
+    using opened = await OpenSlide.open(slide)
     return await predictSlide(opened, model, options)
   }
   const started = performance.now()
   const path = slide.path
-  const name = slideStem(path)
+  const name = options.outName ?? slideStem(path)
   const outDir = join(options.out, name)
   checkReplaceable(outDir)
   const { resolution, scale, grid } = slideTiling(slide, model, options)
-  const thumbnail = await readThumbnail(slide)
+  const { signal } = options
+  const thumbnail = await readThumbnail(slide, { name: options.name, signal })
   try {
     const useMask = options.tissueMask !== false
     const mask = useMask ? tissueMask(thumbnail) : fullMask(thumbnail)
@@ -123,6 +132,7 @@ export async function predictSlide(
     const probabilities = await predictTiles(slide, tiles, scale, model.patchSize, model.predict, {
       batchSize: options.batchSize ?? 64,
       onProgress: options.onProgress,
+      signal,
     })
     const seconds = (performance.now() - started) / 1000
     const cells = gridProbabilities(grid, tiles, probabilities)

@@ -6,6 +6,7 @@
  */
 import { maxPool2d, avgPool2d, scope, zeros, type Tensor } from '../torch/index.js'
 import { bestLevel, type OpenSlide, type SlideLevel } from '../torch/openslide.js'
+import { checkThumbnailRead } from './limits.js'
 
 /** A downsampled image of the whole slide. */
 export interface Thumbnail {
@@ -49,46 +50,54 @@ export function thumbnailPlan(levels: readonly SlideLevel[], maxSide: number): T
 
 /**
  * The slide at about `maxSide` pixels on its longer side (see thumbnailPlan), read in blocks and
- * area-averaged by an integer factor, so memory never holds a whole level.
+ * area-averaged by an integer factor, so memory never holds a whole level. Refused up front when
+ * the level read is too large (checkThumbnailRead); stops between blocks when `signal` aborts.
  */
 export async function readThumbnail(
   slide: OpenSlide,
-  maxSide = THUMBNAIL_SIDE,
+  options: { maxSide?: number; name?: string; signal?: AbortSignal } = {},
 ): Promise<Thumbnail> {
-  const { level, factor } = thumbnailPlan(slide.levels, maxSide)
+  const { level, factor } = thumbnailPlan(slide.levels, options.maxSide ?? THUMBNAIL_SIDE)
+  checkThumbnailRead(options.name ?? slide.path, slide.levels, level)
   const { width, height, downsample } = slide.levels[level] as SlideLevel
   const outW = Math.ceil(width / factor)
   const outH = Math.ceil(height / factor)
   const block = Math.max(factor, Math.floor(BLOCK / factor) * factor)
   const image = zeros([outH, outW, 3], { dtype: 'uint8' })
-  for (let by = 0; by < height; by += block) {
-    for (let bx = 0; bx < width; bx += block) {
-      const w = Math.ceil(Math.min(block, width - bx) / factor) * factor
-      const h = Math.ceil(Math.min(block, height - by) / factor) * factor
-      const region = await slide.readRegion(
-        Math.round(bx * downsample),
-        Math.round(by * downsample),
-        level,
-        w,
-        h,
-      )
-      scope(() => {
-        const pooled =
-          factor === 1
-            ? region
-            : avgPool2d(region.permute(2, 0, 1).float().unsqueeze(0), factor)
-                .squeeze(0)
-                .permute(1, 2, 0)
-                .round()
-                .to('uint8')
-        const [ph, pw] = pooled.shape as [number, number]
-        image
-          .slice(0, by / factor, by / factor + ph)
-          .slice(1, bx / factor, bx / factor + pw)
-          .copy_(pooled)
-      })
-      region.dispose()
+  try {
+    for (let by = 0; by < height; by += block) {
+      for (let bx = 0; bx < width; bx += block) {
+        options.signal?.throwIfAborted()
+        const w = Math.ceil(Math.min(block, width - bx) / factor) * factor
+        const h = Math.ceil(Math.min(block, height - by) / factor) * factor
+        const region = await slide.readRegion(
+          Math.round(bx * downsample),
+          Math.round(by * downsample),
+          level,
+          w,
+          h,
+        )
+        scope(() => {
+          const pooled =
+            factor === 1
+              ? region
+              : avgPool2d(region.permute(2, 0, 1).float().unsqueeze(0), factor)
+                  .squeeze(0)
+                  .permute(1, 2, 0)
+                  .round()
+                  .to('uint8')
+          const [ph, pw] = pooled.shape as [number, number]
+          image
+            .slice(0, by / factor, by / factor + ph)
+            .slice(1, bx / factor, bx / factor + pw)
+            .copy_(pooled)
+        })
+        region.dispose()
+      }
     }
+  } catch (error) {
+    image.dispose()
+    throw error
   }
   return { image, downsample: downsample * factor }
 }

@@ -223,10 +223,12 @@ export interface NativeBinding {
   // native/src/mmap.cc
   mmapFile(path: string): H
   // native/src/slide.cc
-  slideOpen(path: string): SlideHandle | null
+  slideOpen(path: string): Promise<{
+    handle: SlideHandle
+    levels: { width: number; height: number; downsample: number }[]
+    properties: Record<string, string>
+  } | null>
   slideClose(slide: SlideHandle): void
-  slideLevels(slide: SlideHandle): { width: number; height: number; downsample: number }[]
-  slideProperties(slide: SlideHandle): Record<string, string>
   slideAssociated(slide: SlideHandle): { name: string; width: number; height: number }[]
   slideReadRegion(
     slide: SlideHandle,

@@ -54,6 +54,41 @@ export function bestLevel(levels: readonly SlideLevel[], downsample: number): nu
 /** The largest region one read may return (pixels): 256 MiB of ARGB while it is converted. */
 const MAX_REGION_PIXELS = 2 ** 26
 
+/**
+ * The pyramids pcam opens. The largest scanned slides are about 200,000 pixels a side with a
+ * dozen levels; a file past these is crafted or broken, and each of its reads would be too.
+ */
+export const SLIDE_SHAPE_LIMITS = { levels: 64, side: 2 ** 21, tilePixels: 4096 * 4096 }
+
+function shapeProblem(
+  levels: readonly SlideLevel[],
+  properties: Readonly<Record<string, string>>,
+): string | null {
+  if (levels.length === 0) return 'it has no levels'
+  if (levels.length > SLIDE_SHAPE_LIMITS.levels)
+    return `it has ${levels.length} levels, more than the ${SLIDE_SHAPE_LIMITS.levels} pcam reads`
+  const { width, height } = levels[0] as SlideLevel
+  if (!(width >= 1 && height >= 1))
+    return `its full-resolution level is ${width} x ${height} pixels`
+  if (Math.max(width, height) > SLIDE_SHAPE_LIMITS.side)
+    return `it is ${width} x ${height} pixels, more than the ${SLIDE_SHAPE_LIMITS.side} a side pcam reads`
+  // OpenSlide decodes a whole TIFF tile for any read that touches it: a 16384² tile is a gigabyte
+  // per read. (Hamamatsu's "tiles" are JPEG restart intervals, decoded in parts: not counted.)
+  if (properties['openslide.vendor'] !== 'hamamatsu') {
+    for (let i = 0; i < levels.length; i++) {
+      const tileWidth = Number(properties[`openslide.level[${i}].tile-width`] ?? 0)
+      const tileHeight = Number(properties[`openslide.level[${i}].tile-height`] ?? 0)
+      if (tileWidth * tileHeight > SLIDE_SHAPE_LIMITS.tilePixels)
+        return (
+          `its level ${i} is stored in tiles of ${tileWidth} x ${tileHeight} pixels, larger than the ` +
+          `${SLIDE_SHAPE_LIMITS.tilePixels} pixels pcam decodes per read; re-save it with smaller ` +
+          'tiles (vips tiffsave in.tif out.tif --tile --tile-width 512 --tile-height 512 --pyramid)'
+        )
+    }
+  }
+  return null
+}
+
 function slideError(path: string, message: string, cause?: unknown): DataError {
   return new DataError(`Cannot read slide ${path}: ${message}`, { cause })
 }
@@ -61,7 +96,7 @@ function slideError(path: string, message: string, cause?: unknown): DataError {
 /**
  * A whole-slide image opened with OpenSlide (.svs, .ndpi, .mrxs, .scn, tiled .tif, ...).
  * @example
- * using slide = OpenSlide.open('CMU-1.svs')
+ * using slide = await OpenSlide.open('CMU-1.svs')
  * const rgb = await slide.readRegion(0, 0, 0, 512, 512) // 512 x 512 x 3 uint8
  */
 export class OpenSlide {
@@ -70,33 +105,42 @@ export class OpenSlide {
   readonly properties: Readonly<Record<string, string>>
   #handle: SlideHandle | null
 
-  private constructor(path: string, handle: SlideHandle) {
+  private constructor(
+    path: string,
+    handle: SlideHandle,
+    levels: SlideLevel[],
+    properties: Record<string, string>,
+  ) {
     this.path = path
     this.#handle = handle
-    try {
-      this.levels = native.slideLevels(handle)
-      this.properties = native.slideProperties(handle)
-    } catch (error) {
-      native.slideClose(handle)
-      throw slideError(path, (error as Error).message, error)
-    }
+    this.levels = levels
+    this.properties = properties
   }
 
-  /** Opens a slide; a file OpenSlide cannot read throws a DataError naming it. */
-  static open(path: string): OpenSlide {
+  /**
+   * Opens a slide on a worker thread (OpenSlide may take seconds over a crafted file); a file
+   * OpenSlide cannot read, or a pyramid beyond SLIDE_SHAPE_LIMITS, is a DataError naming it.
+   */
+  static async open(path: string): Promise<OpenSlide> {
     if (!existsSync(path) || !statSync(path).isFile())
       throw new DataError(`Slide not found: ${path}`)
-    let handle: SlideHandle | null
+    let opened: Awaited<ReturnType<typeof native.slideOpen>>
     try {
-      handle = native.slideOpen(path)
+      opened = await native.slideOpen(path)
     } catch (error) {
       throw slideError(path, (error as Error).message, error)
     }
-    if (handle === null)
+    if (opened === null)
       throw new DataError(
         `${path} is not a slide OpenSlide can read (supported: ${SLIDE_EXTENSIONS.join(', ')})`,
       )
-    return new OpenSlide(path, handle)
+    const { handle, levels, properties } = opened
+    const problem = shapeProblem(levels, properties)
+    if (problem) {
+      native.slideClose(handle)
+      throw slideError(path, problem)
+    }
+    return new OpenSlide(path, handle, levels, properties)
   }
 
   /** Names and sizes of the associated images (label, macro, thumbnail, ...). */

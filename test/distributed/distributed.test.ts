@@ -206,7 +206,9 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
       output,
       /Rank 1 was killed by SIGKILL; the other ranks were stopped\. Run the same command to resume/,
     )
-    assert.ok(seconds < 10, `the group went down in ${seconds.toFixed(1)} s`)
+    // A ceiling for the hang this guards against (the others waiting on gloo's 30-minute
+    // timeout), not a speed goal: the group goes down in about a second.
+    assert.ok(seconds < 60, `the group went down in ${seconds.toFixed(1)} s`)
     const done = epochsOf(out).length
     assert.ok(done < 40, `${done} epochs before the kill`)
     const second = await run(process.execPath, trainArgs(out, 40)).done

@@ -94,7 +94,9 @@ describe('Ctrl-C during pcam train', () => {
     // Mid-epoch of the first epoch: 60 batches an epoch, a few seconds of them done.
     assert.equal(state.position.epoch, 0, JSON.stringify(state.position))
     assert.ok(state.position.batch > 0 && state.position.batch < 60, state.position.batch)
-    assert.ok(seconds < 10, `took ${seconds.toFixed(1)} s to stop`)
+    // A ceiling, not a speed goal: it stops within a batch; ignoring the presses would train on
+    // through every epoch (and not print "Stopped", checked above).
+    assert.ok(seconds < 60, `took ${seconds.toFixed(1)} s to stop`)
 
     const resumed = pcamTrain(out)
     assert.equal((await resumed.exited).code, 0, resumed.output())

@@ -14,7 +14,7 @@ describe('the native layer refuses misuse', () => {
     const generator = native.generator(1)
     assert.throws(() => any.shape!(generator), /expected a tensor handle/)
     assert.throws(() => any.shape!({}), /expected a tensor handle/)
-    assert.throws(() => any.slideLevels!(tensor), /expected a slide handle/)
+    assert.throws(() => any.slideAssociated!(tensor), /expected a slide handle/)
     assert.throws(() => any.distDestroy!(tensor), /expected a process group handle/)
     assert.throws(() => any.rand!([2], 'float32', 'cpu', tensor), /expected a generator handle/)
     // The right kinds still work.

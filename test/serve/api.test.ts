@@ -339,8 +339,22 @@ describe('serve hardening', () => {
     server = await serve()
   })
 
-  it('refuses images declaring 16000x16000 from their headers, in milliseconds', async () => {
+  it('refuses images declaring 16000x16000 from their headers, as fast as it answers small ones', async () => {
     const bomb = pngDeclaring(16000, 16000)
+    // The baseline: the same request of four real 16 px patches, measured here, on this machine
+    // as loaded as it is now. Decoding the bombs would take a thousand times longer.
+    const small = await sharp({
+      create: { width: 16, height: 16, channels: 3, background: '#a05080' },
+    })
+      .png()
+      .toBuffer()
+    const baselineStart = performance.now()
+    await post(
+      server,
+      '/api/predict',
+      [1, 2, 3, 4].map((k) => [`small${k}.png`, small]),
+    )
+    const baseline = performance.now() - baselineStart
     const start = performance.now()
     const plain = await post(
       server,
@@ -354,7 +368,8 @@ describe('serve hardening', () => {
     assert.match(resized.json().error, /bomb\.png is 16000x16000; .*at most 4096x4096/)
     const tiff = await post(server, '/api/predict?resize=1', [['bomb.tif', tiffBomb(20000)]])
     assert.equal(tiff.statusCode, 400)
-    assert.ok(performance.now() - start < 1500, `${performance.now() - start} ms`)
+    const took = performance.now() - start
+    assert.ok(took < 30 * baseline + 2000, `${took} ms, against ${baseline} ms for small patches`)
   })
 
   it('/healthz answers while a request of crafted images is being refused', async () => {
@@ -362,12 +377,18 @@ describe('serve hardening', () => {
     const form = new FormData()
     const tiff = tiffBomb(20000)
     for (let k = 0; k < 4; k++) form.append('images', new Blob([tiff]), `bomb${k}.tif`)
+    // The baseline: /healthz on this machine, as loaded as it is, with nothing else in flight.
+    const idleStart = performance.now()
+    await fetch(`${address}/healthz`)
+    const idle = performance.now() - idleStart
     const upload = fetch(`${address}/api/predict?resize=1`, { method: 'POST', body: form })
     await new Promise((resolve) => setTimeout(resolve, 100)) // the upload is being read or decoded
     const start = performance.now()
     const health = await fetch(`${address}/healthz`)
     assert.equal(health.status, 200)
-    assert.ok(performance.now() - start < 500, `healthz took ${performance.now() - start} ms`)
+    // A loop blocked by decoding four 20000² TIFFs would hold /healthz for many seconds.
+    const took = performance.now() - start
+    assert.ok(took < 20 * idle + 1000, `healthz took ${took} ms while busy, ${idle} ms idle`)
     assert.equal((await upload).status, 400)
   })
 
@@ -484,10 +505,9 @@ describe('serve hardening: limits and admission', () => {
   it('a client that sends its body slowly gets 408 after the request timeout', async () => {
     const server = await serve({ requestTimeoutMs: 1000 })
     await server.app.listen({ host: '127.0.0.1', port: 0 })
-    const start = performance.now()
+    // Without the timeout the client is never cut off and this waits for the test's own limit.
     const answer = await slowClient((server.app.server.address() as AddressInfo).port)
     assert.match(answer, /^HTTP\/1.1 408/)
-    assert.ok(performance.now() - start < 4000, `${performance.now() - start} ms`)
   })
 
   it('close() ends within its bound even while a client holds a request open', async () => {
@@ -496,32 +516,29 @@ describe('serve hardening: limits and admission', () => {
     servers.splice(servers.indexOf(server), 1)
     const stuck = slowClient((server.app.server.address() as AddressInfo).port)
     await new Promise((resolve) => setTimeout(resolve, 200))
-    const start = performance.now()
+    // Without its bound close() waits for the client forever; 20 s is a ceiling for that hang,
+    // far above the 500 ms bound plus a loaded machine's delays.
     const closed = await Promise.race([
       server.close().then(() => true),
-      new Promise((resolve) => setTimeout(() => resolve(false), 5000)),
+      new Promise((resolve) => setTimeout(() => resolve(false), 20_000)),
     ])
-    assert.ok(closed, 'close() returned within 5 s')
-    assert.ok(performance.now() - start < 2000, `${performance.now() - start} ms`)
+    assert.ok(closed, 'close() returned within 20 s')
     await stuck
   })
 })
 
 describe('pcam serve start-up', () => {
-  const pcam = (args: string[]) => {
-    const start = performance.now()
-    const result = spawnSync(process.execPath, [join(PACKAGE_ROOT, 'bin', 'pcam.js'), ...args], {
+  // A server that did not exit is killed at 30 s, and its status is then null, not 1.
+  const pcam = (args: string[]) =>
+    spawnSync(process.execPath, [join(PACKAGE_ROOT, 'bin', 'pcam.js'), ...args], {
       encoding: 'utf8',
       timeout: 30_000,
     })
-    return { ...result, ms: performance.now() - start }
-  }
 
   it('exits non-zero at once for a port out of range or one already in use', async () => {
     const bad = pcam(['serve', '--model', run, '--port', '99999'])
     assert.equal(bad.status, 1, bad.stderr)
     assert.match(bad.stderr, /port up to 65535/)
-    assert.ok(bad.ms < 20_000, `${bad.ms} ms`)
     const taken = createNetServer()
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
     const { port } = taken.address() as AddressInfo
@@ -529,13 +546,11 @@ describe('pcam serve start-up', () => {
     taken.close()
     assert.equal(busy.status, 1, busy.stderr)
     assert.match(busy.stderr, /EADDRINUSE|in use/)
-    assert.ok(busy.ms < 20_000, `${busy.ms} ms`)
   })
 
   it('exits non-zero at once for a slide folder that does not exist', () => {
     const missing = pcam(['serve', '--model', run, '--port', '0', '--slides', join(root, 'none')])
     assert.equal(missing.status, 1, missing.stderr)
     assert.match(missing.stderr, /Slide folder not found/)
-    assert.ok(missing.ms < 20_000, `${missing.ms} ms`)
   })
 })

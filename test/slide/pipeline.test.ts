@@ -19,7 +19,7 @@ const skip = skipWithoutData || (existsSync(SVS) ? false : `${SVS} not found`)
 
 /** The real slide's level 0, cut to even sides, as a pyramidal TIFF whose level 1 is 2x coarser. */
 async function pyramid(path: string): Promise<void> {
-  using slide = OpenSlide.open(SVS)
+  using slide = await OpenSlide.open(SVS)
   const level0 = slide.levels[0] as { width: number; height: number }
   const [width, height] = [level0.width & ~1, level0.height & ~1]
   const region = await slide.readRegion(0, 0, 0, width, height)
@@ -34,7 +34,7 @@ describe('reading tiles in strips', { skip }, () => {
   it("cuts each tile from its row's strip at the level pixel nearest its own position, read on whole level pixels", async () => {
     const path = join(tempDir('pipeline'), 'pyramid.tif')
     await pyramid(path)
-    using slide = OpenSlide.open(path)
+    using slide = await OpenSlide.open(path)
     assert.equal(slide.levels[1]?.downsample, 2)
     // 187 level-0 pixels apart from an odd origin: every other tile falls between level pixels.
     const readSize = 94

@@ -53,7 +53,7 @@ describe('whole slides', { skip }, () => {
       skip: hasTool ? false : 'openslide-write-png (Debian openslide-tools) not installed',
     },
     async () => {
-      using slide = OpenSlide.open(SVS)
+      using slide = await OpenSlide.open(SVS)
       for (const [x, y, w, h] of [
         [1000, 1200, 300, 200],
         [2100, 2900, 200, 100],
@@ -250,5 +250,24 @@ describe('whole slides', { skip }, () => {
     assert.match(skipped.stderr, /Skipped 1 bad slide/)
     const given = slidePredict(noRes, '--slide-mpp', '0.972', '--out', join(root, 'out-mpp'))
     assert.equal(given.status, 0, given.stderr)
+  })
+
+  it('refuses up front a stride or tile count past its bounds, and two slides with one output', () => {
+    const stride = slidePredict(mosaic.path, '--stride', '1', '--out', join(root, 'out-stride'))
+    assert.notEqual(stride.status, 0)
+    assert.match(stride.stderr, /stride .* in 12\.\.768 .* received 1/)
+    assert.ok(!existsSync(join(root, 'out-stride')), 'a refused run wrote its output folder')
+    const many = slidePredict(mosaic.path, '--max-tiles', '10', '--out', join(root, 'out-many'))
+    assert.equal(many.status, 1)
+    assert.match(many.stderr, /mosaic\.tif would be cut into 48 tiles \(8 x 6\), more than the 10/)
+    // a.svs and a.tif would both write <out>/a: refused before either is predicted.
+    const dup = join(root, 'dup')
+    mkdirSync(dup)
+    writeFileSync(join(dup, 'a.svs'), readFileSync(mosaic.path))
+    writeFileSync(join(dup, 'a.tif'), readFileSync(mosaic.path))
+    const both = slidePredict(dup, '--out', join(root, 'out-dup'))
+    assert.notEqual(both.status, 0)
+    assert.match(both.stderr, /a\.svs and .*a\.tif would both write their results to .*out-dup\/a/)
+    assert.ok(!existsSync(join(root, 'out-dup', 'a')))
   })
 })

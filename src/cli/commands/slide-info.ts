@@ -13,10 +13,10 @@ export const slideInfoCommand: Command = {
   options: {
     json: { type: 'boolean', description: 'Print as JSON (with every property)' },
   },
-  run(values, positionals) {
+  async run(values, positionals) {
     if (positionals.length !== 1)
       throw new ValidationError('Give one slide: pcam slide info <slide> [--json]')
-    const info = slideInfo(positionals[0] as string)
+    const info = await slideInfo(positionals[0] as string)
     if (values.json === true) {
       console.log(JSON.stringify(info, null, 2))
       return

@@ -4,6 +4,7 @@
  */
 import { DataError, ValidationError } from '../../errors.js'
 import { loadSlideModel, predictSlides } from '../../slide/batch.js'
+import { checkStride, SLIDE_WORK_LIMITS } from '../../slide/limits.js'
 import { DEFAULT_MIN_TISSUE } from '../../slide/predict-slide.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
@@ -37,7 +38,14 @@ export const slidePredictCommand: Command = {
     'model-mpp': MODEL_MPP_OPTION,
     stride: {
       type: 'number',
-      description: 'Step between tiles in model pixels (default: the patch size)',
+      description:
+        'Step between tiles in model pixels (default: the patch size; at least 1/8 of it)',
+    },
+    'max-tiles': {
+      type: 'number',
+      default: SLIDE_WORK_LIMITS.maxTiles,
+      description:
+        'Most tiles a slide may be cut into; a slide (or stride) that needs more is refused before any read',
     },
     'no-tissue-mask': { type: 'boolean', description: 'Predict every tile, background included' },
     'min-tissue': {
@@ -71,7 +79,10 @@ export const slidePredictCommand: Command = {
         out: values.out as string,
         slideMpp: optionalNumber(values, 'slide-mpp', 0.01, 100),
         stride:
-          values.stride === undefined ? undefined : checkInteger(values.stride, '--stride', 1),
+          values.stride === undefined
+            ? undefined
+            : checkStride(checkInteger(values.stride, '--stride', 1), model.patchSize),
+        maxTiles: checkInteger(values['max-tiles'], '--max-tiles', 1),
         tissueMask: values['no-tissue-mask'] !== true,
         minTissue: checkNumber(values['min-tissue'], '--min-tissue', 0, 1),
         batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
