@@ -7,7 +7,8 @@
  * @module
  */
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import multipart from '@fastify/multipart'
 import sharp from 'sharp'
@@ -16,7 +17,9 @@ import { readCsv, writeCsv } from '../../src/data/csv.js'
 import { decodePatch, readImageHeader } from '../../src/data/decode.js'
 import { parseKaggleLabels } from '../../src/data/sources/kaggle.js'
 import { readPlainRgbTiff } from '../../src/data/tiff.js'
-import { ZipTree } from '../../src/data/tree.js'
+import { FolderTree, ZipTree } from '../../src/data/tree.js'
+import { pcamHdf5Source } from '../../src/data/sources/pcam-hdf5.js'
+import { DataError } from '../../src/errors.js'
 import { onnxModelInfo } from '../../src/export/onnx-engine.js'
 import { encodeModel, DataType } from '../../src/export/onnx-proto.js'
 import { errorAnswer } from '../../src/serve/http-errors.js'
@@ -135,6 +138,24 @@ async function uploadApp(): Promise<FastifyInstance> {
   await app.ready()
   uploadServer = app
   return app
+}
+
+const H5_X = 'camelyonpatch_level_2_split_valid_x.h5'
+const H5_Y = 'camelyonpatch_level_2_split_valid_y.h5'
+/** A PCam-shaped HDF5 file (a dataset of uint8), small enough that its bytes are mostly structure. */
+async function hdf5File(path: string, name: string, shape: number[]): Promise<Buffer> {
+  const h5 = await import('h5wasm/node')
+  await h5.ready
+  const file = new h5.File(path, 'w')
+  const count = shape.reduce((a, b) => a * b, 1)
+  file.create_dataset({
+    name,
+    data: new Uint8Array(count).map((_, i) => i % 2),
+    shape,
+    dtype: '<B',
+  })
+  file.close()
+  return readFileSync(path)
 }
 
 export const TARGETS: Record<string, FuzzTarget> = {
@@ -262,6 +283,33 @@ export const TARGETS: Record<string, FuzzTarget> = {
       const { labels, problems } = parseKaggleLabels(text, path)
       for (const label of labels.values()) assert.ok(label === 0 || label === 1)
       for (const problem of problems) assert.ok(problem.location.includes(path))
+    },
+  },
+  hdf5: {
+    ext: 'h5',
+    namesFile: false, // checked below: errors name the split's _x.h5, not the input file
+    seeds: async (scratch) => {
+      const folder = join(scratch, 'h5')
+      mkdirSync(folder, { recursive: true })
+      await hdf5File(join(folder, H5_Y), 'y', [2, 1, 1, 1])
+      return [await hdf5File(join(scratch, 'seed.h5'), 'x', [2, 8, 8, 3])]
+    },
+    // The mutated bytes are the valid split's _x.h5, beside a valid _y.h5; every patch is read.
+    parse: async (bytes, path) => {
+      const folder = join(dirname(path), 'h5')
+      const x = join(folder, H5_X)
+      writeFileSync(x, bytes)
+      try {
+        const source = await pcamHdf5Source(new FolderTree(folder))
+        try {
+          for await (const item of source.read()) assert.ok(item.label === 0 || item.label === 1)
+        } finally {
+          await source.close()
+        }
+      } catch (error) {
+        if (error instanceof DataError) assert.ok(error.message.includes(x), error.message)
+        throw error
+      }
     },
   },
   multipart: {
