@@ -217,6 +217,29 @@ describe('pcam CLI mistakes', () => {
     assert.match(stray.stderr, /pcam train takes options only, not "stores\/pcam"/)
   })
 
+  it('sizes that allocate memory are bounded: a mistyped batch or queue size is a message, not a crash', () => {
+    for (const [args, message] of [
+      [
+        ['bench', 'engine', '--batch-size', '1000000000'],
+        /integer in \[1, 4096\] for --batch-size/,
+      ],
+      [
+        ['serve', '--model', 'x', '--max-queue', '10000000'],
+        /integer in \[1, 65536\] for --max-queue/,
+      ],
+      [['serve', '--model', 'x', '--max-batch', '99999'], /integer in \[1, 4096\] for --max-batch/],
+      [
+        ['serve', '--model', 'x', '--body-limit-mb', '99999'],
+        /number in \[0, 1024\] for --body-limit-mb/,
+      ],
+    ] as const) {
+      const r = pcam(...args)
+      assert.notEqual(r.status, 0, args.join(' '))
+      assert.match(r.stderr, message, args.join(' '))
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    }
+  })
+
   it('--version prints the package version', () => {
     const run = pcam('--version')
     assert.equal(run.status, 0)

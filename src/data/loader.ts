@@ -17,6 +17,12 @@ import {
 import { prepareBatch, type AugmentOptions, type Normalization } from './augment.js'
 import type { PatchStore } from './store.js'
 
+/**
+ * The most patches one batch may hold. Training batches are 32 to 512; 4096 patches at 224 px are
+ * already gigabytes of activations, and a mistyped 10^9 would otherwise be a crash, not a message.
+ */
+export const MAX_BATCH_SIZE = 4096
+
 export interface LoaderOptions {
   batchSize: number
   shuffle: boolean
@@ -57,7 +63,7 @@ export class PatchLoader {
     indices: readonly number[],
     readonly options: LoaderOptions,
   ) {
-    checkInteger(options.batchSize, 'batchSize', 1)
+    checkInteger(options.batchSize, 'batchSize', 1, MAX_BATCH_SIZE)
     if (indices.length === 0)
       throw new ValidationError('The loader got no patches (is the split empty?)')
     this.#indices = keep(tensor(BigInt64Array.from(indices, BigInt)))

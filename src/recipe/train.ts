@@ -14,7 +14,7 @@ import {
   type AugmentOptions,
   type Normalization,
 } from '../data/augment.js'
-import { PatchLoader } from '../data/loader.js'
+import { MAX_BATCH_SIZE, PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
 import { ConfigError, DataError, ValidationError } from '../errors.js'
 import {
@@ -188,7 +188,7 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
     )
   if (c.size !== null) checkInteger(c.size, '--size', 8)
   if (c.sizes !== undefined) checkSizes(c)
-  checkInteger(c.batchSize, '--batch-size', 2)
+  checkInteger(c.batchSize, '--batch-size', 2, MAX_BATCH_SIZE)
   checkInteger(c.freezeEpochs, '--freeze-epochs', 0)
   checkInteger(c.epochs, '--epochs', 1)
   checkInteger(c.seed, '--seed', 0)

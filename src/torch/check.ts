@@ -14,9 +14,20 @@ export function invalid(expected: string, name: string, value: unknown): Validat
   return new ValidationError(`Expected ${expected} for ${name} but received ${describe(value)}`)
 }
 
-export function checkInteger(value: unknown, name: string, min = -Infinity): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    const what = min === 1 ? 'positive integer' : min === 0 ? 'non-negative integer' : 'integer'
+export function checkInteger(
+  value: unknown,
+  name: string,
+  min = -Infinity,
+  max = Infinity,
+): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const what = Number.isFinite(max)
+      ? `integer in [${min}, ${max}]`
+      : min === 1
+        ? 'positive integer'
+        : min === 0
+          ? 'non-negative integer'
+          : 'integer'
     throw invalid(what, name, value)
   }
   return value

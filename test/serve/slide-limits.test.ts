@@ -67,6 +67,10 @@ describe('slide routes under crafted input and load', () => {
     copyFileSync(join(slides, 'dup.svs'), join(slides, LONG))
     copyFileSync(join(slides, 'dup.svs'), join(slides, 'other.tif'))
     writeFileSync(join(slides, 'broken.tif'), Buffer.from('II*\0garbage that is no TIFF at all'))
+    // One 4112² tile: OpenSlide would decode all of it (50 MB) for any read that touches it.
+    await sharp({ create: { width: 4112, height: 4112, channels: 3, background: '#ffffff' } })
+      .tiff({ tile: true, tileWidth: 4112, tileHeight: 4112, compression: 'deflate' })
+      .toFile(join(slides, 'huge-tiles.tif'))
     const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
     const config = await makeRandomRun(
       run,
@@ -133,6 +137,12 @@ describe('slide routes under crafted input and load', () => {
     } finally {
       native.slideOpen = open
     }
+  })
+
+  it('refuses a slide stored in tiles too large to decode per read', async () => {
+    const r = await inject('GET', '/api/slides/huge-tiles.tif/dz/0/0_0.jpeg')
+    assert.equal(r.statusCode, 400, r.body)
+    assert.match(r.json().error, /huge-tiles\.tif.*tiles of 4112 x 4112 pixels/)
   })
 
   it('serves a slide whose name is longer than 100 characters on every route', async () => {

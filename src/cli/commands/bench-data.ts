@@ -9,6 +9,7 @@ import { DataError } from '../../errors.js'
 import { SHARED_DIR } from '../../paths.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const benchDataCommand: Command = {
   name: 'bench data',
@@ -41,7 +42,7 @@ export const benchDataCommand: Command = {
     const result = await benchData({
       jpeg: values.jpeg as string,
       tiff: values.tiff as string,
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 1, MAX_BATCH_SIZE),
       loaderPatches: checkInteger(values['loader-patches'], '--loader-patches', 1),
       onProgress: (message) => process.stderr.write(`${message}\n`),
     })

@@ -8,6 +8,7 @@ import { rankFromEnvironment } from '../../learn/launcher.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import { integerList } from '../shared-options.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const benchDistributedCommand: Command = {
   name: 'bench distributed',
@@ -26,7 +27,7 @@ export const benchDistributedCommand: Command = {
   },
   async run(values) {
     const common = {
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 1, MAX_BATCH_SIZE),
       size: checkInteger(values.size, '--size', 8),
       warmup: checkInteger(values.warmup, '--warmup', 0),
       steps: checkInteger(values.steps, '--steps', 1),

@@ -5,6 +5,7 @@
 import { benchEngine, type EngineBenchResult } from '../../bench/engine.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 function table(result: EngineBenchResult): string {
   const fmt = (v: number) => v.toFixed(1).padStart(10)
@@ -68,7 +69,7 @@ export const benchEngineCommand: Command = {
   async run(values) {
     const json = values.json === true
     const result = await benchEngine({
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 1, MAX_BATCH_SIZE),
       size: checkInteger(values.size, '--size', 8),
       warmup: checkInteger(values.warmup, '--warmup', 0),
       steps: checkInteger(values.steps, '--steps', 1),

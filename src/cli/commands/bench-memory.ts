@@ -8,6 +8,7 @@ import { ARCHITECTURES } from '../../models/registry.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import { archOption } from '../shared-options.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const benchMemoryCommand: Command = {
   name: 'bench memory',
@@ -42,7 +43,7 @@ export const benchMemoryCommand: Command = {
       arch: archOption(values),
       epochs: checkInteger(values.epochs, '--epochs', 2),
       repeats: checkInteger(values.repeats, '--repeats', 1),
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 2, MAX_BATCH_SIZE),
       onPhase: (phase) => {
         if (values.json !== true) console.error(`${phase}...`)
       },

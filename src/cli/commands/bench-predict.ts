@@ -6,6 +6,7 @@ import { benchPredict } from '../../bench/predict.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import { COMPUTE_OPTIONS, computeOptions, RUN_FOLDER_OPTION } from '../shared-options.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const benchPredictCommand: Command = {
   name: 'bench predict',
@@ -24,7 +25,7 @@ export const benchPredictCommand: Command = {
       run: values.model as string,
       store: values.data as string,
       patches: checkInteger(values.patches, '--patches', 1),
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 1, MAX_BATCH_SIZE),
       ...computeOptions(values),
     })
     if (values.json === true) {

@@ -6,6 +6,7 @@ import { benchTrain, TRAIN_BENCH_ARCHS, type TrainBenchArch } from '../../bench/
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import { COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const benchTrainCommand: Command = {
   name: 'bench train',
@@ -33,7 +34,7 @@ export const benchTrainCommand: Command = {
     const result = await benchTrain({
       store: values.data as string,
       arch: values.arch as TrainBenchArch,
-      batchSize: checkInteger(values['batch-size'], '--batch-size', 2),
+      batchSize: checkInteger(values['batch-size'], '--batch-size', 2, MAX_BATCH_SIZE),
       warmup: checkInteger(values.warmup, '--warmup', 1),
       steps: checkInteger(values.steps, '--steps', 1),
       rounds: checkInteger(values.rounds, '--rounds', 1),

@@ -18,6 +18,7 @@ import {
   TTA_OPTIONS,
   ttaOption,
 } from '../shared-options.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const serveCommand: Command = {
   name: 'serve',
@@ -70,13 +71,14 @@ export const serveCommand: Command = {
       engine: engineOption(values),
       compute: computeOptions(values),
       layer: values.layer as string | undefined,
-      maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
+      maxBatch: checkInteger(values['max-batch'], '--max-batch', 1, MAX_BATCH_SIZE),
       maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),
-      maxQueue: checkInteger(values['max-queue'], '--max-queue', 1),
+      // 65,536 waiting 96 px patches are 1.8 GB; more is a typo, not a setting.
+      maxQueue: checkInteger(values['max-queue'], '--max-queue', 1, 65_536),
       bodyLimit: Math.round(
-        checkNumber(values['body-limit-mb'], '--body-limit-mb', 0) * 1024 * 1024,
+        checkNumber(values['body-limit-mb'], '--body-limit-mb', 0, 1024) * 1024 * 1024,
       ),
-      maxFiles: checkInteger(values['max-files'], '--max-files', 1),
+      maxFiles: checkInteger(values['max-files'], '--max-files', 1, MAX_BATCH_SIZE),
       logger: values.log === true,
       slides: values.slides as string | undefined,
     })

@@ -20,6 +20,7 @@ import {
   TTA_OPTIONS,
   ttaOption,
 } from '../shared-options.js'
+import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 const optionalNumber = (values: OptionValues, name: string, min: number, max: number) =>
   values[name] === undefined ? undefined : checkNumber(values[name], `--${name}`, min, max)
@@ -85,7 +86,7 @@ export const slidePredictCommand: Command = {
         maxTiles: checkInteger(values['max-tiles'], '--max-tiles', 1),
         tissueMask: values['no-tissue-mask'] !== true,
         minTissue: checkNumber(values['min-tissue'], '--min-tissue', 0, 1),
-        batchSize: checkInteger(values['batch-size'], '--batch-size', 1),
+        batchSize: checkInteger(values['batch-size'], '--batch-size', 1, MAX_BATCH_SIZE),
         onSlideStart: () => (progress.current = createProgress('tiles', 0)),
         onProgress: (done, total) => progress.current.update(done, total),
         onSlideDone: (r) => {
