@@ -127,7 +127,12 @@ export class ZipTree implements Tree {
 
   static async open(archives: string[]): Promise<ZipTree> {
     const tree = new ZipTree(archives)
-    for (const archive of archives) await tree.#mount(archive)
+    try {
+      for (const archive of archives) await tree.#mount(archive)
+    } catch (error) {
+      await tree.close() // a corrupt zip must not keep its descriptor (or the others') open
+      throw error
+    }
     return tree
   }
 

@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { ZipFile } from 'yazl'
-import { PICKLE_LIMITS } from '../../src/weights/torch-checkpoint.js'
+import { DataError } from '../../src/errors.js'
+import { PICKLE_LIMITS, readTorchCheckpoint } from '../../src/weights/torch-checkpoint.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const dir = tempDir('torch-checkpoint')
@@ -118,5 +119,20 @@ describe('crafted PyTorch checkpoints', () => {
     assert.equal(outcome.name, 'DataError', outcome.message)
     assert.match(outcome.message, /archive\/data\/0/)
     assert.ok(outcome.maxRssMiB < 512, `peak ${outcome.maxRssMiB} MiB`)
+  })
+
+  it('a corrupt zip leaves no file descriptor open, however often it is read', async () => {
+    const good = await pth('good.pth', { 'data.pkl': Buffer.from('\x80\x02}q\x00.', 'latin1') })
+    // The central directory names one entry more than the zip holds: the listing fails midway.
+    const bytes = readFileSync(good)
+    const end = bytes.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+    bytes.writeUInt16LE(bytes.readUInt16LE(end + 8) + 1, end + 8)
+    bytes.writeUInt16LE(bytes.readUInt16LE(end + 10) + 1, end + 10)
+    const corrupt = join(dir, 'corrupt.pth')
+    writeFileSync(corrupt, bytes)
+    const open = () => readdirSync('/proc/self/fd').length
+    const before = open()
+    for (let k = 0; k < 50; k++) await assert.rejects(readTorchCheckpoint(corrupt), DataError)
+    assert.ok(open() - before < 5, `${open() - before} descriptors left open by 50 failed reads`)
   })
 })
