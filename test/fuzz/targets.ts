@@ -24,6 +24,7 @@ import { onnxModelInfo } from '../../src/export/onnx-engine.js'
 import { encodeModel, DataType } from '../../src/export/onnx-proto.js'
 import { errorAnswer } from '../../src/serve/http-errors.js'
 import { readUploads, toPatch } from '../../src/serve/uploads.js'
+import { readAnnotations } from '../../src/slide/annotations.js'
 import { tensor } from '../../src/torch/index.js'
 import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js'
 import { readTorchCheckpoint, unpickle } from '../../src/weights/torch-checkpoint.js'
@@ -310,6 +311,75 @@ export const TARGETS: Record<string, FuzzTarget> = {
         if (error instanceof DataError) assert.ok(error.message.includes(x), error.message)
         throw error
       }
+    },
+  },
+  geojson: {
+    ext: 'geojson',
+    namesFile: true,
+    seeds: async () => {
+      const ring = [
+        [0, 0],
+        [100, 0],
+        [100, 80],
+        [0, 80],
+        [0, 0],
+      ]
+      const hole = [
+        [10, 10],
+        [20, 10],
+        [20, 20],
+        [10, 10],
+      ]
+      const feature = (geometry: unknown, name: string) => ({
+        type: 'Feature',
+        id: 'a1',
+        geometry,
+        properties: { objectType: 'annotation', classification: { name, color: [255, 0, 0] } },
+      })
+      const features = [
+        feature({ type: 'Polygon', coordinates: [ring, hole] }, 'Tumor'),
+        feature({ type: 'MultiPolygon', coordinates: [[ring], [hole]] }, 'Normal'),
+      ]
+      return [
+        Buffer.from(JSON.stringify({ type: 'FeatureCollection', features })),
+        Buffer.from(JSON.stringify(features, null, 1)),
+      ]
+    },
+    parse: async (_bytes, path) => {
+      const { regions } = readAnnotations(path)
+      for (const r of regions)
+        assert.ok(r.outer.length >= 3 && r.outer.flat().every(Number.isFinite))
+    },
+  },
+  'asap-xml': {
+    ext: 'xml',
+    namesFile: true,
+    seeds: async () => {
+      const coordinates = (points: number[][]) =>
+        points.map(([x, y], k) => `<Coordinate Order="${k}" X="${x}" Y="${y}" />`).join('')
+      return [
+        Buffer.from(
+          '<?xml version="1.0"?><ASAP_Annotations><Annotations>' +
+            `<Annotation Name="A &amp; 0" Type="Polygon" PartOfGroup="_0"><Coordinates>${coordinates(
+              [
+                [0, 0],
+                [50.5, 0],
+                [50, 40],
+              ],
+            )}</Coordinates></Annotation>` +
+            `<Annotation Name="A 1" Type="Spline" PartOfGroup="_2"><Coordinates>${coordinates([
+              [5, 5],
+              [9, 5],
+              [9, 9],
+            ])}</Coordinates></Annotation>` +
+            '</Annotations><AnnotationGroups><Group Name="_0" PartOfGroup="None" Color="#ff0000"><Attributes /></Group></AnnotationGroups><!-- end --></ASAP_Annotations>',
+        ),
+      ]
+    },
+    parse: async (_bytes, path) => {
+      const { regions } = readAnnotations(path)
+      for (const r of regions)
+        assert.ok(r.outer.length >= 3 && r.outer.flat().every(Number.isFinite))
     },
   },
   multipart: {
