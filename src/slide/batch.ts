@@ -3,7 +3,7 @@
  * that goes on past a bad slide and lists it, the summary CSV, and `pcam slide info`'s facts.
  * @module
  */
-import { statSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
@@ -102,15 +102,33 @@ export interface BatchResult {
 }
 
 /**
- * Predicts every slide, one after another; a slide that fails is recorded (its message names it)
+ * The summary of a slide's complete output in `dir` (written by this pcam: its last file,
+ * detections.csv, is there), or null when it must be predicted (again).
+ */
+function completedSummary(dir: string): SlideSummary | null {
+  if (!existsSync(join(dir, 'detections.csv'))) return null
+  try {
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+    return summary.pcamVersion ? summary : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Predicts every slide, one after another (skipping those whose complete output exists unless
+ * `overwrite`); a slide that fails is recorded (its message names it)
  * and the batch goes on. Writes <out>/slides.csv with one row per slide.
  */
 export async function predictSlides(
   inputs: string[],
   model: SlideModel,
   options: SlidePredictOptions & {
+    /** Predict again slides whose complete output exists (default: skip them). */
+    overwrite?: boolean
     onSlideStart?: (slide: string, index: number, total: number) => void
     onSlideDone?: (result: SlideSummary | SlideFailure) => void
+    onSlideSkipped?: (summary: SlideSummary) => void
   },
 ): Promise<BatchResult> {
   const slides = findSlides(inputs)
@@ -130,6 +148,13 @@ export async function predictSlides(
   const results: SlideSummary[] = []
   const failures: SlideFailure[] = []
   for (const [i, slide] of slides.entries()) {
+    // An interrupted batch of hundreds of slides picks up where it stopped.
+    const done = options.overwrite ? null : completedSummary(join(options.out, slideStem(slide)))
+    if (done) {
+      results.push(done)
+      options.onSlideSkipped?.(done)
+      continue
+    }
     options.onSlideStart?.(slide, i, slides.length)
     try {
       const summary = await predictSlide(slide, model, options)

@@ -165,3 +165,38 @@ export function tumourGeoJson(
     })),
   }
 }
+
+/**
+ * One QuPath tile object per predicted tile, its probability as the measurement "Tumor
+ * probability", so that QuPath's Measurement Maps colour the slide by it.
+ */
+export function tilesGeoJson(
+  tiles: readonly { x: number; y: number }[],
+  probabilities: Float32Array,
+  tileSize0: number,
+): FeatureCollection {
+  const size = Math.round(tileSize0)
+  return {
+    type: 'FeatureCollection',
+    features: tiles.map((t, i) => ({
+      type: 'Feature',
+      geometry: {
+        type: 'Polygon',
+        // Counterclockwise as written, as the annotations above.
+        coordinates: [
+          [
+            [t.x, t.y],
+            [t.x, t.y + size],
+            [t.x + size, t.y + size],
+            [t.x + size, t.y],
+            [t.x, t.y],
+          ],
+        ],
+      },
+      properties: {
+        objectType: 'tile',
+        measurements: { 'Tumor probability': Number((probabilities[i] as number).toFixed(6)) },
+      },
+    })),
+  }
+}

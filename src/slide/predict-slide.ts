@@ -13,7 +13,8 @@ import { readCsv, writeCsv } from '../data/csv.js'
 import { DataError } from '../errors.js'
 import { OpenSlide } from '../torch/openslide.js'
 import { PCAM_VERSION } from '../version.js'
-import { tumourGeoJson, type FeatureCollection } from './geojson.js'
+import { DEFAULT_NMS_RADIUS_UM, detections, type Detection } from './detections.js'
+import { tilesGeoJson, tumourGeoJson, type FeatureCollection } from './geojson.js'
 import { slideTiling, tissueTiles, type Tile, type TileGrid } from './grid.js'
 import { heatmapPng, overlayPng } from './heatmap.js'
 import { predictTiles, type TilePredictor } from './pipeline.js'
@@ -41,6 +42,8 @@ export interface SlidePredictOptions {
   batchSize?: number
   /** Tiles averaged for the slide's top-k score (default 10). */
   topK?: number
+  /** Radius of non-maximum suppression for detections.csv, in µm (default 150). */
+  nmsRadiusUm?: number
   /** Grid cells a slide may have (default SLIDE_WORK_LIMITS.maxTiles). */
   maxTiles?: number
   /** Folder name of the outputs under `out` (default the slide's file name without extension). */
@@ -77,6 +80,9 @@ export interface SlideSummary {
   score: { max: number; topKMean: number; k: number }
   tumourTiles: number
   tumourAreaMm2: number
+  /** Lesion candidates written to detections.csv. */
+  detections: number
+  nmsRadiusUm: number
   seconds: number
   tilesPerSecond: number
   note?: string
@@ -136,6 +142,8 @@ export async function predictSlide(
     })
     const seconds = (performance.now() - started) / 1000
     const cells = gridProbabilities(grid, tiles, probabilities)
+    const nmsRadiusUm = options.nmsRadiusUm ?? DEFAULT_NMS_RADIUS_UM
+    const found = detections(cells, grid, resolution.mpp, nmsRadiusUm)
     const tumourTiles = probabilities.filter((p) => p >= model.threshold).length
     const k = options.topK ?? DEFAULT_TOP_K
     const summary: SlideSummary = {
@@ -165,6 +173,8 @@ export async function predictSlide(
       },
       tumourTiles,
       tumourAreaMm2: (tumourTiles * (grid.stride0 * resolution.mpp) ** 2) / 1e6,
+      detections: found.length,
+      nmsRadiusUm,
       seconds,
       tilesPerSecond: tiles.length / seconds,
       ...(tiles.length === 0 ? { note: `no tissue found in ${path}: nothing to predict` } : {}),
@@ -179,6 +189,7 @@ export async function predictSlide(
       scale,
       mask,
       thumbnail,
+      detections: found,
     })
     return summary
   } finally {
@@ -264,6 +275,7 @@ interface Outputs {
   scale: TileScale
   mask: TissueMask
   thumbnail: Awaited<ReturnType<typeof readThumbnail>>
+  detections: Detection[]
 }
 
 async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
@@ -300,6 +312,21 @@ async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
     )
     const geojson = tumourGeoJson(o.cells, o.grid, o.summary.threshold)
     await writeFile(join(partial, 'tumour.geojson'), JSON.stringify(geojson))
+    await writeFile(
+      join(partial, 'tiles.geojson'),
+      JSON.stringify(tilesGeoJson(o.tiles, o.probabilities, o.grid.tileSize0)),
+    )
+    await writeFile(
+      join(partial, 'detections.csv'),
+      writeCsv(
+        ['x', 'y', 'probability'],
+        o.detections.map((d) => [
+          Math.round(d.x),
+          Math.round(d.y),
+          Number(d.probability.toFixed(6)),
+        ]),
+      ),
+    )
     await writeFile(join(partial, 'summary.json'), JSON.stringify(o.summary, null, 2))
   })
 }

@@ -199,9 +199,7 @@ describe('annotations', () => {
     )
     assert.throws(
       () => checkInsideSlide({ file, regions }, 1000, 1000),
-      new RegExp(
-        `${path}: feature 1 has the point \\(5000, 0\\) outside the slide \\(1000 x 1000`,
-      ),
+      new RegExp(`${path}: feature 1 has the point \\(5000, 0\\) outside the slide \\(1000 x 1000`),
     )
     assert.throws(() => parseClassMap('Tumor=yes'), /name=1\|0\|exclude/)
   })

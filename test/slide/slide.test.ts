@@ -4,7 +4,7 @@
 // written is left behind.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { basename, extname, join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
@@ -134,6 +134,56 @@ describe('whole slides', { skip }, () => {
     assert.deepEqual([heatmap.width, heatmap.height], [mosaic.cols, mosaic.rows])
     assert.ok(existsSync(join(out, 'mosaic', 'overlay.png')))
     assert.ok(readFileSync(join(out, 'slides.csv'), 'utf8').includes(mosaic.path))
+  })
+
+  it('writes QuPath tile objects and NMS detections, and skips a slide whose output is complete', () => {
+    const dir = join(root, 'out-parity', 'mosaic')
+    const rows = tilesCsv(dir)
+    const tiles = JSON.parse(readFileSync(join(dir, 'tiles.geojson'), 'utf8'))
+    assert.equal(tiles.features.length, rows.length)
+    tiles.features.forEach(
+      (
+        f: {
+          geometry: { coordinates: number[][][] }
+          properties: { objectType: string; measurements: Record<string, number> }
+        },
+        k: number,
+      ) => {
+        assert.equal(f.properties.objectType, 'tile')
+        assert.equal(f.properties.measurements['Tumor probability'], rows[k]!.probability)
+        assert.deepEqual(f.geometry.coordinates[0]![0], [rows[k]!.x, rows[k]!.y])
+      },
+    )
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))
+    const { rows: found } = readCsv(
+      readFileSync(join(dir, 'detections.csv'), 'utf8'),
+      'detections.csv',
+    )
+    const detections = found.map(({ fields }) => fields.map(Number) as [number, number, number])
+    assert.equal(detections.length, summary.detections)
+    assert.ok(detections.length > 0)
+    assert.ok(Math.abs(detections[0]![2] - summary.score.max) < 1e-6, 'the first is the maximum')
+    const radius = summary.nmsRadiusUm / summary.mpp
+    for (const [i, a] of detections.entries()) {
+      assert.ok(a[2] >= 0.1)
+      for (const b of detections.slice(i + 1))
+        assert.ok(Math.hypot(a[0] - b[0], a[1] - b[1]) > radius, `${a} and ${b} within the radius`)
+    }
+    // Again into the same folder: skipped, untouched; --overwrite predicts it again.
+    const before = statSync(join(dir, 'summary.json')).mtimeMs
+    const again = slidePredict(mosaic.path, '--out', join(root, 'out-parity'), '--no-tissue-mask')
+    assert.equal(again.status, 0, again.stderr)
+    assert.match(again.stdout, /mosaic\.tif: skipped, its complete output is in/)
+    assert.equal(statSync(join(dir, 'summary.json')).mtimeMs, before)
+    const redo = slidePredict(
+      mosaic.path,
+      '--out',
+      join(root, 'out-parity'),
+      '--no-tissue-mask',
+      '--overwrite',
+    )
+    assert.equal(redo.status, 0, redo.stderr)
+    assert.ok(statSync(join(dir, 'summary.json')).mtimeMs > before)
   })
 
   it('refuses --bf16 with ONNX Runtime instead of ignoring it', () => {

@@ -4,6 +4,7 @@
  */
 import { DataError, ValidationError } from '../../errors.js'
 import { loadSlideModel, predictSlides } from '../../slide/batch.js'
+import { DEFAULT_NMS_RADIUS_UM } from '../../slide/detections.js'
 import { checkStride, SLIDE_WORK_LIMITS } from '../../slide/limits.js'
 import { DEFAULT_MIN_TISSUE } from '../../slide/predict-slide.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
@@ -31,7 +32,9 @@ export const slidePredictCommand: Command = {
   summary: 'Tumour map of whole slides: tiles.csv, heatmap, overlay, tumour.geojson, summary.json.',
   description:
     'Example:\n  pcam slide predict --model runs/mobilenet_v1 slides/ --out maps\n' +
-    'Each slide gets <out>/<slide name>/; <out>/slides.csv lists every slide.',
+    'Each slide gets <out>/<slide name>/ (tiles.csv, heatmap.png, overlay.png, tissue.png, tumour.geojson,\n' +
+    'tiles.geojson, detections.csv, summary.json); <out>/slides.csv lists every slide. A slide whose\n' +
+    'complete output exists is skipped, so an interrupted batch picks up where it stopped.',
   options: {
     model: RUN_FOLDER_OPTION,
     out: { type: 'string', default: 'slides-out', description: 'Folder for the outputs' },
@@ -59,6 +62,17 @@ export const slidePredictCommand: Command = {
     ...COMPUTE_OPTIONS,
     ...TTA_OPTIONS,
     ...ENGINE_OPTIONS,
+    'nms-radius': {
+      type: 'number',
+      default: DEFAULT_NMS_RADIUS_UM,
+      description:
+        'Radius (µm) of non-maximum suppression for the lesion candidates in detections.csv',
+    },
+    overwrite: {
+      type: 'boolean',
+      description:
+        'Predict again slides whose complete output exists in --out (default: skip them)',
+    },
     'skip-bad': { type: 'boolean', description: 'Exit 0 even when some slides failed' },
     json: { type: 'boolean', description: 'Print one JSON summary per slide' },
   },
@@ -84,6 +98,12 @@ export const slidePredictCommand: Command = {
             ? undefined
             : checkStride(checkInteger(values.stride, '--stride', 1), model.patchSize),
         maxTiles: checkInteger(values['max-tiles'], '--max-tiles', 1),
+        nmsRadiusUm: checkNumber(values['nms-radius'], '--nms-radius', 0, 100_000),
+        overwrite: values.overwrite === true,
+        onSlideSkipped: (r) =>
+          console.log(
+            `${r.slide}: skipped, its complete output is in ${r.outDir} (--overwrite redoes it)`,
+          ),
         tissueMask: values['no-tissue-mask'] !== true,
         minTissue: checkNumber(values['min-tissue'], '--min-tissue', 0, 1),
         batchSize: checkInteger(values['batch-size'], '--batch-size', 1, MAX_BATCH_SIZE),
