@@ -83,6 +83,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/slide-predict.js')).slidePredictCommand,
   },
   {
+    name: 'slide eval',
+    summary: 'Slide ROC AUC and Camelyon16 FROC of slide predict outputs against annotations',
+    load: async () => (await import('./commands/slide-eval.js')).slideEvalCommand,
+  },
+  {
     name: 'bench engine',
     summary: 'Training and inference speed of the engine, side by side with PyTorch',
     load: async () => (await import('./commands/bench-engine.js')).benchEngineCommand,

@@ -1,7 +1,7 @@
 /**
  * The evaluation's pictures as Vega-Lite specifications (data in, spec out; render.ts draws them):
  * ROC and PR curves with the operating point, confusion matrix, reliability diagram, training
- * curves from metrics.jsonl, and the LR finder's curve.
+ * curves from metrics.jsonl, the LR finder's curve, and Camelyon16's FROC curve.
  * @module
  */
 import type { TopLevelSpec } from 'vega-lite'
@@ -294,6 +294,45 @@ export function lrFinderChart(lrs: number[], losses: number[], suggestion: numbe
         data: { values: [{ lr: suggestion }] },
         mark: { type: 'rule', color: ORANGE, strokeDash: [4, 4] },
         encoding: { x: { field: 'lr', type: 'quantitative' } },
+      },
+    ],
+  }
+}
+
+/** Camelyon16's FROC: sensitivity against average false positives per slide (log scale). */
+export function frocChart(
+  curve: { fpPerSlide: number[]; sensitivity: number[] },
+  at: Record<string, number>,
+  score: number,
+): TopLevelSpec {
+  // The curve from 1/8 to 16 false positives a slide, where the score is read.
+  const points = thin(
+    curve.fpPerSlide
+      .map((fp, k) => ({ fp, sensitivity: curve.sensitivity[k] as number }))
+      .filter((p) => p.fp >= 0.125 && p.fp <= 16)
+      .reverse(),
+  )
+  const marks = Object.entries(at).map(([fp, sensitivity]) => ({ fp: Number(fp), sensitivity }))
+  const x = {
+    field: 'fp',
+    type: 'quantitative' as const,
+    title: 'Average false positives per slide',
+    scale: { type: 'log' as const, domain: [0.125, 16] },
+  }
+  return {
+    $schema: SCHEMA,
+    title: `FROC: score ${f3(score)} (mean sensitivity at 1/4 to 8 FP per slide)`,
+    ...SIZE,
+    layer: [
+      {
+        data: { values: points },
+        mark: { type: 'line', color: BLUE, interpolate: 'step-after' },
+        encoding: { x, y: unitAxis('sensitivity', 'Sensitivity (lesions found)') },
+      },
+      {
+        data: { values: marks },
+        mark: { type: 'point', color: ORANGE, filled: true, size: 60 },
+        encoding: { x, y: unitAxis('sensitivity', '') },
       },
     ],
   }

@@ -64,6 +64,9 @@ export interface SlideSummary {
   outDir: string
   vendor: string | null
   properties: Record<string, string>
+  /** Level-0 size in pixels. */
+  width: number
+  height: number
   mpp: number
   mppFrom: string
   modelMpp: number
@@ -152,6 +155,8 @@ export async function predictSlide(
       outDir,
       vendor: slide.properties['openslide.vendor'] ?? null,
       properties: usedProperties(slide.properties),
+      width: (slide.levels[0] as { width: number }).width,
+      height: (slide.levels[0] as { height: number }).height,
       mpp: resolution.mpp,
       mppFrom: resolution.from,
       modelMpp: model.mpp,

@@ -1,0 +1,265 @@
+/**
+ * `pcam slide eval`: a `slide predict` output folder judged against annotations, as Camelyon16
+ * ranks methods. Slide level: ROC AUC of the slide scores (max tile probability) with DeLong's
+ * 95% interval, and accuracy, sensitivity and specificity at the run's threshold. Lesion level:
+ * FROC of the detections against lesions built by the challenge's rules (lesions.ts, froc.ts).
+ * A slide is positive when its annotations hold tumour, or as a `slide,label` CSV says.
+ * @module
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { basename, extname, join } from 'node:path'
+import { readCsv, writeCsv } from '../data/csv.js'
+import { frocChart, rocChart } from '../eval/charts.js'
+import { writeChart } from '../eval/render.js'
+import { DataError } from '../errors.js'
+import { froc, type SlideLesionOutcome } from '../metrics/froc.js'
+import { confusion, rocAucWithCi, rocCurve } from '../metrics/metrics.js'
+import {
+  annotationFileFor,
+  checkInsideSlide,
+  parseClassMap,
+  readAnnotations,
+  DEFAULT_CLASSES,
+  type AnnotationClass,
+  type Region,
+} from './annotations.js'
+import { lesionAt, lesionMap } from './lesions.js'
+import type { SlideSummary } from './predict-slide.js'
+
+export interface SlideEvalOptions {
+  /** Folder of `slide predict` outputs (one subfolder per slide). */
+  maps: string
+  /** Folder of annotation files, <slide>.geojson/.json/.xml. */
+  annotations: string
+  /** A CSV of slide,label for slides without annotations (label 0 or 1). */
+  labels?: string
+  classes?: Map<string, AnnotationClass>
+  /** Folder for the charts and slides-eval.csv (default: `maps`). */
+  out?: string
+}
+
+export interface SlideOutcome {
+  slide: string
+  label: number
+  score: number
+  lesions: number
+  itcLesions: number
+  hits: number
+  falsePositives: number
+  detections: number
+}
+
+export interface SlideEvaluation {
+  slide_auc: number
+  slide_auc_low: number
+  slide_auc_high: number
+  threshold: number
+  accuracy: number
+  sensitivity: number
+  specificity: number
+  froc: number
+  sensitivity_at: Record<string, number>
+  slides: number
+  positive_slides: number
+  lesions: number
+  itc_lesions: number
+  detections: number
+  perSlide: SlideOutcome[]
+  files: { csv: string; froc: string; roc: string }
+}
+
+interface Predicted {
+  summary: SlideSummary
+  detections: [number, number, number][]
+}
+
+function readPredicted(maps: string): Predicted[] {
+  if (!existsSync(maps))
+    throw new DataError(`${maps} not found: give the --out folder of "pcam slide predict"`)
+  const out: Predicted[] = []
+  for (const entry of readdirSync(maps, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name.endsWith('.partial')) continue
+    const dir = join(maps, entry.name)
+    const detectionsCsv = join(dir, 'detections.csv')
+    if (!existsSync(join(dir, 'summary.json'))) continue
+    if (!existsSync(detectionsCsv))
+      throw new DataError(
+        `${dir} has no detections.csv: it was written by an older pcam; predict the slide again (slide predict --overwrite)`,
+      )
+    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+    const { rows } = readCsv(readFileSync(detectionsCsv, 'utf8'), detectionsCsv)
+    out.push({
+      summary,
+      detections: rows.map(
+        ({ fields }) => fields.slice(0, 3).map(Number) as [number, number, number],
+      ),
+    })
+  }
+  if (out.length === 0)
+    throw new DataError(`${maps} holds no slide predictions (folders with summary.json)`)
+  return out.sort((a, b) => a.summary.slide.localeCompare(b.summary.slide))
+}
+
+/** slide,label rows, matched by slide file name or by its name without extension. */
+function readLabels(path: string): Map<string, number> {
+  const { header, rows } = readCsv(readFileSync(path, 'utf8'), path)
+  if (header.map((h) => h.trim().toLowerCase()).join(',') !== 'slide,label')
+    throw new DataError(`${path} must start with the header "slide,label"`)
+  const labels = new Map<string, number>()
+  const bad: string[] = []
+  for (const { line, fields } of rows) {
+    const [slide, label] = fields.map((f) => f.trim())
+    if (!slide || (label !== '0' && label !== '1'))
+      bad.push(`${path}:${line}: expected "slide,0" or "slide,1"`)
+    else labels.set(slide, Number(label))
+  }
+  if (bad.length > 0) throw new DataError(bad.join('\n'))
+  return labels
+}
+
+export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEvaluation> {
+  const classes = options.classes ?? parseClassMap(DEFAULT_CLASSES)
+  const labels = options.labels ? readLabels(options.labels) : new Map<string, number>()
+  const predicted = readPredicted(options.maps)
+  const outcomes: SlideOutcome[] = []
+  const lesionOutcomes: SlideLesionOutcome[] = []
+  const problems: string[] = []
+  for (const { summary, detections } of predicted) {
+    const file = basename(summary.slide)
+    const stem = basename(file, extname(file))
+    const annotationFile = annotationFileFor(file, options.annotations)
+    let regions: Region[] = []
+    if (annotationFile) {
+      try {
+        const annotations = readAnnotations(annotationFile, classes)
+        checkInsideSlide(annotations, summary.width, summary.height)
+        regions = annotations.regions
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error
+        problems.push(error.message)
+        continue
+      }
+    }
+    const tumour = regions.some((r) => r.kind === 'tumour')
+    const given = labels.get(file) ?? labels.get(stem)
+    if (given === undefined && !annotationFile) {
+      problems.push(
+        `${summary.slide}: no annotations (${stem}.geojson, .json or .xml in ${options.annotations}) and no --labels row: it cannot be judged`,
+      )
+      continue
+    }
+    if (given === 1 && !tumour) {
+      problems.push(
+        `${summary.slide}: --labels says tumour but its annotations hold none: lesions cannot be judged without them`,
+      )
+      continue
+    }
+    const label = given ?? (tumour ? 1 : 0)
+    const outcome: SlideOutcome = {
+      slide: summary.slide,
+      label,
+      score: summary.score.max,
+      lesions: 0,
+      itcLesions: 0,
+      hits: 0,
+      falsePositives: 0,
+      detections: detections.length,
+    }
+    if (label === 1) {
+      const map = lesionMap(regions, summary.width, summary.height, summary.mpp)
+      const hits = new Array<number>(map.itc.length).fill(0)
+      const falsePositives: number[] = []
+      for (const [x, y, p] of detections) {
+        const lesion = lesionAt(map, x, y)
+        if (lesion === 0) falsePositives.push(p)
+        else if (!map.itc[lesion - 1]) hits[lesion - 1] = Math.max(hits[lesion - 1] as number, p)
+      }
+      outcome.itcLesions = map.itc.filter(Boolean).length
+      outcome.lesions = map.itc.length - outcome.itcLesions
+      outcome.hits = hits.filter((h, k) => h > 0 && !map.itc[k]).length
+      outcome.falsePositives = falsePositives.length
+      lesionOutcomes.push({ falsePositives, lesionHits: hits, lesions: outcome.lesions })
+    } else {
+      outcome.falsePositives = detections.length
+      lesionOutcomes.push({
+        falsePositives: detections.map((d) => d[2]),
+        lesionHits: [],
+        lesions: 0,
+      })
+    }
+    outcomes.push(outcome)
+  }
+  if (problems.length > 0) throw new DataError(problems.join('\n'))
+  const scores = outcomes.map((o) => o.score)
+  const truth = outcomes.map((o) => o.label)
+  const positives = truth.filter((l) => l === 1).length
+  if (positives === 0 || positives === outcomes.length)
+    throw new DataError(
+      `Slide-level evaluation needs slides of both kinds; these ${outcomes.length} are all ${positives ? 'tumour' : 'normal'}`,
+    )
+  const auc = rocAucWithCi(scores, truth)
+  const threshold = predicted[0]?.summary.threshold ?? 0.5
+  const c = confusion(scores, truth, threshold)
+  const lesionLevel = froc(lesionOutcomes)
+  const out = options.out ?? options.maps
+  await mkdir(out, { recursive: true })
+  const csv = join(out, 'slides-eval.csv')
+  await writeFile(
+    csv,
+    writeCsv(
+      [
+        'slide',
+        'label',
+        'score',
+        'lesions',
+        'itc_lesions',
+        'hits',
+        'false_positives',
+        'detections',
+      ],
+      outcomes.map((o) => [
+        o.slide,
+        o.label,
+        o.score,
+        o.lesions,
+        o.itcLesions,
+        o.hits,
+        o.falsePositives,
+        o.detections,
+      ]),
+    ),
+  )
+  const sensitivity = c.tp / Math.max(1, c.tp + c.fn)
+  const specificity = c.tn / Math.max(1, c.tn + c.fp)
+  const frocFiles = await writeChart(
+    frocChart(lesionLevel, lesionLevel.sensitivityAt, lesionLevel.score),
+    join(out, 'froc'),
+  )
+  const rocFiles = await writeChart(
+    rocChart(
+      rocCurve(scores, truth),
+      { value: auc.auc, low: auc.low, high: auc.high },
+      { threshold, sensitivity, specificity, precision: c.tp / Math.max(1, c.tp + c.fp) },
+    ),
+    join(out, 'slide-roc'),
+  )
+  return {
+    slide_auc: auc.auc,
+    slide_auc_low: auc.low,
+    slide_auc_high: auc.high,
+    threshold,
+    accuracy: (c.tp + c.tn) / outcomes.length,
+    sensitivity,
+    specificity,
+    froc: lesionLevel.score,
+    sensitivity_at: lesionLevel.sensitivityAt,
+    slides: outcomes.length,
+    positive_slides: positives,
+    lesions: outcomes.reduce((a, o) => a + o.lesions, 0),
+    itc_lesions: outcomes.reduce((a, o) => a + o.itcLesions, 0),
+    detections: outcomes.reduce((a, o) => a + o.detections, 0),
+    perSlide: outcomes,
+    files: { csv, froc: frocFiles.svg, roc: rocFiles.svg },
+  }
+}
