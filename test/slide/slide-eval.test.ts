@@ -179,7 +179,9 @@ describe('slide eval', () => {
     })
     assert.equal(reference.status, 0, reference.stderr)
     const theirs = JSON.parse(reference.stdout)
-    t.diagnostic(`pcam ${JSON.stringify(ours.sensitivity_at)} FROC ${ours.froc}; reference ${reference.stdout}`)
+    t.diagnostic(
+      `pcam ${JSON.stringify(ours.sensitivity_at)} FROC ${ours.froc}; reference ${reference.stdout}`,
+    )
     assert.equal(ours.slides, 6)
     assert.equal(ours.positive_slides, 3)
     assert.equal(ours.lesions, theirs.lesions)
