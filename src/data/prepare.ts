@@ -53,6 +53,8 @@ function patchMpp(mpp: number | undefined, kind: string): { mpp?: number } {
 
 export interface PrepareOptions {
   sources: string[]
+  /** The source, opened by the caller (patches cut from slides); default: detected from `sources`. */
+  source?: Source
   out: string
   /** How to split; null: the source's own split when it has one, else random 20%. */
   split?: SplitSpec | null
@@ -115,7 +117,7 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
   checkOutFolder(out, options.sources, options.overwrite === true)
   const restarted = existsSync(`${out}.partial`)
   const problemsPath = `${out}.problems.txt`
-  const source = await openSource(options.sources)
+  const source = options.source ?? (await openSource(options.sources))
   try {
     const { meta, written, problems, splits } = await writeViaPartial(
       out,
@@ -230,8 +232,15 @@ function chooseSplits(
     }
   }
   const hasValid = accepted.some((a) => a.split === 'valid')
+  // Patches cut from slides are split by slide: neighbours on both sides would flatter valid.
+  const bySlide: SplitSpec = { kind: 'slide', validPct: 0.2, seed: 42, slides: null, origin: 'source' }
   const spec: SplitSpec =
-    requested ?? (hasValid ? { kind: 'source' } : { kind: 'random', validPct: 0.2, seed: 42 })
+    requested ??
+    (hasValid
+      ? { kind: 'source' }
+      : source.kind === 'slides'
+        ? bySlide
+        : { kind: 'random', validPct: 0.2, seed: 42 })
   return { splits: assignSplits(accepted, spec), splitMethod: describeSplit(spec) }
 }
 

@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs'
 import { DEFAULT_MAX_SKIPPED, prepareStore } from '../../data/prepare.js'
 import { parseSlideMap, type SplitSpec } from '../../data/split.js'
 import { ValidationError } from '../../errors.js'
+import { DEFAULT_CLASSES, parseClassMap } from '../../slide/annotations.js'
+import { SLIDE_PATCH_DEFAULTS, slidePatchSource } from '../../slide/patches.js'
+import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress, withInterrupt } from '../progress.js'
 
@@ -37,7 +40,12 @@ export const dataPrepareCommand: Command = {
     'Bad inputs fail the run (listed in <out>.problems.txt); with --skip-bad they are left out\n' +
     'as long as they are at most --max-skipped of the inputs (default 0.01, i.e. 1%).\n' +
     'Symbolic links are followed. --overwrite replaces only a patch store, never a source\n' +
-    'or any other folder.',
+    'or any other folder.\n' +
+    'Whole slides with annotations (QuPath GeoJSON or ASAP XML, <slide>.geojson/.json/.xml):\n' +
+    '  pcam data prepare slides/ --annotations annotations/ --out data/my-slides\n' +
+    "  Patches are cut on a grid at --mpp (default 0.972) and labelled by PCam's rule: tumour when\n" +
+    '  the centre --centre pixels hold tumour; normal patches come from tissue outside tumour and\n' +
+    '  exclusions. Split by slide unless told otherwise.',
   options: {
     out: {
       type: 'string',
@@ -80,15 +88,76 @@ export const dataPrepareCommand: Command = {
       description:
         'Micrometres per pixel of the patches, recorded for whole-slide prediction (PCam/Kaggle: 0.972)',
     },
+    annotations: {
+      type: 'string',
+      description: 'Folder of slide annotations: the sources are then whole slides',
+    },
+    labels: {
+      type: 'string',
+      description: 'CSV "slide,label": slides without annotations that are normal (label 0)',
+    },
+    classes: {
+      type: 'string',
+      default: DEFAULT_CLASSES,
+      description: 'Annotation class names to 1 (tumour), 0 (normal) or exclude',
+    },
+    centre: {
+      type: 'number',
+      default: SLIDE_PATCH_DEFAULTS.centre,
+      description: 'Slides: side of the centre region whose tumour makes a patch tumour (PCam: 32)',
+    },
+    stride: {
+      type: 'number',
+      description: 'Slides: grid step in patch pixels (default: the patch size)',
+    },
+    'per-slide': {
+      type: 'number',
+      default: SLIDE_PATCH_DEFAULTS.perSlide,
+      description: 'Slides: most patches drawn per slide and class (seeded by --seed)',
+    },
+    balance: {
+      type: 'boolean',
+      description: 'Slides: draw as many normal patches as tumour ones',
+    },
+    'min-tissue': {
+      type: 'number',
+      default: SLIDE_PATCH_DEFAULTS.minTissue,
+      description: 'Slides: share of a patch that must be tissue',
+    },
+    'hard-negatives': {
+      type: 'string',
+      description:
+        'Slides: a "slide predict" --out of the same slides; its tiles at or above the threshold outside tumour are added as normal patches',
+    },
     json: { type: 'boolean', description: 'Print the result as JSON' },
   },
   async run(values, positionals) {
     if (positionals.length === 0)
       throw new ValidationError('Give the source: pcam data prepare <folder|zip...> --out <store>')
+    const fromSlides = values.annotations !== undefined || values.labels !== undefined
+    const source = fromSlides
+      ? await slidePatchSource({
+          slides: positionals,
+          annotations: values.annotations as string | undefined,
+          labels: values.labels as string | undefined,
+          classes: parseClassMap(values.classes as string),
+          mpp: values.mpp as number | undefined,
+          size: values.size as number | undefined,
+          centre: checkInteger(values.centre, '--centre', 1),
+          stride:
+            values.stride === undefined ? undefined : checkInteger(values.stride, '--stride', 1),
+          perSlide: checkInteger(values['per-slide'], '--per-slide', 1),
+          balance: values.balance === true,
+          seed: values.seed as number,
+          minTissue: checkNumber(values['min-tissue'], '--min-tissue', 0, 1),
+          hardNegatives: values['hard-negatives'] as string | undefined,
+        })
+      : undefined
     const progress = createProgress('prepare', 0)
     const result = await withInterrupt((signal) =>
       prepareStore({
         sources: positionals,
+        source,
         out: values.out as string,
         split: splitSpec(values),
         dedupe: values.dedupe === true,
@@ -96,7 +165,8 @@ export const dataPrepareCommand: Command = {
         maxSkipped: values['max-skipped'] as number | undefined,
         overwrite: values.overwrite === true,
         size: values.size as number | undefined,
-        mpp: values.mpp as number | undefined,
+        mpp:
+          (values.mpp as number | undefined) ?? (fromSlides ? SLIDE_PATCH_DEFAULTS.mpp : undefined),
         onProgress: ({ done, total }) => progress.update(done, total),
         signal,
       }),

@@ -31,7 +31,7 @@ export interface Problem {
 }
 
 export interface Source {
-  kind: 'kaggle' | 'pcam-hdf5' | 'class-folders'
+  kind: 'kaggle' | 'pcam-hdf5' | 'class-folders' | 'slides'
   /** What the source is, naming its folder or archives but not the folders above them. */
   description: string
   /** Class names by label index. */
