@@ -160,4 +160,59 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /slide_n\.tif: unlabelled: no annotations/)
   })
+
+  it('adds hard negatives from an earlier prediction: its tiles at or above threshold outside tumour', () => {
+    // A prediction of slide A as slide predict writes it: a tumour tile, two normal tiles over
+    // the threshold (false positives) and one under it.
+    const maps = join(root, 'maps-a')
+    mkdirSync(join(maps, 'slide_a'), { recursive: true })
+    writeFileSync(join(maps, 'slide_a', 'summary.json'), JSON.stringify({ threshold: 0.5 }))
+    const tile = (col: number, row: number, p: number) =>
+      [col * PATCH, row * PATCH, PATCH, PATCH, p].join(',')
+    writeFileSync(
+      join(maps, 'slide_a', 'tiles.csv'),
+      [
+        'x,y,width,height,probability',
+        tile(3, 2, 0.9),
+        tile(0, 5, 0.8),
+        tile(7, 0, 0.6),
+        tile(1, 1, 0.2),
+      ].join('\n'),
+    )
+    const out = join(root, 'store-hard')
+    const r = pcam(
+      'data',
+      'prepare',
+      join(slides, 'slide_a.tif'),
+      '--annotations',
+      annotations,
+      '--out',
+      out,
+      '--min-tissue',
+      '0',
+      '--per-slide',
+      '2',
+      '--hard-negatives',
+      maps,
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const store = PatchStore.open(out)
+    try {
+      const normals = store.meta.ids.filter((_, i) => store.label(i) === 0)
+      const tumours = store.meta.ids.filter((_, i) => store.label(i) === 1)
+      assert.equal(tumours.length, 2, 'two tumour patches: --per-slide 2')
+      // Two grid normals, and both false positives (unless the grid drew one of them).
+      for (const id of [`slide_a_${0}_${5 * PATCH}`, `slide_a_${7 * PATCH}_${0}`])
+        assert.ok(normals.includes(id), id)
+      assert.ok(normals.length === 3 || normals.length === 4, normals.join(' '))
+      assert.ok(
+        !normals.includes(`slide_a_${3 * PATCH}_${2 * PATCH}`),
+        'a tumour tile became a normal patch',
+      )
+      // Under the threshold: not a hard negative (it may only be one of the two grid draws).
+      assert.ok(!normals.includes(`slide_a_${PATCH}_${PATCH}`) || normals.length === 4)
+    } finally {
+      store.dispose()
+    }
+  })
 })
