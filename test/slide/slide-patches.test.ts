@@ -9,35 +9,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import sharp from 'sharp'
 import { decodePatch } from '../../src/data/decode.js'
 import { PatchStore } from '../../src/data/store.js'
-import { makeMosaic, PATCH, type Mosaic } from '../helpers/mosaic.js'
+import { enlargedMosaic, makeMosaic, PATCH, type Mosaic } from '../helpers/mosaic.js'
 import { skipWithoutData } from '../helpers/shared-data.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>
   spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
-
-/** The mosaic enlarged 4x (nearest neighbour) as a pyramid at 0.243 µm/px: a 40x-like scan. */
-async function fortyX(mosaic: Mosaic, path: string): Promise<void> {
-  const [width, height] = [mosaic.cols * PATCH * 4, mosaic.rows * PATCH * 4]
-  const pxPerMm = 1000 / 0.243
-  await sharp(mosaic.path)
-    .resize(width, height, { kernel: 'nearest' })
-    .tiff({
-      tile: true,
-      tileWidth: 256,
-      tileHeight: 256,
-      pyramid: true,
-      compression: 'deflate',
-      xres: pxPerMm,
-      yres: pxPerMm,
-      resolutionUnit: 'cm',
-    })
-    .toFile(path)
-}
 
 describe('patches from annotated slides', { skip: skipWithoutData }, () => {
   const root = tempDir('slide-patches')
@@ -71,7 +51,7 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
     )
     // B: tumour cells [1, 1, 4, 3) at 40x; the cell (2, 1) is an exclusion inside the tumour.
     b = await makeMosaic(join(root, 'b-10x.tif'), 6, 4, [1, 1, 4, 3], { offset: 200 })
-    await fortyX(b, join(slides, 'slide_b.tif'))
+    await enlargedMosaic(b, join(slides, 'slide_b.tif'), 4)
     const coordinates = (ring: number[][]) =>
       ring
         .slice(0, 4)
