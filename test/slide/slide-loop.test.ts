@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { PatchStore } from '../../src/data/store.js'
-import { makeMosaic, PATCH } from '../helpers/mosaic.js'
+import { enlargedMosaic, makeMosaic, PATCH } from '../helpers/mosaic.js'
 import { skipWithoutData } from '../helpers/shared-data.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -20,8 +20,8 @@ function pcam(...args: string[]): string {
 }
 
 /** A tumour rectangle (in cells) as QuPath GeoJSON, or as ASAP XML. */
-function geojson(region: number[]): string {
-  const [x0, y0, x1, y1] = region.map((v) => v * PATCH) as [number, number, number, number]
+function geojson(region: number[], scale = 1): string {
+  const [x0, y0, x1, y1] = region.map((v) => v * PATCH * scale) as [number, number, number, number]
   return JSON.stringify({
     type: 'FeatureCollection',
     features: [
@@ -44,8 +44,8 @@ function geojson(region: number[]): string {
     ],
   })
 }
-function asap(region: number[]): string {
-  const [x0, y0, x1, y1] = region.map((v) => v * PATCH) as [number, number, number, number]
+function asap(region: number[], scale = 1): string {
+  const [x0, y0, x1, y1] = region.map((v) => v * PATCH * scale) as [number, number, number, number]
   const points = [
     [x0, y0],
     [x1, y0],
@@ -76,15 +76,18 @@ describe('the whole-slide loop', { skip: skipWithoutData }, () => {
       [2, 2, 6, 5],
     ]
     for (const [k, region] of regions.entries()) {
-      await makeMosaic(
-        join(dirs.train, `train_${k}.tif`),
-        7,
-        6,
-        region as [number, number, number, number],
-        { offset: k * 40 },
-      )
+      const at = join(dirs.train, `train_${k}.tif`)
+      const cells = region as [number, number, number, number]
+      // train_0 is a 40x-like scan at 0.243 µm/px: its patches come from its level at 0.972.
+      const mosaic = await makeMosaic(k === 0 ? join(root, 'train_0-10x.tif') : at, 7, 6, cells, {
+        offset: k * 40,
+      })
+      if (k === 0) await enlargedMosaic(mosaic, at, 4)
+      const scale = k === 0 ? 4 : 1
       const [name, text] =
-        k % 2 ? [`train_${k}.xml`, asap(region)] : [`train_${k}.geojson`, geojson(region)]
+        k % 2
+          ? [`train_${k}.xml`, asap(region, scale)]
+          : [`train_${k}.geojson`, geojson(region, scale)]
       writeFileSync(join(dirs.trainAnnotations, name), text)
     }
     await makeMosaic(join(dirs.train, 'normal_0.tif'), 7, 6, [0, 0, 0, 0], { offset: 200 })
@@ -185,6 +188,17 @@ describe('the whole-slide loop', { skip: skipWithoutData }, () => {
       const summary = JSON.parse(readFileSync(join(trainMaps, 'train_0', 'summary.json'), 'utf8'))
       assert.ok(summary.threshold > 0)
       assert.ok(again.meta.ids.every((id) => /^(train_\d|normal_0)_\d+_\d+$/.test(id)))
+      // The 40x-like slide gave patches, at its own level-0 coordinates (4x the mosaic's).
+      const fortyX = first.meta.ids.filter((id) => id.startsWith('train_0_'))
+      assert.ok(fortyX.length > 0)
+      assert.ok(
+        fortyX.every((id) =>
+          id
+            .split('_')
+            .slice(2)
+            .every((v) => Number(v) % (PATCH * 4) === 0),
+        ),
+      )
     } finally {
       first.dispose()
       again.dispose()
