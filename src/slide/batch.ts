@@ -4,7 +4,8 @@
  * @module
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
@@ -97,6 +98,8 @@ export interface SlideFailure {
 export interface BatchResult {
   results: SlideSummary[]
   failures: SlideFailure[]
+  /** Slides of a shared batch that no rank reached (a rank died first). */
+  missing: string[]
   /** <out>/slides.csv */
   csv: string
 }
@@ -115,10 +118,37 @@ function completedSummary(dir: string): SlideSummary | null {
   }
 }
 
+/** This process's part of a batch shared by ranks: slide i goes to rank i % worldSize. */
+export interface SlideShard {
+  rank: number
+  worldSize: number
+}
+
+/** The slides of `inputs`, refused when two of them would write to the same output folder. */
+function batchSlides(inputs: string[], out: string): string[] {
+  const slides = findSlides(inputs)
+  // Outputs go to <out>/<stem>: two slides of one stem (a.svs, a.tif) would overwrite each other.
+  const stems = new Map<string, string>()
+  for (const slide of slides) {
+    const stem = slideStem(slide)
+    const other = stems.get(stem)
+    if (other !== undefined)
+      throw new DataError(
+        `${other} and ${slide} would both write their results to ${join(out, stem)}; ` +
+          'rename one, or predict them into different --out folders.',
+      )
+    stems.set(stem, slide)
+  }
+  return slides
+}
+
+const rankFile = (out: string, rank: number) => join(out, `.pcam-rank-${rank}.json`)
+
 /**
- * Predicts every slide, one after another (skipping those whose complete output exists unless
- * `overwrite`); a slide that fails is recorded (its message names it)
- * and the batch goes on. Writes <out>/slides.csv with one row per slide.
+ * Predicts every slide (or, with `shard`, this rank's share), one after another, skipping those
+ * whose complete output exists unless `overwrite`; a slide that fails is recorded (its message
+ * names it) and the batch goes on. Alone, it writes <out>/slides.csv; as a rank, it leaves its
+ * failures for collectSlides, which rank 0 calls once every rank is done.
  */
 export async function predictSlides(
   inputs: string[],
@@ -126,25 +156,17 @@ export async function predictSlides(
   options: SlidePredictOptions & {
     /** Predict again slides whose complete output exists (default: skip them). */
     overwrite?: boolean
+    shard?: SlideShard
     onSlideStart?: (slide: string, index: number, total: number) => void
     onSlideDone?: (result: SlideSummary | SlideFailure) => void
     onSlideSkipped?: (summary: SlideSummary) => void
   },
 ): Promise<BatchResult> {
-  const slides = findSlides(inputs)
-  // Outputs go to <out>/<stem>: two slides of one stem (a.svs, a.tif) would overwrite each other.
-  const stems = new Map<string, string>()
-  for (const slide of slides) {
-    const stem = options.outName ?? slideStem(slide)
-    const other = stems.get(stem)
-    if (other !== undefined)
-      throw new DataError(
-        `${other} and ${slide} would both write their results to ${join(options.out, stem)}; ` +
-          'rename one, or predict them into different --out folders.',
-      )
-    stems.set(stem, slide)
-  }
+  const all = batchSlides(inputs, options.out)
+  const { shard } = options
+  const slides = shard ? all.filter((_, i) => i % shard.worldSize === shard.rank) : all
   await mkdir(options.out, { recursive: true })
+  if (shard) await rm(rankFile(options.out, shard.rank), { force: true })
   const results: SlideSummary[] = []
   const failures: SlideFailure[] = []
   for (const [i, slide] of slides.entries()) {
@@ -167,7 +189,74 @@ export async function predictSlides(
       options.onSlideDone?.(failure)
     }
   }
-  const csv = join(options.out, 'slides.csv')
+  if (shard) {
+    await writeFile(rankFile(options.out, shard.rank), JSON.stringify({ failures }))
+    return { results, failures, missing: [], csv: '' }
+  }
+  return {
+    results,
+    failures,
+    missing: [],
+    csv: await writeSlidesCsv(options.out, results, failures, []),
+  }
+}
+
+/** Waits until every rank of a shared batch has left its record in `out` (rank 0's part). */
+export async function waitForRanks(
+  out: string,
+  worldSize: number,
+  onWait: (missing: number[]) => void,
+): Promise<void> {
+  let waited = 0
+  for (;;) {
+    const missing = [...Array(worldSize).keys()].filter((r) => !existsSync(rankFile(out, r)))
+    if (missing.length === 0) return
+    if (waited % 30 === 0) onWait(missing)
+    await sleep(1000)
+    waited++
+  }
+}
+
+/**
+ * The batch as the ranks left it: complete outputs, the failures they recorded, and the slides
+ * with neither (a rank died before them). Writes <out>/slides.csv with a row for each.
+ */
+export async function collectSlides(
+  inputs: string[],
+  out: string,
+  worldSize: number,
+): Promise<BatchResult> {
+  const slides = batchSlides(inputs, out)
+  const recorded = new Map<string, string>()
+  for (let r = 0; r < worldSize; r++) {
+    if (!existsSync(rankFile(out, r))) continue
+    const { failures } = JSON.parse(readFileSync(rankFile(out, r), 'utf8')) as {
+      failures: SlideFailure[]
+    }
+    for (const f of failures) recorded.set(f.slide, f.message)
+  }
+  const results: SlideSummary[] = []
+  const failures: SlideFailure[] = []
+  const missing: string[] = []
+  for (const slide of slides) {
+    const done = completedSummary(join(out, slideStem(slide)))
+    const message = recorded.get(slide)
+    if (done) results.push(done)
+    else if (message !== undefined) failures.push({ slide, message })
+    else missing.push(slide)
+  }
+  for (let r = 0; r < worldSize; r++) await rm(rankFile(out, r), { force: true })
+  await mkdir(out, { recursive: true }) // the ranks may have died before making it
+  return { results, failures, missing, csv: await writeSlidesCsv(out, results, failures, missing) }
+}
+
+async function writeSlidesCsv(
+  out: string,
+  results: SlideSummary[],
+  failures: SlideFailure[],
+  missing: string[],
+): Promise<string> {
+  const csv = join(out, 'slides.csv')
   const header = [
     'slide',
     'status',
@@ -190,9 +279,19 @@ export async function predictSlides(
       r.note ?? '',
     ]),
     ...failures.map((f) => [f.slide, 'failed', '', '', '', '', '', f.message]),
+    ...missing.map((m) => [
+      m,
+      'missing',
+      '',
+      '',
+      '',
+      '',
+      '',
+      'not predicted: its rank stopped first',
+    ]),
   ]
   await writeFile(csv, writeCsv(header, rows))
-  return { results, failures, csv }
+  return csv
 }
 
 export interface SlideInfo {

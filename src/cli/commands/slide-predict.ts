@@ -3,7 +3,15 @@
  * @module
  */
 import { DataError, ValidationError } from '../../errors.js'
-import { loadSlideModel, predictSlides } from '../../slide/batch.js'
+import {
+  collectSlides,
+  loadSlideModel,
+  predictSlides,
+  waitForRanks,
+  type BatchResult,
+} from '../../slide/batch.js'
+import { rankFromEnvironment } from '../../learn/launcher.js'
+import { howRankEnded, LAUNCH_OPTIONS, launchFromOptions, wantsRanks } from '../launch.js'
 import { DEFAULT_NMS_RADIUS_UM } from '../../slide/detections.js'
 import { checkStride, SLIDE_WORK_LIMITS } from '../../slide/limits.js'
 import { DEFAULT_MIN_TISSUE } from '../../slide/predict-slide.js'
@@ -75,12 +83,34 @@ export const slidePredictCommand: Command = {
     },
     'skip-bad': { type: 'boolean', description: 'Exit 0 even when some slides failed' },
     json: { type: 'boolean', description: 'Print one JSON summary per slide' },
+    ...LAUNCH_OPTIONS,
+    nproc: {
+      type: 'number',
+      default: 1,
+      description:
+        'Ranks (processes) on this machine: the slides are shared out between all ranks, each writing its own; with --nnodes, --out must be a folder every machine sees',
+    },
   },
   async run(values, positionals) {
     if (positionals.length === 0)
       throw new ValidationError(
         'Give slides: pcam slide predict --model <run> <slide...> --out <dir>',
       )
+    const out = values.out as string
+    const env = rankFromEnvironment()
+    if (!env && wantsRanks(values)) {
+      const launched = await launchFromOptions(values)
+      if (launched.ok) return // rank 0 collected the batch and reported it
+      const worldSize = Number(values.nproc) * Number(values.nnodes)
+      const batch = await collectSlides(positionals, out, worldSize)
+      const missing = batch.missing.length ? ` Not predicted: ${batch.missing.join(', ')}.` : ''
+      throw new DataError(
+        `Rank ${launched.failed!.rank} ${howRankEnded(launched.failed!)}; the other ranks were stopped.${missing} ` +
+          'Run the same command again: slides with a complete output are skipped.',
+      )
+    }
+    const shard =
+      env && env.worldSize > 1 ? { rank: env.rank, worldSize: env.worldSize } : undefined
     const model = await loadSlideModel(values.model as string, {
       engine: engineOption(values),
       modelMpp: modelMppOption(values),
@@ -88,10 +118,12 @@ export const slidePredictCommand: Command = {
       tta: ttaOption(values),
       ...computeOptions(values),
     })
+    let batch: BatchResult
     try {
       const progress = { current: createProgress('tiles', 0) }
-      const batch = await predictSlides(positionals, model, {
-        out: values.out as string,
+      batch = await predictSlides(positionals, model, {
+        out,
+        shard,
         slideMpp: optionalNumber(values, 'slide-mpp', 0.01, 100),
         stride:
           values.stride === undefined
@@ -121,18 +153,25 @@ export const slidePredictCommand: Command = {
             )
         },
       })
-      if (values.json !== true) console.log(`Summary: ${batch.csv}`)
-      if (batch.failures.length > 0) {
-        const list = batch.failures.map((f) => `  ${f.message}`).join('\n')
-        if (values['skip-bad'] === true)
-          console.error(`Skipped ${batch.failures.length} bad slide(s):\n${list}`)
-        else
-          throw new DataError(
-            `${batch.failures.length} of ${batch.failures.length + batch.results.length} slide(s) failed:\n${list}`,
-          )
-      }
     } finally {
       model.dispose()
+    }
+    if (shard) {
+      if (shard.rank !== 0) return // rank 0 speaks for the batch
+      await waitForRanks(out, shard.worldSize, (waiting) =>
+        console.log(`Waiting for rank(s) ${waiting.join(', ')} to finish their slides...`),
+      )
+      batch = await collectSlides(positionals, out, shard.worldSize)
+    }
+    if (values.json !== true) console.log(`Summary: ${batch.csv}`)
+    if (batch.failures.length > 0) {
+      const list = batch.failures.map((f) => `  ${f.message}`).join('\n')
+      if (values['skip-bad'] === true)
+        console.error(`Skipped ${batch.failures.length} bad slide(s):\n${list}`)
+      else
+        throw new DataError(
+          `${batch.failures.length} of ${batch.failures.length + batch.results.length} slide(s) failed:\n${list}`,
+        )
     }
   },
 }

@@ -5,7 +5,8 @@
  */
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
-import { launchRanks, rankFromEnvironment } from '../../learn/launcher.js'
+import { rankFromEnvironment } from '../../learn/launcher.js'
+import { howRankEnded, LAUNCH_OPTIONS, launchFromOptions, wantsRanks } from '../launch.js'
 import { formatThresholdRule, parseThresholdRule } from '../../metrics/metrics.js'
 import type { EpochRecord } from '../../run/run-folder.js'
 import {
@@ -19,7 +20,6 @@ import { startTraining } from '../../recipe/run-training.js'
 import { RECIPE_PRESETS, withPreset } from '../../recipe/presets.js'
 import { resolvePretrained } from '../../weights/registry.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../../models/registry.js'
-import { checkInteger } from '../../torch/index.js'
 import type { Command, OptionValues } from '../command.js'
 import { createProgress } from '../progress.js'
 import { COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
@@ -254,22 +254,11 @@ function row(r: EpochRecord): string {
 
 /** Options of data-parallel training (train only; lr-find runs in one process). */
 const DISTRIBUTED_OPTIONS: Command['options'] = {
+  ...LAUNCH_OPTIONS,
   nproc: {
     type: 'number',
     default: 1,
     description: 'Ranks (processes) on this machine; --batch-size is per rank',
-  },
-  nnodes: { type: 'number', default: 1, description: 'Machines taking part' },
-  'node-rank': { type: 'number', default: 0, description: "This machine's index, 0..nnodes-1" },
-  'master-addr': {
-    type: 'string',
-    default: '127.0.0.1',
-    description: 'Address of node 0, where rank 0 listens',
-  },
-  'master-port': {
-    type: 'number',
-    default: 0,
-    description: 'Port on node 0 (0: a free one; give one when --nnodes > 1)',
   },
   'bn-stats': {
     type: 'string',
@@ -292,28 +281,11 @@ function distributedFrom(values: OptionValues): DistributedConfig | undefined {
 
 /** Starts the ranks of a data-parallel run and relays what rank 0 prints. */
 async function launch(values: OptionValues): Promise<void> {
-  const nproc = checkInteger(values.nproc, '--nproc', 1)
-  const result = await launchRanks({
-    nproc,
-    nnodes: checkInteger(values.nnodes, '--nnodes', 1),
-    nodeRank: checkInteger(values['node-rank'], '--node-rank', 0),
-    masterAddr: values['master-addr'] as string,
-    masterPort: checkInteger(values['master-port'], '--master-port', 0),
-    args: process.argv.slice(2),
-    onStart: (rank, pid) => console.log(`rank ${rank}: pid ${pid}`),
-    onLine: (rank, line, stream) => {
-      if (rank !== 0) console.error(`[rank ${rank}] ${line}`)
-      else if (stream === 'stdout') console.log(line)
-      else console.error(line)
-    },
-  })
-  if (!result.ok) {
-    const f = result.failed!
-    const how = f.signal ? `was killed by ${f.signal}` : `exited with code ${f.code}`
+  const result = await launchFromOptions(values)
+  if (!result.ok)
     throw new DataError(
-      `Rank ${f.rank} ${how}; the other ranks were stopped. Run the same command to resume from the last checkpoint.`,
+      `Rank ${result.failed!.rank} ${howRankEnded(result.failed!)}; the other ranks were stopped. Run the same command to resume from the last checkpoint.`,
     )
-  }
 }
 
 export const trainCommand: Command = {
@@ -344,7 +316,7 @@ export const trainCommand: Command = {
       return
     }
     const asRank = rankFromEnvironment() !== null
-    if (!asRank && (Number(values.nproc) > 1 || Number(values.nnodes) > 1)) return launch(values)
+    if (!asRank && wantsRanks(values)) return launch(values)
     const config = {
       ...(await trainConfigFrom(values, given)),
       distributed: distributedFrom(values),
