@@ -233,7 +233,13 @@ function chooseSplits(
   }
   const hasValid = accepted.some((a) => a.split === 'valid')
   // Patches cut from slides are split by slide: neighbours on both sides would flatter valid.
-  const bySlide: SplitSpec = { kind: 'slide', validPct: 0.2, seed: 42, slides: null, origin: 'source' }
+  const bySlide: SplitSpec = {
+    kind: 'slide',
+    validPct: 0.2,
+    seed: 42,
+    slides: null,
+    origin: 'source',
+  }
   const spec: SplitSpec =
     requested ??
     (hasValid
