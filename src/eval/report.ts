@@ -163,8 +163,102 @@ function membersSection(run: string, config: RunConfig): string {
   )
 }
 
+/** The figures `pcam slide eval` leaves in a maps folder (slides-eval.json), as the report reads them. */
+interface SlideEvalFile {
+  slide_auc: number
+  slide_auc_low: number
+  slide_auc_high: number
+  froc: number
+  sensitivity_at: Record<string, number>
+  threshold: number
+  accuracy: number
+  sensitivity: number
+  specificity: number
+  slides: number
+  positive_slides: number
+  lesions: number
+  itc_lesions: number
+  perSlide: {
+    slide: string
+    folder: string
+    label: number
+    score: number
+    lesions: number
+    hits: number
+    falsePositives: number
+  }[]
+}
+
+/** A maps folder judged by `pcam slide eval`: its figures, charts, and each slide's overlay. */
+async function slidesSection(maps: string): Promise<string> {
+  const file = join(maps, 'slides-eval.json')
+  if (!existsSync(file))
+    return `<h2>Whole slides: ${escapeHtml(basename(resolve(maps)))}</h2><p>No slide evaluation here yet: run <code>pcam slide eval ${escapeHtml(maps)} --annotations &lt;dir&gt;</code>.</p>`
+  const e = JSON.parse(readFileSync(file, 'utf8')) as SlideEvalFile
+  const f3 = (v: number) => Number(v.toFixed(3))
+  const parts = [
+    `<h2>Whole slides: ${escapeHtml(basename(resolve(maps)))}</h2>`,
+    `<p>${e.slides} slides (${e.positive_slides} with tumour), ${e.lesions} lesions (+${e.itc_lesions} isolated tumour cells, not counted), judged by Camelyon16's rules; slide score: the highest tile probability.</p>`,
+    table(
+      [
+        'slide ROC AUC (95% CI)',
+        'FROC',
+        ...Object.keys(e.sensitivity_at).map((k) => `sens. at ${k} FP`),
+        'accuracy',
+        'sensitivity',
+        'specificity',
+        'threshold',
+      ],
+      [
+        [
+          `${f3(e.slide_auc)} (${f3(e.slide_auc_low)}-${f3(e.slide_auc_high)})`,
+          f3(e.froc),
+          ...Object.values(e.sensitivity_at).map(f3),
+          f3(e.accuracy),
+          f3(e.sensitivity),
+          f3(e.specificity),
+          f3(e.threshold),
+        ],
+      ],
+    ),
+  ]
+  const charts = ['froc.svg', 'slide-roc.svg'].filter((c) => existsSync(join(maps, c)))
+  parts.push(
+    `<div class="row charts">${charts.map((c) => image(readFileSync(join(maps, c)), 'image/svg+xml', c)).join('')}</div>`,
+  )
+  const rows: string[] = []
+  for (const s of e.perSlide) {
+    const overlay = join(maps, s.folder, 'overlay.png')
+    const thumbnail = existsSync(overlay)
+      ? image(
+          await sharp(overlay).resize({ width: 200, withoutEnlargement: true }).png().toBuffer(),
+          'image/png',
+          `${s.folder} overlay`,
+        )
+      : ''
+    const cells = [
+      escapeHtml(basename(s.slide)),
+      s.label ? 'tumour' : 'normal',
+      String(f3(s.score)),
+      String(s.lesions),
+      String(s.hits),
+      String(s.lesions - s.hits),
+      String(s.falsePositives),
+    ].map((v) => `<td>${v}</td>`)
+    rows.push(`<tr><td>${thumbnail}</td>${cells.join('')}</tr>`)
+  }
+  parts.push(
+    `<table><tr>${['overlay', 'slide', 'label', 'score', 'lesions', 'hit', 'missed', 'false positives'].map((h) => `<th>${h}</th>`).join('')}</tr>${rows.join('')}</table>`,
+  )
+  return parts.join('\n')
+}
+
 /** Writes the report (default <run>/report.html); returns its path. */
-export async function writeReport(run: string, out = join(run, 'report.html')): Promise<string> {
+export async function writeReport(
+  run: string,
+  out = join(run, 'report.html'),
+  slideMaps: string[] = [],
+): Promise<string> {
   const config = readRunConfig(run)
   const history = readHistory(run)
   const evaluations = savedEvaluations(run)
@@ -197,6 +291,7 @@ export async function writeReport(run: string, out = join(run, 'report.html')): 
     for (const e of evaluations) parts.push(await evaluationSection(e.dir, e.name, e.metrics))
   }
 
+  for (const maps of slideMaps) parts.push(await slidesSection(maps))
   if (config.ensemble) parts.push(membersSection(run, config))
   if (history.length > 0) {
     parts.push('<h2>Training</h2>')

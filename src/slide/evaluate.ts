@@ -41,6 +41,8 @@ export interface SlideEvalOptions {
 
 export interface SlideOutcome {
   slide: string
+  /** The slide's output folder in the maps folder. */
+  folder: string
   label: number
   score: number
   lesions: number
@@ -68,6 +70,9 @@ export interface SlideEvaluation {
   perSlide: SlideOutcome[]
   files: { csv: string; froc: string; roc: string }
 }
+
+/** What `slide eval` leaves in the maps folder: slides-eval.json, read by `pcam report`. */
+export const SLIDE_EVAL_FILE = 'slides-eval.json'
 
 interface Predicted {
   summary: SlideSummary
@@ -158,6 +163,7 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
     const label = given ?? (tumour ? 1 : 0)
     const outcome: SlideOutcome = {
       slide: summary.slide,
+      folder: basename(summary.outDir ?? stem),
       label,
       score: summary.score.max,
       lesions: 0,
@@ -244,7 +250,7 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
     ),
     join(out, 'slide-roc'),
   )
-  return {
+  const evaluation: SlideEvaluation = {
     slide_auc: auc.auc,
     slide_auc_low: auc.low,
     slide_auc_high: auc.high,
@@ -262,4 +268,7 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
     perSlide: outcomes,
     files: { csv, froc: frocFiles.svg, roc: rocFiles.svg },
   }
+  // Everything, for `pcam report --slides` to show beside the run's own evaluations.
+  await writeFile(join(out, SLIDE_EVAL_FILE), JSON.stringify(evaluation, null, 2))
+  return evaluation
 }
