@@ -195,4 +195,31 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
       store.dispose()
     }
   })
+
+  it('--balance draws as many normal patches as tumour ones', () => {
+    const out = join(root, 'store-balanced')
+    const r = pcam(
+      'data',
+      'prepare',
+      slides,
+      '--annotations',
+      annotations,
+      '--labels',
+      labels,
+      '--out',
+      out,
+      '--min-tissue',
+      '0',
+      '--balance',
+    )
+    assert.equal(r.status, 0, r.stderr)
+    const store = PatchStore.open(out)
+    try {
+      const tumour = store.meta.ids.filter((_, i) => store.label(i) === 1).length
+      assert.ok(tumour > 0)
+      assert.equal(store.count - tumour, tumour)
+    } finally {
+      store.dispose()
+    }
+  })
 })
