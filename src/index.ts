@@ -122,9 +122,32 @@ export { evaluate, type EvaluateOptions, type EvaluationResult } from './eval/ev
 export { explainImages, type Explanation } from './eval/explain.js'
 export { writeReport } from './eval/report.js'
 
-// Whole slides.
+// Whole slides: what pcam slide predict, slide eval and data prepare --annotations are made of.
+export { OpenSlide, type SlideLevel } from './torch/openslide.js'
 export { predictSlide, type SlidePredictOptions, type SlideSummary } from './slide/predict-slide.js'
-export { predictSlides, slideInfo } from './slide/batch.js'
+export {
+  loadSlideModel,
+  predictSlides,
+  slideInfo,
+  slideModelOf,
+  type LoadedSlideModel,
+  type SlideModelOptions,
+} from './slide/batch.js'
+export { modelResolution, slideResolution } from './slide/resolution.js'
+export { slideTiling, type TileGrid } from './slide/grid.js'
+export { detections, type Detection } from './slide/detections.js'
+export {
+  annotationFileFor,
+  DEFAULT_CLASSES,
+  parseClassMap,
+  readAnnotations,
+  type Region,
+  type SlideAnnotations,
+} from './slide/annotations.js'
+export { lesionMap, type LesionMap } from './slide/lesions.js'
+export { froc, type Froc, type SlideLesionOutcome } from './metrics/froc.js'
+export { evaluateSlides, type SlideEvaluation, type SlideEvalOptions } from './slide/evaluate.js'
+export { slidePatchSource, type SlidePatchOptions } from './slide/patches.js'
 
 // Export and serving.
 export { exportOnnx } from './export/export.js'

@@ -10,16 +10,17 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import sharp from 'sharp'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 
 const TSC = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 
-const PROGRAM = `import { openPredictor, PatchStore, train, trainConfig } from 'pcam'
+const PROGRAM = `import { loadSlideModel, openPredictor, PatchStore, predictSlide, train, trainConfig } from 'pcam'
 import { Linear } from 'pcam/nn'
 import { tensor } from 'pcam/torch'
 
-const [store, out] = process.argv.slice(2) as [string, string]
+const [store, out, slide, maps] = process.argv.slice(2) as [string, string, string, string]
 // 16 training patches in batches of 16: one optimizer step.
 const result = await train(
   trainConfig({ store, out, epochs: 1, freezeEpochs: 0, batchSize: 16, augment: null }),
@@ -33,7 +34,13 @@ predictor.dispose()
 const layer = new Linear(4, 2)
 const parameters = [...layer.parameters()].length
 layer.dispose()
-console.log(JSON.stringify({ epochs: result.history.length, probability: [...probability], parameters }))
+// A whole slide, as pcam slide predict does it (the run records no µm/px: PCam's is given).
+const slideModel = await loadSlideModel(result.out, { modelMpp: 0.972 })
+const summary = await predictSlide(slide, slideModel, { out: maps, tissueMask: false })
+slideModel.dispose()
+console.log(
+  JSON.stringify({ epochs: result.history.length, probability: [...probability], parameters, tiles: summary.tiles }),
+)
 `
 
 function run(command: string, args: string[], cwd: string): string {
@@ -98,16 +105,37 @@ describe('the npm package', { timeout: 20 * 60_000 }, () => {
     writeFileSync(join(project, 'main.ts'), PROGRAM)
     run(process.execPath, [TSC, '-p', '.'], project)
     const store = await makeSyntheticStore(join(root, 'data'), { train: 16, valid: 8 })
-    const output = run(process.execPath, ['main.js', store, join(root, 'run')], project)
+    const slide = join(root, 'slide.tif')
+    await sharp({ create: { width: 384, height: 256, channels: 3, background: '#c06090' } })
+      .tiff({
+        tile: true,
+        pyramid: true,
+        xres: 1000 / 0.972,
+        yres: 1000 / 0.972,
+        resolutionUnit: 'cm',
+      })
+      .toFile(slide)
+    const output = run(
+      process.execPath,
+      ['main.js', store, join(root, 'run'), slide, join(root, 'maps')],
+      project,
+    )
     const result = JSON.parse(output.trim().split('\n').at(-1)!) as {
       epochs: number
       probability: number[]
       parameters: number
+      tiles: number
     }
     assert.equal(result.epochs, 1)
     assert.equal(result.parameters, 2)
     assert.equal(result.probability.length, 1)
     const p = result.probability[0]!
     assert.ok(p > 0 && p < 1, `probability ${p}`)
+    assert.ok(result.tiles > 0, 'the slide was cut into tiles and predicted')
+    assert.ok(
+      readFileSync(join(root, 'maps', 'slide', 'detections.csv'), 'utf8').startsWith(
+        'x,y,probability',
+      ),
+    )
   })
 })
