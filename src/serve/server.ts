@@ -50,6 +50,9 @@ export interface ServeOptions {
   slides?: string
   /** Time one slide prediction may run (default SLIDE_LIMITS.jobTimeoutMs, 2 hours). */
   slideJobTimeoutMs?: number
+  /** µm/px of the run's patches when it records none; µm/px of slides that record none. */
+  modelMpp?: number
+  slideMpp?: number
 }
 
 // No wait by default: on a CPU a batch takes long enough that the next one forms meanwhile, and
@@ -107,8 +110,15 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     await app.register(predictRoutes, { run, config, tta, batcher, metrics, bodyLimit })
     await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
     if (slides) {
-      const jobTimeoutMs = options.slideJobTimeoutMs
-      await app.register(slideRoutes, { folder: slides, worker, batcher, jobTimeoutMs })
+      const { modelMpp, slideMpp, slideJobTimeoutMs: jobTimeoutMs } = options
+      await app.register(slideRoutes, {
+        folder: slides,
+        worker,
+        batcher,
+        jobTimeoutMs,
+        modelMpp,
+        slideMpp,
+      })
     }
   } catch (error) {
     // A plugin refused (a missing slide folder): the worker thread would keep the process alive.

@@ -51,6 +51,10 @@ export interface SlideRoutesOptions {
   batcher: PatchBatcher
   /** Time one slide job may run before it is stopped (default SLIDE_LIMITS.jobTimeoutMs). */
   jobTimeoutMs?: number
+  /** µm/px of the run's patches when it records none (a run trained on class folders). */
+  modelMpp?: number
+  /** µm/px of slides that record none. */
+  slideMpp?: number
 }
 
 /** The bounds the slide routes keep; each one's excess gets the answer written beside it. */
@@ -152,11 +156,15 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     return pending
   }
   const slideModel = (): SlideModel =>
-    slideModelOf(config, async (images) => {
-      const count = images.shape[0] as number
-      const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
-      return (await worker.predict({ pixels, count, size, explain: [] })).probabilities
-    })
+    slideModelOf(
+      config,
+      async (images) => {
+        const count = images.shape[0] as number
+        const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
+        return (await worker.predict({ pixels, count, size, explain: [] })).probabilities
+      },
+      { modelMpp: options.modelMpp },
+    )
   // Results are kept by the slide's full name: a.svs and a.tif are two slides.
   const resultDir = (name: string) => join(out, name)
 
@@ -172,6 +180,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         out,
         outName: name,
         name,
+        slideMpp: options.slideMpp,
         signal,
         onProgress: (done, total) => Object.assign(job, { done, total }),
       })
@@ -206,7 +215,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       const slide = await slideOf(name)
       let mpp: number | null = null
       try {
-        mpp = slideResolution(name, slide.properties).mpp
+        mpp = slideResolution(name, slide.properties, options.slideMpp).mpp
       } catch {
         mpp = null // shown as unknown; prediction says how to fix it
       }
@@ -250,7 +259,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       if (isActive(current)) return reply.code(202).send(current)
       // Refused now, not after a wait in the queue: a grid past the tile bound, or an overview
       // that would read a whole gigapixel level.
-      slideTiling(slide, slideModel(), { name })
+      slideTiling(slide, slideModel(), { name, slideMpp: options.slideMpp })
       checkThumbnailRead(name, slide.levels, thumbnailPlan(slide.levels, THUMBNAIL_SIDE).level)
       const queued = [...jobs.values()].filter((j) => j.status === 'queued').length
       if (queued >= SLIDE_LIMITS.queuedJobs)
@@ -314,7 +323,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       const query = request.query
       const slide = await slideOf(name)
       // Errors name the slide as the page knows it, not by its path on the server.
-      const { scale, grid } = slideTiling(slide, slideModel(), { name })
+      const { scale, grid } = slideTiling(slide, slideModel(), { name, slideMpp: options.slideMpp })
       const tile = tileAtPoint(grid, query.x, query.y)
       if (!tile) throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
       const images = await readTiles(slide, [tile], scale, size)

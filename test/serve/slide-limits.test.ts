@@ -280,4 +280,30 @@ describe('slide jobs stop', () => {
       native.slideReadRegion = read
     }
   })
+
+  it('serves runs that record no µm/px when given --model-mpp (modelMpp)', async () => {
+    // A run trained on class folders records no µm/px: without modelMpp its slides cannot be cut.
+    const bare = join(dir, 'run-without-mpp')
+    const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
+    await makeRandomRun(bare, { arch: 'small', head: 'concat', numClasses: 1 }, sample)
+    sample.dispose()
+    for (const modelMpp of [undefined, 0.5]) {
+      const server = await createServer({ run: bare, slides: join(dir, 'slides'), modelMpp })
+      try {
+        const posted = await server.app.inject({
+          method: 'POST',
+          url: '/api/slides/big.tif/predict',
+        })
+        if (modelMpp === undefined) {
+          assert.equal(posted.statusCode, 400, posted.body)
+          assert.match(posted.json().error, /does not record the µm\/px .*--model-mpp/)
+        } else {
+          assert.equal(posted.statusCode, 202, posted.body)
+          await server.app.inject({ method: 'DELETE', url: '/api/slides/big.tif/predict' })
+        }
+      } finally {
+        await server.close()
+      }
+    }
+  })
 })

@@ -9,6 +9,8 @@ import { ValidationError } from '../../errors.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
 import {
+  MODEL_MPP_OPTION,
+  modelMppOption,
   BATCHING_OPTIONS,
   COMPUTE_OPTIONS,
   computeOptions,
@@ -61,6 +63,8 @@ export const serveCommand: Command = {
       type: 'string',
       description: 'Folder of whole slides for the slide viewer at /slides',
     },
+    'model-mpp': MODEL_MPP_OPTION,
+    'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
   },
   async run(values) {
     const port = checkInteger(values.port, '--port', 0)
@@ -81,6 +85,11 @@ export const serveCommand: Command = {
       maxFiles: checkInteger(values['max-files'], '--max-files', 1, MAX_BATCH_SIZE),
       logger: values.log === true,
       slides: values.slides as string | undefined,
+      modelMpp: modelMppOption(values),
+      slideMpp:
+        values['slide-mpp'] === undefined
+          ? undefined
+          : checkNumber(values['slide-mpp'], '--slide-mpp', 0.01, 100),
     })
     const address = await listen(server, values.host as string, port)
     console.log(`pcam serving ${values.model} at ${address} (Ctrl-C to stop)`)
