@@ -29,6 +29,7 @@ import {
   PatchStore,
   sourceMpp,
   STORE_FORMAT,
+  STORE_FILES,
   STORE_VERSION,
   UNLABELLED,
   type StoreMeta,
@@ -141,7 +142,7 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
           source,
         )
         const labels = Uint8Array.from(written.accepted, (a) => a.label ?? UNLABELLED)
-        await writeFile(join(partial, 'labels.u8'), labels)
+        await writeFile(join(partial, STORE_FILES.labels), labels)
         const meta: StoreMeta = {
           format: STORE_FORMAT,
           version: STORE_VERSION,
@@ -166,7 +167,7 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
           createdAt: new Date().toISOString(),
           pcamVersion: PCAM_VERSION,
         }
-        await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
+        await writeFile(join(partial, STORE_FILES.meta), JSON.stringify(meta))
         // Statistics come from the written store itself, computed by the engine over the mapped file:
         // from the training patches, or from every patch when the source has none (a test set).
         const store = PatchStore.open(partial)
@@ -180,10 +181,10 @@ export async function prepareStore(options: PrepareOptions): Promise<PrepareResu
           ),
         )
         store.dispose()
-        await writeFile(join(partial, 'meta.json'), JSON.stringify(meta))
+        await writeFile(join(partial, STORE_FILES.meta), JSON.stringify(meta))
         if (problems.length > 0) {
           await writeFile(
-            join(partial, 'skipped.txt'),
+            join(partial, STORE_FILES.skipped),
             writeTsv(problems.map((p) => [p.location, p.reason])),
           )
         }
@@ -295,7 +296,7 @@ async function writePatches(
   options: PrepareOptions,
   size: PatchSize | null,
 ) {
-  const file = await open(join(dir, 'images.u8'), 'w')
+  const file = await open(join(dir, STORE_FILES.images), 'w')
   const accepted: Accepted[] = []
   const problems: Problem[] = []
   const ids = new Set<string>()

@@ -44,9 +44,17 @@ export interface StoreMeta {
   pcamVersion: string
 }
 
+/** The files of a patch store: the one place their names are spelled. */
+export const STORE_FILES = {
+  meta: 'meta.json',
+  images: 'images.u8',
+  labels: 'labels.u8',
+  skipped: 'skipped.txt',
+} as const
+
 /** Whether dir holds a patch store's meta.json (what --overwrite may replace). */
 export function isPatchStore(dir: string): boolean {
-  const metaPath = join(dir, 'meta.json')
+  const metaPath = join(dir, STORE_FILES.meta)
   if (!existsSync(metaPath)) return false
   try {
     return (
@@ -77,16 +85,16 @@ export class PatchStore {
     readonly dir: string,
     readonly meta: StoreMeta,
   ) {
-    const mapped = mmapFile(join(dir, 'images.u8'))
+    const mapped = mmapFile(join(dir, STORE_FILES.images))
     this.images = mapped.reshape(meta.count, meta.height, meta.width, 3)
     mapped.dispose()
-    this.#labels = new Uint8Array(readFileSync(join(dir, 'labels.u8')))
+    this.#labels = new Uint8Array(readFileSync(join(dir, STORE_FILES.labels)))
     this.labels = tensor(this.#labels)
   }
 
   /** Opens a store written by `pcam data prepare`, checking that its files agree. */
   static open(dir: string): PatchStore {
-    const metaPath = join(dir, 'meta.json')
+    const metaPath = join(dir, STORE_FILES.meta)
     if (!existsSync(dir)) {
       throw new DataError(
         `Patch store not found: ${dir}. Create one with "pcam data prepare <source> --out ${dir}".`,
@@ -107,8 +115,8 @@ export class PatchStore {
       )
     }
     const expected = {
-      'images.u8': meta.count * meta.height * meta.width * 3,
-      'labels.u8': meta.count,
+      [STORE_FILES.images]: meta.count * meta.height * meta.width * 3,
+      [STORE_FILES.labels]: meta.count,
     }
     for (const [file, bytes] of Object.entries(expected)) {
       const path = join(dir, file)

@@ -11,7 +11,7 @@ import { writeCsv } from '../data/csv.js'
 import { IMAGE_EXTENSIONS } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
 import { prepareStore } from '../data/prepare.js'
-import { PatchStore } from '../data/store.js'
+import { PatchStore, STORE_FILES } from '../data/store.js'
 import { runThreshold } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { openPredictor, predictStoreWith, type Engine } from './predictor.js'
@@ -59,7 +59,7 @@ export async function predictFiles(
   options: PredictFilesOptions,
 ): Promise<{ predictions: Prediction[]; threshold: number }> {
   const isStore =
-    options.sources.length === 1 && existsSync(join(options.sources[0] as string, 'meta.json'))
+    options.sources.length === 1 && existsSync(join(options.sources[0] as string, STORE_FILES.meta))
   const scratch = isStore ? null : await mkdtemp(join(tmpdir(), 'pcam-predict-'))
   const storeDir = scratch ? join(scratch, 'store') : (options.sources[0] as string)
   try {

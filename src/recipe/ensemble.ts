@@ -21,7 +21,7 @@ import { memberName } from '../run/ensemble.js'
 import {
   readRunConfig,
   RUN_FILES,
-  writeJson,
+  writePendingEnsembleConfig,
   writeRunConfig,
   type EpochRecord,
   type RunConfig,
@@ -69,7 +69,7 @@ export async function trainEnsemble(
   if (fresh) {
     await mkdir(config.out, { recursive: true })
     // What runFolderMode compares a resumed ensemble on; the rest comes once the members are done.
-    await writeJson(configPath, {
+    await writePendingEnsembleConfig(config.out, {
       pcamVersion: PCAM_VERSION,
       recipe: recipeOf(config),
       data: { store: config.store },

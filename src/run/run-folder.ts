@@ -183,6 +183,22 @@ export async function writeRunConfig(dir: string, config: RunConfig): Promise<vo
   await writeJson(join(dir, RUN_FILES.config), config)
 }
 
+/** What an ensemble's config.json holds while its members train: what a resume is compared on. */
+export interface PendingEnsembleConfig {
+  pcamVersion: string
+  recipe: RunConfig['recipe']
+  data: { store: string }
+  ensemble: { members: string[] }
+}
+
+/** The ensemble's config.json before its members are done (writeRunConfig replaces it then). */
+export async function writePendingEnsembleConfig(
+  dir: string,
+  config: PendingEnsembleConfig,
+): Promise<void> {
+  await writeJson(join(dir, RUN_FILES.config), config)
+}
+
 /** Records a new best epoch in config.json: its threshold and validation figures. */
 export async function recordBestEpoch(
   dir: string,
