@@ -6,6 +6,7 @@
  */
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { writeCsv } from '../data/csv.js'
 import { atomicWrite, RUN_FILES, writeJson, type LrFindResult } from '../run/run-folder.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 import type { DataParallel } from './data-parallel.js'
@@ -119,9 +120,12 @@ export async function lrFind(
  * plotLrFind (src/eval/lr-find-plot.ts), as plots belong to evaluation.
  */
 export async function saveLrFind(dir: string, result: LrFindResult): Promise<string[]> {
-  const csv = ['lr,loss', ...result.lrs.map((lr, i) => `${lr},${result.losses[i]}`)].join('\n')
+  const csv = writeCsv(
+    ['lr', 'loss'],
+    result.lrs.map((lr, i) => [lr, result.losses[i] as number]),
+  )
   const files = [join(dir, 'lr-find.csv'), join(dir, RUN_FILES.lrFind)] as const
-  await atomicWrite(files[0], (tmp) => writeFile(tmp, `${csv}\n`))
+  await atomicWrite(files[0], (tmp) => writeFile(tmp, csv))
   await writeJson(files[1], result)
   return [...files]
 }

@@ -2,6 +2,7 @@
 // holds what DESIGN.md promises, and a run stopped mid-epoch resumes to the same final weights
 // as an uninterrupted one.
 import assert from 'node:assert/strict'
+import { readCsv } from '../../src/data/csv.js'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
@@ -150,6 +151,14 @@ describe('lr auto', () => {
     const whole = await train(auto(join(root, 'auto-a')))
     for (const file of ['lr-find.csv', 'lr-find.json', 'lr-find.svg', 'lr-find.png'])
       assert.ok(existsSync(join(root, 'auto-a', file)), file)
+    // The CSV holds the curve of the JSON, row by row.
+    const found = JSON.parse(readFileSync(join(root, 'auto-a', 'lr-find.json'), 'utf8'))
+    const csv = readCsv(readFileSync(join(root, 'auto-a', 'lr-find.csv'), 'utf8'), 'lr-find.csv')
+    assert.deepEqual(csv.header, ['lr', 'loss'])
+    assert.deepEqual(
+      csv.rows.map(({ fields }) => fields.map(Number)),
+      found.lrs.map((lr: number, i: number) => [lr, found.losses[i]]),
+    )
     const controller = new AbortController()
     const out = join(root, 'auto-b')
     await train(auto(out), {
