@@ -95,7 +95,7 @@ async function serverStats(
   const text = await (await fetch(`${address}/metrics`)).text()
   const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
   return {
-    rss: value('pcam_resident_memory_bytes'),
+    rss: value('process_resident_memory_bytes'),
     batches: value('pcam_batch_size_count'),
     images: value('pcam_batch_size_sum'),
   }

@@ -24,7 +24,7 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       : { status: 'ok', queue: batcher.queueLength },
   )
   app.get('/metrics', async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4').send(metrics.render()),
+    reply.type(metrics.contentType).send(await metrics.render()),
   )
   allowOnly(app, '/healthz', 'GET')
   allowOnly(app, '/metrics', 'GET')

@@ -52,7 +52,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
       const answers = await Promise.all(
         batcher.submitAll(patches.map((pixels) => ({ pixels, explain }))),
       )
-      metrics.images += answers.length
+      metrics.predicted(answers.length)
       const results = await Promise.all(
         answers.map(async (answer, k) => {
           const predicted = answer.probability >= threshold ? 1 : 0

@@ -102,7 +102,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     maxBatch,
     maxWaitMs,
     maxQueue,
-    onBatch: (n) => metrics.batchSize.observe(n),
+    onBatch: (n) => metrics.batch(n),
   })
   try {
     await app.register(healthRoutes, { worker, batcher, metrics })

@@ -186,6 +186,8 @@ describe('serve API', () => {
     assert.match(metrics, /pcam_requests_total\{route="\/api\/predict",status="400"\} \d+/)
     assert.match(metrics, /pcam_request_seconds_bucket\{le="\+Inf"\} \d+/)
     assert.match(metrics, /pcam_queue_length 0/)
+    // prom-client's process metrics come with them.
+    assert.match(metrics, /^process_resident_memory_bytes \d+/m)
   })
 
   it('GET /model.onnx: the model worker exports it when missing; /ort/ serves onnxruntime-web', async () => {
@@ -255,10 +257,10 @@ describe('serve limits', () => {
       })
     const first = await Promise.all(Array.from({ length: 6 }, send))
     assert.ok(first.every((r) => r.statusCode === 200))
-    assert.ok(
-      server.metrics.batchSize.count < 6,
-      `${server.metrics.batchSize.count} batches for 6 requests`,
+    const batches = Number(
+      /^pcam_batch_size_count (\S+)$/m.exec(await server.metrics.render())?.[1],
     )
+    assert.ok(batches < 6, `${batches} batches for 6 requests`)
     // 12 at once against a queue of 8 behind a 100 ms wait: some must be refused.
     const second = await Promise.all(Array.from({ length: 12 }, send))
     const refused = second.filter((r) => r.statusCode === 503)
