@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve, sep } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
 import { runPatchSize } from '../run/run-folder.js'
@@ -38,7 +39,6 @@ import {
 } from './schemas.js'
 import { BusyError, HttpError } from './http-errors.js'
 import type { ModelWorker } from './inference.js'
-import { Lru } from './lru.js'
 import type { PatchBatcher } from './patch-batcher.js'
 import { SharedReads } from './shared-reads.js'
 
@@ -105,14 +105,18 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
   names()
   // A slide being predicted is closed when the job ends, not when the cache lets go of it.
   const predicting = new Set<OpenSlide>()
-  const open = new Lru<OpenSlide>(SLIDE_LIMITS.openSlides, (s) => {
-    if (!predicting.has(s)) s.close()
+  const open = new LRUCache<string, OpenSlide>({
+    max: SLIDE_LIMITS.openSlides,
+    // Evicted, replaced or cleared: closed, unless a job still reads it (the job closes it).
+    dispose: (s) => {
+      if (!predicting.has(s)) s.close()
+    },
   })
   const opening = new Map<string, Promise<OpenSlide>>()
   // Why a slide could not be opened, until the file changes: a broken file is not reopened (and
   // its seconds of OpenSlide work repeated) on every request.
   const failed = new Map<string, { mtimeMs: number; size: number; error: DataError }>()
-  const tiles = new Lru<Buffer>(SLIDE_LIMITS.cachedTiles)
+  const tiles = new LRUCache<string, Buffer>({ max: SLIDE_LIMITS.cachedTiles })
   const reads = new SharedReads<Buffer>(SLIDE_LIMITS.tileReadBytes, SLIDE_LIMITS.tileReadsWaiting)
   const jobs = new Map<string, Job>()
   const controllers = new Map<string, AbortController>()
