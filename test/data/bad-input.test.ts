@@ -244,6 +244,52 @@ describe('bad input', () => {
     )
   })
 
+  it('PCam HDF5 with labels other than 0/1 or values other than bytes is refused, not misread', async () => {
+    const h5 = await import('h5wasm/node')
+    await h5.ready
+    const write = (
+      path: string,
+      name: string,
+      data: ArrayBufferView,
+      shape: number[],
+      dtype: string,
+    ) => {
+      const file = new h5.File(path, 'w')
+      file.create_dataset({ name, data: data as Uint8Array, shape: [...shape], dtype })
+      file.close()
+    }
+    const pixels = new Uint8Array(2 * 8 * 8 * 3).fill(120)
+    const labels = (values: number[]) =>
+      [new Uint8Array(values), [2, 1, 1, 1] as number[], '<B'] as const
+    for (const [kind, x, y, message] of <
+      [
+        string,
+        readonly [ArrayBufferView, number[], string],
+        readonly [ArrayBufferView, number[], string],
+        RegExp,
+      ][]
+    >[
+      [
+        'labels',
+        [pixels, [2, 8, 8, 3], '<B'],
+        labels([0, 7]),
+        /camelyonpatch_level_2_split_valid_x\.h5\[1\] has the label 7; PCam's are 0 or 1/,
+      ],
+      [
+        'floats',
+        [new Float32Array(2 * 8 * 8 * 3), [2, 8, 8, 3], '<f'],
+        labels([0, 1]),
+        /camelyonpatch_level_2_split_valid_x\.h5 holds <f values, not the uint8 of PCam's files/,
+      ],
+    ]) {
+      const dir = join(root, `h5-${kind}`)
+      mkdirSync(dir)
+      write(join(dir, 'camelyonpatch_level_2_split_valid_x.h5'), 'x', x[0], x[1], x[2])
+      write(join(dir, 'camelyonpatch_level_2_split_valid_y.h5'), 'y', y[0], y[1], y[2])
+      await expectFailure(dir, message)
+    }
+  })
+
   it('a source of test patches only keeps them in test and takes mean/std from all of them', async () => {
     const dir = folder({ 'test/0/a.png': await patch(51), 'test/1/b.png': await patch(153) })
     const out = `${dir}-store`

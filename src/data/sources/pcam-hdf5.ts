@@ -14,6 +14,7 @@ import { readCsv } from '../csv.js'
 import type { Tree } from '../tree.js'
 import { hdf5OnDisk } from './hdf5-file.js'
 import {
+  MAX_PATCH_PIXELS,
   MAX_TABLE,
   SPLIT_NAMES,
   type PatchItem,
@@ -25,6 +26,8 @@ import {
 const PATTERN = /(?:^|\/)camelyonpatch_level_2_split_(train|valid|test)_(x|y)\.h5(\.gz)?$/
 const META_PATTERN = /(?:^|\/)camelyonpatch_level_2_split_(train|valid|test)_meta\.csv$/
 const SLICE = 512
+// h5wasm's names of an unsigned byte: '<B', '>B', '|u1'...
+const UINT8 = /^[<>|=]?(B|u1)$/
 
 type H5Module = typeof import('h5wasm/node')
 type H5File = InstanceType<H5Module['File']>
@@ -67,7 +70,13 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
   const problems: Problem[] = []
   /** Closes what was opened and removes inflated copies: on close, and on any failure here. */
   const release = async () => {
-    for (const file of opened) file.close()
+    for (const file of opened) {
+      try {
+        file.close()
+      } catch {
+        // libhdf5 aborted on a corrupt file: nothing is left to close (the error said why).
+      }
+    }
     if (scratchDir) await rm(scratchDir, { recursive: true, force: true })
   }
   try {
@@ -100,11 +109,25 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
       const x = await open(xPath)
       const y = await open(yPath)
       const [n, , , channels] = x.shape as [number, number, number, number]
-      if (x.shape.length !== 4 || channels !== 3) {
+      const [, h, w] = x.shape as [number, number, number]
+      if (
+        x.shape.length !== 4 ||
+        channels !== 3 ||
+        !(h >= 1 && w >= 1 && h * w <= MAX_PATCH_PIXELS)
+      ) {
         throw new DataError(
-          `${tree.describe(xPath)} holds shape [${x.shape}], expected N x H x W x 3.`,
+          `${tree.describe(xPath)} holds shape [${x.shape}], expected N x H x W x 3 patches of at most ${MAX_PATCH_PIXELS} pixels.`,
         )
       }
+      // Pixels and labels are bytes in PCam's files; other types would be misread, not refused.
+      for (const [dataset, path] of [
+        [x, xPath],
+        [y, yPath],
+      ] as const)
+        if (!UINT8.test(String((dataset as { dtype?: unknown }).dtype)))
+          throw new DataError(
+            `${tree.describe(path)} holds ${String((dataset as { dtype?: unknown }).dtype)} values, not the uint8 of PCam's files.`,
+          )
       if ((y.shape[0] as number) !== n) {
         throw new DataError(
           `${tree.describe(yPath)} has ${y.shape[0]} labels for ${n} patches in ${tree.describe(xPath)}.`,
@@ -143,12 +166,27 @@ export async function pcamHdf5Source(tree: Tree): Promise<Source> {
         const patchBytes = height * width * 3
         for (let start = 0; start < part.count; start += SLICE) {
           const end = Math.min(start + SLICE, part.count)
-          const pixels = part.x.slice([[start, end], [], [], []]) as Uint8Array
-          const labels = part.y.slice([[start, end], [], [], []]) as Uint8Array
+          let pixels: Uint8Array
+          let labels: Uint8Array
+          try {
+            pixels = part.x.slice([[start, end], [], [], []]) as Uint8Array
+            labels = part.y.slice([[start, end], [], [], []]) as Uint8Array
+          } catch (error) {
+            // libhdf5 aborts (a WebAssembly RuntimeError) on some corrupt files.
+            throw new DataError(
+              `Cannot read ${part.location}[${start}..${end - 1}]: ${(error as Error).message}`,
+              { cause: error },
+            )
+          }
           for (let i = start; i < end; i++) {
+            const label = labels[i - start] as number
+            if (label !== 0 && label !== 1)
+              throw new DataError(
+                `${part.location}[${i}] has the label ${label}; PCam's are 0 or 1.`,
+              )
             yield {
               id: `${part.split}/${i}`,
-              label: labels[i - start] as number,
+              label,
               split: part.split,
               slide: part.slides[i] || null,
               location: `${part.location}[${i}]`,
