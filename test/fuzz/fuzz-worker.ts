@@ -35,7 +35,8 @@ if (!target) throw new Error(`no fuzz target ${job.target}`)
 const scratch = mkdtempSync(join(tmpdir(), `pcam-fuzz-${job.target}-`))
 const path = join(scratch, `input.${target.ext}`)
 const corpus = readdirSync(job.corpus, { withFileTypes: true })
-  .filter((entry) => entry.isFile())
+  // A finding's .txt says why it was kept; it is not an input.
+  .filter((entry) => entry.isFile() && !entry.name.endsWith('.txt'))
   .map((entry) => readFileSync(join(job.corpus, entry.name)))
 const seeds = [...(await target.seeds(scratch)), ...corpus]
 if (seeds.length === 0) throw new Error(`fuzz target ${job.target} has no seeds`)

@@ -1,7 +1,7 @@
 /**
  * Runs a fuzz target for a bounded time (FUZZ_SECONDS, default 4 in `make test`; `npm run fuzz`
  * gives each ten minutes) in a worker, and turns whatever it finds into a file of the corpus:
- * test/fuzz/corpus/<target>/finding-<hash>. The corpus runs first on every later run, so a
+ * test/fixtures/fuzz-corpus/<target>/finding-<hash>. The corpus runs first on every later run, so a
  * finding stays a regression case after its fix.
  * @module
  */
@@ -14,7 +14,7 @@ import type { FuzzJob, FuzzMessage } from './fuzz-worker.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 // Compiled to dist/test/fuzz; the corpus lives beside the sources, in the repository.
-const CORPUS = resolve(HERE, '../../../test/fuzz/corpus')
+const CORPUS = resolve(HERE, '../../../test/fixtures/fuzz-corpus')
 
 /**
  * How long one input may take before it counts as a hang. A clean refusal takes milliseconds;

@@ -1,6 +1,6 @@
 /**
  * Every parser of untrusted bytes, fuzzed for a few seconds each (FUZZ_SECONDS; `npm run fuzz`
- * runs ten minutes each). A failure names the input it kept in test/fuzz/corpus/<target>/.
+ * runs ten minutes each). A failure names the input it kept in test/fixtures/fuzz-corpus/<target>/.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'

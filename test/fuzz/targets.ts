@@ -1,6 +1,6 @@
 /**
  * Every parser of bytes a user or a client hands pcam, as a fuzz target: valid seeds (made here
- * by pcam's own writers, or kept in test/fuzz/corpus/<target>/ with every finding), and the call
+ * by pcam's own writers, or kept in test/fixtures/fuzz-corpus/<target>/ with every finding), and the call
  * that parses one input. The property each must hold is the harness's: a clean error (naming the
  * file where the parser is given one), never a hang, a crash, a runaway allocation or a silent
  * wrong result.
