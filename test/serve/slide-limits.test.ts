@@ -13,6 +13,7 @@ import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { SLIDE_WORK_LIMITS } from '../../src/slide/limits.js'
 import * as t from '../../src/torch/index.js'
 import { native } from '../../src/torch/native.js'
+import { OpenSlide } from '../../src/torch/openslide.js'
 import { makeRandomRun } from '../helpers/random-run.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
@@ -93,6 +94,21 @@ describe('slide routes under crafted input and load', () => {
       const r = await inject('GET', `/api/slides/dup.svs/dz/${level}/${tile}`)
       assert.equal(r.statusCode, 400, `${tile}: ${r.body}`)
     }
+  })
+
+  it('opens slides off the event loop: it keeps turning while OpenSlide reads the file', async () => {
+    let turns = 0
+    let opening = true
+    const turn = () => {
+      turns++
+      if (opening) setImmediate(turn)
+    }
+    setImmediate(turn)
+    const slide = await OpenSlide.open(join(slides, 'dup.tif'))
+    opening = false
+    slide.close()
+    // A synchronous open (as before) blocks the loop until it returns: no turn in between.
+    assert.ok(turns > 0, 'the event loop did not turn while the slide was opened')
   })
 
   it('concurrent requests for one tile share one read', async () => {
