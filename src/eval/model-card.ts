@@ -76,3 +76,21 @@ function trainingData(data: NonNullable<RunConfig['data']>) {
     splitMethod: data.splitMethod,
   }
 }
+
+/**
+ * config.json as a report may show it: the training data by name (as above), and any setting
+ * that is a path (pretrained weights) cut to its last part. A report is made to be shared.
+ */
+export function shareableConfig(config: RunConfig): RunConfig {
+  const recipe = Object.fromEntries(
+    Object.entries(config.recipe).map(([key, value]) => [
+      key,
+      typeof value === 'string' && /[\\/]/.test(value) ? win32.basename(value) : value,
+    ]),
+  ) as RunConfig['recipe']
+  return {
+    ...config,
+    recipe,
+    ...(config.data ? { data: { ...config.data, ...trainingData(config.data) } } : {}),
+  }
+}

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import sharp from 'sharp'
 import { savedEvaluations, type SavedEvaluation } from './artifacts.js'
+import { shareableConfig } from './model-card.js'
 import { trainingChart } from './charts.js'
 import { lrFindChart } from './lr-find-plot.js'
 import { describeTta } from '../data/tta.js'
@@ -333,20 +334,22 @@ export async function writeReport(
     )
   }
 
+  // Folders by name only: the machine's paths stay on the machine.
+  const shared = shareableConfig(config)
   parts.push('<h2>Data</h2>')
   parts.push(
     table(
       ['', ''],
       [
-        ['store', config.data?.store ?? '?'],
-        ['source', JSON.stringify(config.data?.source ?? '?')],
-        ['split', config.data?.splitMethod ?? '?'],
-        ['normalisation', JSON.stringify(config.normalization)],
+        ['store', shared.data?.store ?? '?'],
+        ['source', JSON.stringify(shared.data?.source ?? '?')],
+        ['split', shared.data?.splitMethod ?? '?'],
+        ['normalisation', JSON.stringify(shared.normalization)],
       ],
     ),
   )
   parts.push('<h2>Configuration</h2>')
-  parts.push(`<pre>${escapeHtml(JSON.stringify(config, null, 2))}</pre>`)
+  parts.push(`<pre>${escapeHtml(JSON.stringify(shared, null, 2))}</pre>`)
 
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

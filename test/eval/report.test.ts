@@ -2,7 +2,7 @@
 // headless Chromium: every image loads, nothing is fetched from the network, no console error.
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import sharp from 'sharp'
@@ -83,6 +83,9 @@ describe('report', () => {
       assert.ok(html.includes(`<h2>${heading}</h2>`), heading)
     assert.ok(html.includes('The source&#39;s own split was kept'), 'the split caveat')
     assert.ok(!/(src|href)="https?:/.test(html), 'nothing from the network')
+    // A report is made to be shared: the store by name, never this machine's folders.
+    assert.ok(!html.includes(root), 'the report shows a path of this machine')
+    assert.ok(html.includes(basename(store)), 'the store is named')
   })
 
   it('opens in headless Chromium with every image loaded and no console errors', async () => {
