@@ -93,6 +93,7 @@ export const serveCommand: Command = {
     })
     const address = await listen(server, values.host as string, port)
     console.log(`pcam serving ${values.model} at ${address} (Ctrl-C to stop)`)
+    if (values.slides !== undefined) console.log(`Slide viewer: ${address}/slides`)
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         console.log(`${signal}: finishing the requests in flight...`)
