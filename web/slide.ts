@@ -30,7 +30,15 @@ interface Job {
   error?: string
 }
 interface Result {
-  summary: { threshold: number; tileSize: number; stride: number; tissueTiles: number }
+  summary: {
+    threshold: number
+    tileSize: number
+    stride: number
+    tissueTiles: number
+    score: { max: number; topKMean: number; k: number }
+    tumourAreaMm2: number
+    detections?: number
+  }
   grid: { cols: number; rows: number; tileSize0: number; stride0: number }
   cells: (number | null)[]
   geojson: { features: { geometry: { coordinates: number[][][] } }[] }
@@ -48,6 +56,11 @@ const tileInfo = $<HTMLElement>('tile-info')
 const viewer = OpenSeadragon({
   id: 'viewer',
   showNavigationControl: false,
+  // A minimap of where the view is; the slide cannot be panned or zoomed out of sight.
+  showNavigator: true,
+  navigatorPosition: 'BOTTOM_RIGHT',
+  visibilityRatio: 0.5,
+  constrainDuringPan: true,
   prefixUrl: '',
   crossOriginPolicy: false,
 })
@@ -90,6 +103,10 @@ function drawHeat(): void {
   ctx.putImageData(image, 0, 0)
   heat.style.opacity = opacity.value
   thresholdValue.value = cut.toFixed(2)
+  // The contours are the run's, at its threshold: say so when the slider moves away from it.
+  const own = result.summary.threshold
+  contours.title =
+    Math.abs(cut - own) > 1e-9 ? `Contours stay at the run's threshold ${own.toFixed(3)}` : ''
 }
 
 function drawOutline(height: number): void {
@@ -106,7 +123,8 @@ function drawOutline(height: number): void {
           .join(''),
       )
       path.setAttribute('fill', 'none')
-      path.setAttribute('stroke', '#00c000')
+      // Magenta: a colour the jet scale of the heatmap never uses.
+      path.setAttribute('stroke', '#ff00ff')
       path.setAttribute('stroke-width', String(Math.max(2, slideWidth / 400)))
       path.setAttribute('fill-rule', 'evenodd')
       return path
@@ -130,7 +148,12 @@ async function showResult(name: string, height: number): Promise<void> {
     location: rect(offset, offset, cols * stride0, rows * stride0),
   })
   viewer.addOverlay({ element: outline, location: rect(0, 0, slideWidth, height) })
-  status.textContent = `${result.summary.tissueTiles} tiles predicted`
+  const { score, tumourAreaMm2, tissueTiles } = result.summary
+  // The slide-level answer, as slide predict prints it.
+  status.textContent =
+    `${tissueTiles} tiles predicted: slide score (highest tile) ${score.max.toFixed(3)}, ` +
+    `top-${score.k} mean ${score.topKMean.toFixed(3)}, tumour ${tumourAreaMm2.toFixed(3)} mm²` +
+    ` at threshold ${result.summary.threshold.toFixed(3)}`
 }
 
 async function poll(name: string, height: number): Promise<void> {
@@ -144,7 +167,11 @@ async function poll(name: string, height: number): Promise<void> {
     }
     if (job.status === 'done') return showResult(name, height)
     status.textContent =
-      job.status === 'queued' ? 'Queued…' : `Predicting: ${job.done}/${job.total} tiles`
+      job.status === 'queued'
+        ? 'Queued…'
+        : job.total === 0
+          ? 'Predicting: finding the tissue…'
+          : `Predicting: ${job.done}/${job.total} tiles`
     await new Promise((r) => setTimeout(r, 300))
   }
 }
