@@ -52,6 +52,9 @@ const threshold = $<HTMLInputElement>('threshold')
 const thresholdValue = $<HTMLOutputElement>('threshold-value')
 const contours = $<HTMLInputElement>('contours')
 const tileInfo = $<HTMLElement>('tile-info')
+const downloads = $<HTMLSpanElement>('downloads')
+// What QuPath and a spreadsheet open: contours, tile measurements, lesion candidates, tiles.
+const DOWNLOADS = ['tumour.geojson', 'tiles.geojson', 'detections.csv', 'tiles.csv']
 
 const viewer = OpenSeadragon({
   id: 'viewer',
@@ -148,6 +151,17 @@ async function showResult(name: string, height: number): Promise<void> {
     location: rect(offset, offset, cols * stride0, rows * stride0),
   })
   viewer.addOverlay({ element: outline, location: rect(0, 0, slideWidth, height) })
+  downloads.replaceChildren(
+    'Download: ',
+    ...DOWNLOADS.map((file) => {
+      const link = document.createElement('a')
+      link.href = api(name, `/files/${file}`)
+      link.textContent = file
+      link.download = `${name}.${file}`
+      return link
+    }),
+  )
+  for (const link of downloads.querySelectorAll('a')) link.style.marginRight = '0.6rem'
   const { score, tumourAreaMm2, tissueTiles } = result.summary
   // The slide-level answer, as slide predict prints it.
   status.textContent =
@@ -178,6 +192,7 @@ async function poll(name: string, height: number): Promise<void> {
 
 async function openSlide(name: string): Promise<void> {
   result = null
+  downloads.replaceChildren()
   tileInfo.replaceChildren()
   const info = await json<{
     deepZoom: {

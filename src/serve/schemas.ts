@@ -54,3 +54,26 @@ export interface TileQuery {
   x: number
   y: number
 }
+
+/** The files of a slide's result the viewer offers for download (QuPath imports the GeoJSON). */
+export const RESULT_FILES = [
+  'tumour.geojson',
+  'tiles.geojson',
+  'detections.csv',
+  'tiles.csv',
+  'summary.json',
+  'heatmap.png',
+  'overlay.png',
+] as const
+export const RESULT_FILE_PARAMS = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    file: { type: 'string', enum: RESULT_FILES },
+  },
+  required: ['name', 'file'],
+} as const
+export interface ResultFileParams {
+  name: string
+  file: (typeof RESULT_FILES)[number]
+}

@@ -7,7 +7,7 @@
  * Every bound is in SLIDE_LIMITS.
  * @module
  */
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve, sep } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
@@ -31,9 +31,11 @@ import { THUMBNAIL_SIDE, thumbnailPlan } from '../slide/tissue.js'
 import { listSlides, OpenSlide } from '../torch/openslide.js'
 import {
   DEEP_ZOOM_PARAMS,
+  RESULT_FILE_PARAMS,
   SLIDE_PARAMS,
   TILE_QUERY,
   type DeepZoomParams,
+  type ResultFileParams,
   type SlideParams,
   type TileQuery,
 } from './schemas.js'
@@ -314,6 +316,35 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
         geojson,
       }
+    },
+  )
+
+  // A result file, by name from a fixed list, as a download named after the slide.
+  app.get<{ Params: ResultFileParams }>(
+    '/api/slides/:name/files/:file',
+    { schema: { params: RESULT_FILE_PARAMS } },
+    async (request, reply) => {
+      const { name, file } = request.params
+      if (!listed.includes(name) && !names().includes(name))
+        throw new HttpError(404, `No slide named ${name}`)
+      const path = join(resultDir(name), file)
+      if (!existsSync(path))
+        throw new HttpError(
+          404,
+          `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
+        )
+      const type = file.endsWith('.png')
+        ? 'image/png'
+        : file.endsWith('.csv')
+          ? 'text/csv'
+          : 'application/json'
+      return reply
+        .type(type)
+        .header(
+          'content-disposition',
+          `attachment; filename="${encodeURIComponent(`${name}.${file}`)}"`,
+        )
+        .send(readFileSync(path))
     },
   )
 

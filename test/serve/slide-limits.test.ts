@@ -184,6 +184,18 @@ describe('slide routes under crafted input and load', () => {
     assert.ok(!svs.body.includes(root), 'the result shows a server path')
     const tif = await inject('GET', '/api/slides/dup.tif/result')
     assert.equal(tif.statusCode, 404, tif.body)
+    // The result's files download under the slide's name; others are not served.
+    const geojson = await inject('GET', '/api/slides/dup.svs/files/tumour.geojson')
+    assert.equal(geojson.statusCode, 200, geojson.body)
+    assert.equal(geojson.json().type, 'FeatureCollection')
+    assert.match(
+      String(geojson.headers['content-disposition']),
+      /filename="dup.svs.tumour.geojson"/,
+    )
+    const detections = await inject('GET', '/api/slides/dup.svs/files/detections.csv')
+    assert.match(detections.body, /^x,y,probability/)
+    assert.equal((await inject('GET', '/api/slides/dup.svs/files/config.json')).statusCode, 400)
+    assert.equal((await inject('GET', '/api/slides/dup.tif/files/tiles.csv')).statusCode, 404)
   })
 
   it('Grad-CAM tiles queue in the batcher: a flood gets 503s, not unbounded latency', async () => {

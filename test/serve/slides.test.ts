@@ -90,6 +90,11 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     await page.getByText('Not predicted yet').waitFor()
     await page.locator('#predict').click()
     await page.getByText(/tiles predicted/).waitFor({ timeout: 60_000 })
+    // The slide-level answer, and the result's files to download.
+    await page.getByText(/slide score \(highest tile\) [\d.]+/).waitFor()
+    assert.equal(await page.locator('#downloads a').count(), 4)
+    const href = await page.locator('#downloads a').first().getAttribute('href')
+    assert.equal((await server.app.inject({ url: href! })).statusCode, 200)
     const result = (await server.app.inject({ url: '/api/slides/mosaic.tif/result' })).json()
     assert.equal(result.grid.cols, 6)
     assert.equal(await page.locator('#heat').getAttribute('width'), '6')
