@@ -12,6 +12,7 @@ interface OsdViewer {
   open(source: unknown): void
   addOverlay(options: { element: HTMLElement | SVGElement; location: unknown }): void
   clearOverlays(): void
+  removeOverlay(element: HTMLElement | SVGElement): void
   addHandler(event: string, handler: (e: { position: Point; quick: boolean }) => void): void
   world: { getItemCount(): number }
   viewport: {
@@ -203,8 +204,10 @@ async function openSlide(name: string): Promise<void> {
       maxLevel: number
     }
     job: Job | null
+    mpp: number | null
   }>(api(name))
   const dz = info.deepZoom
+  slideMpp = info.mpp
   slideWidth = dz.width
   viewer.clearOverlays()
   viewer.open({
@@ -224,23 +227,53 @@ async function openSlide(name: string): Promise<void> {
   }
 }
 
+// The clicked tile, outlined on the slide.
+const marker = document.createElement('div')
+marker.id = 'tile-marker'
+marker.style.border = '3px solid #00e5ff'
+marker.style.boxSizing = 'border-box'
+let slideMpp: number | null = null
+
 viewer.addHandler('canvas-click', async (event) => {
   if (!event.quick) return
   const point = viewer.viewport.viewerElementToImageCoordinates(event.position)
   const name = select.value
   try {
-    const tile = await json<{ x: number; y: number; probability: number; heatmap: string }>(
-      api(name, `/tile?x=${Math.floor(point.x)}&y=${Math.floor(point.y)}`),
-    )
-    const img = document.createElement('img')
-    img.src = tile.heatmap
-    img.alt = `Grad-CAM of the tile at ${tile.x}, ${tile.y}`
+    const tile = await json<{
+      x: number
+      y: number
+      size: number
+      probability: number
+      tile: string
+      heatmap: string
+    }>(api(name, `/tile?x=${Math.floor(point.x)}&y=${Math.floor(point.y)}`))
+    viewer.removeOverlay(marker)
+    viewer.addOverlay({
+      element: marker,
+      location: viewer.viewport.imageToViewportRectangle(tile.x, tile.y, tile.size, tile.size),
+    })
+    const image = (src: string, alt: string) => {
+      const img = document.createElement('img')
+      img.src = src
+      img.alt = alt
+      return img
+    }
     const text = document.createElement('p')
     text.id = 'tile-probability'
-    text.textContent = `Tile at (${tile.x}, ${tile.y}): probability ${tile.probability.toFixed(3)}`
-    tileInfo.replaceChildren(text, img)
+    const size = slideMpp ? `, ${Math.round(tile.size * slideMpp)} µm wide` : ''
+    text.textContent = `Tile at (${tile.x}, ${tile.y}): probability ${tile.probability.toFixed(3)}${size}`
+    const pictures = document.createElement('div')
+    pictures.className = 'tile-pictures'
+    pictures.append(
+      image(tile.tile, `The tile at ${tile.x}, ${tile.y}`),
+      image(tile.heatmap, `Grad-CAM of the tile at ${tile.x}, ${tile.y}`),
+    )
+    tileInfo.replaceChildren(text, pictures)
   } catch (error) {
-    tileInfo.textContent = (error as Error).message
+    const note = document.createElement('p')
+    note.className = 'note'
+    note.textContent = (error as Error).message
+    tileInfo.replaceChildren(note)
   }
 })
 

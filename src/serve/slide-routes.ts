@@ -360,10 +360,16 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       // Errors name the slide as the page knows it, not by its path on the server.
       const { scale, grid } = slideTiling(slide, slideModel(), { name, slideMpp: options.slideMpp })
       const tile = tileAtPoint(grid, query.x, query.y)
-      if (!tile) throw new HttpError(400, `No tile at ${query.x},${query.y} of ${name}`)
+      if (!tile)
+        throw new HttpError(
+          400,
+          `(${Math.round(query.x)}, ${Math.round(query.y)}) is outside the tiles of ${name}: click on the slide.`,
+        )
       const images = await readTiles(slide, [tile], scale, size)
       const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
       images.dispose()
+      // The tile as the model sees it, beside its Grad-CAM.
+      const plain = await encodePng(pixels, size, size)
       const answer = await batcher.submit({ pixels, explain: true })
       const png = await encodePng(answer.overlay as Uint8Array, size, size)
       return {
@@ -371,6 +377,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         y: tile.y,
         size: Math.round(grid.tileSize0),
         probability: answer.probability,
+        tile: `data:image/png;base64,${plain.toString('base64')}`,
         heatmap: `data:image/png;base64,${png.toString('base64')}`,
       }
     },

@@ -109,10 +109,12 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     const [, x, y, p] = /\((\d+), (\d+)\): probability ([\d.]+)/.exec(text) ?? []
     const cell = result.cells[(Number(y) / PATCH) * 6 + Number(x) / PATCH]
     assert.ok(cell !== null && Math.abs(cell - Number(p)) < 1e-3, `${text} vs ${cell}`)
-    const gradcam = await page.evaluate(
-      'document.querySelector("#tile-info img").complete && document.querySelector("#tile-info img").naturalWidth',
+    // The plain tile beside its Grad-CAM, both at the model's patch size; the tile outlined.
+    const widths = await page.evaluate(
+      '[...document.querySelectorAll("#tile-info img")].map((i) => i.complete && i.naturalWidth)',
     )
-    assert.equal(gradcam, PATCH)
+    assert.deepEqual(widths, [PATCH, PATCH])
+    assert.equal(await page.locator('#tile-marker').count(), 1)
     await page.screenshot({ path: join(ARTIFACTS, 'slide-viewer.png') })
     assert.deepEqual(problems, [])
   })
