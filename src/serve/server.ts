@@ -53,6 +53,8 @@ export interface ServeOptions {
   /** µm/px of the run's patches when it records none; µm/px of slides that record none. */
   modelMpp?: number
   slideMpp?: number
+  /** A folder that keeps the slides' results (and holds slide predict outputs to show). */
+  slideResults?: string
 }
 
 // No wait by default: on a CPU a batch takes long enough that the next one forms meanwhile, and
@@ -110,7 +112,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
     await app.register(predictRoutes, { run, config, tta, batcher, metrics, bodyLimit })
     await app.register(onnxRoutes, { onnxPath: () => worker.onnxPath() })
     if (slides) {
-      const { modelMpp, slideMpp, slideJobTimeoutMs: jobTimeoutMs } = options
+      const { modelMpp, slideMpp, slideJobTimeoutMs: jobTimeoutMs, slideResults: results } = options
       await app.register(slideRoutes, {
         folder: slides,
         worker,
@@ -118,6 +120,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
         jobTimeoutMs,
         modelMpp,
         slideMpp,
+        results,
       })
     }
   } catch (error) {

@@ -7,9 +7,9 @@
  * Every bound is in SLIDE_LIMITS.
  * @module
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, resolve, sep } from 'node:path'
+import { basename, join, resolve, sep } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { encodePng } from '../data/decode.js'
@@ -23,7 +23,12 @@ import {
   READ_BYTES_PER_PIXEL,
 } from '../slide/deep-zoom.js'
 import { checkThumbnailRead } from '../slide/limits.js'
-import { predictSlide, readSlideResult, type SlideModel } from '../slide/predict-slide.js'
+import {
+  predictSlide,
+  readSlideResult,
+  slideStem,
+  type SlideModel,
+} from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
 import { slideResolution } from '../slide/resolution.js'
 import { slideTiling, tileAtPoint } from '../slide/grid.js'
@@ -57,6 +62,11 @@ export interface SlideRoutesOptions {
   modelMpp?: number
   /** µm/px of slides that record none. */
   slideMpp?: number
+  /**
+   * A folder for the slides' results, kept when the server stops, where `slide predict --out`
+   * outputs of the same slides are found too (default: a temporary folder, removed on close).
+   */
+  results?: string
 }
 
 /** The bounds the slide routes keep; each one's excess gets the answer written beside it. */
@@ -90,7 +100,9 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
   const jobTimeoutMs = options.jobTimeoutMs ?? SLIDE_LIMITS.jobTimeoutMs
   const config = worker.config
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
-  const out = mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
+  const kept = options.results !== undefined
+  const out = options.results ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
+  if (kept) mkdirSync(out, { recursive: true })
   const size = runPatchSize(config)
   // Answers name slides as the page knows them: the server's folders never leave it.
   const hidden = [resolve(folder) + sep, folder.endsWith(sep) ? folder : folder + sep, out + sep]
@@ -171,8 +183,25 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       },
       { modelMpp: options.modelMpp },
     )
-  // Results are kept by the slide's full name: a.svs and a.tif are two slides.
-  const resultDir = (name: string) => join(out, name)
+  // Results go where slide predict puts them, <out>/<stem>, unless two slides of the folder share
+  // a stem (a.svs and a.tif are two slides): then each is kept by its full name.
+  const resultName = (name: string) => {
+    const stem = slideStem(name)
+    return listed.some((other) => other !== name && slideStem(other) === stem) ? name : stem
+  }
+  const resultDir = (name: string) => join(out, resultName(name))
+  // A result is the slide's only when its summary names this slide (not another of its stem).
+  const hasResult = (name: string) => {
+    const summary = join(resultDir(name), 'summary.json')
+    if (!existsSync(summary)) return false
+    try {
+      return (
+        basename((JSON.parse(readFileSync(summary, 'utf8')) as { slide: string }).slide) === name
+      )
+    } catch {
+      return false
+    }
+  }
 
   const runJob = async (name: string, job: Job, controller: AbortController) => {
     if (controller.signal.aborted) return // cancelled while it waited
@@ -184,7 +213,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       predicting.add(slide)
       await predictSlide(slide, slideModel(), {
         out,
-        outName: name,
+        outName: resultName(name),
         name,
         slideMpp: options.slideMpp,
         signal,
@@ -304,7 +333,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       if (!listed.includes(name) && !names().includes(name))
         throw new HttpError(404, `No slide named ${name}`)
       const dir = resultDir(name)
-      if (!existsSync(join(dir, 'summary.json')))
+      if (!hasResult(name))
         throw new HttpError(
           404,
           `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
@@ -328,7 +357,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       if (!listed.includes(name) && !names().includes(name))
         throw new HttpError(404, `No slide named ${name}`)
       const path = join(resultDir(name), file)
-      if (!existsSync(path))
+      if (!hasResult(name) || !existsSync(path))
         throw new HttpError(
           404,
           `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
@@ -391,6 +420,6 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     await queue
     open.clear()
     tiles.clear()
-    rmSync(out, { recursive: true, force: true })
+    if (!kept) rmSync(out, { recursive: true, force: true })
   })
 }

@@ -4,12 +4,13 @@
 // slide jobs are refused up front past their bounds, cancelled, timed out, and stopped by close().
 // Synthetic slides and a random run: nothing here needs ../shared.
 import assert from 'node:assert/strict'
-import { copyFileSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
+import { loadSlideModel, predictSlides } from '../../src/slide/batch.js'
 import { SLIDE_WORK_LIMITS } from '../../src/slide/limits.js'
 import * as t from '../../src/torch/index.js'
 import { native } from '../../src/torch/native.js'
@@ -196,6 +197,24 @@ describe('slide routes under crafted input and load', () => {
     assert.match(detections.body, /^x,y,probability/)
     assert.equal((await inject('GET', '/api/slides/dup.svs/files/config.json')).statusCode, 400)
     assert.equal((await inject('GET', '/api/slides/dup.tif/files/tiles.csv')).statusCode, 404)
+  })
+
+  it('shows what slide predict wrote into --slide-results, and keeps its own results there', async () => {
+    const results = join(root, 'kept-results')
+    const model = await loadSlideModel(run)
+    await predictSlides([join(slides, 'other.tif')], model, { out: results })
+    model.dispose()
+    const kept = await createServer({ run, slides, slideResults: results })
+    try {
+      const shown = await kept.app.inject({ url: '/api/slides/other.tif/result' })
+      assert.equal(shown.statusCode, 200, shown.body)
+      assert.equal(shown.json().summary.slide, 'other.tif')
+      // dup.svs and dup.tif share a stem: each is kept by its full name, neither shows the other.
+      assert.equal((await kept.app.inject({ url: '/api/slides/dup.tif/result' })).statusCode, 404)
+    } finally {
+      await kept.close()
+    }
+    assert.ok(existsSync(join(results, 'other', 'summary.json')), 'the folder outlives the server')
   })
 
   it('Grad-CAM tiles queue in the batcher: a flood gets 503s, not unbounded latency', async () => {

@@ -65,6 +65,11 @@ export const serveCommand: Command = {
     },
     'model-mpp': MODEL_MPP_OPTION,
     'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
+    'slide-results': {
+      type: 'string',
+      description:
+        'Folder that keeps the slides\' results after the server stops; the --out of "slide predict" on the same slides shows in the viewer (default: a temporary folder)',
+    },
   },
   async run(values) {
     const port = checkInteger(values.port, '--port', 0)
@@ -86,6 +91,7 @@ export const serveCommand: Command = {
       logger: values.log === true,
       slides: values.slides as string | undefined,
       modelMpp: modelMppOption(values),
+      slideResults: values['slide-results'] as string | undefined,
       slideMpp:
         values['slide-mpp'] === undefined
           ? undefined
