@@ -15,7 +15,12 @@ export interface PageRoutesOptions {
 export const pageRoutes: FastifyPluginAsync<PageRoutesOptions> = async (app, { slideViewer }) => {
   const files = [...PAGE_FILES, ...(slideViewer ? slidePageFiles() : [])]
   for (const file of files) {
-    const body = readPageFile(file)
+    let body = readPageFile(file)
+    // The patch page links the slide viewer when there is one (its link is hidden otherwise).
+    if (slideViewer && file.url === '/')
+      body = Buffer.from(
+        body.toString('utf8').replace('<nav id="slides-link" hidden>', '<nav id="slides-link">'),
+      )
     app.get(file.url, async (_request, reply) => reply.type(file.type).send(body))
   }
 }

@@ -85,7 +85,10 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
 
   it('predicts in the browser with progress, shows heatmap and contours, explains a clicked tile', async () => {
     const problems = watchPage(page, [address, 'data:', 'blob:'])
-    await page.goto(`${address}/slides`)
+    // The patch page links the viewer, and the viewer the patch page.
+    await page.goto(address)
+    await page.getByRole('link', { name: 'Whole slides' }).click()
+    await page.waitForURL(`${address}/slides`)
     await page.locator('#viewer canvas').first().waitFor()
     await page.getByText('Not predicted yet').waitFor()
     await page.locator('#predict').click()
