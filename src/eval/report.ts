@@ -14,7 +14,13 @@ import { shareableConfig } from './model-card.js'
 import { trainingChart } from './charts.js'
 import { lrFindChart } from './lr-find-plot.js'
 import { describeTta } from '../data/tta.js'
-import { readHistory, readLrFind, readRunConfig, type RunConfig } from '../run/run-folder.js'
+import {
+  readHistory,
+  readLrFind,
+  readRunConfig,
+  type EpochRecord,
+  type RunConfig,
+} from '../run/run-folder.js'
 import { memberDirs } from '../run/ensemble.js'
 import { renderSvg, writeChart } from './render.js'
 
@@ -299,11 +305,15 @@ export async function writeReport(
     // The curves also go beside the run's other files, as SVG and PNG.
     const chart = await writeChart(trainingChart(history), join(run, 'training'))
     parts.push(image(readFileSync(chart.svg), 'image/svg+xml', 'training curves'))
+    // Epochs counted over the whole run, as the charts count them; the saved one marked.
+    const best = config.validation
+    const isBest = (r: EpochRecord) =>
+      best !== undefined && r.stage === best.stage && r.epoch === best.epoch
     parts.push(
       table(
         [
-          'stage',
           'epoch',
+          'stage (its epoch)',
           'train loss',
           'valid loss',
           'accuracy',
@@ -311,17 +321,19 @@ export async function writeReport(
           'ROC AUC',
           'time (s)',
           'images/s',
+          'saved',
         ],
-        history.map((r) => [
-          r.stage,
-          r.epoch + 1,
-          Number(r.trainLoss.toFixed(4)),
-          Number(r.validLoss.toFixed(4)),
-          Number(r.accuracy.toFixed(4)),
-          Number(r.errorRate.toFixed(4)),
-          Number(r.auc.toFixed(4)),
+        history.map((r, k) => [
+          k + 1,
+          `${r.stage} (${r.epoch + 1})`,
+          r.trainLoss.toFixed(4),
+          r.validLoss.toFixed(4),
+          r.accuracy.toFixed(4),
+          r.errorRate.toFixed(4),
+          r.auc.toFixed(4),
           Math.round(r.seconds),
           Math.round(r.imagesPerSec),
+          isBest(r) ? 'best valid AUC' : '',
         ]),
       ),
     )
@@ -351,6 +363,14 @@ export async function writeReport(
   parts.push('<h2>Configuration</h2>')
   parts.push(`<pre>${escapeHtml(JSON.stringify(shared, null, 2))}</pre>`)
 
+  // A table of contents from the sections, each heading given an anchor.
+  const toc: string[] = []
+  const body = parts.join('\n').replace(/<h2>(.*?)<\/h2>/g, (_, title: string) => {
+    const id = `s${toc.length + 1}`
+    toc.push(`<a href="#${id}">${title}</a>`)
+    return `<h2 id="${id}">${title}</h2>`
+  })
+  const generated = `Generated ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -364,9 +384,11 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left; } td.n
 .charts img { width: 48%; min-width: 320px; } img { max-width: 100%; }
 pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: .8rem; }
 .lead { color: #555; }
+.toc { margin: .5rem 0 1rem; } .toc a { margin-right: .2rem; }
+figcaption { font-size: .85rem; }
 </style></head>
 <body>
-${parts.join('\n')}
+${body.replace('</p>', `</p>\n<p class="lead">${generated}</p>\n<nav class="toc">${toc.join(' · ')}</nav>`)}
 </body></html>
 `
   await writeFile(out, html)

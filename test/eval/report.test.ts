@@ -80,7 +80,11 @@ describe('report', () => {
       'Data',
       'Configuration',
     ])
-      assert.ok(html.includes(`<h2>${heading}</h2>`), heading)
+      assert.match(html, new RegExp(`<h2 id="s\\d+">${heading}</h2>`), heading)
+    // A table of contents, the date, and the saved epoch marked among the epochs of the whole run.
+    assert.match(html, /<nav class="toc"><a href="#s1">Caveats<\/a>/)
+    assert.match(html, /Generated \d{4}-\d\d-\d\d \d\d:\d\d UTC/)
+    assert.equal((html.match(/best valid AUC/g) ?? []).length, 1)
     assert.ok(html.includes('The source&#39;s own split was kept'), 'the split caveat')
     assert.ok(!/(src|href)="https?:/.test(html), 'nothing from the network')
     // A report is made to be shared: the store by name, never this machine's folders.

@@ -165,7 +165,7 @@ describe('the whole-slide loop', { skip: skipWithoutData }, () => {
     // The run's report gets a whole-slide section: figures, charts, and each slide's overlay.
     pcam('report', run, '--slides', maps)
     const html = readFileSync(join(run, 'report.html'), 'utf8')
-    assert.match(html, /<h2>Whole slides: maps<\/h2>/)
+    assert.match(html, /<h2 id="s\d+">Whole slides: maps<\/h2>/)
     assert.match(html, /4 slides \(2 with tumour\), 2 lesions/)
     assert.equal((html.match(/alt="[^"]+ overlay"/g) ?? []).length, 4, 'one overlay per slide')
     assert.match(html, /alt="froc\.svg"/)
