@@ -235,7 +235,10 @@ async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
       )
     if (files.length > 1 && response.status < 500)
       return (await Promise.all(files.map((file) => predictGroup([file])))).flat()
-    error = body.error ?? `HTTP ${response.status}`
+    // The API's advice (?resize=1) is, on this page, its checkbox.
+    error = String(body.error ?? `HTTP ${response.status}`)
+      .replace('(add ?resize=1 to resize)', '(tick "Resize patches of another size")')
+      .replace('with ?resize=1 images', 'resized, images')
   } catch (failure) {
     error = `No answer from the server: ${failure}`
   }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
+import sharp from 'sharp'
 import type { Browser, FileChooser, Page } from 'playwright-core'
 import { prepareStore } from '../../src/data/prepare.js'
 import { train, trainConfig } from '../../src/recipe/train.js'
@@ -160,5 +161,17 @@ describe('web page', { skip: skipWithoutData }, () => {
     await page.locator('#status', { hasText: '1 of 1 files predicted' }).waitFor()
     assert.equal(await page.locator('.card').count(), 1)
     assert.equal(await page.locator('#failures li').count(), 0)
+  })
+
+  it("a patch of another size is told to tick the page's resize box, not to edit a URL", async () => {
+    const small = join(root, 'small.png')
+    await sharp({ create: { width: 40, height: 40, channels: 3, background: '#b07090' } })
+      .png()
+      .toFile(small)
+    await page.setInputFiles('#files', [small])
+    await page.locator('#status', { hasText: '0 of 1 files predicted' }).waitFor()
+    const failures = await page.locator('#failures li').allInnerTexts()
+    assert.match(failures[0]!, /small\.png is 40x40; .*tick "Resize patches of another size"/)
+    assert.ok(!failures[0]!.includes('?resize=1'))
   })
 })
