@@ -354,14 +354,32 @@ export async function writeReport(
       ['', ''],
       [
         ['store', shared.data?.store ?? '?'],
-        ['source', JSON.stringify(shared.data?.source ?? '?')],
+        [
+          'source',
+          shared.data
+            ? `${shared.data.source.description} (${shared.data.source.kind}: ${shared.data.source.paths.join(', ')})`
+            : '?',
+        ],
         ['split', shared.data?.splitMethod ?? '?'],
-        ['normalisation', JSON.stringify(shared.normalization)],
+        [
+          'normalisation',
+          `mean ${shared.normalization.mean.map((v) => v.toFixed(3)).join(', ')}; ` +
+            `std ${shared.normalization.std.map((v) => v.toFixed(3)).join(', ')}`,
+        ],
       ],
     ),
   )
+  // One row per setting, each value on one line: config.json itself is beside the run.
   parts.push('<h2>Configuration</h2>')
-  parts.push(`<pre>${escapeHtml(JSON.stringify(shared, null, 2))}</pre>`)
+  parts.push(
+    table(
+      ['setting', 'value'],
+      Object.entries(shared).map(([key, value]) => [
+        key,
+        typeof value === 'string' ? value : JSON.stringify(value),
+      ]),
+    ),
+  )
 
   // A table of contents from the sections, each heading given an anchor.
   const toc: string[] = []
@@ -379,7 +397,7 @@ export async function writeReport(
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2rem; margin-top: 2rem; }
 table { border-collapse: collapse; margin: .5rem 1.5rem .5rem 0; font-size: .9rem; }
-th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left; overflow-wrap: anywhere; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .row { display: flex; flex-wrap: wrap; align-items: flex-start; }
 .charts img { width: 48%; min-width: 320px; } img { max-width: 100%; }
 pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: .8rem; }
