@@ -14,6 +14,7 @@ import { GraphBuilder, layer } from '../../src/export/onnx-graph.js'
 import { encodeModel } from '../../src/export/onnx-proto.js'
 import { AvgPool2d } from '../../src/nn/index.js'
 import * as t from '../../src/torch/index.js'
+import { valueInfo } from '../helpers/onnx-model.js'
 import { makeRandomRun } from '../helpers/random-run.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 import { tempDir } from '../helpers/temp-dir.js'
@@ -146,17 +147,7 @@ describe('the onnxruntime engine', () => {
       const raw = new BigInt64Array(values.map(BigInt))
       return { name, dims: [values.length], dataType: 7, rawData: new Uint8Array(raw.buffer) }
     }
-    const info = (name: string, elemType: number, dims: (number | string)[]) => ({
-      name,
-      type: {
-        tensorType: {
-          elemType,
-          shape: {
-            dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
-          },
-        },
-      },
-    })
+    const info = valueInfo
     // pcam's metadata and input, but uint8 "probabilities": two pixel values per patch.
     const model = (classes: string) =>
       encodeModel({

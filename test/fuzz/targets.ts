@@ -25,6 +25,7 @@ import { encodeModel, DataType } from '../../src/export/onnx-proto.js'
 import { errorAnswer } from '../../src/serve/http-errors.js'
 import { readUploads, toPatch } from '../../src/serve/uploads.js'
 import { readAnnotations } from '../../src/slide/annotations.js'
+import { valueInfo } from '../helpers/onnx-model.js'
 import { tensor } from '../../src/torch/index.js'
 import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.js'
 import { readTorchCheckpoint, unpickle } from '../../src/weights/torch-checkpoint.js'
@@ -63,17 +64,7 @@ function zipOf(entries: Record<string, Buffer>, compress = true): Promise<Buffer
 
 /** A minimal ModelProto with pcam's metadata and uint8 input, as an export writes them. */
 function pcamOnnx(classes: string): Buffer {
-  const info = (name: string, elemType: number, dims: (number | string)[]) => ({
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: {
-          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
-        },
-      },
-    },
-  })
+  const info = valueInfo
   return Buffer.from(
     encodeModel({
       irVersion: 8,

@@ -87,3 +87,23 @@ export async function makeRandomRun(
     model.dispose()
   }
 }
+
+/**
+ * A run of the small CNN with random weights on 96 px patches, for tests of slide machinery
+ * (not of the model): `mpp` is recorded in its config.json, or left out when null.
+ */
+export async function makeRandomSlideRun(dir: string, mpp: number | null): Promise<RunConfig> {
+  const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
+  try {
+    const config = await makeRandomRun(
+      dir,
+      { arch: 'small', head: 'concat', numClasses: 1 },
+      sample,
+    )
+    if (mpp === null) return config
+    await writeRunConfig(dir, { pcamVersion: PCAM_VERSION, ...config, mpp })
+    return { ...config, mpp }
+  } finally {
+    sample.dispose()
+  }
+}

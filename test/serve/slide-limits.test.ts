@@ -12,10 +12,9 @@ import sharp from 'sharp'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { loadSlideModel, predictSlides } from '../../src/slide/batch.js'
 import { SLIDE_WORK_LIMITS } from '../../src/slide/limits.js'
-import * as t from '../../src/torch/index.js'
 import { native } from '../../src/torch/native.js'
 import { OpenSlide } from '../../src/torch/openslide.js'
-import { makeRandomRun } from '../helpers/random-run.js'
+import { makeRandomSlideRun } from '../helpers/random-run.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const root = tempDir('slide-limits')
@@ -73,14 +72,7 @@ describe('slide routes under crafted input and load', () => {
     await sharp({ create: { width: 4112, height: 4112, channels: 3, background: '#ffffff' } })
       .tiff({ tile: true, tileWidth: 4112, tileHeight: 4112, compression: 'deflate' })
       .toFile(join(slides, 'huge-tiles.tif'))
-    const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
-    const config = await makeRandomRun(
-      run,
-      { arch: 'small', head: 'concat', numClasses: 1 },
-      sample,
-    )
-    sample.dispose()
-    writeFileSync(join(run, 'config.json'), JSON.stringify({ ...config, mpp: 0.972 }, null, 2))
+    await makeRandomSlideRun(run, 0.972)
     server = await createServer({ run, slides, maxQueue: 2, slideJobTimeoutMs: 60_000 })
   })
   after(async () => {
@@ -274,16 +266,9 @@ describe('slide jobs stop', () => {
   before(async () => {
     mkdirSync(join(dir, 'slides'))
     await syntheticSlide(join(dir, 'slides', 'big.tif'), 8192, 8192)
-    const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
     runDir = join(dir, 'run')
-    const config = await makeRandomRun(
-      runDir,
-      { arch: 'small', head: 'concat', numClasses: 1 },
-      sample,
-    )
-    sample.dispose()
     // At the slide's own 0.5 µm/px: 85 x 85 tiles, seconds of work to interrupt.
-    writeFileSync(join(runDir, 'config.json'), JSON.stringify({ ...config, mpp: 0.5 }))
+    await makeRandomSlideRun(runDir, 0.5)
   })
   const status = async (server: PcamServer) =>
     (await server.app.inject({ url: '/api/slides/big.tif' })).json().job
@@ -331,9 +316,7 @@ describe('slide jobs stop', () => {
   it('serves runs that record no µm/px when given --model-mpp (modelMpp)', async () => {
     // A run trained on class folders records no µm/px: without modelMpp its slides cannot be cut.
     const bare = join(dir, 'run-without-mpp')
-    const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
-    await makeRandomRun(bare, { arch: 'small', head: 'concat', numClasses: 1 }, sample)
-    sample.dispose()
+    await makeRandomSlideRun(bare, null)
     for (const modelMpp of [undefined, 0.5]) {
       const server = await createServer({ run: bare, slides: join(dir, 'slides'), modelMpp })
       try {

@@ -3,21 +3,13 @@
 // slides not done are named, and the same command finishes them, skipping those complete.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import sharp from 'sharp'
 import { readCsv } from '../../src/data/csv.js'
-import * as t from '../../src/torch/index.js'
-import { makeRandomRun } from '../helpers/random-run.js'
+import { makeRandomSlideRun } from '../helpers/random-run.js'
 import { tempDir } from '../helpers/temp-dir.js'
 
 const BIN = fileURLToPath(new URL('../../../bin/pcam.js', import.meta.url))
@@ -43,14 +35,7 @@ describe('slide predict on several ranks', () => {
       })
       .toFile(join(slides, NAMES[0]!))
     for (const name of NAMES.slice(1)) copyFileSync(join(slides, NAMES[0]!), join(slides, name))
-    const sample = t.randint(0, 256, [8, 96, 96, 3], { dtype: 'uint8' })
-    const config = await makeRandomRun(
-      run,
-      { arch: 'small', head: 'concat', numClasses: 1 },
-      sample,
-    )
-    sample.dispose()
-    writeFileSync(join(run, 'config.json'), JSON.stringify({ ...config, mpp: 0.972 }))
+    await makeRandomSlideRun(run, 0.972)
   })
 
   const statuses = (out: string) =>
