@@ -100,9 +100,10 @@ function drawHeat(): void {
   const ctx = heat.getContext('2d') as CanvasRenderingContext2D
   const image = ctx.createImageData(cols, rows)
   const cut = Number(threshold.value)
+  // Every predicted cell in its colour, so the blue end shows too; under the threshold, faint.
   result.cells.forEach((p, i) => {
-    if (p === null || p < cut) return
-    image.data.set([...jet(p), 255], i * 4)
+    if (p === null) return
+    image.data.set([...jet(p), p >= cut ? 255 : 90], i * 4)
   })
   ctx.putImageData(image, 0, 0)
   heat.style.opacity = opacity.value
@@ -281,6 +282,11 @@ opacity.oninput = () => (heat.style.opacity = opacity.value)
 threshold.oninput = drawHeat
 contours.onchange = () => (outline.style.display = contours.checked ? '' : 'none')
 select.onchange = () => void openSlide(select.value)
+
+// Before any prediction the slider stands at the run's own threshold, not at 0.5.
+const model = await json<{ threshold: number }>('/api/model')
+threshold.value = String(model.threshold)
+thresholdValue.value = model.threshold.toFixed(2)
 
 const { slides } = await json<{ slides: { name: string }[] }>('/api/slides')
 for (const s of slides) select.append(new Option(s.name, s.name))

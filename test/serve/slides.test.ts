@@ -91,6 +91,11 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     await page.waitForURL(`${address}/slides`)
     await page.locator('#viewer canvas').first().waitFor()
     await page.getByText('Not predicted yet').waitFor()
+    // Before prediction the slider stands at the run's threshold; a colour legend is shown.
+    const own = (await server.app.inject({ url: '/api/model' })).json().threshold
+    // (to the slider's step of 0.001)
+    assert.ok(Math.abs(Number(await page.locator('#threshold').inputValue()) - own) <= 5e-4)
+    assert.ok(await page.locator('#legend-bar').isVisible())
     await page.locator('#predict').click()
     await page.getByText(/tiles predicted/).waitFor({ timeout: 60_000 })
     // The slide-level answer, and the result's files to download.
@@ -101,6 +106,18 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     const result = (await server.app.inject({ url: '/api/slides/mosaic.tif/result' })).json()
     assert.equal(result.grid.cols, 6)
     assert.equal(await page.locator('#heat').getAttribute('width'), '6')
+    // Every predicted cell is drawn: those over the threshold opaque, the others faint.
+    const alphas = (await page.evaluate(`(() => {
+      const c = document.getElementById('heat')
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+      return [...d].filter((_, i) => i % 4 === 3)
+    })()`)) as number[]
+    const cut = Number(await page.locator('#threshold').inputValue())
+    const over = result.cells.filter((p: number | null) => p !== null && p >= cut).length
+    assert.equal(alphas.filter((a) => a === 255).length, over)
+    const under = result.cells.filter((p: number | null) => p !== null && p < cut).length
+    assert.ok(under > 0)
+    assert.equal(alphas.filter((a) => a > 0 && a < 255).length, under)
     assert.ok((await page.locator('#outline path').count()) >= 0)
     await page.locator('#opacity').fill('0.8')
     assert.equal(await page.evaluate('document.getElementById("heat").style.opacity'), '0.8')
