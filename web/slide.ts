@@ -13,11 +13,14 @@ interface OsdViewer {
   addOverlay(options: { element: HTMLElement | SVGElement; location: unknown }): void
   clearOverlays(): void
   removeOverlay(element: HTMLElement | SVGElement): void
-  addHandler(event: string, handler: (e: { position: Point; quick: boolean }) => void): void
+  addHandler(event: 'canvas-click', handler: (e: { position: Point; quick: boolean }) => void): void
+  addHandler(event: 'animation' | 'open', handler: () => void): void
   world: { getItemCount(): number }
   viewport: {
     imageToViewportRectangle(x: number, y: number, w: number, h: number): unknown
     viewerElementToImageCoordinates(p: Point): Point
+    getZoom(current?: boolean): number
+    viewportToImageZoom(zoom: number): number
   }
 }
 declare const OpenSeadragon: ((options: Record<string, unknown>) => OsdViewer) & {
@@ -59,13 +62,14 @@ const DOWNLOADS = ['tumour.geojson', 'tiles.geojson', 'detections.csv', 'tiles.c
 
 const viewer = OpenSeadragon({
   id: 'viewer',
-  showNavigationControl: false,
+  // Zoom in, zoom out, home and full page, with the button images the server serves.
+  showNavigationControl: true,
+  prefixUrl: '/vendor/images/',
   // A minimap of where the view is; the slide cannot be panned or zoomed out of sight.
   showNavigator: true,
   navigatorPosition: 'BOTTOM_RIGHT',
   visibilityRatio: 0.5,
   constrainDuringPan: true,
-  prefixUrl: '',
   crossOriginPolicy: false,
 })
 let slideWidth = 1
@@ -277,6 +281,26 @@ viewer.addHandler('canvas-click', async (event) => {
     tileInfo.replaceChildren(note)
   }
 })
+
+// Magnification and a scale bar from the slide's µm/px and the zoom: 10x is about 1 µm per
+// screen pixel, as under a microscope's 10x objective.
+const scale = $<HTMLSpanElement>('scale')
+const scaleBar = $<HTMLSpanElement>('scale-bar')
+function showScale(): void {
+  if (!slideMpp) {
+    scale.hidden = true
+    return
+  }
+  const umPerPixel = slideMpp / viewer.viewport.viewportToImageZoom(viewer.viewport.getZoom(true))
+  const um =
+    [10, 20, 50, 100, 200, 500, 1000, 2000, 5000].find((l) => l / umPerPixel >= 60) ?? 10000
+  scale.hidden = false
+  scaleBar.style.width = `${Math.round(um / umPerPixel)}px`
+  const length = um >= 1000 ? `${um / 1000} mm` : `${um} µm`
+  $<HTMLSpanElement>('scale-label').textContent = `${length} · ≈${(10 / umPerPixel).toFixed(1)}x`
+}
+viewer.addHandler('animation', showScale)
+viewer.addHandler('open', showScale)
 
 opacity.oninput = () => (heat.style.opacity = opacity.value)
 threshold.oninput = drawHeat

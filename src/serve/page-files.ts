@@ -3,7 +3,7 @@
  * copies them. Nothing else on disk is reachable through the server.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { ConfigError } from '../errors.js'
@@ -54,6 +54,15 @@ export function slidePageFiles(): PageFile[] {
       path: join(openseadragon, 'openseadragon.min.js'),
       type: JS,
     },
+    // The images of its zoom, home and full-page buttons.
+    ...readdirSync(join(openseadragon, 'images'))
+      .filter((name) => name.endsWith('.png'))
+      .map((name) => ({
+        url: `/vendor/images/${name}`,
+        name,
+        path: join(openseadragon, 'images', name),
+        type: 'image/png',
+      })),
   ]
 }
 

@@ -96,6 +96,11 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     // (to the slider's step of 0.001)
     assert.ok(Math.abs(Number(await page.locator('#threshold').inputValue()) - own) <= 5e-4)
     assert.ok(await page.locator('#legend-bar').isVisible())
+    // Zoom, home and full-page buttons (their images served: no console error below), and the
+    // scale bar with the magnification at the slide's µm/px.
+    for (const title of ['Zoom in', 'Zoom out', 'Go home', 'Toggle full page'])
+      assert.equal(await page.locator(`[title="${title}"]`).count(), 1, title)
+    await page.locator('#scale-label', { hasText: /\d+ (µm|mm) · ≈[\d.]+x/ }).waitFor()
     await page.locator('#predict').click()
     await page.getByText(/tiles predicted/).waitFor({ timeout: 60_000 })
     // The slide-level answer, and the result's files to download.
