@@ -112,14 +112,29 @@ function drawHeat(): void {
   ctx.putImageData(image, 0, 0)
   heat.style.opacity = opacity.value
   thresholdValue.value = cut.toFixed(2)
-  // The contours are the run's, at its threshold: say so when the slider moves away from it.
-  const own = result.summary.threshold
-  contours.title =
-    Math.abs(cut - own) > 1e-9 ? `Contours stay at the run's threshold ${own.toFixed(3)}` : ''
+  contours.title = `Contours at threshold ${cut.toFixed(3)}`
 }
 
+// The contours follow the slider: the server traces them at its value (after it rests 150 ms).
+let contourTimer: ReturnType<typeof setTimeout> | undefined
+function followContours(): void {
+  clearTimeout(contourTimer)
+  contourTimer = setTimeout(async () => {
+    if (!result) return
+    const name = select.value
+    const geojson = await json<Result['geojson']>(
+      api(name, `/contours?threshold=${Number(threshold.value)}`),
+    )
+    if (!result || select.value !== name) return
+    result.geojson = geojson
+    drawOutline(slideHeight)
+  }, 150)
+}
+
+let slideHeight = 1
 function drawOutline(height: number): void {
   if (!result) return
+  slideHeight = height
   outline.setAttribute('viewBox', `0 0 ${slideWidth} ${height}`)
   outline.setAttribute('preserveAspectRatio', 'none')
   outline.replaceChildren(
@@ -303,7 +318,10 @@ viewer.addHandler('animation', showScale)
 viewer.addHandler('open', showScale)
 
 opacity.oninput = () => (heat.style.opacity = opacity.value)
-threshold.oninput = drawHeat
+threshold.oninput = () => {
+  drawHeat()
+  followContours()
+}
 contours.onchange = () => (outline.style.display = contours.checked ? '' : 'none')
 select.onchange = () => void openSlide(select.value)
 

@@ -55,6 +55,15 @@ export interface TileQuery {
   y: number
 }
 
+export const CONTOURS_QUERY = {
+  type: 'object',
+  properties: { threshold: { type: 'number', minimum: 0, maximum: 1 } },
+  required: ['threshold'],
+} as const
+export interface ContoursQuery {
+  threshold: number
+}
+
 /** The files of a slide's result the viewer offers for download (QuPath imports the GeoJSON). */
 export const RESULT_FILES = [
   'tumour.geojson',

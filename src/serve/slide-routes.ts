@@ -22,6 +22,7 @@ import {
   deepZoomTile,
   READ_BYTES_PER_PIXEL,
 } from '../slide/deep-zoom.js'
+import { tumourGeoJson } from '../slide/geojson.js'
 import { checkThumbnailRead } from '../slide/limits.js'
 import {
   predictSlide,
@@ -35,10 +36,12 @@ import { slideTiling, tileAtPoint } from '../slide/grid.js'
 import { THUMBNAIL_SIDE, thumbnailPlan } from '../slide/tissue.js'
 import { listSlides, OpenSlide } from '../torch/openslide.js'
 import {
+  CONTOURS_QUERY,
   DEEP_ZOOM_PARAMS,
   RESULT_FILE_PARAMS,
   SLIDE_PARAMS,
   TILE_QUERY,
+  type ContoursQuery,
   type DeepZoomParams,
   type ResultFileParams,
   type SlideParams,
@@ -345,6 +348,24 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
         geojson,
       }
+    },
+  )
+
+  // The tumour contours of a predicted slide at another threshold (the viewer's slider).
+  app.get<{ Params: SlideParams; Querystring: ContoursQuery }>(
+    '/api/slides/:name/contours',
+    { schema: { params: SLIDE_PARAMS, querystring: CONTOURS_QUERY } },
+    async (request) => {
+      const { name } = request.params
+      if (!listed.includes(name) && !names().includes(name))
+        throw new HttpError(404, `No slide named ${name}`)
+      if (!hasResult(name))
+        throw new HttpError(
+          404,
+          `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
+        )
+      const { grid, cells } = readSlideResult(resultDir(name))
+      return tumourGeoJson(cells, grid, request.query.threshold)
     },
   )
 

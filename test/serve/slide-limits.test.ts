@@ -189,6 +189,12 @@ describe('slide routes under crafted input and load', () => {
     assert.match(detections.body, /^x,y,probability/)
     assert.equal((await inject('GET', '/api/slides/dup.svs/files/config.json')).statusCode, 400)
     assert.equal((await inject('GET', '/api/slides/dup.tif/files/tiles.csv')).statusCode, 404)
+    // Contours at any threshold, for the viewer's slider: all tiles at 0, none above the maximum.
+    const all = await inject('GET', '/api/slides/dup.svs/contours?threshold=0')
+    assert.ok(all.json().features.length >= 1, all.body)
+    const none = await inject('GET', '/api/slides/dup.svs/contours?threshold=1')
+    assert.equal(none.json().features.length, 0)
+    assert.equal((await inject('GET', '/api/slides/dup.svs/contours?threshold=2')).statusCode, 400)
   })
 
   it('shows what slide predict wrote into --slide-results, and keeps its own results there', async () => {

@@ -124,6 +124,11 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     assert.ok(under > 0)
     assert.equal(alphas.filter((a) => a > 0 && a < 255).length, under)
     assert.ok((await page.locator('#outline path').count()) >= 0)
+    // The contours follow the threshold slider.
+    await page.locator('#threshold').fill('0.99')
+    await page.waitForFunction('document.querySelectorAll("#outline path").length === 0')
+    await page.locator('#threshold').fill('0')
+    await page.waitForFunction('document.querySelectorAll("#outline path").length > 0')
     await page.locator('#opacity').fill('0.8')
     assert.equal(await page.evaluate('document.getElementById("heat").style.opacity'), '0.8')
     // Click the centre of the viewer; the answer names its tile and equals the slide's figure.
