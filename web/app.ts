@@ -36,6 +36,8 @@ interface ModelCard {
 interface Result {
   name: string
   probability: number
+  /** Who predicted it: the server's engine, or onnxruntime-web in this browser. */
+  engine: 'server' | 'browser'
   heatmap?: string
   /** The patch as the user gave it, for the card. */
   url: string
@@ -115,11 +117,16 @@ async function loadModel(): Promise<void> {
       const toggle = $<HTMLInputElement>('#in-browser')
       toggle.checked = true
       toggle.disabled = true
+      toggle.dispatchEvent(new Event('change'))
     }
     classes = card.classes
     const slider = $<HTMLInputElement>('#threshold')
     slider.value = String(card.threshold)
     $<HTMLOutputElement>('#threshold-value').value = f3(card.threshold)
+    // The model's own threshold: a mark on the slider, and a button back to it.
+    const mark = document.createElement('option')
+    mark.value = String(card.threshold)
+    $('#threshold-marks').replaceChildren(mark)
     const rows: [string, string][] = [
       [
         'architecture',
@@ -230,6 +237,7 @@ async function predictGroup(files: File[]): Promise<(Result | Failure)[]> {
       return body.results.map(
         (r: { name: string; probability: number; heatmap?: string }, k: number) => ({
           ...r,
+          engine: 'server',
           url: URL.createObjectURL(files[k] as File),
         }),
       )
@@ -320,9 +328,13 @@ function card(r: Result, cut: number, pictures: HTMLElement, toggle?: HTMLElemen
 
 function exportCsv(): void {
   const quote = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
-  const lines = ['name,probability,label,threshold']
+  const lines = ['name,probability,label,threshold,engine']
   for (const r of sorted())
-    lines.push([quote(r.name), r.probability, quote(labelOf(r.probability)), threshold()].join(','))
+    lines.push(
+      [quote(r.name), r.probability, quote(labelOf(r.probability)), threshold(), r.engine].join(
+        ',',
+      ),
+    )
   const link = element('a', {
     href: URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' })),
     download: 'pcam-predictions.csv',
@@ -360,6 +372,19 @@ function setUp(): void {
     })
   }
   $('#threshold').addEventListener('input', render)
+  $('#reset-threshold').addEventListener('click', () => {
+    if (!modelCard) return
+    $<HTMLInputElement>('#threshold').value = String(modelCard.threshold)
+    render()
+  })
+  // Grad-CAM needs the server's libtorch: in the browser there is none to ask for.
+  const inBrowser = $<HTMLInputElement>('#in-browser')
+  const syncExplain = () => {
+    const explain = $<HTMLInputElement>('#explain')
+    explain.disabled = inBrowser.checked
+    explain.title = inBrowser.checked ? 'Grad-CAM heatmaps come from the server only' : ''
+  }
+  inBrowser.addEventListener('change', syncExplain)
   $('#show-heatmaps').addEventListener('change', render)
   $('#export').addEventListener('click', exportCsv)
   for (const button of document.querySelectorAll<HTMLButtonElement>('#table th button')) {
@@ -537,6 +562,7 @@ async function predictInBrowser(files: File[]): Promise<(Result | Failure)[]> {
       answers[g.at] = {
         name: fileName(g.file),
         probability: (sum[n] as number) / views.length,
+        engine: 'browser',
         url: URL.createObjectURL(g.file),
       }
     })

@@ -130,6 +130,10 @@ describe('web page', { skip: skipWithoutData }, () => {
         (l) => l === '0 normal',
       ),
     )
+    // Back to the model's own threshold with one button.
+    await page.locator('#reset-threshold').click()
+    const own = (await server.app.inject({ url: '/api/model' })).json().threshold
+    assert.ok(Math.abs(Number(await page.locator('#threshold').inputValue()) - own) <= 5e-4)
     await page.locator('#threshold').fill('0.5')
     const first = page.locator('.card').first()
     await first.getByRole('button', { name: 'Heatmap' }).click()
@@ -141,9 +145,10 @@ describe('web page', { skip: skipWithoutData }, () => {
     const csv = readFileSync((await download.path())!, 'utf8')
       .trim()
       .split('\n')
-    assert.equal(csv[0], 'name,probability,label,threshold')
+    // Each row says who predicted it: here the server.
+    assert.equal(csv[0], 'name,probability,label,threshold,engine')
     assert.equal(csv.length, UPLOADS + 1)
-    assert.ok(csv.slice(1).every((row) => row.endsWith(',0.5')))
+    assert.ok(csv.slice(1).every((row) => row.endsWith(',0.5,server')))
     await page.screenshot({ path: join(ARTIFACTS, 'web.png'), fullPage: true })
   })
 
