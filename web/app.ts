@@ -54,6 +54,8 @@ const IMAGE = /\.(png|jpe?g|tiff?)$/i
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T
 const results: Result[] = []
 const failures: Failure[] = []
+/** Cards whose heatmap the user toggled against the "Show heatmaps" switch. */
+const flipped = new Set<Result>()
 /** Counts uploads, so that an upload replaced by a newer one stops adding to the page. */
 let uploadNumber = 0
 let classes = ['negative', 'positive']
@@ -185,6 +187,7 @@ async function loadModel(): Promise<void> {
 function clearResults(): void {
   for (const r of results) URL.revokeObjectURL(r.url)
   results.length = 0
+  flipped.clear()
   failures.length = 0
   render()
 }
@@ -279,11 +282,13 @@ function render(): void {
           alt: `Grad-CAM heatmap of ${r.name}`,
           className: 'heatmap',
         })
-        heat.hidden = !showHeatmaps
+        // A card's own toggle outlives re-renders (the slider, sorting) until the global switch.
+        heat.hidden = showHeatmaps === flipped.has(r)
         pictures.append(heat)
         const toggle = element('button', { type: 'button', textContent: 'Heatmap' })
-        toggle.setAttribute('aria-pressed', String(showHeatmaps))
+        toggle.setAttribute('aria-pressed', String(!heat.hidden))
         toggle.addEventListener('click', () => {
+          if (!flipped.delete(r)) flipped.add(r)
           heat.hidden = !heat.hidden
           toggle.setAttribute('aria-pressed', String(!heat.hidden))
         })
@@ -385,7 +390,10 @@ function setUp(): void {
     explain.title = inBrowser.checked ? 'Grad-CAM heatmaps come from the server only' : ''
   }
   inBrowser.addEventListener('change', syncExplain)
-  $('#show-heatmaps').addEventListener('change', render)
+  $('#show-heatmaps').addEventListener('change', () => {
+    flipped.clear()
+    render()
+  })
   $('#export').addEventListener('click', exportCsv)
   for (const button of document.querySelectorAll<HTMLButtonElement>('#table th button')) {
     button.addEventListener('click', () => {

@@ -138,6 +138,10 @@ describe('web page', { skip: skipWithoutData }, () => {
     const first = page.locator('.card').first()
     await first.getByRole('button', { name: 'Heatmap' }).click()
     assert.equal(await first.locator('img.heatmap').isHidden(), true)
+    // Moving the slider re-renders the cards; the card's own choice stays.
+    await page.locator('#threshold').fill('0.4')
+    await page.locator('#threshold').fill('0.5')
+    assert.equal(await page.locator('.card').first().locator('img.heatmap').isHidden(), true)
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.locator('#export').click(),
