@@ -29,6 +29,7 @@ interface ModelCard {
     specificity: number
   }[]
   roc: { fpr: number; tpr: number }[] | null
+  rocEvaluation: string | null
   /** True in a static export: no server, predictions in the browser only. */
   static?: boolean
 }
@@ -83,12 +84,15 @@ function labelOf(p: number): string {
   return (p >= threshold() ? classes[1] : classes[0]) ?? ''
 }
 
-function rocSvg(points: { fpr: number; tpr: number }[]): SVGSVGElement {
+function rocSvg(
+  points: { fpr: number; tpr: number }[],
+  evaluation: { rocAuc: number; sensitivity: number; specificity: number },
+): SVGSVGElement {
   const ns = 'http://www.w3.org/2000/svg'
   const svg = document.createElementNS(ns, 'svg')
-  svg.setAttribute('viewBox', '-0.12 -0.05 1.17 1.17')
-  svg.setAttribute('width', '220')
-  svg.setAttribute('height', '220')
+  svg.setAttribute('viewBox', '-0.2 -0.12 1.3 1.42')
+  svg.setAttribute('width', '240')
+  svg.setAttribute('height', '262')
   svg.setAttribute('role', 'img')
   svg.setAttribute('aria-label', 'ROC curve of the evaluation')
   const line = (d: string, colour: string, dash = '') => {
@@ -103,6 +107,31 @@ function rocSvg(points: { fpr: number; tpr: number }[]): SVGSVGElement {
   line('M0,1 L1,0', '#999', '0.03')
   line('M0,1 L0,0 L1,0', '#ccc') // axes (y grows downwards in SVG)
   line(points.map((p, k) => `${k ? 'L' : 'M'}${p.fpr},${1 - p.tpr}`).join(' '), '#0072b2')
+  const text = (x: number, y: number, content: string, anchor = 'middle', rotate = false) => {
+    const t = document.createElementNS(ns, 'text')
+    t.setAttribute('x', String(x))
+    t.setAttribute('y', String(y))
+    t.setAttribute('font-size', '0.07')
+    t.setAttribute('text-anchor', anchor)
+    if (rotate) t.setAttribute('transform', `rotate(-90 ${x} ${y})`)
+    t.textContent = content
+    svg.append(t)
+  }
+  text(0.5, -0.04, `AUC ${f3(evaluation.rocAuc)}`)
+  text(0.5, 1.14, '1 - specificity (false positive rate)')
+  text(-0.15, 0.5, 'sensitivity', 'middle', true)
+  for (const v of [0, 0.5, 1]) {
+    text(v, 1.07, String(v))
+    text(-0.03, 1 - v + 0.02, String(v), 'end')
+  }
+  // The operating point: the evaluation's sensitivity and specificity at the run's threshold.
+  const dot = document.createElementNS(ns, 'circle')
+  dot.setAttribute('cx', String(1 - evaluation.specificity))
+  dot.setAttribute('cy', String(1 - evaluation.sensitivity))
+  dot.setAttribute('r', '0.025')
+  dot.setAttribute('fill', '#d55e00')
+  svg.append(dot)
+  text(1 - evaluation.specificity + 0.04, 1 - evaluation.sensitivity + 0.07, 'threshold', 'start')
   return svg
 }
 
@@ -174,8 +203,12 @@ async function loadModel(): Promise<void> {
       ),
     ])
     target.replaceChildren(table)
-    if (card.roc)
-      target.append(element('p', {}, ['ROC curve of the first evaluation:']), rocSvg(card.roc))
+    const first = card.evaluations.find((e) => e.name === card.rocEvaluation)
+    if (card.roc && first)
+      target.append(
+        element('p', {}, [`ROC curve of evaluation ${first.name}:`]),
+        rocSvg(card.roc, first),
+      )
   } catch (error) {
     target.replaceChildren(
       element('p', { className: 'error' }, [`Cannot read the model: ${error}`]),

@@ -62,6 +62,8 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     ensemble: config.ensemble ? { members: config.ensemble.members.length } : null,
     evaluations,
     roc,
+    /** The evaluation the ROC curve is of. */
+    rocEvaluation: first?.name ?? null,
   }
 }
 

@@ -218,6 +218,7 @@ describe('model card with an evaluation', () => {
     const card = (await server.app.inject({ url: '/api/model' })).json()
     assert.equal(card.evaluations.length, 1)
     assert.equal(card.evaluations[0].name, 'valid')
+    assert.equal(card.rocEvaluation, 'valid', 'the card says which evaluation its ROC is of')
     assert.equal(card.evaluations[0].rocAuc, result.evaluation.rocAuc)
     assert.deepEqual(card.roc[0], { fpr: 0, tpr: 0 })
     assert.deepEqual(card.roc.at(-1), { fpr: 1, tpr: 1 })

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import sharp from 'sharp'
 import type { Browser, FileChooser, Page } from 'playwright-core'
 import { prepareStore } from '../../src/data/prepare.js'
+import { evaluateToFolder } from '../../src/eval/artifacts.js'
 import { train, trainConfig } from '../../src/recipe/train.js'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { ARTIFACTS, launchBrowser, watchPage } from '../helpers/browser.js'
@@ -63,6 +64,15 @@ describe('web page', { skip: skipWithoutData }, () => {
           .map((f) => join(dir, f)),
       )
     }
+    // An evaluation, so that the model card draws its ROC curve.
+    await evaluateToFolder({
+      run,
+      store,
+      split: 'valid',
+      tta: false,
+      threshold: null,
+      topLosses: 0,
+    })
     server = await createServer({ run })
     address = await server.app.listen({ host: '127.0.0.1', port: 0 })
     browser = await launchBrowser()
@@ -78,6 +88,11 @@ describe('web page', { skip: skipWithoutData }, () => {
     await page.goto(address)
     await page.locator('#model-card table').waitFor()
     assert.match(await page.locator('#model-card').innerText(), /small \(linear head\)/)
+    // The ROC curve with its AUC, axis titles and the operating point.
+    const roc = page.locator('#model-card svg')
+    assert.match((await roc.locator('text').first().textContent()) ?? '', /^AUC 0\.\d{3}$/)
+    assert.equal(await roc.locator('text', { hasText: 'sensitivity' }).count(), 1)
+    assert.equal(await roc.locator('circle').count(), 1)
     await page.setInputFiles('#files', uploads)
     await page
       .locator('.card')
