@@ -239,11 +239,14 @@ async function predict(files: File[]): Promise<void> {
     status.textContent = `Predicting ${Math.min(start + BATCH, images.length)} of ${images.length}…`
     const answers = await predictGroup(images.slice(start, start + BATCH))
     if (upload !== uploadNumber) return
+    const first = results.length === 0
     for (const answer of answers) {
       if ('error' in answer) failures.push(answer)
       else results.push(answer)
     }
     render()
+    // The first results of an upload come into view: they would land below the fold.
+    if (first && results.length > 0) $('#results').scrollIntoView({ block: 'start' })
   }
   status.textContent =
     `${results.length} of ${images.length} files predicted` +

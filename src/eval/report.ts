@@ -12,6 +12,7 @@ import sharp from 'sharp'
 import { savedEvaluations, type SavedEvaluation } from './artifacts.js'
 import { shareableConfig } from './model-card.js'
 import { trainingChart } from './charts.js'
+import { CLASS_COLOURS, displayClassNames } from '../data/grid.js'
 import { lrFindChart } from './lr-find-plot.js'
 import { describeTta } from '../data/tta.js'
 import {
@@ -68,7 +69,12 @@ export function splitCaveat(splitMethod: string | undefined): string {
   )
 }
 
-async function evaluationSection(dir: string, name: string, e: SavedEvaluation): Promise<string> {
+async function evaluationSection(
+  dir: string,
+  name: string,
+  e: SavedEvaluation,
+  classes: string[],
+): Promise<string> {
   const title = `${e.split} split, ${e.patches} patches${e.tta ? `, ${describeTta(e.tta)}` : ''}`
   const thresholdNote =
     e.thresholdFrom === 'run'
@@ -131,8 +137,8 @@ async function evaluationSection(dir: string, name: string, e: SavedEvaluation):
         .toBuffer()
     : null
   const losses = topLossesJpeg
-    ? `<h4>Top losses</h4><p>The patches the model got most confidently wrong, each beside its Grad-CAM overlay for the class it predicted (red: the evidence the network used). Captions: actual class → predicted class; the loss; p, the predicted probability of the positive class. Borders are coloured by the actual class.</p>` +
-      image(topLossesJpeg, 'image/jpeg', `top losses, ${title}`)
+    ? `<h4>Top losses</h4><p>The patches the model got most confidently wrong, each beside its Grad-CAM overlay for the class it predicted (red: the evidence the network used). Captions: actual class → predicted class; the loss; p, the predicted probability of the positive class. Borders are coloured by the actual class: ${classKey(classes)}.</p>` +
+      `<div class="wide">${image(topLossesJpeg, 'image/jpeg', `top losses, ${title}`)}</div>`
     : ''
   return (
     `<section><h3>${escapeHtml(title)} <small>(${escapeHtml(name)})</small></h3>` +
@@ -260,6 +266,16 @@ async function slidesSection(maps: string): Promise<string> {
   return parts.join('\n')
 }
 
+/** Each class's name in its border colour (as the top losses and grids draw them). */
+function classKey(classes: string[]): string {
+  return displayClassNames(classes)
+    .map(
+      (c, i) =>
+        `<span class="swatch" style="border-color: ${CLASS_COLOURS[i % CLASS_COLOURS.length]}">${escapeHtml(c)}</span>`,
+    )
+    .join(' ')
+}
+
 /** Writes the report (default <run>/report.html); returns its path. */
 export async function writeReport(
   run: string,
@@ -274,7 +290,7 @@ export async function writeReport(
   parts.push(
     `<h1>pcam report: ${escapeHtml(runName)}</h1>`,
     `<p class="lead">${escapeHtml(config.model.arch)} (${escapeHtml(String(config.model.head))} head), ` +
-      `${config.inputSize}x${config.inputSize} input, classes ${escapeHtml(config.classes.join(', '))}; ` +
+      `${config.inputSize}x${config.inputSize} input, classes ${escapeHtml(displayClassNames(config.classes).join(', '))}; ` +
       `pcam ${escapeHtml(config.pcamVersion ?? '?')}. For research use: not a medical device.</p>`,
   )
   if (config.ensemble)
@@ -295,7 +311,8 @@ export async function writeReport(
 
   if (evaluations.length > 0) {
     parts.push('<h2>Evaluation</h2>')
-    for (const e of evaluations) parts.push(await evaluationSection(e.dir, e.name, e.metrics))
+    for (const e of evaluations)
+      parts.push(await evaluationSection(e.dir, e.name, e.metrics, config.classes))
   }
 
   for (const maps of slideMaps) parts.push(await slidesSection(maps))
@@ -403,6 +420,7 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: left; overfl
 pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: .8rem; }
 .lead { color: #555; }
 .toc { margin: .5rem 0 1rem; } .toc a { margin-right: .2rem; }
+.swatch { border: 3px solid; padding: 0 .3rem; } .wide img { width: 100%; }
 figcaption { font-size: .85rem; }
 </style></head>
 <body>

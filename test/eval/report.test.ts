@@ -85,6 +85,9 @@ describe('report', () => {
     assert.match(html, /<nav class="toc"><a href="#s1">Caveats<\/a>/)
     assert.match(html, /Generated \d{4}-\d\d-\d\d \d\d:\d\d UTC/)
     assert.equal((html.match(/best valid AUC/g) ?? []).length, 1)
+    // Class names as people read them, the same everywhere, with the top losses' border key.
+    assert.match(html, /classes 0 normal, 1 tumour;/)
+    assert.match(html, /<span class="swatch" style="border-color: #0072B2">0 normal<\/span>/)
     assert.ok(html.includes('The source&#39;s own split was kept'), 'the split caveat')
     assert.ok(!/(src|href)="https?:/.test(html), 'nothing from the network')
     // A report is made to be shared: the store by name, never this machine's folders.

@@ -99,6 +99,9 @@ describe('web page', { skip: skipWithoutData }, () => {
       .nth(UPLOADS - 1)
       .waitFor()
     assert.equal(await page.locator('.card').count(), UPLOADS)
+    // The results were scrolled into view.
+    assert.ok(await page.locator('#results-title').isVisible())
+    assert.ok(((await page.evaluate('window.scrollY')) as number) > 0, 'scrolled to the results')
     assert.equal(await page.locator('#table tbody tr').count(), UPLOADS)
     const heatmaps = (await page.evaluate(
       '[...document.querySelectorAll("img.heatmap")].map((i) => i.complete && i.naturalWidth === 96)',
