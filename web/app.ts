@@ -228,6 +228,8 @@ function clearResults(): void {
 async function predict(files: File[]): Promise<void> {
   const upload = ++uploadNumber
   clearResults()
+  // A new upload starts at the model's own threshold, whatever the last one was looked at with.
+  if (modelCard) $<HTMLInputElement>('#threshold').value = String(modelCard.threshold)
   const images = files.filter((f) => IMAGE.test(f.name))
   const status = $('#status')
   status.classList.remove('error')

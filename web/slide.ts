@@ -58,7 +58,7 @@ const contours = $<HTMLInputElement>('contours')
 const tileInfo = $<HTMLElement>('tile-info')
 const downloads = $<HTMLSpanElement>('downloads')
 // What QuPath and a spreadsheet open: contours, tile measurements, lesion candidates, tiles.
-const DOWNLOADS = ['tumour.geojson', 'tiles.geojson', 'detections.csv', 'tiles.csv']
+const DOWNLOADS = ['tumour.geojson', 'tiles.geojson', 'detections.csv', 'tiles.csv', 'overlay.png']
 
 const viewer = OpenSeadragon({
   id: 'viewer',
@@ -211,6 +211,23 @@ async function poll(name: string, height: number): Promise<void> {
   }
 }
 
+/**
+ * A caution when the slide's scale says the model may not apply: no recorded µm/px, or tissue
+ * scanned coarser than the model's patches (its tiles are then enlarged, detail the model never
+ * had is missing).
+ */
+function showCaution(mpp: number | null, vendor: string | null): void {
+  const caution = $<HTMLParagraphElement>('caution')
+  const own = model.mpp
+  caution.textContent =
+    mpp === null
+      ? `This slide records no µm/px${vendor ? ` (${vendor})` : ''}: prediction needs the server's --slide-mpp.`
+      : own !== null && mpp > own * 1.05
+        ? `This slide is scanned at ${mpp.toFixed(3)} µm/px, coarser than the model's ${own.toFixed(3)}: its tiles are enlarged, and the model never saw such images.`
+        : ''
+  caution.hidden = caution.textContent === ''
+}
+
 async function openSlide(name: string): Promise<void> {
   result = null
   downloads.replaceChildren()
@@ -225,9 +242,11 @@ async function openSlide(name: string): Promise<void> {
     }
     job: Job | null
     mpp: number | null
+    vendor: string | null
   }>(api(name))
   const dz = info.deepZoom
   slideMpp = info.mpp
+  showCaution(info.mpp, info.vendor)
   slideWidth = dz.width
   viewer.clearOverlays()
   viewer.open({
@@ -288,7 +307,10 @@ viewer.addHandler('canvas-click', async (event) => {
       image(tile.tile, `The tile at ${tile.x}, ${tile.y}`),
       image(tile.heatmap, `Grad-CAM of the tile at ${tile.x}, ${tile.y}`),
     )
-    tileInfo.replaceChildren(text, pictures)
+    const key = document.createElement('p')
+    key.className = 'gradcam-key'
+    key.textContent = 'Grad-CAM: blue, little evidence of tumour; red, the most.'
+    tileInfo.replaceChildren(text, pictures, key)
   } catch (error) {
     const note = document.createElement('p')
     note.className = 'note'
@@ -326,7 +348,7 @@ contours.onchange = () => (outline.style.display = contours.checked ? '' : 'none
 select.onchange = () => void openSlide(select.value)
 
 // Before any prediction the slider stands at the run's own threshold, not at 0.5.
-const model = await json<{ threshold: number }>('/api/model')
+const model = await json<{ threshold: number; mpp: number | null }>('/api/model')
 threshold.value = String(model.threshold)
 thresholdValue.value = model.threshold.toFixed(2)
 

@@ -9,7 +9,7 @@ import { join, win32 } from 'node:path'
 import { displayClassNames } from '../data/grid.js'
 import { savedEvaluations, savedPredictions } from './artifacts.js'
 import { rocCurve } from '../metrics/metrics.js'
-import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
+import { runMpp, runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 
 /** The model card: what the run is, what it was trained on, how it scored. */
@@ -53,6 +53,8 @@ export function modelCard(run: string, config: RunConfig, tta: Tta) {
     head: config.model.head,
     classes: displayClassNames(config.classes),
     patchSize: runPatchSize(config),
+    /** µm/px of the training patches, when the run records it. */
+    mpp: runMpp(config) ?? null,
     inputSize: config.inputSize,
     threshold: runThreshold(config),
     thresholdRule: config.threshold?.rule ?? '0.5',

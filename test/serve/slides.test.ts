@@ -27,6 +27,8 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     const run = await trainRealRun(root, 100)
     mkdirSync(join(root, 'slides'))
     await makeMosaic(join(root, 'slides', 'mosaic.tif'), 6, 4, [1, 1, 4, 3])
+    // A slide scanned coarser than the model's patches (2 µm/px against 0.972): the viewer cautions.
+    await makeMosaic(join(root, 'slides', 'z-coarse.tif'), 2, 2, [0, 0, 0, 0], { mppUm: 2 })
     server = await createServer({ run, slides: join(root, 'slides') })
     address = await server.app.listen({ host: '127.0.0.1', port: 0 })
     browser = await launchBrowser()
@@ -41,7 +43,7 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     const list = await server.app.inject({ url: '/api/slides' })
     assert.deepEqual(
       list.json().slides.map((s: { name: string }) => s.name),
-      ['mosaic.tif'],
+      ['mosaic.tif', 'z-coarse.tif'],
     )
     for (const url of [
       '/api/slides/other.tif',
@@ -105,7 +107,7 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     await page.getByText(/tiles predicted/).waitFor({ timeout: 60_000 })
     // The slide-level answer, and the result's files to download.
     await page.getByText(/slide score \(highest tile\) [\d.]+/).waitFor()
-    assert.equal(await page.locator('#downloads a').count(), 4)
+    assert.equal(await page.locator('#downloads a').count(), 5)
     const href = await page.locator('#downloads a').first().getAttribute('href')
     assert.equal((await server.app.inject({ url: href! })).statusCode, 200)
     const result = (await server.app.inject({ url: '/api/slides/mosaic.tif/result' })).json()
@@ -146,6 +148,12 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     assert.deepEqual(widths, [PATCH, PATCH])
     assert.equal(await page.locator('#tile-marker').count(), 1)
     await page.screenshot({ path: join(ARTIFACTS, 'slide-viewer.png') })
+    // No caution on the mosaic (scanned at the model's scale); one on the coarse slide.
+    assert.ok(await page.locator('#caution').isHidden())
+    await page.selectOption('#slide-select', 'z-coarse.tif')
+    await page
+      .locator('#caution', { hasText: /2\.000 µm\/px, coarser than the model's 0\.972/ })
+      .waitFor()
     assert.deepEqual(problems, [])
   })
 })

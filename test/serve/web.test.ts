@@ -184,8 +184,12 @@ describe('web page', { skip: skipWithoutData }, () => {
     const failures = await page.locator('#failures li').allInnerTexts()
     assert.equal(failures.length, 1)
     assert.match(failures[0]!, /broken\.png.*Cannot decode/)
+    await page.locator('#threshold').fill('0.2')
     await page.setInputFiles('#files', [uploads[2]!])
     await page.locator('#status', { hasText: '1 of 1 files predicted' }).waitFor()
+    // A new upload starts at the model's threshold again.
+    const own = (await server.app.inject({ url: '/api/model' })).json().threshold
+    assert.ok(Math.abs(Number(await page.locator('#threshold').inputValue()) - own) <= 5e-4)
     assert.equal(await page.locator('.card').count(), 1)
     assert.equal(await page.locator('#failures li').count(), 0)
   })
