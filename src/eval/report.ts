@@ -345,9 +345,9 @@ export async function writeReport(
           `${r.stage} (${r.epoch + 1})`,
           r.trainLoss.toFixed(4),
           r.validLoss.toFixed(4),
-          r.accuracy.toFixed(4),
-          r.errorRate.toFixed(4),
-          r.auc.toFixed(4),
+          f3(r.accuracy),
+          f3(r.errorRate),
+          f3(r.auc),
           Math.round(r.seconds),
           Math.round(r.imagesPerSec),
           isBest(r) ? 'best valid AUC' : '',
@@ -396,6 +396,7 @@ export async function writeReport(
         typeof value === 'string' ? value : JSON.stringify(value),
       ]),
     ),
+    `<details><summary>config.json</summary><pre>${escapeHtml(JSON.stringify(shared, null, 2))}</pre></details>`,
   )
 
   // A table of contents from the sections, each heading given an anchor.
