@@ -78,6 +78,11 @@ import { trainEnsemble, type MemberInfo } from './ensemble.js'
 export interface TrainConfig {
   store: string
   out: string
+  /**
+   * µm/px of the store's patches when its meta.json records none (class folders), so that the
+   * run records it and whole-slide prediction needs no --model-mpp; the store's own wins otherwise.
+   */
+  mpp?: number
   arch: Architecture
   head: HeadKind
   /** null: from scratch; a TF.js MobileNet folder or a .safetensors file of the backbone. */
@@ -189,6 +194,7 @@ export function trainConfig(settings: TrainSettings): TrainConfig {
   if (c.size !== null) checkInteger(c.size, '--size', 8)
   if (c.sizes !== undefined) checkSizes(c)
   checkInteger(c.batchSize, '--batch-size', 2, MAX_BATCH_SIZE)
+  if (c.mpp !== undefined) checkNumber(c.mpp, '--mpp', 0.01, 100)
   checkInteger(c.freezeEpochs, '--freeze-epochs', 0)
   checkInteger(c.epochs, '--epochs', 1)
   checkInteger(c.seed, '--seed', 0)
@@ -555,7 +561,7 @@ async function trainWith(
     model: model.spec,
     classes: store.meta.classes,
     patchSize: store.meta.height,
-    ...(store.meta.mpp === undefined ? {} : { mpp: store.meta.mpp }),
+    ...((store.meta.mpp ?? config.mpp) === undefined ? {} : { mpp: store.meta.mpp ?? config.mpp }),
     inputSize: size,
     normalization,
     recipe: recipeOf(config),

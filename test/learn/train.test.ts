@@ -54,6 +54,14 @@ describe('train', () => {
     assert.ok(runConfig.threshold.value > 0 && runConfig.threshold.value < 1)
   })
 
+  it('records the µm/px given for a store that has none, so slides need no --model-mpp', async () => {
+    const out = join(root, 'run-mpp')
+    await train({ ...config(out), epochs: 1, mpp: 0.5 })
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))
+    assert.equal(saved.mpp, 0.5)
+    assert.throws(() => trainConfig({ store, out: join(root, 'x'), mpp: 0 }), /--mpp/)
+  })
+
   it('a run stopped mid-epoch resumes to the same final weights as an uninterrupted run', async () => {
     const out = join(root, 'run-b')
     const controller = new AbortController()

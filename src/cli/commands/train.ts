@@ -92,6 +92,11 @@ export const TRAIN_OPTIONS: Command['options'] = {
     description: 'Seed of initialisation, data order and augmentation',
   },
   ...COMPUTE_OPTIONS,
+  mpp: {
+    type: 'number',
+    description:
+      "µm/px of the store's patches when it records none (class folders; PCam/Kaggle: 0.972), kept in the run for whole-slide prediction",
+  },
   'early-stop': {
     type: 'number',
     default: TRAIN_DEFAULTS.earlyStop,
@@ -199,6 +204,7 @@ export async function trainConfigFrom(
     wdSkipNorm: flag(values['wd-skip-norm']),
     ...computeOptions(values),
     trainBn: trainBn(values['train-bn']),
+    mpp: values.mpp as number | undefined,
     augment: values.augment === undefined ? undefined : augmentPreset(values.augment),
     earlyStop: number(values['early-stop']),
     labelSmoothing: number(values['label-smoothing']),
