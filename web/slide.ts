@@ -10,7 +10,11 @@ interface Point {
 }
 interface OsdViewer {
   open(source: unknown): void
-  addOverlay(options: { element: HTMLElement | SVGElement; location: unknown }): void
+  addOverlay(options: {
+    element: HTMLElement | SVGElement
+    location: unknown
+    placement?: unknown
+  }): void
   clearOverlays(): void
   removeOverlay(element: HTMLElement | SVGElement): void
   addHandler(event: 'canvas-click', handler: (e: { position: Point; quick: boolean }) => void): void
@@ -18,6 +22,8 @@ interface OsdViewer {
   world: { getItemCount(): number }
   viewport: {
     imageToViewportRectangle(x: number, y: number, w: number, h: number): unknown
+    imageToViewportCoordinates(x: number, y: number): unknown
+    fitBounds(rect: unknown, immediately?: boolean): void
     viewerElementToImageCoordinates(p: Point): Point
     getZoom(current?: boolean): number
     viewportToImageZoom(zoom: number): number
@@ -25,6 +31,7 @@ interface OsdViewer {
 }
 declare const OpenSeadragon: ((options: Record<string, unknown>) => OsdViewer) & {
   Point: new (x: number, y: number) => Point
+  Placement: { CENTER: unknown }
 }
 
 interface Job {
@@ -46,6 +53,7 @@ interface Result {
   grid: { cols: number; rows: number; tileSize0: number; stride0: number }
   cells: (number | null)[]
   geojson: { features: { geometry: { coordinates: number[][][] } }[] }
+  detections: { x: number; y: number; probability: number }[]
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -185,10 +193,43 @@ async function showResult(name: string, height: number): Promise<void> {
   for (const link of downloads.querySelectorAll('a')) link.style.marginRight = '0.6rem'
   const { score, tumourAreaMm2, tissueTiles } = result.summary
   // The slide-level answer, as slide predict prints it.
+  showDetections(result, rect)
   status.textContent =
     `${tissueTiles} tiles predicted: slide score (highest tile) ${score.max.toFixed(3)}, ` +
     `top-${score.k} mean ${score.topKMean.toFixed(3)}, tumour ${tumourAreaMm2.toFixed(3)} mm²` +
     ` at threshold ${result.summary.threshold.toFixed(3)}`
+}
+
+/**
+ * The lesion candidates (detections.csv) as numbered markers on the slide, and the ten most
+ * likely as a list whose entries zoom to them.
+ */
+function showDetections(r: Result, rect: (x: number, y: number, w: number, h: number) => unknown) {
+  const list = $<HTMLOListElement>('lesions')
+  const top = r.detections.slice(0, 10)
+  const span = r.grid.tileSize0 * 3 // a view three tiles wide around a candidate
+  list.replaceChildren(
+    ...top.map((d, k) => {
+      const marker = document.createElement('div')
+      marker.className = 'detection'
+      marker.textContent = String(k + 1)
+      // A point overlay keeps its size in screen pixels at every zoom.
+      viewer.addOverlay({
+        element: marker,
+        location: viewer.viewport.imageToViewportCoordinates(d.x, d.y),
+        placement: OpenSeadragon.Placement.CENTER,
+      })
+      const item = document.createElement('li')
+      const button = document.createElement('button')
+      button.type = 'button'
+      button.textContent = `p ${d.probability.toFixed(3)} at (${Math.round(d.x)}, ${Math.round(d.y)})`
+      button.onclick = () =>
+        viewer.viewport.fitBounds(rect(d.x - span / 2, d.y - span / 2, span, span))
+      item.append(button)
+      return item
+    }),
+  )
+  $<HTMLElement>('lesions-panel').hidden = top.length === 0
 }
 
 async function poll(name: string, height: number): Promise<void> {
@@ -231,6 +272,7 @@ function showCaution(mpp: number | null, vendor: string | null): void {
 async function openSlide(name: string): Promise<void> {
   result = null
   downloads.replaceChildren()
+  $<HTMLElement>('lesions-panel').hidden = true
   tileInfo.replaceChildren()
   const info = await json<{
     deepZoom: {

@@ -341,12 +341,13 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
           404,
           `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
         )
-      const { summary, grid, cells, geojson } = readSlideResult(dir)
+      const { summary, grid, cells, geojson, detections } = readSlideResult(dir)
       return {
         summary: { ...summary, slide: name, outDir: name },
         grid,
         cells: Array.from(cells, (p) => (Number.isNaN(p) ? null : p)),
         geojson,
+        detections,
       }
     },
   )

@@ -222,9 +222,14 @@ export interface SlideResult {
   /** Probability per grid cell, row-major, NaN where no tile was predicted. */
   cells: Float32Array
   geojson: FeatureCollection
+  /** The lesion candidates (detections.csv), highest first. */
+  detections: Detection[]
 }
 
-/** Reads the outputs predictSlide wrote to `dir` (summary.json, tiles.csv, tumour.geojson). */
+/**
+ * Reads the outputs predictSlide wrote to `dir` (summary.json, tiles.csv, tumour.geojson,
+ * detections.csv).
+ */
 export function readSlideResult(dir: string): SlideResult {
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
   const grid: TileGrid = {
@@ -252,7 +257,16 @@ export function readSlideResult(dir: string): SlideResult {
     grid,
     cells: gridProbabilities(grid, tiles, probabilities),
     geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')) as FeatureCollection,
+    detections: readDetections(join(dir, 'detections.csv')),
   }
+}
+
+function readDetections(csv: string): Detection[] {
+  if (!existsSync(csv)) return [] // written by a pcam before detections
+  return readCsv(readFileSync(csv, 'utf8'), csv).rows.map(({ fields }) => {
+    const [x, y, probability] = fields.map(Number) as [number, number, number]
+    return { x, y, probability }
+  })
 }
 
 // An earlier result of this command may be replaced; any other folder is left alone.

@@ -108,6 +108,14 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
     // The slide-level answer, and the result's files to download.
     await page.getByText(/slide score \(highest tile\) [\d.]+/).waitFor()
     assert.equal(await page.locator('#downloads a').count(), 5)
+    // The lesion candidates: numbered markers on the slide, and a list that zooms to each.
+    const detections = (await server.app.inject({ url: '/api/slides/mosaic.tif/result' })).json()
+      .detections
+    const listed = Math.min(10, detections.length)
+    assert.ok(listed > 0)
+    assert.equal(await page.locator('#lesions li').count(), listed)
+    assert.equal(await page.locator('.detection').count(), listed)
+    await page.locator('#lesions button').first().click()
     const href = await page.locator('#downloads a').first().getAttribute('href')
     assert.equal((await server.app.inject({ url: href! })).statusCode, 200)
     const result = (await server.app.inject({ url: '/api/slides/mosaic.tif/result' })).json()
