@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { basename, extname, join } from 'node:path'
+import { readCsv } from '../data/csv.js'
 import { DataError, ValidationError } from '../errors.js'
 import { parseXml, type XmlElement } from './xml.js'
 
@@ -61,6 +62,40 @@ export function parseClassMap(text: string): Map<string, AnnotationClass> {
     map.set(name.toLowerCase(), kind)
   }
   return map
+}
+
+/**
+ * A `slide,label` CSV (label 0 or 1): what is known of slides without annotations. Slides are
+ * matched by file name or by name without extension. Every bad row is a line of the error.
+ */
+export function readSlideLabels(path: string): Map<string, number> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new DataError(`Cannot read slide labels ${path}: ${(error as Error).message}`)
+  }
+  const { header, rows } = readCsv(text, path)
+  if (header.map((h) => h.trim().toLowerCase()).join(',') !== 'slide,label')
+    throw new DataError(`${path} must start with the header "slide,label"`)
+  const labels = new Map<string, number>()
+  const bad: string[] = []
+  for (const { line, fields } of rows) {
+    const [slide, label] = fields.map((f) => f.trim())
+    if (!slide || (label !== '0' && label !== '1'))
+      bad.push(
+        `${path}:${line}: expected "slide,0" or "slide,1" but found ${JSON.stringify(fields)}`,
+      )
+    else labels.set(slide, Number(label))
+  }
+  if (bad.length > 0) throw new DataError(bad.join('\n'))
+  return labels
+}
+
+/** The label a `slide,label` CSV gives `slide` (a path), by file name or name without extension. */
+export function slideLabel(labels: Map<string, number>, slide: string): number | undefined {
+  const file = basename(slide)
+  return labels.get(file) ?? labels.get(basename(file, extname(file)))
 }
 
 /** The annotation file of a slide in `dir`: <stem>.geojson, .json or .xml, or null. */

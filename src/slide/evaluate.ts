@@ -14,12 +14,14 @@ import { frocChart, rocChart } from '../eval/charts.js'
 import { writeChart } from '../eval/render.js'
 import { DataError } from '../errors.js'
 import { froc, type SlideLesionOutcome } from '../metrics/froc.js'
-import { confusion, rocAucWithCi, rocCurve } from '../metrics/metrics.js'
+import { binaryReport, rocCurve } from '../metrics/metrics.js'
 import {
   annotationFileFor,
   checkInsideSlide,
   parseClassMap,
   readAnnotations,
+  readSlideLabels,
+  slideLabel,
   DEFAULT_CLASSES,
   type AnnotationClass,
   type Region,
@@ -106,26 +108,9 @@ function readPredicted(maps: string): Predicted[] {
   return out.sort((a, b) => a.summary.slide.localeCompare(b.summary.slide))
 }
 
-/** slide,label rows, matched by slide file name or by its name without extension. */
-function readLabels(path: string): Map<string, number> {
-  const { header, rows } = readCsv(readFileSync(path, 'utf8'), path)
-  if (header.map((h) => h.trim().toLowerCase()).join(',') !== 'slide,label')
-    throw new DataError(`${path} must start with the header "slide,label"`)
-  const labels = new Map<string, number>()
-  const bad: string[] = []
-  for (const { line, fields } of rows) {
-    const [slide, label] = fields.map((f) => f.trim())
-    if (!slide || (label !== '0' && label !== '1'))
-      bad.push(`${path}:${line}: expected "slide,0" or "slide,1"`)
-    else labels.set(slide, Number(label))
-  }
-  if (bad.length > 0) throw new DataError(bad.join('\n'))
-  return labels
-}
-
 export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEvaluation> {
   const classes = options.classes ?? parseClassMap(DEFAULT_CLASSES)
-  const labels = options.labels ? readLabels(options.labels) : new Map<string, number>()
+  const labels = options.labels ? readSlideLabels(options.labels) : new Map<string, number>()
   const predicted = readPredicted(options.maps)
   const outcomes: SlideOutcome[] = []
   const lesionOutcomes: SlideLesionOutcome[] = []
@@ -147,7 +132,7 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
       }
     }
     const tumour = regions.some((r) => r.kind === 'tumour')
-    const given = labels.get(file) ?? labels.get(stem)
+    const given = slideLabel(labels, file)
     if (given === undefined && !annotationFile) {
       problems.push(
         `${summary.slide}: no annotations (${stem}.geojson, .json or .xml in ${options.annotations}) and no --labels row: it cannot be judged`,
@@ -204,9 +189,8 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
     throw new DataError(
       `Slide-level evaluation needs slides of both kinds; these ${outcomes.length} are all ${positives ? 'tumour' : 'normal'}`,
     )
-  const auc = rocAucWithCi(scores, truth)
   const threshold = predicted[0]?.summary.threshold ?? 0.5
-  const c = confusion(scores, truth, threshold)
+  const report = binaryReport(scores, truth, threshold)
   const lesionLevel = froc(lesionOutcomes)
   const out = options.out ?? options.maps
   await mkdir(out, { recursive: true })
@@ -236,8 +220,6 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
       ]),
     ),
   )
-  const sensitivity = c.tp / Math.max(1, c.tp + c.fn)
-  const specificity = c.tn / Math.max(1, c.tn + c.fp)
   const frocFiles = await writeChart(
     frocChart(lesionLevel, lesionLevel.sensitivityAt, lesionLevel.score),
     join(out, 'froc'),
@@ -245,19 +227,19 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
   const rocFiles = await writeChart(
     rocChart(
       rocCurve(scores, truth),
-      { value: auc.auc, low: auc.low, high: auc.high },
-      { threshold, sensitivity, specificity, precision: c.tp / Math.max(1, c.tp + c.fp) },
+      { value: report.rocAuc, low: report.rocAucLow, high: report.rocAucHigh },
+      report,
     ),
     join(out, 'slide-roc'),
   )
   const evaluation: SlideEvaluation = {
-    slide_auc: auc.auc,
-    slide_auc_low: auc.low,
-    slide_auc_high: auc.high,
+    slide_auc: report.rocAuc,
+    slide_auc_low: report.rocAucLow,
+    slide_auc_high: report.rocAucHigh,
     threshold,
-    accuracy: (c.tp + c.tn) / outcomes.length,
-    sensitivity,
-    specificity,
+    accuracy: report.accuracy,
+    sensitivity: report.sensitivity,
+    specificity: report.specificity,
     froc: lesionLevel.score,
     sensitivity_at: lesionLevel.sensitivityAt,
     slides: outcomes.length,

@@ -23,6 +23,8 @@ import {
   insideRegion,
   parseClassMap,
   readAnnotations,
+  readSlideLabels,
+  slideLabel,
   DEFAULT_CLASSES,
   type AnnotationClass,
   type Region,
@@ -151,20 +153,6 @@ function centreLabel(
     : 0
 }
 
-function readLabels(path: string): Map<string, number> {
-  const { rows } = readCsv(readFileSync(path, 'utf8'), path)
-  const labels = new Map<string, number>()
-  for (const { line, fields } of rows) {
-    const [slide, label] = fields.map((f) => f.trim())
-    if (!slide || (label !== '0' && label !== '1'))
-      throw new DataError(
-        `${path}:${line}: expected "slide,0" or "slide,1" but found ${JSON.stringify(fields)}`,
-      )
-    labels.set(slide, Number(label))
-  }
-  return labels
-}
-
 /** Tiles of an earlier prediction at or above its threshold: candidates for hard negatives. */
 function falsePositiveCandidates(maps: string, stem: string): { x: number; y: number }[] {
   const dir = join(maps, stem)
@@ -199,7 +187,7 @@ async function planSlide(
     checkInsideSlide(annotations, width, height)
     regions = annotations.regions
   } else {
-    const label = labels.get(file) ?? labels.get(stem)
+    const label = slideLabel(labels, file)
     if (label !== 0) {
       problems.push({
         location: path,
@@ -260,7 +248,7 @@ async function planSlide(
 export async function slidePatchSource(options: SlidePatchOptions): Promise<Source> {
   const slides = findSlides(options.slides)
   const classes = options.classes ?? parseClassMap(DEFAULT_CLASSES)
-  const labels = options.labels ? readLabels(options.labels) : new Map<string, number>()
+  const labels = options.labels ? readSlideLabels(options.labels) : new Map<string, number>()
   const problems: Problem[] = []
   const plans: Planned[] = []
   for (const [i, path] of slides.entries()) {
