@@ -16,6 +16,7 @@ import type { ComputeRequest } from '../learn/precision.js'
 import { listSlides, OpenSlide, SLIDE_EXTENSIONS, type SlideLevel } from '../torch/openslide.js'
 import type { TilePredictor } from './pipeline.js'
 import {
+  completeOutput,
   predictSlide,
   slideStem,
   type SlideModel,
@@ -104,20 +105,6 @@ export interface BatchResult {
   csv: string
 }
 
-/**
- * The summary of a slide's complete output in `dir` (written by this pcam: its last file,
- * detections.csv, is there), or null when it must be predicted (again).
- */
-function completedSummary(dir: string): SlideSummary | null {
-  if (!existsSync(join(dir, 'detections.csv'))) return null
-  try {
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
-    return summary.pcamVersion ? summary : null
-  } catch {
-    return null
-  }
-}
-
 /** This process's part of a batch shared by ranks: slide i goes to rank i % worldSize. */
 export interface SlideShard {
   rank: number
@@ -171,7 +158,7 @@ export async function predictSlides(
   const failures: SlideFailure[] = []
   for (const [i, slide] of slides.entries()) {
     // An interrupted batch of hundreds of slides picks up where it stopped.
-    const done = options.overwrite ? null : completedSummary(join(options.out, slideStem(slide)))
+    const done = options.overwrite ? null : completeOutput(join(options.out, slideStem(slide)))
     if (done) {
       results.push(done)
       options.onSlideSkipped?.(done)
@@ -239,7 +226,7 @@ export async function collectSlides(
   const failures: SlideFailure[] = []
   const missing: string[] = []
   for (const slide of slides) {
-    const done = completedSummary(join(out, slideStem(slide)))
+    const done = completeOutput(join(out, slideStem(slide)))
     const message = recorded.get(slide)
     if (done) results.push(done)
     else if (message !== undefined) failures.push({ slide, message })

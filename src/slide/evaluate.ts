@@ -6,10 +6,10 @@
  * A slide is positive when its annotations hold tumour, or as a `slide,label` CSV says.
  * @module
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { basename, extname, join } from 'node:path'
-import { readCsv, writeCsv } from '../data/csv.js'
+import { writeCsv } from '../data/csv.js'
 import { frocChart, rocChart } from '../eval/charts.js'
 import { writeChart } from '../eval/render.js'
 import { DataError } from '../errors.js'
@@ -27,7 +27,8 @@ import {
   type Region,
 } from './annotations.js'
 import { lesionAt, lesionMap } from './lesions.js'
-import type { SlideSummary } from './predict-slide.js'
+import type { Detection } from './detections.js'
+import { readDetections, readSlideSummary, type SlideSummary } from './predict-slide.js'
 
 export interface SlideEvalOptions {
   /** Folder of `slide predict` outputs (one subfolder per slide). */
@@ -78,7 +79,7 @@ export const SLIDE_EVAL_FILE = 'slides-eval.json'
 
 interface Predicted {
   summary: SlideSummary
-  detections: [number, number, number][]
+  detections: Detection[]
 }
 
 function readPredicted(maps: string): Predicted[] {
@@ -88,20 +89,12 @@ function readPredicted(maps: string): Predicted[] {
   for (const entry of readdirSync(maps, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.endsWith('.partial')) continue
     const dir = join(maps, entry.name)
-    const detectionsCsv = join(dir, 'detections.csv')
     if (!existsSync(join(dir, 'summary.json'))) continue
-    if (!existsSync(detectionsCsv))
+    if (!existsSync(join(dir, 'detections.csv')))
       throw new DataError(
         `${dir} has no detections.csv: it was written by an older pcam; predict the slide again (slide predict --overwrite)`,
       )
-    const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
-    const { rows } = readCsv(readFileSync(detectionsCsv, 'utf8'), detectionsCsv)
-    out.push({
-      summary,
-      detections: rows.map(
-        ({ fields }) => fields.slice(0, 3).map(Number) as [number, number, number],
-      ),
-    })
+    out.push({ summary: readSlideSummary(dir), detections: readDetections(dir) })
   }
   if (out.length === 0)
     throw new DataError(`${maps} holds no slide predictions (folders with summary.json)`)
@@ -161,7 +154,7 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
       const map = lesionMap(regions, summary.width, summary.height, summary.mpp)
       const hits = new Array<number>(map.itc.length).fill(0)
       const falsePositives: number[] = []
-      for (const [x, y, p] of detections) {
+      for (const { x, y, probability: p } of detections) {
         const lesion = lesionAt(map, x, y)
         if (lesion === 0) falsePositives.push(p)
         else if (!map.itc[lesion - 1]) hits[lesion - 1] = Math.max(hits[lesion - 1] as number, p)
@@ -174,7 +167,7 @@ export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEv
     } else {
       outcome.falsePositives = detections.length
       lesionOutcomes.push({
-        falsePositives: detections.map((d) => d[2]),
+        falsePositives: detections.map((d) => d.probability),
         lesionHits: [],
         lesions: 0,
       })

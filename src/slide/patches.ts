@@ -10,9 +10,8 @@
  * Planning reads only the thumbnails; pixels are read slide by slide as the store is written.
  * @module
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { basename, extname, join } from 'node:path'
-import { readCsv } from '../data/csv.js'
 import { seededRandom, shuffle } from '../data/split.js'
 import type { PatchItem, Problem, Source } from '../data/sources/source.js'
 import { DataError } from '../errors.js'
@@ -32,6 +31,7 @@ import {
 import { findSlides } from './batch.js'
 import { slideTiling, tileAt, type Tile, type TileGrid } from './grid.js'
 import { readTiles } from './pipeline.js'
+import { readSlideSummary, readTileRows } from './predict-slide.js'
 import type { TileScale } from './resolution.js'
 import { readThumbnail, tissueFraction, tissueMask } from './tissue.js'
 
@@ -157,14 +157,8 @@ function centreLabel(
 function falsePositiveCandidates(maps: string, stem: string): { x: number; y: number }[] {
   const dir = join(maps, stem)
   if (!existsSync(join(dir, 'tiles.csv')) || !existsSync(join(dir, 'summary.json'))) return []
-  const threshold = (
-    JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as { threshold: number }
-  ).threshold
-  const csv = join(dir, 'tiles.csv')
-  return readCsv(readFileSync(csv, 'utf8'), csv)
-    .rows.map(({ fields }) => fields.map(Number))
-    .filter((f) => (f[4] as number) >= threshold)
-    .map((f) => ({ x: f[0] as number, y: f[1] as number }))
+  const { threshold } = readSlideSummary(dir)
+  return readTileRows(dir).filter((t) => t.probability >= threshold)
 }
 
 async function planSlide(

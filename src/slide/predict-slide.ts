@@ -231,42 +231,68 @@ export interface SlideResult {
  * detections.csv).
  */
 export function readSlideResult(dir: string): SlideResult {
-  const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+  const summary = readSlideSummary(dir)
   const grid: TileGrid = {
     ...summary.grid,
     tileSize0: summary.tileSize,
     stride0: summary.stride,
   }
-  const csv = join(dir, 'tiles.csv')
-  const { rows } = readCsv(readFileSync(csv, 'utf8'), csv)
-  const tiles: Tile[] = []
-  const probabilities = new Float32Array(rows.length)
-  rows.forEach(({ fields }, i) => {
-    const [x, y, , , p] = fields.map(Number) as number[]
-    // x, y were rounded from col * stride0, so rounding back finds the cell.
-    tiles.push({
-      col: Math.round(x! / grid.stride0),
-      row: Math.round(y! / grid.stride0),
-      x: x!,
-      y: y!,
-    })
-    probabilities[i] = p!
-  })
+  const rows = readTileRows(dir)
+  // x, y were rounded from col * stride0, so rounding back finds the cell.
+  const tiles: Tile[] = rows.map(({ x, y }) => ({
+    col: Math.round(x / grid.stride0),
+    row: Math.round(y / grid.stride0),
+    x,
+    y,
+  }))
+  const probabilities = Float32Array.from(rows, (r) => r.probability)
   return {
     summary,
     grid,
     cells: gridProbabilities(grid, tiles, probabilities),
     geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')) as FeatureCollection,
-    detections: readDetections(join(dir, 'detections.csv')),
+    detections: readDetections(dir),
   }
 }
 
-function readDetections(csv: string): Detection[] {
-  if (!existsSync(csv)) return [] // written by a pcam before detections
+// The readers of a slide's output folder: this module writes it, so it alone reads it.
+
+/** summary.json of a slide's outputs. */
+export function readSlideSummary(dir: string): SlideSummary {
+  return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+}
+
+/** tiles.csv: each predicted tile's level-0 corner and probability. */
+export function readTileRows(dir: string): { x: number; y: number; probability: number }[] {
+  const csv = join(dir, 'tiles.csv')
+  return readCsv(readFileSync(csv, 'utf8'), csv).rows.map(({ fields }) => {
+    const [x, y, , , probability] = fields.map(Number) as number[]
+    return { x: x as number, y: y as number, probability: probability as number }
+  })
+}
+
+/** detections.csv, highest first; none for an output of a pcam from before detections. */
+export function readDetections(dir: string): Detection[] {
+  const csv = join(dir, 'detections.csv')
+  if (!existsSync(csv)) return []
   return readCsv(readFileSync(csv, 'utf8'), csv).rows.map(({ fields }) => {
     const [x, y, probability] = fields.map(Number) as [number, number, number]
     return { x, y, probability }
   })
+}
+
+/**
+ * The summary of a complete output in `dir` written by this pcam (its detections.csv is there:
+ * the folder was renamed into place whole), or null when the slide must be predicted (again).
+ */
+export function completeOutput(dir: string): SlideSummary | null {
+  if (!existsSync(join(dir, 'detections.csv'))) return null
+  try {
+    const summary = readSlideSummary(dir)
+    return summary.pcamVersion ? summary : null
+  } catch {
+    return null
+  }
 }
 
 // An earlier result of this command may be replaced; any other folder is left alone.
