@@ -25,6 +25,7 @@ import {
 import { tumourGeoJson } from '../slide/geojson.js'
 import { checkThumbnailRead } from '../slide/limits.js'
 import {
+  completeOutput,
   predictSlide,
   readSlideResult,
   slideStem,
@@ -141,9 +142,12 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
 
   // Only names listed in the folder resolve: "../x" or any other path is a 404. Opening runs on
   // the thread pool, once for all the requests that ask meanwhile.
-  const slideOf = async (name: string): Promise<OpenSlide> => {
+  const requireListed = (name: string) => {
     if (!listed.includes(name) && !names().includes(name))
       throw new HttpError(404, `No slide named ${name}`)
+  }
+  const slideOf = async (name: string): Promise<OpenSlide> => {
+    requireListed(name)
     const cached = open.get(name)
     if (cached) return cached
     const path = join(folder, name)
@@ -193,17 +197,18 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     return listed.some((other) => other !== name && slideStem(other) === stem) ? name : stem
   }
   const resultDir = (name: string) => join(out, resultName(name))
-  // A result is the slide's only when its summary names this slide (not another of its stem).
-  const hasResult = (name: string) => {
-    const summary = join(resultDir(name), 'summary.json')
-    if (!existsSync(summary)) return false
-    try {
-      return (
-        basename((JSON.parse(readFileSync(summary, 'utf8')) as { slide: string }).slide) === name
+  // The folder of a listed slide's result; a 404 until it is predicted. A result is the slide's
+  // only when its summary names this slide (not another of its stem).
+  const predictedDir = (name: string): string => {
+    requireListed(name)
+    const dir = resultDir(name)
+    const summary = completeOutput(dir)
+    if (!summary || basename(summary.slide) !== name)
+      throw new HttpError(
+        404,
+        `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
       )
-    } catch {
-      return false
-    }
+    return dir
   }
 
   const runJob = async (name: string, job: Job, controller: AbortController) => {
@@ -333,15 +338,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     { schema: { params: SLIDE_PARAMS } },
     async (request) => {
       const { name } = request.params
-      if (!listed.includes(name) && !names().includes(name))
-        throw new HttpError(404, `No slide named ${name}`)
-      const dir = resultDir(name)
-      if (!hasResult(name))
-        throw new HttpError(
-          404,
-          `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
-        )
-      const { summary, grid, cells, geojson, detections } = readSlideResult(dir)
+      const { summary, grid, cells, geojson, detections } = readSlideResult(predictedDir(name))
       return {
         summary: { ...summary, slide: name, outDir: name },
         grid,
@@ -357,15 +354,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     '/api/slides/:name/contours',
     { schema: { params: SLIDE_PARAMS, querystring: CONTOURS_QUERY } },
     async (request) => {
-      const { name } = request.params
-      if (!listed.includes(name) && !names().includes(name))
-        throw new HttpError(404, `No slide named ${name}`)
-      if (!hasResult(name))
-        throw new HttpError(
-          404,
-          `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
-        )
-      const { grid, cells } = readSlideResult(resultDir(name))
+      const { grid, cells } = readSlideResult(predictedDir(request.params.name))
       return tumourGeoJson(cells, grid, request.query.threshold)
     },
   )
@@ -376,14 +365,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     { schema: { params: RESULT_FILE_PARAMS } },
     async (request, reply) => {
       const { name, file } = request.params
-      if (!listed.includes(name) && !names().includes(name))
-        throw new HttpError(404, `No slide named ${name}`)
-      const path = join(resultDir(name), file)
-      if (!hasResult(name) || !existsSync(path))
-        throw new HttpError(
-          404,
-          `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
-        )
+      const path = join(predictedDir(name), file)
       const type = file.endsWith('.png')
         ? 'image/png'
         : file.endsWith('.csv')
