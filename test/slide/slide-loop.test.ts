@@ -115,18 +115,20 @@ describe('the whole-slide loop', { skip: skipWithoutData }, () => {
   })
 
   it('prepares, trains, predicts, evaluates, and mines hard negatives for a second round', (t) => {
+    // pcam data prepare on the annotated training slides, with what else is given.
+    const prepare = (...args: string[]) =>
+      pcam(
+        'data',
+        'prepare',
+        dirs.train,
+        '--annotations',
+        dirs.trainAnnotations,
+        '--labels',
+        join(root, 'labels.csv'),
+        ...args,
+      )
     const store = join(root, 'store')
-    pcam(
-      'data',
-      'prepare',
-      dirs.train,
-      '--annotations',
-      dirs.trainAnnotations,
-      '--labels',
-      join(root, 'labels.csv'),
-      '--out',
-      store,
-    )
+    prepare('--out', store)
     const run = join(root, 'run')
     pcam(
       'train',
@@ -173,21 +175,7 @@ describe('the whole-slide loop', { skip: skipWithoutData }, () => {
     const trainMaps = join(root, 'maps-train')
     pcam('slide', 'predict', '--model', run, dirs.train, '--out', trainMaps)
     const second = join(root, 'store-2')
-    pcam(
-      'data',
-      'prepare',
-      dirs.train,
-      '--annotations',
-      dirs.trainAnnotations,
-      '--labels',
-      join(root, 'labels.csv'),
-      '--out',
-      second,
-      '--per-slide',
-      '6',
-      '--hard-negatives',
-      trainMaps,
-    )
+    prepare('--out', second, '--per-slide', '6', '--hard-negatives', trainMaps)
     const first = PatchStore.open(store)
     const again = PatchStore.open(second)
     try {

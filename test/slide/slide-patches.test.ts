@@ -27,6 +27,9 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
   let b: Mosaic
   let normal: Mosaic
   const labels = join(root, 'labels.csv')
+  // pcam data prepare <sources> --annotations <the test's annotations> <args>
+  const prepare = (sources: string, ...args: string[]) =>
+    pcam('data', 'prepare', sources, '--annotations', annotations, ...args)
 
   before(async () => {
     mkdirSync(slides)
@@ -70,19 +73,7 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
 
   it('labels patches by the centre rule, keeps their pixels and splits by slide', async () => {
     const out = join(root, 'store')
-    const r = pcam(
-      'data',
-      'prepare',
-      slides,
-      '--annotations',
-      annotations,
-      '--labels',
-      labels,
-      '--out',
-      out,
-      '--min-tissue',
-      '0',
-    )
+    const r = prepare(slides, '--labels', labels, '--out', out, '--min-tissue', '0')
     assert.equal(r.status, 0, r.stderr)
     const store = PatchStore.open(out)
     try {
@@ -128,15 +119,7 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
   })
 
   it('refuses a slide with neither annotations nor a label, naming it', () => {
-    const r = pcam(
-      'data',
-      'prepare',
-      slides,
-      '--annotations',
-      annotations,
-      '--out',
-      join(root, 'refused'),
-    )
+    const r = prepare(slides, '--out', join(root, 'refused'))
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /slide_n\.tif: unlabelled: no annotations/)
   })
@@ -160,12 +143,8 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
       ].join('\n'),
     )
     const out = join(root, 'store-hard')
-    const r = pcam(
-      'data',
-      'prepare',
+    const r = prepare(
       join(slides, 'slide_a.tif'),
-      '--annotations',
-      annotations,
       '--out',
       out,
       '--min-tissue',
@@ -198,20 +177,7 @@ describe('patches from annotated slides', { skip: skipWithoutData }, () => {
 
   it('--balance draws as many normal patches as tumour ones', () => {
     const out = join(root, 'store-balanced')
-    const r = pcam(
-      'data',
-      'prepare',
-      slides,
-      '--annotations',
-      annotations,
-      '--labels',
-      labels,
-      '--out',
-      out,
-      '--min-tissue',
-      '0',
-      '--balance',
-    )
+    const r = prepare(slides, '--labels', labels, '--out', out, '--min-tissue', '0', '--balance')
     assert.equal(r.status, 0, r.stderr)
     const store = PatchStore.open(out)
     try {
