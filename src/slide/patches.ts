@@ -109,7 +109,12 @@ function sample(
   return false
 }
 
-function bounds(region: Region): [number, number, number, number] {
+type Box = [number, number, number, number]
+// Each region's box is computed once, not once per tile of the slide (thousands of vertices each).
+const boxes = new WeakMap<Region, Box>()
+function bounds(region: Region): Box {
+  const known = boxes.get(region)
+  if (known) return known
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity]
   for (const [x, y] of region.outer) {
     x0 = Math.min(x0, x)
@@ -117,7 +122,9 @@ function bounds(region: Region): [number, number, number, number] {
     x1 = Math.max(x1, x)
     y1 = Math.max(y1, y)
   }
-  return [x0, y0, x1, y1]
+  const box: Box = [x0, y0, x1, y1]
+  boxes.set(region, box)
+  return box
 }
 
 /**
