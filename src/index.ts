@@ -69,30 +69,38 @@ export {
 } from './run/run-folder.js'
 
 // Training: the recipe, and the Learner with its callbacks for code of one's own.
+export { trainConfig, TRAIN_DEFAULTS, type TrainConfig } from './recipe/train-config.js'
+export { train, type TrainHooks, type TrainResult } from './recipe/train.js'
 export {
-  train,
-  trainConfig,
-  TRAIN_DEFAULTS,
-  type TrainConfig,
-  type TrainHooks,
-  type TrainResult,
-} from './recipe/train.js'
-export {
+  BATCH_EVENTS,
+  CancelBackward,
   CancelBatch,
   CancelEpoch,
   CancelFit,
+  CancelStep,
+  CancelTrain,
+  CancelValidate,
   defaultLoss,
   defaultMetrics,
   EVENTS,
   Learner,
+  LEARNER_DEFAULTS,
   type BatchInfo,
+  type BatchIterable,
   type Callback,
+  type EpochLoader,
+  type LearnerBatch,
   type LearnerEvent,
+  type LearnerModel,
   type LearnerOptions,
   type LossFunction,
   type Metric,
+  type OptimizerFunction,
+  type ParameterGroup,
   type ValidOutputs,
 } from './learn/learner.js'
+export { TrainEval } from './learn/callbacks/train-eval.js'
+export { NonFiniteLossCheck } from './learn/callbacks/non-finite-loss.js'
 export { fineTune, type FineTuneOptions } from './learn/fine-tune.js'
 export { lrFind, type LrFindResult } from './learn/lr-find.js'
 export { EarlyStopping } from './learn/callbacks/early-stopping.js'

@@ -8,7 +8,7 @@ import { parseOptions } from '../src/cli/command.js'
 import { createProgress, formatRate } from '../src/cli/progress.js'
 import { AUGMENT_PRESETS } from '../src/data/augment.js'
 import { RECIPE_PRESETS } from '../src/recipe/presets.js'
-import { TRAIN_DEFAULTS } from '../src/recipe/train.js'
+import { TRAIN_DEFAULTS } from '../src/recipe/train-config.js'
 
 const BIN = fileURLToPath(new URL('../../bin/pcam.js', import.meta.url))
 const pcam = (...args: string[]) =>

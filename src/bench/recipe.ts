@@ -11,13 +11,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DataError, ValidationError } from '../errors.js'
 import { PatchStore } from '../data/store.js'
-import {
-  initialModel,
-  normalizationFor,
-  recipeStages,
-  trainConfig,
-  type TrainConfig,
-} from '../recipe/train.js'
+import { trainConfig, type TrainConfig } from '../recipe/train-config.js'
+import { initialModel, normalizationFor } from '../recipe/setup.js'
+import { recipeStages } from '../recipe/train.js'
 import { withPreset } from '../recipe/presets.js'
 import type { ComputeRequest } from '../learn/precision.js'
 import { readHistory } from '../run/run-folder.js'

@@ -57,6 +57,8 @@ export class PatchLoader {
   readonly #indices: Tensor
   /** Output size; progressive resizing changes it between epochs. */
   size: number
+  /** Each batch is made for its consumer, who disposes it (see EpochLoader). */
+  readonly batchesAreFresh = true
 
   constructor(
     readonly store: PatchStore,
@@ -68,6 +70,11 @@ export class PatchLoader {
       throw new ValidationError('The loader got no patches (is the split empty?)')
     this.#indices = keep(tensor(BigInt64Array.from(indices, BigInt)))
     this.size = options.size ?? store.meta.height
+  }
+
+  /** The store's class names. */
+  get classes(): readonly string[] {
+    return this.store.meta.classes
   }
 
   /** Patches in the loader (all ranks together). */

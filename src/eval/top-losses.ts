@@ -5,6 +5,7 @@
  * @module
  */
 import { CLASS_COLOURS, displayClassNames, gridPng, type GridTile } from '../data/grid.js'
+import { PatchLoader } from '../data/loader.js'
 import type { PatchStore } from '../data/store.js'
 import { cat, scope, tensor } from '../torch/index.js'
 import { explainPatches } from './explain.js'
@@ -93,15 +94,16 @@ export interface FitTopLossesOptions {
 export function fitTopLosses(options: FitTopLossesOptions): FitPicture {
   return async (learn) => {
     const valid = learn.valid
-    if (valid?.classes !== 1) return null
-    const storeIndices = learn.validLoader.storeIndices()
+    const loader = learn.validLoader
+    if (valid?.classes !== 1 || !(loader instanceof PatchLoader)) return null
+    const storeIndices = loader.storeIndices()
     const rule = options.threshold ?? { kind: 'fixed', value: 0.5 }
     // Grad-CAM of the model as validated: running batch-norm statistics, no dropout.
     learn.model.eval()
     return topLossesPicture({
-      model: learn.model,
+      model: learn.model as PatchClassifier,
       config: options.config,
-      store: learn.validLoader.store,
+      store: loader.store,
       items: topLosses(valid.probabilities, valid.labels, options.count ?? 16),
       storeIndex: (item) => storeIndices[item.position] as number,
       threshold: chooseThreshold(valid.probabilities, valid.labels, rule),

@@ -5,7 +5,8 @@
  * Learner; `from` resumes a stopped run in whichever stage it stopped.
  * @module
  */
-import type { Learner } from './learner.js'
+import { ValidationError } from '../errors.js'
+import type { EpochLoader, Learner } from './learner.js'
 import type { FitPosition } from '../run/run-folder.js'
 import { ONE_CYCLE_DEFAULTS, spreadLr } from './schedule.js'
 
@@ -57,6 +58,13 @@ export function fineTuneStages(options: FineTuneOptions): Stage[] {
   ]
 }
 
+/** Progressive resizing: the loader's output size for the stage (PatchLoader has one). */
+function resize(loader: EpochLoader & { size?: number }, size: number): void {
+  if (typeof loader.size !== 'number')
+    throw new ValidationError('A stage with a size needs loaders with a size (such as PatchLoader)')
+  loader.size = size
+}
+
 /** Runs stages of one-cycle fits, skipping those a resumed run already finished. */
 export async function runStages(
   learn: Learner,
@@ -70,7 +78,8 @@ export async function runStages(
     if (resume && resume.epoch >= s.epochs) continue
     if (s.frozen) learn.freeze()
     else learn.unfreeze()
-    if (s.size !== undefined) learn.train.size = learn.validLoader.size = s.size
+    if (s.size !== undefined)
+      for (const loader of [learn.train, learn.validLoader]) resize(loader, s.size)
     if (!(await fitStage(learn, s, resume))) return false
   }
   return true
@@ -78,7 +87,7 @@ export async function runStages(
 
 function fitStage(learn: Learner, s: Stage, from: FitPosition | undefined): Promise<boolean> {
   if (!s.constant) return learn.fitOneCycle(s.epochs, s.lr, { stage: s.stage, from })
-  learn.setHyper(spreadLr(s.lr, learn.model.layerGroups().length), ONE_CYCLE_DEFAULTS.moms[2])
+  learn.setHyper(spreadLr(s.lr, learn.layerGroups().length), ONE_CYCLE_DEFAULTS.moms[2])
   return learn.fit(s.epochs, s.stage, from)
 }
 

@@ -1,30 +1,17 @@
 /**
- * Learner: fastai's training loop in explicit TypeScript. It owns the model, the loaders, the
- * loss function, the metrics and the optimizer (one parameter group per layer group), and runs
- * fits that call its callbacks at fastai's sixteen events, in fastai's order:
+ * Learner: fastai's training loop in explicit TypeScript. It owns a model (any nn.Module; one
+ * with layerGroups() gets discriminative rates and freeze()), the training and validation batches
+ * (a PatchLoader, any EpochLoader, or an array of batches), the loss function, the metrics and
+ * the optimizer (AdamW, SGD or the caller's own), and runs fits that call its callbacks at
+ * fastai's events with fastai's cancel semantics (see events.ts).
  *
- *   beforeFit
- *     beforeEpoch
- *       beforeTrain
- *         beforeBatch, afterPred, afterLoss, beforeBackward, afterBackward, beforeStep,
- *         afterStep, afterBatch                                      (every training batch)
- *       afterTrain
- *       beforeValidate
- *         beforeBatch, afterPred, afterLoss, afterBatch              (every validation batch)
- *       afterValidate
- *     afterEpoch
- *   afterFit
- *
- * Callbacks read and change the learner's state (the batch, predictions, loss, epoch, ...);
- * throwing CancelBatch, CancelEpoch or CancelFit skips the rest of the batch, the epoch or the
- * fit. A cancelled fit records where it stopped, and can be resumed there exactly (weights,
- * optimizer state, schedule, data order, random state).
+ * Callbacks read and change the learner's state (the batch, predictions, loss, epoch, ...). A
+ * fit cancelled with CancelFit records where it stopped, and can be resumed there exactly
+ * (weights, optimizer state, schedule, data order, random state).
  * @module
  */
-import { DataError } from '../errors.js'
-import type { PatchLoader } from '../data/loader.js'
-import type { PatchClassifier } from '../models/registry.js'
-import { BatchNorm1d, BatchNorm2d } from '../nn/index.js'
+import { ValidationError } from '../errors.js'
+import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
 import {
   AdamW,
   bceWithLogits,
@@ -37,61 +24,43 @@ import {
 } from '../torch/index.js'
 import { accuracy, multiclassAccuracy, oneVsRestAuc, rocAuc } from '../metrics/metrics.js'
 import type { EpochRecord, FitPosition } from '../run/run-folder.js'
-import { Recorder } from './callbacks/recorder.js'
+import {
+  epochLoaderOf,
+  releaseBatch,
+  type BatchIterable,
+  type EpochLoader,
+  type LearnerBatch,
+} from './batches.js'
+import {
+  CancelBackward,
+  CancelBatch,
+  CancelEpoch,
+  CancelFit,
+  CancelStep,
+  CancelTrain,
+  CancelValidate,
+  type BatchEvent,
+  type Callback,
+  type FitEvent,
+} from './events.js'
+import { NonFiniteLossCheck } from './callbacks/non-finite-loss.js'
 import { OneCycleSchedule } from './callbacks/one-cycle.js'
+import { Recorder } from './callbacks/recorder.js'
+import { TrainEval } from './callbacks/train-eval.js'
 import type { OneCycleOptions } from './schedule.js'
+
+export * from './events.js'
+export type { BatchIterable, EpochLoader, LearnerBatch } from './batches.js'
 
 /** fastai's defaults. */
 export const LEARNER_DEFAULTS = { lr: 1e-3, wd: 0.01, opt: 'adamw' as const }
 
-/** Events of every batch, in order: they run synchronously, the batch loop never yields. */
-export const BATCH_EVENTS = [
-  'beforeBatch',
-  'afterPred',
-  'afterLoss',
-  'beforeBackward',
-  'afterBackward',
-  'beforeStep',
-  'afterStep',
-  'afterBatch',
-] as const
-type BatchEvent = (typeof BATCH_EVENTS)[number]
-
-/** The events, in the order a fit calls them. */
-export const EVENTS = [
-  'beforeFit',
-  'beforeEpoch',
-  'beforeTrain',
-  ...BATCH_EVENTS,
-  'afterTrain',
-  'beforeValidate',
-  'afterValidate',
-  'afterEpoch',
-  'afterFit',
-] as const
-export type LearnerEvent = (typeof EVENTS)[number]
-
 /**
- * A callback: a method for each event it handles, called with the learner. Callbacks run in
- * ascending `order` (default 0), then in the order they were given.
+ * What a Learner trains: any module. One with `layerGroups()` (pcam's PatchClassifier: stem and
+ * early body, late body, head) gets one optimizer group per layer group, discriminative rates
+ * and freeze(); any other trains as one group.
  */
-export type Callback = { order?: number } & {
-  [E in LearnerEvent]?: (learn: Learner) => E extends BatchEvent ? void : void | Promise<void>
-}
-
-/** Skips the rest of the current batch (no step when thrown before it); afterBatch still runs. */
-export class CancelBatch extends Error {}
-/** Skips the rest of the current epoch: no validation, no afterEpoch. */
-export class CancelEpoch extends Error {}
-/**
- * Stops the fit. `finished` (early stopping): the fit counts as complete. Otherwise (Ctrl-C) the
- * learner records where it stopped, to resume there.
- */
-export class CancelFit extends Error {
-  constructor(readonly finished = false) {
-    super(finished ? 'fit finished early' : 'fit cancelled')
-  }
-}
+export type LearnerModel = Module & { layerGroups?(): Tensor[][] }
 
 /** What the Recorder reports for each training batch. */
 export interface BatchInfo {
@@ -124,9 +93,26 @@ export interface Metric {
   compute(valid: ValidOutputs): number
 }
 
+/** One optimizer parameter group as the Learner builds it (weightDecay 0 where exempt). */
+export interface ParameterGroup {
+  params: Tensor[]
+  weightDecay?: number
+}
+
+/**
+ * Makes the optimizer (fastai's opt_func): given the parameter groups and the defaults, returns
+ * any pcam Optimizer (a subclass of `Optimizer` from `pcam/torch`). The Learner sets each group's
+ * `lr` during fits, and its `betas[0]` or `momentum` where the group has one.
+ */
+export type OptimizerFunction = (
+  groups: ParameterGroup[],
+  defaults: { lr: number; weightDecay: number },
+) => Optimizer<{ lr: number }, unknown>
+
 /** How a Learner trains: optimizer, weight decay, loss, metrics and callbacks. */
 export interface LearnerOptions {
-  opt?: 'adamw' | 'sgd'
+  /** 'adamw' (default), 'sgd' (momentum 0.9), or a function that makes the optimizer. */
+  opt?: 'adamw' | 'sgd' | OptimizerFunction
   wd?: number
   /** No weight decay on batch-norm parameters and biases (fastai's wd_bn_bias=False). */
   wdSkipNorm?: boolean
@@ -141,29 +127,36 @@ export interface LearnerOptions {
   trainBn?: boolean
   /** Default: accuracy, error rate and ROC AUC (macro one-vs-rest, and per class, for k classes). */
   metrics?: Metric[]
+  /** Class names for the default metrics (default: the training loader's `classes`). */
+  classNames?: readonly string[]
   callbacks?: Callback[]
 }
 
-/** Binary cross-entropy on one logit, or cross-entropy on k; ε smooths the targets. */
-export function defaultLoss(outputs: number, labelSmoothing = 0): LossFunction {
-  if (outputs === 1) {
-    // Two classes: targets move from {0, 1} to {ε/2, 1 - ε/2}.
-    return (logits, labels, reduction) =>
-      bceWithLogits(
+/**
+ * Binary cross-entropy on one logit, cross-entropy on k (read from the logits); ε smooths the
+ * targets.
+ */
+export function defaultLoss(labelSmoothing = 0): LossFunction {
+  return (logits, labels, reduction) => {
+    if (logits.ndim === 1 || logits.size(1) === 1)
+      // Two classes: targets move from {0, 1} to {ε/2, 1 - ε/2}.
+      return bceWithLogits(
         logits.float().reshape(-1),
         labelSmoothing > 0 ? labels.mul(1 - labelSmoothing).add(labelSmoothing / 2) : labels,
         { reduction },
       )
+    return crossEntropy(logits.float(), labels.long(), { reduction, labelSmoothing })
   }
-  return (logits, labels, reduction) =>
-    crossEntropy(logits.float(), labels.long(), { reduction, labelSmoothing })
 }
 
-/** accuracy, errorRate, auc (macro one-vs-rest for k classes) and, for k classes, auc_<class>. */
-export function defaultMetrics(classNames: string[]): Metric[] {
-  const binary = classNames.length <= 2
+/**
+ * accuracy, errorRate, auc (macro one-vs-rest for k classes) and, for k named classes,
+ * auc_<class>. Without names, binary or not is read from the outputs.
+ */
+export function defaultMetrics(classNames?: readonly string[]): Metric[] {
+  const binary = (v: ValidOutputs) => v.classes === 1
   const share = (v: ValidOutputs) =>
-    binary
+    binary(v)
       ? accuracy(v.probabilities, v.labels)
       : multiclassAccuracy(v.probabilities, v.labels, v.classes)
   const classAuc = (v: ValidOutputs, k: number) =>
@@ -173,52 +166,83 @@ export function defaultMetrics(classNames: string[]): Metric[] {
     { name: 'errorRate', compute: (v) => 1 - share(v) },
     {
       name: 'auc',
-      compute: (v) =>
-        binary
-          ? rocAuc(v.probabilities, v.labels)
-          : classNames.reduce((sum, _, k) => sum + classAuc(v, k), 0) / classNames.length,
+      compute: (v) => {
+        if (binary(v)) return rocAuc(v.probabilities, v.labels)
+        let sum = 0
+        for (let k = 0; k < v.classes; k++) sum += classAuc(v, k)
+        return sum / v.classes
+      },
     },
   ]
-  if (!binary)
+  if (classNames && classNames.length > 2)
     classNames.forEach((name, k) =>
       metrics.push({ name: `auc_${name}`, compute: (v) => classAuc(v, k) }),
     )
   return metrics
 }
 
+function isNorm(m: Module): boolean {
+  return m instanceof BatchNorm2d || m instanceof BatchNorm1d
+}
+
 /** Parameters of batch-norm layers and every bias: the ones wdSkipNorm exempts from decay. */
-function normAndBiasParameters(model: PatchClassifier): Set<unknown> {
+function normAndBiasParameters(model: Module): Set<unknown> {
   const exempt = new Set<unknown>()
-  for (const m of model.modules()) {
-    if (m instanceof BatchNorm2d || m instanceof BatchNorm1d)
-      for (const p of m.parameters(false)) exempt.add(p)
-  }
+  for (const m of model.modules()) if (isNorm(m)) for (const p of m.parameters(false)) exempt.add(p)
   for (const [name, p] of model.namedParameters()) if (name.endsWith('.bias')) exempt.add(p)
   return exempt
+}
+
+/** The model's layer groups, or all its parameters as one. */
+export function layerGroupsOf(model: LearnerModel): Tensor[][] {
+  return model.layerGroups ? model.layerGroups() : [[...model.parameters()]]
 }
 
 /**
  * One optimizer group per layer group, or two (decayed, not decayed) when batch norm and biases
  * skip weight decay; empty groups are left out.
  */
-function parameterGroups(model: PatchClassifier, wdSkipNorm: boolean) {
+function parameterGroups(model: LearnerModel, wdSkipNorm: boolean) {
   const exempt = wdSkipNorm ? normAndBiasParameters(model) : new Set<unknown>()
-  return model.layerGroups().flatMap((params, layerGroup) => {
+  return layerGroupsOf(model).flatMap((params, layerGroup) => {
     const decayed = { params: params.filter((p) => !exempt.has(p)), layerGroup }
     const undecayed = { params: params.filter((p) => exempt.has(p)), layerGroup, weightDecay: 0 }
     return [decayed, undecayed].filter((g) => g.params.length > 0)
   })
 }
 
-export class Learner {
+/** The optimizer an `opt` option names or makes. */
+function makeOptimizer(
+  opt: NonNullable<LearnerOptions['opt']>,
+  groups: ParameterGroup[],
+  defaults: { lr: number; weightDecay: number },
+): Optimizer<{ lr: number }, unknown> {
+  if (typeof opt === 'function') return opt(groups, defaults)
+  if (opt === 'sgd')
+    return new SGD(groups, { ...defaults, momentum: 0.9 }) as Optimizer<{ lr: number }, unknown>
+  if (opt === 'adamw') return new AdamW(groups, defaults) as Optimizer<{ lr: number }, unknown>
+  throw new ValidationError(
+    `Unknown optimizer ${JSON.stringify(opt)}: give 'adamw', 'sgd' or a function`,
+  )
+}
+
+type Bracket = 'Fit' | 'Epoch' | 'Train' | 'Validate'
+type Cancel = abstract new (...args: never[]) => Error
+
+export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoader = EpochLoader> {
   readonly optimizer: Optimizer<{ lr: number }, unknown>
-  readonly callbacks: Callback[]
   readonly lossFunc: LossFunction
   readonly metrics: Metric[]
-  /** Records losses and metrics; its history holds one record per finished epoch. */
+  /** Records losses and metrics; its history holds one record per validated epoch. */
   readonly recorder: Recorder
-  /** The layer group (stem+early body, late body, head) of each optimizer parameter group. */
+  /** The layer group of each optimizer parameter group. */
   readonly layerGroupOf: number[]
+  /** The training and validation batches. */
+  readonly train: L
+  readonly validLoader: L
+  #callbacks: Callback[] = []
+  /** The callbacks in calling order, sorted when the list changes. */
+  #ordered: Callback[] = []
 
   // The state callbacks read (and may change), as fastai's attributes.
   /** Name of the current fit (e.g. 'frozen', 'unfrozen'). */
@@ -228,48 +252,96 @@ export class Learner {
   /** Index of the current batch in its epoch, and batches per training epoch. */
   iter = 0
   nIter = 0
+  /** Set by TrainEval: true in the training batches, false in validation. */
   training = false
   xb: Tensor | null = null
   yb: Tensor | null = null
   pred: Tensor | null = null
   loss: Tensor | null = null
-  /** The last training batch's loss as a number. */
+  /** The current training batch's loss as a number (read once afterLoss has run). */
   lossValue = 0
   /** Set when a fit was cancelled (not finished): where to resume. */
   stoppedAt: FitPosition | null = null
   /** Set when the last fit was ended early as finished (early stopping). */
   finishedEarly = false
-  /** The last validation pass's outputs (callbacks may replace them in afterValidate). */
+  /**
+   * The last validation pass's outputs (callbacks may replace them in afterValidate); null in
+   * afterValidate when the pass was cancelled.
+   */
   valid: ValidOutputs | null = null
   /** Where the current fit started, when it resumes a stopped one. */
   resumedFrom: FitPosition | null = null
   #batchesDone = 0
 
+  /**
+   * @param train  a PatchLoader or other EpochLoader, or an array (any iterable with a length) of
+   *   `{ x, y }` batches; batches of an iterable stay the caller's, an EpochLoader's fresh ones
+   *   are disposed after use.
+   * @example
+   * const learn = new Learner(model, trainBatches, validBatches, {
+   *   opt: (groups, defaults) => new SGD(groups, { ...defaults, momentum: 0.9 }),
+   *   callbacks: [myCallback],
+   * })
+   * await learn.fitOneCycle(3, 1e-3)
+   */
   constructor(
-    readonly model: PatchClassifier,
-    readonly train: PatchLoader,
-    readonly validLoader: PatchLoader,
+    readonly model: M,
+    train: L | BatchIterable,
+    valid: L | BatchIterable,
     readonly options: LearnerOptions = {},
   ) {
-    const wd = options.wd ?? LEARNER_DEFAULTS.wd
+    this.train = epochLoaderOf(train, 'training') as L
+    this.validLoader = epochLoaderOf(valid, 'validation') as L
     const groups = parameterGroups(model, options.wdSkipNorm ?? false)
     this.layerGroupOf = groups.map((g) => g.layerGroup)
-    this.optimizer =
-      (options.opt ?? LEARNER_DEFAULTS.opt) === 'sgd'
-        ? (new SGD(groups, {
-            lr: LEARNER_DEFAULTS.lr,
-            momentum: 0.9,
-            weightDecay: wd,
-          }) as Optimizer<{ lr: number }, unknown>)
-        : (new AdamW(groups, { lr: LEARNER_DEFAULTS.lr, weightDecay: wd }) as Optimizer<
-            { lr: number },
-            unknown
-          >)
-    const outputs = model.spec.numClasses
-    this.lossFunc = options.lossFunc ?? defaultLoss(outputs, options.labelSmoothing ?? 0)
-    this.metrics = options.metrics ?? defaultMetrics(train?.store.meta.classes ?? ['0', '1'])
+    this.optimizer = makeOptimizer(
+      options.opt ?? LEARNER_DEFAULTS.opt,
+      groups.map(({ layerGroup: _, ...g }) => g),
+      { lr: LEARNER_DEFAULTS.lr, weightDecay: options.wd ?? LEARNER_DEFAULTS.wd },
+    )
+    this.lossFunc = options.lossFunc ?? defaultLoss(options.labelSmoothing ?? 0)
+    this.metrics = options.metrics ?? defaultMetrics(options.classNames ?? this.train.classes)
     this.recorder = new Recorder()
-    this.callbacks = [...(options.callbacks ?? []), this.recorder]
+    // fastai's default callbacks, then the caller's.
+    this.addCallback(new TrainEval(), new NonFiniteLossCheck(), this.recorder)
+    this.addCallback(...(options.callbacks ?? []))
+  }
+
+  /** The callbacks, in the order they were added. */
+  get callbacks(): readonly Callback[] {
+    return this.#callbacks
+  }
+
+  /** Adds callbacks (each once); each runs by its `order`, then after those added before it. */
+  addCallback(...callbacks: Callback[]): this {
+    for (const cb of callbacks) if (!this.#callbacks.includes(cb)) this.#callbacks.push(cb)
+    this.#sort()
+    return this
+  }
+
+  /** Removes callbacks; the Recorder stays, as validation outputs and history come from it. */
+  removeCallback(...callbacks: Callback[]): this {
+    if (callbacks.includes(this.recorder))
+      throw new ValidationError('The Recorder cannot be removed: the learner reads its outputs')
+    this.#callbacks = this.#callbacks.filter((cb) => !callbacks.includes(cb))
+    this.#sort()
+    return this
+  }
+
+  /** Runs `body` with callbacks added, removing them afterwards (fastai's added_cbs). */
+  async withCallbacks<T>(callbacks: Callback[], body: () => Promise<T>): Promise<T> {
+    const added = callbacks.filter((cb) => !this.#callbacks.includes(cb))
+    this.addCallback(...added)
+    try {
+      return await body()
+    } finally {
+      this.removeCallback(...added)
+    }
+  }
+
+  #sort(): void {
+    // Array.prototype.sort is stable: equal orders keep the order of adding.
+    this.#ordered = [...this.#callbacks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0))
   }
 
   /** Epoch records so far (the Recorder's). */
@@ -277,114 +349,148 @@ export class Learner {
     return this.recorder.history
   }
 
+  /** The model's layer groups (one group of every parameter for a model without them). */
+  layerGroups(): Tensor[][] {
+    return layerGroupsOf(this.model)
+  }
+
   /**
-   * Trains only the head, and the body's batch-norm layers unless trainBn is false: the
-   * pretrained body stays. Fully frozen, autograd records nothing of the body (no parameter of
-   * it needs a gradient), so a step costs little more than a forward pass.
+   * Trains only the last layer group (the head), and the body's batch-norm layers unless trainBn
+   * is false: the pretrained body stays. Fully frozen, autograd records nothing of the body (no
+   * parameter of it needs a gradient), so a step costs little more than a forward pass.
    */
   freeze(): void {
+    const last = this.layerGroups().length - 1
+    if (last < 1)
+      throw new ValidationError(
+        'freeze() needs a model with layer groups: give it a layerGroups() method that returns ' +
+          'the parameters of the body and the head as separate lists',
+      )
     const trainBn = this.options.trainBn ?? true
-    this.#setTrainable((group, isNorm) => group === 2 || (trainBn && isNorm))
+    this.#setTrainable((group, isNormParam) => group === last || (trainBn && isNormParam))
   }
   unfreeze(): void {
     this.#setTrainable(() => true)
   }
-  #setTrainable(trainable: (group: number, isNorm: boolean) => boolean): void {
+  #setTrainable(trainable: (group: number, isNormParam: boolean) => boolean): void {
     const norms = new Set<unknown>()
-    for (const m of this.model.modules()) {
-      if (m instanceof BatchNorm2d || m instanceof BatchNorm1d)
-        for (const p of m.parameters(false)) norms.add(p)
-    }
-    this.model.layerGroups().forEach((params, g) => {
+    for (const m of this.model.modules())
+      if (isNorm(m)) for (const p of m.parameters(false)) norms.add(p)
+    this.layerGroups().forEach((params, g) => {
       for (const p of params) p.requiresGrad_(trainable(g, norms.has(p)))
     })
   }
 
-  /** Learning rate per layer group and momentum (Adam's beta1, or SGD's momentum). */
+  /**
+   * Learning rate per layer group, and momentum: Adam's beta1 or SGD's momentum, for optimizers
+   * whose groups have either.
+   */
   setHyper(lrs: number[], momentum: number): void {
-    const key = (this.options.opt ?? LEARNER_DEFAULTS.opt) === 'sgd' ? 'momentum' : 'betas'
     this.optimizer.paramGroups.forEach((group, i) => {
       group.lr = lrs[this.layerGroupOf[i] as number] as number
       const g = group as unknown as Record<string, unknown>
-      if (key === 'betas') g.betas = [momentum, (g.betas as number[])[1]]
-      else g.momentum = momentum
+      if (Array.isArray(g.betas)) g.betas = [momentum, g.betas[1]]
+      else if (typeof g.momentum === 'number') g.momentum = momentum
     })
-  }
-
-  #sorted(): Callback[] {
-    return this.callbacks
-      .map((cb, i) => ({ cb, i }))
-      .sort((a, b) => (a.cb.order ?? 0) - (b.cb.order ?? 0) || a.i - b.i)
-      .map(({ cb }) => cb)
   }
 
   /** Calls a batch event on every callback, synchronously. */
   #batchEvent(event: BatchEvent): void {
-    for (const cb of this.#sorted()) cb[event]?.(this)
+    for (const cb of this.#ordered) cb[event]?.(this as unknown as Learner)
   }
 
   /** Calls an event on every callback, awaiting each. */
-  async #event(event: Exclude<LearnerEvent, BatchEvent>): Promise<void> {
-    for (const cb of this.#sorted()) await cb[event]?.(this)
+  async #event(event: FitEvent): Promise<void> {
+    for (const cb of this.#ordered) await cb[event]?.(this as unknown as Learner)
+  }
+
+  /** fastai's _with_events inside a batch: before, body, afterCancel on its cancel, after. */
+  #withBatchEvents(bracket: 'Batch' | 'Backward' | 'Step', body: () => void, cancel: Cancel) {
+    try {
+      this.#batchEvent(`before${bracket}`)
+      body()
+    } catch (error) {
+      if (!(error instanceof cancel)) throw error
+      this.#batchEvent(`afterCancel${bracket}`)
+    }
+    if (bracket === 'Batch' && this.training) {
+      // From here the batch counts as done: a fit cancelled in afterBatch resumes after it.
+      this.#batchesDone = this.iter + 1
+    }
+    this.#batchEvent(`after${bracket}`)
+  }
+
+  /** fastai's _with_events: before, body, afterCancel on its cancel, after. */
+  async #withEvents(bracket: Bracket, body: () => Promise<void>, cancel: Cancel): Promise<void> {
+    try {
+      await this.#event(`before${bracket}`)
+      await body()
+    } catch (error) {
+      if (!(error instanceof cancel)) throw error
+      await this.#event(`afterCancel${bracket}`)
+    }
+    await this.#event(`after${bracket}`)
   }
 
   /** One batch through the model: forward, loss, and in training backward and step. */
-  #oneBatch(x: Tensor, y: Tensor, where: string): void {
+  #oneBatch(batch: LearnerBatch): void {
     scope(() => {
-      this.xb = x
-      this.yb = y
-      try {
-        this.#batchEvent('beforeBatch')
-        if (this.training) this.optimizer.zeroGrad()
-        this.pred = this.model.forward(this.xb)
-        this.#batchEvent('afterPred')
-        this.loss = this.lossFunc(this.pred, this.yb, this.training ? 'mean' : 'sum')
-        this.#batchEvent('afterLoss')
-        if (this.training) {
-          this.lossValue = this.loss.item()
-          if (!Number.isFinite(this.lossValue))
-            throw new DataError(
-              `The loss became ${this.lossValue} at ${where}. Lower the learning rate (see "pcam lr-find").`,
-            )
-          this.#batchEvent('beforeBackward')
-          this.loss.backward()
-          this.#batchEvent('afterBackward')
-          this.#batchEvent('beforeStep')
-          this.optimizer.step()
-          this.#batchEvent('afterStep')
-        }
-      } catch (error) {
-        if (!(error instanceof CancelBatch)) throw error
-      }
-      // From here the batch counts as done: a fit cancelled in afterBatch resumes after it.
-      if (this.training) this.#batchesDone = this.iter + 1
-      this.#batchEvent('afterBatch')
+      this.xb = batch.x
+      this.yb = batch.y
+      this.#withBatchEvents(
+        'Batch',
+        () => {
+          if (this.training) this.optimizer.zeroGrad()
+          this.pred = this.model.forward(this.xb as Tensor)
+          this.#batchEvent('afterPred')
+          this.loss = this.lossFunc(this.pred, this.yb as Tensor, this.training ? 'mean' : 'sum')
+          this.#batchEvent('afterLoss')
+          if (!this.training) return
+          this.lossValue = (this.loss as Tensor).item()
+          this.#withBatchEvents('Backward', () => (this.loss as Tensor).backward(), CancelBackward)
+          this.#withBatchEvents('Step', () => this.optimizer.step(), CancelStep)
+        },
+        CancelBatch,
+      )
       this.pred = null
       this.loss = null
     })
   }
 
+  /** Every batch of an epoch of `loader`, from batch `first`, each released after use. */
+  #allBatches(loader: EpochLoader, epoch: number, first: number): void {
+    let index = first
+    for (const batch of loader.epoch(epoch, first)) {
+      this.iter = index++
+      try {
+        this.#oneBatch(batch)
+      } finally {
+        releaseBatch(loader, batch)
+      }
+    }
+  }
+
+  /** The validation bracket: outputs in `valid` (null when cancelled), loss and metrics recorded. */
+  async #validation(): Promise<void> {
+    this.valid = null
+    await this.#withEvents(
+      'Validate',
+      async () => {
+        noGrad(() => this.#allBatches(this.validLoader, 0, 0))
+        this.valid = this.recorder.validOutputs()
+      },
+      CancelValidate,
+    )
+  }
+
   /**
-   * One pass over the validation loader with the validation events: the outputs are left in
+   * One pass over the validation batches with the validation events: the outputs are left in
    * `valid`, the loss and metrics in the Recorder (validLoss, validMetrics).
    */
   async validate(): Promise<ValidOutputs> {
-    this.model.eval()
-    this.training = false
-    await this.#event('beforeValidate')
-    noGrad(() => {
-      let batch = 0
-      for (const { x, y, indices } of this.validLoader.epoch(0)) {
-        this.iter = batch++
-        try {
-          this.#oneBatch(x, y, 'validation')
-        } finally {
-          for (const t of [x, y, indices]) t.dispose()
-        }
-      }
-    })
-    this.valid = this.recorder.validOutputs()
-    await this.#event('afterValidate')
+    await this.#validation()
+    if (!this.valid)
+      throw new ValidationError('A callback cancelled the validation (CancelValidate)')
     return this.valid
   }
 
@@ -393,24 +499,20 @@ export class Learner {
    * over the layer groups (discriminative rates). `from` resumes a stopped fit.
    * @example await learn.fitOneCycle(3, [1e-5, 1e-3], { stage: 'unfrozen' })
    */
-  async fitOneCycle(
+  fitOneCycle(
     epochs: number,
     lr: number | [number, number],
     options: OneCycleOptions & { stage?: string; from?: FitPosition } = {},
   ): Promise<boolean> {
-    const schedule = new OneCycleSchedule(lr, options)
-    this.callbacks.push(schedule)
-    try {
-      return await this.fit(epochs, options.stage ?? 'fit', options.from)
-    } finally {
-      this.callbacks.splice(this.callbacks.indexOf(schedule), 1)
-    }
+    return this.withCallbacks([new OneCycleSchedule(lr, options)], () =>
+      this.fit(epochs, options.stage ?? 'fit', options.from),
+    )
   }
 
   /**
    * Trains `epochs` epochs at the optimizer's current hyper-parameters (callbacks may change
    * them). Returns false when cancelled (see stoppedAt), true when it ran to its end or was
-   * finished early.
+   * finished early. afterFit runs however the fit ends, errors included.
    */
   async fit(epochs: number, stage = 'fit', from?: FitPosition): Promise<boolean> {
     const start = from && from.stage === stage ? from : { stage, epoch: 0, batch: 0 }
@@ -421,53 +523,44 @@ export class Learner {
     this.finishedEarly = false
     this.resumedFrom = start.epoch > 0 || start.batch > 0 ? start : null
     try {
-      await this.#event('beforeFit')
-      for (let epoch = start.epoch; epoch < epochs; epoch++) {
-        this.epoch = epoch
-        try {
-          await this.#oneEpoch(epoch === start.epoch ? start : undefined)
-        } catch (error) {
-          if (!(error instanceof CancelEpoch)) throw error
+      try {
+        await this.#event('beforeFit')
+        for (let epoch = start.epoch; epoch < epochs; epoch++) {
+          this.epoch = epoch
+          await this.#oneEpoch(epoch === start.epoch ? start.batch : 0)
         }
+      } catch (error) {
+        if (!(error instanceof CancelFit)) throw error
+        if (error.finished) this.finishedEarly = true
+        else
+          this.stoppedAt = {
+            stage,
+            epoch: this.epoch,
+            batch: this.#batchesDone,
+            partial: this.recorder.partial(),
+          }
+        await this.#event('afterCancelFit')
       }
-      return true
-    } catch (error) {
-      if (!(error instanceof CancelFit)) throw error
-      if (error.finished) {
-        this.finishedEarly = true
-        return true
-      }
-      this.stoppedAt = {
-        stage,
-        epoch: this.epoch,
-        batch: this.#batchesDone,
-        partial: this.recorder.partial(),
-      }
-      return false
     } finally {
       await this.#event('afterFit')
     }
+    return this.stoppedAt === null
   }
 
-  async #oneEpoch(resume: FitPosition | undefined): Promise<void> {
-    const first = resume?.batch ?? 0
+  async #oneEpoch(first: number): Promise<void> {
     this.#batchesDone = first
-    await this.#event('beforeEpoch')
-    this.model.train()
-    this.training = true
-    await this.#event('beforeTrain')
-    let batch = first
-    for (const { x, y, indices } of this.train.epoch(this.epoch, first)) {
-      this.iter = batch++
-      try {
-        this.#oneBatch(x, y, `${this.stage} epoch ${this.epoch + 1}, batch ${batch}`)
-      } finally {
-        for (const t of [x, y, indices]) t.dispose()
-      }
-    }
-    await this.#event('afterTrain')
-    await this.validate()
-    await this.#event('afterEpoch')
+    await this.#withEvents(
+      'Epoch',
+      async () => {
+        await this.#withEvents(
+          'Train',
+          async () => this.#allBatches(this.train, this.epoch, first),
+          CancelTrain,
+        )
+        await this.#validation()
+      },
+      CancelEpoch,
+    )
   }
 
   dispose(): void {

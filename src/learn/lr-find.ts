@@ -10,7 +10,7 @@ import { writeCsv } from '../data/csv.js'
 import { atomicWrite, RUN_FILES, writeJson, type LrFindResult } from '../run/run-folder.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 import type { DataParallel } from './data-parallel.js'
-import { CancelEpoch, CancelFit, type Callback, type Learner } from './learner.js'
+import { CancelFit, CancelValidate, type Callback, type Learner } from './learner.js'
 
 /** fastai's defaults. */
 export const LR_FIND_DEFAULTS = { start: 1e-7, end: 10, iterations: 100, stopFactor: 4, beta: 0.98 }
@@ -24,6 +24,8 @@ export type { LrFindResult }
  * the fit when the loss diverges or the sweep is done. Epochs end without validation.
  */
 class LrFinder implements Callback {
+  // Cancels validation before any callback prepares for it (EMA swaps its average in).
+  readonly order = -50
   readonly lrs: number[] = []
   readonly losses: number[] = []
   #smoothed = 0
@@ -59,8 +61,8 @@ class LrFinder implements Callback {
     for (const group of learn.optimizer.paramGroups) group.lr = this.#rate(step + 1)
   }
 
-  afterTrain(): void {
-    throw new CancelEpoch()
+  beforeValidate(): void {
+    throw new CancelValidate()
   }
 }
 
@@ -80,11 +82,11 @@ export async function lrFind(
   })
   const finder = new LrFinder(settings, options.dataParallel)
   const epochs = learn.history.length
-  learn.callbacks.push(finder)
   try {
-    await learn.fit(Math.ceil(settings.iterations / learn.train.length) + 1, 'lr-find')
+    await learn.withCallbacks([finder], () =>
+      learn.fit(Math.ceil(settings.iterations / learn.train.length) + 1, 'lr-find'),
+    )
   } finally {
-    learn.callbacks.splice(learn.callbacks.indexOf(finder), 1)
     learn.history.splice(epochs)
     noGrad(() => {
       for (const [target, copy] of saved) {

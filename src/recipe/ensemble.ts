@@ -28,7 +28,8 @@ import {
 } from '../run/run-folder.js'
 import { PCAM_VERSION } from '../version.js'
 import { recipeOf, runFolderMode } from './run-mode.js'
-import type { TrainConfig, TrainHooks, TrainResult } from './train.js'
+import type { TrainConfig } from './train-config.js'
+import type { TrainHooks, TrainResult } from './train.js'
 
 /** Which member is about to train (TrainHooks.onMember). */
 export interface MemberInfo {

@@ -6,7 +6,7 @@
  */
 import { AUGMENT_PRESETS } from '../data/augment.js'
 import { ValidationError } from '../errors.js'
-import type { TrainSettings } from './train.js'
+import type { TrainSettings } from './train-config.js'
 
 /** A preset's settings; `pretrained` is what --pretrained takes (imagenet, none, a path). */
 export type PresetSettings = Omit<Partial<TrainSettings>, 'store' | 'out' | 'pretrained'> & {

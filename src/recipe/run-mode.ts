@@ -8,7 +8,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { ConfigError, DataError } from '../errors.js'
 import { hasResumeState, readJson, RUN_FILES } from '../run/run-folder.js'
-import type { TrainConfig } from './train.js'
+import type { TrainConfig } from './train-config.js'
 
 /**
  * The recipe of a run, as config.json keeps it and a resumed run must match: its settings without

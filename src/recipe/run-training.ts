@@ -5,7 +5,8 @@
  */
 import { Worker } from 'node:worker_threads'
 import { errorFromMessage } from '../errors.js'
-import type { TrainConfig, TrainHooks, TrainResult } from './train.js'
+import type { TrainConfig } from './train-config.js'
+import type { TrainHooks, TrainResult } from './train.js'
 
 export interface TrainingRun {
   result: Promise<TrainResult>

@@ -6,7 +6,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { errorToMessage } from '../errors.js'
-import { train, type TrainConfig } from './train.js'
+import { type TrainConfig } from './train-config.js'
+import { train } from './train.js'
 
 const port = parentPort
 if (port) {

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodePng } from '../../src/data/decode.js'
 import { prepareStore } from '../../src/data/prepare.js'
-import { trainConfig, type TrainConfig } from '../../src/recipe/train.js'
+import { trainConfig, type TrainConfig } from '../../src/recipe/train-config.js'
 
 /** Where each class of a k-class store has its bright square (row, column of its corner). */
 const SQUARES: [number, number][] = [

@@ -2,13 +2,13 @@
 // one per layer group when batch norm and biases skip weight decay.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { PatchLoader } from '../../src/data/loader.js'
-import { Learner } from '../../src/learn/learner.js'
+import { Learner, type EpochLoader } from '../../src/learn/learner.js'
 import { createModel } from '../../src/models/registry.js'
 import { BatchNorm1d, BatchNorm2d } from '../../src/nn/index.js'
 import * as t from '../../src/torch/index.js'
 
-const noLoader = undefined as unknown as PatchLoader
+// Building the optimizer reads no batch.
+const noLoader: EpochLoader = { length: 1, epoch: () => [] }
 const decay = (learn: Learner) =>
   learn.optimizer.paramGroups as unknown as { params: unknown[]; weightDecay: number }[]
 

@@ -46,7 +46,7 @@ describe('optimizer state layout', () => {
             throw new CancelFit()
           })(),
       }
-      first.learn.callbacks.push(stop)
+      first.learn.addCallback(stop)
       assert.equal(await first.learn.fit(1), false)
       const [checked, mismatched] = layouts(first.learn)
       assert.ok(checked > 0, 'no channels-last convolution weights to check')

@@ -126,7 +126,7 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
     const logger = new TensorBoardLogger(dir, {
       pictures: { 'valid/top_losses': fitTopLosses({ config }) },
     })
-    learn.callbacks.push(logger)
+    learn.addCallback(logger)
     const began = Date.now() / 1000
     try {
       mkdirSync(out, { recursive: true })
@@ -239,15 +239,15 @@ describe('TensorBoard event files of a fit', { skip: skipWithoutData || decoderM
       first = new TensorBoardLogger(dir, {
         pictures: { 'valid/top_losses': fitTopLosses({ config }) },
       })
-      learn.callbacks.push(first)
+      learn.addCallback(first)
       assert.equal(await learn.fitOneCycle(2, 1e-2), false)
       assert.deepEqual(learn.stoppedAt && [learn.stoppedAt.epoch, learn.stoppedAt.batch], [1, 3])
       // A new process's logger, resuming where the fit stopped.
-      learn.callbacks.splice(learn.callbacks.indexOf(first), 1)
+      learn.removeCallback(first)
       second = new TensorBoardLogger(dir, {
         pictures: { 'valid/top_losses': fitTopLosses({ config }) },
       })
-      learn.callbacks.push(second)
+      learn.addCallback(second)
       assert.equal(await learn.fitOneCycle(2, 1e-2, { from: learn.stoppedAt! }), true)
     } finally {
       dispose()

@@ -14,8 +14,8 @@ import {
   trainConfig,
   type DistributedConfig,
   type TrainConfig,
-  type TrainResult,
-} from '../../recipe/train.js'
+} from '../../recipe/train-config.js'
+import { type TrainResult } from '../../recipe/train.js'
 import { startTraining } from '../../recipe/run-training.js'
 import { RECIPE_PRESETS, withPreset } from '../../recipe/presets.js'
 import { resolvePretrained } from '../../weights/registry.js'

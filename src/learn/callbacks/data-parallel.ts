@@ -6,7 +6,7 @@
  * @module
  */
 import type { DataParallel } from '../data-parallel.js'
-import type { Callback, Learner, ValidOutputs } from '../learner.js'
+import type { Callback, Learner } from '../learner.js'
 
 export class DataParallelSync implements Callback {
   // Before gradient clipping, and before the Recorder computes metrics.
@@ -29,7 +29,8 @@ export class DataParallelSync implements Callback {
 
   afterValidate(learn: Learner): void {
     const dp = this.dataParallel
-    const mine = learn.valid as ValidOutputs
+    const mine = learn.valid
+    if (!mine) return
     learn.valid = {
       probabilities: dp.gather(mine.probabilities),
       labels: dp.gather(mine.labels),

@@ -40,7 +40,7 @@ export class EarlyStopping implements Callback {
       .filter((v): v is number => typeof v === 'number')
       // NaN (e.g. AUC of a one-class split) improves on nothing.
       .map((v) => (Number.isNaN(v) ? -Infinity : v))
-    if (typeof learn.recorder.last?.[this.monitor] !== 'number' || values.length === 0) return
+    if (typeof learn.recorder.current?.[this.monitor] !== 'number' || values.length === 0) return
     // The first epoch that reached the best value: a later tie is no improvement.
     const bestAt = values.indexOf(Math.max(...values))
     if (values.length - 1 - bestAt >= this.patience) throw new CancelFit(true)

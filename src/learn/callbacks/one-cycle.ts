@@ -15,7 +15,7 @@ export class OneCycleSchedule implements Callback {
 
   beforeBatch(learn: Learner): void {
     if (!learn.training) return
-    const peaks = spreadLr(this.lr, learn.model.layerGroups().length)
+    const peaks = spreadLr(this.lr, learn.layerGroups().length)
     const step = learn.epoch * learn.nIter + learn.iter
     const { lrScale, mom } = oneCycleAt(step / (learn.nEpochs * learn.nIter), this.options)
     learn.setHyper(

@@ -22,7 +22,7 @@ export class ReportProgress implements Callback {
   }
 
   afterEpoch(learn: Learner): void {
-    const record = learn.recorder.last
+    const record = learn.recorder.current
     if (record) this.report.onEpoch?.(record)
   }
 }

@@ -18,6 +18,7 @@ export class Recorder implements Callback {
   validMetrics: Record<string, number> = {}
   #file: string | null = null
   #inFit = false
+  #current: EpochRecord | null = null
   #resume: FitPosition | null = null
   #began = 0
   #trainSeconds = 0
@@ -47,6 +48,7 @@ export class Recorder implements Callback {
     // The epoch a stopped fit resumes in carries on from the sums saved with the checkpoint.
     const partial = this.#resume?.epoch === learn.epoch ? this.#resume.partial : undefined
     this.#resume = null
+    this.#current = null
     this.#began = performance.now() - (partial?.seconds ?? 0) * 1000
     this.#lossSum = partial?.lossSum ?? 0
     this.#seen = partial?.seen ?? 0
@@ -90,7 +92,9 @@ export class Recorder implements Callback {
   }
 
   afterValidate(learn: Learner): void {
-    const valid = learn.valid as ValidOutputs
+    // A cancelled validation (CancelValidate) leaves no outputs and makes no record.
+    const valid = learn.valid
+    if (!valid) return
     this.validLoss = valid.lossSum / valid.labels.length
     this.validMetrics = Object.fromEntries(learn.metrics.map((m) => [m.name, m.compute(valid)]))
     if (!this.#inFit) return
@@ -110,6 +114,7 @@ export class Recorder implements Callback {
       rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
     }
     this.history.push(record)
+    this.#current = record
   }
 
   async afterEpoch(): Promise<void> {
@@ -118,6 +123,14 @@ export class Recorder implements Callback {
 
   afterFit(): void {
     this.#inFit = false
+  }
+
+  /**
+   * The current epoch's record once it has been validated: null before, and for an epoch whose
+   * validation was cancelled. It stays after the fit's last epoch, for afterFit.
+   */
+  get current(): EpochRecord | null {
+    return this.#current
   }
 
   /** The last finished epoch's record. */

@@ -32,7 +32,7 @@ export class SaveBest implements Callback {
 
   async afterEpoch(learn: Learner): Promise<void> {
     const monitor = this.options.monitor ?? 'auc'
-    const record = learn.recorder.last
+    const record = learn.recorder.current
     const value = record?.[monitor]
     if (!record || typeof value !== 'number' || !this.#candidate(record.stage)) return
     // The best of the run's earlier candidate epochs: a resumed run has them in its history.

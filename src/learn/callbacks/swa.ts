@@ -5,7 +5,7 @@
  * saved as the run's model.
  * @module
  */
-import type { PatchLoader } from '../../data/loader.js'
+import { releaseBatch, type EpochLoader } from '../batches.js'
 import { BatchNorm1d, BatchNorm2d, type Module } from '../../nn/index.js'
 import { noGrad, scope, type Tensor } from '../../torch/index.js'
 import { AveragedWeights } from '../averaged-weights.js'
@@ -69,13 +69,13 @@ export function updateBn(model: Module, inputs: Iterable<Tensor>): void {
   }
 }
 
-/** The inputs of one training epoch, each batch disposed once the next is asked for. */
-function* epochInputs(loader: PatchLoader, epoch: number): Generator<Tensor> {
-  for (const { x, y, indices } of loader.epoch(epoch)) {
+/** The inputs of one training epoch, each batch released once the next is asked for. */
+function* epochInputs(loader: EpochLoader, epoch: number): Generator<Tensor> {
+  for (const batch of loader.epoch(epoch)) {
     try {
-      yield x
+      yield batch.x
     } finally {
-      for (const t of [x, y, indices]) t.dispose()
+      releaseBatch(loader, batch)
     }
   }
 }

@@ -65,7 +65,7 @@ export class TensorBoardLogger implements Callback {
   }
 
   afterEpoch(learn: Learner): void {
-    const record = currentRecord(learn)
+    const record = learn.recorder.current
     if (!record) return
     this.#writer?.scalars(step(learn), epochScalars(record))
     this.#writer?.flush()
@@ -74,7 +74,7 @@ export class TensorBoardLogger implements Callback {
   async afterFit(learn: Learner): Promise<void> {
     try {
       // Only after a fit that ended with a validation pass (not a stop or an error mid-epoch).
-      if (learn.stoppedAt || !currentRecord(learn)) return
+      if (learn.stoppedAt || !learn.recorder.current) return
       for (const [tag, draw] of Object.entries(this.options.pictures ?? {})) {
         const png = await draw(learn)
         if (!png) continue
@@ -94,12 +94,6 @@ export class TensorBoardLogger implements Callback {
  */
 function step(learn: Learner): number {
   return learn.history.length * learn.nIter + (learn.training ? learn.iter + 1 : 0)
-}
-
-/** The current epoch's record, once it has been validated. */
-function currentRecord(learn: Learner): EpochRecord | undefined {
-  const record = learn.recorder.last
-  return record?.stage === learn.stage && record.epoch === learn.epoch ? record : undefined
 }
 
 /** An epoch's record as scalars: train/epoch_loss, train/images_per_sec, valid/loss, valid/<metric>. */
