@@ -23,6 +23,7 @@ import {
   type RunConfig,
 } from '../run/run-folder.js'
 import { memberDirs } from '../run/ensemble.js'
+import { SLIDE_FILES } from '../run/slide-files.js'
 import { renderSvg, writeChart } from './render.js'
 
 const EVAL_CHARTS = ['roc', 'pr', 'confusion', 'calibration'] as const
@@ -241,7 +242,7 @@ async function slidesSection(maps: string): Promise<string> {
   )
   const rows: string[] = []
   for (const s of e.perSlide) {
-    const overlay = join(maps, s.folder, 'overlay.png')
+    const overlay = join(maps, s.folder, SLIDE_FILES.overlay)
     const thumbnail = existsSync(overlay)
       ? image(
           await sharp(overlay).resize({ width: 200, withoutEnlargement: true }).png().toBuffer(),

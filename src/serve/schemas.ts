@@ -3,6 +3,7 @@
  * against them (coercing "12" to 12) and answers 400 naming the field, before any handler runs.
  * @module
  */
+import { SLIDE_FILES } from '../run/slide-files.js'
 
 /** A switch in a query string: ?explain=1, ?explain=true (absent: off). */
 const SWITCH = { type: 'string', enum: ['0', '1', 'true', 'false'] } as const
@@ -66,13 +67,13 @@ export interface ContoursQuery {
 
 /** The files of a slide's result the viewer offers for download (QuPath imports the GeoJSON). */
 export const RESULT_FILES = [
-  'tumour.geojson',
-  'tiles.geojson',
-  'detections.csv',
-  'tiles.csv',
-  'summary.json',
-  'heatmap.png',
-  'overlay.png',
+  SLIDE_FILES.tumourGeojson,
+  SLIDE_FILES.tilesGeojson,
+  SLIDE_FILES.detections,
+  SLIDE_FILES.tiles,
+  SLIDE_FILES.summary,
+  SLIDE_FILES.heatmap,
+  SLIDE_FILES.overlay,
 ] as const
 export const RESULT_FILE_PARAMS = {
   type: 'object',

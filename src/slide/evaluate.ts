@@ -29,6 +29,7 @@ import {
 import { lesionAt, lesionMap } from './lesions.js'
 import type { Detection } from './detections.js'
 import { readDetections, readSlideSummary, type SlideSummary } from './predict-slide.js'
+import { SLIDE_FILES } from '../run/slide-files.js'
 
 export interface SlideEvalOptions {
   /** Folder of `slide predict` outputs (one subfolder per slide). */
@@ -89,8 +90,8 @@ function readPredicted(maps: string): Predicted[] {
   for (const entry of readdirSync(maps, { withFileTypes: true })) {
     if (!entry.isDirectory() || entry.name.endsWith('.partial')) continue
     const dir = join(maps, entry.name)
-    if (!existsSync(join(dir, 'summary.json'))) continue
-    if (!existsSync(join(dir, 'detections.csv')))
+    if (!existsSync(join(dir, SLIDE_FILES.summary))) continue
+    if (!existsSync(join(dir, SLIDE_FILES.detections)))
       throw new DataError(
         `${dir} has no detections.csv: it was written by an older pcam; predict the slide again (slide predict --overwrite)`,
       )

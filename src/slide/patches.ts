@@ -32,6 +32,7 @@ import { findSlides } from './batch.js'
 import { slideTiling, tileAt, type Tile, type TileGrid } from './grid.js'
 import { readTiles } from './pipeline.js'
 import { readSlideSummary, readTileRows } from './predict-slide.js'
+import { SLIDE_FILES } from '../run/slide-files.js'
 import type { TileScale } from './resolution.js'
 import { readThumbnail, tissueFraction, tissueMask } from './tissue.js'
 
@@ -163,7 +164,8 @@ function centreLabel(
 /** Tiles of an earlier prediction at or above its threshold: candidates for hard negatives. */
 function falsePositiveCandidates(maps: string, stem: string): { x: number; y: number }[] {
   const dir = join(maps, stem)
-  if (!existsSync(join(dir, 'tiles.csv')) || !existsSync(join(dir, 'summary.json'))) return []
+  if (!existsSync(join(dir, SLIDE_FILES.tiles)) || !existsSync(join(dir, SLIDE_FILES.summary)))
+    return []
   const { threshold } = readSlideSummary(dir)
   return readTileRows(dir).filter((t) => t.probability >= threshold)
 }

@@ -13,6 +13,7 @@ import { readCsv, writeCsv } from '../data/csv.js'
 import { DataError } from '../errors.js'
 import { OpenSlide } from '../torch/openslide.js'
 import { PCAM_VERSION } from '../version.js'
+import { SLIDE_FILES } from '../run/slide-files.js'
 import { DEFAULT_NMS_RADIUS_UM, detections, type Detection } from './detections.js'
 import { tilesGeoJson, tumourGeoJson, type FeatureCollection } from './geojson.js'
 import { slideTiling, tissueTiles, type Tile, type TileGrid } from './grid.js'
@@ -250,7 +251,9 @@ export function readSlideResult(dir: string): SlideResult {
     summary,
     grid,
     cells: gridProbabilities(grid, tiles, probabilities),
-    geojson: JSON.parse(readFileSync(join(dir, 'tumour.geojson'), 'utf8')) as FeatureCollection,
+    geojson: JSON.parse(
+      readFileSync(join(dir, SLIDE_FILES.tumourGeojson), 'utf8'),
+    ) as FeatureCollection,
     detections: readDetections(dir),
   }
 }
@@ -259,12 +262,12 @@ export function readSlideResult(dir: string): SlideResult {
 
 /** summary.json of a slide's outputs. */
 export function readSlideSummary(dir: string): SlideSummary {
-  return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as SlideSummary
+  return JSON.parse(readFileSync(join(dir, SLIDE_FILES.summary), 'utf8')) as SlideSummary
 }
 
 /** tiles.csv: each predicted tile's level-0 corner and probability. */
 export function readTileRows(dir: string): { x: number; y: number; probability: number }[] {
-  const csv = join(dir, 'tiles.csv')
+  const csv = join(dir, SLIDE_FILES.tiles)
   return readCsv(readFileSync(csv, 'utf8'), csv).rows.map(({ fields }) => {
     const [x, y, , , probability] = fields.map(Number) as number[]
     return { x: x as number, y: y as number, probability: probability as number }
@@ -273,7 +276,7 @@ export function readTileRows(dir: string): { x: number; y: number; probability: 
 
 /** detections.csv, highest first; none for an output of a pcam from before detections. */
 export function readDetections(dir: string): Detection[] {
-  const csv = join(dir, 'detections.csv')
+  const csv = join(dir, SLIDE_FILES.detections)
   if (!existsSync(csv)) return []
   return readCsv(readFileSync(csv, 'utf8'), csv).rows.map(({ fields }) => {
     const [x, y, probability] = fields.map(Number) as [number, number, number]
@@ -286,7 +289,7 @@ export function readDetections(dir: string): Detection[] {
  * the folder was renamed into place whole), or null when the slide must be predicted (again).
  */
 export function completeOutput(dir: string): SlideSummary | null {
-  if (!existsSync(join(dir, 'detections.csv'))) return null
+  if (!existsSync(join(dir, SLIDE_FILES.detections))) return null
   try {
     const summary = readSlideSummary(dir)
     return summary.pcamVersion ? summary : null
@@ -298,7 +301,7 @@ export function completeOutput(dir: string): SlideSummary | null {
 // An earlier result of this command may be replaced; any other folder is left alone.
 function checkReplaceable(outDir: string): void {
   if (!existsSync(outDir)) return
-  const summary = join(outDir, 'summary.json')
+  const summary = join(outDir, SLIDE_FILES.summary)
   let ours = false
   try {
     ours = existsSync(summary) && 'pcamVersion' in JSON.parse(readFileSync(summary, 'utf8'))
@@ -334,12 +337,12 @@ async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
       Number(o.probabilities[i]!.toFixed(6)),
     ])
     await writeFile(
-      join(partial, 'tiles.csv'),
+      join(partial, SLIDE_FILES.tiles),
       writeCsv(['x', 'y', 'width', 'height', 'probability'], rows),
     )
-    await writeFile(join(partial, 'heatmap.png'), await heatmapPng(o.cells, o.grid))
+    await writeFile(join(partial, SLIDE_FILES.heatmap), await heatmapPng(o.cells, o.grid))
     await writeFile(
-      join(partial, 'overlay.png'),
+      join(partial, SLIDE_FILES.overlay),
       await overlayPng(
         o.thumbnail,
         o.summary.tissueMask ? o.mask : null,
@@ -350,19 +353,19 @@ async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
     )
     const maskPixels = o.mask.mask.map((v) => v * 255)
     await writeFile(
-      join(partial, 'tissue.png'),
+      join(partial, SLIDE_FILES.tissue),
       await sharp(maskPixels, { raw: { width: o.mask.width, height: o.mask.height, channels: 1 } })
         .png()
         .toBuffer(),
     )
     const geojson = tumourGeoJson(o.cells, o.grid, o.summary.threshold)
-    await writeFile(join(partial, 'tumour.geojson'), JSON.stringify(geojson))
+    await writeFile(join(partial, SLIDE_FILES.tumourGeojson), JSON.stringify(geojson))
     await writeFile(
-      join(partial, 'tiles.geojson'),
+      join(partial, SLIDE_FILES.tilesGeojson),
       JSON.stringify(tilesGeoJson(o.tiles, o.probabilities, o.grid.tileSize0)),
     )
     await writeFile(
-      join(partial, 'detections.csv'),
+      join(partial, SLIDE_FILES.detections),
       writeCsv(
         ['x', 'y', 'probability'],
         o.detections.map((d) => [
@@ -372,6 +375,6 @@ async function writeOutputs(outDir: string, o: Outputs): Promise<void> {
         ]),
       ),
     )
-    await writeFile(join(partial, 'summary.json'), JSON.stringify(o.summary, null, 2))
+    await writeFile(join(partial, SLIDE_FILES.summary), JSON.stringify(o.summary, null, 2))
   })
 }
