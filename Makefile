@@ -36,9 +36,12 @@ $(TS_STAMP): $(TS_SOURCES) $(NPM_STAMP)
 
 build: system-deps $(ADDON) $(TS_STAMP)
 
+# TypeDoc checks the API reference (every exported symbol documented, every link resolved);
+# `npm run docs` writes it to docs/api/.
 lint: $(NPM_STAMP)
 	npx eslint .
 	npx prettier --check .
+	npx typedoc --emit none
 
 format: $(NPM_STAMP)
 	npx prettier --write .

@@ -6,6 +6,7 @@
 
 /** Base class of all errors pcam raises on purpose. */
 export class PcamError extends Error {
+  /** Stable machine-readable code of the error's kind, e.g. "VALIDATION", "DATA" or "CONFIG". */
   readonly code: string
   constructor(message: string, code: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -44,6 +45,7 @@ export class DeviceError extends PcamError {
 
 /** A state dict does not fit the module it is loaded into; lists every problem at once. */
 export class StateDictError extends PcamError {
+  /** Every problem found, in PyTorch's wording: missing keys, unexpected keys, size mismatches. */
   readonly problems: string[]
   constructor(problems: string[]) {
     super(`Error(s) in loading state_dict:\n\t${problems.join('\n\t')}`, 'STATE_DICT')

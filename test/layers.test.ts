@@ -1,5 +1,5 @@
 /**
- * The source folders form layers (DESIGN.md): each may import only from itself and from the
+ * The source folders form layers (docs/architecture.md): each may import only from itself and from the
  * folders listed before it. A new import that reaches upward fails here with the file and the
  * import that does it.
  */

@@ -1,5 +1,7 @@
-// Entry point of the pcam addon: every source file registers its functions here. The addon keeps
-// no per-process JavaScript state, so it loads in any number of worker threads.
+// Entry point of the pcam addon: every source file registers its functions here. Hand-written
+// over node-addon-api because no npm package binds libtorch's C++ API (tensors, autograd, c10d)
+// or OpenSlide; it holds mechanism only. The addon keeps no per-process JavaScript state, so it
+// loads in any number of worker threads.
 #include "common.h"
 
 namespace pcam {

@@ -1,5 +1,5 @@
 /**
- * The engine benchmark's reference network (DESIGN.md): four conv3x3 (no bias) → BN → ReLU blocks
+ * The engine benchmark's reference network (docs/performance.md): four conv3x3 (no bias) → BN → ReLU blocks
  * of 32, 64, 128, 256 channels, max-pool 2 after the first three, global average pool, linear to 1.
  * bench/engine_torch.py builds the same network in PyTorch, with the same state-dict names.
  * @module

@@ -22,16 +22,24 @@ import {
   type Tensor,
 } from '../torch/index.js'
 
+/** Training augmentation of a batch; every field left out (or 0) is off. */
 export interface AugmentOptions {
   /** Random flips and quarter turns: the 8 symmetries of the square (tissue has no "up"). */
   dihedral?: boolean
   /** Random shift by up to this many pixels, edges filled by reflection (crop with padding). */
   cropPadding?: number
-  /** Random resized crop: the crop's share of the area and its aspect ratio, drawn uniformly. */
-  zoom?: { scale: [number, number]; ratio: [number, number] }
-  /** Brightness, contrast and saturation jitter: factors drawn from [1 - s, 1 + s]. */
+  /** Random resized crop, resampled to the output size: area and aspect drawn per patch. */
+  zoom?: {
+    /** Range of the crop's area, as a fraction of the patch's. */
+    scale: [number, number]
+    /** Range of the crop's aspect ratio (width / height), drawn log-uniformly. */
+    ratio: [number, number]
+  }
+  /** Brightness jitter: factors drawn from [1 - s, 1 + s]. */
   brightness?: number
+  /** Contrast jitter around each patch's mean grey: factors drawn from [1 - s, 1 + s]. */
   contrast?: number
+  /** Saturation jitter: factors drawn from [1 - s, 1 + s]. */
   saturation?: number
   /** Hue jitter: rotation by up to this fraction of a full turn. */
   hue?: number
@@ -39,8 +47,11 @@ export interface AugmentOptions {
   stain?: number
 }
 
+/** Per-channel statistics inputs are normalised with, (x - mean) / std, on the 0..1 scale. */
 export interface Normalization {
+  /** Mean of each channel (R, G, B). */
   mean: readonly number[]
+  /** Standard deviation of each channel (R, G, B). */
   std: readonly number[]
 }
 

@@ -23,15 +23,21 @@ import type { PatchStore } from './store.js'
  */
 export const MAX_BATCH_SIZE = 4096
 
+/** How a PatchLoader makes its batches. */
 export interface LoaderOptions {
+  /** Patches per batch (per rank in data-parallel training; `pcam train --batch-size`). */
   batchSize: number
+  /** Shuffle the patches each epoch (training); otherwise they come in the order given. */
   shuffle: boolean
   /** Drop a last batch smaller than batchSize (keeps batch norm statistics sound in training). */
   dropLast: boolean
+  /** Seed of the shuffling and augmentation draws; each epoch's generator is derived from it. */
   seed: number
   /** Output size (default: the store's patch size). */
   size?: number
+  /** Channel statistics the batches are normalised with. */
   normalization: Normalization
+  /** Augmentation applied to every batch; null or left out for none (validation). */
   augment?: AugmentOptions | null
   /**
    * Data-parallel training: this rank's part of every epoch. With dropLast (training), the epoch
@@ -39,11 +45,17 @@ export interface LoaderOptions {
    * the ranks together see exactly what one process with the global batch would; without
    * (validation), it takes one contiguous stretch, in order, for gathering back.
    */
-  shard?: { rank: number; worldSize: number }
+  shard?: {
+    /** This process's rank, 0 to worldSize - 1. */
+    rank: number
+    /** Number of ranks. */
+    worldSize: number
+  }
   /** Where batches go (default the CPU): they are gathered and augmented on the CPU, then copied. */
   device?: Device
 }
 
+/** One batch from a PatchLoader; its tensors belong to the caller. */
 export interface Batch {
   /** float N x 3 x size x size, channels-last, normalised. */
   x: Tensor
@@ -53,6 +65,7 @@ export interface Batch {
   indices: Tensor
 }
 
+/** Seeded, reproducible batches of a set of store patches, augmented and normalised. */
 export class PatchLoader {
   readonly #indices: Tensor
   /** Output size; progressive resizing changes it between epochs. */
@@ -61,8 +74,10 @@ export class PatchLoader {
   readonly batchesAreFresh = true
 
   constructor(
+    /** The store the patches are read from. */
     readonly store: PatchStore,
     indices: readonly number[],
+    /** The options the loader was made with. */
     readonly options: LoaderOptions,
   ) {
     checkInteger(options.batchSize, 'batchSize', 1, MAX_BATCH_SIZE)
@@ -187,6 +202,7 @@ export class PatchLoader {
     return moved
   }
 
+  /** Frees the loader's index tensor; the store stays open. */
   dispose(): void {
     this.#indices.dispose()
   }

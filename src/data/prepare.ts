@@ -41,8 +41,11 @@ const SUMMARY_LINES = 20
 /** With skipBad, the largest share of the inputs that may be left out unless maxSkipped allows more. */
 export const DEFAULT_MAX_SKIPPED = 0.01
 
+/** How far prepareStore has read its source. */
 export interface PrepareProgress {
+  /** Inputs read so far, bad ones included. */
   done: number
+  /** Inputs the source holds. */
   total: number
 }
 
@@ -52,14 +55,19 @@ function patchMpp(mpp: number | undefined, kind: string): { mpp?: number } {
   return known === undefined ? {} : { mpp: known }
 }
 
+/** What prepareStore reads, where it writes, and how (the options of `pcam data prepare`). */
 export interface PrepareOptions {
+  /** Files, folders or archives to read (the command's arguments). */
   sources: string[]
   /** The source, opened by the caller (patches cut from slides); default: detected from `sources`. */
   source?: Source
+  /** Folder to write the store to (`--out`). */
   out: string
   /** How to split; null: the source's own split when it has one, else random 20%. */
   split?: SplitSpec | null
+  /** Drop patches whose pixels exactly repeat an earlier one (`--dedupe`). */
   dedupe?: boolean
+  /** Leave out bad inputs, up to maxSkipped of them, instead of failing (`--skip-bad`). */
   skipBad?: boolean
   /** With skipBad, the largest share (0..1) of the inputs that may be skipped; default 1%. */
   maxSkipped?: number
@@ -69,18 +77,29 @@ export interface PrepareOptions {
   size?: number
   /** Micrometres per pixel of the patches; default PCAM_MPP for PCam and Kaggle sources. */
   mpp?: number
+  /** Called every 256 inputs read, and once at the end of a pass over the source. */
   onProgress?: (progress: PrepareProgress) => void
+  /** Stops the run before the next input when aborted; nothing is written. */
   signal?: AbortSignal
 }
 
+/** What prepareStore wrote. */
 export interface PrepareResult {
+  /** The store's folder. */
   out: string
+  /** Patches in the store. */
   count: number
+  /** The source, in words. */
   source: string
+  /** Exact duplicates left out (with dedupe). */
   duplicatesDropped: number
+  /** The bad inputs left out, each with its location and the reason. */
   skipped: Problem[]
+  /** Patches per split (train, valid, test). */
   splitCounts: Record<string, number>
+  /** Whether a `<out>.partial` folder left by an interrupted run was found and started over. */
   restarted: boolean
+  /** Wall-clock time taken, in seconds. */
   seconds: number
 }
 
@@ -104,6 +123,10 @@ async function pixelsOf(
   }
 }
 
+/**
+ * Decodes the sources into a patch store at `out` (`pcam data prepare`), via `<out>.partial`.
+ * Throws a DataError listing the bad inputs when there are more than skipBad and maxSkipped allow.
+ */
 export async function prepareStore(options: PrepareOptions): Promise<PrepareResult> {
   const started = performance.now()
   const { out } = options

@@ -8,14 +8,39 @@ import { DataError } from '../errors.js'
 import { readCsv } from './csv.js'
 import type { SplitName } from './sources/source.js'
 
+/**
+ * How `pcam data prepare` assigns train and valid: keep the source's own split, move a random
+ * stratified share to valid (`--valid-pct`), or move whole slides to valid (`--split-by-slide`).
+ */
 export type SplitSpec =
-  | { kind: 'source' }
-  | { kind: 'random'; validPct: number; seed: number }
   | {
-      kind: 'slide'
+      /** Keep the source's own split; patches without one go to train. */
+      kind: 'source'
+    }
+  | {
+      /** Move a random share of each label's non-test patches to valid. */
+      kind: 'random'
+      /** Fraction of the non-test patches moved to valid, between 0 and 1 (`--valid-pct`). */
       validPct: number
+      /** Seed of the random choice (`--seed`): the same seed gives the same split. */
       seed: number
+    }
+  | {
+      /** Move whole slides to valid, so no slide has patches on both sides. */
+      kind: 'slide'
+      /** Fraction of the non-test patches to move to valid, in whole slides (`--valid-pct`). */
+      validPct: number
+      /** Seed of the slide order (`--seed`): the same seed gives the same split. */
+      seed: number
+      /**
+       * Patch id → slide, read from the `--split-by-slide` CSV; null to use the slides the source
+       * names.
+       */
       slides: Map<string, string> | null
+      /**
+       * The `--split-by-slide` CSV's path, named in messages and (by file name) in the split's
+       * description; "source" when `slides` is null.
+       */
       origin: string
     }
 

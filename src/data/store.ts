@@ -1,5 +1,5 @@
 /**
- * The patch store (DESIGN.md): images.u8 (N x H x W x 3 uint8, row-major, no header), labels.u8
+ * The patch store (docs/formats.md): images.u8 (N x H x W x 3 uint8, row-major, no header), labels.u8
  * and meta.json. Opening one memory-maps the images, so batches are gathered by index with no
  * decoding and no copy of the whole file into memory.
  * @module
@@ -15,15 +15,35 @@ export const STORE_VERSION = 1
 /** labels.u8 value of a patch without a label (a test set). */
 export const UNLABELLED = 255
 
+/** A patch store's meta.json: what the store holds and where it came from. */
 export interface StoreMeta {
+  /** Always "pcam-patch-store". */
   format: typeof STORE_FORMAT
+  /** Version of the store format (STORE_VERSION). */
   version: number
+  /** Number of patches. */
   count: number
+  /** Patch height in pixels. */
   height: number
+  /** Patch width in pixels. */
   width: number
+  /** Colour channels per pixel (RGB). */
   channels: 3
+  /** Class names, in label index order. */
   classes: string[]
-  source: { kind: string; description: string; paths: string[] }
+  /** The source the store was prepared from. */
+  source: {
+    /** Kind of source: kaggle, pcam-hdf5, class-folders or slides. */
+    kind: string
+    /** The source in words, naming its folder or archives. */
+    description: string
+    /** The paths given to `pcam data prepare`. */
+    paths: string[]
+  }
+  /**
+   * Id of each patch, unique in the store: the Kaggle id, the image's path in its class folders
+   * without the extension, `<split>/<index>` for PCam HDF5, `<slide>_<x>_<y>` for slides.
+   */
   ids: string[]
   /** Slide of each patch, when known. */
   slides: (string | null)[] | null
@@ -33,14 +53,19 @@ export interface StoreMeta {
   splitMethod: string
   /** Per-channel mean and standard deviation of the training patches, on the 0..1 scale. */
   mean: [number, number, number]
+  /** Per-channel standard deviation, from the same patches as mean, on the 0..1 scale. */
   std: [number, number, number]
   /** Which patches mean and std come from: "all" when the store has no training patches. */
   statsFrom?: 'train' | 'all'
+  /** Exact duplicates left out (pcam data prepare --dedupe). */
   duplicatesDropped: number
+  /** Number of bad inputs left out (pcam data prepare --skip-bad); listed in skipped.txt. */
   skipped: number
   /** Micrometres per pixel the patches were taken at, when known (pcam data prepare --mpp). */
   mpp?: number
+  /** When the store was written, as an ISO 8601 timestamp. */
   createdAt: string
+  /** Version of pcam that wrote the store. */
   pcamVersion: string
 }
 
@@ -74,6 +99,7 @@ export function sourceMpp(kind: string | undefined): number | undefined {
   return kind === 'pcam-hdf5' || kind === 'kaggle' ? PCAM_MPP : undefined
 }
 
+/** An open patch store: its images memory-mapped, its labels in memory. */
 export class PatchStore {
   /** N x H x W x 3 uint8, memory-mapped. */
   readonly images: Tensor
@@ -82,7 +108,9 @@ export class PatchStore {
   readonly #labels: Uint8Array
 
   private constructor(
+    /** The store's folder. */
     readonly dir: string,
+    /** The store's meta.json. */
     readonly meta: StoreMeta,
   ) {
     const mapped = mmapFile(join(dir, STORE_FILES.images))
@@ -130,6 +158,7 @@ export class PatchStore {
     return new PatchStore(dir, meta)
   }
 
+  /** Number of patches. */
   get count(): number {
     return this.meta.count
   }
@@ -149,7 +178,12 @@ export class PatchStore {
   }
 
   /** Gathers patches by index: uint8 images (B x H x W x 3) and their labels. */
-  gather(indices: Tensor): { images: Tensor; labels: Tensor } {
+  gather(indices: Tensor): {
+    /** uint8 B x H x W x 3 patches, in the order of `indices`. */
+    images: Tensor
+    /** uint8 B labels (UNLABELLED for none). */
+    labels: Tensor
+  } {
     return {
       images: this.images.indexSelect(0, indices),
       labels: this.labels.indexSelect(0, indices),
@@ -166,6 +200,7 @@ export class PatchStore {
     }
   }
 
+  /** Frees the image and label tensors; the store cannot be read after. */
   dispose(): void {
     this.images.dispose()
     this.labels.dispose()

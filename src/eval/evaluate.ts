@@ -24,22 +24,35 @@ import {
 import { runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 
+/** What to evaluate, and how (the options of `pcam eval`). */
 export interface EvaluateOptions {
+  /** Run folder of the model (`--model`). */
   run: string
+  /** Patch store folder to evaluate on (`--data`). */
   store: string
+  /** Split of the store whose labelled patches are evaluated (`--split`). */
   split: SplitName
+  /** Test-time augmentation (`--tta`, `--tta-views`). */
   tta: Tta
   /** null: the run's own threshold. */
   threshold: ThresholdRule | null
+  /** Called after each batch with the patches predicted so far and the total. */
   onProgress?: (done: number, total: number) => void
 }
 
+/** The figures of `pcam eval`: binaryReport's metrics on the split, and how they were obtained. */
 export interface Evaluation extends BinaryReport {
+  /** Split of the store that was evaluated. */
   split: SplitName
+  /** Number of labelled patches of the split evaluated. */
   patches: number
+  /** Test-time augmentation the predictions averaged over. */
   tta: Tta
+  /** Wall-clock seconds spent predicting the patches (the model and store already open). */
   seconds: number
+  /** Throughput: patches predicted per second of wall-clock time. */
   patchesPerSec: number
+  /** How the store's splits were made, in words (the store's splitMethod). */
   splitMethod: string
   /** Where the threshold came from: the run (chosen on its valid split) or this split's data. */
   thresholdFrom: 'run' | 'this split'
@@ -53,13 +66,20 @@ export interface Evaluation extends BinaryReport {
 }
 
 /** One member of an ensemble, evaluated: its folder name and its figures. */
-export type MemberEvaluation = { member: string } & BinaryReport
+export type MemberEvaluation = {
+  /** The member's subfolder name in the ensemble's run folder. */
+  member: string
+} & BinaryReport
 
 /** The figures, and the predictions behind them (store indices, probabilities, labels). */
 export interface EvaluationResult {
+  /** The metrics and how they were obtained. */
   evaluation: Evaluation
+  /** Store indices of the patches evaluated (the split's labelled ones), in store order. */
   indices: number[]
+  /** Probability of the positive class for each patch, in the order of indices. */
   probabilities: Float32Array
+  /** Label (class index) of each patch, in the order of indices. */
   labels: Float64Array
 }
 

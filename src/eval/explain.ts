@@ -43,16 +43,28 @@ export function explainPatches(
   })
 }
 
+/** What explainImages made of one image. */
 export interface Explanation {
+  /** Path of the image, as given. */
   image: string
+  /** The model's probability of the positive class (an ensemble's: its members' mean). */
   probability: number
+  /** Path of the PNG written: the patch beside its Grad-CAM overlay. */
   output: string
 }
 
+/**
+ * `pcam explain`: for each image file, the run's probability and a PNG of the patch beside its
+ * Grad-CAM overlay, written to `out` under the image's name.
+ */
 export async function explainImages(options: {
+  /** Run folder (`--model`). */
   run: string
+  /** Image files to explain. */
   images: string[]
+  /** Folder for the PNGs (`--out`). */
   out: string
+  /** Magnification of the PNGs, nearest-neighbour (default 2). */
   scale?: number
   /** Grad-CAM layer (default: the last convolutional block). */
   layer?: string

@@ -17,19 +17,27 @@ import type { Tta } from '../data/tta.js'
 import { openPredictor, predictStoreWith, type Engine } from './predictor.js'
 import type { ComputeRequest } from '../learn/precision.js'
 
+/** One patch's prediction. */
 export interface Prediction {
+  /** The patch's id in the store (for image files given one by one, the name without extension). */
   id: string
+  /** Probability of the positive class. */
   probability: number
 }
 
+/** What predictFiles predicts, and how (the options of `pcam predict`). */
 export interface PredictFilesOptions {
+  /** Run folder (`--model`). */
   run: string
+  /** Image files, folders, archives or HDF5 files to predict, or one patch store folder. */
   sources: string[]
+  /** Test-time augmentation (`--tta`, `--tta-views`). */
   tta: Tta
   /** Inference engine (default: defaultEngine of the run). */
   engine?: Engine
   /** Precision and device of libtorch's model (default auto). */
   compute?: ComputeRequest
+  /** Called after each batch with the patches predicted so far and the total. */
   onProgress?: (done: number, total: number) => void
 }
 
@@ -55,9 +63,12 @@ async function imageFilesFolder(sources: string[], scratch: string): Promise<str
  * Decodes the sources into a temporary store (unless they are one), then predicts every patch;
  * returns the predictions and the run's decision threshold.
  */
-export async function predictFiles(
-  options: PredictFilesOptions,
-): Promise<{ predictions: Prediction[]; threshold: number }> {
+export async function predictFiles(options: PredictFilesOptions): Promise<{
+  /** One prediction per patch, in store order. */
+  predictions: Prediction[]
+  /** The run's decision threshold on the probability (0.5 when it records none). */
+  threshold: number
+}> {
   const isStore =
     options.sources.length === 1 && existsSync(join(options.sources[0] as string, STORE_FILES.meta))
   const scratch = isStore ? null : await mkdtemp(join(tmpdir(), 'pcam-predict-'))

@@ -25,7 +25,9 @@ import {
   type ComputeRequest,
 } from '../learn/precision.js'
 
+/** The inference engines, as `--engine` names them. */
 export const ENGINES = ['libtorch', 'onnxruntime'] as const
+/** An inference engine: libtorch (model.safetensors) or onnxruntime (model.onnx). */
 export type Engine = (typeof ENGINES)[number]
 
 /** The device and precision a run predicts in, for a request on this machine. */
@@ -67,14 +69,18 @@ export function checkEngine(value: unknown): Engine {
   return value as Engine
 }
 
+/** A run's patch probabilities, whichever engine computes them; openPredictor() opens one. */
 export interface PatchPredictor {
+  /** The engine that computes the probabilities. */
   readonly engine: Engine
+  /** The run's config.json (for an ensemble, the ensemble's). */
   readonly config: RunConfig
   /**
    * Probabilities of the positive class for N x H x W x 3 uint8 patches (the caller keeps and
    * disposes `images`), averaged over the TTA views.
    */
   predict(images: Tensor, tta?: Tta): Promise<Float32Array>
+  /** Frees what the predictor holds (model, session, an ensemble's members). */
   dispose(): void
 }
 

@@ -269,7 +269,12 @@ export function exportOnnx(
   run: string,
   out: string,
   loaded?: LoadedRun,
-): { bytes: number; config: RunConfig } {
+): {
+  /** Size of the written ONNX file, in bytes. */
+  bytes: number
+  /** The run's config.json, as the export read it. */
+  config: RunConfig
+} {
   const { models, config } = loaded ?? loadRunModels(run)
   try {
     let bytes: Uint8Array

@@ -9,7 +9,9 @@ import type { Tensor } from '../torch/index.js'
 
 /** One batch: inputs and float labels (class indices); other tensors may ride along. */
 export interface LearnerBatch {
+  /** The model's inputs, batch first (PatchLoader's: float N x 3 x size x size images). */
   x: Tensor
+  /** One float label per input, the class index (0 or 1 for a binary model). */
   y: Tensor
 }
 
@@ -30,6 +32,7 @@ export interface EpochLoader<B extends LearnerBatch = LearnerBatch> {
 
 /** Any iterable of batches that can be walked once per epoch and knows how many it holds. */
 export type BatchIterable<B extends LearnerBatch = LearnerBatch> = Iterable<B> & {
+  /** Batches in one pass (an epoch). */
   readonly length: number
 }
 

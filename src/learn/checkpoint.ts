@@ -35,9 +35,11 @@ import type { Callback, Learner } from './learner.js'
  * state.json.
  */
 export interface CheckpointedCallback extends Callback {
+  /** Unique name of the callback's state ("ema", "swa", "gradScaler"), its key in both files. */
   readonly stateName: string
   /** The callback's tensors by name; read, not disposed, by the checkpoint. */
   stateTensors(): Map<string, Tensor>
+  /** The callback's numbers by name (update counts, the loss scale), saved in state.json. */
   stateCounts(): Record<string, number>
   /** Restores a saved state; the tensors are the caller's (copy what is kept). */
   loadState(tensors: Map<string, Tensor>, counts: Record<string, number>): void

@@ -9,6 +9,7 @@
 import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
 import { cat, noGrad, scope, tensor, type ProcessGroup, type Tensor } from '../torch/index.js'
 
+/** How batch norm works across ranks (`--bn-stats`); see DataParallelOptions.bnStats. */
 export type BnStats = 'rank0' | 'mean' | 'local' | 'sync'
 
 export interface DataParallelOptions {
@@ -42,13 +43,17 @@ function flatten(tensors: Tensor[], collective: (flat: Tensor) => void): void {
   )
 }
 
+/** This rank's side of data-parallel training: the collectives the learner calls on its model. */
 export class DataParallel {
+  /** Gradient bytes per all-reduce (default 25 MiB). */
   readonly bucketBytes: number
+  /** How batch norm works across ranks (default rank0). */
   readonly bnStats: BnStats
   /** Seconds spent in gradient all-reduces so far (for benchmarks). */
   allReduceSeconds = 0
 
   constructor(
+    /** The process group the collectives run in. */
     readonly group: ProcessGroup,
     options: DataParallelOptions = {},
   ) {
@@ -56,9 +61,11 @@ export class DataParallel {
     this.bnStats = options.bnStats ?? 'rank0'
   }
 
+  /** This process's rank in the group, 0 to worldSize - 1. */
   get rank(): number {
     return this.group.rank
   }
+  /** Number of ranks in the group. */
   get worldSize(): number {
     return this.group.worldSize
   }

@@ -37,6 +37,7 @@ export const BATCH_EVENTS = [
   'afterCancelBatch',
   'afterBatch',
 ] as const
+/** The name of an event inside a batch. */
 export type BatchEvent = (typeof BATCH_EVENTS)[number]
 
 /** Every event, in fastai's order (`_events` of fastai.learner). */
@@ -55,16 +56,65 @@ export const EVENTS = [
   'afterCancelFit',
   'afterFit',
 ] as const
+/** The name of any event: the callback method that handles it. */
 export type LearnerEvent = (typeof EVENTS)[number]
 /** Events outside the batch loop: they may be asynchronous (write files, wait on peers). */
 export type FitEvent = Exclude<LearnerEvent, BatchEvent>
 
 /**
  * A callback: a method for each event it handles, called with the learner. Callbacks run in
- * ascending `order` (default 0), then in the order they were added.
+ * ascending `order` (default 0), then in the order they were added. Batch events must be
+ * synchronous; the others may return a promise, which the fit awaits.
  */
-export type Callback = { order?: number } & {
-  [E in LearnerEvent]?: (learn: Learner) => E extends BatchEvent ? void : void | Promise<void>
+export interface Callback {
+  /** Where it runs among the callbacks: lower first (default 0), ties in the order added. */
+  order?: number
+  /** Once, before the first epoch of a fit (a resumed fit included). */
+  beforeFit?(learn: Learner): void | Promise<void>
+  /** Before each epoch, training or not yet. */
+  beforeEpoch?(learn: Learner): void | Promise<void>
+  /** Before the training batches of an epoch; the model is in training mode from here. */
+  beforeTrain?(learn: Learner): void | Promise<void>
+  /** Before each batch, training or validation, with `xb` and `yb` set. */
+  beforeBatch?(learn: Learner): void
+  /** After the forward pass, with `pred` set. */
+  afterPred?(learn: Learner): void
+  /** After the loss, with `loss` set (and `lossValue` once it returns, in training). */
+  afterLoss?(learn: Learner): void
+  /** Before loss.backward(), in training; a callback may replace `loss` (loss scaling). */
+  beforeBackward?(learn: Learner): void
+  /** After CancelBackward skipped the backward pass. */
+  afterCancelBackward?(learn: Learner): void
+  /** After the backward pass, with the gradients set (or after it was cancelled). */
+  afterBackward?(learn: Learner): void
+  /** Before optimizer.step(): the gradients are final (averaged, unscaled, clipped). */
+  beforeStep?(learn: Learner): void
+  /** After CancelStep skipped the optimizer step. */
+  afterCancelStep?(learn: Learner): void
+  /** After the optimizer step (or after it was cancelled). */
+  afterStep?(learn: Learner): void
+  /** After CancelBatch skipped the rest of a batch. */
+  afterCancelBatch?(learn: Learner): void
+  /** After each batch, cancelled or not; a CancelFit thrown here stops after this batch. */
+  afterBatch?(learn: Learner): void
+  /** After CancelTrain skipped the rest of an epoch's training batches. */
+  afterCancelTrain?(learn: Learner): void | Promise<void>
+  /** After the training batches of an epoch, cancelled or not. */
+  afterTrain?(learn: Learner): void | Promise<void>
+  /** Before the validation pass; the model is in evaluation mode from here. */
+  beforeValidate?(learn: Learner): void | Promise<void>
+  /** After CancelValidate skipped the validation pass: `valid` is null, no record is made. */
+  afterCancelValidate?(learn: Learner): void | Promise<void>
+  /** After the validation pass, with `valid` set (null when cancelled). */
+  afterValidate?(learn: Learner): void | Promise<void>
+  /** After CancelEpoch skipped the rest of an epoch. */
+  afterCancelEpoch?(learn: Learner): void | Promise<void>
+  /** After each epoch, cancelled or not: checkpoints and weight averages act here. */
+  afterEpoch?(learn: Learner): void | Promise<void>
+  /** After CancelFit stopped the fit (early stopping, or a stop request). */
+  afterCancelFit?(learn: Learner): void | Promise<void>
+  /** Once at the end of a fit, however it ended, errors included. */
+  afterFit?(learn: Learner): void | Promise<void>
 }
 
 /** Skips the rest of the batch (the step, when thrown before it); afterBatch still runs. */
@@ -84,7 +134,10 @@ export class CancelEpoch extends Error {}
  * Otherwise (Ctrl-C) the learner records where it stopped, to resume there.
  */
 export class CancelFit extends Error {
-  constructor(readonly finished = false) {
+  constructor(
+    /** True when the fit ends as complete (early stopping), false when it stops to be resumed. */
+    readonly finished = false,
+  ) {
     super(finished ? 'fit finished early' : 'fit cancelled')
   }
 }

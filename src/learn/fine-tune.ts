@@ -10,9 +10,13 @@ import type { EpochLoader, Learner } from './learner.js'
 import type { FitPosition } from '../run/run-folder.js'
 import { ONE_CYCLE_DEFAULTS, spreadLr } from './schedule.js'
 
+/** The length and rate of a fineTune, and where a stopped one resumes. */
 export interface FineTuneOptions {
+  /** Epochs of the unfrozen stage, where every layer group trains. */
   epochs: number
+  /** Peak rate of the frozen stage; the unfrozen one spreads lr / 100 to lr / 5 over the groups. */
   lr: number
+  /** Epochs that train the head with the body frozen first (default 1; 0 skips that stage). */
   freezeEpochs?: number
   /** Where a stopped run stood. */
   from?: FitPosition | null

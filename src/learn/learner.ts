@@ -53,23 +53,40 @@ export * from './events.js'
 export type { BatchIterable, EpochLoader, LearnerBatch } from './batches.js'
 
 /** fastai's defaults. */
-export const LEARNER_DEFAULTS = { lr: 1e-3, wd: 0.01, opt: 'adamw' as const }
+export const LEARNER_DEFAULTS = {
+  /** Learning rate: the optimizer's initial one, and a training recipe's peak rate. */
+  lr: 1e-3,
+  /** Weight decay of every parameter group not exempted from it. */
+  wd: 0.01,
+  /** The optimizer: AdamW, Adam with decoupled weight decay as in fastai. */
+  opt: 'adamw' as const,
+}
 
 /**
  * What a Learner trains: any module. One with `layerGroups()` (pcam's PatchClassifier: stem and
  * early body, late body, head) gets one optimizer group per layer group, discriminative rates
  * and freeze(); any other trains as one group.
  */
-export type LearnerModel = Module & { layerGroups?(): Tensor[][] }
+export type LearnerModel = Module & {
+  /** The parameters by layer group, the body's first and the head's last. */
+  layerGroups?(): Tensor[][]
+}
 
 /** What the Recorder reports for each training batch. */
 export interface BatchInfo {
+  /** Name of the fit (e.g. 'frozen'). */
   stage: string
+  /** Index of the epoch in the fit, from 0. */
   epoch: number
+  /** Epochs in the fit. */
   epochs: number
+  /** Number of the batch just done in its epoch, from 1. */
   batch: number
+  /** Batches per training epoch. */
   batches: number
+  /** That batch's training loss. */
   loss: number
+  /** Training speed over the epoch so far, in inputs per second. */
   imagesPerSec: number
 }
 
@@ -78,9 +95,13 @@ export interface BatchInfo {
  * per patch for a binary model (of the positive class), `classes` per patch otherwise.
  */
 export interface ValidOutputs {
+  /** The sigmoid of each input's logit, or each input's `classes` softmax probabilities in turn. */
   probabilities: Float32Array
+  /** The label (class index) of each input. */
   labels: Float32Array
+  /** Outputs per input: 1 for a binary model, else the number of classes. */
   classes: number
+  /** The loss summed over the inputs (divided by their number, the validation loss). */
   lossSum: number
 }
 
@@ -89,13 +110,17 @@ export type LossFunction = (logits: Tensor, labels: Tensor, reduction: 'mean' | 
 
 /** A validation metric over the whole valid set. */
 export interface Metric {
+  /** Its key in the Recorder's validMetrics and in the epoch records (e.g. 'auc'). */
   name: string
+  /** Its value on one validation pass's outputs. */
   compute(valid: ValidOutputs): number
 }
 
 /** One optimizer parameter group as the Learner builds it (weightDecay 0 where exempt). */
 export interface ParameterGroup {
+  /** The parameters the group optimizes, all of one layer group. */
   params: Tensor[]
+  /** 0 for the batch-norm parameters and biases wdSkipNorm exempts; absent: the default decay. */
   weightDecay?: number
 }
 
@@ -106,13 +131,25 @@ export interface ParameterGroup {
  */
 export type OptimizerFunction = (
   groups: ParameterGroup[],
-  defaults: { lr: number; weightDecay: number },
-) => Optimizer<{ lr: number }, unknown>
+  defaults: {
+    /** The initial learning rate of every group (the Learner sets the rates during fits). */
+    lr: number
+    /** Weight decay of the groups that do not set their own (LearnerOptions.wd). */
+    weightDecay: number
+  },
+) => Optimizer<
+  {
+    /** Each group's learning rate, which the Learner sets during fits. */
+    lr: number
+  },
+  unknown
+>
 
 /** How a Learner trains: optimizer, weight decay, loss, metrics and callbacks. */
 export interface LearnerOptions {
   /** 'adamw' (default), 'sgd' (momentum 0.9), or a function that makes the optimizer. */
   opt?: 'adamw' | 'sgd' | OptimizerFunction
+  /** Weight decay (default 0.01), as the optimizer applies it (decoupled in AdamW). */
   wd?: number
   /** No weight decay on batch-norm parameters and biases (fastai's wd_bn_bias=False). */
   wdSkipNorm?: boolean
@@ -129,6 +166,7 @@ export interface LearnerOptions {
   metrics?: Metric[]
   /** Class names for the default metrics (default: the training loader's `classes`). */
   classNames?: readonly string[]
+  /** Callbacks added after the default ones (TrainEval, NonFiniteLossCheck, Recorder). */
   callbacks?: Callback[]
 }
 
@@ -229,16 +267,30 @@ function makeOptimizer(
 type Bracket = 'Fit' | 'Epoch' | 'Train' | 'Validate'
 type Cancel = abstract new (...args: never[]) => Error
 
+/**
+ * Trains a model with a loss, metrics, an optimizer and callbacks, in fits of epochs that each
+ * train on the training batches and then validate (fastai's Learner).
+ */
 export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoader = EpochLoader> {
-  readonly optimizer: Optimizer<{ lr: number }, unknown>
+  /** The optimizer over the model's parameter groups; setHyper sets their rates and momentum. */
+  readonly optimizer: Optimizer<
+    {
+      /** The group's learning rate, which the Learner sets during fits. */
+      lr: number
+    },
+    unknown
+  >
+  /** The loss: options.lossFunc, or defaultLoss with the label smoothing asked for. */
   readonly lossFunc: LossFunction
+  /** The metrics computed after each validation: options.metrics, or defaultMetrics. */
   readonly metrics: Metric[]
   /** Records losses and metrics; its history holds one record per validated epoch. */
   readonly recorder: Recorder
   /** The layer group of each optimizer parameter group. */
   readonly layerGroupOf: number[]
-  /** The training and validation batches. */
+  /** The training batches. */
   readonly train: L
+  /** The validation batches, asked for as epoch 0 each time (so always in the same order). */
   readonly validLoader: L
   #callbacks: Callback[] = []
   /** The callbacks in calling order, sorted when the list changes. */
@@ -247,16 +299,26 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
   // The state callbacks read (and may change), as fastai's attributes.
   /** Name of the current fit (e.g. 'frozen', 'unfrozen'). */
   stage = ''
+  /** Index of the current epoch in the fit, from 0. */
   epoch = 0
+  /** Epochs in the current fit. */
   nEpochs = 0
-  /** Index of the current batch in its epoch, and batches per training epoch. */
+  /** Index of the current batch in its epoch. */
   iter = 0
+  /** Batches per training epoch. */
   nIter = 0
   /** Set by TrainEval: true in the training batches, false in validation. */
   training = false
+  /** The current batch's inputs; beforeBatch may replace them before the forward pass. */
   xb: Tensor | null = null
+  /** The current batch's labels; beforeBatch may replace them before the loss. */
   yb: Tensor | null = null
+  /** The model's outputs for the current batch, from afterPred to the batch's end (else null). */
   pred: Tensor | null = null
+  /**
+   * The current batch's loss, from afterLoss to the batch's end (else null): the mean in
+   * training, the sum in validation.
+   */
   loss: Tensor | null = null
   /** The current training batch's loss as a number (read once afterLoss has run). */
   lossValue = 0
@@ -285,9 +347,11 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
    * await learn.fitOneCycle(3, 1e-3)
    */
   constructor(
+    /** The network it trains. */
     readonly model: M,
     train: L | BatchIterable,
     valid: L | BatchIterable,
+    /** How it trains: optimizer, weight decay, loss, metrics and callbacks. */
     readonly options: LearnerOptions = {},
   ) {
     this.train = epochLoaderOf(train, 'training') as L
@@ -369,6 +433,7 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
     const trainBn = this.options.trainBn ?? true
     this.#setTrainable((group, isNormParam) => group === last || (trainBn && isNormParam))
   }
+  /** Makes every parameter trainable again (undoes freeze()). */
   unfreeze(): void {
     this.#setTrainable(() => true)
   }
@@ -563,6 +628,7 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
     )
   }
 
+  /** Frees the optimizer's state tensors; the model stays the caller's. */
   dispose(): void {
     this.optimizer.dispose()
   }

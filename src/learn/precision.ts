@@ -18,14 +18,19 @@ import {
   type Dtype,
 } from '../torch/index.js'
 
+/** The precisions a network trains in: float32, or autocast to bfloat16 or float16. */
 export const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const
+/** One of PRECISIONS; fp16 trains with dynamic loss scaling (GradScaler). */
 export type Precision = (typeof PRECISIONS)[number]
+/** What --precision takes: a precision, or auto to choose one from the hardware. */
 export type PrecisionRequest = Precision | 'auto'
 /** What --device takes: auto, cpu, cuda or cuda:N. */
 export type DeviceRequest = Device | 'auto'
 /** What --precision and --device ask of a command (undefined: auto). */
 export interface ComputeRequest {
+  /** The precision asked for, or auto to choose from the hardware. */
   precision?: PrecisionRequest
+  /** The device asked for, or auto: the first GPU where there is one, else the CPU. */
   device?: DeviceRequest
 }
 
@@ -35,7 +40,9 @@ export type ComputeTarget =
 
 /** Where and how a network computes, and why. */
 export interface ComputePlan {
+  /** The CPU, or one GPU by index. */
   device: 'cpu' | `cuda:${number}`
+  /** The precision the network computes in there. */
   precision: Precision
   /** One line for config.json and the epoch table, e.g. "auto: this CPU has bf16 units". */
   reason: string

@@ -13,10 +13,18 @@ export const ONE_CYCLE_DEFAULTS = {
   moms: [0.95, 0.85, 0.95] as const,
 }
 
+/** The one-cycle curve's shape; each left out takes ONE_CYCLE_DEFAULTS. */
 export interface OneCycleOptions {
+  /** The rate starts at lrMax / div (default 25). */
   div?: number
+  /** The rate ends at lrMax / divFinal (default 1e5). */
   divFinal?: number
+  /** Fraction of training, 0..1, spent rising to lrMax (default 0.25). */
   pctStart?: number
+  /**
+   * Momentum (Adam's beta1, SGD's momentum) at the start, at the peak rate and at the end (default
+   * 0.95, 0.85, 0.95).
+   */
   moms?: readonly [number, number, number]
 }
 

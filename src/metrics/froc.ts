@@ -7,6 +7,7 @@
  * @module
  */
 
+/** One slide's detections matched against its annotated lesions: the input to froc. */
 export interface SlideLesionOutcome {
   /** Probabilities of detections outside every lesion. */
   falsePositives: number[]
@@ -18,9 +19,11 @@ export interface SlideLesionOutcome {
 
 export const FROC_RATES = [0.25, 0.5, 1, 2, 4, 8] as const
 
+/** The FROC curve and Camelyon16's lesion-level score, as froc returns them. */
 export interface Froc {
   /** Average false positives per slide at each threshold, from the lowest threshold up. */
   fpPerSlide: number[]
+  /** Share of counted lesions found at each threshold, in [0, 1], in the order of fpPerSlide. */
   sensitivity: number[]
   /** Sensitivity at each of FROC_RATES. */
   sensitivityAt: Record<string, number>
@@ -42,6 +45,10 @@ function interpolate(x: number, xs: number[], ys: number[]): number {
   return y0 + ((x - x0) * (y1 - y0)) / (x1 - x0)
 }
 
+/**
+ * The FROC curve over a set of slides: average false positives per slide and lesion sensitivity at
+ * every threshold (plus the end point 0, 0), the sensitivities at FROC_RATES and their mean.
+ */
 export function froc(slides: readonly SlideLesionOutcome[]): Froc {
   const fps = slides.flatMap((s) => s.falsePositives)
   const tps = slides.flatMap((s) => s.lesionHits)

@@ -2,12 +2,15 @@
  * Binary classification metrics from predicted probabilities: ROC AUC (exact, ties counted half)
  * with DeLong's 95% confidence interval, average precision (PR AUC), the confusion matrix and what
  * follows from it at a threshold, log loss, Brier score and expected calibration error; and the
- * choice of a threshold on validation data.
+ * choice of a threshold on validation data. Written here rather than taken from npm: no kept
+ * package computes DeLong's interval, and these few functions are checked against scikit-learn and
+ * scipy in the tests.
  * @module
  */
 import { DataError, ValidationError } from '../errors.js'
 
-type Numbers = ArrayLike<number>
+/** Probabilities, labels or scores: a typed array or a plain one. */
+export type Numbers = ArrayLike<number>
 
 function classCounts(labels: Numbers): { positives: number; negatives: number } {
   let positives = 0
@@ -63,7 +66,16 @@ export function rocAuc(scores: Numbers, labels: Numbers): number {
 export function rocAucWithCi(
   scores: Numbers,
   labels: Numbers,
-): { auc: number; low: number; high: number; se: number } {
+): {
+  /** Area under the ROC curve, in [0, 1]. */
+  auc: number
+  /** Lower end of the 95% confidence interval, clipped at 0. */
+  low: number
+  /** Upper end of the 95% confidence interval, clipped at 1. */
+  high: number
+  /** DeLong's standard error of the AUC. */
+  se: number
+} {
   const { positives: m, negatives: n } = requireBothClasses(labels, 'ROC AUC')
   const all = Array.from(scores)
   const pos = all.filter((_, i) => labels[i] === 1)
@@ -90,7 +102,14 @@ export function rocAucWithCi(
 export function rocCurve(
   scores: Numbers,
   labels: Numbers,
-): { fpr: number[]; tpr: number[]; thresholds: number[] } {
+): {
+  /** False positive rate at each point, in [0, 1], from 0 up. */
+  fpr: number[]
+  /** True positive rate (sensitivity) at each point, in [0, 1]. */
+  tpr: number[]
+  /** Probability at or above which a patch counts as positive; Infinity at the first point. */
+  thresholds: number[]
+} {
   const { positives, negatives } = requireBothClasses(labels, 'The ROC curve')
   const order = Array.from(scores, (_, i) => i).sort(
     (a, b) => (scores[b] as number) - (scores[a] as number),
@@ -128,13 +147,19 @@ export function averagePrecision(scores: Numbers, labels: Numbers): number {
   return ap
 }
 
+/** The confusion matrix of a binary classifier at one threshold, as counts of examples. */
 export interface Confusion {
+  /** True positives: label 1, probability at or above the threshold. */
   tp: number
+  /** False positives: label 0, probability at or above the threshold. */
   fp: number
+  /** True negatives: label 0, probability below the threshold. */
   tn: number
+  /** False negatives: label 1, probability below the threshold. */
   fn: number
 }
 
+/** True and false positives and negatives; a probability at or above threshold is positive. */
 export function confusion(probabilities: Numbers, labels: Numbers, threshold = 0.5): Confusion {
   classCounts(labels)
   const c: Confusion = { tp: 0, fp: 0, tn: 0, fn: 0 }
@@ -148,6 +173,7 @@ export function confusion(probabilities: Numbers, labels: Numbers, threshold = 0
   return c
 }
 
+/** The share of patches classified correctly at the threshold, in [0, 1]. */
 export function accuracy(probabilities: Numbers, labels: Numbers, threshold = 0.5): number {
   const c = confusion(probabilities, labels, threshold)
   return (c.tp + c.tn) / labels.length
@@ -182,20 +208,38 @@ export function expectedCalibrationError(
   )
 }
 
+/**
+ * Every metric of binaryReport: the confusion counts and the rates at the threshold, then the
+ * threshold-free ones. A rate whose denominator is 0 is reported as 0.
+ */
 export interface BinaryReport extends Confusion {
+  /** Decision threshold: a probability at or above it counts as positive, in [0, 1]. */
   threshold: number
+  /** (tp + tn) / all, in [0, 1]. */
   accuracy: number
+  /** (fp + fn) / all, in [0, 1]: 1 - accuracy. */
   errorRate: number
+  /** Sensitivity (recall, true positive rate): tp / (tp + fn), in [0, 1]. */
   sensitivity: number
+  /** Specificity (true negative rate): tn / (tn + fp), in [0, 1]. */
   specificity: number
+  /** Precision (positive predictive value): tp / (tp + fp), in [0, 1]. */
   precision: number
+  /** F1 score: harmonic mean of precision and sensitivity, in [0, 1]. */
   f1: number
+  /** Area under the ROC curve, in [0, 1]; independent of the threshold. */
   rocAuc: number
+  /** Lower end of DeLong's 95% confidence interval for rocAuc, clipped at 0. */
   rocAucLow: number
+  /** Upper end of DeLong's 95% confidence interval for rocAuc, clipped at 1. */
   rocAucHigh: number
+  /** Average precision (PR AUC), in [0, 1]. */
   averagePrecision: number
+  /** Mean negative log-likelihood (natural log) of the labels; lower is better. */
   logLoss: number
+  /** Brier score: mean squared difference between probability and label, in [0, 1]. */
   brier: number
+  /** Expected calibration error over 10 equal-width probability bins, in [0, 1]. */
   ece: number
 }
 
@@ -229,8 +273,24 @@ export function binaryReport(
   }
 }
 
+/** How chooseThreshold picks a decision threshold; parseThresholdRule reads it from text. */
 export type ThresholdRule =
-  { kind: 'fixed'; value: number } | { kind: 'youden' } | { kind: 'sensitivity'; target: number }
+  | {
+      /** A fixed threshold. */
+      kind: 'fixed'
+      /** The threshold, a probability in [0, 1]. */
+      value: number
+    }
+  | {
+      /** The threshold maximising Youden's J (sensitivity + specificity - 1). */
+      kind: 'youden'
+    }
+  | {
+      /** The highest threshold whose sensitivity reaches target. */
+      kind: 'sensitivity'
+      /** The sensitivity to reach, in [0, 1]. */
+      target: number
+    }
 
 /** Reads "0.5", "youden" or "sensitivity:0.95". */
 export function parseThresholdRule(value: string): ThresholdRule {

@@ -23,6 +23,7 @@ import { MobileNetV2 } from './mobilenet-v2.js'
 import { ResNet, resnet18, resnet34, resnet50 } from './resnet.js'
 import { SmallCnn } from './small.js'
 
+/** The names of the architectures createModel builds. */
 export const ARCHITECTURES = [
   'small',
   'resnet18',
@@ -31,19 +32,30 @@ export const ARCHITECTURES = [
   'mobilenet_v1',
   'mobilenet_v2',
 ] as const
+/** An architecture's name (`pcam train --arch`). */
 export type Architecture = (typeof ARCHITECTURES)[number]
+/** The head (`pcam train --head`): concat, fastai's (concatHead), or linear (linearHead). */
 export type HeadKind = 'concat' | 'linear'
 
 export interface Backbone extends Module {
+  /** Patches (N x 3 x H x W) to the last block's feature map (N x channels x h x w). */
   forwardFeatures(x: Tensor): Tensor
+  /** Channels of the feature map (the small CNN and the MobileNets; ResNets use features). */
   readonly lastChannels?: number
+  /**
+   * A ResNet's feature-map channels (a number); the layer stack (a Sequential) in the small CNN
+   * and the MobileNets.
+   */
   readonly features?: unknown
 }
 
+/** What a PatchClassifier is built from; recorded as `model` in the run's config.json. */
 export interface ModelSpec {
+  /** The backbone's architecture (`pcam train --arch`). */
   arch: Architecture
   /** Outputs: 1 for binary classification with BCE (PCam), else the number of classes. */
   numClasses: number
+  /** The head on top of the backbone (`pcam train --head`). */
   head: HeadKind
   /** MobileNet v1 width multiplier. */
   alpha?: number
@@ -101,11 +113,17 @@ export function linearHead(channels: number, numClasses: number): Sequential {
   return new Sequential(new AdaptiveAvgPool2d(1), new Flatten(), new Linear(channels, numClasses))
 }
 
+/** A backbone ("body") and a classification head: the network every run trains. */
 export class PatchClassifier extends Module {
+  /** The backbone: patches to feature maps. */
   readonly body: Backbone
+  /** The head: feature maps to one logit per output. */
   readonly head: Sequential
 
-  constructor(readonly spec: ModelSpec) {
+  constructor(
+    /** The architecture, head and outputs the model was built with. */
+    readonly spec: ModelSpec,
+  ) {
     super()
     if (!(ARCHITECTURES as readonly string[]).includes(spec.arch)) {
       throw new ValidationError(
@@ -121,11 +139,15 @@ export class PatchClassifier extends Module {
     this.head = this.registerModule('head', head)
   }
 
+  /** Logits (N x numClasses) for a normalised float batch N x 3 x H x W. */
   forward(x: Tensor): Tensor {
     return scope(() => this.head.forward(this.body.forwardFeatures(x)))
   }
 
-  /** [early body, late body, head]: what freeze() and discriminative learning rates act on. */
+  /**
+   * Parameters in three groups (early body, late body, head): what freeze() and discriminative
+   * learning rates act on.
+   */
   layerGroups(): Parameter[][] {
     const late = LATE_BODY[this.spec.arch]
     const early: Parameter[] = []
@@ -139,6 +161,7 @@ export class PatchClassifier extends Module {
   }
 }
 
+/** A new, untrained PatchClassifier for `spec` (pretrained weights are loaded separately). */
 export function createModel(spec: ModelSpec): PatchClassifier {
   return new PatchClassifier(spec)
 }

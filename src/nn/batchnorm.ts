@@ -19,26 +19,41 @@ import {
 import { Module } from './module.js'
 import { Parameter } from './parameter.js'
 
+/** Options of BatchNorm1d and BatchNorm2d, as the arguments of torch.nn.BatchNorm2d. */
 export interface BatchNormOptions {
+  /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number
   /** Weight of the new batch in the running statistics; null for a cumulative average. */
   momentum?: number | null
+  /** Learn a per-channel scale (weight) and shift (bias); true by default. */
   affine?: boolean
+  /**
+   * Keep running mean and variance for evaluation mode; true by default. Without them,
+   * evaluation uses batch statistics.
+   */
   trackRunningStats?: boolean
 }
 
 /** The shared batch norm; subclasses say which input ranks they take. */
 abstract class BatchNorm extends Module {
+  /** The input ranks (numbers of dimensions) the layer accepts. */
   protected abstract readonly ranks: readonly number[]
 
+  /** Channels C of the input, as num_features. */
   readonly numFeatures: number
+  /** Added to the variance before the square root. */
   readonly eps: number
   /** Settable, as in PyTorch: update_bn (src/learn/callbacks/swa.ts) sets null for a pass. */
   momentum: number | null
+  /** Per-channel scale of shape [C], initialised to ones; null when not affine. */
   readonly weight: Parameter | null
+  /** Per-channel shift of shape [C], initialised to zeros; null when not affine. */
   readonly bias: Parameter | null
+  /** Buffer running_mean of shape [C]; null when running statistics are not tracked. */
   readonly runningMean: Tensor | null
+  /** Buffer running_var of shape [C]; null when running statistics are not tracked. */
   readonly runningVar: Tensor | null
+  /** Int64 scalar buffer num_batches_tracked; null when running statistics are not tracked. */
   readonly numBatchesTracked: Tensor | null
   /**
    * Data-parallel training: normalise with the statistics of the whole global batch, summed over
@@ -71,6 +86,10 @@ abstract class BatchNorm extends Module {
     )
   }
 
+  /**
+   * Normalises each channel of `x`; in training it also updates the running statistics in place.
+   * Returns a new tensor that belongs to the caller.
+   */
   forward(x: Tensor): Tensor {
     if (!this.ranks.includes(x.ndim)) {
       throw new ValidationError(
@@ -145,10 +164,12 @@ abstract class BatchNorm extends Module {
 
 /** Batch norm over (N, C, H, W) feature maps. */
 export class BatchNorm2d extends BatchNorm {
+  /** 4-D input only. */
   protected readonly ranks = [4]
 }
 
 /** Batch norm over (N, C) or (N, C, L) features, as in classification heads. */
 export class BatchNorm1d extends BatchNorm {
+  /** 2-D or 3-D input. */
   protected readonly ranks = [2, 3]
 }

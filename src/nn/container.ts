@@ -6,7 +6,9 @@
 import type { Tensor } from '../torch/index.js'
 import { Module } from './module.js'
 
+/** Runs its layers one after another, as torch.nn.Sequential. */
 export class Sequential extends Module {
+  /** The layers in order, also registered as children "0", "1", .... */
   readonly layers: Module[]
 
   constructor(...layers: Module[]) {
@@ -25,9 +27,11 @@ export class Sequential extends Module {
     return out
   }
 
+  /** The layer at `index` (negative counts from the end), or undefined when out of range. */
   at(index: number): Module | undefined {
     return this.layers.at(index)
   }
+  /** The number of layers. */
   get length(): number {
     return this.layers.length
   }
@@ -36,11 +40,14 @@ export class Sequential extends Module {
 /** Flattens dimensions startDim..endDim into one (by default all but the batch dimension). */
 export class Flatten extends Module {
   constructor(
+    /** First dimension to flatten, as torch.nn.Flatten's start_dim. */
     readonly startDim = 1,
+    /** Last dimension to flatten (inclusive; negative counts from the end), as end_dim. */
     readonly endDim = -1,
   ) {
     super()
   }
+  /** A new tensor with those dimensions merged, a view of `x` where possible (as torch.flatten). */
   forward(x: Tensor): Tensor {
     return x.flatten(this.startDim, this.endDim)
   }

@@ -5,19 +5,28 @@
  * @module
  */
 import { ValidationError } from '../errors.js'
-import { checkInteger, conv2d, empty, pair, type Tensor } from '../torch/index.js'
+import { checkInteger, conv2d, empty, pair, type Pair, type Tensor } from '../torch/index.js'
 import { defaultLayerInit } from './init.js'
 import { Module } from './module.js'
 import { Parameter } from './parameter.js'
 
-type Pair = number | [number, number]
+/**
+ * Conv2d padding: one number for all sides, [height, width], [left, right, top, bottom] (as
+ * torch.nn.functional.pad), or TensorFlow's 'same' or 'valid' (none).
+ */
 export type Conv2dPadding = Pair | [number, number, number, number] | 'same' | 'valid'
 
+/** Options of Conv2d, as the keyword arguments of torch.nn.Conv2d. */
 export interface Conv2dOptions {
+  /** Step of the kernel, one number or [height, width]; 1 by default. */
   stride?: Pair
+  /** Padding of the input; 0 by default. */
   padding?: Conv2dPadding
+  /** Spacing between kernel elements, one number or [height, width]; 1 by default. */
   dilation?: Pair
+  /** Channel groups (both channel counts must divide by it), as torch.nn.Conv2d's; 1 by default. */
   groups?: number
+  /** Whether to learn a bias; true by default. */
   bias?: boolean
 }
 
@@ -34,15 +43,25 @@ export function samePadding(
   return [before, total - before]
 }
 
+/** 2-D convolution of (N, C, H, W) input, as torch.nn.Conv2d, plus TensorFlow's 'same' padding. */
 export class Conv2d extends Module {
+  /** Channels C of the input. */
   readonly inChannels: number
+  /** Channels of the output (the number of filters). */
   readonly outChannels: number
+  /** Kernel [height, width]. */
   readonly kernelSize: [number, number]
+  /** Step of the kernel, [height, width]. */
   readonly stride: [number, number]
+  /** Padding as given (0 by default); paddingFor() resolves it for an input size. */
   readonly padding: Conv2dPadding
+  /** Spacing between kernel elements, [height, width]. */
   readonly dilation: [number, number]
+  /** Number of channel groups, as torch.nn.Conv2d's groups. */
   readonly groups: number
+  /** Filters of shape [outChannels, inChannels / groups, kH, kW]. */
   readonly weight: Parameter
+  /** Bias of shape [outChannels]; null when created with bias false. */
   readonly bias: Parameter | null
 
   constructor(
@@ -73,6 +92,7 @@ export class Conv2d extends Module {
     this.resetParameters()
   }
 
+  /** Re-initialises weight and bias in place with PyTorch's default for conv layers. */
   resetParameters(): void {
     defaultLayerInit(this.weight, this.bias)
   }
@@ -95,6 +115,7 @@ export class Conv2d extends Module {
     return pair(p as Pair, 'padding', 0)
   }
 
+  /** Convolves (N, C, H, W) `x` into a new (N, outChannels, H', W') tensor owned by the caller. */
   forward(x: Tensor): Tensor {
     const [height, width] = x.shape.slice(-2) as [number, number]
     return conv2d(x, this.weight, this.bias, {

@@ -6,7 +6,12 @@
 import { checkNumber, dropout, type Tensor } from '../torch/index.js'
 import { Module } from './module.js'
 
+/**
+ * Zeroes elements at random in training and scales the rest by 1 / (1 - p), as torch.nn.Dropout;
+ * the identity in evaluation mode.
+ */
 export class Dropout extends Module {
+  /** Probability of zeroing an element, in [0, 1]. */
   readonly p: number
 
   constructor(p = 0.5) {
@@ -14,6 +19,7 @@ export class Dropout extends Module {
     this.p = checkNumber(p, 'p', 0, 1)
   }
 
+  /** Returns a new tensor; `x` is left as it is. */
   forward(x: Tensor): Tensor {
     return dropout(x, this.p, this.training)
   }

@@ -18,6 +18,8 @@ export {
   ones_,
   uniform_,
   zeros_,
+  type KaimingOptions,
+  type Nonlinearity,
 } from './init.js'
 export { Linear } from './linear.js'
 export { Module, type StateDict } from './module.js'

@@ -7,10 +7,16 @@
 import { ValidationError } from '../errors.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 
+/** The function after a layer, as torch's calculate_gain names it; it sets the init's gain. */
 export type Nonlinearity = 'linear' | 'conv2d' | 'sigmoid' | 'tanh' | 'relu' | 'leaky_relu'
 
 /** Fan-in and fan-out of a weight (out, in, ...kernel), as torch.nn.init._calculate_fan_in_and_fan_out. */
-export function fanInAndFanOut(weight: Tensor): { fanIn: number; fanOut: number } {
+export function fanInAndFanOut(weight: Tensor): {
+  /** Size of dimension 1 (inputs per output unit) times the number of kernel elements. */
+  fanIn: number
+  /** Size of dimension 0 (output units) times the number of kernel elements. */
+  fanOut: number
+} {
   const shape = weight.shape
   if (shape.length < 2)
     throw new ValidationError(`Fan in and fan out need at least 2 dimensions, got [${shape}]`)
@@ -18,6 +24,7 @@ export function fanInAndFanOut(weight: Tensor): { fanIn: number; fanOut: number 
   return { fanIn: (shape[1] as number) * receptive, fanOut: (shape[0] as number) * receptive }
 }
 
+/** Gain for a nonlinearity, as torch's calculate_gain; `param` is leaky_relu's negative slope. */
 export function calculateGain(nonlinearity: Nonlinearity, param = 0.01): number {
   switch (nonlinearity) {
     case 'tanh':
@@ -31,25 +38,37 @@ export function calculateGain(nonlinearity: Nonlinearity, param = 0.01): number 
   }
 }
 
+/** Fills `t` in place from U(low, high) and returns it. */
 export function uniform_(t: Tensor, low = 0, high = 1): Tensor {
   return noGrad(() => t.uniform_(low, high))
 }
+/** Fills `t` in place from N(mean, std²) and returns it. */
 export function normal_(t: Tensor, mean = 0, std = 1): Tensor {
   return noGrad(() => t.normal_(mean, std))
 }
+/** Fills `t` in place with `value` and returns it. */
 export function constant_(t: Tensor, value: number): Tensor {
   return noGrad(() => t.fill_(value))
 }
+/** Fills `t` in place with zeros and returns it. */
 export function zeros_(t: Tensor): Tensor {
   return constant_(t, 0)
 }
+/** Fills `t` in place with ones and returns it. */
 export function ones_(t: Tensor): Tensor {
   return constant_(t, 1)
 }
 
+/** Options of kaimingUniform_ and kaimingNormal_, as torch.nn.init.kaiming_*'s arguments. */
 export interface KaimingOptions {
+  /** Negative slope of the leaky ReLU that follows, for nonlinearity leaky_relu (default 0). */
   a?: number
+  /**
+   * Fan the variance is scaled by: fanIn keeps the activations' scale in the forward pass, fanOut
+   * the gradients' in the backward pass (default fanIn).
+   */
   mode?: 'fanIn' | 'fanOut'
+  /** The function after the layer, which sets the gain (default leaky_relu; with a = 0, ReLU's). */
   nonlinearity?: Nonlinearity
 }
 

@@ -7,8 +7,13 @@ import { StateDictError, ValidationError } from '../errors.js'
 import { noGrad, keep, type Device, type Dtype, type Tensor } from '../torch/index.js'
 import { Parameter } from './parameter.js'
 
+/** Tensors by dotted name ("layer1.0.conv1.weight"), as PyTorch's state_dict. */
 export type StateDict = Map<string, Tensor>
 
+/**
+ * Base class of layers and models: subclasses register their children, parameters and buffers,
+ * and implement forward.
+ */
 export abstract class Module {
   /** True in training mode (dropout active, batch norm uses batch statistics). */
   training = true
@@ -17,6 +22,7 @@ export abstract class Module {
   readonly #nonPersistent = new Set<string>()
   readonly #modules = new Map<string, Module>()
 
+  /** The output for the inputs: a new tensor that belongs to the caller (or its scope()). */
   abstract forward(...inputs: Tensor[]): Tensor
 
   /**
@@ -24,6 +30,7 @@ export abstract class Module {
    * PyTorch's register_forward_hook). Returns the means to remove it.
    */
   registerForwardHook(hook: (module: this, inputs: Tensor[], output: Tensor) => Tensor | void): {
+    /** Unhooks it; hooks must be removed in the reverse order of registering them. */
     remove(): void
   } {
     // The hook wraps this instance's forward; removing it gives the class's own back.
@@ -44,11 +51,13 @@ export abstract class Module {
     }
   }
 
+  /** Adds a child module under `name` (no dots) and returns it, as PyTorch's register_module. */
   registerModule<M extends Module>(name: string, module: M): M {
     this.#checkName(name, this.#modules)
     this.#modules.set(name, module)
     return module
   }
+  /** Adds a parameter (or null) under `name` (no dots) and returns it, as register_parameter. */
   registerParameter<P extends Parameter | null>(name: string, parameter: P): P {
     this.#checkName(name, this.#parameters)
     this.#parameters.set(name, parameter)
@@ -72,9 +81,11 @@ export abstract class Module {
       throw new ValidationError(`"${name}" is already registered in ${this.constructor.name}`)
   }
 
+  /** The direct children with their names, in registration order. */
   *namedChildren(): Generator<[string, Module]> {
     yield* this.#modules.entries()
   }
+  /** The direct children, in registration order. */
   *children(): Generator<Module> {
     yield* this.#modules.values()
   }
@@ -84,9 +95,11 @@ export abstract class Module {
     for (const [name, child] of this.#modules)
       yield* child.namedModules(prefix ? `${prefix}.${name}` : name)
   }
+  /** This module and all below it, depth first. */
   *modules(): Generator<Module> {
     for (const [, module] of this.namedModules()) yield module
   }
+  /** Parameters by dotted name under `prefix`; only this module's own when `recurse` is false. */
   *namedParameters(prefix = '', recurse = true): Generator<[string, Parameter]> {
     for (const [path, module] of recurse
       ? this.namedModules(prefix)
@@ -95,9 +108,11 @@ export abstract class Module {
         if (p !== null) yield [path ? `${path}.${name}` : name, p]
     }
   }
+  /** The parameters here (and below, when `recurse`); they stay owned by the module. */
   *parameters(recurse = true): Generator<Parameter> {
     for (const [, p] of this.namedParameters('', recurse)) yield p
   }
+  /** Buffers by dotted name under `prefix`; only this module's own when `recurse` is false. */
   *namedBuffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
     for (const [path, module] of recurse
       ? this.namedModules(prefix)
@@ -106,6 +121,7 @@ export abstract class Module {
         if (b !== null) yield [path ? `${path}.${name}` : name, b]
     }
   }
+  /** The buffers here (and below, when `recurse`); they stay owned by the module. */
   *buffers(recurse = true): Generator<Tensor> {
     for (const [, b] of this.namedBuffers('', recurse)) yield b
   }
@@ -133,7 +149,12 @@ export abstract class Module {
   loadStateDict(
     state: StateDict,
     options: { strict?: boolean } = {},
-  ): { missing: string[]; unexpected: string[] } {
+  ): {
+    /** Keys of this module that `state` lacks (reported, not thrown, when strict is false). */
+    missing: string[]
+    /** Keys of `state` this module lacks (reported, not thrown, when strict is false). */
+    unexpected: string[]
+  } {
     const strict = options.strict ?? true
     const own = this.stateDict()
     const missing = [...own.keys()].filter((k) => !state.has(k))
@@ -173,6 +194,7 @@ export abstract class Module {
     for (const module of this.modules()) module.training = mode
     return this
   }
+  /** Sets evaluation mode here and below, as train(false); returns this. */
   eval(): this {
     return this.train(false)
   }
@@ -220,6 +242,7 @@ export abstract class Module {
   dispose(): void {
     for (const t of [...this.parameters(), ...this.buffers()]) t.dispose()
   }
+  /** Calls dispose(), for `using` declarations. */
   [Symbol.dispose](): void {
     this.dispose()
   }
@@ -228,6 +251,7 @@ export abstract class Module {
   extraRepr(): string {
     return ''
   }
+  /** A printout of the module tree, as PyTorch's repr of a module. */
   toString(): string {
     const children = [...this.namedChildren()].map(([name, child]) => {
       const text = child.toString().replace(/\n/g, '\n  ')

@@ -5,6 +5,7 @@
  */
 import { keep, Tensor } from '../torch/index.js'
 
+/** A tensor registered as a trainable weight of a Module; it requires gradients by default. */
 export class Parameter extends Tensor {
   /** Takes over `data` (which is disposed) and marks the result as requiring gradients. */
   constructor(data: Tensor, requiresGrad = true) {

@@ -35,8 +35,11 @@ import type { TrainHooks, TrainResult } from './train.js'
 export interface MemberInfo {
   /** 0-based. */
   index: number
+  /** Members in the ensemble (`--ensemble`). */
   count: number
+  /** The member's seed: the run's `--seed` plus its index. */
   seed: number
+  /** The member's run folder: a subfolder (member-1, member-2, ...) of the ensemble's. */
   out: string
 }
 

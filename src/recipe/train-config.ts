@@ -22,32 +22,43 @@ import {
 } from '../learn/precision.js'
 import type { ThresholdRule } from '../metrics/metrics.js'
 
+/** The settings of a training run, checked and complete (trainConfig makes one). */
 export interface TrainConfig {
+  /** Patch store folder to train on (`--data`). */
   store: string
+  /** Run folder to write (`--out`; default `runs/<arch>`). */
   out: string
   /**
    * µm/px of the store's patches when its meta.json records none (class folders), so that the
    * run records it and whole-slide prediction needs no --model-mpp; the store's own wins otherwise.
    */
   mpp?: number
+  /** The network's architecture (`--arch`). */
   arch: Architecture
+  /** The classifier head (`--head`). */
   head: HeadKind
   /** null: from scratch; a TF.js MobileNet folder or a .safetensors file of the backbone. */
   pretrained: string | null
+  /** Input size the network sees, in pixels (`--size`); null: the store's patch size. */
   size: number | null
   /**
    * Progressive resizing: the trainable epochs split between these input sizes, smallest first,
    * one one-cycle each (the frozen stage at the first); instead of size.
    */
   sizes?: number[]
+  /** Patches per batch, per rank in data-parallel training (`--batch-size`). */
   batchSize: number
+  /** Head-only epochs before everything trains, for a pretrained backbone (`--freeze-epochs`). */
   freezeEpochs: number
   /** The frozen stage trains the body's batch-norm layers (default true, fastai's train_bn). */
   trainBn?: boolean
+  /** Epochs with everything trainable (`--epochs`). */
   epochs: number
   /** Peak learning rate, or 'auto' for the LR finder's suggestion. */
   lr: number | 'auto'
+  /** Seed of initialisation, data order and augmentation (`--seed`). */
   seed: number
+  /** Weight decay coefficient of the optimizer (`--wd`). */
   wd: number
   /** No weight decay on batch-norm parameters and biases. */
   wdSkipNorm?: boolean
@@ -57,11 +68,15 @@ export interface TrainConfig {
   precisionReason: string
   /** Where it computes: the CPU or one GPU. */
   device: ComputePlan['device']
+  /** Training augmentation (`--augment`, one of AUGMENT_PRESETS); null: none. */
   augment: AugmentOptions | null
   /** Stop a stage when the valid ROC AUC has not improved for this many epochs (0: never). */
   earlyStop?: number
+  /** Label smoothing ε (`--label-smoothing`): binary targets become ε/2 and 1 - ε/2. */
   labelSmoothing?: number
+  /** Largest norm of the gradient, clipped to it (`--clip-grad`); 0: no clipping. */
   clipGrad?: number
+  /** The optimizer (`--opt`): AdamW, or SGD with momentum 0.9. */
   opt?: 'adamw' | 'sgd'
   /** How the decision threshold is chosen on the valid split at the best epoch (default 0.5). */
   threshold?: ThresholdRule
@@ -83,22 +98,43 @@ export interface TrainConfig {
 /** The settings a run gets when not given (`pcam train`'s defaults are these). */
 export const TRAIN_DEFAULTS = {
   ...LEARNER_DEFAULTS,
+  /** Architecture (`--arch`): the small CNN, for training from scratch. */
   arch: 'small',
+  /** Head (`--head`): fastai's concat head. */
   head: 'concat',
+  /** No pretrained weights (`--pretrained`): trained from scratch. */
   pretrained: null,
+  /** Input size (`--size`): null, the store's patch size. */
   size: null,
+  /** Patches per batch (`--batch-size`). */
   batchSize: 64,
+  /** Head-only epochs first, for a pretrained backbone (`--freeze-epochs`). */
   freezeEpochs: 1,
+  /** Epochs with everything trainable (`--epochs`). */
   epochs: 4,
+  /** Seed of initialisation, data order and augmentation (`--seed`). */
   seed: 42,
+  /** Compute precision (`--precision`): chosen from the hardware. */
   precision: 'auto',
+  /** Where to compute (`--device`): the first visible GPU, else the CPU. */
   device: 'auto',
+  /** Augmentation (`--augment`): the default preset (symmetries, shifts, colour, stain jitter). */
   augment: AUGMENT_PRESETS.default ?? null,
+  /** Epochs without a better valid AUC before a stage stops (`--early-stop`): 0, never. */
   earlyStop: 0,
+  /** Label smoothing ε (`--label-smoothing`): 0, none. */
   labelSmoothing: 0,
+  /** Gradient norm clipping (`--clip-grad`): 0, none. */
   clipGrad: 0,
+  /** Weight decay on batch-norm parameters and biases too (`--wd-skip-norm` not given). */
   wdSkipNorm: false,
-  threshold: { kind: 'fixed', value: 0.5 },
+  /** Decision threshold rule (`--threshold`): a fixed one. */
+  threshold: {
+    /** A fixed threshold, whatever the validation data. */
+    kind: 'fixed',
+    /** The threshold on the positive class's probability. */
+    value: 0.5,
+  },
 } as const satisfies Partial<TrainSettings>
 
 /**
@@ -107,8 +143,11 @@ export const TRAIN_DEFAULTS = {
  */
 export type TrainSettings = Pick<TrainConfig, 'store'> &
   Partial<Omit<TrainConfig, 'lr' | 'precision' | 'precisionReason' | 'device'>> & {
+    /** Peak learning rate (`--lr`): a number, its text ("3e-3"), or "auto" (the LR finder's). */
     lr?: number | string
+    /** Precision (`--precision`): fp32, bf16, fp16, or auto (default: chosen from the hardware). */
     precision?: PrecisionRequest
+    /** Device (`--device`): cpu, cuda, cuda:N, or auto (default): the first GPU, else the CPU. */
     device?: DeviceRequest
   }
 
@@ -196,12 +235,21 @@ function checkAveraging(c: Pick<TrainConfig, 'ema' | 'swaEpochs'>): void {
     )
 }
 
+/**
+ * This process's place in a data-parallel run; `pcam train` fills it from the RANK, WORLD_SIZE,
+ * MASTER_ADDR and MASTER_PORT variables its launcher sets for each rank.
+ */
 export interface DistributedConfig {
+  /** This process's rank, 0 to worldSize - 1; rank 0 writes the run folder. */
   rank: number
+  /** Number of ranks over all machines (`--nproc` x `--nnodes`). */
   worldSize: number
+  /** Host of rank 0's rendezvous store (`--master-addr`, MASTER_ADDR). */
   masterAddr: string
+  /** Port of rank 0's rendezvous store (`--master-port`, MASTER_PORT). */
   masterPort: number
   /** Batch norm across ranks: synchronised, or per rank with running statistics made equal or not. */
   bnStats?: BnStats
+  /** How long joining the group or a collective waits for the other ranks (ms, default 60000). */
   timeoutMs?: number
 }

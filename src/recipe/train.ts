@@ -41,9 +41,13 @@ import { trainEnsemble, type MemberInfo } from './ensemble.js'
 import { setUp, type Setup } from './setup.js'
 import type { TrainConfig } from './train-config.js'
 
+/** What train reports as it goes, and how it is asked to stop. */
 export interface TrainHooks {
+  /** Called after every training batch with the fit's progress. */
   onBatch?: (info: BatchInfo) => void
+  /** Called after every validated epoch with its record (a line of metrics.jsonl). */
   onEpoch?: (record: EpochRecord) => void
+  /** Called with the rate the LR finder suggested, when lr is 'auto' and the sweep ran. */
   onLrFound?: (lr: number) => void
   /** The run folder held a checkpoint of the same run: training goes on from it. */
   onResume?: () => void
@@ -58,10 +62,15 @@ export interface TrainHooks {
   stopRequested?: () => boolean
 }
 
+/** How a training run ended. */
 export interface TrainResult {
+  /** The run folder. */
   out: string
+  /** False when stopped on request (checkpoint saved); true when finished, early stop included. */
   completed: boolean
+  /** Every validated epoch's record, resumed ones included. */
   history: EpochRecord[]
+  /** The best valid ROC AUC among the candidate epochs (with --sizes, those at the last size). */
   bestAuc: number
   /** The rate used (the finder's suggestion when lr was 'auto'). */
   lr: number
@@ -139,6 +148,10 @@ function joinGroup(config: TrainConfig): DataParallel | undefined {
   return new DataParallel(group, { bnStats: d.bnStats })
 }
 
+/**
+ * Trains a run (`pcam train`) into config.out, or resumes it from its checkpoint there; an
+ * ensemble trains its members one after another.
+ */
 export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
   if ((config.ensemble ?? 1) > 1) return trainEnsemble(config, hooks, train)
   // One rank writes the run folder (and judges it before writing); the others read it.

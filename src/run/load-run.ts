@@ -12,7 +12,12 @@ import { memberDirs } from './ensemble.js'
 import { readRunConfig, RUN_FILES, type RunConfig } from './run-folder.js'
 
 /** The best model of a run folder, in eval mode, with its config. */
-export function loadRun(dir: string): { model: PatchClassifier; config: RunConfig } {
+export function loadRun(dir: string): {
+  /** The model with the run's best weights, in eval mode; the caller disposes it. */
+  model: PatchClassifier
+  /** The run's config.json. */
+  config: RunConfig
+} {
   const config = readRunConfig(dir)
   const weights = join(dir, RUN_FILES.model)
   if (config.ensemble)
@@ -42,10 +47,17 @@ export function loadRun(dir: string): { model: PatchClassifier; config: RunConfi
  * in order, for an ensemble.
  */
 export interface LoadedRun {
+  /** The run's best model, or each member's in order; in eval mode, the caller disposes them. */
   models: PatchClassifier[]
+  /** The run folder's own config.json (the ensemble's, for an ensemble). */
   config: RunConfig
   /** An ensemble's members: their folders and own config.json, in the order of `models`. */
-  members?: { dir: string; config: RunConfig }[]
+  members?: {
+    /** The member's run folder: the ensemble's folder joined with the member's name. */
+    dir: string
+    /** The member's own config.json. */
+    config: RunConfig
+  }[]
 }
 
 /** Loads a run's best model, or every member's best model for an ensemble. */

@@ -1,5 +1,5 @@
 /**
- * The run folder's format (DESIGN.md), owned here and nowhere else: what config.json,
+ * The run folder's format (docs/formats.md), owned here and nowhere else: what config.json,
  * metrics.jsonl and state.json hold, typed, and how they are read and written. Training writes
  * them, evaluation, prediction, export, slides and the server read them. Every file is written
  * under a temporary name and renamed, so a crash leaves the old file or the new one, never half.
@@ -34,18 +34,27 @@ export const RUN_FILES = {
 
 /** One line of metrics.jsonl: an epoch's training and validation figures. */
 export interface EpochRecord {
+  /** The epoch's stage: frozen, unfrozen or train (`-<size>` added with --sizes), swa, ensemble. */
   stage: string
+  /** Index of the epoch within its stage, from 0. */
   epoch: number
+  /** Mean training loss per image over the epoch. */
   trainLoss: number
+  /** Mean loss per patch of the validation pass. */
   validLoss: number
+  /** Share of validation patches classified right (two classes: at probability 0.5). */
   accuracy: number
+  /** 1 - accuracy. */
   errorRate: number
+  /** Validation ROC AUC (macro one-vs-rest with more than two classes). */
   auc: number
-  /** Seconds of training (loading included) and its images/s. */
+  /** Seconds of training (loading included). */
   seconds: number
+  /** Training images per second over the epoch. */
   imagesPerSec: number
-  /** Seconds of the validation pass, and the process's resident memory after it (MiB). */
+  /** Seconds of the validation pass. */
   validSeconds: number
+  /** The process's resident memory after the validation pass, in MiB. */
   rssMb: number
   /** Further metrics by name (per-class AUC with k classes, a user's own). */
   [metric: string]: number | string
@@ -53,51 +62,82 @@ export interface EpochRecord {
 
 /** Where a fit stands: the stage, the epoch and the batches of it already done. */
 export interface FitPosition {
+  /** The fit's stage, as in EpochRecord.stage (frozen, unfrozen, train, ...). */
   stage: string
+  /** Index of the epoch within its stage, from 0: the one stopped in, or to start from. */
   epoch: number
   /** Batches of `epoch` already done. */
   batch: number
   /** Mid-epoch: the done batches' summed loss, images and seconds, so the epoch's record comes out as if never stopped. */
-  partial?: { lossSum: number; seen: number; seconds: number }
+  partial?: {
+    /** Sum of the done batches' training losses, each weighted by its images. */
+    lossSum: number
+    /** Training images done. */
+    seen: number
+    /** Seconds the done batches took. */
+    seconds: number
+  }
 }
 
 /** The decision threshold a run carries: chosen on the valid split at its best epoch. */
 export interface RunThreshold {
+  /** The threshold on the positive class's probability. */
   value: number
+  /** The rule that chose it, as `--threshold` takes it: a number, youden or `sensitivity:0.95`. */
   rule: string
+  /** The split it was chosen on: always valid. */
   chosenOn: 'valid'
+  /** The stage of the best epoch, whose validation outputs it was chosen on. */
   stage: string
+  /** That epoch, counted from 0 within its stage. */
   epoch: number
 }
 
 /** config.json: what the run is, written when it starts and updated at each best epoch. */
 export interface RunConfig {
+  /** Version of pcam that wrote it. */
   pcamVersion?: string
+  /** What the model is built from: architecture, outputs, head. */
   model: ModelSpec
+  /** Class names, in label index order (the store's). */
   classes: string[]
   /** Side of the training patches (the network sees them resized to inputSize). */
   patchSize?: number
+  /** Side of the square input the network sees, in pixels. */
   inputSize: number
   /** Micrometres per pixel of the training patches, when the store recorded it. */
   mpp?: number
+  /** Channel statistics inputs are normalised with: a pretrained backbone's, else the store's. */
   normalization: Normalization
   /**
-   * The training settings (TrainConfig without the store and the folder). With `ema` (decay) or
-   * `swaEpochs`, model.safetensors holds the averaged weights, not the trained ones.
-   */
-  /**
-   * The training settings; precision, precisionReason and device say how it computed (runs from
-   * before --precision record mixedPrecision instead).
+   * The training settings (TrainConfig without the store and the folder); precision,
+   * precisionReason and device say how it computed (runs from before --precision record
+   * mixedPrecision instead). With `ema` (decay) or `swaEpochs`, model.safetensors holds the
+   * averaged weights, not the trained ones.
    */
   recipe: {
+    /** The precision training computed in (`--precision`). */
     precision?: 'fp32' | 'bf16' | 'fp16'
+    /** Why that precision was chosen, in words. */
     precisionReason?: string
+    /** Where training computed: cpu, or a GPU such as cuda:0. */
     device?: string
+    /** Runs from before --precision: whether they trained in bf16. */
     mixedPrecision?: boolean
+    /** Decay of the exponential moving average of the weights (`--ema`). */
     ema?: number
+    /** Epochs of stochastic weight averaging (`--swa-epochs`). */
     swaEpochs?: number
   } & Record<string, unknown>
-  data?: { store: string; source: StoreMeta['source']; splitMethod: string }
+  /** The data the run was trained on. */
+  data?: {
+    /** The patch store's folder, as given (`--data`). */
+    store: string
+    /** The store's source (its meta.json's). */
+    source: StoreMeta['source']
+    /** How the store's splits were made, in words. */
+    splitMethod: string
+  }
   /** Chosen on the valid split at the best epoch (absent before the first epoch ends). */
   threshold?: RunThreshold
   /** The best epoch's validation figures. */
@@ -129,7 +169,9 @@ export interface ResumeState {
 
 /** lr-find.json: the LR finder's curve and suggestions (`pcam lr-find`, `pcam train --lr auto`). */
 export interface LrFindResult {
+  /** The learning rates tried, one per batch, growing exponentially. */
   lrs: number[]
+  /** The smoothed training loss at each rate (bias-corrected exponential average). */
   losses: number[]
   /** The rate where the smoothed loss falls fastest (steepest descent). */
   suggestion: number

@@ -24,8 +24,11 @@ import { patchBatcher, type PatchBatcher } from './patch-batcher.js'
 import { predictRoutes } from './predict-routes.js'
 import { slideRoutes } from './slide-routes.js'
 
+/** What createServer serves and how: the run, its engine, and the server's limits. */
 export interface ServeOptions {
+  /** The run folder (what pcam train wrote) whose model answers. */
   run: string
+  /** Test-time augmentation of the probabilities (default none). */
   tta?: Tta
   /** Grad-CAM layer for ?explain=1 (default: the last block). */
   layer?: string
@@ -33,7 +36,12 @@ export interface ServeOptions {
   engine?: Engine
   /** Precision and device of libtorch's model (default auto). */
   compute?: ComputeRequest
+  /** Most images the model takes in one batch (default 32). */
   maxBatch?: number
+  /**
+   * Time a batch waits for more images after its first arrived, in ms (default 0: the end of the
+   * event loop's turn).
+   */
   maxWaitMs?: number
   /** Images waiting for the model before requests are refused with 503. */
   maxQueue?: number
@@ -45,13 +53,15 @@ export interface ServeOptions {
   requestTimeoutMs?: number
   /** Time close() gives requests in flight before it closes their connections. */
   shutdownTimeoutMs?: number
+  /** Log requests with Fastify's logger (default off). */
   logger?: boolean
   /** A folder of whole slides for the slide viewer (/slides). */
   slides?: string
   /** Time one slide prediction may run (default SLIDE_LIMITS.jobTimeoutMs, 2 hours). */
   slideJobTimeoutMs?: number
-  /** µm/px of the run's patches when it records none; µm/px of slides that record none. */
+  /** µm/px of the run's patches when it records none. */
   modelMpp?: number
+  /** µm/px for the slide viewer's slides, used in place of what a slide records. */
   slideMpp?: number
   /** A folder that keeps the slides' results (and holds slide predict outputs to show). */
   slideResults?: string
@@ -73,10 +83,15 @@ type ServeSettings = typeof SERVE_DEFAULTS & { logger?: boolean }
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/tiff', 'application/octet-stream']
 
+/** A server createServer made: its parts, and close() to stop them all. */
 export interface PcamServer {
+  /** The Fastify instance with every route registered, not yet listening (see listen()). */
   app: FastifyInstance
+  /** The counters and timings served at GET /metrics. @internal */
   metrics: ServerMetrics
+  /** Gathers uploaded patches from all requests into batches for the model worker. @internal */
   batcher: PatchBatcher
+  /** The worker thread that holds the run's model and predicts. @internal */
   worker: ModelWorker
   /** Stops accepting requests, lets in-flight ones finish, then stops the model worker. */
   close(): Promise<void>

@@ -14,14 +14,20 @@ import { readCsv } from '../data/csv.js'
 import { DataError, ValidationError } from '../errors.js'
 import { parseXml, type XmlElement } from './xml.js'
 
+/** A vertex [x, y] in level-0 pixels of the slide. */
 export type Point = [number, number]
 /** A closed ring: the last point joins the first (a repeated first point is dropped). */
 export type Ring = Point[]
+/** What a region is: tumour (label 1), normal (0), or excluded (not tumour, inside tumour). */
 export type AnnotationClass = 'tumour' | 'normal' | 'exclude'
 
+/** One annotated polygon (a MultiPolygon gives one per part), in level-0 pixels. */
 export interface Region {
+  /** The outline. */
   outer: Ring
+  /** Rings cut out of the outline, not part of the region (none from ASAP XML). */
   holes: Ring[]
+  /** What the region is, its class name mapped by the class map. */
   kind: AnnotationClass
   /** The class name in the file. */
   className: string
@@ -29,8 +35,11 @@ export interface Region {
   where: string
 }
 
+/** The annotations of one slide, as readAnnotations reads them from one file. */
 export interface SlideAnnotations {
+  /** The annotation file they were read from. */
   file: string
+  /** Every region in the file, in its order. */
   regions: Region[]
 }
 

@@ -25,8 +25,11 @@ import {
 } from './predict-slide.js'
 import { modelResolution, slideResolution } from './resolution.js'
 
+/** A run loaded for slide prediction by loadSlideModel; dispose() it when done. */
 export interface LoadedSlideModel extends SlideModel {
+  /** The run's config.json (for an ensemble, the ensemble's). */
   config: RunConfig
+  /** Frees the predictor (model or ONNX session, an ensemble's members). */
   dispose(): void
 }
 
@@ -47,15 +50,19 @@ export function slideModelOf(
   }
 }
 
-/** A run ready for slides, on openPredictor's engine, precision and device. */
 /** How loadSlideModel opens a run: resolution, threshold, TTA, engine, precision and device. */
 export type SlideModelOptions = {
+  /** µm/px of the run's patches, overriding what the run records (for runs that record none). */
   modelMpp?: number
+  /** Decision threshold for tumour tiles, a probability in [0, 1] (default the run's). */
   threshold?: number
+  /** Test-time augmentation of the tile predictions (default none). */
   tta?: Tta
+  /** Engine that predicts (default: defaultEngine for the precision and device). */
   engine?: Engine
 } & ComputeRequest
 
+/** A run ready for slides, on openPredictor's engine, precision and device. */
 export async function loadSlideModel(
   run: string,
   options: SlideModelOptions = {},
@@ -91,13 +98,19 @@ export function findSlides(inputs: string[]): string[] {
   })
 }
 
+/** A slide of a batch that could not be predicted, and why. */
 export interface SlideFailure {
+  /** The slide's path, as the batch's inputs gave it. */
   slide: string
+  /** The error's message (it names the slide). */
   message: string
 }
 
+/** What a batch of slides came to: one entry per slide, in results, failures or missing. */
 export interface BatchResult {
+  /** Summaries of the slides predicted, or skipped because their complete output existed. */
   results: SlideSummary[]
+  /** Slides whose prediction failed, with the error's message. */
   failures: SlideFailure[]
   /** Slides of a shared batch that no rank reached (a rank died first). */
   missing: string[]
@@ -107,7 +120,9 @@ export interface BatchResult {
 
 /** This process's part of a batch shared by ranks: slide i goes to rank i % worldSize. */
 export interface SlideShard {
+  /** This process's rank, from 0 to worldSize - 1. */
   rank: number
+  /** Number of ranks sharing the batch. */
   worldSize: number
 }
 
@@ -281,13 +296,35 @@ async function writeSlidesCsv(
   return csv
 }
 
+/** A slide file's facts as OpenSlide reads them (what slideInfo returns). */
 export interface SlideInfo {
+  /** The slide's path, as given. */
   slide: string
+  /** OpenSlide's vendor (openslide.vendor: "aperio", "generic-tiff", ...); null when unknown. */
   vendor: string | null
+  /** The pyramid's levels, level 0 (full resolution) first. */
   levels: SlideLevel[]
-  mpp: { x: number; y: number; from: string } | null
+  /** Resolution of level 0 as slideResolution finds it; null when the slide records none. */
+  mpp: {
+    /** Micrometres per level-0 pixel, horizontally. */
+    x: number
+    /** Micrometres per level-0 pixel, vertically. */
+    y: number
+    /** The properties it came from: "openslide.mpp-x/y" or "tiff.XResolution (<unit>)". */
+    from: string
+  } | null
+  /** Scanner's objective magnification (openslide.objective-power, e.g. 40); null when absent. */
   objectivePower: number | null
-  associatedImages: { name: string; width: number; height: number }[]
+  /** The associated images (label, macro, thumbnail, ...) and their sizes. */
+  associatedImages: {
+    /** OpenSlide's name of the image ("label", "macro", "thumbnail", ...). */
+    name: string
+    /** Width in pixels. */
+    width: number
+    /** Height in pixels. */
+    height: number
+  }[]
+  /** Every OpenSlide property of the slide, by name (vendor's and openslide.* ones). */
   properties: Record<string, string>
 }
 

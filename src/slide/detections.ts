@@ -6,10 +6,13 @@
  */
 import type { TileGrid } from './grid.js'
 
+/** One lesion candidate: a tile that survived non-maximum suppression (a row of detections.csv). */
 export interface Detection {
   /** Level-0 pixels: the centre of the detection's tile. */
   x: number
+  /** Level-0 pixels, down from the top: the centre of the detection's tile. */
   y: number
+  /** The tile's tumour probability, in [0, 1]. */
   probability: number
 }
 

@@ -31,6 +31,7 @@ import type { Detection } from './detections.js'
 import { readDetections, readSlideSummary, type SlideSummary } from './predict-slide.js'
 import { SLIDE_FILES } from '../run/slide-files.js'
 
+/** What evaluateSlides judges and against what. */
 export interface SlideEvalOptions {
   /** Folder of `slide predict` outputs (one subfolder per slide). */
   maps: string
@@ -38,41 +39,75 @@ export interface SlideEvalOptions {
   annotations: string
   /** A CSV of slide,label for slides without annotations (label 0 or 1). */
   labels?: string
+  /** Annotation class names (lower-cased) to kinds (default DEFAULT_CLASSES). */
   classes?: Map<string, AnnotationClass>
   /** Folder for the charts and slides-eval.csv (default: `maps`). */
   out?: string
 }
 
+/** One slide as `pcam slide eval` judged it: a row of slides-eval.csv. */
 export interface SlideOutcome {
+  /** Path of the slide file, as its summary.json records it. */
   slide: string
   /** The slide's output folder in the maps folder. */
   folder: string
+  /** The slide's truth: 1 tumour, 0 normal (from --labels, else from its annotations). */
   label: number
+  /** The slide's score: its highest tile probability, in [0, 1]. */
   score: number
+  /** Lesions that count for FROC (isolated-tumour-cell lesions excluded); 0 on a normal slide. */
   lesions: number
+  /** Isolated-tumour-cell lesions (longest axis under 275 µm): neither hit nor missed. */
   itcLesions: number
+  /** Lesions (of `lesions`) with at least one detection inside. */
   hits: number
+  /** Detections outside every lesion (on a normal slide, all of them). */
   falsePositives: number
+  /** Lesion candidates: the rows of the slide's detections.csv. */
   detections: number
 }
 
+/** What `pcam slide eval` finds, as slides-eval.json records it. */
 export interface SlideEvaluation {
+  /** ROC AUC of the slide scores (max tile probability) against the slide labels. */
   slide_auc: number
+  /** Lower end of the slide AUC's 95% confidence interval (DeLong). */
   slide_auc_low: number
+  /** Upper end of the slide AUC's 95% confidence interval (DeLong). */
   slide_auc_high: number
+  /** Threshold on the slide scores: the first slide's summary.json threshold (0.5 if none). */
   threshold: number
+  /** Share of slides classified correctly at the threshold, in [0, 1]. */
   accuracy: number
+  /** Share of tumour slides scored at or above the threshold, in [0, 1]. */
   sensitivity: number
+  /** Share of normal slides scored below the threshold, in [0, 1]. */
   specificity: number
+  /** Camelyon16's lesion-level score: mean sensitivity at 1/4 to 8 false positives per slide. */
   froc: number
+  /** Lesion sensitivity at each of FROC_RATES, keyed by the false positives per slide ("0.25"). */
   sensitivity_at: Record<string, number>
+  /** Slides judged. */
   slides: number
+  /** Slides with tumour (label 1). */
   positive_slides: number
+  /** Lesions that count for FROC over all slides (isolated-tumour-cell lesions excluded). */
   lesions: number
+  /** Isolated-tumour-cell lesions over all slides: neither hit nor missed. */
   itc_lesions: number
+  /** Lesion candidates (detections.csv rows) over all slides. */
   detections: number
+  /** Each slide's outcome, in the order of their paths (the rows of slides-eval.csv). */
   perSlide: SlideOutcome[]
-  files: { csv: string; froc: string; roc: string }
+  /** Paths of the files written beside slides-eval.json. */
+  files: {
+    /** slides-eval.csv: one row per slide. */
+    csv: string
+    /** The FROC chart, froc.svg (froc.png beside it). */
+    froc: string
+    /** The slide-level ROC chart, slide-roc.svg (slide-roc.png beside it). */
+    roc: string
+  }
 }
 
 /** What `slide eval` leaves in the maps folder: slides-eval.json, read by `pcam report`. */
@@ -102,6 +137,11 @@ function readPredicted(maps: string): Predicted[] {
   return out.sort((a, b) => a.summary.slide.localeCompare(b.summary.slide))
 }
 
+/**
+ * Judges a folder of `slide predict` outputs against annotations (and slide labels): slide-level
+ * ROC AUC and accuracy, lesion-level FROC. Writes slides-eval.json, slides-eval.csv and the charts
+ * to `out`; one DataError lists every slide that cannot be judged.
+ */
 export async function evaluateSlides(options: SlideEvalOptions): Promise<SlideEvaluation> {
   const classes = options.classes ?? parseClassMap(DEFAULT_CLASSES)
   const labels = options.labels ? readSlideLabels(options.labels) : new Map<string, number>()

@@ -17,8 +17,11 @@ export interface Tile {
   y: number
 }
 
+/** The grid of tiles over a slide, with tile (col, row) at level-0 (col, row) x stride0. */
 export interface TileGrid {
+  /** Tiles across the slide. */
   cols: number
+  /** Tiles down the slide. */
   rows: number
   /** Side of one tile in level-0 pixels. */
   tileSize0: number
@@ -45,9 +48,13 @@ export function tileGrid(
   return { cols, rows, tileSize0, stride0 }
 }
 
+/** How slideTiling cuts a slide for a model: its resolution, the level read, and the tile grid. */
 export interface SlideTiling {
+  /** The slide's µm per level-0 pixel and where that came from. */
   resolution: SlideResolution
+  /** The level read and the scale at which tiles match the model's µm/px. */
   scale: TileScale
+  /** The grid of tiles over the slide, in level-0 pixels. */
   grid: TileGrid
 }
 

@@ -15,10 +15,13 @@ export const EXPANSION_UM = 37.5
 /** Lesions shorter than this along their longest axis are isolated tumour cells. */
 export const ITC_AXIS_UM = 275
 
+/** A slide's lesions, numbered on a coarse mask of the slide (see lesionMap). */
 export interface LesionMap {
   /** Lesion number per mask pixel (0: none), row-major. */
   labels: Int32Array
+  /** Mask width in mask pixels (the slide's level-0 width / downsample, rounded up). */
   width: number
+  /** Mask height in mask pixels (the slide's level-0 height / downsample, rounded up). */
   height: number
   /** Level-0 pixels per mask pixel. */
   downsample: number

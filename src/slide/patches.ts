@@ -36,6 +36,7 @@ import { SLIDE_FILES } from '../run/slide-files.js'
 import type { TileScale } from './resolution.js'
 import { readThumbnail, tissueFraction, tissueMask } from './tissue.js'
 
+/** How patches are cut from annotated slides for a patch store. */
 export interface SlidePatchOptions {
   /** Slide files or folders of them. */
   slides: string[]
@@ -43,6 +44,7 @@ export interface SlidePatchOptions {
   annotations?: string
   /** CSV "slide,label": slides without annotations that are normal (0). */
   labels?: string
+  /** Annotation class names (lower-cased) to kinds (default DEFAULT_CLASSES). */
   classes?: Map<string, AnnotationClass>
   /** µm/px of the patches (default 0.972, PCam's). */
   mpp?: number
@@ -56,6 +58,7 @@ export interface SlidePatchOptions {
   perSlide?: number
   /** Draw as many normal patches as tumour ones overall. */
   balance?: boolean
+  /** Seed of the random draws of patches (default 42): the same seed gives the same patches. */
   seed?: number
   /** Share of a patch that must be tissue (default 0.25). */
   minTissue?: number

@@ -24,13 +24,19 @@ import { fullMask, readThumbnail, tissueMask, type TissueMask } from './tissue.j
 
 /** What slide prediction needs of a model: its patch size, µm/px, threshold and predictor. */
 export interface SlideModel {
+  /** Side of the run's training patches in pixels: the size tiles are given to the model at. */
   patchSize: number
+  /** µm per pixel of the model's patches. */
   mpp: number
+  /** Decision threshold: tiles with a probability at or above it count as tumour. */
   threshold: number
+  /** Tumour probabilities of a batch of N x P x P x 3 uint8 tiles. */
   predict: TilePredictor
 }
 
+/** How predictSlide cuts a slide into tiles and where it writes the outputs. */
 export interface SlidePredictOptions {
+  /** Folder in which the slide's output folder is made. */
   out: string
   /** µm/px of the slide when it records none (or to override it). */
   slideMpp?: number
@@ -40,6 +46,7 @@ export interface SlidePredictOptions {
   tissueMask?: boolean
   /** Share of a tile that must be tissue (default 0.25). */
   minTissue?: number
+  /** Tiles per model batch (default 64). */
   batchSize?: number
   /** Tiles averaged for the slide's top-k score (default 10). */
   topK?: number
@@ -53,43 +60,84 @@ export interface SlidePredictOptions {
   name?: string
   /** Stops the work between batches (reads and the model's batch in flight finish first). */
   signal?: AbortSignal
+  /** Called after each batch with the tiles predicted so far and the tiles to predict. */
   onProgress?: (done: number, total: number) => void
 }
 
 export const DEFAULT_MIN_TISSUE = 0.25
 export const DEFAULT_TOP_K = 10
 
+/** A slide's summary.json: the slide, how it was read, its scores and timings. */
 export interface SlideSummary {
+  /** Path of the slide file. */
   slide: string
+  /** Name of the output folder (the slide's file name without extension, unless outName). */
   name: string
+  /** The folder the outputs were written to. */
   outDir: string
+  /** The scanner vendor OpenSlide reports (openslide.vendor), or null. */
   vendor: string | null
+  /** The slide properties used: vendor, µm/px, objective power and TIFF resolution. */
   properties: Record<string, string>
   /** Level-0 size in pixels. */
   width: number
+  /** Level-0 height in pixels. */
   height: number
+  /** µm per level-0 pixel of the slide (the mean of x and y). */
   mpp: number
+  /** Where mpp came from: the OpenSlide or TIFF property, or --slide-mpp. */
   mppFrom: string
+  /** µm per pixel of the model's patches. */
   modelMpp: number
+  /** The slide level the tiles were read from (0: full resolution). */
   level: number
+  /** That level's downsample from level 0. */
   levelDownsample: number
+  /** Whether tiles were resized to the model's scale (false: the level read matched it). */
   resampled: boolean
+  /** Side of one tile in level-0 pixels (may be fractional). */
   tileSize: number
+  /** Step between tiles in level-0 pixels. */
   stride: number
-  grid: { cols: number; rows: number }
+  /** Size of the tile grid over the slide. */
+  grid: {
+    /** Tiles across the slide. */
+    cols: number
+    /** Tiles down the slide. */
+    rows: number
+  }
+  /** Cells of the grid (cols x rows), tissue or not. */
   tiles: number
+  /** Tiles predicted: those with enough tissue (all of them without the tissue mask). */
   tissueTiles: number
+  /** Whether background was skipped with the tissue mask. */
   tissueMask: boolean
+  /** The decision threshold used: tiles at or above it count as tumour. */
   threshold: number
-  score: { max: number; topKMean: number; k: number }
+  /** The slide-level scores, from the tile probabilities (0 with no tiles). */
+  score: {
+    /** The highest tile probability. */
+    max: number
+    /** The mean of the k highest tile probabilities. */
+    topKMean: number
+    /** The k of topKMean, as asked (fewer tiles are averaged when the slide has fewer). */
+    k: number
+  }
+  /** Predicted tiles with a probability at or above the threshold. */
   tumourTiles: number
+  /** Area of the tumour tiles in mm², each counted as one stride x stride cell. */
   tumourAreaMm2: number
   /** Lesion candidates written to detections.csv. */
   detections: number
+  /** Radius of the detections' non-maximum suppression, in µm. */
   nmsRadiusUm: number
+  /** Wall-clock seconds to mask and predict the slide (writing the outputs not counted). */
   seconds: number
+  /** Tissue tiles predicted per second of `seconds`. */
   tilesPerSecond: number
+  /** Present when no tissue was found and nothing was predicted. */
   note?: string
+  /** The pcam version that wrote the summary. */
   pcamVersion: string
 }
 

@@ -7,10 +7,13 @@ import { DataError, ValidationError } from '../errors.js'
 import { runMpp, type RunConfig } from '../run/run-folder.js'
 import { bestLevel, type SlideLevel } from '../torch/openslide.js'
 
+/** A slide's physical resolution, as slideResolution finds it. */
 export interface SlideResolution {
   /** Micrometres per level-0 pixel (mean of x and y). */
   mpp: number
+  /** Micrometres per level-0 pixel, horizontally. */
   mppX: number
+  /** Micrometres per level-0 pixel, vertically. */
   mppY: number
   /** Where it came from: "openslide.mpp-x/y", "tiff.XResolution (centimeter)", "--slide-mpp". */
   from: string
@@ -91,6 +94,7 @@ export const SAME_SCALE_TOLERANCE = 0.02
  */
 export const MAX_UPSCALE = 0.05
 
+/** The level at which a slide's tiles are read, and how they are scaled to the model's µm/px. */
 export interface TileScale {
   /** The level read. */
   level: number
@@ -100,6 +104,7 @@ export interface TileScale {
   readSize: number
   /** Side of one tile in level-0 pixels. */
   tileSize0: number
+  /** Whether tiles read at readSize are resized to the patch size (false: read as they are). */
   resample: boolean
 }
 

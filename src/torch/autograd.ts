@@ -24,6 +24,10 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn)
 }
+/**
+ * Whether this thread records operations for backward (false inside noGrad):
+ * torch.is_grad_enabled().
+ */
 export function isGradEnabled(): boolean {
   return native.isGradEnabled()
 }

@@ -14,6 +14,7 @@ export function invalid(expected: string, name: string, value: unknown): Validat
   return new ValidationError(`Expected ${expected} for ${name} but received ${describe(value)}`)
 }
 
+/** Returns `value` if it is an integer in [min, max], else throws a ValidationError. */
 export function checkInteger(
   value: unknown,
   name: string,
@@ -33,6 +34,7 @@ export function checkInteger(
   return value
 }
 
+/** Returns `value` if it is a number (not NaN) in [min, max], else throws a ValidationError. */
 export function checkNumber(value: unknown, name: string, min = -Infinity, max = Infinity): number {
   if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
     const range = Number.isFinite(min) || Number.isFinite(max) ? ` in [${min}, ${max}]` : ''
@@ -41,6 +43,7 @@ export function checkNumber(value: unknown, name: string, min = -Infinity, max =
   return value
 }
 
+/** Returns `value` if it is an array of non-negative integers, else throws a ValidationError. */
 export function checkShape(value: unknown, name = 'shape'): number[] {
   if (!Array.isArray(value) || !value.every((d) => Number.isInteger(d) && d >= 0)) {
     throw invalid('an array of non-negative integers', name, value)

@@ -11,14 +11,19 @@ import { native } from './native.js'
 import type { Generator } from './generator.js'
 import { handles, kHandle, Tensor } from './tensor.js'
 
+/** Options of the tensor factories: element type, device and whether autograd tracks the result. */
 export interface TensorOptions {
+  /** Element type; the default depends on the factory (float32 for most). */
   dtype?: Dtype
+  /** Where to create the tensor; 'cpu' by default. */
   device?: Device
+  /** Marks the result as requiring gradients, as requiresGrad_() does. */
   requiresGrad?: boolean
 }
 
 /** Options of the random factories: a Generator draws from its own seeded stream. */
 export interface RandomOptions extends TensorOptions {
+  /** Draws from this Generator's own stream instead of the global one (see manualSeed). */
   generator?: Generator
 }
 
@@ -33,7 +38,8 @@ function finish(tensor: Tensor, options: TensorOptions): Tensor {
   return options.requiresGrad === true ? tensor.requiresGrad_() : tensor
 }
 
-type Nested = number | boolean | Nested[]
+/** Values of a tensor as nested arrays, one level per dimension, as torch.tensor takes them. */
+export type Nested = number | boolean | Nested[]
 
 function flattenNested(value: Nested, shape: number[], depth: number, out: number[]): void {
   if (!Array.isArray(value)) {
@@ -100,6 +106,7 @@ export function fromBytes(bytes: Uint8Array, dtype: Dtype, shape: number[]): Ten
   return new Tensor(native.fromBuffer(bytes, checked, shape, checked, 'cpu'))
 }
 
+/** A tensor of `shape` filled with `value` (float32, or bool for a boolean), as torch.full. */
 export function full(
   shape: number[],
   value: number | boolean,
@@ -108,9 +115,11 @@ export function full(
   const { dtype, device } = resolve(options, typeof value === 'boolean' ? 'bool' : 'float32')
   return finish(new Tensor(native.full(checkShape(shape), value, dtype, device)), options)
 }
+/** A tensor of zeros, float32 unless options say otherwise, as torch.zeros. */
 export function zeros(shape: number[], options: TensorOptions = {}): Tensor {
   return full(shape, 0, options)
 }
+/** A tensor of ones, float32 unless options say otherwise, as torch.ones. */
 export function ones(shape: number[], options: TensorOptions = {}): Tensor {
   return full(shape, 1, options)
 }
@@ -130,9 +139,17 @@ export function fullLike(like: Tensor, value: number, options: TensorOptions = {
   )
   return finish(new Tensor(native.fullLike(like[kHandle], value, dtype, device)), options)
 }
+/**
+ * Zeros with the shape, dtype, device and memory format of `like` (options override dtype and
+ * device), as torch.zeros_like.
+ */
 export function zerosLike(like: Tensor, options: TensorOptions = {}): Tensor {
   return fullLike(like, 0, options)
 }
+/**
+ * Ones with the shape, dtype, device and memory format of `like` (options override dtype and
+ * device), as torch.ones_like.
+ */
 export function onesLike(like: Tensor, options: TensorOptions = {}): Tensor {
   return fullLike(like, 1, options)
 }

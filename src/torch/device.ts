@@ -7,6 +7,7 @@ import { native, type CpuFeatures, type CudaDeviceFacts } from './native.js'
 
 export type { CpuFeatures, CudaDeviceFacts }
 
+/** A device name: 'cpu', 'cuda' (the first GPU, same as 'cuda:0') or 'cuda:N'. */
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`
 
 /** Number of CUDA GPUs libtorch can use (0 for a CPU-only build or a machine without GPUs). */
@@ -14,6 +15,7 @@ export function cudaDeviceCount(): number {
   return native.cudaDeviceCount()
 }
 
+/** Whether at least one CUDA GPU is usable, as torch.cuda.is_available(). */
 export function cudaIsAvailable(): boolean {
   return cudaDeviceCount() > 0
 }

@@ -11,10 +11,15 @@ import { native } from './native.js'
 import { cat, zeros } from './creation.js'
 import { handles, kHandle, Tensor } from './tensor.js'
 
+/** How ProcessGroup.init joins a group, as torch.distributed.init_process_group's arguments. */
 export interface ProcessGroupOptions {
+  /** This process's rank, 0 to worldSize - 1. */
   rank: number
+  /** Number of processes in the group. */
   worldSize: number
+  /** Host of rank 0's TCP store that every rank connects to, as MASTER_ADDR. */
   masterAddr: string
+  /** Port of that TCP store, as MASTER_PORT. */
   masterPort: number
   /** How long a rendezvous or collective may wait for the other ranks. */
   timeoutMs?: number
@@ -27,6 +32,7 @@ export interface ProcessGroupOptions {
   backend?: 'gloo' | 'nccl'
 }
 
+/** How allReduce combines the ranks' values, as torch.distributed.ReduceOp. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min'
 
 function binding() {
@@ -42,8 +48,11 @@ function defaultHost(masterAddr: string): string {
   return /^(127\.|localhost$|::1$)/.test(masterAddr) ? '127.0.0.1' : hostname()
 }
 
+/** A Gloo process group for data-parallel training on CPU tensors; made by ProcessGroup.init. */
 export class ProcessGroup {
+  /** This process's rank, 0 to worldSize - 1. */
   readonly rank: number
+  /** Number of processes in the group. */
   readonly worldSize: number
   #handle: unknown
 
@@ -142,6 +151,7 @@ export class ProcessGroup {
     })
   }
 
+  /** Blocks until every rank has reached it. */
   barrier(): void {
     binding().distBarrier(this.#group)
   }

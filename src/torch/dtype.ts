@@ -5,6 +5,7 @@
  */
 import { ValidationError } from '../errors.js'
 
+/** The names of every element type pcam supports. */
 export const DTYPES = [
   'float32',
   'float64',
@@ -16,6 +17,7 @@ export const DTYPES = [
   'int64',
   'bool',
 ] as const
+/** The name of a tensor element type, as PyTorch names it ('float32' is torch.float32). */
 export type Dtype = (typeof DTYPES)[number]
 
 /** The typed array a tensor's data comes back in (float16 and bfloat16 widen to float32). */
@@ -35,10 +37,12 @@ export const DTYPE_BYTES: Record<Dtype, number> = {
   bool: 1,
 }
 
+/** Whether `dtype` is a floating-point type (float16, bfloat16, float32 or float64). */
 export function isFloatingDtype(dtype: Dtype): boolean {
   return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16'
 }
 
+/** Returns `value` if it names a supported dtype; otherwise throws a ValidationError. */
 export function checkDtype(value: unknown): Dtype {
   if (typeof value === 'string' && (DTYPES as readonly string[]).includes(value)) {
     return value as Dtype

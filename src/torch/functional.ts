@@ -8,14 +8,19 @@ import { checkInteger, checkNumber, pair } from './check.js'
 import { native, type Reduction } from './native.js'
 import { kHandle, Tensor } from './tensor.js'
 
-type Pair = number | [number, number]
+/** One number for both, or [height, width]: a size, stride or padding in two dimensions. */
+export type Pair = number | [number, number]
 const h = (t: Tensor | null | undefined) => (t ? t[kHandle] : null)
 
+/** Options of conv2d; one number stands for the same value in height and width. */
 export interface Conv2dOptions {
+  /** Step of the kernel over [height, width]; 1 by default. */
   stride?: Pair
   /** Symmetric [height, width] padding, or [left, right, top, bottom] for asymmetric padding. */
   padding?: Pair | [number, number, number, number]
+  /** Spacing between kernel elements over [height, width]; 1 by default. */
   dilation?: Pair
+  /** Number of independent channel groups (the channel count for depthwise); 1 by default. */
   groups?: number
 }
 
@@ -55,11 +60,20 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   return new Tensor(native.linear(x[kHandle], weight[kHandle], h(bias)))
 }
 
+/** Options of batchNorm, with batch_norm's defaults. */
 export interface BatchNormOptions {
+  /** Per-channel scale (gamma), or null (default) for none. */
   weight?: Tensor | null
+  /** Per-channel shift (beta), or null (default) for none. */
   bias?: Tensor | null
+  /**
+   * Normalise with the batch's statistics and update the running ones, when given (default false:
+   * normalise with the running ones).
+   */
   training?: boolean
+  /** Batch weight m in the running statistics, (1 - m) * running + m * batch; 0.1 by default. */
   momentum?: number
+  /** Added to the variance before its square root, for stability (default 1e-5). */
   eps?: number
 }
 
@@ -91,9 +105,13 @@ export function batchNorm(
   )
 }
 
+/** Options of maxPool2d and avgPool2d; one number stands for the same value in height and width. */
 export interface PoolOptions {
+  /** Step of the window over [height, width]; the kernel size by default. */
   stride?: Pair
+  /** Implicit padding on both sides over [height, width]; 0 by default. */
   padding?: Pair
+  /** Round the output size up, so a partial window at the edge counts; false by default. */
   ceilMode?: boolean
 }
 
@@ -127,13 +145,22 @@ export function avgPool2d(
   )
 }
 
+/**
+ * Average-pools x (N, C, H, W) to `outputSize` whatever its input size.
+ * @see torch.nn.functional.adaptive_avg_pool2d
+ */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   return new Tensor(native.adaptiveAvgPool2d(x[kHandle], pair(outputSize, 'outputSize', 1)))
 }
+/**
+ * Max-pools x (N, C, H, W) to `outputSize` whatever its input size; returns the values only.
+ * @see torch.nn.functional.adaptive_max_pool2d
+ */
 export function adaptiveMaxPool2d(x: Tensor, outputSize: Pair): Tensor {
   return new Tensor(native.adaptiveMaxPool2d(x[kHandle], pair(outputSize, 'outputSize', 1)))
 }
 
+/** How interpolate computes each output pixel from the input pixels around it. */
 export type InterpolateMode = 'nearest' | 'bilinear' | 'bicubic'
 
 /** Resizes (N, C, H, W) to `size`. @see torch.nn.functional.interpolate */
@@ -197,6 +224,7 @@ export function gridSample(
   )
 }
 
+/** max(x, 0) elementwise. @see torch.nn.functional.relu */
 export function relu(x: Tensor): Tensor {
   return x.relu()
 }
@@ -214,18 +242,23 @@ export function relu6(x: Tensor): Tensor {
     positive.dispose()
   }
 }
+/** Clamps x to [min, max], [-1, 1] by default. @see torch.nn.functional.hardtanh */
 export function hardtanh(x: Tensor, min = -1, max = 1): Tensor {
   return new Tensor(native.hardtanh(x[kHandle], min, max))
 }
+/** x where positive, negativeSlope * x elsewhere. @see torch.nn.functional.leaky_relu */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return new Tensor(native.leakyRelu(x[kHandle], negativeSlope))
 }
+/** 1 / (1 + exp(-x)) elementwise. @see torch.sigmoid */
 export function sigmoid(x: Tensor): Tensor {
   return x.sigmoid()
 }
+/** Exponentials of x normalised to sum to 1 along `dim`. @see torch.nn.functional.softmax */
 export function softmax(x: Tensor, dim: number): Tensor {
   return new Tensor(native.softmax(x[kHandle], dim))
 }
+/** log(softmax(x)) along `dim`, computed stably. @see torch.nn.functional.log_softmax */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   return new Tensor(native.logSoftmax(x[kHandle], dim))
 }
@@ -236,7 +269,9 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   return new Tensor(native.dropout(x[kHandle], p, training))
 }
 
+/** Options every loss takes. */
 export interface LossOptions {
+  /** How the per-element losses are combined: mean (default), sum, or none to keep them all. */
   reduction?: Reduction
 }
 
@@ -274,6 +309,10 @@ export function crossEntropy(
   )
 }
 
+/**
+ * Squared error of x against target, averaged unless `reduction` says otherwise.
+ * @see torch.nn.functional.mse_loss
+ */
 export function mseLoss(x: Tensor, target: Tensor, options: LossOptions = {}): Tensor {
   return new Tensor(native.mseLoss(x[kHandle], target[kHandle], options.reduction ?? 'mean'))
 }

@@ -22,6 +22,7 @@ export {
   where,
   zeros,
   zerosLike,
+  type Nested,
   type RandomOptions,
   type TensorOptions,
 } from './creation.js'
@@ -70,13 +71,17 @@ export {
   relu6,
   sigmoid,
   softmax,
+  type BatchNormOptions,
   type Conv2dOptions,
   type InterpolateMode,
+  type LossOptions,
+  type Pair,
+  type PoolOptions,
 } from './functional.js'
 export { mmapFile } from './mmap.js'
 export { Adam, AdamW, type AdamHyper, type AdamState } from './optim/adam.js'
 export { clipGradNorm, Optimizer, type ParamGroup, type ParamsInput } from './optim/optimizer.js'
-export { SGD, type SgdHyper } from './optim/sgd.js'
+export { SGD, type SgdHyper, type SgdState } from './optim/sgd.js'
 export {
   buildInfo,
   cpuBlockCacheStats,
@@ -91,6 +96,7 @@ export {
   setRngState,
   type MemoryStats,
 } from './runtime.js'
+export type { CpuBlockCacheStats, Reduction } from './native.js'
 export { keep, scope, type Disposable } from './scope.js'
-export { Tensor, type MemoryFormat } from './tensor.js'
+export { Tensor, type MemoryFormat, type Operand } from './tensor.js'
 export { ProcessGroup, type ProcessGroupOptions, type ReduceOp } from './distributed.js'

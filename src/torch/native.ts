@@ -19,21 +19,30 @@ export type SlideHandle = { readonly __nativeSlide: unique symbol }
 type H = NativeHandle
 type Maybe = NativeHandle | null
 type Scalar = number | boolean
+/** How a loss reduces over the batch: its mean, its sum, or one value per element. */
 export type Reduction = 'mean' | 'sum' | 'none'
 
 /** The vector and matrix units of this CPU that the OS lets a program use (CPUID and XCR0). */
 export interface CpuFeatures {
+  /** AVX2: 256-bit integer and floating-point vectors. */
   avx2: boolean
+  /** AVX-512 Foundation: 512-bit vectors. */
   avx512f: boolean
+  /** AVX512-BF16: bfloat16 dot products, what makes bfloat16 autocast fast on a CPU. */
   avx512Bf16: boolean
+  /** AMX-BF16: bfloat16 matrix tiles. */
   amxBf16: boolean
 }
 
 /** One GPU as the CUDA driver describes it; totalMemory in bytes. */
 export interface CudaDeviceFacts {
+  /** The product name the driver reports. */
   name: string
+  /** Major part of the compute capability (8 for an A100, 9 for an H100). */
   major: number
+  /** Minor part of the compute capability. */
   minor: number
+  /** Total GPU memory in bytes. */
   totalMemory: number
 }
 
@@ -59,7 +68,16 @@ export interface NativeBinding {
   setCpuBlockCache(capBytes: number): void
   emptyCpuBlockCache(): void
   cpuBlockCacheStats(): CpuBlockCacheStats
-  buildInfo(): { torchVersion: string; cxx11Abi: boolean; cuda: boolean; parallel: string }
+  buildInfo(): {
+    /** The libtorch version the addon was compiled against, e.g. "1.13.0". */
+    torchVersion: string
+    /** Whether the addon was compiled with libstdc++'s C++11 ABI (it must match libtorch's). */
+    cxx11Abi: boolean
+    /** Whether the addon was built with CUDA support. */
+    cuda: boolean
+    /** libtorch's multi-line report on its parallel backend (at::get_parallel_info()). */
+    parallel: string
+  }
   // native/src/tensor.cc
   fromBuffer(
     data: ArrayBufferView,
@@ -350,9 +368,13 @@ export function cpuBlockCacheCap(): number {
 
 /** What the CPU block cache holds and how often it served a request from a kept block. */
 export interface CpuBlockCacheStats {
+  /** Bytes of freed blocks the cache holds now, ready for reuse. */
   cachedBytes: number
+  /** Most bytes it may hold (cpuBlockCacheCap, $PCAM_CPU_CACHE_MB); 0 when off. */
   capBytes: number
+  /** Allocations served from a kept block, since the process started. */
   hits: number
+  /** Allocations that found no kept block of their size and went to the system, since the start. */
   misses: number
 }
 

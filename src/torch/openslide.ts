@@ -12,7 +12,9 @@ import { Tensor } from './tensor.js'
 
 /** One resolution level of a slide; level 0 is the full resolution. */
 export interface SlideLevel {
+  /** Width of this level in its own pixels. */
   width: number
+  /** Height of this level in its own pixels. */
   height: number
   /** Level-0 pixels per pixel of this level. */
   downsample: number
@@ -100,8 +102,11 @@ function slideError(path: string, message: string, cause?: unknown): DataError {
  * const rgb = await slide.readRegion(0, 0, 0, 512, 512) // 512 x 512 x 3 uint8
  */
 export class OpenSlide {
+  /** The path the slide was opened from. */
   readonly path: string
+  /** The resolution levels, level 0 (full resolution) first. */
   readonly levels: readonly SlideLevel[]
+  /** OpenSlide's properties of the slide ("openslide.vendor", "openslide.mpp-x", ...). */
   readonly properties: Readonly<Record<string, string>>
   #handle: SlideHandle | null
 
@@ -144,7 +149,14 @@ export class OpenSlide {
   }
 
   /** Names and sizes of the associated images (label, macro, thumbnail, ...). */
-  associatedImages(): { name: string; width: number; height: number }[] {
+  associatedImages(): {
+    /** OpenSlide's name of the image ("label", "macro", "thumbnail", ...). */
+    name: string
+    /** Width in pixels. */
+    width: number
+    /** Height in pixels. */
+    height: number
+  }[] {
     return native.slideAssociated(this.handle())
   }
 
@@ -187,10 +199,12 @@ export class OpenSlide {
     this.#handle = null
   }
 
+  /** The same as close(). */
   dispose(): void {
     this.close()
   }
 
+  /** Calls close(), for `using` declarations. */
   [Symbol.dispose](): void {
     this.close()
   }

@@ -36,6 +36,7 @@ export function emptyCpuBlockCache(): void {
 export function setNumThreads(threads: number): void {
   native.setNumThreads(checkInteger(threads, 'threads', 1))
 }
+/** Threads libtorch uses for one op (see setNumThreads). */
 export function getNumThreads(): number {
   return native.getNumThreads()
 }
@@ -54,6 +55,7 @@ export function setRngState(state: Tensor): void {
   native.setRngState(state[kHandle])
 }
 
+/** A snapshot of what holds memory, from memoryStats(). */
 export interface MemoryStats {
   /** Tensor handles neither disposed nor garbage-collected, over all threads. */
   liveTensors: number
@@ -69,6 +71,7 @@ export function memoryStats(): MemoryStats {
   return { liveTensors: native.liveTensors(), rss, heapUsed }
 }
 
+/** How the native addon was built: libtorch version, C++ ABI, CUDA support and parallel backend. */
 export function buildInfo(): ReturnType<typeof native.buildInfo> {
   return native.buildInfo()
 }

@@ -8,6 +8,7 @@ import { ValidationError } from '../errors.js'
 
 /** Anything that owns native memory. */
 export interface Disposable {
+  /** Frees the native memory the object owns. */
   dispose(): void
   /**
    * Called when no scope holds the object any more (made outside every scope, kept, or returned

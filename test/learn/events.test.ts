@@ -33,7 +33,7 @@ function recording(): Callback & { calls: string[] } {
   const calls: string[] = []
   const callback: Callback & { calls: string[] } = { calls }
   for (const event of EVENTS) {
-    ;(callback as Record<string, unknown>)[event] = (learn: Learner) =>
+    ;(callback as unknown as Record<string, unknown>)[event] = (learn: Learner) =>
       calls.push(`${event}${learn.training ? '' : '*'}`)
   }
   return callback
@@ -117,7 +117,7 @@ function cancelling(at: LearnerEvent, error: () => Error, when = (_: Learner) =>
   let thrown = false
   const callback: Callback = {}
   for (const event of EVENTS)
-    (callback as Record<string, unknown>)[event] = (learn: Learner) => {
+    (callback as unknown as Record<string, unknown>)[event] = (learn: Learner) => {
       calls.push(event)
       if (event === at && !thrown && when(learn)) {
         thrown = true

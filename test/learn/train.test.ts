@@ -1,5 +1,5 @@
 // The training recipe end to end on a small synthetic store: the model learns, the run folder
-// holds what DESIGN.md promises, and a run stopped mid-epoch resumes to the same final weights
+// holds what docs/formats.md promises, and a run stopped mid-epoch resumes to the same final weights
 // as an uninterrupted one.
 import assert from 'node:assert/strict'
 import { readCsv } from '../../src/data/csv.js'

@@ -15,7 +15,7 @@ export const benchDistributedCommand: Command = {
   summary:
     'Images/s of data-parallel training with 1 and 2 ranks (one thread each), all-reduce time.',
   description:
-    'Trains the reference network (DESIGN.md) on random batches: each rank one libtorch thread,\n' +
+    'Trains the reference network (docs/performance.md) on random batches: each rank one libtorch thread,\n' +
     "gradients averaged over Gloo on loopback. Scaling = images/s / (ranks x one rank's).",
   options: {
     ranks: { type: 'string', default: '1,2', description: 'Rank counts to measure' },

@@ -5,13 +5,20 @@
  */
 import type { ReadLimit } from '../tree.js'
 
+/** The part of the data a patch belongs to: training, validation (model choice), or test. */
 export type SplitName = 'train' | 'valid' | 'test'
 export const SPLIT_NAMES: readonly SplitName[] = ['train', 'valid', 'test']
 
+/** One patch as a source yields it, before it is written to a patch store. */
 export interface PatchItem {
+  /**
+   * Unique within the source, kept in the store's `ids`: the file name, the Kaggle id,
+   * "<split>/<index>" in PCam's HDF5 files, or "<slide>_<x>_<y>" for patches cut from slides.
+   */
   id: string
   /** Class index, or null when the source has no label for it (a test set). */
   label: number | null
+  /** The source's own split (from its folders or files), or null when it has none. */
   split: SplitName | null
   /** Slide (whole-slide image) the patch was cut from, when the source knows it. */
   slide: string | null
@@ -21,16 +28,23 @@ export interface PatchItem {
   encoded?: Buffer
   /** Or raw pixels, height x width x 3, row-major. */
   pixels?: Uint8Array
+  /** Height of the `pixels` image (set with `pixels`). */
   height?: number
+  /** Width of the `pixels` image (set with `pixels`). */
   width?: number
 }
 
+/** A bad input found in a source: left out with `--skip-bad`, else fails `pcam data prepare`. */
 export interface Problem {
+  /** Where the input is: a file path, "archive.zip:entry", "x.h5[17]". */
   location: string
+  /** What is wrong with it, in words. */
   reason: string
 }
 
+/** A set of patches in one of the layouts `pcam data prepare` reads, listed and ready to read. */
 export interface Source {
+  /** The layout: Kaggle's folders, PCam's HDF5 files, class folders, or patches cut from slides. */
   kind: 'kaggle' | 'pcam-hdf5' | 'class-folders' | 'slides'
   /** What the source is, naming its folder or archives but not the folders above them. */
   description: string
@@ -40,7 +54,9 @@ export interface Source {
   count: number
   /** Problems found while listing (missing labels, duplicate ids, ...). */
   problems: Problem[]
+  /** Yields the source's `count` patches one at a time, in the same order on every call. */
   read(): AsyncGenerator<PatchItem>
+  /** Releases the files and archives the source holds open, if any. */
   close(): Promise<void>
 }
 

@@ -24,15 +24,22 @@ export function fitRecords(learn: Learner): EpochRecord[] {
   return records
 }
 
+/**
+ * Ends the fit as finished (CancelFit(true)) once `monitor` has not improved for `patience` epochs
+ * of that fit (fastai's EarlyStoppingCallback).
+ */
 export class EarlyStopping implements Callback {
-  // Last: the epoch that triggers it is recorded and checkpointed first.
+  /** Last (100): the epoch that triggers it is recorded and checkpointed first. */
   readonly order = 100
 
   constructor(
+    /** Epochs after the fit's best one that end it. */
     readonly patience: number,
+    /** The epoch-record metric watched, higher being better (default 'auc'). */
     readonly monitor = 'auc',
   ) {}
 
+  /** Ends the fit once its best `monitor` value is `patience` or more epochs old. */
   afterEpoch(learn: Learner): void {
     // Derived from the history, not counted here, so a stop and resume loses no count.
     const values = fitRecords(learn)

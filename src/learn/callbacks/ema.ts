@@ -27,8 +27,9 @@ import type { Learner } from '../learner.js'
  * @see torch.optim.swa_utils.AveragedModel
  */
 export class ExponentialMovingAverage implements CheckpointedCallback {
-  // afterEpoch: after SaveBest (0), before RunCheckpoint (10); see above.
+  /** 5: its afterEpoch runs after SaveBest (0) and before RunCheckpoint (10); see above. */
   readonly order = 5
+  /** Its name in checkpoints: the averaged tensors are saved as `ema.<parameter>`. */
   readonly stateName = 'ema'
   /** Updates so far (t of the last one). */
   updates = 0
@@ -36,9 +37,13 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
   #inFit = false
 
   constructor(
+    /** The decay d, in (0, 1) (e.g. 0.999): the share of the average kept at each update. */
     readonly decay: number,
     /** warmup false: the constant decay (as get_ema_multi_avg_fn). */
-    readonly options: { warmup?: boolean } = {},
+    readonly options: {
+      /** Warm the decay up as min(decay, (1 + t) / (10 + t)) (default true). */
+      warmup?: boolean
+    } = {},
   ) {
     if (!(typeof decay === 'number' && decay > 0 && decay < 1))
       throw new ValidationError(
@@ -51,12 +56,14 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
     return this.options.warmup === false ? this.decay : Math.min(this.decay, (1 + t) / (10 + t))
   }
 
+  /** Starts the average from the model's weights, unless an earlier fit or a resume gave one. */
   beforeFit(learn: Learner): void {
     this.#inFit = true
     // The average starts from the weights of the first fit (a resumed run has its saved one).
     if (!this.#weights.average) this.#weights.reset(learn.model)
   }
 
+  /** Moves the average towards the weights the optimizer just stepped. */
   afterStep(learn: Learner): void {
     const average = this.#weights.average
     if (!average) return
@@ -68,19 +75,23 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
     })
   }
 
+  /** Swaps the averaged weights into the model, so that validation sees them. */
   beforeValidate(learn: Learner): void {
     this.#weights.swapIn(learn.model)
   }
 
+  /** Puts the raw weights back after a validation outside a fit. */
   afterValidate(learn: Learner): void {
     // A validation outside a fit (learn.validate()) has no afterEpoch to swap back in.
     if (!this.#inFit) this.#weights.restore(learn.model)
   }
 
+  /** Puts the raw weights back, for training to go on from them. */
   afterEpoch(learn: Learner): void {
     this.#weights.restore(learn.model)
   }
 
+  /** Puts the raw weights back, however the fit ended. */
   afterFit(learn: Learner): void {
     this.#weights.restore(learn.model)
     this.#inFit = false
@@ -91,6 +102,7 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
     return this.#weights.tensors()
   }
 
+  /** The number of updates so far, which the decay's warm-up goes on from. */
   stateCounts(): Record<string, number> {
     return { updates: this.updates }
   }
@@ -101,6 +113,7 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
     if (tensors.size > 0) this.#weights.reset(tensors)
   }
 
+  /** Frees the averaged tensors, and the raw ones kept while the average is in the model. */
   dispose(): void {
     this.#weights.dispose()
   }

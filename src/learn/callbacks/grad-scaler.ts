@@ -10,10 +10,15 @@ import { noGrad, scope, type Tensor } from '../../torch/index.js'
 import type { CheckpointedCallback } from '../checkpoint.js'
 import { CancelBatch, type Learner } from '../learner.js'
 
+/** How the loss scale starts and changes (the arguments of PyTorch's GradScaler). */
 export interface GradScalerOptions {
+  /** The scale to start from (default 2^16). */
   initScale?: number
+  /** What the scale is multiplied by after growthInterval good steps in a row (default 2). */
   growthFactor?: number
+  /** What the scale is multiplied by after a step skipped for inf/NaN gradients (default 0.5). */
   backoffFactor?: number
+  /** Good steps in a row before the scale grows (default 2000). */
   growthInterval?: number
 }
 
@@ -25,12 +30,19 @@ export const GRAD_SCALER_DEFAULTS = {
   growthInterval: 2000,
 } as const satisfies Required<GradScalerOptions>
 
+/**
+ * Dynamic loss scaling for fp16 training (torch.cuda.amp.GradScaler): scales the loss up for
+ * backward and the gradients back down, and skips the step of a batch whose gradients overflowed.
+ */
 export class GradScaler implements CheckpointedCallback {
-  // Unscales after data-parallel averaging (order -10) and before gradient clipping (order 0).
+  /** -5: unscales after data-parallel averaging (-10) and before gradient clipping (0). */
   readonly order = -5
+  /** Its name in checkpoints, whose state.json keeps its counts under it. */
   readonly stateName = 'gradScaler'
   readonly freshWhenMissing = true
+  /** The settings, with PyTorch's defaults for those not given. */
   readonly options: Required<GradScalerOptions>
+  /** The factor the loss is multiplied by now. */
   scale: number
   /** Good steps in a row since the scale last changed. */
   growthTracker = 0
@@ -44,6 +56,7 @@ export class GradScaler implements CheckpointedCallback {
     this.scale = this.options.initScale
   }
 
+  /** Multiplies the loss by the scale before it is back-propagated. */
   beforeBackward(learn: Learner): void {
     learn.loss = (learn.loss as Tensor).mul(this.scale)
     this.#backwardDone = true
@@ -85,6 +98,7 @@ export class GradScaler implements CheckpointedCallback {
   stateTensors(): Map<string, Tensor> {
     return new Map()
   }
+  /** The scale and growth tracker, so that a resumed run scales as the stopped one did. */
   stateCounts(): Record<string, number> {
     return { scale: this.scale, growthTracker: this.growthTracker }
   }

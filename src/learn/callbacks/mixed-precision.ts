@@ -16,27 +16,36 @@ export function precisionCallbacks(plan: Pick<ComputePlan, 'precision' | 'device
   return plan.precision === 'fp16' ? [mixed, new GradScaler()] : [mixed]
 }
 
+/**
+ * Runs each batch's forward pass under autocast in bf16 or fp16 (fastai's MixedPrecision); fp16
+ * needs GradScaler beside it.
+ */
 export class MixedPrecision implements Callback {
   #exit: (() => void) | null = null
 
   constructor(
+    /** The autocast dtype: bfloat16 or float16. */
     readonly precision: 'bf16' | 'fp16' = 'bf16',
+    /** The device type autocast applies to: where the model runs. */
     readonly deviceType: 'cpu' | 'cuda' = 'cpu',
   ) {}
 
+  /** Turns autocast on for the forward pass. */
   beforeBatch(): void {
     this.#exit = enterAutocast({
       deviceType: this.deviceType,
       dtype: this.precision === 'bf16' ? 'bfloat16' : 'float16',
     })
   }
+  /** Turns autocast off once the model has predicted, so that the loss is outside it. */
   afterPred(): void {
     this.#leave()
   }
-  // A batch cancelled (or failed) before its prediction must not leave autocast on.
+  /** Turns autocast off where the batch was cancelled before its prediction. */
   afterBatch(): void {
     this.#leave()
   }
+  /** Turns autocast off where the fit ended (cancelled or failed) inside a forward pass. */
   afterFit(): void {
     this.#leave()
   }

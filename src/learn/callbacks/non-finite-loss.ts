@@ -7,10 +7,15 @@
 import { DataError } from '../../errors.js'
 import type { Callback, Learner } from '../learner.js'
 
+/**
+ * Fails the fit with a DataError once a training batch's loss is inf or NaN (fastai's
+ * TerminateOnNaNCallback); every Learner has one.
+ */
 export class NonFiniteLossCheck implements Callback {
-  // Before anything scales the loss or back-propagates it (GradScaler, -5).
+  /** -100: before anything scales the loss or back-propagates it (GradScaler, -5). */
   readonly order = -100
 
+  /** Throws a DataError naming the batch and the fix when the batch's loss is not finite. */
   beforeBackward(learn: Learner): void {
     if (Number.isFinite(learn.lossValue)) return
     throw new DataError(

@@ -8,13 +8,21 @@ import { softmax } from '../../torch/index.js'
 import type { BatchInfo, Callback, Learner, ValidOutputs } from '../learner.js'
 import { writeHistory, type EpochRecord, type FitPosition } from '../../run/run-folder.js'
 
+/**
+ * Records each epoch's training loss, validation loss and metrics, time and speed (fastai's
+ * Recorder), and gathers the validation outputs; every Learner has one.
+ */
 export class Recorder implements Callback {
-  // After the callbacks that change the validation outputs (data-parallel gathering), and after
-  // the checkpoint of an epoch, so that metrics.jsonl never lists an epoch not yet committed.
+  /**
+   * 50: after the callbacks that change the validation outputs (data-parallel gathering), and
+   * after the checkpoint of an epoch, so that metrics.jsonl never lists an epoch not yet committed.
+   */
   readonly order = 50
+  /** One record per validated epoch, in order (a resumed run's earlier ones restored into it). */
   readonly history: EpochRecord[] = []
-  /** The last validation's loss and metrics (also outside a fit). */
+  /** The last validation's mean loss (also outside a fit). */
   validLoss = NaN
+  /** The last validation's metrics by name (also outside a fit). */
   validMetrics: Record<string, number> = {}
   #file: string | null = null
   #inFit = false
@@ -39,11 +47,13 @@ export class Recorder implements Callback {
     await writeHistory(dir, this.history)
   }
 
+  /** Notes that a fit runs (its validations make records) and where it resumes. */
   beforeFit(learn: Learner): void {
     this.#inFit = true
     this.#resume = learn.resumedFrom
   }
 
+  /** Starts the epoch's clock and loss sums (from the checkpoint's, for a resumed epoch). */
   beforeEpoch(learn: Learner): void {
     // The epoch a stopped fit resumes in carries on from the sums saved with the checkpoint.
     const partial = this.#resume?.epoch === learn.epoch ? this.#resume.partial : undefined
@@ -54,16 +64,19 @@ export class Recorder implements Callback {
     this.#seen = partial?.seen ?? 0
   }
 
+  /** Adds the batch's loss, weighted by its size, to the epoch's training loss. */
   afterStep(learn: Learner): void {
     const size = (learn.xb as NonNullable<Learner['xb']>).size(0)
     this.#lossSum += learn.lossValue * size
     this.#seen += size
   }
 
+  /** Notes how long the epoch's training took. */
   afterTrain(): void {
     this.#trainSeconds = (performance.now() - this.#began) / 1000
   }
 
+  /** Clears the validation outputs and starts the validation's clock. */
   beforeValidate(): void {
     this.#validBegan = performance.now()
     this.#probabilities = []
@@ -71,6 +84,7 @@ export class Recorder implements Callback {
     this.#validLossSum = 0
   }
 
+  /** In validation, collects the batch's probabilities, labels and summed loss. */
   afterLoss(learn: Learner): void {
     if (learn.training) return
     const pred = (learn.pred as NonNullable<Learner['pred']>).float()
@@ -91,6 +105,7 @@ export class Recorder implements Callback {
     }
   }
 
+  /** Computes the validation loss and metrics and, in a fit, appends the epoch's record. */
   afterValidate(learn: Learner): void {
     // A cancelled validation (CancelValidate) leaves no outputs and makes no record.
     const valid = learn.valid
@@ -117,10 +132,12 @@ export class Recorder implements Callback {
     this.#current = record
   }
 
+  /** Rewrites metrics.jsonl from the history, when logging to a folder (logTo). */
   async afterEpoch(): Promise<void> {
     if (this.#file) await writeHistory(this.#file, this.history)
   }
 
+  /** Notes that the fit is over: later validations make no record. */
   afterFit(): void {
     this.#inFit = false
   }

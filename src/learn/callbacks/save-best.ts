@@ -14,11 +14,19 @@ import { recordBestEpoch, RUN_FILES, type RunThreshold } from '../../run/run-fol
 import { saveModel, saveTensors } from '../checkpoint.js'
 import type { Callback, Learner, ValidOutputs } from '../learner.js'
 
+/**
+ * Saves the model, and records its threshold and figures in config.json, after each epoch that
+ * beats every earlier one on `monitor` (fastai's SaveModelCallback).
+ */
 export class SaveBest implements Callback {
   constructor(
+    /** The run folder the model and config.json are written to. */
     readonly out: string,
+    /** What is monitored, how the threshold is chosen, and which stages count. */
     readonly options: {
+      /** The epoch-record metric to maximise (default 'auc'). */
       monitor?: string
+      /** How the decision threshold is chosen on the valid split (default: fixed at 0.5). */
       threshold?: ThresholdRule
       /** A stage whose every epoch is saved whatever its metric (SWA's: the average is the result). */
       keepLast?: string
@@ -30,6 +38,7 @@ export class SaveBest implements Callback {
     } = {},
   ) {}
 
+  /** Saves the model when the epoch beats the earlier candidates (or is of the kept stage). */
   async afterEpoch(learn: Learner): Promise<void> {
     const monitor = this.options.monitor ?? 'auc'
     const record = learn.recorder.current

@@ -92,16 +92,26 @@ function* epochInputs(loader: EpochLoader, epoch: number): Generator<Tensor> {
  * @see torch.optim.swa_utils.AveragedModel
  */
 export class StochasticWeightAveraging implements CheckpointedCallback {
-  // afterEpoch: after SaveBest (0) has saved the average, before RunCheckpoint (10) saves the
-  // raw weights to resume from.
+  /**
+   * 5: its afterEpoch runs after SaveBest (0) has saved the average, before RunCheckpoint (10)
+   * saves the raw weights to resume from.
+   */
   readonly order = 5
+  /** Its name in checkpoints: the averaged tensors are saved as `swa.<parameter>`. */
   readonly stateName = 'swa'
   /** Models averaged so far. */
   averaged = 0
   readonly #weights = new AveragedWeights()
 
-  constructor(readonly stage = SWA_STAGE) {}
+  constructor(
+    /** The name of the stage it averages (default SWA_STAGE); other fits are left alone. */
+    readonly stage = SWA_STAGE,
+  ) {}
 
+  /**
+   * In its stage: adds the weights to the average, swaps it into the model and recomputes its
+   * batch-norm statistics over the epoch's training batches.
+   */
   afterTrain(learn: Learner): void {
     if (learn.stage !== this.stage) return
     this.#accumulate(learn.model)
@@ -126,10 +136,12 @@ export class StochasticWeightAveraging implements CheckpointedCallback {
     this.averaged = n + 1
   }
 
+  /** Puts the raw weights and statistics back, for training to go on from them. */
   afterEpoch(learn: Learner): void {
     this.#weights.restore(learn.model)
   }
 
+  /** Puts the raw weights and statistics back, however the fit ended. */
   afterFit(learn: Learner): void {
     this.#weights.restore(learn.model)
   }
@@ -139,6 +151,7 @@ export class StochasticWeightAveraging implements CheckpointedCallback {
     return this.#weights.tensors()
   }
 
+  /** The number of models averaged, which weighs the next one. */
   stateCounts(): Record<string, number> {
     return { averaged: this.averaged }
   }
@@ -149,6 +162,7 @@ export class StochasticWeightAveraging implements CheckpointedCallback {
     if (tensors.size > 0) this.#weights.reset(tensors)
   }
 
+  /** Frees the averaged tensors, and the raw ones kept while the average is in the model. */
   dispose(): void {
     this.#weights.dispose()
   }

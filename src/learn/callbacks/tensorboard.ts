@@ -31,9 +31,15 @@ const NOT_METRICS = new Set([
   'rssMb',
 ])
 
+/**
+ * Logs the training curves, each epoch's validation figures and, after a fit, pictures to a
+ * TensorBoard event file (torch.utils.tensorboard's SummaryWriter, as a callback).
+ */
 export class TensorBoardLogger implements Callback {
-  // After the Recorder (the epoch's record) and the checkpoints; before EarlyStopping, which ends
-  // the fit in afterEpoch.
+  /**
+   * 60: after the Recorder (the epoch's record) and the checkpoints; before EarlyStopping, which
+   * ends the fit in afterEpoch.
+   */
   readonly order = 60
   #writer: EventFileWriter | null = null
 
@@ -41,7 +47,10 @@ export class TensorBoardLogger implements Callback {
     /** The folder of the event file (e.g. <run>/tensorboard). */
     readonly dir: string,
     /** Pictures logged after a fit that ended with a validation pass, by tag. */
-    readonly options: { pictures?: Record<string, FitPicture> } = {},
+    readonly options: {
+      /** The functions that draw the pictures, by tag (e.g. the top losses). */
+      pictures?: Record<string, FitPicture>
+    } = {},
   ) {}
 
   /** The event file, once the first fit has begun. */
@@ -49,11 +58,13 @@ export class TensorBoardLogger implements Callback {
     return this.#writer?.path
   }
 
+  /** Opens the event file at the process's first fit; later fits write to the same one. */
   beforeFit(): void {
     // A new file for each process: an earlier one (a stopped run's) is left as it is.
     this.#writer ??= new EventFileWriter(this.dir)
   }
 
+  /** Logs the batch's training loss and the head's learning rate. */
   afterStep(learn: Learner): void {
     // afterStep, not afterBatch: it runs before a stop request ends the fit after the batch.
     const groups = learn.optimizer.paramGroups
@@ -64,6 +75,7 @@ export class TensorBoardLogger implements Callback {
     })
   }
 
+  /** Logs the epoch's record (losses, speed, metrics) and flushes the file. */
   afterEpoch(learn: Learner): void {
     const record = learn.recorder.current
     if (!record) return
@@ -71,6 +83,7 @@ export class TensorBoardLogger implements Callback {
     this.#writer?.flush()
   }
 
+  /** Logs the pictures after a fit that ended with a validation pass, then releases the file. */
   async afterFit(learn: Learner): Promise<void> {
     try {
       // Only after a fit that ended with a validation pass (not a stop or an error mid-epoch).

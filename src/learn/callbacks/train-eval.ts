@@ -6,15 +6,21 @@
  */
 import type { Callback, Learner } from '../learner.js'
 
+/**
+ * Puts the model in training mode for the training batches and in evaluation mode for
+ * validation, and sets `learn.training` to match (fastai's TrainEvalCallback).
+ */
 export class TrainEval implements Callback {
-  // First, so that every other callback sees the mode of the phase it is in.
+  /** First (-100), so that every other callback sees the mode of the phase it is in. */
   readonly order = -100
 
+  /** Training mode: model.train() and learn.training true. */
   beforeTrain(learn: Learner): void {
     learn.model.train()
     learn.training = true
   }
 
+  /** Evaluation mode: model.eval() and learn.training false. */
   beforeValidate(learn: Learner): void {
     learn.model.eval()
     learn.training = false

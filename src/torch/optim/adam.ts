@@ -12,15 +12,24 @@ import { keep } from '../scope.js'
 import { handles, type Tensor } from '../tensor.js'
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js'
 
+/** Hyper-parameters of Adam and AdamW, as torch.optim.Adam's arguments. */
 export interface AdamHyper {
+  /** Learning rate; 1e-3 by default. */
   lr: number
+  /** Decay rates of the averages of the gradient and of its square; [0.9, 0.999] by default. */
   betas: [number, number]
+  /** Added to the denominator for numerical stability; 1e-8 by default. */
   eps: number
+  /** Weight decay: L2 on the gradient for Adam (default 0), decoupled for AdamW (default 0.01). */
   weightDecay: number
 }
+/** Adam's state for one parameter. */
 export interface AdamState {
+  /** Number of steps taken for this parameter. */
   step: number
+  /** Running average of the gradient (first moment), as exp_avg. */
   expAvg: Tensor
+  /** Running average of the squared gradient (second moment), as exp_avg_sq. */
   expAvgSq: Tensor
 }
 
@@ -34,13 +43,16 @@ function checked(options: Partial<AdamHyper>, weightDecay: number): AdamHyper {
   return hyper
 }
 
+/** Adam, with weight decay added to the gradient (L2), as torch.optim.Adam. */
 export class Adam extends Optimizer<AdamHyper, AdamState> {
+  /** True for AdamW: weight decay shrinks the weights directly instead of joining the gradient. */
   protected readonly decoupled: boolean = false
 
   constructor(params: ParamsInput<AdamHyper>, options: Partial<AdamHyper> = {}) {
     super(params, checked(options, 0))
   }
 
+  /** One Adam step over `params`, in place, creating their state on first use. */
   protected stepGroup(group: ParamGroup<AdamHyper>, params: Tensor[]): void {
     const states = params.map((p) => this.#state(p))
     for (const state of states) state.step += 1

@@ -9,12 +9,28 @@ import { native } from '../native.js'
 import { handles, Tensor } from '../tensor.js'
 
 /** A parameter group: its tensors plus hyper-parameters (lr, momentum, betas, weightDecay, ...). */
-export type ParamGroup<H> = { params: Tensor[] } & H
+export type ParamGroup<H> = {
+  /** The parameters this group updates. */
+  params: Tensor[]
+} & H
 
 /** Either a flat list of parameters or groups that override some defaults. */
-export type ParamsInput<H> = Tensor[] | ({ params: Tensor[] } & Partial<H>)[]
+export type ParamsInput<H> =
+  | Tensor[]
+  | ({
+      /** The parameters of this group. */
+      params: Tensor[]
+    } & Partial<H>)[]
 
-export abstract class Optimizer<H extends { lr: number }, S> {
+/** Base of the optimizers: H is the hyper-parameters of a group, S the state kept per parameter. */
+export abstract class Optimizer<
+  H extends {
+    /** Learning rate. */
+    lr: number
+  },
+  S,
+> {
+  /** The groups with every hyper-parameter filled in; schedules change these in place. */
   readonly paramGroups: ParamGroup<H>[]
   /** Per-parameter state (momentum buffers, moment estimates, step counts). */
   readonly state = new Map<Tensor, S>()
@@ -53,6 +69,10 @@ export abstract class Optimizer<H extends { lr: number }, S> {
     })
   }
 
+  /**
+   * Updates `params` (those of `group` that have a gradient) in place; step() calls it without
+   * recording gradients.
+   */
   protected abstract stepGroup(group: ParamGroup<H>, params: Tensor[]): void
 
   /** Frees the state tensors. */

@@ -11,17 +11,26 @@ import { keep } from '../scope.js'
 import { handles, type Tensor } from '../tensor.js'
 import { Optimizer, type ParamGroup, type ParamsInput } from './optimizer.js'
 
+/** Hyper-parameters of SGD, as torch.optim.SGD's arguments. */
 export interface SgdHyper {
+  /** Learning rate; required. */
   lr: number
+  /** Momentum factor; 0 (none) by default. */
   momentum: number
+  /** Dampening of the gradient's contribution to the momentum; 0 by default. */
   dampening: number
+  /** L2 penalty added to the gradient; 0 by default. */
   weightDecay: number
+  /** Nesterov momentum (needs a momentum and zero dampening); false by default. */
   nesterov: boolean
 }
-interface SgdState {
+/** SGD's state of one parameter. */
+export interface SgdState {
+  /** The momentum buffer; null until the first step with momentum. */
   momentumBuffer: Tensor | null
 }
 
+/** Stochastic gradient descent, as torch.optim.SGD. */
 export class SGD extends Optimizer<SgdHyper, SgdState> {
   constructor(params: ParamsInput<SgdHyper>, options: Partial<SgdHyper> & { lr: number }) {
     const defaults: SgdHyper = {
@@ -39,6 +48,7 @@ export class SGD extends Optimizer<SgdHyper, SgdState> {
     super(params, defaults)
   }
 
+  /** One SGD step over `params`, in place; a new momentum buffer starts as the gradient. */
   protected stepGroup(group: ParamGroup<SgdHyper>, params: Tensor[]): void {
     const { lr, momentum, dampening, weightDecay, nesterov } = group
     // Parameters seen before and new ones are stepped separately: a new buffer takes the gradient.
