@@ -9,13 +9,15 @@ import { PCAM_VERSION } from '../version.js'
 import { helpText, parseOptions, type Command } from './command.js'
 import { closest } from './suggest.js'
 
-interface Entry {
+/** A command of the command line, loaded on demand. */
+export interface CommandEntry {
   name: string
   summary: string
   load: () => Promise<Command>
 }
 
-const COMMANDS: Entry[] = [
+/** Every command, in the order --help lists them. */
+export const COMMANDS: CommandEntry[] = [
   {
     name: 'download',
     summary: 'Download PCam (HDF5, MD5-checked) or the Kaggle files, resumably',
@@ -170,7 +172,7 @@ function unknownCommand(args: string[]): string {
   return `pcam: unknown command "${given}"${guess ? `; did you mean "pcam ${guess}"?` : '.'} Run "pcam --help" for the commands.`
 }
 
-function findCommand(argv: string[]): { entry: Entry; rest: string[] } | undefined {
+function findCommand(argv: string[]): { entry: CommandEntry; rest: string[] } | undefined {
   for (const entry of COMMANDS) {
     const words = entry.name.split(' ')
     if (words.every((w, i) => argv[i] === w)) return { entry, rest: argv.slice(words.length) }

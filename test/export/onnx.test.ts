@@ -139,7 +139,7 @@ describe('ONNX export', { skip: skipWithoutData }, () => {
     }
   })
 
-  it("the README's Python lines load the exported weights into torchvision by name and give pcam's probabilities", async () => {
+  it("the export guide's Python lines load the exported weights into torchvision by name and give pcam's probabilities", async () => {
     const script = join(PACKAGE_ROOT, 'test', 'export', 'readme_python.py')
     const raw = join(root, 'patches.u8')
     writeFileSync(raw, patches.data() as Uint8Array)
@@ -149,7 +149,7 @@ describe('ONNX export', { skip: skipWithoutData }, () => {
       const ours = await reference.predict(patches, false)
       reference.dispose()
       const reply = runPythonJson(script, {
-        readme: join(PACKAGE_ROOT, 'README.md'),
+        readme: join(PACKAGE_ROOT, 'docs/export.md'),
         path: join(run, 'model.onnx'),
         patches: raw,
         shape: patches.shape,

@@ -1,6 +1,7 @@
-"""Runs the README's Python block (the one after the "tested by test/export/onnx.test.ts" marker)
+"""Runs the export guide's Python block (docs/export.md, the one after the "tested by
+test/export/onnx.test.ts" marker)
 on an exported file and real patches, so the lines a user copies are the lines that are tested.
-Request on stdin: {"readme", "path", "patches" (a raw uint8 file), "shape"}; replies with the
+Request on stdin: {"readme" (the guide's path), "path", "patches" (a raw uint8 file), "shape"}; replies with the
 block's `p` (tumour probabilities) and the keys it left unloaded."""
 import contextlib
 import io
@@ -19,14 +20,14 @@ block = re.search(r"```python\n(.*?)```", after, re.S).group(1)
 # The block's two placeholders become this request's file and patches.
 block, paths = re.subn(r"^path = .*$", "path = REQUEST_PATH", block, flags=re.M)
 block, patches = re.subn(r"^patches = .*$", "patches = REQUEST_PATCHES", block, flags=re.M)
-assert paths == 1 and patches == 1, "the README block must assign path and patches once each"
+assert paths == 1 and patches == 1, "the guide's block must assign path and patches once each"
 
 scope = {
     "REQUEST_PATH": request["path"],
     "REQUEST_PATCHES": np.fromfile(request["patches"], np.uint8).reshape(request["shape"]),
 }
 with contextlib.redirect_stdout(io.StringIO()) as printed:
-    exec(compile(block, "README.md", "exec"), scope)
+    exec(compile(block, "docs/export.md", "exec"), scope)
 print(
     json.dumps(
         {

@@ -1,8 +1,8 @@
 /**
  * pcam as an npm package, as a user gets it: `npm pack`, then a fresh project installs the
- * tarball (which builds the native addon), type-checks a short TypeScript program against the
- * public API with the settings `tsc --init` writes, and runs it: one training step on a small
- * store and a prediction of one patch.
+ * tarball (which builds the native addon), type-checks short TypeScript programs against the
+ * public API with the settings `tsc --init` writes, and runs them: one training step on a small
+ * store and a prediction of one patch, then the README's library example on a slide.
  */
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -16,14 +16,15 @@ import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 
 const TSC = join(PACKAGE_ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 
-const PROGRAM = `import { loadSlideModel, openPredictor, PatchStore, predictSlide, train, trainConfig } from 'pcam'
+const PROGRAM = `import { openPredictor, PatchStore, train, trainConfig } from 'pcam'
 import { Linear } from 'pcam/nn'
 import { tensor } from 'pcam/torch'
 
-const [store, out, slide, maps] = process.argv.slice(2) as [string, string, string, string]
-// 16 training patches in batches of 16: one optimizer step.
+const [store, out] = process.argv.slice(2) as [string, string]
+// 16 training patches in batches of 16: one optimizer step. The store records no µm/px: PCam's is
+// given, so that the run can predict slides.
 const result = await train(
-  trainConfig({ store, out, epochs: 1, freezeEpochs: 0, batchSize: 16, augment: null }),
+  trainConfig({ store, out, epochs: 1, freezeEpochs: 0, batchSize: 16, augment: null, mpp: 0.972 }),
 )
 const predictor = await openPredictor(result.out, 'libtorch')
 const index = tensor([0], { dtype: 'int64' })
@@ -34,14 +35,30 @@ predictor.dispose()
 const layer = new Linear(4, 2)
 const parameters = [...layer.parameters()].length
 layer.dispose()
-// A whole slide, as pcam slide predict does it (the run records no µm/px: PCam's is given).
-const slideModel = await loadSlideModel(result.out, { modelMpp: 0.972 })
-const summary = await predictSlide(slide, slideModel, { out: maps, tissueMask: false })
-slideModel.dispose()
-console.log(
-  JSON.stringify({ epochs: result.history.length, probability: [...probability], parameters, tiles: summary.tiles }),
-)
+console.log(JSON.stringify({ epochs: result.history.length, probability: [...probability], parameters }))
 `
+
+const README_MARKER = '<!-- tested by test/package/npm-package.test.ts -->'
+
+/**
+ * The README's library example, with its run, slide and output folder replaced by this test's:
+ * the lines a user copies are the lines that are type-checked and run.
+ */
+function readmeProgram(paths: { run: string; slide: string; maps: string }): string {
+  const readme = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8')
+  const after = readme.split(README_MARKER)[1]
+  assert.ok(after, 'README.md has the marked library example')
+  let program = /```ts\n([\s\S]*?)```/.exec(after)![1]!
+  for (const [literal, path] of [
+    ["'runs/mobilenet_v1'", paths.run],
+    ["'slides/tumor_001.tif'", paths.slide],
+    ["'maps'", paths.maps],
+  ] as const) {
+    assert.equal(program.split(literal).length, 2, `the README example names ${literal} once`)
+    program = program.replace(literal, JSON.stringify(path))
+  }
+  return program
+}
 
 function run(command: string, args: string[], cwd: string): string {
   const done = spawnSync(command, args, {
@@ -103,10 +120,19 @@ describe('the npm package', { timeout: 20 * 60_000 }, () => {
     run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], project)
     run(process.execPath, [TSC, '--init'], project)
     writeFileSync(join(project, 'main.ts'), PROGRAM)
+    const slide = join(root, 'slide.tif')
+    const paths = { run: join(root, 'run'), slide, maps: join(root, 'maps') }
+    writeFileSync(join(project, 'readme.ts'), readmeProgram(paths))
     run(process.execPath, [TSC, '-p', '.'], project)
     const store = await makeSyntheticStore(join(root, 'data'), { train: 16, valid: 8 })
-    const slide = join(root, 'slide.tif')
-    await sharp({ create: { width: 384, height: 256, channels: 3, background: '#c06090' } })
+    // Glass (white) around a block of pink tissue, which the tissue mask finds.
+    const tissue = await sharp({
+      create: { width: 288, height: 192, channels: 3, background: '#c06090' },
+    })
+      .png()
+      .toBuffer()
+    await sharp({ create: { width: 384, height: 256, channels: 3, background: '#f4f4f4' } })
+      .composite([{ input: tissue, left: 48, top: 32 }])
       .tiff({
         tile: true,
         pyramid: true,
@@ -115,25 +141,24 @@ describe('the npm package', { timeout: 20 * 60_000 }, () => {
         resolutionUnit: 'cm',
       })
       .toFile(slide)
-    const output = run(
-      process.execPath,
-      ['main.js', store, join(root, 'run'), slide, join(root, 'maps')],
-      project,
-    )
+    const output = run(process.execPath, ['main.js', store, paths.run], project)
     const result = JSON.parse(output.trim().split('\n').at(-1)!) as {
       epochs: number
       probability: number[]
       parameters: number
-      tiles: number
     }
     assert.equal(result.epochs, 1)
     assert.equal(result.parameters, 2)
     assert.equal(result.probability.length, 1)
     const p = result.probability[0]!
     assert.ok(p > 0 && p < 1, `probability ${p}`)
-    assert.ok(result.tiles > 0, 'the slide was cut into tiles and predicted')
+    // The README's example: score, tumour area and detections of the slide, as it prints them.
+    const printed = run(process.execPath, ['readme.js'], project).trim().split('\n').at(-1)!
+    const [score, area, detections] = printed.split(' ').map(Number) as [number, number, number]
+    assert.ok(score >= 0 && score <= 1, `slide score ${printed}`)
+    assert.ok(area >= 0 && Number.isInteger(detections), printed)
     assert.ok(
-      readFileSync(join(root, 'maps', 'slide', 'detections.csv'), 'utf8').startsWith(
+      readFileSync(join(paths.maps, 'slide', 'detections.csv'), 'utf8').startsWith(
         'x,y,probability',
       ),
     )
