@@ -55,7 +55,7 @@ const IMAGE = /\.(png|jpe?g|tiff?)$/i
 const $ = <T extends HTMLElement>(selector: string) => document.querySelector(selector) as T
 const results: Result[] = []
 const failures: Failure[] = []
-/** Cards whose heatmap the user toggled against the "Show heatmaps" switch. */
+/** Cards whose heatmap the user toggled against the "Grad-CAM heatmaps" control. */
 const flipped = new Set<Result>()
 /** Counts uploads, so that an upload replaced by a newer one stops adding to the page. */
 let uploadNumber = 0
@@ -216,6 +216,19 @@ async function loadModel(): Promise<void> {
   }
 }
 
+/** Why heatmaps are absent, beside their control: browser mode, or results made without them. */
+function explainNote(): void {
+  const note = $('#explain-note')
+  note.textContent = $<HTMLInputElement>('#in-browser').checked
+    ? "No heatmaps in this mode: Grad-CAM runs on the server's model, not in the browser."
+    : $<HTMLInputElement>('#explain').checked &&
+        results.length > 0 &&
+        !results.some((r) => r.heatmap)
+      ? 'These results have no heatmaps; they come with the next upload.'
+      : ''
+  note.hidden = note.textContent === ''
+}
+
 /** Forgets the previous upload's results and errors. */
 function clearResults(): void {
   for (const r of results) URL.revokeObjectURL(r.url)
@@ -254,6 +267,7 @@ async function predict(files: File[]): Promise<void> {
     `${results.length} of ${images.length} files predicted` +
     (failures.length ? `; ${failures.length} could not be (below).` : '.')
   status.classList.toggle('error', failures.length > 0)
+  explainNote()
 }
 
 /** A file's name as results show it: its path inside a chosen folder, else its name. */
@@ -307,7 +321,7 @@ function render(): void {
   $('#results').hidden = results.length === 0
   const cut = threshold()
   $<HTMLOutputElement>('#threshold-value').value = f3(cut)
-  const showHeatmaps = $<HTMLInputElement>('#show-heatmaps').checked
+  const showHeatmaps = $<HTMLInputElement>('#explain').checked
   const rows = sorted()
   $('#cards').replaceChildren(
     ...rows.map((r) => {
@@ -420,16 +434,13 @@ function setUp(): void {
     $<HTMLInputElement>('#threshold').value = String(modelCard.threshold)
     render()
   })
-  // Grad-CAM needs the server's libtorch: in the browser there is none to ask for.
-  const inBrowser = $<HTMLInputElement>('#in-browser')
-  const syncExplain = () => {
-    const explain = $<HTMLInputElement>('#explain')
-    explain.disabled = inBrowser.checked
-    explain.title = inBrowser.checked ? 'Grad-CAM heatmaps come from the server only' : ''
-  }
-  inBrowser.addEventListener('change', syncExplain)
-  $('#show-heatmaps').addEventListener('change', () => {
+  // One control: it asks the server for heatmaps with the next upload and shows or hides those
+  // already there. Grad-CAM needs the server's libtorch; in the browser there is none, and the
+  // note beside the control says so.
+  $('#in-browser').addEventListener('change', explainNote)
+  $('#explain').addEventListener('change', () => {
     flipped.clear()
+    explainNote()
     render()
   })
   $('#export').addEventListener('click', exportCsv)

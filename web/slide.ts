@@ -252,21 +252,13 @@ async function poll(name: string, height: number): Promise<void> {
   }
 }
 
-/**
- * A caution when the slide's scale says the model may not apply: no recorded µm/px, or tissue
- * scanned coarser than the model's patches (its tiles are then enlarged, detail the model never
- * had is missing).
- */
-function showCaution(mpp: number | null, vendor: string | null): void {
+/** The server's cautions about the slide (scale, scanner), one line each; hidden when none. */
+function showCautions(cautions: string[]): void {
   const caution = $<HTMLParagraphElement>('caution')
-  const own = model.mpp
-  caution.textContent =
-    mpp === null
-      ? `This slide records no µm/px${vendor ? ` (${vendor})` : ''}: prediction needs the server's --slide-mpp.`
-      : own !== null && mpp > own * 1.05
-        ? `This slide is scanned at ${mpp.toFixed(3)} µm/px, coarser than the model's ${own.toFixed(3)}: its tiles are enlarged, and the model never saw such images.`
-        : ''
-  caution.hidden = caution.textContent === ''
+  caution.replaceChildren(
+    ...cautions.flatMap((text, i) => (i === 0 ? [text] : [document.createElement('br'), text])),
+  )
+  caution.hidden = cautions.length === 0
 }
 
 async function openSlide(name: string): Promise<void> {
@@ -284,11 +276,11 @@ async function openSlide(name: string): Promise<void> {
     }
     job: Job | null
     mpp: number | null
-    vendor: string | null
+    cautions: string[]
   }>(api(name))
   const dz = info.deepZoom
   slideMpp = info.mpp
-  showCaution(info.mpp, info.vendor)
+  showCautions(info.cautions)
   slideWidth = dz.width
   viewer.clearOverlays()
   viewer.open({

@@ -7,14 +7,24 @@
  * Every bound is in SLIDE_LIMITS.
  * @module
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
-import { basename, join, resolve, sep } from 'node:path'
+import { basename, dirname, join, resolve, sep } from 'node:path'
 import type { FastifyPluginAsync } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
-import { runPatchSize } from '../run/run-folder.js'
+import { runMpp, runPatchSize } from '../run/run-folder.js'
+import { slideCautions } from '../slide/cautions.js'
 import { slideModelOf } from '../slide/batch.js'
 import {
   deepZoomInfo,
@@ -64,11 +74,12 @@ export interface SlideRoutesOptions {
   jobTimeoutMs?: number
   /** µm/px of the run's patches when it records none (a run trained on class folders). */
   modelMpp?: number
-  /** µm/px of slides that record none. */
+  /** µm/px of the slides, used in place of what they record (needed for slides that record none). */
   slideMpp?: number
   /**
    * A folder for the slides' results, kept when the server stops, where `slide predict --out`
-   * outputs of the same slides are found too (default: a temporary folder, removed on close).
+   * outputs of the same slides are found too (default: defaultResults(folder), beside the slides;
+   * a temporary folder, removed on close, when that cannot be written).
    */
   results?: string
 }
@@ -98,16 +109,44 @@ interface Job {
 
 const isActive = (job: Job | undefined) => job?.status === 'queued' || job?.status === 'running'
 
+/**
+ * Where a slide folder's results go by default: beside it, never inside it, named as
+ * `slide predict` names its default output when run from the folder's parent (`slides-out` for
+ * `slides/`), so the viewer shows that command's maps too.
+ */
+export function defaultResults(slideFolder: string): string {
+  const folder = resolve(slideFolder)
+  return join(dirname(folder), `${basename(folder)}-out`)
+}
+
+/** The folder, made if need be; null when it cannot be made or written. */
+function writableFolder(dir: string): string | null {
+  try {
+    mkdirSync(dir, { recursive: true })
+    accessSync(dir, constants.W_OK)
+    return dir
+  } catch {
+    return null
+  }
+}
+
 /** The slide API under /api/slides (the viewer page is among the page's files). */
 export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, options) => {
   const { folder, worker, batcher } = options
   const jobTimeoutMs = options.jobTimeoutMs ?? SLIDE_LIMITS.jobTimeoutMs
   const config = worker.config
   if (!existsSync(folder)) throw new DataError(`Slide folder not found: ${folder}`)
-  const kept = options.results !== undefined
-  const out = options.results ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
-  if (kept) mkdirSync(out, { recursive: true })
+  // A folder asked for must be usable; the default, when it is not, gives way to a temporary one.
+  const kept = options.results
+    ? (mkdirSync(options.results, { recursive: true }), options.results)
+    : writableFolder(defaultResults(folder))
+  const out = kept ?? mkdtempSync(join(tmpdir(), 'pcam-serve-slides-'))
+  app.log.info(`slide results in ${kept ?? 'a temporary folder, removed when the server stops'}`)
   const size = runPatchSize(config)
+  const modelFacts = {
+    mpp: options.modelMpp ?? runMpp(config) ?? null,
+    sourceKind: config.data?.source.kind ?? null,
+  }
   // Answers name slides as the page knows them: the server's folders never leave it.
   const hidden = [resolve(folder) + sep, folder.endsWith(sep) ? folder : folder + sep, out + sep]
   const hidePaths = (message: string) =>
@@ -262,12 +301,17 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       } catch {
         mpp = null // shown as unknown; prediction says how to fix it
       }
+      const vendor = slide.properties['openslide.vendor'] ?? null
+      const power = Number(slide.properties['openslide.objective-power'])
+      const objectivePower = Number.isFinite(power) && power > 0 ? power : null
       return {
         name,
         deepZoom: deepZoomInfo(slide),
         levels: slide.levels,
         mpp,
-        vendor: slide.properties['openslide.vendor'] ?? null,
+        vendor,
+        objectivePower,
+        cautions: slideCautions({ mpp, vendor, objectivePower }, modelFacts),
         job: jobs.get(name) ?? null,
       }
     },
@@ -424,6 +468,6 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     await queue
     open.clear()
     tiles.clear()
-    if (!kept) rmSync(out, { recursive: true, force: true })
+    if (kept === null) rmSync(out, { recursive: true, force: true })
   })
 }

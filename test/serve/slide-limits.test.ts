@@ -4,12 +4,20 @@
 // slide jobs are refused up front past their bounds, cancelled, timed out, and stopped by close().
 // Synthetic slides and a random run: nothing here needs ../shared.
 import assert from 'node:assert/strict'
-import { copyFileSync, existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs'
+import { join, resolve } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
+import { defaultResults } from '../../src/serve/slide-routes.js'
 import { loadSlideModel, predictSlides } from '../../src/slide/batch.js'
 import { SLIDE_WORK_LIMITS } from '../../src/slide/limits.js'
 import { native } from '../../src/torch/native.js'
@@ -213,6 +221,27 @@ describe('slide routes under crafted input and load', () => {
       await kept.close()
     }
     assert.ok(existsSync(join(results, 'other', 'summary.json')), 'the folder outlives the server')
+  })
+
+  it('keeps results beside the slides by default, where slide predict writes from their parent', async () => {
+    // A folder of its own: the suite's server keeps its results beside its slides too.
+    const own = join(root, 'own-slides')
+    mkdirSync(own)
+    copyFileSync(join(slides, 'other.tif'), join(own, 'other.tif'))
+    const beside = defaultResults(own)
+    assert.equal(beside, `${resolve(own)}-out`)
+    const model = await loadSlideModel(run)
+    await predictSlides([join(own, 'other.tif')], model, { out: beside })
+    model.dispose()
+    const server = await createServer({ run, slides: own })
+    try {
+      const shown = await server.app.inject({ url: '/api/slides/other.tif/result' })
+      assert.equal(shown.statusCode, 200, shown.body)
+    } finally {
+      await server.close()
+    }
+    assert.ok(existsSync(join(beside, 'other', 'summary.json')), 'the folder outlives the server')
+    assert.deepEqual(readdirSync(own), ['other.tif'], 'nothing written among the slides')
   })
 
   it('Grad-CAM tiles queue in the batcher: a flood gets 503s, not unbounded latency', async () => {

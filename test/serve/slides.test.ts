@@ -58,6 +58,11 @@ describe('slide viewer', { skip: skipWithoutData }, () => {
   it('serves Deep Zoom tiles at full resolution and downsampled', async () => {
     const info = (await server.app.inject({ url: '/api/slides/mosaic.tif' })).json()
     assert.equal(info.deepZoom.width, 6 * PATCH)
+    // The slide's facts come with the cautions they call for: none at the model's own scale.
+    assert.deepEqual(info.cautions, [])
+    const coarse = (await server.app.inject({ url: '/api/slides/z-coarse.tif' })).json()
+    assert.equal(coarse.mpp, 2)
+    assert.equal(coarse.cautions.length, 1)
     const max = info.deepZoom.maxLevel
     assert.equal(max, Math.ceil(Math.log2(6 * PATCH)))
     for (const [level, w, h] of [

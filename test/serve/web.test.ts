@@ -161,6 +161,17 @@ describe('web page', { skip: skipWithoutData }, () => {
     await page.locator('#threshold').fill('0.4')
     await page.locator('#threshold').fill('0.5')
     assert.equal(await page.locator('.card').first().locator('img.heatmap').isHidden(), true)
+    // One control shows or hides every heatmap (a card's own choice with it); browser mode, which
+    // has no Grad-CAM, says so beside it.
+    await page.locator('#explain').uncheck()
+    assert.equal(await page.locator('img.heatmap:visible').count(), 0)
+    await page.locator('#explain').check()
+    assert.equal(await page.locator('img.heatmap:visible').count(), UPLOADS)
+    assert.ok(await page.locator('#explain-note').isHidden())
+    await page.locator('#in-browser').check()
+    await page.locator('#explain-note', { hasText: /Grad-CAM runs on the server/ }).waitFor()
+    await page.locator('#in-browser').uncheck()
+    assert.ok(await page.locator('#explain-note').isHidden())
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.locator('#export').click(),

@@ -64,11 +64,15 @@ export const serveCommand: Command = {
       description: 'Folder of whole slides for the slide viewer at /slides',
     },
     'model-mpp': MODEL_MPP_OPTION,
-    'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
+    'slide-mpp': {
+      type: 'number',
+      description:
+        'µm/px of the slides, used in place of what they record (needed for slides that record none)',
+    },
     'slide-results': {
       type: 'string',
       description:
-        'Folder that keeps the slides\' results after the server stops; the --out of "slide predict" on the same slides shows in the viewer (default: a temporary folder)',
+        'Folder that keeps the slides\' results after the server stops; the --out of "slide predict" on the same slides shows in the viewer (default: <slides>-out beside the slide folder, where "slide predict" run from its parent writes; a temporary folder when that cannot be written)',
     },
   },
   async run(values) {

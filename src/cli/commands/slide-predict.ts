@@ -46,7 +46,11 @@ export const slidePredictCommand: Command = {
   options: {
     model: RUN_FOLDER_OPTION,
     out: { type: 'string', default: 'slides-out', description: 'Folder for the outputs' },
-    'slide-mpp': { type: 'number', description: 'µm/px of slides that record none' },
+    'slide-mpp': {
+      type: 'number',
+      description:
+        'µm/px of the slides, used in place of what they record (needed for slides that record none)',
+    },
     'model-mpp': MODEL_MPP_OPTION,
     stride: {
       type: 'number',
