@@ -49,7 +49,7 @@ describe('pcam CLI', () => {
     assert.match(badNumber.stderr, /Expected a number for --steps but received "many"/)
   })
 
-  it('bench engine --json reports pcam and PyTorch throughput and their ratio', () => {
+  it('bench engine --json reports pcam and PyTorch throughput and their ratio, in the precision asked for', () => {
     const run = pcam(
       'bench',
       'engine',
@@ -64,9 +64,13 @@ describe('pcam CLI', () => {
       '1',
       '--rounds',
       '1',
+      '--precision',
+      'bf16',
     )
     assert.equal(run.status, 0, run.stderr)
     const result = JSON.parse(run.stdout)
+    // Both sides ran in the precision asked for (autocast bf16), on the CPU.
+    assert.deepEqual([result.precision, result.device], ['bf16', 'cpu'])
     for (const key of [
       'train_img_s',
       'infer_img_s',

@@ -1,12 +1,15 @@
 /**
  * `pcam bench engine`: trains and runs the reference network in pcam and in PyTorch (Python) with
- * the same batch, size, thread count and memory format, alternating rounds, and reports images/s,
- * the ratios, and optionally whether resident memory stays flat over a long training run.
+ * the same batch, size, thread count, memory format, precision and device, alternating rounds,
+ * and reports images/s, the ratios, and optionally whether resident memory stays flat over a long
+ * training run. Mixed precision is autocast alone on both sides (loss scaling belongs to the
+ * training loop, measured by bench train).
  * @module
  */
 import { join } from 'node:path'
 import {
   Adam,
+  autocast,
   bceWithLogits,
   getNumThreads,
   mallocEnvironment,
@@ -16,7 +19,10 @@ import {
   randint,
   randn,
   scope,
+  type Tensor,
 } from '../torch/index.js'
+import { computePlan, type ComputePlan, type ComputeRequest } from '../learn/precision.js'
+import type { Module } from '../nn/index.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
 import { alternate, median } from './rounds.js'
@@ -24,7 +30,7 @@ import { referenceNet } from './reference-net.js'
 
 const PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'engine_torch.py')
 
-export interface EngineBenchOptions {
+export interface EngineBenchOptions extends ComputeRequest {
   batchSize: number
   size: number
   warmup: number
@@ -46,6 +52,9 @@ export interface Throughput {
 
 export interface EngineBenchResult {
   threads: number
+  /** The precision and device both sides ran in (resolved from the request). */
+  precision: ComputePlan['precision']
+  device: ComputePlan['device']
   batchSize: number
   size: number
   pcam: Throughput
@@ -59,47 +68,74 @@ export interface EngineBenchResult {
   } | null
 }
 
-function pcamRound(options: EngineBenchOptions): Throughput {
-  manualSeed(0)
+/** The reference network, its batch and optimizer on the plan's device, and its forward pass. */
+function setUp(options: EngineBenchOptions, plan: ComputePlan) {
   const net = referenceNet().toChannelsLast()
-  const x = randn([options.batchSize, 3, options.size, options.size]).contiguous('channelsLast')
-  const y = randint(0, 2, [options.batchSize, 1]).float()
+  if (plan.device !== 'cpu') net.to(plan.device)
+  const onDevice = (t: Tensor) => {
+    if (plan.device === 'cpu') return t
+    const moved = t.to(plan.device)
+    t.dispose()
+    return moved
+  }
+  const x = onDevice(randn([options.batchSize, 3, options.size, options.size])).contiguous(
+    'channelsLast',
+  )
+  const y = onDevice(randint(0, 2, [options.batchSize, 1]).float())
   const optimizer = new Adam([...net.parameters()], { lr: 1e-3 })
+  const deviceType = plan.device === 'cpu' ? 'cpu' : 'cuda'
+  const dtype = plan.precision === 'fp16' ? 'float16' : 'bfloat16'
+  const forward = (input: Tensor) =>
+    plan.precision === 'fp32'
+      ? net.forward(input)
+      : autocast(() => net.forward(input), { deviceType, dtype })
   const trainStep = () =>
     scope(() => {
       optimizer.zeroGrad()
-      bceWithLogits(net.forward(x), y).backward()
+      bceWithLogits(forward(x).float(), y).backward()
       optimizer.step()
     })
+  const dispose = () => {
+    optimizer.dispose()
+    net.dispose()
+    x.dispose()
+    y.dispose()
+  }
+  return { net, x, forward, trainStep, dispose }
+}
+
+/** Waits for the device's queued work (a GPU runs asynchronously): reading a value does. */
+function settle(net: Module): void {
+  scope(() => [...net.parameters()][0]?.sum().item())
+}
+
+function pcamRound(options: EngineBenchOptions, plan: ComputePlan): Throughput {
+  manualSeed(0)
+  const { net, x, forward, trainStep, dispose } = setUp(options, plan)
   const timed = (fn: () => void) => {
     for (let i = 0; i < options.warmup; i++) fn()
+    settle(net)
     const start = performance.now()
     for (let i = 0; i < options.steps; i++) fn()
+    settle(net)
     return (options.batchSize * options.steps) / ((performance.now() - start) / 1000)
   }
   net.train()
   const trainImgPerSec = timed(trainStep)
   net.eval()
-  const inferImgPerSec = timed(() => noGrad(() => net.forward(x).dispose()))
-  optimizer.dispose()
-  net.dispose()
-  x.dispose()
-  y.dispose()
+  const inferImgPerSec = timed(() => noGrad(() => forward(x).dispose()))
+  dispose()
   return { trainImgPerSec, inferImgPerSec }
 }
 
-function memoryRun(options: EngineBenchOptions): NonNullable<EngineBenchResult['memory']> {
-  const net = referenceNet().toChannelsLast()
-  const x = randn([options.batchSize, 3, options.size, options.size]).contiguous('channelsLast')
-  const y = randint(0, 2, [options.batchSize, 1]).float()
-  const optimizer = new Adam([...net.parameters()], { lr: 1e-3 })
+function memoryRun(
+  options: EngineBenchOptions,
+  plan: ComputePlan,
+): NonNullable<EngineBenchResult['memory']> {
+  const { trainStep, dispose } = setUp(options, plan)
   let rssAtStep100 = 0
   for (let step = 1; step <= options.memorySteps; step++) {
-    scope(() => {
-      optimizer.zeroGrad()
-      bceWithLogits(net.forward(x), y).backward()
-      optimizer.step()
-    })
+    trainStep()
     if (step === Math.min(100, options.memorySteps)) rssAtStep100 = memoryStats().rss
     if (step % 100 === 0)
       options.onProgress?.(
@@ -108,10 +144,7 @@ function memoryRun(options: EngineBenchOptions): NonNullable<EngineBenchResult['
   }
   const rssAtEnd = memoryStats().rss
   const liveTensors = memoryStats().liveTensors
-  optimizer.dispose()
-  net.dispose()
-  x.dispose()
-  y.dispose()
+  dispose()
   return {
     rssAtStep100,
     rssAtEnd,
@@ -123,17 +156,20 @@ function memoryRun(options: EngineBenchOptions): NonNullable<EngineBenchResult['
 
 export async function benchEngine(options: EngineBenchOptions): Promise<EngineBenchResult> {
   const threads = getNumThreads()
+  const plan = computePlan(options.precision, options.device)
   const request = {
     threads,
     batchSize: options.batchSize,
     size: options.size,
     warmup: options.warmup,
     steps: options.steps,
+    precision: plan.precision,
+    device: plan.device,
   }
   const env = options.torchMallocTuned ? mallocEnvironment() : {}
   const { pcam: pcamRounds, peer: torchRounds } = await alternate({
     rounds: options.rounds,
-    pcam: () => pcamRound(options),
+    pcam: () => pcamRound(options, plan),
     peer: options.pcamOnly
       ? null
       : () => runPythonJson(PEER_SCRIPT, request, env) as Throughput & { torchVersion: string },
@@ -145,12 +181,14 @@ export async function benchEngine(options: EngineBenchOptions): Promise<EngineBe
   })
   return {
     threads,
+    precision: plan.precision,
+    device: plan.device,
     batchSize: options.batchSize,
     size: options.size,
     pcam: summarise(pcamRounds),
     torch: torchRounds.length
       ? { ...summarise(torchRounds), torchVersion: torchRounds[0]!.torchVersion }
       : null,
-    memory: options.memorySteps > 0 ? memoryRun(options) : null,
+    memory: options.memorySteps > 0 ? memoryRun(options, plan) : null,
   }
 }

@@ -5,12 +5,13 @@
 import { benchEngine, type EngineBenchResult } from '../../bench/engine.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
 import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 function table(result: EngineBenchResult): string {
   const fmt = (v: number) => v.toFixed(1).padStart(10)
   const lines = [
-    `Reference network, batch ${result.batchSize}x3x${result.size}x${result.size}, ${result.threads} thread(s), channels-last`,
+    `Reference network, batch ${result.batchSize}x3x${result.size}x${result.size}, ${result.threads} thread(s), channels-last, ${result.precision} on ${result.device}`,
     `${''.padEnd(22)}${'pcam'.padStart(10)}${'PyTorch'.padStart(10)}${'ratio'.padStart(8)}`,
   ]
   const row = (label: string, pcam: number, torch: number | undefined) => {
@@ -65,6 +66,7 @@ export const benchEngineCommand: Command = {
       description: "Give PyTorch pcam's glibc allocator settings too, to compare the engines alone",
     },
     json: { type: 'boolean', description: 'Print one JSON object instead of a table' },
+    ...COMPUTE_OPTIONS,
   },
   async run(values) {
     const json = values.json === true
@@ -77,6 +79,7 @@ export const benchEngineCommand: Command = {
       memorySteps: checkInteger(values['memory-steps'], '--memory-steps', 0),
       pcamOnly: values['pcam-only'] === true,
       torchMallocTuned: values['torch-malloc-tuned'] === true,
+      ...computeOptions(values),
       onProgress: (message) => process.stderr.write(`${message}\n`),
     })
     if (!json) {
