@@ -7,8 +7,10 @@
  */
 import { DataParallel } from '../learn/data-parallel.js'
 import { launchRanks, rankFromEnvironment } from '../learn/launcher.js'
+import type { Precision } from '../learn/precision.js'
 import {
   Adam,
+  autocast,
   bceWithLogits,
   manualSeed,
   ProcessGroup,
@@ -43,6 +45,8 @@ export interface DistributedBenchOptions {
   size: number
   warmup: number
   steps: number
+  /** The precision every rank trains in, resolved on the CPU (Gloo ranks compute there). */
+  precision: Precision
 }
 
 /** The work of one rank: warm up, then time `steps` data-parallel steps. */
@@ -61,10 +65,14 @@ export function measureRank(options: Omit<DistributedBenchOptions, 'ranks'>): Ra
   const optimizer = new Adam([...model.parameters()], { lr: 1e-3 })
   const x = randn([options.batchSize, 3, options.size, options.size]).contiguous('channelsLast')
   const y = randint(0, 2, [options.batchSize]).float()
+  const forward = () =>
+    options.precision === 'fp32'
+      ? model.forward(x)
+      : autocast(() => model.forward(x), { deviceType: 'cpu', dtype: 'bfloat16' })
   const step = () =>
     scope(() => {
       optimizer.zeroGrad()
-      bceWithLogits(model.forward(x).reshape(-1), y).backward()
+      bceWithLogits(forward().float().reshape(-1), y).backward()
       dp?.averageGradients([...model.parameters()])
       optimizer.step()
     })
@@ -109,6 +117,8 @@ export async function benchDistributed(
         String(options.warmup),
         '--steps',
         String(options.steps),
+        '--precision',
+        options.precision,
       ],
       onLine: (_rank, line, stream) => {
         if (stream === 'stdout' && line.startsWith('{'))

@@ -12,7 +12,9 @@ import { join } from 'node:path'
 import { encodePng } from '../data/decode.js'
 import { PatchLoader } from '../data/loader.js'
 import { PatchStore } from '../data/store.js'
-import { LibtorchPredictor, predictStoreWith } from '../eval/predictor.js'
+import { LibtorchPredictor, predictionPlan, predictStoreWith } from '../eval/predictor.js'
+import { precisionCallbacks } from '../learn/callbacks/mixed-precision.js'
+import type { ComputeRequest } from '../learn/precision.js'
 import { loadRun } from '../run/load-run.js'
 import { Learner } from '../learn/learner.js'
 import { trainConfig } from '../recipe/train-config.js'
@@ -32,6 +34,8 @@ export interface MemoryBenchOptions {
   /** Passes of the other phases after their warm-up. */
   repeats: number
   batchSize: number
+  /** Precision and device of every phase (default: each phase's auto). */
+  compute?: ComputeRequest
   onPhase?: (phase: MemoryPhase) => void
 }
 
@@ -81,6 +85,7 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
         epochs: options.epochs,
         seed: 0,
         augment: { dihedral: true },
+        ...options.compute,
       }),
       { onEpoch: () => epochEnds.push(sample()) },
     )
@@ -90,6 +95,8 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
     const store = PatchStore.open(options.store)
     try {
       const valid = store.indicesOf('valid')
+      const plan = predictionPlan(config, options.compute)
+      if (plan.device !== 'cpu') model.to(plan.device)
       const loader = (indices: number[]) =>
         new PatchLoader(store, indices, {
           batchSize: options.batchSize,
@@ -98,11 +105,14 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
           seed: 0,
           size: config.inputSize,
           normalization: config.normalization,
+          device: plan.device,
         })
       // The Learner needs a training loader; validation never reads it.
       const trainLoader = loader(store.indicesOf('train').slice(0, options.batchSize))
       const validLoader = loader(valid)
-      const learn = new Learner(model, trainLoader, validLoader)
+      const learn = new Learner(model, trainLoader, validLoader, {
+        callbacks: precisionCallbacks(plan),
+      })
       try {
         options.onPhase?.('validate')
         record('validate', await measured(options.repeats, () => learn.validate()))
@@ -110,7 +120,9 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
         record(
           'predict',
           await measured(options.repeats, () =>
-            predictStoreWith(new LibtorchPredictor(model, config), store, valid, { batchSize: 64 }),
+            predictStoreWith(new LibtorchPredictor(model, config, { plan }), store, valid, {
+              batchSize: 64,
+            }),
           ),
         )
       } finally {
@@ -133,7 +145,7 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<MemoryBe
           return png
         }),
       )
-      const server = await createServer({ run })
+      const server = await createServer({ run, compute: options.compute })
       try {
         const request = async () => {
           const answers = await Promise.all(

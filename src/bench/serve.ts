@@ -12,6 +12,8 @@ import { encodePng } from '../data/decode.js'
 import { PatchStore } from '../data/store.js'
 import { DataError } from '../errors.js'
 import { PACKAGE_ROOT } from '../paths.js'
+import type { Engine } from '../eval/predictor.js'
+import type { ComputeRequest } from '../learn/precision.js'
 
 export interface LoadLevel {
   clients: number
@@ -42,6 +44,9 @@ export interface ServeBenchOptions {
   secondsPerLevel: number
   maxBatch: number
   maxWaitMs: number
+  /** The server's precision, device and engine (`pcam serve`'s options; default: its own). */
+  compute?: ComputeRequest
+  engine?: Engine
   onLevel?: (mode: string, level: LoadLevel) => void
 }
 
@@ -52,25 +57,31 @@ function percentile(sorted: number[], q: number): number {
 
 /** Starts `pcam serve` on a free port; resolves with its address once it listens. */
 function startServer(
-  run: string,
+  options: ServeBenchOptions,
   maxBatch: number,
-  maxWaitMs: number,
 ): Promise<{ child: ChildProcess; address: string }> {
+  const { precision, device } = options.compute ?? {}
+  const asked: [string, string | undefined][] = [
+    ['--precision', precision],
+    ['--device', device],
+    ['--engine', options.engine],
+  ]
   const child = spawn(
     process.execPath,
     [
       join(PACKAGE_ROOT, 'bin', 'pcam.js'),
       'serve',
       '--model',
-      run,
+      options.run,
       '--port',
       '0',
       '--max-batch',
       String(maxBatch),
       '--max-wait-ms',
-      String(maxWaitMs),
+      String(options.maxWaitMs),
       '--max-queue',
       '4096',
+      ...asked.flatMap(([flag, value]) => (value === undefined ? [] : [flag, value])),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   )
@@ -166,7 +177,7 @@ export async function benchServe(options: ServeBenchOptions): Promise<ServeBench
     ['dynamic batching', options.maxBatch],
     ['batch size 1', 1],
   ] as const) {
-    const { child, address } = await startServer(options.run, maxBatch, options.maxWaitMs)
+    const { child, address } = await startServer(options, maxBatch)
     // If this process ends early (an error, a closed pipe), the server must not outlive it.
     const stopServer = () => child.kill('SIGKILL')
     process.once('exit', stopServer)

@@ -246,6 +246,7 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
       size: 32,
       warmup: 1,
       steps: 3,
+      precision: 'fp32',
     })
     assert.deepEqual(
       levels.map((l) => l.ranks),

@@ -147,6 +147,9 @@ describe(
       ['bench', 'recipe', '--data', 'no-store'],
       ['bench', 'predict', '--model', 'no-run', '--data', 'no-store'],
       ['bench', 'slide', '--model', 'no-run', '--slide', 'x.svs'],
+      ['bench', 'engine'],
+      ['bench', 'memory', '--data', 'no-store'],
+      ['bench', 'serve', '--model', 'no-run', '--data', 'no-store'],
     ]
     for (const args of commands)
       it(`pcam ${args.slice(0, args[0] === 'slide' || args[0] === 'bench' ? 2 : 1).join(' ')} says so in one line that names the fix`, () => {

@@ -7,6 +7,7 @@ import { benchDistributed, measureRank } from '../../bench/distributed.js'
 import { rankFromEnvironment } from '../../learn/launcher.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
+import { computePlan, checkPrecision } from '../../learn/precision.js'
 import { integerList } from '../shared-options.js'
 import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
@@ -23,6 +24,12 @@ export const benchDistributedCommand: Command = {
     size: { type: 'number', default: 96, description: 'Image side' },
     warmup: { type: 'number', default: 3, description: 'Untimed steps' },
     steps: { type: 'number', default: 20, description: 'Timed steps' },
+    precision: {
+      type: 'string',
+      value: 'auto|fp32|bf16',
+      description:
+        'Precision every rank trains in (autocast). auto (default): bf16 where the CPU has bf16 units, else fp32. The ranks compute on the CPU (Gloo); GPUs need NCCL, not bound yet',
+    },
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
@@ -31,6 +38,7 @@ export const benchDistributedCommand: Command = {
       size: checkInteger(values.size, '--size', 8),
       warmup: checkInteger(values.warmup, '--warmup', 0),
       steps: checkInteger(values.steps, '--steps', 1),
+      precision: computePlan(checkPrecision(values.precision ?? 'auto'), 'cpu').precision,
     }
     if (rankFromEnvironment()) {
       console.log(JSON.stringify(measureRank(common)))
@@ -38,7 +46,10 @@ export const benchDistributedCommand: Command = {
     }
     const ranks = integerList(values.ranks, '--ranks')
     const json = values.json === true
-    if (!json) console.log('ranks   images/s   step ms   all-reduce ms/step   scaling')
+    if (!json) {
+      console.log(`${common.precision} on the CPU, Gloo`)
+      console.log('ranks   images/s   step ms   all-reduce ms/step   scaling')
+    }
     const levels = await benchDistributed({ ...common, ranks }, (l) => {
       if (json) return
       console.log(

@@ -7,7 +7,7 @@ import { benchMemory, MEMORY_PHASES } from '../../bench/memory.js'
 import { ARCHITECTURES } from '../../models/registry.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { archOption } from '../shared-options.js'
+import { archOption, COMPUTE_OPTIONS, computeOptions } from '../shared-options.js'
 import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
 export const benchMemoryCommand: Command = {
@@ -35,6 +35,7 @@ export const benchMemoryCommand: Command = {
       description: 'Validation passes, predictions and rounds of 16 requests after the warm-up',
     },
     'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
+    ...COMPUTE_OPTIONS,
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
@@ -44,6 +45,7 @@ export const benchMemoryCommand: Command = {
       epochs: checkInteger(values.epochs, '--epochs', 2),
       repeats: checkInteger(values.repeats, '--repeats', 1),
       batchSize: checkInteger(values['batch-size'], '--batch-size', 2, MAX_BATCH_SIZE),
+      compute: computeOptions(values),
       onPhase: (phase) => {
         if (values.json !== true) console.error(`${phase}...`)
       },

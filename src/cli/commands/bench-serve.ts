@@ -6,7 +6,15 @@
 import { benchServe } from '../../bench/serve.js'
 import { checkInteger, checkNumber } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { BATCHING_OPTIONS, integerList, RUN_FOLDER_OPTION } from '../shared-options.js'
+import {
+  BATCHING_OPTIONS,
+  COMPUTE_OPTIONS,
+  computeOptions,
+  ENGINE_OPTIONS,
+  engineOption,
+  integerList,
+  RUN_FOLDER_OPTION,
+} from '../shared-options.js'
 
 export const benchServeCommand: Command = {
   name: 'bench serve',
@@ -22,6 +30,8 @@ export const benchServeCommand: Command = {
     requests: { type: 'number', default: 600, description: 'Requests per level at most' },
     seconds: { type: 'number', default: 20, description: 'Seconds per level at most' },
     ...BATCHING_OPTIONS,
+    ...COMPUTE_OPTIONS,
+    ...ENGINE_OPTIONS,
     json: { type: 'boolean', description: 'Print one JSON object' },
   },
   async run(values) {
@@ -39,6 +49,8 @@ export const benchServeCommand: Command = {
       secondsPerLevel: checkNumber(values.seconds, '--seconds', 1),
       maxBatch: checkInteger(values['max-batch'], '--max-batch', 1),
       maxWaitMs: checkNumber(values['max-wait-ms'], '--max-wait-ms', 0),
+      compute: computeOptions(values),
+      engine: engineOption(values),
       onLevel: (mode, l) => {
         if (json) return
         console.log(
