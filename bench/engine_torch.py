@@ -46,7 +46,7 @@ def main():
 
     def settle():
         if device != "cpu":
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)

@@ -236,6 +236,7 @@ function clearResults(): void {
   flipped.clear()
   failures.length = 0
   render()
+  explainNote()
 }
 
 async function predict(files: File[]): Promise<void> {

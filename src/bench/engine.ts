@@ -78,9 +78,9 @@ function setUp(options: EngineBenchOptions, plan: ComputePlan) {
     t.dispose()
     return moved
   }
-  const x = onDevice(randn([options.batchSize, 3, options.size, options.size])).contiguous(
-    'channelsLast',
-  )
+  const drawn = onDevice(randn([options.batchSize, 3, options.size, options.size]))
+  const x = drawn.contiguous('channelsLast')
+  if (x !== drawn) drawn.dispose()
   const y = onDevice(randint(0, 2, [options.batchSize, 1]).float())
   const optimizer = new Adam([...net.parameters()], { lr: 1e-3 })
   const deviceType = plan.device === 'cpu' ? 'cpu' : 'cuda'

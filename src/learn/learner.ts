@@ -334,6 +334,8 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
   /** Where the current fit started, when it resumes a stopped one. */
   resumedFrom: FitPosition | null = null
   #batchesDone = 0
+  /** Whether the current epoch has reached its afterEpoch (a stop then resumes at the next). */
+  #epochEnded = false
 
   /**
    * @param train  a PatchLoader or other EpochLoader, or an array (any iterable with a length) of
@@ -485,15 +487,26 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
     this.#batchEvent(`after${bracket}`)
   }
 
-  /** fastai's _with_events: before, body, afterCancel on its cancel, after. */
-  async #withEvents(bracket: Bracket, body: () => Promise<void>, cancel: Cancel): Promise<void> {
+  /**
+   * fastai's _with_events: before, body, afterCancel on its cancel, after. `ended` runs once the
+   * body is over, cancelled or not, before the after events: where a stopped fit resumes moves on.
+   */
+  async #withEvents(
+    bracket: Bracket,
+    body: () => Promise<void>,
+    cancel: Cancel,
+    ended?: () => void,
+  ): Promise<void> {
+    let cancelled = false
     try {
       await this.#event(`before${bracket}`)
       await body()
     } catch (error) {
       if (!(error instanceof cancel)) throw error
-      await this.#event(`afterCancel${bracket}`)
+      cancelled = true
     }
+    ended?.()
+    if (cancelled) await this.#event(`afterCancel${bracket}`)
     await this.#event(`after${bracket}`)
   }
 
@@ -587,6 +600,11 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
     this.stoppedAt = null
     this.finishedEarly = false
     this.resumedFrom = start.epoch > 0 || start.batch > 0 ? start : null
+    // A fit stopped before its first epoch resumes where it was to start.
+    this.epoch = start.epoch
+    this.#batchesDone = start.batch
+    this.#epochEnded = false
+    this.recorder.forgetCurrent()
     try {
       try {
         await this.#event('beforeFit')
@@ -598,12 +616,14 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
         if (!(error instanceof CancelFit)) throw error
         if (error.finished) this.finishedEarly = true
         else
-          this.stoppedAt = {
-            stage,
-            epoch: this.epoch,
-            batch: this.#batchesDone,
-            partial: this.recorder.partial(),
-          }
+          this.stoppedAt = this.#epochEnded
+            ? { stage, epoch: this.epoch + 1, batch: 0 }
+            : {
+                stage,
+                epoch: this.epoch,
+                batch: this.#batchesDone,
+                partial: this.recorder.partial(),
+              }
         await this.#event('afterCancelFit')
       }
     } finally {
@@ -612,8 +632,14 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
     return this.stoppedAt === null
   }
 
+  /**
+   * One epoch. Where a fit stopped during it resumes: at the next training batch; after its
+   * training (done or cancelled), at its validation; from afterEpoch on, at the next epoch.
+   */
   async #oneEpoch(first: number): Promise<void> {
     this.#batchesDone = first
+    this.#epochEnded = false
+    this.recorder.forgetCurrent()
     await this.#withEvents(
       'Epoch',
       async () => {
@@ -621,10 +647,12 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
           'Train',
           async () => this.#allBatches(this.train, this.epoch, first),
           CancelTrain,
+          () => (this.#batchesDone = this.nIter),
         )
         await this.#validation()
       },
       CancelEpoch,
+      () => (this.#epochEnded = true),
     )
   }
 

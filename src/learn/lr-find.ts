@@ -10,6 +10,7 @@ import { writeCsv } from '../data/csv.js'
 import { atomicWrite, RUN_FILES, writeJson, type LrFindResult } from '../run/run-folder.js'
 import { noGrad, type Tensor } from '../torch/index.js'
 import type { DataParallel } from './data-parallel.js'
+import { NonFiniteLossCheck } from './callbacks/non-finite-loss.js'
 import { CancelFit, CancelValidate, type Callback, type Learner } from './learner.js'
 
 /** fastai's defaults. */
@@ -82,11 +83,16 @@ export async function lrFind(
   })
   const finder = new LrFinder(settings, options.dataParallel)
   const epochs = learn.history.length
+  // A diverging loss ends the sweep (the finder's own stop), not the process: the stop on a
+  // non-finite loss steps aside while it runs.
+  const nonFinite = learn.callbacks.filter((cb) => cb instanceof NonFiniteLossCheck)
+  learn.removeCallback(...nonFinite)
   try {
     await learn.withCallbacks([finder], () =>
       learn.fit(Math.ceil(settings.iterations / learn.train.length) + 1, 'lr-find'),
     )
   } finally {
+    learn.addCallback(...nonFinite)
     learn.history.splice(epochs)
     noGrad(() => {
       for (const [target, copy] of saved) {

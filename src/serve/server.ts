@@ -13,6 +13,7 @@ import multipart from '@fastify/multipart'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import type { Tta } from '../data/tta.js'
 import { ConfigError } from '../errors.js'
+import { modelFingerprint } from '../run/fingerprint.js'
 import type { Engine } from '../eval/predictor.js'
 import { healthRoutes } from './health-routes.js'
 import { errorAnswer } from './http-errors.js'
@@ -136,6 +137,7 @@ export async function createServer(options: ServeOptions): Promise<PcamServer> {
         modelMpp,
         slideMpp,
         results,
+        fingerprint: modelFingerprint(run),
       })
     }
   } catch (error) {

@@ -25,7 +25,7 @@ import { encodePng } from '../data/decode.js'
 import { DataError } from '../errors.js'
 import { runMpp, runPatchSize } from '../run/run-folder.js'
 import { slideCautions } from '../slide/cautions.js'
-import { slideModelOf } from '../slide/batch.js'
+import { byModel, slideModelOf } from '../slide/batch.js'
 import {
   deepZoomInfo,
   deepZoomRead,
@@ -74,6 +74,8 @@ export interface SlideRoutesOptions {
   jobTimeoutMs?: number
   /** µm/px of the run's patches when it records none (a run trained on class folders). */
   modelMpp?: number
+  /** The run's modelFingerprint: results of another model in the folder are not shown as its. */
+  fingerprint?: string
   /** µm/px of the slides, used in place of what they record (needed for slides that record none). */
   slideMpp?: number
   /**
@@ -227,7 +229,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         const pixels = images.data() as Uint8Array // a copy, handed over to the model worker
         return (await worker.predict({ pixels, count, size, explain: [] })).probabilities
       },
-      { modelMpp: options.modelMpp },
+      { modelMpp: options.modelMpp, fingerprint: options.fingerprint },
     )
   // Results go where slide predict puts them, <out>/<stem>, unless two slides of the folder share
   // a stem (a.svs and a.tif are two slides): then each is kept by its full name.
@@ -247,7 +249,18 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         404,
         `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
       )
+    if (!byModel(summary, slideModel())) throw new HttpError(404, anotherModelsResult(name))
     return dir
+  }
+  // The results folder is kept between servers: another model's result is neither shown as this
+  // model's nor replaced by it.
+  const anotherModelsResult = (name: string) =>
+    `The results folder holds ${name}'s result from another model; serve with --slide-results ` +
+    'naming another folder to predict it with this one'
+  const refuseAnotherModels = (name: string) => {
+    const summary = completeOutput(resultDir(name))
+    if (summary && basename(summary.slide) === name && !byModel(summary, slideModel()))
+      throw new HttpError(409, anotherModelsResult(name))
   }
 
   const runJob = async (name: string, job: Job, controller: AbortController) => {
@@ -311,7 +324,10 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         mpp,
         vendor,
         objectivePower,
-        cautions: slideCautions({ mpp, vendor, objectivePower }, modelFacts),
+        cautions: slideCautions(
+          { mpp, vendor, objectivePower, mppGiven: options.slideMpp !== undefined },
+          modelFacts,
+        ),
         job: jobs.get(name) ?? null,
       }
     },
@@ -344,6 +360,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
       const slide = await slideOf(name)
       const current = jobs.get(name)
       if (isActive(current)) return reply.code(202).send(current)
+      refuseAnotherModels(name)
       // Refused now, not after a wait in the queue: a grid past the tile bound, or an overview
       // that would read a whole gigapixel level.
       slideTiling(slide, slideModel(), { name, slideMpp: options.slideMpp })

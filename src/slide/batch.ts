@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { writeCsv } from '../data/csv.js'
 import { DataError, PcamError } from '../errors.js'
+import { modelFingerprint } from '../run/fingerprint.js'
 import { runPatchSize, runThreshold, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import { openPredictor, type Engine } from '../eval/predictor.js'
@@ -40,13 +41,14 @@ export interface LoadedSlideModel extends SlideModel {
 export function slideModelOf(
   config: RunConfig,
   predict: TilePredictor,
-  options: { modelMpp?: number; threshold?: number } = {},
+  options: { modelMpp?: number; threshold?: number; fingerprint?: string } = {},
 ): SlideModel {
   return {
     patchSize: runPatchSize(config),
     mpp: modelResolution(config, options.modelMpp),
     threshold: options.threshold ?? runThreshold(config),
     predict,
+    fingerprint: options.fingerprint,
   }
 }
 
@@ -71,7 +73,10 @@ export async function loadSlideModel(
   try {
     const predict: TilePredictor = (images) => predictor.predict(images, options.tta)
     return {
-      ...slideModelOf(predictor.config, predict, options),
+      ...slideModelOf(predictor.config, predict, {
+        ...options,
+        fingerprint: modelFingerprint(run),
+      }),
       config: predictor.config,
       dispose: () => predictor.dispose(),
     }
@@ -146,6 +151,18 @@ function batchSlides(inputs: string[], out: string): string[] {
 
 const rankFile = (out: string, rank: number) => join(out, `.pcam-rank-${rank}.json`)
 
+/** Whether an output was written by `model` (any output, for a model without a fingerprint). */
+export function byModel(summary: SlideSummary, model: SlideModel): boolean {
+  return model.fingerprint === undefined || summary.modelFingerprint === model.fingerprint
+}
+
+function anotherModel(dir: string): string {
+  return (
+    `${dir} holds the results of another model (or of a pcam that did not record it): ` +
+    '--overwrite replaces them, or give another --out'
+  )
+}
+
 /**
  * Predicts every slide (or, with `shard`, this rank's share), one after another, skipping those
  * whose complete output exists unless `overwrite`; a slide that fails is recorded (its message
@@ -173,7 +190,14 @@ export async function predictSlides(
   const failures: SlideFailure[] = []
   for (const [i, slide] of slides.entries()) {
     // An interrupted batch of hundreds of slides picks up where it stopped.
-    const done = options.overwrite ? null : completeOutput(join(options.out, slideStem(slide)))
+    const dir = join(options.out, slideStem(slide))
+    const done = options.overwrite ? null : completeOutput(dir)
+    if (done && !byModel(done, model)) {
+      const failure = { slide, message: anotherModel(dir) }
+      failures.push(failure)
+      options.onSlideDone?.(failure)
+      continue
+    }
     if (done) {
       results.push(done)
       options.onSlideSkipped?.(done)

@@ -29,6 +29,11 @@ describe('slideCautions', () => {
     assert.equal(cautions.length, 1)
     assert.match(cautions[0]!, /40x objective usually means about 0\.25 µm\/px/)
     assert.deepEqual(slideCautions({ ...camelyon, mpp: 0.5, objectivePower: 20 }, pcamModel), [])
+    const given = slideCautions(
+      { ...camelyon, mpp: 1, objectivePower: 40, mppGiven: true },
+      pcamModel,
+    )
+    assert.match(given[0]!, /--slide-mpp gives 1\.000.*check --slide-mpp\.$/)
   })
 
   it('warns of a scanner PCam never saw, for PCam models only', () => {

@@ -13,6 +13,8 @@ export interface SlideFacts {
   vendor: string | null
   /** The scanner's objective magnification, when recorded. */
   objectivePower: number | null
+  /** Whether `mpp` was given (--slide-mpp) rather than read from the slide. */
+  mppGiven?: boolean
 }
 
 /** What is known of the model's training patches. */
@@ -62,8 +64,9 @@ export function slideCautions(slide: SlideFacts, model: ModelFacts): string[] {
     if (ratio > SCALE_DISAGREEMENT || ratio < 1 / SCALE_DISAGREEMENT)
       cautions.push(
         `This slide's properties disagree: a ${slide.objectivePower}x objective usually means ` +
-          `about ${expected.toFixed(2)} µm/px, but it records ${slide.mpp.toFixed(3)}. If the ` +
-          'scale is wrong, so are tile sizes and areas: check the scan, or give --slide-mpp.',
+          `about ${expected.toFixed(2)} µm/px, but ${slide.mppGiven ? '--slide-mpp gives' : 'it records'} ` +
+          `${slide.mpp.toFixed(3)}. If the scale is wrong, so are tile sizes and areas: ` +
+          (slide.mppGiven ? 'check --slide-mpp.' : 'check the scan, or give --slide-mpp.'),
       )
   }
   const pcam = model.sourceKind === 'pcam-hdf5' || model.sourceKind === 'kaggle'

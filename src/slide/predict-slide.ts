@@ -32,6 +32,11 @@ export interface SlideModel {
   threshold: number
   /** Tumour probabilities of a batch of N x P x P x 3 uint8 tiles. */
   predict: TilePredictor
+  /**
+   * The weights' fingerprint (modelFingerprint), recorded in summary.json so that results of
+   * another model are not taken for this one's; absent for a model not loaded from a run folder.
+   */
+  fingerprint?: string
 }
 
 /** How predictSlide cuts a slide into tiles and where it writes the outputs. */
@@ -87,6 +92,8 @@ export interface SlideSummary {
   mpp: number
   /** Where mpp came from: the OpenSlide or TIFF property, or --slide-mpp. */
   mppFrom: string
+  /** The model's fingerprint (SlideModel.fingerprint), null when it had none. */
+  modelFingerprint: string | null
   /** µm per pixel of the model's patches. */
   modelMpp: number
   /** The slide level the tiles were read from (0: full resolution). */
@@ -209,6 +216,7 @@ export async function predictSlide(
       mpp: resolution.mpp,
       mppFrom: resolution.from,
       modelMpp: model.mpp,
+      modelFingerprint: model.fingerprint ?? null,
       level: scale.level,
       levelDownsample: (slide.levels[scale.level] as { downsample: number }).downsample,
       resampled: scale.resample,

@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { rocAuc } from '../../src/metrics/metrics.js'
 import { ExponentialMovingAverage } from '../../src/learn/callbacks/ema.js'
+import { MixedPrecision } from '../../src/learn/callbacks/mixed-precision.js'
+import { native } from '../../src/torch/native.js'
 import {
   CancelBackward,
   CancelBatch,
@@ -297,6 +299,82 @@ describe('Learner cancel semantics, event by event as fastai', () => {
     assert.equal(completed, true)
     assert.equal(learn.finishedEarly, true)
     assert.equal(learn.stoppedAt, null)
+  })
+
+  it('a stop resumes where the fit stood: next batch, its validation, or the next epoch', async () => {
+    const stopAt = async (
+      callbacks: Callback[],
+      epochs = 2,
+      from?: { stage: string; epoch: number; batch: number },
+    ) => {
+      const tiny = tinyLearner(3, 1, { callbacks })
+      try {
+        assert.equal(await tiny.learn.fit(epochs, 'fit', from), false)
+        const { epoch, batch } = tiny.learn.stoppedAt!
+        return { epoch, batch, records: tiny.learn.history.length }
+      } finally {
+        tiny.dispose()
+      }
+    }
+    const fitStop = (event: LearnerEvent, when = (_: Learner) => true): Callback => ({
+      order: 200,
+      [event]: (learn: Learner) => {
+        if (when(learn)) throw new CancelFit()
+      },
+    })
+    // After the epoch's end (its record and checkpoint made): the next epoch.
+    assert.deepEqual(await stopAt([fitStop('afterEpoch')]), { epoch: 1, batch: 0, records: 1 })
+    // Training cut short by CancelTrain, then a stop: the validation is what is left.
+    const cutShort: Callback = {
+      afterBatch: (learn) => {
+        if (learn.training) throw new CancelTrain()
+      },
+    }
+    assert.deepEqual(await stopAt([cutShort, fitStop('afterTrain')]), {
+      epoch: 0,
+      batch: 3,
+      records: 0,
+    })
+    // Stopped before its first epoch: where it was to start.
+    const from = { stage: 'fit', epoch: 1, batch: 1 }
+    assert.deepEqual(await stopAt([fitStop('beforeFit')], 2, from), {
+      epoch: 1,
+      batch: 1,
+      records: 0,
+    })
+  })
+
+  it('a resumed fit that validates a recorded epoch again replaces its record', async () => {
+    const tiny = tinyLearner(2, 1)
+    try {
+      await tiny.learn.fit(1)
+      // A second fit of the same name is a new record; one resumed in that epoch is the same.
+      await tiny.learn.fit(1)
+      assert.equal(tiny.learn.history.length, 2)
+      await tiny.learn.fit(1, 'fit', { stage: 'fit', epoch: 0, batch: 2 })
+      assert.equal(tiny.learn.history.length, 2)
+    } finally {
+      tiny.dispose()
+    }
+  })
+
+  it('leaves autocast off however a cancel cuts a forward pass short', async () => {
+    const cancelInForward: Callback = {
+      order: 10,
+      beforeBatch: (learn) => {
+        if (learn.training && learn.epoch === 0 && learn.iter === 0) throw new CancelEpoch()
+      },
+    }
+    const tiny = tinyLearner(2, 1, {
+      callbacks: [new MixedPrecision('bf16', 'cpu'), cancelInForward],
+    })
+    try {
+      // The next epoch's forward passes must not take "on" for the state to go back to.
+      await tiny.learn.fit(2)
+      assert.equal(native.isAutocastEnabled('cpu'), false)
+    } finally {
+      tiny.dispose()
+    }
   })
 
   it('an error that is no cancel propagates, after afterFit has run', async () => {

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import sharp from 'sharp'
 import { createServer, type PcamServer } from '../../src/serve/server.js'
 import { defaultResults } from '../../src/serve/slide-routes.js'
+import { modelFingerprint } from '../../src/run/fingerprint.js'
 import { loadSlideModel, predictSlides } from '../../src/slide/batch.js'
 import { SLIDE_WORK_LIMITS } from '../../src/slide/limits.js'
 import { native } from '../../src/torch/native.js'
@@ -242,6 +243,43 @@ describe('slide routes under crafted input and load', () => {
     }
     assert.ok(existsSync(join(beside, 'other', 'summary.json')), 'the folder outlives the server')
     assert.deepEqual(readdirSync(own), ['other.tif'], 'nothing written among the slides')
+  })
+
+  it("never takes another model's slide results for this one's, nor replaces them unasked", async () => {
+    const otherRun = join(root, 'other-run')
+    await makeRandomSlideRun(otherRun, 0.972)
+    assert.notEqual(modelFingerprint(otherRun), modelFingerprint(run))
+    const own = join(root, 'shared-slides')
+    mkdirSync(own)
+    copyFileSync(join(slides, 'other.tif'), join(own, 'other.tif'))
+    const out = defaultResults(own)
+    const slide = join(own, 'other.tif')
+    const first = await loadSlideModel(otherRun)
+    await predictSlides([slide], first, { out })
+    first.dispose()
+    const model = await loadSlideModel(run)
+    try {
+      const refused = await predictSlides([slide], model, { out })
+      assert.equal(refused.results.length, 0)
+      assert.match(refused.failures[0]!.message, /results of another model.*--overwrite/)
+      const server = await createServer({ run, slides: own })
+      try {
+        const shown = await server.app.inject({ url: '/api/slides/other.tif/result' })
+        assert.equal(shown.statusCode, 404, shown.body)
+        assert.match(shown.json().error, /from another model.*--slide-results/)
+        const predict = await server.app.inject({
+          method: 'POST',
+          url: '/api/slides/other.tif/predict',
+        })
+        assert.equal(predict.statusCode, 409, predict.body)
+      } finally {
+        await server.close()
+      }
+      const replaced = await predictSlides([slide], model, { out, overwrite: true })
+      assert.equal(replaced.results[0]?.modelFingerprint, modelFingerprint(run))
+    } finally {
+      model.dispose()
+    }
   })
 
   it('Grad-CAM tiles queue in the batcher: a flood gets 503s, not unbounded latency', async () => {

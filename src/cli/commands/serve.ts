@@ -72,7 +72,7 @@ export const serveCommand: Command = {
     'slide-results': {
       type: 'string',
       description:
-        'Folder that keeps the slides\' results after the server stops; the --out of "slide predict" on the same slides shows in the viewer (default: <slides>-out beside the slide folder, where "slide predict" run from its parent writes; a temporary folder when that cannot be written)',
+        'Folder that keeps the slides\' results after the server stops; the --out of "slide predict" on the same slides shows in the viewer (default: <slide folder>-out beside the slide folder, e.g. slides-out for slides/, which is slide predict\'s default --out when run from the folder above; a temporary folder when that cannot be written). Results of another model there are neither shown nor replaced',
     },
   },
   async run(values) {

@@ -30,8 +30,9 @@ export class MixedPrecision implements Callback {
     readonly deviceType: 'cpu' | 'cuda' = 'cpu',
   ) {}
 
-  /** Turns autocast on for the forward pass. */
+  /** Turns autocast on for the forward pass (off first, should a cancel have skipped that). */
   beforeBatch(): void {
+    this.#leave()
     this.#exit = enterAutocast({
       deviceType: this.deviceType,
       dtype: this.precision === 'bf16' ? 'bfloat16' : 'float16',
@@ -45,7 +46,23 @@ export class MixedPrecision implements Callback {
   afterBatch(): void {
     this.#leave()
   }
-  /** Turns autocast off where the fit ended (cancelled or failed) inside a forward pass. */
+  /**
+   * Turns autocast off after the training batches, the validation, the epoch and the fit: a
+   * cancel thrown inside a forward pass skips afterPred and afterBatch, and the rest of the fit
+   * (and whatever follows it) must not run under autocast.
+   */
+  afterTrain(): void {
+    this.#leave()
+  }
+  /** As afterTrain. */
+  afterValidate(): void {
+    this.#leave()
+  }
+  /** As afterTrain. */
+  afterEpoch(): void {
+    this.#leave()
+  }
+  /** As afterTrain; also where the fit failed. */
   afterFit(): void {
     this.#leave()
   }

@@ -58,7 +58,6 @@ export class Recorder implements Callback {
     // The epoch a stopped fit resumes in carries on from the sums saved with the checkpoint.
     const partial = this.#resume?.epoch === learn.epoch ? this.#resume.partial : undefined
     this.#resume = null
-    this.#current = null
     this.#began = performance.now() - (partial?.seconds ?? 0) * 1000
     this.#lossSum = partial?.lossSum ?? 0
     this.#seen = partial?.seen ?? 0
@@ -128,7 +127,16 @@ export class Recorder implements Callback {
       // Resident memory after each epoch: a run whose memory grows shows it here.
       rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20),
     }
-    this.history.push(record)
+    // A fit stopped between an epoch's validation and its end resumes by validating it again:
+    // that record replaces the one saved with the stop, rather than listing the epoch twice.
+    const last = this.history.at(-1)
+    const again =
+      learn.resumedFrom?.stage === learn.stage &&
+      learn.resumedFrom.epoch === learn.epoch &&
+      last?.stage === learn.stage &&
+      last.epoch === learn.epoch
+    if (again) this.history[this.history.length - 1] = record
+    else this.history.push(record)
     this.#current = record
   }
 
@@ -148,6 +156,14 @@ export class Recorder implements Callback {
    */
   get current(): EpochRecord | null {
     return this.#current
+  }
+
+  /**
+   * Forgets the current epoch's record: the Learner calls it as each fit and epoch begin, whatever
+   * callbacks a cancel skips, so that `current` is never an earlier epoch's.
+   */
+  forgetCurrent(): void {
+    this.#current = null
   }
 
   /** The last finished epoch's record. */

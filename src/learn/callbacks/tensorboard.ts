@@ -42,6 +42,13 @@ export class TensorBoardLogger implements Callback {
    */
   readonly order = 60
   #writer: EventFileWriter | null = null
+  /**
+   * Optimizer steps of the run so far, the x axis of every scalar: counted from the history at
+   * the process's first fit (a resumed run's finished epochs, each of nIter batches, and the
+   * batches of the epoch it resumes in), then one a training step, so epochs cut short or
+   * without a record move it by what they trained.
+   */
+  #step: number | null = null
 
   constructor(
     /** The folder of the event file (e.g. <run>/tensorboard). */
@@ -59,16 +66,18 @@ export class TensorBoardLogger implements Callback {
   }
 
   /** Opens the event file at the process's first fit; later fits write to the same one. */
-  beforeFit(): void {
+  beforeFit(learn: Learner): void {
     // A new file for each process: an earlier one (a stopped run's) is left as it is.
     this.#writer ??= new EventFileWriter(this.dir)
+    this.#step ??= learn.history.length * learn.nIter + (learn.resumedFrom?.batch ?? 0)
   }
 
   /** Logs the batch's training loss and the head's learning rate. */
   afterStep(learn: Learner): void {
     // afterStep, not afterBatch: it runs before a stop request ends the fit after the batch.
     const groups = learn.optimizer.paramGroups
-    this.#writer?.scalars(step(learn), {
+    this.#step = (this.#step ?? 0) + 1
+    this.#writer?.scalars(this.#step, {
       'train/loss': learn.lossValue,
       // The head's rate: the last group's, the highest under discriminative rates.
       'train/lr': (groups[groups.length - 1] as { lr: number }).lr,
@@ -79,7 +88,7 @@ export class TensorBoardLogger implements Callback {
   afterEpoch(learn: Learner): void {
     const record = learn.recorder.current
     if (!record) return
-    this.#writer?.scalars(step(learn), epochScalars(record))
+    this.#writer?.scalars(this.#step ?? 0, epochScalars(record))
     this.#writer?.flush()
   }
 
@@ -92,21 +101,12 @@ export class TensorBoardLogger implements Callback {
         const png = await draw(learn)
         if (!png) continue
         const { width, height } = await readImageHeader(png)
-        this.#writer?.image(step(learn), tag, { png, width, height })
+        this.#writer?.image(this.#step ?? 0, tag, { png, width, height })
       }
     } finally {
       this.#writer?.close()
     }
   }
-}
-
-/**
- * Optimizer steps of the run so far: every epoch of every stage has nIter batches, the history
- * holds the finished epochs (a resumed run's restored ones too), and a training batch counts once
- * it has stepped.
- */
-function step(learn: Learner): number {
-  return learn.history.length * learn.nIter + (learn.training ? learn.iter + 1 : 0)
 }
 
 /** An epoch's record as scalars: train/epoch_loss, train/images_per_sec, valid/loss, valid/<metric>. */
