@@ -8,7 +8,7 @@ TS_STAMP := dist/.built
 NATIVE_SOURCES := $(wildcard native/src/*) native/binding.gyp native/libtorch.mjs
 TS_SOURCES := $(shell find src test bench web -name '*.ts' 2>/dev/null) tsconfig.json web/tsconfig.json
 
-.PHONY: all build test test-asan fuzz demo bench lint format clean system-deps test-deps
+.PHONY: all build test test-gpu test-asan fuzz demo bench lint format clean system-deps test-deps
 
 all: build
 
@@ -48,6 +48,11 @@ format: $(NPM_STAMP)
 
 test: build test-deps lint
 	node scripts/run-tests.mjs
+
+# The GPU subset against PyTorch on the same GPU (PCAM_DEVICE=cuda:1 for another; =cpu checks the
+# same comparisons on the CPU). Needs pcam built against a CUDA libtorch (LIBTORCH, or python3's).
+test-gpu: build test-deps
+	PCAM_DEVICE=$${PCAM_DEVICE:-cuda} node scripts/run-tests.mjs test/gpu/
 
 # The addon under AddressSanitizer and UndefinedBehaviorSanitizer, with the tests that drive it.
 test-asan: build test-deps
