@@ -5,7 +5,7 @@ SHELL := /bin/bash
 ADDON := native/build/Release/pcam.node
 NPM_STAMP := node_modules/.package-lock.json
 TS_STAMP := dist/.built
-NATIVE_SOURCES := $(wildcard native/src/*) native/binding.gyp native/libtorch.mjs
+NATIVE_SOURCES := $(wildcard native/src/*) native/binding.gyp native/libtorch.mjs native/openslide.mjs
 TS_SOURCES := $(shell find src test bench web -name '*.ts' 2>/dev/null) tsconfig.json web/tsconfig.json
 
 .PHONY: all build test test-gpu test-asan fuzz demo bench lint format clean system-deps test-deps

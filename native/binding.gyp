@@ -12,23 +12,24 @@
         "src/mmap.cc",
         "src/runtime.cc",
         "src/dist.cc",
-        "src/slide.cc",
-        "src/block_cache.cc"
+        "src/block_cache.cc",
+        "<!@(node openslide.mjs sources)"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node libtorch.mjs include_dirs)",
-        "/usr/include/openslide"
+        "<!@(node openslide.mjs include_dirs)"
       ],
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
-        "<!@(node libtorch.mjs defines)"
+        "<!@(node libtorch.mjs defines)",
+        "<!@(node openslide.mjs defines)"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"],
-      "libraries": ["<!@(node libtorch.mjs libraries)", "-lopenslide", "-ldl"],
+      "libraries": ["<!@(node libtorch.mjs libraries)", "<!@(node openslide.mjs libraries)", "-ldl"],
       "ldflags": ["<!@(node libtorch.mjs ldflags)"]
     }
   ]

@@ -37,8 +37,8 @@ if ! node native/libtorch.mjs defines 2>/dev/null | grep -q PCAM_WITH_GLOO; then
   apt_install libgloo-dev
 fi
 
-# Whole slides are read with OpenSlide (the addon links it).
-if [ ! -f /usr/include/openslide/openslide.h ]; then
+# Whole slides are read with OpenSlide (the addon links it, unless PCAM_OPENSLIDE=0).
+if [ "${PCAM_OPENSLIDE:-1}" != 0 ] && [ ! -f /usr/include/openslide/openslide.h ]; then
   apt_install libopenslide-dev
 fi
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 out=native-asan
 rm -rf "$out"
 mkdir -p "$out"
-cp native/binding.gyp native/libtorch.mjs "$out"/
+cp native/binding.gyp native/libtorch.mjs native/openslide.mjs "$out"/
 ln -s ../native/src "$out"/src
 flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g"
 CXXFLAGS="$flags" LDFLAGS="-fsanitize=address,undefined" \

@@ -14,7 +14,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterOptim(env, exports);
   RegisterMmap(env, exports);
   RegisterDist(env, exports);
+#ifndef PCAM_WITHOUT_OPENSLIDE
   RegisterSlide(env, exports);
+#endif
   RegisterBlockCache(env, exports);
   return exports;
 }

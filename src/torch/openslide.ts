@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { extname } from 'node:path'
-import { DataError, ValidationError } from '../errors.js'
+import { ConfigError, DataError, ValidationError } from '../errors.js'
 import { checkInteger } from './check.js'
 import { native, type SlideHandle } from './native.js'
 import { Tensor } from './tensor.js'
@@ -129,6 +129,12 @@ export class OpenSlide {
   static async open(path: string): Promise<OpenSlide> {
     if (!existsSync(path) || !statSync(path).isFile())
       throw new DataError(`Slide not found: ${path}`)
+    // An addon built with PCAM_OPENSLIDE=0 has no slide functions.
+    if (typeof (native as Partial<typeof native>).slideOpen !== 'function')
+      throw new ConfigError(
+        `Cannot open ${path}: this pcam was built without OpenSlide (PCAM_OPENSLIDE=0). Install ` +
+          'libopenslide-dev ("sudo apt-get install libopenslide-dev") and run "make build".',
+      )
     let opened: Awaited<ReturnType<typeof native.slideOpen>>
     try {
       opened = await native.slideOpen(path)
