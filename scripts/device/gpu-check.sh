@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs on a lent GPU machine (see prepare.sh): unpacks Node, builds the addon with g++ against the
+# machine's PyTorch (CUDA, without OpenSlide), then runs make test-gpu's suite on cuda and the
+# engine benchmark in fp32 and bf16 against PyTorch on the same GPU. Everything it prints also
+# goes to $OUT/gpu-check.log; the benchmarks' JSON to $OUT/engine-<precision>.json.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/pcam-gpu-check}
+mkdir -p "$out"
+exec > >(tee "$out/gpu-check.log") 2>&1
+mkdir -p /tmp/pcam-node/bin
+xz -dc .device/node.xz >/tmp/pcam-node/bin/node && chmod +x /tmp/pcam-node/bin/node
+export PATH="/tmp/pcam-node/bin:$PATH" PCAM_PYTHON="$(command -v python3)" PCAM_OPENSLIDE=0
+echo "== machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv
+node --version
+python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+(cd native && node libtorch.mjs describe)
+echo "== build"
+time bash scripts/device/build-addon.sh native/build/Release/pcam.node .device/napi \
+  .device/node-addon-api || exit 1
+node --input-type=module -e "
+  const t = await import('./dist/src/torch/index.js')
+  console.log(JSON.stringify(t.buildInfo()), 'GPUs:', t.cudaDeviceCount())"
+echo "== make test-gpu"
+PCAM_DEVICE=cuda node scripts/run-tests.mjs test/gpu/
+status=$?
+echo "== bench engine on cuda"
+for p in fp32 bf16; do
+  node bin/pcam.js bench engine --device cuda --precision "$p" --steps 50 --json \
+    >"$out/engine-$p.json" && cat "$out/engine-$p.json"
+done
+exit $status
