@@ -4,7 +4,17 @@ import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
   // What builds and tests write, as .gitignore lists it.
-  { ignores: ['dist/', 'native/build/', 'node_modules/', 'test-artifacts/', 'runs/', 'docs/api/'] },
+  {
+    ignores: [
+      'dist/',
+      'native/build/',
+      'node_modules/',
+      'test-artifacts/',
+      'runs/',
+      'docs/api/',
+      '.device/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # Packs, here, what a lent GPU machine lacks for pcam (it has a compiler, CUDA and PyTorch, but no
-# Node.js and no network) into .device/, which git ignores: Node itself (xz), Node-API's four
+# Node.js and no network) into .device/ (ignored by git): Node itself (xz), Node-API's four
 # headers and node-addon-api. dist/ is built here too. Then, in one device call:
 #   run(command="bash scripts/device/gpu-check.sh", carry=[".device", "dist"], timeout_s=480)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >>.git/info/exclude
 make build
 rm -rf .device
 mkdir -p .device/napi
