@@ -41,6 +41,21 @@ function recording(): Callback & { calls: string[] } {
   return callback
 }
 
+// fastai's Learner._with_events(f, event, ex): try { before_<event>; f() } except ex:
+// after_cancel_<event>; then after_<event>, cancelled or not. These are the sequences it gives,
+// written out by hand, for a fit of 1 epoch (2 training batches, 1 validation batch) unless said.
+const TRAIN_BATCH = [
+  'beforeBatch',
+  'afterPred',
+  'afterLoss',
+  'beforeBackward',
+  'afterBackward',
+  'beforeStep',
+  'afterStep',
+  'afterBatch',
+]
+const VALID_BATCH = ['beforeBatch', 'afterPred', 'afterLoss', 'afterBatch']
+const VALIDATION = ['beforeValidate', ...VALID_BATCH, 'afterValidate']
 describe('Learner events', { skip: skipWithoutData }, () => {
   let store: string
   before(async () => {
@@ -54,17 +69,9 @@ describe('Learner events', { skip: skipWithoutData }, () => {
       assert.equal(await learn.fit(2), true)
       const trainBatches = learn.train.length
       const validBatches = learn.validLoader.length
-      const trainBatch = [
-        'beforeBatch',
-        'afterPred',
-        'afterLoss',
-        'beforeBackward',
-        'afterBackward',
-        'beforeStep',
-        'afterStep',
-        'afterBatch',
-      ]
-      const validBatch = ['beforeBatch*', 'afterPred*', 'afterLoss*', 'afterBatch*']
+      const trainBatch = TRAIN_BATCH
+      // '*': called with learn.training false.
+      const validBatch = VALID_BATCH.map((event) => `${event}*`)
       const epoch = [
         'beforeEpoch*',
         'beforeTrain',
@@ -88,21 +95,6 @@ describe('Learner events', { skip: skipWithoutData }, () => {
   })
 })
 
-// fastai's Learner._with_events(f, event, ex): try { before_<event>; f() } except ex:
-// after_cancel_<event>; then after_<event>, cancelled or not. These are the sequences it gives,
-// written out by hand, for a fit of 1 epoch (2 training batches, 1 validation batch) unless said.
-const TRAIN_BATCH = [
-  'beforeBatch',
-  'afterPred',
-  'afterLoss',
-  'beforeBackward',
-  'afterBackward',
-  'beforeStep',
-  'afterStep',
-  'afterBatch',
-]
-const VALID_BATCH = ['beforeBatch', 'afterPred', 'afterLoss', 'afterBatch']
-const VALIDATION = ['beforeValidate', ...VALID_BATCH, 'afterValidate']
 const EPOCH = [
   'beforeEpoch',
   'beforeTrain',
