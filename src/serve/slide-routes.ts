@@ -42,7 +42,7 @@ import {
   type SlideModel,
 } from '../slide/predict-slide.js'
 import { readTiles } from '../slide/pipeline.js'
-import { slideResolution } from '../slide/resolution.js'
+import { objectivePower, slideResolution } from '../slide/resolution.js'
 import { slideTiling, tileAtPoint } from '../slide/grid.js'
 import { THUMBNAIL_SIDE, thumbnailPlan } from '../slide/tissue.js'
 import { listSlides, OpenSlide } from '../torch/openslide.js'
@@ -315,17 +315,16 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         mpp = null // shown as unknown; prediction says how to fix it
       }
       const vendor = slide.properties['openslide.vendor'] ?? null
-      const power = Number(slide.properties['openslide.objective-power'])
-      const objectivePower = Number.isFinite(power) && power > 0 ? power : null
+      const power = objectivePower(slide.properties)
       return {
         name,
         deepZoom: deepZoomInfo(slide),
         levels: slide.levels,
         mpp,
         vendor,
-        objectivePower,
+        objectivePower: power,
         cautions: slideCautions(
-          { mpp, vendor, objectivePower, mppGiven: options.slideMpp !== undefined },
+          { mpp, vendor, objectivePower: power, mppGiven: options.slideMpp !== undefined },
           modelFacts,
         ),
         job: jobs.get(name) ?? null,

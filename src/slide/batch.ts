@@ -24,7 +24,7 @@ import {
   type SlidePredictOptions,
   type SlideSummary,
 } from './predict-slide.js'
-import { modelResolution, slideResolution } from './resolution.js'
+import { modelResolution, objectivePower, slideResolution } from './resolution.js'
 
 /** A run loaded for slide prediction by loadSlideModel; dispose() it when done. */
 export interface LoadedSlideModel extends SlideModel {
@@ -362,13 +362,12 @@ export async function slideInfo(path: string): Promise<SlideInfo> {
   } catch (error) {
     if (!(error instanceof DataError)) throw error
   }
-  const power = Number(slide.properties['openslide.objective-power'])
   return {
     slide: path,
     vendor: slide.properties['openslide.vendor'] ?? null,
     levels: [...slide.levels],
     mpp,
-    objectivePower: Number.isFinite(power) && power > 0 ? power : null,
+    objectivePower: objectivePower(slide.properties),
     associatedImages: slide.associatedImages(),
     properties: { ...slide.properties },
   }

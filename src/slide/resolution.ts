@@ -37,6 +37,11 @@ function positive(value: string | undefined): number | undefined {
   return value !== undefined && Number.isFinite(n) && n > 0 ? n : undefined
 }
 
+/** The scanner's objective magnification (openslide.objective-power, e.g. 40); null when absent. */
+export function objectivePower(properties: Readonly<Record<string, string>>): number | null {
+  return positive(properties['openslide.objective-power']) ?? null
+}
+
 /**
  * The slide's µm/px: `override` (--slide-mpp), else openslide.mpp-x/y, else the TIFF resolution
  * tags with a physical unit. Throws a DataError naming --slide-mpp when there is none.
