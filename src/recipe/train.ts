@@ -7,6 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { TorchError } from '../errors.js'
 import { ProcessGroup } from '../torch/index.js'
 import { DataParallel } from '../learn/data-parallel.js'
 import { recipeOf, runFolderMode } from './run-mode.js'
@@ -165,12 +166,36 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     try {
       await mkdir(config.out, { recursive: true })
       return await trainWith(config, hooks, setup, { dp, writer, resuming })
+    } catch (error) {
+      throw outOfMemoryAdvice(error, config)
     } finally {
       setup.close()
     }
   } finally {
     dp?.group.destroy()
   }
+}
+
+/**
+ * libtorch's out-of-memory error (several lines on a GPU, about allocator settings) as one line
+ * that says what to change: the batch size, then the precision; the run folder keeps its last
+ * checkpoint. Any other error is returned as it is.
+ */
+export function outOfMemoryAdvice(error: unknown, config: TrainConfig): unknown {
+  if (!(error instanceof TorchError) || error.code !== 'TORCH_OUT_OF_MEMORY') return error
+  const where = config.device === 'cpu' ? 'the CPU' : `the GPU (${config.device})`
+  const smaller = Math.max(2, Math.floor(config.batchSize / 2))
+  const precision =
+    config.precision === 'fp32' && config.device !== 'cpu'
+      ? ', or --precision auto (half-precision activations take half the memory)'
+      : ''
+  return new TorchError(
+    `Out of memory on ${where} at --batch-size ${config.batchSize}: lower it (--batch-size ` +
+      `${smaller})${precision}. ${config.out} keeps its last checkpoint; a smaller batch is a new ` +
+      'run, in another --out.',
+    'TORCH_OUT_OF_MEMORY',
+    { cause: error },
+  )
 }
 
 /**
