@@ -7,10 +7,9 @@
  */
 import { DataParallel } from '../learn/data-parallel.js'
 import { launchRanks, rankFromEnvironment } from '../learn/launcher.js'
-import type { Precision } from '../learn/precision.js'
+import { underAutocast, type Precision } from '../learn/precision.js'
 import {
   Adam,
-  autocast,
   bceWithLogits,
   manualSeed,
   ProcessGroup,
@@ -66,9 +65,7 @@ export function measureRank(options: Omit<DistributedBenchOptions, 'ranks'>): Ra
   const x = randn([options.batchSize, 3, options.size, options.size]).contiguous('channelsLast')
   const y = randint(0, 2, [options.batchSize]).float()
   const forward = () =>
-    options.precision === 'fp32'
-      ? model.forward(x)
-      : autocast(() => model.forward(x), { deviceType: 'cpu', dtype: 'bfloat16' })
+    underAutocast({ precision: options.precision, device: 'cpu' }, () => model.forward(x))
   const step = () =>
     scope(() => {
       optimizer.zeroGrad()

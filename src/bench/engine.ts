@@ -9,7 +9,6 @@
 import { join } from 'node:path'
 import {
   Adam,
-  autocast,
   bceWithLogits,
   getNumThreads,
   mallocEnvironment,
@@ -21,7 +20,12 @@ import {
   scope,
   type Tensor,
 } from '../torch/index.js'
-import { computePlan, type ComputePlan, type ComputeRequest } from '../learn/precision.js'
+import {
+  computePlan,
+  underAutocast,
+  type ComputePlan,
+  type ComputeRequest,
+} from '../learn/precision.js'
 import type { Module } from '../nn/index.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
@@ -83,12 +87,7 @@ function setUp(options: EngineBenchOptions, plan: ComputePlan) {
   if (x !== drawn) drawn.dispose()
   const y = onDevice(randint(0, 2, [options.batchSize, 1]).float())
   const optimizer = new Adam([...net.parameters()], { lr: 1e-3 })
-  const deviceType = plan.device === 'cpu' ? 'cpu' : 'cuda'
-  const dtype = plan.precision === 'fp16' ? 'float16' : 'bfloat16'
-  const forward = (input: Tensor) =>
-    plan.precision === 'fp32'
-      ? net.forward(input)
-      : autocast(() => net.forward(input), { deviceType, dtype })
+  const forward = (input: Tensor) => underAutocast(plan, () => net.forward(input))
   const trainStep = () =>
     scope(() => {
       optimizer.zeroGrad()

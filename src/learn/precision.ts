@@ -7,6 +7,7 @@
  */
 import { ValidationError } from '../errors.js'
 import {
+  autocast,
   checkDevice,
   cpuFeatures,
   cudaBuild,
@@ -192,6 +193,13 @@ export function inferencePlan(
 /** The autocast dtype of a precision (null: no autocast). */
 export function autocastDtype(precision: Precision): Dtype | null {
   return precision === 'bf16' ? 'bfloat16' : precision === 'fp16' ? 'float16' : null
+}
+
+/** Runs fn, a forward pass, under the plan's autocast (plainly for fp32). */
+export function underAutocast<T>(plan: Pick<ComputePlan, 'precision' | 'device'>, fn: () => T): T {
+  const dtype = autocastDtype(plan.precision)
+  if (dtype === null) return fn()
+  return autocast(fn, { deviceType: plan.device === 'cpu' ? 'cpu' : 'cuda', dtype })
 }
 
 /** Warnings already printed, so each shows once a process. */

@@ -4,9 +4,9 @@
  * loss and the backward pass in float32 as the weights are.
  * @module
  */
-import { enterAutocast } from '../../torch/index.js'
+import { enterAutocast, type Dtype } from '../../torch/index.js'
 import type { Callback } from '../learner.js'
-import type { ComputePlan } from '../precision.js'
+import { autocastDtype, type ComputePlan } from '../precision.js'
 import { GradScaler } from './grad-scaler.js'
 
 /** The callbacks a plan trains with: none for fp32, autocast, and loss scaling for fp16. */
@@ -35,7 +35,7 @@ export class MixedPrecision implements Callback {
     this.#leave()
     this.#exit = enterAutocast({
       deviceType: this.deviceType,
-      dtype: this.precision === 'bf16' ? 'bfloat16' : 'float16',
+      dtype: autocastDtype(this.precision) as Dtype,
     })
   }
   /** Turns autocast off once the model has predicted, so that the loss is outside it. */
