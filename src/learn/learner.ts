@@ -471,19 +471,23 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
     for (const cb of this.#ordered) await cb[event]?.(this as unknown as Learner)
   }
 
-  /** fastai's _with_events inside a batch: before, body, afterCancel on its cancel, after. */
-  #withBatchEvents(bracket: 'Batch' | 'Backward' | 'Step', body: () => void, cancel: Cancel) {
+  /** As #withEvents, synchronously, for the brackets inside a batch. */
+  #withBatchEvents(
+    bracket: 'Batch' | 'Backward' | 'Step',
+    body: () => void,
+    cancel: Cancel,
+    ended?: () => void,
+  ): void {
+    let cancelled = false
     try {
       this.#batchEvent(`before${bracket}`)
       body()
     } catch (error) {
       if (!(error instanceof cancel)) throw error
-      this.#batchEvent(`afterCancel${bracket}`)
+      cancelled = true
     }
-    if (bracket === 'Batch' && this.training) {
-      // From here the batch counts as done: a fit cancelled in afterBatch resumes after it.
-      this.#batchesDone = this.iter + 1
-    }
+    ended?.()
+    if (cancelled) this.#batchEvent(`afterCancel${bracket}`)
     this.#batchEvent(`after${bracket}`)
   }
 
@@ -529,6 +533,10 @@ export class Learner<M extends LearnerModel = LearnerModel, L extends EpochLoade
           this.#withBatchEvents('Step', () => this.optimizer.step(), CancelStep)
         },
         CancelBatch,
+        // From here a training batch counts as done: a fit stopped after it resumes at the next.
+        () => {
+          if (this.training) this.#batchesDone = this.iter + 1
+        },
       )
       this.pred = null
       this.loss = null
