@@ -7,7 +7,12 @@
  */
 import { DataParallel } from '../learn/data-parallel.js'
 import { launchRanks, rankFromEnvironment } from '../learn/launcher.js'
-import { underAutocast, type Precision } from '../learn/precision.js'
+import {
+  computePlan,
+  underAutocast,
+  type Precision,
+  type PrecisionRequest,
+} from '../learn/precision.js'
 import {
   Adam,
   bceWithLogits,
@@ -36,6 +41,8 @@ export interface DistributedLevel {
   allReduceMsPerStep: number
   /** imagesPerSec / (ranks x the 1-rank imagesPerSec). */
   efficiency: number
+  /** The precision the ranks trained in. */
+  precision: Precision
 }
 
 export interface DistributedBenchOptions {
@@ -44,12 +51,13 @@ export interface DistributedBenchOptions {
   size: number
   warmup: number
   steps: number
-  /** The precision every rank trains in, resolved on the CPU (Gloo ranks compute there). */
-  precision: Precision
+  /** The precision every rank trains in, resolved for the CPU (Gloo ranks compute there). */
+  precision: PrecisionRequest
 }
 
 /** The work of one rank: warm up, then time `steps` data-parallel steps. */
 export function measureRank(options: Omit<DistributedBenchOptions, 'ranks'>): RankMeasurement {
+  const plan = computePlan(options.precision, 'cpu')
   const env = rankFromEnvironment() ?? {
     rank: 0,
     worldSize: 1,
@@ -64,8 +72,7 @@ export function measureRank(options: Omit<DistributedBenchOptions, 'ranks'>): Ra
   const optimizer = new Adam([...model.parameters()], { lr: 1e-3 })
   const x = randn([options.batchSize, 3, options.size, options.size]).contiguous('channelsLast')
   const y = randint(0, 2, [options.batchSize]).float()
-  const forward = () =>
-    underAutocast({ precision: options.precision, device: 'cpu' }, () => model.forward(x))
+  const forward = () => underAutocast(plan, () => model.forward(x))
   const step = () =>
     scope(() => {
       optimizer.zeroGrad()
@@ -96,6 +103,7 @@ export async function benchDistributed(
   options: DistributedBenchOptions,
   onLevel?: (level: DistributedLevel) => void,
 ): Promise<DistributedLevel[]> {
+  const { precision } = computePlan(options.precision, 'cpu')
   const levels: DistributedLevel[] = []
   for (const ranks of options.ranks) {
     const measured: RankMeasurement[] = []
@@ -115,7 +123,7 @@ export async function benchDistributed(
         '--steps',
         String(options.steps),
         '--precision',
-        options.precision,
+        precision,
       ],
       onLine: (_rank, line, stream) => {
         if (stream === 'stdout' && line.startsWith('{'))
@@ -138,6 +146,7 @@ export async function benchDistributed(
       efficiency: levels[0]
         ? imagesPerSec / (ranks * (levels[0].imagesPerSec / levels[0].ranks))
         : 1,
+      precision,
     }
     levels.push(level)
     onLevel?.(level)

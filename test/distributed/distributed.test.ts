@@ -255,5 +255,9 @@ describe('distributed (c10d, Gloo, 2 ranks)', () => {
     assert.equal(levels[0]!.allReduceMsPerStep, 0, 'one rank reduces nothing')
     assert.ok(levels[1]!.allReduceMsPerStep > 0)
     for (const l of levels) assert.ok(l.imagesPerSec > 0 && l.stepMs > 0 && l.efficiency > 0)
+    assert.ok(
+      levels.every((l) => l.precision === 'fp32'),
+      'the ranks trained in the precision asked for',
+    )
   })
 })

@@ -7,7 +7,7 @@ import { benchDistributed, measureRank } from '../../bench/distributed.js'
 import { rankFromEnvironment } from '../../learn/launcher.js'
 import { checkInteger } from '../../torch/index.js'
 import type { Command } from '../command.js'
-import { computePlan, checkPrecision } from '../../learn/precision.js'
+import { checkPrecision } from '../../learn/precision.js'
 import { integerList } from '../shared-options.js'
 import { MAX_BATCH_SIZE } from '../../data/loader.js'
 
@@ -38,7 +38,7 @@ export const benchDistributedCommand: Command = {
       size: checkInteger(values.size, '--size', 8),
       warmup: checkInteger(values.warmup, '--warmup', 0),
       steps: checkInteger(values.steps, '--steps', 1),
-      precision: computePlan(checkPrecision(values.precision ?? 'auto'), 'cpu').precision,
+      precision: checkPrecision(values.precision ?? 'auto'),
     }
     if (rankFromEnvironment()) {
       console.log(JSON.stringify(measureRank(common)))
@@ -46,12 +46,12 @@ export const benchDistributedCommand: Command = {
     }
     const ranks = integerList(values.ranks, '--ranks')
     const json = values.json === true
-    if (!json) {
-      console.log(`${common.precision} on the CPU, Gloo`)
-      console.log('ranks   images/s   step ms   all-reduce ms/step   scaling')
-    }
     const levels = await benchDistributed({ ...common, ranks }, (l) => {
       if (json) return
+      if (l.ranks === ranks[0]) {
+        console.log(`${l.precision} on the CPU, Gloo`)
+        console.log('ranks   images/s   step ms   all-reduce ms/step   scaling')
+      }
       console.log(
         `${String(l.ranks).padStart(5)} ${l.imagesPerSec.toFixed(1).padStart(10)} ` +
           `${l.stepMs.toFixed(1).padStart(9)} ${l.allReduceMsPerStep.toFixed(2).padStart(20)} ` +
