@@ -249,7 +249,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
         404,
         `${name} has not been predicted yet (POST /api/slides/${name}/predict)`,
       )
-    if (!byModel(summary, slideModel())) throw new HttpError(404, anotherModelsResult(name))
+    if (!byModel(summary, options.fingerprint)) throw new HttpError(404, anotherModelsResult(name))
     return dir
   }
   // The results folder is kept between servers: another model's result is neither shown as this
@@ -259,7 +259,7 @@ export const slideRoutes: FastifyPluginAsync<SlideRoutesOptions> = async (app, o
     'naming another folder to predict it with this one'
   const refuseAnotherModels = (name: string) => {
     const summary = completeOutput(resultDir(name))
-    if (summary && basename(summary.slide) === name && !byModel(summary, slideModel()))
+    if (summary && basename(summary.slide) === name && !byModel(summary, options.fingerprint))
       throw new HttpError(409, anotherModelsResult(name))
   }
 

@@ -151,9 +151,9 @@ function batchSlides(inputs: string[], out: string): string[] {
 
 const rankFile = (out: string, rank: number) => join(out, `.pcam-rank-${rank}.json`)
 
-/** Whether an output was written by `model` (any output, for a model without a fingerprint). */
-export function byModel(summary: SlideSummary, model: SlideModel): boolean {
-  return model.fingerprint === undefined || summary.modelFingerprint === model.fingerprint
+/** Whether an output was written by the model of `fingerprint` (any, for a model without one). */
+export function byModel(summary: SlideSummary, fingerprint: string | undefined): boolean {
+  return fingerprint === undefined || summary.modelFingerprint === fingerprint
 }
 
 function anotherModel(dir: string): string {
@@ -192,7 +192,7 @@ export async function predictSlides(
     // An interrupted batch of hundreds of slides picks up where it stopped.
     const dir = join(options.out, slideStem(slide))
     const done = options.overwrite ? null : completeOutput(dir)
-    if (done && !byModel(done, model)) {
+    if (done && !byModel(done, model.fingerprint)) {
       const failure = { slide, message: anotherModel(dir) }
       failures.push(failure)
       options.onSlideDone?.(failure)
