@@ -18,44 +18,41 @@ before(async () => {
   store = await makeSyntheticStore(root)
 })
 
-describe('bench memory', () => {
-  it('every phase ends with as many live tensors as it started with, and leaves none', async () => {
-    const before = memoryStats().liveTensors
-    const result = await benchMemory({
-      store,
-      arch: 'small',
-      epochs: 3,
-      repeats: 3,
-      batchSize: 16,
-    })
-    for (const phase of MEMORY_PHASES) {
-      const start = result[`${phase}_live_tensors_start`]
-      const end = result[`${phase}_live_tensors_end`]
-      assert.ok(typeof start === 'number' && start > 0, `${phase}: ${start}`)
-      assert.equal(end, start, `${phase}: ${start} live tensors at the start, ${end} at the end`)
-      for (const key of [`${phase}_rss_start_mb`, `${phase}_rss_end_mb`])
-        assert.ok((result[key] as number) > 0, key)
-    }
-    assert.equal(memoryStats().liveTensors, before, 'tensors left alive after the benchmark')
+/**
+ * Runs the benchmark and checks that every phase ends with the live tensors it started with
+ * (and has its memory samples), and that nothing outlives it.
+ */
+async function assertNoLeaks(options: Partial<Parameters<typeof benchMemory>[0]>, what: string) {
+  const before = memoryStats().liveTensors
+  const result = await benchMemory({
+    store,
+    arch: 'small',
+    epochs: 3,
+    repeats: 3,
+    batchSize: 16,
+    ...options,
   })
+  for (const phase of MEMORY_PHASES) {
+    const start = result[`${phase}_live_tensors_start`]
+    const end = result[`${phase}_live_tensors_end`]
+    assert.ok(typeof start === 'number' && start > 0, `${phase}${what}: ${start}`)
+    assert.equal(
+      end,
+      start,
+      `${phase}${what}: ${start} live tensors at the start, ${end} at the end`,
+    )
+    for (const key of [`${phase}_rss_start_mb`, `${phase}_rss_end_mb`])
+      assert.ok((result[key] as number) > 0, key)
+  }
+  assert.equal(memoryStats().liveTensors, before, 'tensors left alive after the benchmark')
+}
+
+describe('bench memory', () => {
+  it('every phase ends with as many live tensors as it started with, and leaves none', () =>
+    assertNoLeaks({}, ''))
 
   // Mixed precision adds autocast's cached casts and other tensors to every phase.
-  it('leaves no tensor behind in bf16 either', { skip: bf16Skip }, async () => {
-    const before = memoryStats().liveTensors
-    const result = await benchMemory({
-      store,
-      arch: 'small',
-      epochs: 2,
-      repeats: 2,
-      batchSize: 16,
-      compute: { precision: 'bf16' },
-    })
-    for (const phase of MEMORY_PHASES)
-      assert.equal(
-        result[`${phase}_live_tensors_end`],
-        result[`${phase}_live_tensors_start`],
-        `${phase} in bf16`,
-      )
-    assert.equal(memoryStats().liveTensors, before, 'tensors left alive after the benchmark')
-  })
+  it('leaves no tensor behind in bf16 either', { skip: bf16Skip }, () =>
+    assertNoLeaks({ epochs: 2, repeats: 2, compute: { precision: 'bf16' } }, ' in bf16'),
+  )
 })
