@@ -12,10 +12,12 @@ includes=(-I"$napi" -I"$addon_api")
 for dir in $(setting include_dirs) $(slide include_dirs); do includes+=(-I"$dir"); done
 defines=(-DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS)
 for d in $(setting defines) $(slide defines); do defines+=(-D"$d"); done
-sources=(native/src/addon.cc native/src/convert.cc native/src/tensor.cc native/src/ops.cc
-  native/src/nn.cc native/src/optim.cc native/src/mmap.cc native/src/runtime.cc native/src/dist.cc
-  native/src/block_cache.cc)
-for s in $(slide sources); do sources+=("native/$s"); done
+# binding.gyp's own list (it is plain JSON), so the two builds cannot drift apart.
+sources=()
+for s in $(node -p "JSON.parse(require('fs').readFileSync('native/binding.gyp', 'utf8'))
+  .targets[0].sources.filter((s) => !s.startsWith('<!')).join(' ')") $(slide sources); do
+  sources+=("native/$s")
+done
 objects=$(mktemp -d)
 trap 'rm -rf "$objects"' EXIT
 printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -I{} sh -c \
