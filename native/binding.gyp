@@ -28,7 +28,7 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"],
+      "cflags_cc": ["<!@(node libtorch.mjs cxx_standard)", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter"],
       "libraries": ["<!@(node libtorch.mjs libraries)", "<!@(node openslide.mjs libraries)", "-ldl"],
       "ldflags": ["<!@(node libtorch.mjs ldflags)"]
     }

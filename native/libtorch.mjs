@@ -2,8 +2,8 @@
 // defines) as a space-separated list. Order: $LIBTORCH, the torch package of the python3 on PATH,
 // then the system (Debian's libtorch-dev). Run with "describe" to see what was found and why.
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 
 const SYSTEM_INCLUDE = '/usr/include/torch/csrc/api/include'
 const INSTALL_HINT =
@@ -17,6 +17,7 @@ function fromPrefix(prefix, origin) {
   if (!existsSync(join(include, 'ATen', 'ATen.h')) || !existsSync(lib)) return undefined
   return {
     origin,
+    prefix,
     includeDirs: [include, join(include, 'torch', 'csrc', 'api', 'include')],
     libDir: lib,
     cuda: existsSync(join(lib, 'libtorch_cuda.so')),
@@ -76,12 +77,60 @@ function hasGloo(torch) {
   )
 }
 
+// Where a CUDA libtorch's companion headers live: the CUDA toolkit ($CUDA_HOME, /usr/local/cuda),
+// and, for a pip wheel, the nvidia-* packages beside torch in site-packages (nccl, cuda_runtime).
+// The wheel's own come first, so that a system toolkit of another CUDA version does not mix in.
+function cudaIncludeDirs(torch) {
+  const dirs = []
+  const nvidia = join(dirname(torch.prefix ?? '/nonexistent'), 'nvidia')
+  if (existsSync(nvidia))
+    for (const name of readdirSync(nvidia).sort()) dirs.push(join(nvidia, name, 'include'))
+  for (const home of [process.env.CUDA_HOME, '/usr/local/cuda'])
+    if (home) dirs.push(join(home, 'include'))
+  return dirs.filter((dir) => existsSync(dir))
+}
+
+// c10d's NCCL process group (compiled into libtorch_cuda) needs nccl.h and the CUDA headers at
+// build time. PCAM_NCCL=0 leaves it out (Gloo alone).
+function hasNccl(torch) {
+  if (!torch.cuda || process.env.PCAM_NCCL === '0') return false
+  const dirs = [...torch.includeDirs, ...cudaIncludeDirs(torch), '/usr/include']
+  const found = (file) => dirs.some((dir) => existsSync(join(dir, file)))
+  // ProcessGroupNCCL.hpp reaches the CUDA math libraries' headers through ATen/cuda.
+  return [
+    join('torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp'),
+    'nccl.h',
+    'cuda_runtime_api.h',
+    'cublas_v2.h',
+    'cusparse.h',
+    'cusolverDn.h',
+  ].every(found)
+}
+
+// libtorch's version, from torch/version.h: 2.13 and later need C++20 (ATen.h checks), older C++17.
+function version(torch) {
+  for (const dir of [...torch.includeDirs, '/usr/include']) {
+    const file = join(dir, 'torch', 'version.h')
+    if (!existsSync(file)) continue
+    const text = readFileSync(file, 'utf8')
+    const major = /TORCH_VERSION_MAJOR (\d+)/.exec(text)
+    const minor = /TORCH_VERSION_MINOR (\d+)/.exec(text)
+    if (major && minor) return [Number(major[1]), Number(minor[1])]
+  }
+  return [1, 13]
+}
+
+function cxxStandard(torch) {
+  const [major, minor] = version(torch)
+  return major > 2 || (major === 2 && minor >= 13) ? '-std=c++20' : '-std=c++17'
+}
+
 function setting(torch, name) {
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10']
   if (torch.cuda) libs.push('-ltorch_cuda', '-lc10_cuda')
   switch (name) {
     case 'include_dirs':
-      return torch.includeDirs
+      return hasNccl(torch) ? [...torch.includeDirs, ...cudaIncludeDirs(torch)] : torch.includeDirs
     case 'libraries':
       return torch.libDir ? [`-L${torch.libDir}`, ...libs] : libs
     case 'ldflags':
@@ -93,9 +142,24 @@ function setting(torch, name) {
         `_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi}`,
         ...(torch.cuda ? ['PCAM_WITH_CUDA=1'] : []),
         ...(hasGloo(torch) ? ['USE_C10D_GLOO=1', 'PCAM_WITH_GLOO=1'] : []),
+        ...(hasNccl(torch) ? ['USE_C10D_NCCL=1', 'PCAM_WITH_NCCL=1'] : []),
       ]
+    case 'cxx_standard':
+      return [cxxStandard(torch)]
     case 'describe':
-      return [JSON.stringify({ ...torch, gloo: hasGloo(torch) }, null, 2)]
+      return [
+        JSON.stringify(
+          {
+            ...torch,
+            version: version(torch).join('.'),
+            cxxStandard: cxxStandard(torch),
+            gloo: hasGloo(torch),
+            nccl: hasNccl(torch),
+          },
+          null,
+          2,
+        ),
+      ]
     default:
       throw new Error(`unknown setting "${name}"`)
   }

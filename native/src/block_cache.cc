@@ -7,6 +7,7 @@
 #include <c10/core/CPUAllocator.h>
 
 #include <atomic>
+#include <cstring>
 #include <cstdlib>
 #include <mutex>
 #include <unordered_map>
@@ -33,12 +34,19 @@ size_t SizeClass(size_t n) {
 
 class BlockCache final : public c10::Allocator {
  public:
+  // libtorch 2.3 made allocate non-const.
+#if PCAM_TORCH_AT_LEAST(2, 3)
+  c10::DataPtr allocate(size_t n) override {
+#else
   c10::DataPtr allocate(size_t n) const override {
+#endif
     if (n == 0) return {nullptr, nullptr, &Release, c10::Device(c10::DeviceType::CPU)};
     void* data = Instance().Take(n);
     return {data, data, &Release, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &Release; }
+  // Pure virtual since libtorch 2.2 (copy-on-write clones); no override keyword, as 1.13 lacks it.
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
   // Never destroyed: tensors freed during process exit (statics of libtorch, threads still
   // finishing) call Release after every function-local static is gone, so the cache must outlive

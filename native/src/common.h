@@ -3,11 +3,18 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <c10/util/Optional.h>
 #include <napi.h>
+#include <torch/version.h>
 
 #include <optional>
 #include <string>
 #include <vector>
+
+// True when built against libtorch major.minor or later: the few API changes between Debian's
+// 1.13 and PyTorch 2.x wheels are guarded with it.
+#define PCAM_TORCH_AT_LEAST(major, minor) \
+  (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
 namespace pcam {
 

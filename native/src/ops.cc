@@ -136,7 +136,12 @@ PCAM_FN(Variance) {
     list = IntList(info[1]);
     dims = list;
   }
+  // libtorch 2.1 made the correction a Scalar (fractional corrections).
+#if PCAM_TORCH_AT_LEAST(2, 1)
+  c10::optional<at::Scalar> correction = at::Scalar(Int(info[2]));
+#else
   c10::optional<int64_t> correction = Int(info[2]);
+#endif
   bool keep = Bool(info[3]);
   return Wrap(info.Env(), Bool(info[4]) ? at::std(x, dims, correction, keep) : at::var(x, dims, correction, keep));
 }

@@ -86,10 +86,10 @@ PCAM_FN(Generator) {
   return NewHandle(info.Env(), gen, [](Napi::Env, at::Generator* g) { delete g; });
 }
 PCAM_FN(Rand) {
-  return Wrap(info.Env(), at::rand(IntList(info[0]), OptionalGenerator(info[3]), c10::nullopt, Options(info[1], info[2])));
+  return Wrap(info.Env(), at::rand(IntList(info[0]), OptionalGenerator(info[3]), Options(info[1], info[2])));
 }
 PCAM_FN(Randn) {
-  return Wrap(info.Env(), at::randn(IntList(info[0]), OptionalGenerator(info[3]), c10::nullopt, Options(info[1], info[2])));
+  return Wrap(info.Env(), at::randn(IntList(info[0]), OptionalGenerator(info[3]), Options(info[1], info[2])));
 }
 PCAM_FN(Randint) {
   return Wrap(info.Env(), at::randint(Int(info[0]), Int(info[1]), IntList(info[2]), OptionalGenerator(info[5]),

@@ -21,8 +21,8 @@ done
 objects=$(mktemp -d)
 trap 'rm -rf "$objects"' EXIT
 printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -I{} sh -c \
-  'g++ -c -fPIC -std=c++17 -O2 -fexceptions -frtti -Wno-unused-parameter "$@" {} -o '"$objects"'/$(basename {} .cc).o' \
-  sh "${includes[@]}" "${defines[@]}"
+  'g++ -c -fPIC -O2 -fexceptions -frtti -Wno-unused-parameter "$@" {} -o '"$objects"'/$(basename {} .cc).o' \
+  sh "$(setting cxx_standard)" "${includes[@]}" "${defines[@]}"
 mkdir -p "$(dirname "$out")"
 # shellcheck disable=SC2046
 g++ -shared -o "$out" "$objects"/*.o $(setting ldflags) $(setting libraries) $(slide libraries) -ldl
