@@ -1,6 +1,7 @@
-// PyTorch's c10d process groups: a TCP store for rendezvous and Gloo collectives over it. Mechanism
-// only: which tensors to reduce, how to bucket them and when is decided in TypeScript. Every call
-// blocks until the collective completes on this rank (training runs in a worker thread).
+// PyTorch's c10d process groups: a TCP store for rendezvous, and Gloo (CPU) or NCCL (CUDA)
+// collectives over it. Mechanism only: which tensors to reduce, how to bucket them, on which
+// device, and when is decided in TypeScript. Every call waits for the collective on this rank
+// (training runs in a worker thread); NCCL's wait orders the current CUDA stream after it.
 #include "common.h"
 
 #ifdef PCAM_WITH_GLOO
@@ -8,6 +9,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef PCAM_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <chrono>
 #include <memory>
@@ -16,9 +20,17 @@ namespace pcam {
 
 namespace {
 
+// What Gloo's and NCCL's groups share: libtorch 2.0 moved the collectives from ProcessGroup to
+// Backend, which the concrete groups now derive from.
+#if PCAM_TORCH_AT_LEAST(2, 0)
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
 struct GroupBox {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<Collectives> group;
 };
 
 }  // namespace
@@ -76,8 +88,9 @@ PCAM_FN(DistAllReduceSumAutograd) {
   return Wrap(info.Env(), AllReduceSum::apply(Unwrap(info[1]), reinterpret_cast<int64_t>(&box)));
 }
 
-// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, interfaceHost): rank 0 hosts the
-// TCP store; every rank connects, then Gloo pairs are set up through it.
+// distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, interfaceHost, backend): rank 0
+// hosts the TCP store; every rank connects, then Gloo pairs (or NCCL's communicators, made on
+// the first collective of each GPU) are set up through it.
 PCAM_FN(DistInit) {
   std::string master = String(info[0]);
   auto port = static_cast<uint16_t>(Int(info[1]));
@@ -85,6 +98,13 @@ PCAM_FN(DistInit) {
   int world = static_cast<int>(Int(info[3]));
   auto timeout = std::chrono::milliseconds(Int(info[4]));
   std::string host = String(info[5]);
+  std::string backend = String(info[6]);
+#ifdef PCAM_WITH_NCCL
+  if (backend != "gloo" && backend != "nccl")
+#else
+  if (backend != "gloo")
+#endif
+    throw std::invalid_argument("backend " + backend + " is not built into this addon (distBackends)");
   c10d::TCPStoreOptions options;
   options.port = port;
   options.isServer = rank == 0;
@@ -94,9 +114,18 @@ PCAM_FN(DistInit) {
   auto box = new GroupBox();
   try {
     box->store = c10::make_intrusive<c10d::TCPStore>(master, options);
-    auto glooOptions = c10d::ProcessGroupGloo::Options::create(timeout);
-    glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
-    box->group = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, rank, world, glooOptions);
+#ifdef PCAM_WITH_NCCL
+    if (backend == "nccl") {
+      auto ncclOptions = c10d::ProcessGroupNCCL::Options::create();
+      ncclOptions->timeout = timeout;
+      box->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(box->store, rank, world, ncclOptions);
+    }
+#endif
+    if (!box->group) {
+      auto glooOptions = c10d::ProcessGroupGloo::Options::create(timeout);
+      glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+      box->group = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, rank, world, glooOptions);
+    }
   } catch (...) {
     delete box;
     throw;
@@ -104,21 +133,29 @@ PCAM_FN(DistInit) {
   return NewHandle(info.Env(), box, [](Napi::Env, GroupBox* b) { delete b; });
 }
 
-// distAllReduce(group, tensors, op): in place, every tensor reduced over the ranks.
+// distAllReduce(group, tensors, op): in place, every tensor reduced over the ranks. One
+// collective per tensor: NCCL in libtorch 2.x takes one tensor a call, and Gloo would otherwise
+// also reduce across the list.
 PCAM_FN(DistAllReduce) {
-  auto tensors = TensorList(info[1]);
+  GroupBox& box = Group(info[0]);
   c10d::AllreduceOptions options;
   options.reduceOp = Op(String(info[2]));
-  Wait(Group(info[0]).group->allreduce(tensors, options));
+  for (const at::Tensor& tensor : TensorList(info[1])) {
+    std::vector<at::Tensor> one{tensor};
+    Wait(box.group->allreduce(one, options));
+  }
   return info.Env().Undefined();
 }
 
 // distBroadcast(group, tensors, root): in place, every rank receives root's values.
 PCAM_FN(DistBroadcast) {
-  auto tensors = TensorList(info[1]);
+  GroupBox& box = Group(info[0]);
   c10d::BroadcastOptions options;
   options.rootRank = static_cast<int64_t>(Int(info[2]));
-  Wait(Group(info[0]).group->broadcast(tensors, options));
+  for (const at::Tensor& tensor : TensorList(info[1])) {
+    std::vector<at::Tensor> one{tensor};
+    Wait(box.group->broadcast(one, options));
+  }
   return info.Env().Undefined();
 }
 
@@ -147,7 +184,11 @@ PCAM_FN(DistDestroy) {
 }
 
 void RegisterDist(Napi::Env env, Napi::Object exports) {
+#ifdef PCAM_WITH_NCCL
+  exports.Set("distBackends", Napi::String::New(env, "gloo,nccl"));
+#else
   exports.Set("distBackends", Napi::String::New(env, "gloo"));
+#endif
   Export(env, exports, "distInit", DistInit);
   Export(env, exports, "distAllReduce", DistAllReduce);
   Export(env, exports, "distAllReduceSumAutograd", DistAllReduceSumAutograd);

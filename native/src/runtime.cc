@@ -1,13 +1,11 @@
 // Process-wide settings of libtorch: threads, seeds, grad mode, autocast, devices, build facts.
 // Grad mode and autocast are thread-local in libtorch, so each worker thread has its own.
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 
 #include <mutex>
 #include <ATen/autocast_mode.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
-#include <torch/version.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -35,16 +33,20 @@ PCAM_FN(ManualSeed) {
   at::manual_seed(static_cast<uint64_t>(Int(info[0])));
   return info.Env().Undefined();
 }
-// The default CPU generator's state as a uint8 tensor, and back: what an exact resume restores.
+// getRngState(device) / setRngState(device, state): a device's default generator state as a
+// uint8 tensor, and back: what an exact resume restores (the CPU's, and a GPU's for CUDA runs).
+static at::Generator DefaultGenerator(const Napi::Value& device) {
+  return at::globalContext().defaultGenerator(Device(device));
+}
 PCAM_FN(GetRngState) {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  at::Generator gen = DefaultGenerator(info[0]);
   std::lock_guard<std::mutex> lock(gen.mutex());
   return Wrap(info.Env(), gen.get_state());
 }
 PCAM_FN(SetRngState) {
-  at::Generator gen = at::detail::getDefaultCPUGenerator();
+  at::Generator gen = DefaultGenerator(info[0]);
   std::lock_guard<std::mutex> lock(gen.mutex());
-  gen.set_state(Unwrap(info[0]));
+  gen.set_state(Unwrap(info[1]));
   return info.Env().Undefined();
 }
 PCAM_FN(SetGradEnabled) {
@@ -55,7 +57,7 @@ PCAM_FN(IsGradEnabled) { return Napi::Boolean::New(info.Env(), at::GradMode::is_
 
 // Autocast's per-device calls: libtorch 2.4 folded set_cpu_enabled / set_enabled (CUDA) and their
 // dtype setters into calls that take the device type, and deprecated the old ones.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if PCAM_TORCH_AT_LEAST(2, 4)
 static void SetAutocastFor(c10::DeviceType device, bool enabled, at::ScalarType dtype) {
   at::autocast::set_autocast_enabled(device, enabled);
   at::autocast::set_autocast_dtype(device, dtype);

@@ -24,6 +24,7 @@ import {
   noGrad,
   setRngState,
   zerosLike,
+  type Device,
   type Tensor,
 } from '../torch/index.js'
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js'
@@ -94,17 +95,43 @@ export async function saveResumeState(
   )
   await saveTensors(join(dir, RUN_FILES.optimizer), tensors, tag)
   const callbacks = await saveCallbackStates(dir, learn.callbacks.filter(isCheckpointed), tag)
-  const rng = getRngState()
+  const gpu = modelGpu(learn.model)
   const state: ResumeState = {
     generation,
     position,
     steps,
-    rngState: Buffer.from(rng.bytes()).toString('base64'),
+    rngState: rngState('cpu'),
+    ...(gpu ? { cudaRngState: rngState(gpu) } : {}),
     ...(callbacks ? { callbacks } : {}),
     history: learn.history,
   }
-  rng.dispose()
   await writeResumeState(dir, state)
+}
+
+/** The GPU a model's weights are on, or null on the CPU. */
+function modelGpu(model: Module): Device | null {
+  const first = model.parameters().next().value
+  return first && first.device !== 'cpu' ? first.device : null
+}
+
+/** A device's generator state as base64, for state.json. */
+function rngState(device: Device): string {
+  const rng = getRngState(device)
+  try {
+    return Buffer.from(rng.bytes()).toString('base64')
+  } finally {
+    rng.dispose()
+  }
+}
+
+function restoreRngState(base64: string, device: Device): void {
+  const bytes = Buffer.from(base64, 'base64')
+  const rng = fromBytes(bytes, 'uint8', [bytes.length])
+  try {
+    setRngState(rng, device)
+  } finally {
+    rng.dispose()
+  }
 }
 
 /** Writes the callbacks' tensors (when there are such callbacks); returns their counts by name. */
@@ -207,11 +234,9 @@ export function loadResumeState(
   loadCallbackStates(dir, state, callbacks, callbackFile?.tensors ?? new Map())
   for (const t of callbackFile?.tensors.values() ?? []) t.dispose()
   for (const t of model.tensors.values()) t.dispose()
-  const rng = fromBytes(Buffer.from(state.rngState, 'base64'), 'uint8', [
-    Buffer.from(state.rngState, 'base64').length,
-  ])
-  setRngState(rng)
-  rng.dispose()
+  restoreRngState(state.rngState, 'cpu')
+  const gpu = modelGpu(learn.model)
+  if (gpu && state.cudaRngState) restoreRngState(state.cudaRngState, gpu)
   learn.history.push(...state.history)
   return state
 }

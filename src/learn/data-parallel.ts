@@ -6,11 +6,64 @@
  * stopping so that none is left waiting in a collective.
  * @module
  */
+import { ValidationError } from '../errors.js'
 import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
-import { cat, noGrad, scope, tensor, type ProcessGroup, type Tensor } from '../torch/index.js'
+import {
+  cat,
+  cudaDeviceCount,
+  cudaIndex,
+  distributedBackends,
+  noGrad,
+  scope,
+  tensor,
+  type Backend,
+  type Device,
+  type ProcessGroup,
+  type Tensor,
+} from '../torch/index.js'
 
 /** How batch norm works across ranks (`--bn-stats`); see DataParallelOptions.bnStats. */
 export type BnStats = 'rank0' | 'mean' | 'local' | 'sync'
+
+/** `--backend`: a c10d backend, or auto (nccl for a CUDA run where built, else gloo). */
+export type BackendRequest = Backend | 'auto'
+
+/**
+ * The backend for a run on device: auto takes NCCL for GPUs when this pcam has it (Gloo would
+ * copy every gradient bucket through the CPU) and Gloo otherwise.
+ */
+export function chooseBackend(request: BackendRequest, device: Device): Backend {
+  if (request === 'auto')
+    return device !== 'cpu' && distributedBackends().includes('nccl') ? 'nccl' : 'gloo'
+  if (request !== 'gloo' && request !== 'nccl')
+    throw new ValidationError(
+      `Expected auto, gloo or nccl for --backend but received "${String(request)}"`,
+    )
+  if (request === 'nccl' && device === 'cpu')
+    throw new ValidationError(
+      'NCCL runs collectives on CUDA GPUs, and this run is on the CPU: use --backend gloo (or auto), or --device cuda.',
+    )
+  return request
+}
+
+/**
+ * The device of a machine's local rank, as torchrun scripts choose it: one GPU per rank,
+ * counting from the one asked for (cuda:0 for auto or cuda); on the CPU every rank shares it.
+ */
+export function rankDevice(
+  device: Device,
+  localRank: number,
+  visibleGpus = cudaDeviceCount(),
+): 'cpu' | `cuda:${number}` {
+  if (device === 'cpu') return device
+  const first = cudaIndex(device)
+  const index = first + localRank
+  if (index >= visibleGpus)
+    throw new ValidationError(
+      `Local rank ${localRank} would take GPU cuda:${index}, but ${visibleGpus} GPU(s) are visible: one rank per GPU, so --nproc at most ${Math.max(0, visibleGpus - first)} from cuda:${first}.`,
+    )
+  return `cuda:${index}`
+}
 
 export interface DataParallelOptions {
   /** Gradient bytes per all-reduce. */

@@ -43,6 +43,8 @@ export interface RankEnvironment {
   worldSize: number
   masterAddr: string
   masterPort: number
+  /** LOCAL_RANK: this rank's index on its machine (default 0). */
+  localRank: number
 }
 
 export function rankFromEnvironment(env = process.env): RankEnvironment | null {
@@ -54,7 +56,10 @@ export function rankFromEnvironment(env = process.env): RankEnvironment | null {
     throw new ValidationError(
       `RANK=${env.RANK} and WORLD_SIZE=${env.WORLD_SIZE} must be integers, 0 <= RANK < WORLD_SIZE`,
     )
-  return { rank, worldSize, masterAddr: env.MASTER_ADDR ?? '127.0.0.1', masterPort }
+  const localRank = Number(env.LOCAL_RANK ?? 0)
+  if (!(Number.isInteger(localRank) && localRank >= 0))
+    throw new ValidationError(`LOCAL_RANK=${env.LOCAL_RANK} must be an integer >= 0`)
+  return { rank, worldSize, masterAddr: env.MASTER_ADDR ?? '127.0.0.1', masterPort, localRank }
 }
 
 export function freePort(): Promise<number> {

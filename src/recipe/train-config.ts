@@ -9,7 +9,7 @@ import { MAX_BATCH_SIZE } from '../data/loader.js'
 import { ValidationError } from '../errors.js'
 import { ARCHITECTURES, type Architecture, type HeadKind } from '../models/registry.js'
 import { checkInteger, checkNumber } from '../torch/index.js'
-import type { BnStats } from '../learn/data-parallel.js'
+import type { BackendRequest, BnStats } from '../learn/data-parallel.js'
 import { LEARNER_DEFAULTS } from '../learn/learner.js'
 import {
   checkDeviceRequest,
@@ -252,4 +252,11 @@ export interface DistributedConfig {
   bnStats?: BnStats
   /** How long joining the group or a collective waits for the other ranks (ms, default 60000). */
   timeoutMs?: number
+  /** This rank's index on its machine (LOCAL_RANK, default 0): on GPUs, which one it takes. */
+  localRank?: number
+  /**
+   * c10d backend (`--backend`): auto (default) is nccl for a CUDA run where this pcam has it,
+   * else gloo.
+   */
+  backend?: BackendRequest
 }

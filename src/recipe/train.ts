@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TorchError } from '../errors.js'
 import { ProcessGroup } from '../torch/index.js'
-import { DataParallel } from '../learn/data-parallel.js'
+import { chooseBackend, DataParallel, rankDevice } from '../learn/data-parallel.js'
 import { recipeOf, runFolderMode } from './run-mode.js'
 import { PCAM_VERSION } from '../version.js'
 import { lrFind, saveLrFind } from '../learn/lr-find.js'
@@ -145,16 +145,26 @@ function joinGroup(config: TrainConfig): DataParallel | undefined {
     masterAddr: d.masterAddr,
     masterPort: d.masterPort,
     timeoutMs: d.timeoutMs,
+    backend: chooseBackend(d.backend ?? 'auto', config.device),
+    device: config.device,
   })
   return new DataParallel(group, { bnStats: d.bnStats })
+}
+
+/** A rank's own config: on GPUs, each local rank computes on its own one. */
+function forRank(config: TrainConfig): TrainConfig {
+  const d = config.distributed
+  if (!d || d.worldSize === 1) return config
+  return { ...config, device: rankDevice(config.device, d.localRank ?? 0) }
 }
 
 /**
  * Trains a run (`pcam train`) into config.out, or resumes it from its checkpoint there; an
  * ensemble trains its members one after another.
  */
-export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
-  if ((config.ensemble ?? 1) > 1) return trainEnsemble(config, hooks, train)
+export async function train(given: TrainConfig, hooks: TrainHooks = {}): Promise<TrainResult> {
+  if ((given.ensemble ?? 1) > 1) return trainEnsemble(given, hooks, train)
+  const config = forRank(given)
   // One rank writes the run folder (and judges it before writing); the others read it.
   const writer = (config.distributed?.rank ?? 0) === 0
   const resuming = writer ? runFolderMode(config) === 'resume' : hasResumeState(config.out)

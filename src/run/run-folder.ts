@@ -160,7 +160,13 @@ export interface ResumeState {
   position: FitPosition
   /** Optimizer step counts per parameter (Adam's bias correction). */
   steps: Record<string, number>
+  /** The CPU generator's state (base64): model init, data order and dropout on the CPU. */
   rngState: string
+  /**
+   * A CUDA run's GPU generator state (base64): dropout and random ops on the GPU. Restored when
+   * the run resumes on a GPU; a resume on the CPU has no use for it.
+   */
+  cudaRngState?: string
   /** Counts of callbacks with state, by name (EMA's updates, SWA's models averaged). */
   callbacks?: Record<string, Record<string, number>>
   /** The epochs so far: the best epoch and early stopping's count are derived from it. */

@@ -1,15 +1,25 @@
 /**
- * PyTorch's c10d process groups from TypeScript: a TCP-store rendezvous and Gloo collectives
- * (all-reduce, broadcast, all-gather, barrier) on CPU tensors. Calls block until the collective
- * is done on this rank, so they belong in a worker thread. A peer that dies or stalls makes the
- * next collective fail after the timeout with Gloo's reason, never hang for good.
+ * PyTorch's c10d process groups from TypeScript: a TCP-store rendezvous, and collectives
+ * (all-reduce, broadcast, all-gather, barrier) by Gloo on the CPU or by NCCL on a GPU. Calls
+ * block until the collective is done on this rank, so they belong in a worker thread. A peer
+ * that dies or stalls makes the next collective fail after the timeout with the backend's
+ * reason, never hang for good.
  * @module
  */
 import { hostname } from 'node:os'
 import { ConfigError, ValidationError } from '../errors.js'
 import { native } from './native.js'
 import { cat, zeros } from './creation.js'
+import { cudaIndex, type Device } from './device.js'
 import { handles, kHandle, Tensor } from './tensor.js'
+
+/** A c10d backend: gloo (CPU tensors, TCP) or nccl (CUDA tensors, one GPU per rank). */
+export type Backend = 'gloo' | 'nccl'
+
+/** The backends this build of pcam has: gloo with Gloo's headers, nccl with a CUDA libtorch and NCCL. */
+export function distributedBackends(): Backend[] {
+  return native.distBackends.split(',').filter((b): b is Backend => b === 'gloo' || b === 'nccl')
+}
 
 /** How ProcessGroup.init joins a group, as torch.distributed.init_process_group's arguments. */
 export interface ProcessGroupOptions {
@@ -28,17 +38,21 @@ export interface ProcessGroupOptions {
    * master is on loopback, else this machine's hostname (which must resolve to a reachable address).
    */
   host?: string
-  /** gloo (CPU, TCP). nccl would need a CUDA libtorch with NCCL, which this addon does not bind. */
-  backend?: 'gloo' | 'nccl'
+  /** gloo (default; collectives on the CPU) or nccl (on this rank's GPU, `device`). */
+  backend?: Backend
+  /** For nccl, this rank's GPU (default cuda:0); tensors elsewhere are copied there and back. */
+  device?: Device
 }
 
 /** How allReduce combines the ranks' values, as torch.distributed.ReduceOp. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min'
 
-function binding() {
-  if (!native.distBackends.includes('gloo') || !native.distInit)
+function binding(backend: Backend = 'gloo') {
+  if (!distributedBackends().includes(backend) || !native.distInit)
     throw new ConfigError(
-      'This pcam was built without Gloo, c10d\'s CPU backend: install Gloo\'s headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").',
+      backend === 'gloo'
+        ? 'This pcam was built without Gloo, c10d\'s CPU backend: install Gloo\'s headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").'
+        : 'This pcam was built without NCCL, c10d\'s GPU backend: it needs a CUDA libtorch and the headers of NCCL and the CUDA runtime (pip\'s nvidia-nccl and nvidia-cuda-runtime packages, or $CUDA_HOME/include), then "make build". Or use --backend gloo.',
     )
   return native as Required<typeof native>
 }
@@ -48,47 +62,83 @@ function defaultHost(masterAddr: string): string {
   return /^(127\.|localhost$|::1$)/.test(masterAddr) ? '127.0.0.1' : hostname()
 }
 
-/** A Gloo process group for data-parallel training on CPU tensors; made by ProcessGroup.init. */
+/**
+ * A process group for data-parallel training; made by ProcessGroup.init. Its collectives run on
+ * its device (the CPU for gloo, the rank's GPU for nccl): a tensor elsewhere is copied there for
+ * the collective and the result copied back, so callers need not know the backend.
+ */
 export class ProcessGroup {
   /** This process's rank, 0 to worldSize - 1. */
   readonly rank: number
   /** Number of processes in the group. */
   readonly worldSize: number
+  /** The c10d backend that runs the collectives. */
+  readonly backend: Backend
+  /** Where the collectives run: 'cpu' for gloo, this rank's GPU for nccl. */
+  readonly device: Device
   #handle: unknown
 
-  private constructor(handle: unknown, rank: number, worldSize: number) {
+  private constructor(
+    handle: unknown,
+    rank: number,
+    worldSize: number,
+    backend: Backend,
+    device: Device,
+  ) {
     this.#handle = handle
     this.rank = rank
     this.worldSize = worldSize
+    this.backend = backend
+    this.device = device
   }
 
   /** Joins the group: returns once all worldSize ranks have connected (or throws at the timeout). */
   static init(options: ProcessGroupOptions): ProcessGroup {
     const { rank, worldSize, masterAddr, masterPort } = options
-    if (options.backend === 'nccl')
-      throw new ConfigError(
-        'The nccl backend is not built into this pcam (it needs a CUDA libtorch with NCCL); use gloo.',
+    const backend = options.backend ?? 'gloo'
+    if (backend !== 'gloo' && backend !== 'nccl')
+      throw new ValidationError(
+        `Expected gloo or nccl for backend but received "${String(backend)}"`,
       )
+    if (backend === 'nccl' && options.device === 'cpu')
+      throw new ValidationError(
+        'nccl runs collectives on CUDA GPUs; a CPU run uses gloo (--backend gloo or auto)',
+      )
+    const device: Device =
+      backend === 'nccl' ? `cuda:${cudaIndex(options.device ?? 'cuda')}` : 'cpu'
     if (!(Number.isInteger(worldSize) && worldSize >= 1))
       throw new ValidationError(`worldSize must be a positive integer, not ${worldSize}`)
     if (!(Number.isInteger(rank) && rank >= 0 && rank < worldSize))
       throw new ValidationError(`rank must be in 0..${worldSize - 1}, not ${rank}`)
     if (!(Number.isInteger(masterPort) && masterPort > 0 && masterPort < 65536))
       throw new ValidationError(`masterPort must be a port number, not ${masterPort}`)
-    const handle = binding().distInit(
+    const handle = binding(backend).distInit(
       masterAddr,
       masterPort,
       rank,
       worldSize,
       options.timeoutMs ?? 60_000,
       options.host ?? defaultHost(masterAddr),
+      backend,
     )
-    return new ProcessGroup(handle, rank, worldSize)
+    return new ProcessGroup(handle, rank, worldSize, backend, device)
   }
 
   get #group(): unknown {
     if (this.#handle === null) throw new ValidationError('The process group was destroyed')
     return this.#handle
+  }
+
+  /** Runs a collective on t where this group's collectives run, copying the result back. */
+  #onDevice(t: Tensor, collective: (here: Tensor) => void): void {
+    if (t.device === this.device) return collective(t)
+    const here = t.to(this.device)
+    try {
+      collective(here)
+      t.copy_(here)
+    } finally {
+      here.dispose()
+    }
   }
 
   /**
@@ -97,7 +147,13 @@ export class ProcessGroup {
    */
   allReduce(tensors: Tensor[], op: ReduceOp = 'sum'): void {
     for (const t of tensors) {
-      binding().distAllReduce(this.#group, handles([t]), op === 'mean' ? 'sum' : op)
+      this.#onDevice(t, (here) =>
+        binding(this.backend).distAllReduce(
+          this.#group,
+          handles([here]),
+          op === 'mean' ? 'sum' : op,
+        ),
+      )
       if (op === 'mean') t.div_(this.worldSize)
     }
   }
@@ -107,59 +163,93 @@ export class ProcessGroup {
    * reaches it is summed over the ranks in backward (what synchronised batch norm needs).
    */
   allReduceSumAutograd(tensor: Tensor): Tensor {
-    return new Tensor(binding().distAllReduceSumAutograd(this.#group, tensor[kHandle]))
+    const reduce = (t: Tensor) =>
+      new Tensor(binding(this.backend).distAllReduceSumAutograd(this.#group, t[kHandle]))
+    if (tensor.device === this.device) return reduce(tensor)
+    // The copies are differentiable too, so the gradient finds its way back to tensor's device.
+    const here = tensor.to(this.device)
+    const summed = reduce(here)
+    const back = summed.to(tensor.device)
+    here.dispose()
+    summed.dispose()
+    return back
   }
 
   /** Every rank receives root's values, in place; one collective per tensor. */
   broadcast(tensors: Tensor[], root = 0): void {
-    for (const t of tensors) binding().distBroadcast(this.#group, handles([t]), root)
+    for (const t of tensors)
+      this.#onDevice(t, (here) =>
+        binding(this.backend).distBroadcast(this.#group, handles([here]), root),
+      )
+  }
+
+  /** One tensor per rank, all of the same shape, on this group's device. */
+  #gatherSame(tensor: Tensor): Tensor[] {
+    return binding(this.backend)
+      .distAllGather(this.#group, tensor[kHandle])
+      .map((h) => new Tensor(h))
   }
 
   /**
-   * One tensor per rank, in rank order. Ranks may hold different lengths along dimension 0 (a
-   * shard of an uneven split): lengths are exchanged first and the tensors padded for the transfer.
+   * One tensor per rank, in rank order, on tensor's device. Ranks may hold different lengths
+   * along dimension 0 (a shard of an uneven split): lengths are exchanged first and the tensors
+   * padded for the transfer.
    */
   allGather(tensor: Tensor): Tensor[] {
-    const length = zeros([1]).add_(tensor.shape[0] ?? 0)
-    const lengths = binding()
-      .distAllGather(this.#group, length[kHandle])
-      .map((h) => new Tensor(h))
-    length.dispose()
-    const sizes = lengths.map((l) => {
+    const device = this.device
+    const length = zeros([1], { device }).add_(tensor.shape[0] ?? 0)
+    const sizes = this.#gatherSame(length).map((l) => {
       const n = l.item()
       l.dispose()
       return n
     })
+    length.dispose()
     const longest = Math.max(...sizes)
     const rest = tensor.shape.slice(1)
+    const moved = tensor.to(device)
+    const here = moved.contiguous()
+    moved.dispose()
     const padded =
       longest === tensor.shape[0]
-        ? tensor.contiguous()
+        ? here
         : cat(
-            [tensor, zeros([longest - (tensor.shape[0] ?? 0), ...rest], { dtype: tensor.dtype })],
+            [
+              here,
+              zeros([longest - (tensor.shape[0] ?? 0), ...rest], { dtype: tensor.dtype, device }),
+            ],
             0,
           )
-    const gathered = binding()
-      .distAllGather(this.#group, padded[kHandle])
-      .map((h) => new Tensor(h))
-    padded.dispose()
+    const gathered = this.#gatherSame(padded)
+    if (padded !== here) padded.dispose()
+    here.dispose()
+    // A copy of each rank's own rows (a leading slice of a contiguous tensor stays contiguous).
     return gathered.map((t, r) => {
-      if (t.shape[0] === sizes[r]) return t
-      const trimmed = t.slice(0, 0, sizes[r] as number).contiguous()
+      const rows = t.slice(0, 0, sizes[r] as number)
+      const result = rows.to(tensor.device)
+      rows.dispose()
       t.dispose()
-      return trimmed
+      return result
     })
   }
 
   /** Blocks until every rank has reached it. */
   barrier(): void {
-    binding().distBarrier(this.#group)
+    if (this.backend === 'gloo') return binding().distBarrier(this.#group)
+    // NCCL's own barrier guesses each rank's GPU; a one-number all-reduce on ours cannot, and
+    // reading the result waits for it on the host.
+    const token = zeros([1], { device: this.device })
+    try {
+      this.allReduce([token])
+      token.item()
+    } finally {
+      token.dispose()
+    }
   }
 
   /** Closes the connections. */
   destroy(): void {
     if (this.#handle === null) return
-    binding().distDestroy(this.#handle)
+    binding(this.backend).distDestroy(this.#handle)
     this.#handle = null
   }
 }

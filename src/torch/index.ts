@@ -99,4 +99,10 @@ export {
 export type { CpuBlockCacheStats, Reduction } from './native.js'
 export { keep, scope, type Disposable } from './scope.js'
 export { Tensor, type MemoryFormat, type Operand } from './tensor.js'
-export { ProcessGroup, type ProcessGroupOptions, type ReduceOp } from './distributed.js'
+export {
+  distributedBackends,
+  ProcessGroup,
+  type Backend,
+  type ProcessGroupOptions,
+  type ReduceOp,
+} from './distributed.js'

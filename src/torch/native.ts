@@ -53,8 +53,8 @@ export interface NativeBinding {
   getNumThreads(): number
   setNumInteropThreads(n: number): void
   manualSeed(seed: number | bigint): void
-  getRngState(): H
-  setRngState(state: H): void
+  getRngState(device: string): H
+  setRngState(device: string, state: H): void
   setGradEnabled(enabled: boolean): void
   isGradEnabled(): boolean
   setAutocast(deviceType: string, enabled: boolean, dtype: string): void
@@ -256,7 +256,8 @@ export interface NativeBinding {
     width: number,
     height: number,
   ): Promise<H>
-  // native/src/dist.cc (absent when built without Gloo's headers; distBackends is then "")
+  // native/src/dist.cc (absent when built without Gloo's headers; distBackends is then ""),
+  // comma-separated: "gloo", or "gloo,nccl" for a CUDA libtorch with NCCL's headers.
   distBackends: string
   distInit?(
     masterAddr: string,
@@ -265,6 +266,7 @@ export interface NativeBinding {
     worldSize: number,
     timeoutMs: number,
     host: string,
+    backend: 'gloo' | 'nccl',
   ): unknown
   distAllReduce?(group: unknown, tensors: H[], op: 'sum' | 'max' | 'min'): void
   distAllReduceSumAutograd?(group: unknown, tensor: H): H

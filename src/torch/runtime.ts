@@ -10,6 +10,7 @@ import {
   MALLOC_TRIM_THRESHOLD,
   native,
 } from './native.js'
+import type { Device } from './device.js'
 import { kHandle, Tensor } from './tensor.js'
 
 export { defaultNumThreads }
@@ -46,13 +47,16 @@ export function manualSeed(seed: number): void {
   native.manualSeed(checkInteger(seed, 'seed', 0))
 }
 
-/** The global generator's state (a uint8 tensor), to save with a checkpoint. */
-export function getRngState(): Tensor {
-  return new Tensor(native.getRngState())
+/**
+ * A device's default generator state (a uint8 tensor), to save with a checkpoint: the CPU's
+ * (model init, data order, CPU dropout) or a GPU's (dropout and random ops on that GPU).
+ */
+export function getRngState(device: Device = 'cpu'): Tensor {
+  return new Tensor(native.getRngState(device))
 }
-/** Restores a state from getRngState(): the draws that follow repeat exactly. */
-export function setRngState(state: Tensor): void {
-  native.setRngState(state[kHandle])
+/** Restores a state from getRngState(device): the draws that follow repeat exactly. */
+export function setRngState(state: Tensor, device: Device = 'cpu'): void {
+  native.setRngState(device, state[kHandle])
 }
 
 /** A snapshot of what holds memory, from memoryStats(). */

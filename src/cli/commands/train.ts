@@ -266,6 +266,12 @@ const DISTRIBUTED_OPTIONS: Command['options'] = {
     default: 1,
     description: 'Ranks (processes) on this machine; --batch-size is per rank',
   },
+  backend: {
+    type: 'string',
+    default: 'auto',
+    description:
+      'c10d backend between ranks: nccl (CUDA GPUs, one per rank: local rank i takes the i-th GPU from --device), gloo (CPU, TCP), or auto: nccl for a CUDA run where this pcam has it, else gloo',
+  },
   'bn-stats': {
     type: 'string',
     default: 'rank0',
@@ -282,7 +288,12 @@ function distributedFrom(values: OptionValues): DistributedConfig | undefined {
     throw new ValidationError(
       `Expected sync, rank0, mean or local for --bn-stats but received "${String(bnStats)}"`,
     )
-  return { ...env, bnStats }
+  const backend = values.backend
+  if (backend !== 'auto' && backend !== 'gloo' && backend !== 'nccl')
+    throw new ValidationError(
+      `Expected auto, gloo or nccl for --backend but received "${String(backend)}"`,
+    )
+  return { ...env, bnStats, backend }
 }
 
 /** Starts the ranks of a data-parallel run and relays what rank 0 prints. */

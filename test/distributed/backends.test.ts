@@ -1,0 +1,140 @@
+// Choosing c10d's backend and each rank's device, and the errors that asking for what this build
+// or machine lacks gives. NCCL itself runs in test/gpu (make test-gpu); here every rule is
+// checked through its inputs, so it holds on a CPU-only machine too.
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ConfigError, ValidationError } from '../../src/errors.js'
+import { chooseBackend, rankDevice } from '../../src/learn/data-parallel.js'
+import { freePort, rankFromEnvironment } from '../../src/learn/launcher.js'
+import { distributedBackends, ProcessGroup, tensor, type Tensor } from '../../src/torch/index.js'
+
+const hasNccl = distributedBackends().includes('nccl')
+
+describe('c10d backends', () => {
+  it('this build has Gloo, and names NCCL only with a CUDA libtorch', () => {
+    assert.ok(distributedBackends().includes('gloo'), distributedBackends().join(','))
+    for (const b of distributedBackends()) assert.ok(b === 'gloo' || b === 'nccl', b)
+  })
+
+  it('auto: NCCL for a GPU run where built, Gloo for a CPU run', () => {
+    assert.equal(chooseBackend('auto', 'cpu'), 'gloo')
+    assert.equal(chooseBackend('auto', 'cuda:0'), hasNccl ? 'nccl' : 'gloo')
+    assert.equal(chooseBackend('gloo', 'cuda:1'), 'gloo')
+    assert.equal(chooseBackend('nccl', 'cuda:0'), 'nccl')
+  })
+
+  it('NCCL on the CPU, or an unknown backend, is refused with the fix', () => {
+    assert.throws(
+      () => chooseBackend('nccl', 'cpu'),
+      (e: Error) => {
+        assert.ok(e instanceof ValidationError)
+        assert.match(e.message, /--backend gloo/)
+        return true
+      },
+    )
+    assert.throws(
+      () => chooseBackend('mpi' as 'gloo', 'cpu'),
+      /Expected auto, gloo or nccl for --backend but received "mpi"/,
+    )
+    assert.throws(
+      () =>
+        ProcessGroup.init({
+          rank: 0,
+          worldSize: 1,
+          masterAddr: '127.0.0.1',
+          masterPort: 1,
+          backend: 'nccl',
+          device: 'cpu',
+        }),
+      /nccl runs collectives on CUDA GPUs/,
+    )
+  })
+
+  it(
+    'NCCL on a build without it says how to get it',
+    { skip: hasNccl && 'this build has NCCL' },
+    () => {
+      assert.throws(
+        () =>
+          ProcessGroup.init({
+            rank: 0,
+            worldSize: 1,
+            masterAddr: '127.0.0.1',
+            masterPort: 1,
+            backend: 'nccl',
+          }),
+        (e: Error) => {
+          assert.ok(e instanceof ConfigError, String(e))
+          assert.match(e.message, /built without NCCL/)
+          assert.match(e.message, /--backend gloo/)
+          return true
+        },
+      )
+    },
+  )
+
+  it('one GPU per local rank, counted from the one asked for', () => {
+    assert.equal(rankDevice('cpu', 3, 0), 'cpu')
+    assert.equal(rankDevice('cuda:0', 0, 1), 'cuda:0')
+    assert.equal(rankDevice('cuda', 1, 2), 'cuda:1')
+    assert.equal(rankDevice('cuda:1', 2, 4), 'cuda:3')
+    assert.throws(
+      () => rankDevice('cuda:0', 1, 1),
+      (e: Error) => {
+        assert.ok(e instanceof ValidationError)
+        assert.match(e.message, /Local rank 1 would take GPU cuda:1, but 1 GPU\(s\) are visible/)
+        assert.match(e.message, /--nproc at most 1 from cuda:0/)
+        return true
+      },
+    )
+  })
+
+  it("a rank's LOCAL_RANK comes from the launcher's environment", () => {
+    const env = { RANK: '3', WORLD_SIZE: '4', MASTER_PORT: '29501' }
+    assert.equal(rankFromEnvironment(env)?.localRank, 0)
+    assert.equal(rankFromEnvironment({ ...env, LOCAL_RANK: '1' })?.localRank, 1)
+    assert.throws(() => rankFromEnvironment({ ...env, LOCAL_RANK: 'x' }), /LOCAL_RANK=x/)
+  })
+
+  it('a one-rank Gloo group runs every collective on the CPU', async () => {
+    const group = ProcessGroup.init({
+      rank: 0,
+      worldSize: 1,
+      masterAddr: '127.0.0.1',
+      masterPort: await freePort(),
+    })
+    const owned: Tensor[] = []
+    const keep = (t: Tensor) => (owned.push(t), t)
+    try {
+      assert.equal(group.backend, 'gloo')
+      assert.equal(group.device, 'cpu')
+      const x = keep(tensor([1, 2, 3]))
+      group.allReduce([x], 'mean')
+      assert.deepEqual(x.toArray(), [1, 2, 3])
+      const gathered = group.allGather(
+        keep(
+          tensor([
+            [1, 2],
+            [3, 4],
+          ]),
+        ),
+      )
+      owned.push(...gathered)
+      assert.deepEqual(
+        gathered.map((g) => [g.shape, g.toArray()]),
+        [
+          [
+            [2, 2],
+            [1, 2, 3, 4],
+          ],
+        ],
+      )
+      const summed = keep(group.allReduceSumAutograd(keep(tensor([5]))))
+      assert.deepEqual(summed.toArray(), [5])
+      group.barrier()
+    } finally {
+      group.destroy()
+      for (const t of owned) t.dispose()
+    }
+  })
+})
