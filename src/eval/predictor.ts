@@ -20,6 +20,7 @@ import { readRunConfig, type RunConfig } from '../run/run-folder.js'
 import type { Tta } from '../data/tta.js'
 import {
   inferencePlan,
+  rankDevice,
   recordedPrecision,
   type ComputePlan,
   type ComputeRequest,
@@ -32,7 +33,8 @@ export type Engine = (typeof ENGINES)[number]
 
 /** The device and precision a run predicts in, for a request on this machine. */
 export function predictionPlan(config: RunConfig, request: ComputeRequest = {}): ComputePlan {
-  return inferencePlan(recordedPrecision(config.recipe), request.precision, request.device)
+  const plan = inferencePlan(recordedPrecision(config.recipe), request.precision, request.device)
+  return request.localRank ? { ...plan, device: rankDevice(plan.device, request.localRank) } : plan
 }
 
 /**

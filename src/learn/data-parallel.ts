@@ -10,8 +10,6 @@ import { ValidationError } from '../errors.js'
 import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
 import {
   cat,
-  cudaDeviceCount,
-  cudaIndex,
   distributedBackends,
   noGrad,
   scope,
@@ -44,25 +42,6 @@ export function chooseBackend(request: BackendRequest, device: Device): Backend 
       'NCCL runs collectives on CUDA GPUs, and this run is on the CPU: use --backend gloo (or auto), or --device cuda.',
     )
   return request
-}
-
-/**
- * The device of a machine's local rank, as torchrun scripts choose it: one GPU per rank,
- * counting from the one asked for (cuda:0 for auto or cuda); on the CPU every rank shares it.
- */
-export function rankDevice(
-  device: Device,
-  localRank: number,
-  visibleGpus = cudaDeviceCount(),
-): 'cpu' | `cuda:${number}` {
-  if (device === 'cpu') return device
-  const first = cudaIndex(device)
-  const index = first + localRank
-  if (index >= visibleGpus)
-    throw new ValidationError(
-      `Local rank ${localRank} would take GPU cuda:${index}, but ${visibleGpus} GPU(s) are visible: one rank per GPU, so --nproc at most ${Math.max(0, visibleGpus - first)} from cuda:${first}.`,
-    )
-  return `cuda:${index}`
 }
 
 export interface DataParallelOptions {

@@ -33,6 +33,11 @@ export interface ComputeRequest {
   precision?: PrecisionRequest
   /** The device asked for, or auto: the first GPU where there is one, else the CPU. */
   device?: DeviceRequest
+  /**
+   * A data-parallel rank's index on its machine (LOCAL_RANK): on GPUs it takes the localRank-th
+   * GPU from the device asked for (rankDevice).
+   */
+  localRank?: number
 }
 
 /** The hardware facts a precision is chosen on (a CPU, or one GPU). */
@@ -79,6 +84,25 @@ export function resolveDevice(request: DeviceRequest = 'auto'): ComputePlan['dev
   if (request === 'auto') return cudaBuild() && cudaDeviceCount() > 0 ? 'cuda:0' : 'cpu'
   const device = checkDevice(request)
   return device === 'cpu' ? 'cpu' : `cuda:${cudaIndex(device)}`
+}
+
+/**
+ * The device of a machine's local rank, as torchrun scripts choose it: one GPU per rank,
+ * counting from the one asked for (cuda:0 for auto or cuda); on the CPU every rank shares it.
+ */
+export function rankDevice(
+  device: Device,
+  localRank: number,
+  visibleGpus = cudaDeviceCount(),
+): 'cpu' | `cuda:${number}` {
+  if (device === 'cpu') return device
+  const first = cudaIndex(device)
+  const index = first + localRank
+  if (index >= visibleGpus)
+    throw new ValidationError(
+      `Local rank ${localRank} would take GPU cuda:${index}, but ${visibleGpus} GPU(s) are visible: one rank per GPU, so --nproc at most ${Math.max(0, visibleGpus - first)} from cuda:${first}.`,
+    )
+  return `cuda:${index}`
 }
 
 export function checkDeviceRequest(value: unknown): DeviceRequest {

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ConfigError, ValidationError } from '../../src/errors.js'
-import { chooseBackend, rankDevice } from '../../src/learn/data-parallel.js'
+import { chooseBackend } from '../../src/learn/data-parallel.js'
+import { rankDevice } from '../../src/learn/precision.js'
 import { freePort, rankFromEnvironment } from '../../src/learn/launcher.js'
 import { distributedBackends, ProcessGroup, tensor, type Tensor } from '../../src/torch/index.js'
 

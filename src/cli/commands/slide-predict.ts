@@ -121,6 +121,7 @@ export const slidePredictCommand: Command = {
       threshold: optionalNumber(values, 'threshold', 0, 1),
       tta: ttaOption(values),
       ...computeOptions(values),
+      localRank: env?.localRank,
     })
     let batch: BatchResult
     try {
