@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs on a lent GPU machine (see prepare.sh): unpacks Node, builds the addon with g++ against the
-# machine's PyTorch (CUDA, without OpenSlide), then runs make test-gpu's suite on cuda and the
-# engine benchmark in fp32 and bf16 against PyTorch on the same GPU. Everything it prints also
-# goes to $OUT/gpu-check.log; the benchmarks' JSON to $OUT/engine-<precision>.json.
+# machine's PyTorch (CUDA and NCCL, without OpenSlide; without NCCL if that part fails to build,
+# so the rest still runs), then runs make test-gpu's suite on cuda (parity of ops and training
+# steps, NCCL, resuming, the commands end to end) and the engine benchmark in fp32 and bf16
+# against PyTorch on the same GPU. Everything it prints also goes to $OUT/gpu-check.log; the
+# benchmarks' JSON to $OUT/engine-<precision>.json.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/pcam-gpu-check}
@@ -17,14 +19,20 @@ node --version
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 (cd native && node libtorch.mjs describe)
 echo "== build"
-time bash scripts/device/build-addon.sh native/build/Release/pcam.node .device/napi \
-  .device/node-addon-api || exit 1
+build() { time bash scripts/device/build-addon.sh native/build/Release/pcam.node .device/napi .device/node-addon-api; }
+if ! build; then
+  echo "== build failed (errors above); again without NCCL"
+  PCAM_NCCL=0 build || exit 1
+fi
 node --input-type=module -e "
   const t = await import('./dist/src/torch/index.js')
   console.log(JSON.stringify(t.buildInfo()), 'GPUs:', t.cudaDeviceCount())"
 echo "== make test-gpu"
+SECONDS=0
 PCAM_DEVICE=cuda node scripts/run-tests.mjs test/gpu/
 status=$?
+echo "test-gpu took ${SECONDS} s"
+nvidia-smi --query-gpu=memory.used --format=csv
 echo "== bench engine on cuda"
 for p in fp32 bf16; do
   node bin/pcam.js bench engine --device cuda --precision "$p" --steps 50 --json \

@@ -45,9 +45,10 @@ export interface Result {
 }
 
 /** Evaluates every case in one Python process (torch's import costs seconds). */
-export function runReference(cases: Case[], threads = 1): Result[] {
+export function runReference(cases: Case[], threads = 1, device = 'cpu'): Result[] {
   const request = {
     threads,
+    device,
     cases: cases.map((c) => ({
       expr: c.expr,
       inputs: Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, encode(v)])),

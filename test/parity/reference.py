@@ -2,7 +2,7 @@
 the TypeScript tests and returns outputs and gradients.
 
 Protocol: one JSON request on stdin, one JSON reply on stdout.
-  request: {"threads": n, "cases": [{"expr": "F.conv2d(x, w, stride=2)",
+  request: {"threads": n, "device": "cpu" | "cuda:0", "cases": [{"expr": "F.conv2d(x, w, stride=2)",
              "inputs": {"x": tensor, ...}, "grad": ["x", "w"], "gradOutput": tensor | null}]}
   tensor:  {"shape": [...], "dtype": "float32" | "int64" | ..., "data": base64 of little-endian values}
   reply:   {"results": [{"outputs": [tensor, ...], "grads": {"x": tensor, ...}} | {"error": str}]}
@@ -42,8 +42,8 @@ def encode(tensor):
     return {"shape": list(tensor.shape), "dtype": name, "data": data}
 
 
-def run_case(case):
-    inputs = {name: decode(spec) for name, spec in case["inputs"].items()}
+def run_case(case, device):
+    inputs = {name: decode(spec).to(device) for name, spec in case["inputs"].items()}
     for name in case.get("grad", []):
         inputs[name].requires_grad_(True)
     scope = {"torch": torch, "F": F, **inputs}
@@ -52,7 +52,7 @@ def run_case(case):
     reply = {"outputs": [encode(o) for o in outputs]}
     if case.get("grad"):
         grad_output = case.get("gradOutput")
-        seed = decode(grad_output) if grad_output else torch.ones_like(outputs[0])
+        seed = decode(grad_output).to(device) if grad_output else torch.ones_like(outputs[0])
         outputs[0].backward(seed)
         reply["grads"] = {name: encode(inputs[name].grad) for name in case["grad"]}
     reply["inputsAfter"] = {name: encode(t) for name, t in inputs.items()}
@@ -62,10 +62,11 @@ def run_case(case):
 def main():
     request = json.load(sys.stdin)
     torch.set_num_threads(request.get("threads", 1))
+    device = request.get("device", "cpu")
     results = []
     for case in request["cases"]:
         try:
-            results.append(run_case(case))
+            results.append(run_case(case, device))
         except Exception as error:  # reported per case, so one bad case names itself
             results.append({"error": f"{type(error).__name__}: {error}"})
     json.dump({"results": results}, sys.stdout)
