@@ -12,14 +12,17 @@ mkdir -p "$out"
 exec > >(tee "$out/gpu-check.log") 2>&1
 mkdir -p /tmp/pcam-node/bin
 xz -dc .device/node.xz >/tmp/pcam-node/bin/node && chmod +x /tmp/pcam-node/bin/node
+tar -xJf .device/node_modules.tar.xz
 export PATH="/tmp/pcam-node/bin:$PATH" PCAM_PYTHON="$(command -v python3)" PCAM_OPENSLIDE=0
+# cuda unless told otherwise (PCAM_DEVICE=cpu dry-runs this script on a machine without a GPU).
+device=${PCAM_DEVICE:-cuda}
 echo "== machine"
-nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv
+nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv || lscpu | head -20
 node --version
 python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 (cd native && node libtorch.mjs describe)
 echo "== build"
-build() { time bash scripts/device/build-addon.sh native/build/Release/pcam.node .device/napi .device/node-addon-api; }
+build() { time bash scripts/device/build-addon.sh native/build/Release/pcam.node .device/napi node_modules/node-addon-api; }
 if ! build; then
   echo "== build failed (errors above); again without NCCL"
   PCAM_NCCL=0 build || exit 1
@@ -29,13 +32,13 @@ node --input-type=module -e "
   console.log(JSON.stringify(t.buildInfo()), 'GPUs:', t.cudaDeviceCount())"
 echo "== make test-gpu"
 SECONDS=0
-PCAM_DEVICE=cuda node scripts/run-tests.mjs test/gpu/
+PCAM_DEVICE=$device node scripts/run-tests.mjs test/gpu/
 status=$?
 echo "test-gpu took ${SECONDS} s"
-nvidia-smi --query-gpu=memory.used --format=csv
-echo "== bench engine on cuda"
+nvidia-smi --query-gpu=memory.used --format=csv 2>/dev/null
+echo "== bench engine on $device"
 for p in fp32 bf16; do
-  node bin/pcam.js bench engine --device cuda --precision "$p" --steps 50 --json \
+  node bin/pcam.js bench engine --device "$device" --precision "$p" --steps 50 --json \
     >"$out/engine-$p.json" && cat "$out/engine-$p.json"
 done
 exit $status

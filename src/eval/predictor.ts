@@ -10,7 +10,7 @@
 import type { PatchStore } from '../data/store.js'
 import { ValidationError } from '../errors.js'
 import { ensureRunOnnx, type LoadedRun } from '../export/export.js'
-import { OnnxPredictor } from '../export/onnx-engine.js'
+import type { OnnxPredictor } from '../export/onnx-engine.js'
 import type { PatchClassifier } from '../models/registry.js'
 import { noGrad, scope, tensor, type Tensor } from '../torch/index.js'
 import { inputOptions, predictImages, type PredictOptions } from './predict.js'
@@ -189,7 +189,10 @@ async function openOnnx(
       throw new ValidationError(`${error.message}. Use --engine libtorch for it.`, { cause: error })
     throw error
   }
-  return OnnxPredictor.open(path, config)
+  // Loaded on first use: ONNX Runtime's native library is large, and libtorch predictions (every
+  // GPU one among them) never need it.
+  const { OnnxPredictor: Onnx } = await import('../export/onnx-engine.js')
+  return Onnx.open(path, config)
 }
 
 /**
