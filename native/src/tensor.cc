@@ -123,11 +123,16 @@ PCAM_FN(IsContiguous) {
   return Napi::Boolean::New(info.Env(), Unwrap(info[0]).is_contiguous(MemoryFormat(info[1])));
 }
 
-// to(h, dtype, device, copy)
+// to(h, dtype, device, copy, nonBlocking): nonBlocking copies from pinned memory to a GPU
+// return before the copy ends (ordered on the GPU's current stream).
 PCAM_FN(To) {
   at::Tensor& t = Unwrap(info[0]);
-  return Wrap(info.Env(), t.to(Options(info[1], info[2]), /*non_blocking=*/false, Bool(info[3])));
+  return Wrap(info.Env(), t.to(Options(info[1], info[2]), Bool(info[4]), Bool(info[3])));
 }
+// pinMemory(h): a copy in page-locked host memory, which a GPU copies from asynchronously. Needs
+// a CUDA libtorch; libtorch's own error says so otherwise.
+PCAM_FN(PinMemory) { return Wrap(info.Env(), Unwrap(info[0]).pin_memory()); }
+PCAM_FN(IsPinned) { return Napi::Boolean::New(info.Env(), Unwrap(info[0]).is_pinned()); }
 PCAM_FN(Contiguous) { return Wrap(info.Env(), Unwrap(info[0]).contiguous(MemoryFormat(info[1]))); }
 PCAM_FN(Clone) { return Wrap(info.Env(), Unwrap(info[0]).clone(MemoryFormat(info[1]))); }
 
@@ -208,6 +213,8 @@ void RegisterTensor(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "device", DeviceOf);
   Export(env, exports, "isContiguous", IsContiguous);
   Export(env, exports, "to", To);
+  Export(env, exports, "pinMemory", PinMemory);
+  Export(env, exports, "isPinned", IsPinned);
   Export(env, exports, "contiguous", Contiguous);
   Export(env, exports, "clone", Clone);
   Export(env, exports, "copy_", Copy_);

@@ -18,6 +18,7 @@ import {
   scope,
   stack,
   tensor,
+  type Device,
   type Generator,
   type Tensor,
 } from '../torch/index.js'
@@ -113,17 +114,17 @@ export function randomDihedral(images: Tensor, generator: Generator): Tensor {
     for (let k = 0; k < 8; k++) {
       const members = ks.flatMap((value, i) => (value === k ? [i] : []))
       if (members.length === 0) continue
-      parts.push(dihedral(images.indexSelect(0, indexTensor(members)), k))
+      parts.push(dihedral(images.indexSelect(0, indexTensor(members, images.device)), k))
       order.push(...members)
     }
     const inverse = new Array<number>(order.length)
     order.forEach((original, position) => (inverse[original] = position))
-    return cat(parts, 0).indexSelect(0, indexTensor(inverse))
+    return cat(parts, 0).indexSelect(0, indexTensor(inverse, images.device))
   })
 }
 
-function indexTensor(values: number[]): Tensor {
-  return tensor(BigInt64Array.from(values, BigInt))
+function indexTensor(values: number[], device: Device): Tensor {
+  return tensor(BigInt64Array.from(values, BigInt), { device })
 }
 
 /** Reflection padding of an N x H x W x C batch along H (dim 1) and W (dim 2), in any dtype. */
@@ -161,7 +162,12 @@ export function randomCrop(images: Tensor, padding: number, generator: Generator
  * Per-sample affine maps (N x 2 x 3, output → input in [-1, 1] coordinates) for random resized
  * crops, or null when none is asked for.
  */
-function zoomMaps(n: number, options: AugmentOptions, generator: Generator): Tensor | null {
+function zoomMaps(
+  n: number,
+  options: AugmentOptions,
+  generator: Generator,
+  device: Device,
+): Tensor | null {
   if (!options.zoom) return null
   const { scale, ratio } = options.zoom
   const rows: number[] = []
@@ -177,7 +183,7 @@ function zoomMaps(n: number, options: AugmentOptions, generator: Generator): Ten
     const ty = (2 * d - 1) * (1 - sy)
     rows.push(sx, 0, tx, 0, sy, ty)
   }
-  return tensor(new Float32Array(rows), { shape: [n, 2, 3] })
+  return tensor(new Float32Array(rows), { shape: [n, 2, 3], device })
 }
 
 const GRAY = [0.299, 0.587, 0.114]
@@ -246,8 +252,8 @@ function perPatchAffine(x: Tensor, matrices: number[], offsets: number[]): Tenso
     for (let j = 0; j < 3; j++)
       for (let k = 0; k < 3; k++) weights[i * 9 + j * 3 + k] = matrices[i * 9 + k * 3 + j]!
   }
-  const weight = tensor(weights, { shape: [n * 3, 3, 1, 1] })
-  const bias = tensor(new Float32Array(offsets))
+  const weight = tensor(weights, { shape: [n * 3, 3, 1, 1], device: x.device })
+  const bias = tensor(new Float32Array(offsets), { device: x.device })
   const grouped = x.contiguous().reshape(1, n * 3, height, width)
   return conv2d(grouped, weight, bias, { groups: n }).reshape(n, 3, height, width)
 }
@@ -263,7 +269,7 @@ function colourJitter(x: Tensor, options: AugmentOptions, generator: Generator):
   const draws = rand([n, 4], { generator, dtype: 'float64' }).toArray()
   const meanLuma = contrast
     ? x
-        .mul(tensor(GRAY).reshape(1, 3, 1, 1))
+        .mul(tensor(GRAY, { device: x.device }).reshape(1, 3, 1, 1))
         .sum(1)
         .mean([1, 2])
         .toArray()
@@ -312,7 +318,9 @@ export function stainJitter(x: Tensor, strength: number, generator: Generator): 
 
 /**
  * uint8 patches (N x H x W x 3) to the network's input: float N x 3 x size x size in
- * channels-last memory, augmented when `augment` is given, normalised with `normalization`.
+ * channels-last memory, augmented when `augment` is given, normalised with `normalization`. It
+ * computes where `images` are (a loader for a GPU hands it uint8 patches already there); the
+ * random draws come from `generator` on the CPU either way, so a seed augments alike everywhere.
  */
 export function prepareBatch(
   images: Tensor,
@@ -337,7 +345,7 @@ export function prepareBatch(
         .float()
         .mul_(1 / 255)
       const [n, , height, width] = x.shape as [number, number, number, number]
-      const maps = augment ? zoomMaps(n, augment, generator as Generator) : null
+      const maps = augment ? zoomMaps(n, augment, generator as Generator, x.device) : null
       if (maps) {
         const grid = affineGrid(maps, [n, 3, size, size])
         x = gridSample(x, grid, { mode: 'bilinear', paddingMode: 'reflection' })
@@ -347,13 +355,15 @@ export function prepareBatch(
       if (augment) x = colourJitter(x, augment, generator as Generator)
       if (augment?.stain) x = stainJitter(x, augment.stain, generator as Generator)
       // (x - mean) / std as one in-place multiply-add on a tensor this function owns.
-      const scale = tensor(normalization.std.map((s) => 1 / s)).reshape(1, 3, 1, 1)
-      const shift = tensor(normalization.mean.map((m, c) => -m / normalization.std[c]!)).reshape(
-        1,
-        3,
-        1,
-        1,
-      )
+      const device = x.device
+      const scale = tensor(
+        normalization.std.map((s) => 1 / s),
+        { device },
+      ).reshape(1, 3, 1, 1)
+      const shift = tensor(
+        normalization.mean.map((m, c) => -m / normalization.std[c]!),
+        { device },
+      ).reshape(1, 3, 1, 1)
       return x.mul_(scale).add_(shift).contiguous('channelsLast')
     }),
   )

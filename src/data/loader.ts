@@ -170,7 +170,9 @@ export class PatchLoader {
         const start = b * batchSize
         const indices = order.slice(0, start, Math.min(start + batchSize, count))
         // Draws happen for skipped batches too, so a resumed epoch continues the same stream.
-        const { images, labels } = this.store.gather(indices)
+        const { images: gathered, labels } = this.store.gather(indices)
+        // A GPU gets the uint8 patches (a quarter of float32's bytes) and augments them itself.
+        const images = this.#toDevice(gathered)
         const x = prepareBatch(images, {
           size: this.size,
           normalization: this.options.normalization,
@@ -186,19 +188,26 @@ export class PatchLoader {
         }
         const y = labels.float()
         labels.dispose()
-        yield { x: this.#toDevice(x), y: this.#toDevice(y), indices }
+        yield { x, y: this.#toDevice(y), indices }
       }
     } finally {
       order.dispose()
     }
   }
 
-  /** `t` on the loader's device (disposing the CPU copy), or `t` itself on the CPU. */
+  /**
+   * `t` on the loader's device (disposing the CPU copy), or `t` itself on the CPU. The copy to a
+   * GPU goes from pinned memory without waiting for it, as PyTorch's DataLoader with pin_memory
+   * and non_blocking copies; the GPU orders the work that uses it after it.
+   */
   #toDevice(t: Tensor): Tensor {
     const device = this.options.device ?? 'cpu'
     if (device === 'cpu') return t
-    const moved = t.to(device)
+    const pinned = t.pinMemory()
     t.dispose()
+    const moved = pinned.to(device, { nonBlocking: true })
+    // libtorch's pinned-memory cache keeps the block until the copy that reads it is done.
+    pinned.dispose()
     return moved
   }
 

@@ -111,7 +111,9 @@ export interface NativeBinding {
   dtype(h: H): string
   device(h: H): string
   isContiguous(h: H, memoryFormat: string): boolean
-  to(h: H, dtype: string, device: string, copy: boolean): H
+  to(h: H, dtype: string, device: string, copy: boolean, nonBlocking: boolean): H
+  pinMemory(h: H): H
+  isPinned(h: H): boolean
   contiguous(h: H, memoryFormat: string): H
   clone(h: H, memoryFormat: string): H
   copy_(dst: H, src: H): void

@@ -120,8 +120,15 @@ export class Tensor {
   }
 
   // ---- conversion -------------------------------------------------------------------------
-  /** A tensor with another dtype and/or device; returns a copy even when nothing changes. */
-  to(target: Dtype | Device | { dtype?: Dtype; device?: Device }): Tensor {
+  /**
+   * A tensor with another dtype and/or device; returns a copy even when nothing changes. With
+   * nonBlocking, a copy from pinned memory (pinMemory) to a GPU returns before it completes; work
+   * queued after it on the GPU waits for it, as torch.Tensor.to(non_blocking=True).
+   */
+  to(
+    target: Dtype | Device | { dtype?: Dtype; device?: Device },
+    options: { nonBlocking?: boolean } = {},
+  ): Tensor {
     let dtype = this.dtype
     let device = this.device
     if (typeof target === 'string') {
@@ -131,7 +138,18 @@ export class Tensor {
       if (target.dtype !== undefined) dtype = checkDtype(target.dtype)
       if (target.device !== undefined) device = checkDevice(target.device)
     }
-    return new Tensor(native.to(this[kHandle], dtype, device, true))
+    return new Tensor(native.to(this[kHandle], dtype, device, true, options.nonBlocking === true))
+  }
+  /**
+   * A copy in page-locked host memory, which a GPU copies from asynchronously (to with
+   * nonBlocking), as torch.Tensor.pin_memory. Needs a CUDA libtorch.
+   */
+  pinMemory(): Tensor {
+    return new Tensor(native.pinMemory(this[kHandle]))
+  }
+  /** Whether the data is in page-locked host memory, as torch.Tensor.is_pinned. */
+  get isPinned(): boolean {
+    return native.isPinned(this[kHandle])
   }
   /** A float32 copy (copies even when already float32), as torch.Tensor.float. */
   float(): Tensor {
