@@ -1,9 +1,11 @@
-"""PyTorch side of `pcam bench train`: torchvision's resnet18, or the MobileNet v1 of the fast recipe
-(bench/recipe_torch.py), with one output, on the same patch store, channels-last, AdamW, batch
-gathered from the memory-mapped images.u8 with random flips, so data handling is part of the time
-as it is for pcam; in pcam's precision (autocast bf16, or fp16 with a GradScaler) and on its device
-(a GPU gets pinned memory, non-blocking copies and cuDNN autotuning). Request JSON on stdin, result
-JSON on stdout.
+"""PyTorch side of `pcam bench train`: torchvision's resnet18, resnet34 or resnet50, or the MobileNet
+v1 of the fast recipe (bench/recipe_torch.py), with one output, on the same patch store,
+channels-last, AdamW, batch gathered from the memory-mapped images.u8 with random flips and resized
+bilinearly to the requested size, so data handling is part of the time as it is for pcam; in
+pcam's precision (autocast bf16, or fp16 with a GradScaler) and on its device (a GPU gets pinned
+memory, non-blocking copies, the flips and the resize on the GPU, and cuDNN autotuning). Request
+JSON on stdin; result JSON on stdout, with the wall-clock window of the timed steps (ms since the
+epoch) for pcam's GPU utilisation samples.
 """
 import json
 import sys
@@ -32,7 +34,7 @@ def main():
     if request["arch"] == "mobilenet_v1":
         model = Classifier(MobileNetV1Body(request["alpha"]), "linear")
     else:
-        model = torchvision.models.resnet18(num_classes=1)
+        model = getattr(torchvision.models, request["arch"])(num_classes=1)
     model = model.to(device, memory_format=torch.channels_last)
     if device != "cpu":
         torch.backends.cudnn.benchmark = True
@@ -56,6 +58,8 @@ def main():
             x = x.flip(3)
         if rng.random() < 0.5:
             x = x.flip(2)
+        if request["size"] != h:
+            x = torch.nn.functional.interpolate(x, size=request["size"], mode="bilinear", align_corners=False)
         x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
         y = torch.from_numpy(labels[idx].astype(np.float32)).to(device)
         optimizer.zero_grad(set_to_none=True)
@@ -71,13 +75,15 @@ def main():
         step()
     if device != "cpu":
         torch.cuda.synchronize()
+    window_start = time.time() * 1000
     start = time.perf_counter()
     for _ in range(request["steps"]):
         step()
     if device != "cpu":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    json.dump({"trainImgPerSec": batch * request["steps"] / seconds}, sys.stdout)
+    window = [window_start, time.time() * 1000]
+    json.dump({"trainImgPerSec": batch * request["steps"] / seconds, "window": window}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -41,4 +41,15 @@ for p in fp32 bf16; do
   node bin/pcam.js bench engine --device "$device" --precision "$p" --steps 50 --json \
     >"$out/engine-$p.json" && cat "$out/engine-$p.json"
 done
+# The reference study's network and input size, data included, with the GPU's utilisation. The
+# store is synthetic (no patches travel here) but has PCam's 96 px, so the loader's work is real.
+echo "== bench train resnet50 at 224 px on $device"
+node --input-type=module -e "
+  const { makeSyntheticStore } = await import('./dist/test/helpers/synthetic-store.js')
+  await makeSyntheticStore('/tmp/pcam-bench', { train: 2048, valid: 64, size: 96 })"
+for p in bf16 fp32; do
+  node bin/pcam.js bench train --data /tmp/pcam-bench/store --arch resnet50 --size 224 \
+    --device "$device" --precision "$p" --batch-size 64 --warmup 5 --steps 25 --rounds 2 --json \
+    >"$out/train-resnet50-$p.json" && cat "$out/train-resnet50-$p.json"
+done
 exit $status

@@ -1,8 +1,9 @@
 /**
- * `pcam bench train`: training speed of one architecture (resnet18 or the fast recipe's MobileNet v1)
- * on a real patch store, data loading and augmentation included, next to the same network in
- * PyTorch (Python) gathering the same store's patches (bench/train_torch.py); alternating rounds,
- * medians.
+ * `pcam bench train`: training speed of one architecture (a ResNet or the fast recipe's MobileNet
+ * v1) on a real patch store at a chosen input size, data loading and augmentation included, next
+ * to the same network in PyTorch (Python) gathering the same store's patches
+ * (bench/train_torch.py); alternating rounds, medians. On a GPU, also how busy the GPU was while
+ * each side trained (nvidia-smi's samples inside the timed steps).
  * @module
  */
 import { join } from 'node:path'
@@ -18,15 +19,16 @@ import {
 } from '../learn/precision.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
-import { getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
+import { cudaIndex, getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
+import { meanUtilization, UtilizationSampler } from './gpu-utilization.js'
 import { alternate, median } from './rounds.js'
 
 const PEER_SCRIPT = join(PACKAGE_ROOT, 'bench', 'train_torch.py')
 
 /** The architectures both sides build the same way. */
-export const TRAIN_BENCH_ARCHS = ['resnet18', 'mobilenet_v1'] as const
+export const TRAIN_BENCH_ARCHS = ['resnet18', 'resnet34', 'resnet50', 'mobilenet_v1'] as const
 export type TrainBenchArch = (typeof TRAIN_BENCH_ARCHS)[number]
 /** MobileNet v1's width in the fast recipe (the shared ImageNet weights are the 0.75 network). */
 const MOBILENET_ALPHA = 0.75
@@ -35,6 +37,8 @@ const alphaOf = (arch: TrainBenchArch) => (arch === 'mobilenet_v1' ? MOBILENET_A
 export interface TrainBenchOptions extends ComputeRequest {
   store: string
   arch?: TrainBenchArch
+  /** Input size the patches are resized to (default: the store's; the reference study's is 224). */
+  size?: number
   batchSize: number
   warmup: number
   steps: number
@@ -49,12 +53,24 @@ export interface TrainBenchResult {
   batchSize: number
   precision: Precision
   device: ComputePlan['device']
+  /** The input size trained at. */
+  size: number
   pcamImgPerSec: number
   torchImgPerSec: number | null
+  /** Mean GPU utilisation (percent) during pcam's timed steps; null on the CPU or without nvidia-smi. */
+  pcamGpuUtilization: number | null
+  /** The same during PyTorch's timed steps. */
+  torchGpuUtilization: number | null
+}
+
+/** A round's rate, and when its timed steps ran (ms since the epoch). */
+interface Round {
+  imagesPerSec: number
+  window: [number, number]
 }
 
 // Steps of pcam's own training loop (Learner, loader with flips) at a constant rate.
-async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise<number> {
+async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise<Round> {
   manualSeed(0)
   const store = PatchStore.open(options.store)
   const indices = store
@@ -68,6 +84,7 @@ async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise
       dropLast: train,
       seed: 0,
       normalization,
+      size: options.size,
       augment: { dihedral: true },
       device: plan.device,
     })
@@ -87,11 +104,20 @@ async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise
     { callbacks: precisionCallbacks(plan) },
   )
   await warm.fit(1)
+  const window: [number, number] = [0, 0]
   const timed = new Learner(
     model,
     loader(indices.slice(options.batchSize * options.warmup)),
     loader(validSample, false),
-    { callbacks: precisionCallbacks(plan) },
+    {
+      callbacks: [
+        ...precisionCallbacks(plan),
+        {
+          beforeTrain: () => void (window[0] = Date.now()),
+          afterTrain: () => void (window[1] = Date.now()),
+        },
+      ],
+    },
   )
   await timed.fit(1)
   // The epoch's own rate: every training batch, loading included; the validation after it is not.
@@ -100,46 +126,67 @@ async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise
   timed.dispose()
   model.dispose()
   store.dispose()
-  return imagesPerSec
+  return { imagesPerSec, window }
 }
 
 export async function benchTrain(options: TrainBenchOptions): Promise<TrainBenchResult> {
   const arch = options.arch ?? 'resnet18'
   if (!TRAIN_BENCH_ARCHS.includes(arch))
     throw new ValidationError(
-      `pcam bench train runs ${TRAIN_BENCH_ARCHS.join(' or ')}, not "${String(arch)}"`,
+      `pcam bench train runs ${TRAIN_BENCH_ARCHS.join(', ')}, not "${String(arch)}"`,
     )
   const threads = getNumThreads()
   const plan = computePlan(options.precision, options.device)
+  const store = PatchStore.open(options.store)
+  const size = options.size ?? store.meta.height
+  store.dispose()
   const request = {
     arch,
     alpha: alphaOf(arch) ?? 1,
     threads,
     store: options.store,
+    size,
     batchSize: options.batchSize,
     warmup: options.warmup,
     steps: options.steps,
     precision: plan.precision,
     device: plan.device,
   }
+  const sampler =
+    plan.device === 'cpu' ? null : await UtilizationSampler.start(cudaIndex(plan.device))
   const { pcam, peer } = await alternate({
     rounds: options.rounds,
-    pcam: () => pcamRound(options, plan),
+    pcam: () => pcamRound({ ...options, size }, plan),
     peer: options.pcamOnly
       ? null
-      : () =>
+      : (): Round => {
           // PyTorch at its best: the glibc allocator settings pcam sets for itself.
-          (runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as { trainImgPerSec: number })
-            .trainImgPerSec,
+          const reply = runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as {
+            trainImgPerSec: number
+            window: [number, number]
+          }
+          return { imagesPerSec: reply.trainImgPerSec, window: reply.window }
+        },
     onProgress: options.onProgress,
   })
+  await sampler?.stop()
+  const utilization = (rounds: Round[]) =>
+    sampler && rounds.length
+      ? meanUtilization(
+          sampler.samples,
+          rounds.map((r) => r.window),
+        )
+      : null
   return {
     arch,
     threads,
     batchSize: options.batchSize,
     precision: plan.precision,
     device: plan.device,
-    pcamImgPerSec: median(pcam),
-    torchImgPerSec: peer.length ? median(peer) : null,
+    size,
+    pcamImgPerSec: median(pcam.map((r) => r.imagesPerSec)),
+    torchImgPerSec: peer.length ? median(peer.map((r) => r.imagesPerSec)) : null,
+    pcamGpuUtilization: utilization(pcam),
+    torchGpuUtilization: utilization(peer),
   }
 }

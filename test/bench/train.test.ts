@@ -30,13 +30,33 @@ describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
       assert.deepEqual(steps, ['round 1/1: pcam', 'round 1/1: PyTorch'])
       assert.ok(result.pcamImgPerSec > 0 && Number.isFinite(result.pcamImgPerSec))
       assert.ok(result.torchImgPerSec !== null && result.torchImgPerSec > 0)
+      assert.equal(result.size, 96, "the store's size")
+      // On the CPU there is no GPU to watch.
+      assert.equal(result.pcamGpuUtilization, null)
     })
+
+  it('resizes to --size on both sides', async () => {
+    const result = await benchTrain({
+      store,
+      arch: 'resnet18',
+      size: 64,
+      batchSize: 8,
+      warmup: 1,
+      steps: 1,
+      rounds: 1,
+      precision: 'fp32',
+      device: 'cpu',
+      pcamOnly: false,
+    })
+    assert.equal(result.size, 64)
+    assert.ok(result.pcamImgPerSec > 0 && (result.torchImgPerSec ?? 0) > 0)
+  })
 
   it('refuses a network the PyTorch side does not build', async () => {
     await assert.rejects(
       benchTrain({
         store,
-        arch: 'resnet50' as TrainBenchArch,
+        arch: 'vgg16' as TrainBenchArch,
         batchSize: 8,
         warmup: 1,
         steps: 1,
@@ -45,7 +65,7 @@ describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
         device: 'cpu',
         pcamOnly: true,
       }),
-      /resnet18 or mobilenet_v1/,
+      /resnet18, resnet34, resnet50, mobilenet_v1, not "vgg16"/,
     )
   })
 })

@@ -2,7 +2,6 @@
 // waiting, and augmentation then runs there. The same seed must give the same batches as on the
 // CPU (the random draws stay on the CPU), within float rounding of GPU kernels.
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { DEFAULT_TRAIN_AUGMENT, prepareBatch, type AugmentOptions } from '../../src/data/augment.js'
 import { PatchLoader } from '../../src/data/loader.js'

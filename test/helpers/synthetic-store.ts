@@ -1,6 +1,6 @@
 /**
- * A small synthetic patch store that a network learns in seconds: 16x16 patches, class 1 with a
- * bright square in the centre (as PCam's label is about tumour in the centre region).
+ * A small synthetic patch store that a network learns in seconds: 16x16 patches (or larger), class
+ * 1 with a bright square in the centre (as PCam's label is about tumour in the centre region).
  * @module
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -28,24 +28,38 @@ export async function makeSyntheticStore(
     valid = 32,
     classes = 2,
     seed: firstSeed = 1,
-  }: { train?: number; valid?: number; classes?: 2 | 3; seed?: number } = {},
+    size = 16,
+  }: {
+    train?: number
+    valid?: number
+    classes?: 2 | 3
+    seed?: number
+    /** Patch side in pixels; the squares scale with it (the GPU benchmark uses PCam's 96). */
+    size?: number
+  } = {},
 ): Promise<string> {
+  const scale = size / 16
   let seed = firstSeed
   const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647
   for (const split of ['train', 'valid'] as const) {
     for (let i = 0; i < (split === 'train' ? train : valid); i++) {
       const label = i % classes
-      const pixels = new Uint8Array(16 * 16 * 3).map(() => 60 + random() * 80)
+      const pixels = new Uint8Array(size * size * 3).map(() => 60 + random() * 80)
       const square: [number, number] | undefined =
         classes === 2 ? (label ? [6, 6] : undefined) : SQUARES[label]
       if (square) {
-        const [y0, x0] = square
-        for (let y = y0; y < y0 + 4; y++)
-          for (let x = x0; x < x0 + 4; x++) pixels.fill(230, (y * 16 + x) * 3, (y * 16 + x) * 3 + 3)
+        const [y0, x0] = square.map((v) => Math.round(v * scale)) as [number, number]
+        const side = Math.round(4 * scale)
+        for (let y = y0; y < y0 + side; y++)
+          for (let x = x0; x < x0 + side; x++)
+            pixels.fill(230, (y * size + x) * 3, (y * size + x) * 3 + 3)
       }
       const name = classes === 2 ? String(label) : `class${label}`
       mkdirSync(join(root, 'src', split, name), { recursive: true })
-      writeFileSync(join(root, 'src', split, name, `p${i}.png`), await encodePng(pixels, 16, 16))
+      writeFileSync(
+        join(root, 'src', split, name, `p${i}.png`),
+        await encodePng(pixels, size, size),
+      )
     }
   }
   const store = join(root, 'store')

@@ -22,6 +22,11 @@ export const benchTrainCommand: Command = {
       default: 'resnet18',
       description: `Network, built the same way on both sides: ${TRAIN_BENCH_ARCHS.join(', ')} (mobilenet_v1: the fast recipe's, width 0.75)`,
     },
+    size: {
+      type: 'number',
+      description:
+        "Input size the patches are resized to on both sides (default: the store's, e.g. 96; the reference study trained ResNet50 at 224)",
+    },
     'batch-size': { type: 'number', default: 64, description: 'Patches per batch' },
     warmup: { type: 'number', default: 3, description: 'Untimed steps' },
     steps: { type: 'number', default: 30, description: 'Timed steps' },
@@ -34,6 +39,7 @@ export const benchTrainCommand: Command = {
     const result = await benchTrain({
       store: values.data as string,
       arch: values.arch as TrainBenchArch,
+      size: values.size === undefined ? undefined : checkInteger(values.size, '--size', 16, 1024),
       batchSize: checkInteger(values['batch-size'], '--batch-size', 2, MAX_BATCH_SIZE),
       warmup: checkInteger(values.warmup, '--warmup', 1),
       steps: checkInteger(values.steps, '--steps', 1),
@@ -52,11 +58,17 @@ export const benchTrainCommand: Command = {
       return
     }
     console.log(
-      `${result.arch}, batch ${result.batchSize}, ${result.threads} thread(s), ${result.precision} on ${result.device}, data included`,
+      `${result.arch} at ${result.size} px, batch ${result.batchSize}, ${result.threads} thread(s), ${result.precision} on ${result.device}, data included`,
     )
-    console.log(`pcam     ${result.pcamImgPerSec.toFixed(1).padStart(8)} images/s`)
+    const busy = (percent: number | null) =>
+      percent === null ? '' : `, GPU ${percent.toFixed(0)}% busy`
+    console.log(
+      `pcam     ${result.pcamImgPerSec.toFixed(1).padStart(8)} images/s${busy(result.pcamGpuUtilization)}`,
+    )
     if (result.torchImgPerSec !== null) {
-      console.log(`PyTorch  ${result.torchImgPerSec.toFixed(1).padStart(8)} images/s`)
+      console.log(
+        `PyTorch  ${result.torchImgPerSec.toFixed(1).padStart(8)} images/s${busy(result.torchGpuUtilization)}`,
+      )
       console.log(
         `ratio    ${(result.pcamImgPerSec / result.torchImgPerSec).toFixed(2).padStart(8)}`,
       )
