@@ -12,7 +12,7 @@ import { ValidationError } from '../errors.js'
 import { ensureRunOnnx, type LoadedRun } from '../export/export.js'
 import type { OnnxPredictor } from '../export/onnx-engine.js'
 import type { PatchClassifier } from '../models/registry.js'
-import { noGrad, scope, tensor, type Tensor } from '../torch/index.js'
+import { noGrad, scope, setCudnnBenchmark, tensor, type Tensor } from '../torch/index.js'
 import { inputOptions, predictImages, type PredictOptions } from './predict.js'
 import { loadRun } from '../run/load-run.js'
 import { memberDirs } from '../run/ensemble.js'
@@ -102,7 +102,11 @@ export class LibtorchPredictor implements PatchPredictor {
     options: { plan?: ComputePlan; ownsModel?: boolean } = {},
   ) {
     const plan = options.plan ?? predictionPlan(config)
-    if (plan.device !== 'cpu') model.to(plan.device)
+    if (plan.device !== 'cpu') {
+      model.to(plan.device)
+      // Batches have one size (but the last): cuDNN searches its algorithms once per shape.
+      setCudnnBenchmark(true)
+    }
     this.#input = { ...inputOptions(config), precision: plan.precision, device: plan.device }
     this.#ownsModel = options.ownsModel ?? true
   }

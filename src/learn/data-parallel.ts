@@ -6,8 +6,9 @@
  * stopping so that none is left waiting in a collective.
  * @module
  */
-import { ValidationError } from '../errors.js'
+import { ConfigError, ValidationError } from '../errors.js'
 import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
+import { rankDevice, resolveDevice, type DeviceRequest } from './precision.js'
 import {
   cat,
   distributedBackends,
@@ -28,7 +29,8 @@ export type BackendRequest = Backend | 'auto'
 
 /**
  * The backend for a run on device: auto takes NCCL for GPUs when this pcam has it (Gloo would
- * copy every gradient bucket through the CPU) and Gloo otherwise.
+ * copy every gradient bucket through the CPU) and Gloo otherwise. One asked for by name must be
+ * built in, and NCCL needs a GPU.
  */
 export function chooseBackend(request: BackendRequest, device: Device): Backend {
   if (request === 'auto')
@@ -41,7 +43,23 @@ export function chooseBackend(request: BackendRequest, device: Device): Backend 
     throw new ValidationError(
       'NCCL runs collectives on CUDA GPUs, and this run is on the CPU: use --backend gloo (or auto), or --device cuda.',
     )
+  if (!distributedBackends().includes(request))
+    throw new ConfigError(
+      request === 'nccl'
+        ? 'This pcam was built without NCCL: it needs a CUDA libtorch and the headers of NCCL and the CUDA runtime (then "make build"). Use --backend gloo or auto.'
+        : 'This pcam was built without Gloo: install its headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").',
+    )
   return request
+}
+
+/**
+ * Refuses, before any rank starts, what every rank would refuse: a backend this pcam lacks, NCCL
+ * on the CPU, or more local ranks than GPUs (one each).
+ */
+export function checkRankPlan(device: DeviceRequest, backend: BackendRequest, nproc: number): void {
+  const resolved = resolveDevice(device)
+  chooseBackend(backend, resolved)
+  rankDevice(resolved, nproc - 1)
 }
 
 export interface DataParallelOptions {

@@ -2,11 +2,14 @@
 // or machine lacks gives. NCCL itself runs in test/gpu (make test-gpu); here every rule is
 // checked through its inputs, so it holds on a CPU-only machine too.
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ConfigError, ValidationError } from '../../src/errors.js'
 import { chooseBackend } from '../../src/learn/data-parallel.js'
 import { rankDevice } from '../../src/learn/precision.js'
 import { freePort, rankFromEnvironment } from '../../src/learn/launcher.js'
+import { PACKAGE_ROOT } from '../../src/paths.js'
 import { distributedBackends, ProcessGroup, tensor, type Tensor } from '../../src/torch/index.js'
 
 const hasNccl = distributedBackends().includes('nccl')
@@ -21,7 +24,7 @@ describe('c10d backends', () => {
     assert.equal(chooseBackend('auto', 'cpu'), 'gloo')
     assert.equal(chooseBackend('auto', 'cuda:0'), hasNccl ? 'nccl' : 'gloo')
     assert.equal(chooseBackend('gloo', 'cuda:1'), 'gloo')
-    assert.equal(chooseBackend('nccl', 'cuda:0'), 'nccl')
+    if (hasNccl) assert.equal(chooseBackend('nccl', 'cuda:0'), 'nccl')
   })
 
   it('NCCL on the CPU, or an unknown backend, is refused with the fix', () => {
@@ -88,6 +91,24 @@ describe('c10d backends', () => {
         return true
       },
     )
+  })
+
+  it('pcam train refuses, before any rank starts, what every rank would refuse', () => {
+    const bin = join(PACKAGE_ROOT, 'bin', 'pcam.js')
+    for (const [args, message] of [
+      [['--backend', 'nccl', '--device', 'cpu'], /NCCL runs collectives on CUDA GPUs/],
+      [['--backend', 'mpi'], /Expected auto, gloo or nccl for --backend but received "mpi"/],
+    ] as const) {
+      const run = spawnSync(
+        process.execPath,
+        [bin, 'train', '--data', 'nowhere', '--nproc', '2', ...args],
+        { encoding: 'utf8' },
+      )
+      assert.equal(run.status, 1, run.stderr)
+      assert.match(run.stderr, message)
+      assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr)
+      assert.doesNotMatch(run.stdout, /rank 0: pid/, 'no rank was started')
+    }
   })
 
   it("a rank's LOCAL_RANK comes from the launcher's environment", () => {

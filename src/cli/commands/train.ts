@@ -5,7 +5,10 @@
  */
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
+import { checkRankPlan, type BackendRequest } from '../../learn/data-parallel.js'
 import { rankFromEnvironment } from '../../learn/launcher.js'
+import { checkDeviceRequest } from '../../learn/precision.js'
+import { checkInteger } from '../../torch/index.js'
 import { howRankEnded, LAUNCH_OPTIONS, launchFromOptions, wantsRanks } from '../launch.js'
 import { formatThresholdRule, parseThresholdRule } from '../../metrics/metrics.js'
 import type { EpochRecord } from '../../run/run-folder.js'
@@ -298,6 +301,11 @@ function distributedFrom(values: OptionValues): DistributedConfig | undefined {
 
 /** Starts the ranks of a data-parallel run and relays what rank 0 prints. */
 async function launch(values: OptionValues): Promise<void> {
+  checkRankPlan(
+    checkDeviceRequest(values.device ?? 'auto'),
+    values.backend as BackendRequest,
+    checkInteger(values.nproc, '--nproc', 1),
+  )
   const result = await launchFromOptions(values)
   if (!result.ok)
     throw new DataError(
