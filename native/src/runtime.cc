@@ -4,6 +4,7 @@
 
 #include <mutex>
 #include <ATen/autocast_mode.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
 
@@ -196,6 +197,15 @@ PCAM_FN(CudaDeviceFacts) {
   return out;
 }
 
+// setCurrentDevice(device): the calling thread's current GPU (torch.cuda.set_device), through
+// c10's device guard registry, so no CUDA header is needed. What a rank on cuda:N allocates
+// without naming a device (pinned memory, its CUDA context) then lives on its own GPU.
+PCAM_FN(SetCurrentDevice) {
+  c10::Device device = Device(info[0]);
+  c10::impl::getDeviceGuardImpl(device.type())->setDevice(device);
+  return info.Env().Undefined();
+}
+
 // setCudnnBenchmark(enabled): cuDNN tries its algorithms once per input shape and keeps the
 // fastest (torch.backends.cudnn.benchmark).
 PCAM_FN(SetCudnnBenchmark) {
@@ -249,6 +259,7 @@ void RegisterRuntime(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "cudaDeviceFacts", CudaDeviceFacts);
   Export(env, exports, "cpuFeatures", CpuFeatures);
   Export(env, exports, "setCudnnBenchmark", SetCudnnBenchmark);
+  Export(env, exports, "setCurrentDevice", SetCurrentDevice);
   Export(env, exports, "liveTensors", LiveTensors);
   Export(env, exports, "buildInfo", BuildInfo);
 }

@@ -72,7 +72,9 @@ export function gradCam(model: FeatureClassifier, x: Tensor, options: GradCamOpt
       }
       try {
         const chosen = logits.select(1, output)
-        const signed = options.signs ? chosen.mul(tensor(options.signs)) : chosen
+        const signed = options.signs
+          ? chosen.mul(tensor(options.signs, { device: chosen.device }))
+          : chosen
         signed.sum().backward()
         const grads = features.grad as Tensor
         const weights = grads.mean([2, 3], true)

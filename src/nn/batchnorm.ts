@@ -125,7 +125,11 @@ abstract class BatchNorm extends Module {
     return scope(() => {
       // Statistics in float32 whatever the autocast dtype, as batch norm computes them.
       const xf = x.float()
-      const local = cat([xf.sum(dims), xf.mul(xf).sum(dims), full([1], x.numel / channels)])
+      const local = cat([
+        xf.sum(dims),
+        xf.mul(xf).sum(dims),
+        full([1], x.numel / channels, { device: x.device }),
+      ])
       const total = (this.syncGroup as ProcessGroup).allReduceSumAutograd(local)
       const n = total.slice(0, 2 * channels, 2 * channels + 1)
       const mean = total.slice(0, 0, channels).div(n)

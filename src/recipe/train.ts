@@ -8,7 +8,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TorchError } from '../errors.js'
-import { ProcessGroup } from '../torch/index.js'
+import { ProcessGroup, setCurrentDevice } from '../torch/index.js'
 import { chooseBackend, DataParallel } from '../learn/data-parallel.js'
 import { rankDevice } from '../learn/precision.js'
 import { recipeOf, runFolderMode } from './run-mode.js'
@@ -152,11 +152,15 @@ function joinGroup(config: TrainConfig): DataParallel | undefined {
   return new DataParallel(group, { bnStats: d.bnStats })
 }
 
-/** A rank's own config: on GPUs, each local rank computes on its own one. */
+/**
+ * A rank's own config: on GPUs, each local rank computes on its own one, which becomes the
+ * training thread's current GPU.
+ */
 function forRank(config: TrainConfig): TrainConfig {
   const d = config.distributed
-  if (!d || d.worldSize === 1) return config
-  return { ...config, device: rankDevice(config.device, d.localRank ?? 0) }
+  const device = d && d.worldSize > 1 ? rankDevice(config.device, d.localRank ?? 0) : config.device
+  setCurrentDevice(device)
+  return device === config.device ? config : { ...config, device }
 }
 
 /**

@@ -43,6 +43,14 @@ export function setCudnnBenchmark(enabled: boolean): void {
   native.setCudnnBenchmark(enabled)
 }
 
+/**
+ * The calling thread's current GPU, as torch.cuda.set_device: what is allocated without naming
+ * a device (pinned host memory, the CUDA context) goes there. A rank on cuda:N sets it to N.
+ */
+export function setCurrentDevice(device: Device): void {
+  if (device !== 'cpu') native.setCurrentDevice(`cuda:${cudaIndex(device)}`)
+}
+
 /** The index of a CUDA device name ('cuda' is 'cuda:0'). */
 export function cudaIndex(device: Device): number {
   return device === 'cpu' ? -1 : device === 'cuda' ? 0 : Number(device.slice(5))

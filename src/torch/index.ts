@@ -35,6 +35,7 @@ export {
   cudaIndex,
   cudaIsAvailable,
   setCudnnBenchmark,
+  setCurrentDevice,
   type CpuFeatures,
   type CudaDeviceFacts,
   type Device,

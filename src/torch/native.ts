@@ -64,6 +64,7 @@ export interface NativeBinding {
   cudaDeviceFacts(index: number): CudaDeviceFacts | null
   cpuFeatures(): CpuFeatures
   setCudnnBenchmark(enabled: boolean): void
+  setCurrentDevice(device: string): void
   liveTensors(): number
   setCpuBlockCache(capBytes: number): void
   emptyCpuBlockCache(): void

@@ -31,6 +31,13 @@ const EVERYTHING: AugmentOptions = {
   zoom: { scale: [0.6, 1], ratio: [0.75, 1.33] },
 }
 
+/**
+ * Colour and stain jitter are grouped 1x1 convolutions, which cuDNN may run in TF32 (inputs
+ * rounded to ~5e-4), scaled up by the normalisation's 1/std. Other draws or another order of
+ * operations would be off by whole units.
+ */
+const AUGMENTED_ATOL = 1e-2
+
 describe(`batches on ${REQUEST}`, { skip }, () => {
   let store: PatchStore
   before(async () => {
@@ -58,7 +65,7 @@ describe(`batches on ${REQUEST}`, { skip }, () => {
       assert.equal(onGpu.device, device)
       assertClose(onGpu.to('cpu'), onCpu, {
         what: augment ? 'augmented batch' : 'plain batch',
-        atol: 1e-4,
+        atol: augment ? AUGMENTED_ATOL : 1e-4,
       })
       for (const v of [onCpu, onGpu]) v.dispose()
     }
@@ -82,7 +89,10 @@ describe(`batches on ${REQUEST}`, { skip }, () => {
     gpu.forEach((batch, i) => {
       assert.equal(batch.x.device, device)
       assert.equal(batch.y.device, device)
-      assertClose(batch.x.to('cpu'), cpu[i]!.x, { what: `batch ${i} images`, atol: 1e-4 })
+      assertClose(batch.x.to('cpu'), cpu[i]!.x, {
+        what: `batch ${i} images`,
+        atol: AUGMENTED_ATOL,
+      })
       assert.deepEqual(batch.y.to('cpu').toArray(), cpu[i]!.y.toArray())
     })
     for (const b of [...cpu, ...gpu]) for (const v of [b.x, b.y, b.indices]) v.dispose()
