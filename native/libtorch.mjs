@@ -96,12 +96,15 @@ function hasNccl(torch) {
   if (!torch.cuda || process.env.PCAM_NCCL === '0') return false
   const dirs = [...torch.includeDirs, ...cudaIncludeDirs(torch), '/usr/include']
   const found = (file) => dirs.some((dir) => existsSync(join(dir, file)))
-  // ProcessGroupNCCL.hpp reaches the CUDA math libraries' headers through ATen/cuda.
+  // ProcessGroupNCCL.hpp reaches the CUDA math libraries' headers through ATen/cuda, and the
+  // runtime's headers need the compiler's crt/ (which a pip cudart package alone lacks).
   return [
     join('torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp'),
     'nccl.h',
     'cuda_runtime_api.h',
+    join('crt', 'host_defines.h'),
     'cublas_v2.h',
+    'cublasLt.h',
     'cusparse.h',
     'cusolverDn.h',
   ].every(found)

@@ -10,6 +10,7 @@ import { hostname } from 'node:os'
 import { ConfigError, ValidationError } from '../errors.js'
 import { native } from './native.js'
 import { cat, zeros } from './creation.js'
+import { scope } from './scope.js'
 import { cudaIndex, type Device } from './device.js'
 import { handles, kHandle, Tensor } from './tensor.js'
 
@@ -31,7 +32,11 @@ export interface ProcessGroupOptions {
   masterAddr: string
   /** Port of that TCP store, as MASTER_PORT. */
   masterPort: number
-  /** How long a rendezvous or collective may wait for the other ranks. */
+  /**
+   * How long a rendezvous or collective may wait for the other ranks: default 60 s for gloo, and
+   * 10 minutes for nccl, whose watchdog ends the process (not just the call) when it passes, as
+   * rank 0 may be writing a checkpoint while the others wait.
+   */
   timeoutMs?: number
   /**
    * The address Gloo binds on this machine: default $PCAM_GLOO_HOST, else loopback when the
@@ -117,7 +122,7 @@ export class ProcessGroup {
       masterPort,
       rank,
       worldSize,
-      options.timeoutMs ?? 60_000,
+      options.timeoutMs ?? (backend === 'nccl' ? 600_000 : 60_000),
       options.host ?? defaultHost(masterAddr),
       backend,
     )
@@ -168,11 +173,16 @@ export class ProcessGroup {
     if (tensor.device === this.device) return reduce(tensor)
     // The copies are differentiable too, so the gradient finds its way back to tensor's device.
     const here = tensor.to(this.device)
-    const summed = reduce(here)
-    const back = summed.to(tensor.device)
-    here.dispose()
-    summed.dispose()
-    return back
+    try {
+      const summed = reduce(here)
+      try {
+        return summed.to(tensor.device)
+      } finally {
+        summed.dispose()
+      }
+    } finally {
+      here.dispose()
+    }
   }
 
   /** Every rank receives root's values, in place; one collective per tensor. */
@@ -197,38 +207,27 @@ export class ProcessGroup {
    */
   allGather(tensor: Tensor): Tensor[] {
     const device = this.device
-    const length = zeros([1], { device }).add_(tensor.shape[0] ?? 0)
-    const sizes = this.#gatherSame(length).map((l) => {
-      const n = l.item()
-      l.dispose()
-      return n
-    })
-    length.dispose()
-    const longest = Math.max(...sizes)
-    const rest = tensor.shape.slice(1)
-    const moved = tensor.to(device)
-    const here = moved.contiguous()
-    moved.dispose()
-    const padded =
-      longest === tensor.shape[0]
-        ? here
-        : cat(
-            [
-              here,
-              zeros([longest - (tensor.shape[0] ?? 0), ...rest], { dtype: tensor.dtype, device }),
-            ],
-            0,
-          )
-    const gathered = this.#gatherSame(padded)
-    if (padded !== here) padded.dispose()
-    here.dispose()
-    // A copy of each rank's own rows (a leading slice of a contiguous tensor stays contiguous).
-    return gathered.map((t, r) => {
-      const rows = t.slice(0, 0, sizes[r] as number)
-      const result = rows.to(tensor.device)
-      rows.dispose()
-      t.dispose()
-      return result
+    return scope(() => {
+      const length = zeros([1], { device }).add_(tensor.shape[0] ?? 0)
+      const sizes = this.#gatherSame(length).map((l) => l.item())
+      const longest = Math.max(...sizes)
+      const rest = tensor.shape.slice(1)
+      const here = tensor.to(device).contiguous()
+      const padded =
+        longest === tensor.shape[0]
+          ? here
+          : cat(
+              [
+                here,
+                zeros([longest - (tensor.shape[0] ?? 0), ...rest], { dtype: tensor.dtype, device }),
+              ],
+              0,
+            )
+      // A copy of each rank's own rows (a leading slice of a contiguous tensor stays contiguous);
+      // the scope frees everything else made here.
+      return this.#gatherSame(padded).map((t, r) =>
+        t.slice(0, 0, sizes[r] as number).to(tensor.device),
+      )
     })
   }
 
