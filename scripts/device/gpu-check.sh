@@ -32,13 +32,14 @@ node --input-type=module -e "
   console.log(JSON.stringify(t.buildInfo()), 'GPUs:', t.cudaDeviceCount())"
 echo "== make test-gpu"
 SECONDS=0
-PCAM_DEVICE=$device node scripts/run-tests.mjs test/gpu/
+# Each step has a ceiling, so that one that hangs cannot take the others' time.
+PCAM_DEVICE=$device timeout 300 node scripts/run-tests.mjs test/gpu/
 status=$?
 echo "test-gpu took ${SECONDS} s"
 nvidia-smi --query-gpu=memory.used --format=csv 2>/dev/null
 echo "== bench engine on $device"
 for p in fp32 bf16; do
-  node bin/pcam.js bench engine --device "$device" --precision "$p" --steps 50 --json \
+  timeout 120 node bin/pcam.js bench engine --device "$device" --precision "$p" --steps 50 --json \
     >"$out/engine-$p.json" && cat "$out/engine-$p.json"
 done
 # The reference study's network and input size, data included, with the GPU's utilisation. The
@@ -47,9 +48,12 @@ echo "== bench train resnet50 at 224 px on $device"
 node --input-type=module -e "
   const { makeSyntheticStore } = await import('./dist/test/helpers/synthetic-store.js')
   await makeSyntheticStore('/tmp/pcam-bench', { train: 2048, valid: 64, size: 96 })"
+# The PyTorch side builds torchvision's ResNet50; without torchvision pcam runs alone.
+peer=()
+python3 -c 'import torchvision' 2>/dev/null || { peer=(--pcam-only); echo "no torchvision: pcam only"; }
 for p in bf16 fp32; do
-  node bin/pcam.js bench train --data /tmp/pcam-bench/store --arch resnet50 --size 224 \
-    --device "$device" --precision "$p" --batch-size 64 --warmup 5 --steps 25 --rounds 2 --json \
+  timeout 150 node bin/pcam.js bench train --data /tmp/pcam-bench/store --arch resnet50 --size 224 \
+    --device "$device" --precision "$p" --batch-size 64 --warmup 5 --steps 25 --rounds 2 --json "${peer[@]}" \
     >"$out/train-resnet50-$p.json" && cat "$out/train-resnet50-$p.json"
 done
 exit $status

@@ -19,7 +19,13 @@ import {
 } from '../learn/precision.js'
 import { Learner } from '../learn/learner.js'
 import { createModel } from '../models/registry.js'
-import { cudaIndex, getNumThreads, mallocEnvironment, manualSeed } from '../torch/index.js'
+import {
+  cudaIndex,
+  getNumThreads,
+  mallocEnvironment,
+  manualSeed,
+  setCudnnBenchmark,
+} from '../torch/index.js'
 import { PACKAGE_ROOT } from '../paths.js'
 import { runPythonJson } from './python.js'
 import { meanUtilization, UtilizationSampler } from './gpu-utilization.js'
@@ -96,7 +102,11 @@ async function pcamRound(options: TrainBenchOptions, plan: ComputePlan): Promise
     numClasses: 1,
     head: 'linear',
   }).toChannelsLast()
-  if (plan.device !== 'cpu') model.to(plan.device)
+  if (plan.device !== 'cpu') {
+    model.to(plan.device)
+    // As pcam train does, and as the PyTorch side sets torch.backends.cudnn.benchmark.
+    setCudnnBenchmark(true)
+  }
   const warm = new Learner(
     model,
     loader(indices.slice(0, options.batchSize * options.warmup)),
@@ -154,22 +164,28 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
   }
   const sampler =
     plan.device === 'cpu' ? null : await UtilizationSampler.start(cudaIndex(plan.device))
-  const { pcam, peer } = await alternate({
-    rounds: options.rounds,
-    pcam: () => pcamRound({ ...options, size }, plan),
-    peer: options.pcamOnly
-      ? null
-      : (): Round => {
-          // PyTorch at its best: the glibc allocator settings pcam sets for itself.
-          const reply = runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as {
-            trainImgPerSec: number
-            window: [number, number]
-          }
-          return { imagesPerSec: reply.trainImgPerSec, window: reply.window }
-        },
-    onProgress: options.onProgress,
-  })
-  await sampler?.stop()
+  // nvidia-smi must stop however the rounds end, or it keeps the process alive.
+  const { pcam, peer } = await (async () => {
+    try {
+      return await alternate({
+        rounds: options.rounds,
+        pcam: () => pcamRound({ ...options, size }, plan),
+        peer: options.pcamOnly
+          ? null
+          : (): Round => {
+              // PyTorch at its best: the glibc allocator settings pcam sets for itself.
+              const reply = runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as {
+                trainImgPerSec: number
+                window: [number, number]
+              }
+              return { imagesPerSec: reply.trainImgPerSec, window: reply.window }
+            },
+        onProgress: options.onProgress,
+      })
+    } finally {
+      await sampler?.stop()
+    }
+  })()
   const utilization = (rounds: Round[]) =>
     sampler && rounds.length
       ? meanUtilization(
