@@ -8,12 +8,32 @@ import { keep, noGrad, type Tensor } from '../torch/index.js'
 
 export class AveragedWeights {
   #average: Map<string, Tensor> | null = null
+  /** Whether the average is known to sit where the model's parameters are. */
+  #placed = false
   /** The model's own tensors while the average is in it. */
   #raw: Map<string, Tensor> | null = null
 
   /** The average by parameter name, or null before it starts. */
   get average(): Map<string, Tensor> | null {
     return this.#average
+  }
+
+  /**
+   * The average, on the devices of the model's parameters: one restored from a checkpoint is
+   * loaded on the CPU, and a GPU run averages on its GPU.
+   */
+  averageOn(model: Module): Map<string, Tensor> | null {
+    const average = this.#average
+    if (!average || this.#placed) return average
+    this.#placed = true
+    for (const [name, p] of model.namedParameters()) {
+      const avg = average.get(name)
+      if (avg && avg.device !== p.device) {
+        average.set(name, keep(avg.to(p.device)))
+        avg.dispose()
+      }
+    }
+    return average
   }
 
   /** Whether the average is in the model now. */
@@ -26,6 +46,7 @@ export class AveragedWeights {
     this.#disposeAverage()
     const source = from instanceof Map ? from : new Map(from.namedParameters())
     this.#average = noGrad(() => new Map([...source].map(([name, t]) => [name, keep(t.clone())])))
+    this.#placed = !(from instanceof Map)
   }
 
   /**
@@ -33,7 +54,7 @@ export class AveragedWeights {
    * its parameters, and its buffers too when `buffers` (something will change the statistics).
    */
   swapIn(model: Module, { buffers = false }: { buffers?: boolean } = {}): void {
-    const average = this.#average
+    const average = this.averageOn(model)
     if (!average || this.#raw) return
     noGrad(() => {
       const own = buffers ? model.stateDict() : new Map(model.namedParameters())

@@ -113,7 +113,7 @@ describe(`pcam on ${REQUEST}, end to end`, { skip }, () => {
     })
   })
 
-  it('a run stopped on the GPU resumes on the CPU, and the reverse', async () => {
+  it('a run stopped on the GPU resumes on the CPU, and the reverse, EMA included', async () => {
     for (const [k, [first, then]] of (
       [
         [device, 'cpu'],
@@ -132,6 +132,8 @@ describe(`pcam on ${REQUEST}, end to end`, { skip }, () => {
         lr: 3e-3,
         seed: 5,
         precision: 'fp32' as const,
+        // Its averaged weights are checkpointed too, and must follow the model to its device.
+        ema: 0.9,
       }
       let batches = 0
       const stopped = await train(trainConfig({ ...settings, device: first }), {

@@ -29,7 +29,10 @@ try {
 const root = tempDir('gpu-resume')
 const store = join(root, 'store')
 
-/** The small CNN with fastai's head (dropout on the GPU), in the GPU's automatic precision. */
+/**
+ * The small CNN with fastai's head (dropout on the GPU), in the GPU's automatic precision, with
+ * an EMA of the weights (state that a resume restores).
+ */
 const config = (out: string): TrainConfig =>
   trainConfig({
     store,
@@ -42,6 +45,7 @@ const config = (out: string): TrainConfig =>
     lr: 3e-3,
     seed: 11,
     augment: { dihedral: true, brightness: 0.1 },
+    ema: 0.99,
   })
 
 /** The largest difference between two runs' final weights. */

@@ -65,7 +65,7 @@ export class ExponentialMovingAverage implements CheckpointedCallback {
 
   /** Moves the average towards the weights the optimizer just stepped. */
   afterStep(learn: Learner): void {
-    const average = this.#weights.average
+    const average = this.#weights.averageOn(learn.model)
     if (!average) return
     this.updates += 1
     const d = this.decayAt(this.updates)

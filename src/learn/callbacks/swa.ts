@@ -122,7 +122,7 @@ export class StochasticWeightAveraging implements CheckpointedCallback {
 
   #accumulate(model: Module): void {
     const n = this.averaged
-    const average = this.#weights.average
+    const average = this.#weights.averageOn(model)
     if (n === 0 || !average) this.#weights.reset(model)
     else
       noGrad(() => {
