@@ -15,6 +15,8 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace pcam {
 
@@ -28,9 +30,27 @@ using Collectives = c10d::Backend;
 using Collectives = c10d::ProcessGroup;
 #endif
 
+// Live groups by id, for autograd: a graph that outlives its group (destroyed, or its handle
+// collected) finds it gone instead of following a dangling pointer.
+struct Registry {
+  std::mutex mutex;
+  std::unordered_map<int64_t, c10::intrusive_ptr<Collectives>> groups;
+  int64_t next = 1;
+};
+Registry& Groups() {
+  static Registry* registry = new Registry();  // never destroyed: finalizers may run at exit
+  return *registry;
+}
+void Forget(int64_t id) {
+  std::lock_guard<std::mutex> lock(Groups().mutex);
+  Groups().groups.erase(id);
+}
+
 struct GroupBox {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Collectives> group;
+  int64_t id = 0;
+  ~GroupBox() { Forget(id); }
 };
 
 }  // namespace
@@ -63,20 +83,24 @@ c10d::ReduceOp Op(const std::string& name) {
 // A sum over the ranks that autograd sees through: its backward is the same sum of the gradients
 // (summing is its own adjoint). Synchronised batch norm is built on it in TypeScript.
 struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, int64_t group) {
-    // The group outlives the step: JavaScript holds it for the whole training run.
-    ctx->saved_data["group"] = group;
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, int64_t id) {
+    ctx->saved_data["group"] = id;
     std::vector<at::Tensor> tensors{input.contiguous().clone()};
-    Wait(reinterpret_cast<GroupBox*>(group)->group->allreduce(tensors));
+    Wait(Live(id)->allreduce(tensors));
     return tensors[0];
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    auto* box = reinterpret_cast<GroupBox*>(ctx->saved_data["group"].toInt());
-    if (!box->group) throw std::runtime_error("the process group was destroyed before backward");
     std::vector<at::Tensor> tensors{grads[0].contiguous().clone()};
-    Wait(box->group->allreduce(tensors));
+    Wait(Live(ctx->saved_data["group"].toInt())->allreduce(tensors));
     return {tensors[0], at::Tensor()};
+  }
+  // A reference to the group, held for the collective, or an error once it is gone.
+  static c10::intrusive_ptr<Collectives> Live(int64_t id) {
+    std::lock_guard<std::mutex> lock(Groups().mutex);
+    auto found = Groups().groups.find(id);
+    if (found == Groups().groups.end()) throw std::runtime_error("the process group was destroyed before backward");
+    return found->second;
   }
 };
 
@@ -85,7 +109,7 @@ struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
 // distAllReduceSumAutograd(group, tensor): a new tensor, the sum over the ranks, differentiable.
 PCAM_FN(DistAllReduceSumAutograd) {
   GroupBox& box = Group(info[0]);
-  return Wrap(info.Env(), AllReduceSum::apply(Unwrap(info[1]), reinterpret_cast<int64_t>(&box)));
+  return Wrap(info.Env(), AllReduceSum::apply(Unwrap(info[1]), box.id));
 }
 
 // distInit(masterAddr, masterPort, rank, worldSize, timeoutMs, interfaceHost, backend): rank 0
@@ -126,6 +150,9 @@ PCAM_FN(DistInit) {
       glooOptions->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
       box->group = c10::make_intrusive<c10d::ProcessGroupGloo>(box->store, rank, world, glooOptions);
     }
+    std::lock_guard<std::mutex> lock(Groups().mutex);
+    box->id = Groups().next++;
+    Groups().groups[box->id] = box->group;
   } catch (...) {
     delete box;
     throw;
@@ -178,6 +205,7 @@ PCAM_FN(DistBarrier) {
 // distDestroy(group): closes the connections now rather than when V8 collects the handle.
 PCAM_FN(DistDestroy) {
   GroupBox* box = HandleData<GroupBox>(info[0]);
+  Forget(box->id);
   box->group.reset();
   box->store.reset();
   return info.Env().Undefined();

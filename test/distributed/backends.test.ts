@@ -118,6 +118,41 @@ describe('c10d backends', () => {
     assert.throws(() => rankFromEnvironment({ ...env, LOCAL_RANK: 'x' }), /LOCAL_RANK=x/)
   })
 
+  it('a gradient through a group that is gone is an error, not a dangling pointer', () => {
+    // In a child with --expose-gc: the group's handle is collected while a graph still uses it.
+    const module = (path: string) => JSON.stringify(join(PACKAGE_ROOT, 'dist', 'src', path))
+    const script = `
+      const t = await import(${module('torch/index.js')})
+      const { freePort } = await import(${module('learn/launcher.js')})
+      const options = { rank: 0, worldSize: 1, masterAddr: '127.0.0.1' }
+      const attempt = async (lose) => {
+        let group = t.ProcessGroup.init({ ...options, masterPort: await freePort() })
+        const x = t.tensor([1, 2]).requiresGrad_()
+        const y = group.allReduceSumAutograd(x)
+        group = lose(group)
+        for (let i = 0; i < 4; i++) {
+          globalThis.gc()
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+        try {
+          y.sum().backward()
+          console.log('backward ran')
+        } catch (error) {
+          console.log('error:', error.message.split('\\n')[0])
+        }
+      }
+      await attempt((group) => (group.destroy(), group))
+      await attempt(() => null)
+    `
+    const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    })
+    assert.equal(run.status, 0, run.stderr)
+    const lines = run.stdout.trim().split('\n')
+    assert.equal(lines.length, 2, run.stdout)
+    for (const line of lines) assert.match(line, /^error: .*destroyed before backward/)
+  })
+
   it('a one-rank Gloo group runs every collective on the CPU', async () => {
     const group = ProcessGroup.init({
       rank: 0,
