@@ -18,7 +18,8 @@ export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=lib
 # allocator_may_return_null: an impossible allocation is an out-of-memory error pcam reports (tested).
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The addon's own tests, and those that reach its slide and optimizer code.
+# The addon's own tests, and those that reach its slide, optimizer and process-group code.
 node scripts/run-tests.mjs test/native/
 node scripts/run-tests.mjs test/slide/
 node scripts/run-tests.mjs test/learn/optimizer
+node scripts/run-tests.mjs test/distributed/backends
