@@ -6,22 +6,17 @@ import { before, describe, it } from 'node:test'
 import { DEFAULT_TRAIN_AUGMENT, prepareBatch, type AugmentOptions } from '../../src/data/augment.js'
 import { PatchLoader } from '../../src/data/loader.js'
 import { PatchStore } from '../../src/data/store.js'
-import { checkDeviceRequest, resolveDevice } from '../../src/learn/precision.js'
 import * as t from '../../src/torch/index.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 import { tempDir } from '../helpers/temp-dir.js'
 import { assertClose } from '../helpers/torch-reference.js'
+import { deviceUnderTest } from '../helpers/device-under-test.js'
 
-const REQUEST = process.env.PCAM_DEVICE ?? 'cuda'
-let skip: string | false = false
-let device: ReturnType<typeof resolveDevice> = 'cpu'
-try {
-  device = resolveDevice(checkDeviceRequest(REQUEST))
-  if (device === 'cpu')
-    skip = 'these compare the GPU with the CPU; make test-gpu runs them on a GPU'
-} catch (error) {
-  skip = `no ${REQUEST} here (${(error as Error).message.split('\n')[0]}); make test-gpu runs these on a GPU`
-}
+const {
+  request: REQUEST,
+  device,
+  skip,
+} = deviceUnderTest('these compare the GPU with the CPU; make test-gpu runs them on a GPU')
 
 const root = tempDir('gpu-data')
 const normalization = { mean: [0.6, 0.5, 0.7], std: [0.2, 0.25, 0.15] }

@@ -6,33 +6,34 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { DataParallel } from '../../src/learn/data-parallel.js'
 import { freePort } from '../../src/learn/launcher.js'
-import { checkDeviceRequest, resolveDevice } from '../../src/learn/precision.js'
 import { Linear } from '../../src/nn/index.js'
 import * as t from '../../src/torch/index.js'
 import type { Tensor } from '../../src/torch/index.js'
+import { deviceUnderTest } from '../helpers/device-under-test.js'
 
-const REQUEST = process.env.PCAM_DEVICE ?? 'cuda'
-let skip: string | false = false
-let device: ReturnType<typeof resolveDevice> = 'cpu'
-try {
-  device = resolveDevice(checkDeviceRequest(REQUEST))
-  if (device === 'cpu') skip = 'NCCL needs a CUDA device; make test-gpu runs this on a GPU'
-  else if (!t.distributedBackends().includes('nccl'))
-    skip = `this build has no NCCL (backends: ${t.distributedBackends().join(', ') || 'none'})`
-} catch (error) {
-  skip = `no ${REQUEST} here (${(error as Error).message.split('\n')[0]}); make test-gpu runs this on a GPU`
+const { device, skip: noGpu } = deviceUnderTest(
+  'NCCL needs a CUDA device; make test-gpu runs this on a GPU',
+)
+const skip =
+  noGpu ||
+  (!t.distributedBackends().includes('nccl') &&
+    `this build has no NCCL (backends: ${t.distributedBackends().join(', ') || 'none'})`)
+
+/** A group of this process alone, over NCCL on the GPU under test. */
+async function oneRankNccl(): Promise<t.ProcessGroup> {
+  return t.ProcessGroup.init({
+    rank: 0,
+    worldSize: 1,
+    masterAddr: '127.0.0.1',
+    masterPort: await freePort(),
+    backend: 'nccl',
+    device,
+  })
 }
 
 describe('NCCL on one GPU', { skip }, () => {
   it('reduces, broadcasts and gathers CUDA tensors, and CPU tensors through the GPU', async () => {
-    const group = t.ProcessGroup.init({
-      rank: 0,
-      worldSize: 1,
-      masterAddr: '127.0.0.1',
-      masterPort: await freePort(),
-      backend: 'nccl',
-      device,
-    })
+    const group = await oneRankNccl()
     const owned: Tensor[] = []
     const keep = (x: Tensor) => (owned.push(x), x)
     try {
@@ -69,14 +70,7 @@ describe('NCCL on one GPU', { skip }, () => {
   })
 
   it("DataParallel's collectives run on a model on the GPU", async () => {
-    const group = t.ProcessGroup.init({
-      rank: 0,
-      worldSize: 1,
-      masterAddr: '127.0.0.1',
-      masterPort: await freePort(),
-      backend: 'nccl',
-      device,
-    })
+    const group = await oneRankNccl()
     t.manualSeed(5)
     const model = new Linear(3, 2)
     model.to(device)

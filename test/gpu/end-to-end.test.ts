@@ -7,23 +7,19 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { readCsv } from '../../src/data/csv.js'
-import { checkDeviceRequest, resolveDevice } from '../../src/learn/precision.js'
 import { PACKAGE_ROOT } from '../../src/paths.js'
 import { trainConfig } from '../../src/recipe/train-config.js'
 import { train } from '../../src/recipe/train.js'
 import { readHistory } from '../../src/run/run-folder.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { deviceUnderTest } from '../helpers/device-under-test.js'
 
-const REQUEST = process.env.PCAM_DEVICE ?? 'cuda'
-let skip: string | false = false
-let device: ReturnType<typeof resolveDevice> = 'cpu'
-try {
-  device = resolveDevice(checkDeviceRequest(REQUEST))
-  if (device === 'cpu') skip = 'the CPU runs these commands in the rest of the suite'
-} catch (error) {
-  skip = `no ${REQUEST} here (${(error as Error).message.split('\n')[0]}); make test-gpu runs these on a GPU`
-}
+const {
+  request: REQUEST,
+  device,
+  skip,
+} = deviceUnderTest('the CPU runs these commands in the rest of the suite')
 
 const root = tempDir('gpu-e2e')
 const store = join(root, 'store')

@@ -8,23 +8,19 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
-import { checkDeviceRequest, resolveDevice } from '../../src/learn/precision.js'
 import { trainConfig, type TrainConfig } from '../../src/recipe/train-config.js'
 import { train } from '../../src/recipe/train.js'
 import * as t from '../../src/torch/index.js'
 import { readSafetensors } from '../../src/weights/safetensors.js'
 import { makeSyntheticStore } from '../helpers/synthetic-store.js'
 import { tempDir } from '../helpers/temp-dir.js'
+import { deviceUnderTest } from '../helpers/device-under-test.js'
 
-const REQUEST = process.env.PCAM_DEVICE ?? 'cuda'
-let skip: string | false = false
-let device: ReturnType<typeof resolveDevice> = 'cpu'
-try {
-  device = resolveDevice(checkDeviceRequest(REQUEST))
-  if (device === 'cpu') skip = 'these check the GPU generator; make test-gpu runs them on a GPU'
-} catch (error) {
-  skip = `no ${REQUEST} here (${(error as Error).message.split('\n')[0]}); make test-gpu runs these on a GPU`
-}
+const {
+  request: REQUEST,
+  device,
+  skip,
+} = deviceUnderTest('these check the GPU generator; make test-gpu runs them on a GPU')
 
 const root = tempDir('gpu-resume')
 const store = join(root, 'store')

@@ -11,7 +11,6 @@ import { runPythonJson } from '../../src/bench/python.js'
 import { GradScaler } from '../../src/learn/callbacks/grad-scaler.js'
 import { MixedPrecision } from '../../src/learn/callbacks/mixed-precision.js'
 import { Learner, type Callback } from '../../src/learn/learner.js'
-import { checkDeviceRequest, resolveDevice } from '../../src/learn/precision.js'
 import * as t from '../../src/torch/index.js'
 import type { Tensor } from '../../src/torch/index.js'
 import {
@@ -21,15 +20,9 @@ import {
   PARITY_DIR,
   type EncodedTensor,
 } from '../helpers/torch-reference.js'
+import { deviceUnderTest } from '../helpers/device-under-test.js'
 
-const REQUEST = process.env.PCAM_DEVICE ?? 'cuda'
-let device: ReturnType<typeof resolveDevice> = 'cpu'
-let missing: string | false = false
-try {
-  device = resolveDevice(checkDeviceRequest(REQUEST))
-} catch (error) {
-  missing = `no ${REQUEST} here (${(error as Error).message.split('\n')[0]}); make test-gpu runs these on a GPU`
-}
+const { request: REQUEST, device, skip: missing } = deviceUnderTest()
 const onCuda = device !== 'cpu'
 const STEPS = 3
 
