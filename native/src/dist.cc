@@ -42,8 +42,12 @@ Registry& Groups() {
   return *registry;
 }
 void Forget(int64_t id) {
+  c10::intrusive_ptr<Collectives> gone;  // released after the lock, should it be the last one
   std::lock_guard<std::mutex> lock(Groups().mutex);
-  Groups().groups.erase(id);
+  auto found = Groups().groups.find(id);
+  if (found == Groups().groups.end()) return;
+  gone = std::move(found->second);
+  Groups().groups.erase(found);
 }
 
 struct GroupBox {
@@ -99,7 +103,7 @@ struct AllReduceSum : public torch::autograd::Function<AllReduceSum> {
   static c10::intrusive_ptr<Collectives> Live(int64_t id) {
     std::lock_guard<std::mutex> lock(Groups().mutex);
     auto found = Groups().groups.find(id);
-    if (found == Groups().groups.end()) throw std::runtime_error("the process group was destroyed before backward");
+    if (found == Groups().groups.end()) throw std::runtime_error("the process group was destroyed");
     return found->second;
   }
 };

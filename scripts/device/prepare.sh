@@ -3,8 +3,9 @@
 # Node.js and no network) into .device/ (ignored by git): Node itself (xz), Node-API's four
 # headers, and the production dependencies (node-addon-api among them) without ONNX Runtime's
 # packages, which are large and which libtorch's GPU predictions never load. dist/ is built here
-# too. Then, in one device call:
-#   run(command="bash scripts/device/gpu-check.sh", carry=[".device", "dist"], timeout_s=480)
+# too. Then, in two device calls (each may run 600 s at most; the second reuses the first's build):
+#   run(command="bash scripts/device/gpu-check.sh tests", carry=[".device", "dist"], timeout_s=560)
+#   run(command="bash scripts/device/gpu-check.sh bench", carry=[".device", "dist"], timeout_s=420)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make build

@@ -4,7 +4,13 @@
  * @module
  */
 import type { Module } from '../nn/index.js'
-import { keep, noGrad, type Tensor } from '../torch/index.js'
+import { keep, noGrad, zerosLike, type Tensor } from '../torch/index.js'
+
+/** Whether both are laid out alike: row-major, or both channels-last (4-D weights). */
+function sameLayout(a: Tensor, b: Tensor): boolean {
+  const channelsLast = (t: Tensor) => t.ndim === 4 && !t.isContiguous() && t.isContiguous('channelsLast')
+  return channelsLast(a) === channelsLast(b)
+}
 
 export class AveragedWeights {
   #average: Map<string, Tensor> | null = null
@@ -19,20 +25,21 @@ export class AveragedWeights {
   }
 
   /**
-   * The average, on the devices of the model's parameters: one restored from a checkpoint is
-   * loaded on the CPU, and a GPU run averages on its GPU.
+   * The average, on the devices and in the layouts of the model's parameters: one restored from a
+   * checkpoint is loaded contiguous on the CPU, while a GPU run averages on its GPU and a
+   * channels-last model's updates run element by element only between equal layouts.
    */
   averageOn(model: Module): Map<string, Tensor> | null {
     const average = this.#average
     if (!average || this.#placed) return average
-    this.#placed = true
     for (const [name, p] of model.namedParameters()) {
       const avg = average.get(name)
-      if (avg && avg.device !== p.device) {
-        average.set(name, keep(avg.to(p.device)))
+      if (avg && (avg.device !== p.device || !sameLayout(avg, p))) {
+        average.set(name, keep(noGrad(() => zerosLike(p, { dtype: avg.dtype }).copy_(avg))))
         avg.dispose()
       }
     }
+    this.#placed = true
     return average
   }
 

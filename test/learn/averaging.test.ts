@@ -8,7 +8,10 @@ import { copyFileSync, cpSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { AveragedWeights } from '../../src/learn/averaged-weights.js'
+import { BatchNorm2d, Conv2d, Sequential } from '../../src/nn/index.js'
 import { trainConfig, type TrainConfig } from '../../src/recipe/train-config.js'
+import { manualSeed } from '../../src/torch/index.js'
 import { train } from '../../src/recipe/train.js'
 import { readHistory, readRunConfig, type RunConfig } from '../../src/run/run-folder.js'
 import { assertResumesExactly, validLoss } from '../helpers/run-checks.js'
@@ -94,6 +97,29 @@ describe('--swa-epochs', () => {
       (info) => info.stage === 'swa' && info.epoch === 1 && info.batch === 2,
       CHECKPOINT_FILES,
     )
+  })
+})
+
+describe('AveragedWeights', () => {
+  it("a restored average takes its parameters' device and layout, values unchanged", () => {
+    manualSeed(2)
+    const model = new Sequential(new Conv2d(3, 4, 3), new BatchNorm2d(4)).toChannelsLast()
+    // As a checkpoint restores it: contiguous copies on the CPU.
+    const saved = new Map([...model.namedParameters()].map(([name, p]) => [name, p.contiguous()]))
+    const weights = new AveragedWeights()
+    weights.reset(saved)
+    const average = weights.averageOn(model)!
+    for (const [name, p] of model.namedParameters()) {
+      const avg = average.get(name)!
+      assert.equal(avg.device, p.device)
+      assert.equal(avg.isContiguous('channelsLast'), p.isContiguous('channelsLast'), name)
+      assert.deepEqual(avg.toArray(), p.toArray(), name)
+    }
+    assert.equal(average.get('0.weight')!.isContiguous(), false, 'the 4-D weight is channels-last')
+    assert.equal(weights.averageOn(model), average)
+    for (const t of saved.values()) t.dispose()
+    weights.dispose()
+    model.dispose()
   })
 })
 
