@@ -8,7 +8,8 @@ import { keep, noGrad, zerosLike, type Tensor } from '../torch/index.js'
 
 /** Whether both are laid out alike: row-major, or both channels-last (4-D weights). */
 function sameLayout(a: Tensor, b: Tensor): boolean {
-  const channelsLast = (t: Tensor) => t.ndim === 4 && !t.isContiguous() && t.isContiguous('channelsLast')
+  const channelsLast = (t: Tensor) =>
+    t.ndim === 4 && !t.isContiguous() && t.isContiguous('channelsLast')
   return channelsLast(a) === channelsLast(b)
 }
 
