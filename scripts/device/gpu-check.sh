@@ -52,7 +52,7 @@ fi
 if [ "$part" != tests ]; then
   echo "== bench engine on $device"
   for p in fp32 bf16; do
-    timeout 60 node bin/pcam.js bench engine --device "$device" --precision "$p" --steps 50 --json \
+    timeout 90 node bin/pcam.js bench engine --device "$device" --precision "$p" --steps 50 --json \
       >"$out/engine-$p.json" && cat "$out/engine-$p.json"
   done
   # The store is synthetic (no patches travel here) but has PCam's 96 px, so the loader's work

@@ -5,7 +5,7 @@
 # packages, which are large and which libtorch's GPU predictions never load. dist/ is built here
 # too. Then, in two device calls (each may run 600 s at most; the second reuses the first's build):
 #   run(command="bash scripts/device/gpu-check.sh tests", carry=[".device", "dist"], timeout_s=560)
-#   run(command="bash scripts/device/gpu-check.sh bench", carry=[".device", "dist"], timeout_s=420)
+#   run(command="bash scripts/device/gpu-check.sh bench", carry=[".device", "dist"], timeout_s=480)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 make build
