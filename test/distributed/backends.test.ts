@@ -14,6 +14,17 @@ import { distributedBackends, ProcessGroup, tensor, type Tensor } from '../../sr
 
 const hasNccl = distributedBackends().includes('nccl')
 
+/** Joins a one-rank NCCL group (refused before any connection in these tests). */
+const joinNccl = (device?: 'cpu') =>
+  ProcessGroup.init({
+    rank: 0,
+    worldSize: 1,
+    masterAddr: '127.0.0.1',
+    masterPort: 1,
+    backend: 'nccl',
+    device,
+  })
+
 describe('c10d backends', () => {
   it('this build has Gloo, and names NCCL only with a CUDA libtorch', () => {
     assert.ok(distributedBackends().includes('gloo'), distributedBackends().join(','))
@@ -40,18 +51,7 @@ describe('c10d backends', () => {
       () => chooseBackend('mpi' as 'gloo', 'cpu'),
       /Expected auto, gloo or nccl for --backend but received "mpi"/,
     )
-    assert.throws(
-      () =>
-        ProcessGroup.init({
-          rank: 0,
-          worldSize: 1,
-          masterAddr: '127.0.0.1',
-          masterPort: 1,
-          backend: 'nccl',
-          device: 'cpu',
-        }),
-      /nccl runs collectives on CUDA GPUs/,
-    )
+    assert.throws(() => joinNccl('cpu'), /nccl runs collectives on CUDA GPUs/)
   })
 
   it(
@@ -59,14 +59,7 @@ describe('c10d backends', () => {
     { skip: hasNccl && 'this build has NCCL' },
     () => {
       assert.throws(
-        () =>
-          ProcessGroup.init({
-            rank: 0,
-            worldSize: 1,
-            masterAddr: '127.0.0.1',
-            masterPort: 1,
-            backend: 'nccl',
-          }),
+        () => joinNccl(),
         (e: Error) => {
           assert.ok(e instanceof ConfigError, String(e))
           assert.match(e.message, /built without NCCL/)
