@@ -6,11 +6,12 @@
  * stopping so that none is left waiting in a collective.
  * @module
  */
-import { ConfigError, ValidationError } from '../errors.js'
+import { ValidationError } from '../errors.js'
 import { BatchNorm1d, BatchNorm2d, type Module } from '../nn/index.js'
 import { rankDevice, resolveDevice, type DeviceRequest } from './precision.js'
 import {
   cat,
+  checkBackendBuilt,
   distributedBackends,
   noGrad,
   scope,
@@ -27,29 +28,29 @@ export type BnStats = 'rank0' | 'mean' | 'local' | 'sync'
 /** `--backend`: a c10d backend, or auto (nccl for a CUDA run where built, else gloo). */
 export type BackendRequest = Backend | 'auto'
 
+/** `--backend` checked: auto, gloo or nccl. */
+export function checkBackendRequest(value: unknown): BackendRequest {
+  if (value === 'auto' || value === 'gloo' || value === 'nccl') return value
+  throw new ValidationError(
+    `Expected auto, gloo or nccl for --backend but received "${String(value)}"`,
+  )
+}
+
 /**
  * The backend for a run on device: auto takes NCCL for GPUs when this pcam has it (Gloo would
  * copy every gradient bucket through the CPU) and Gloo otherwise. One asked for by name must be
  * built in, and NCCL needs a GPU.
  */
 export function chooseBackend(request: BackendRequest, device: Device): Backend {
-  if (request === 'auto')
+  const asked = checkBackendRequest(request)
+  if (asked === 'auto')
     return device !== 'cpu' && distributedBackends().includes('nccl') ? 'nccl' : 'gloo'
-  if (request !== 'gloo' && request !== 'nccl')
-    throw new ValidationError(
-      `Expected auto, gloo or nccl for --backend but received "${String(request)}"`,
-    )
-  if (request === 'nccl' && device === 'cpu')
+  if (asked === 'nccl' && device === 'cpu')
     throw new ValidationError(
       'NCCL runs collectives on CUDA GPUs, and this run is on the CPU: use --backend gloo (or auto), or --device cuda.',
     )
-  if (!distributedBackends().includes(request))
-    throw new ConfigError(
-      request === 'nccl'
-        ? 'This pcam was built without NCCL: it needs a CUDA libtorch and the headers of NCCL and the CUDA runtime (then "make build"). Use --backend gloo or auto.'
-        : 'This pcam was built without Gloo: install its headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").',
-    )
-  return request
+  checkBackendBuilt(asked)
+  return asked
 }
 
 /**

@@ -52,13 +52,18 @@ export interface ProcessGroupOptions {
 /** How allReduce combines the ranks' values, as torch.distributed.ReduceOp. */
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'min'
 
+/** Throws, naming the fix, when this build of pcam lacks the backend. */
+export function checkBackendBuilt(backend: Backend): void {
+  if (distributedBackends().includes(backend) && native.distInit) return
+  throw new ConfigError(
+    backend === 'gloo'
+      ? 'This pcam was built without Gloo, c10d\'s CPU backend: install Gloo\'s headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").'
+      : 'This pcam was built without NCCL, c10d\'s GPU backend: it needs a CUDA libtorch and the headers of NCCL and the CUDA runtime (pip\'s nvidia-nccl and nvidia-cuda-runtime packages, or $CUDA_HOME/include), then "make build". Or use --backend gloo.',
+  )
+}
+
 function binding(backend: Backend = 'gloo') {
-  if (!distributedBackends().includes(backend) || !native.distInit)
-    throw new ConfigError(
-      backend === 'gloo'
-        ? 'This pcam was built without Gloo, c10d\'s CPU backend: install Gloo\'s headers ("sudo apt-get install libgloo-dev") and rebuild ("make build").'
-        : 'This pcam was built without NCCL, c10d\'s GPU backend: it needs a CUDA libtorch and the headers of NCCL and the CUDA runtime (pip\'s nvidia-nccl and nvidia-cuda-runtime packages, or $CUDA_HOME/include), then "make build". Or use --backend gloo.',
-    )
+  checkBackendBuilt(backend)
   return native as Required<typeof native>
 }
 

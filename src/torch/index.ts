@@ -101,6 +101,7 @@ export type { CpuBlockCacheStats, Reduction } from './native.js'
 export { keep, scope, type Disposable } from './scope.js'
 export { Tensor, type MemoryFormat, type Operand } from './tensor.js'
 export {
+  checkBackendBuilt,
   distributedBackends,
   ProcessGroup,
   type Backend,

@@ -5,7 +5,7 @@
  */
 import { AUGMENT_PRESETS, type AugmentOptions } from '../../data/augment.js'
 import { DataError, ValidationError } from '../../errors.js'
-import { checkRankPlan, type BackendRequest } from '../../learn/data-parallel.js'
+import { checkBackendRequest, checkRankPlan } from '../../learn/data-parallel.js'
 import { rankFromEnvironment } from '../../learn/launcher.js'
 import { checkDeviceRequest } from '../../learn/precision.js'
 import { checkInteger } from '../../torch/index.js'
@@ -291,19 +291,14 @@ function distributedFrom(values: OptionValues): DistributedConfig | undefined {
     throw new ValidationError(
       `Expected sync, rank0, mean or local for --bn-stats but received "${String(bnStats)}"`,
     )
-  const backend = values.backend
-  if (backend !== 'auto' && backend !== 'gloo' && backend !== 'nccl')
-    throw new ValidationError(
-      `Expected auto, gloo or nccl for --backend but received "${String(backend)}"`,
-    )
-  return { ...env, bnStats, backend }
+  return { ...env, bnStats, backend: checkBackendRequest(values.backend) }
 }
 
 /** Starts the ranks of a data-parallel run and relays what rank 0 prints. */
 async function launch(values: OptionValues): Promise<void> {
   checkRankPlan(
     checkDeviceRequest(values.device ?? 'auto'),
-    values.backend as BackendRequest,
+    checkBackendRequest(values.backend),
     checkInteger(values.nproc, '--nproc', 1),
   )
   const result = await launchFromOptions(values)
