@@ -33,7 +33,7 @@ export function explainPatches(
   const models = Array.isArray(model) ? model : [model]
   return scope(() => {
     // Where the models are (a GPU, or the CPU): the heatmaps come back to draw on the patches.
-    const device = (models[0] as PatchClassifier).parameters().next().value?.device ?? 'cpu'
+    const device = (models[0] as PatchClassifier).device
     const input = device === 'cpu' ? patches : patches.to(device)
     const x = prepareBatch(input, { size: config.inputSize, normalization: config.normalization })
     let heat = gradCam(models[0] as PatchClassifier, x, options)

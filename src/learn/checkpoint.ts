@@ -95,23 +95,17 @@ export async function saveResumeState(
   )
   await saveTensors(join(dir, RUN_FILES.optimizer), tensors, tag)
   const callbacks = await saveCallbackStates(dir, learn.callbacks.filter(isCheckpointed), tag)
-  const gpu = modelGpu(learn.model)
+  const device = learn.model.device
   const state: ResumeState = {
     generation,
     position,
     steps,
     rngState: rngState('cpu'),
-    ...(gpu ? { cudaRngState: rngState(gpu) } : {}),
+    ...(device !== 'cpu' ? { cudaRngState: rngState(device) } : {}),
     ...(callbacks ? { callbacks } : {}),
     history: learn.history,
   }
   await writeResumeState(dir, state)
-}
-
-/** The GPU a model's weights are on, or null on the CPU. */
-function modelGpu(model: Module): Device | null {
-  const first = model.parameters().next().value
-  return first && first.device !== 'cpu' ? first.device : null
 }
 
 /** A device's generator state as base64, for state.json. */
@@ -235,8 +229,8 @@ export function loadResumeState(
   for (const t of callbackFile?.tensors.values() ?? []) t.dispose()
   for (const t of model.tensors.values()) t.dispose()
   restoreRngState(state.rngState, 'cpu')
-  const gpu = modelGpu(learn.model)
-  if (gpu && state.cudaRngState) restoreRngState(state.cudaRngState, gpu)
+  const device = learn.model.device
+  if (device !== 'cpu' && state.cudaRngState) restoreRngState(state.cudaRngState, device)
   learn.history.push(...state.history)
   return state
 }

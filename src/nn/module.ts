@@ -112,6 +112,10 @@ export abstract class Module {
   *parameters(recurse = true): Generator<Parameter> {
     for (const [, p] of this.namedParameters('', recurse)) yield p
   }
+  /** Where the weights are (its first parameter's device; 'cpu' for a module without any). */
+  get device(): Device {
+    return this.parameters().next().value?.device ?? 'cpu'
+  }
   /** Buffers by dotted name under `prefix`; only this module's own when `recurse` is false. */
   *namedBuffers(prefix = '', recurse = true): Generator<[string, Tensor]> {
     for (const [path, module] of recurse
