@@ -10,20 +10,27 @@ import { tempDir } from '../helpers/temp-dir.js'
 describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
   const root = tempDir('bench-train-test')
   const store = await realStore(root, 96)
+  /** A short run on the CPU: one round, a few small batches. */
+  const bench = (options: Partial<Parameters<typeof benchTrain>[0]>) =>
+    benchTrain({
+      store,
+      batchSize: 8,
+      warmup: 1,
+      steps: 1,
+      rounds: 1,
+      precision: 'fp32',
+      device: 'cpu',
+      pcamOnly: false,
+      ...options,
+    })
 
   for (const arch of TRAIN_BENCH_ARCHS)
     it(`trains ${arch} in pcam and in PyTorch and reports both rates`, async () => {
       const steps: string[] = []
-      const result = await benchTrain({
-        store,
+      const result = await bench({
         arch,
-        batchSize: 8,
-        warmup: 1,
         steps: 2,
-        rounds: 1,
         precision: 'bf16',
-        device: 'cpu',
-        pcamOnly: false,
         onProgress: (m) => steps.push(m),
       })
       assert.equal(result.arch, arch)
@@ -36,35 +43,14 @@ describe('pcam bench train', { skip: skipWithoutDataOrTorch() }, async () => {
     })
 
   it('resizes to --size on both sides', async () => {
-    const result = await benchTrain({
-      store,
-      arch: 'resnet18',
-      size: 64,
-      batchSize: 8,
-      warmup: 1,
-      steps: 1,
-      rounds: 1,
-      precision: 'fp32',
-      device: 'cpu',
-      pcamOnly: false,
-    })
+    const result = await bench({ arch: 'resnet18', size: 64 })
     assert.equal(result.size, 64)
     assert.ok(result.pcamImgPerSec > 0 && (result.torchImgPerSec ?? 0) > 0)
   })
 
   it('refuses a network the PyTorch side does not build', async () => {
     await assert.rejects(
-      benchTrain({
-        store,
-        arch: 'vgg16' as TrainBenchArch,
-        batchSize: 8,
-        warmup: 1,
-        steps: 1,
-        rounds: 1,
-        precision: 'fp32',
-        device: 'cpu',
-        pcamOnly: true,
-      }),
+      bench({ arch: 'vgg16' as TrainBenchArch, pcamOnly: true }),
       /resnet18, resnet34, resnet50, mobilenet_v1, not "vgg16"/,
     )
   })
