@@ -7,8 +7,8 @@ import { dihedral, prepareBatch, type Normalization } from '../data/augment.js'
 import { ttaViews, type Tta } from '../data/tta.js'
 import type { PatchClassifier } from '../models/registry.js'
 import type { RunConfig } from '../run/run-folder.js'
-import { autocastDtype, type Precision } from '../learn/precision.js'
-import { autocast, scope, type Device, type Tensor } from '../torch/index.js'
+import { underAutocast, type Precision } from '../learn/precision.js'
+import { scope, type Device, type Tensor } from '../torch/index.js'
 
 export interface PredictOptions {
   size: number
@@ -37,8 +37,6 @@ export function predictImages(
 ): Float32Array {
   const { tta = false, precision = 'fp32', device = 'cpu' } = options
   const views = ttaViews(tta)
-  const dtype = autocastDtype(precision)
-  const deviceType = device === 'cpu' ? 'cpu' : 'cuda'
   return scope(() => {
     // The views are made where the model is: one copy of the batch, not one per view.
     const onDevice = device === 'cpu' ? images : images.to(device)
@@ -48,11 +46,7 @@ export function predictImages(
         size: options.size,
         normalization: options.normalization,
       })
-      const logits = autocast(() => model.forward(x), {
-        enabled: dtype !== null,
-        deviceType,
-        dtype: dtype ?? undefined,
-      })
+      const logits = underAutocast({ precision, device }, () => model.forward(x))
       const p = logits.float().reshape(-1).sigmoid()
       sum = sum === null ? p : sum.add(p)
     }

@@ -220,7 +220,7 @@ export function autocastDtype(precision: Precision): Dtype | null {
 }
 
 /** Runs fn, a forward pass, under the plan's autocast (plainly for fp32). */
-export function underAutocast<T>(plan: Pick<ComputePlan, 'precision' | 'device'>, fn: () => T): T {
+export function underAutocast<T>(plan: { precision: Precision; device: Device }, fn: () => T): T {
   const dtype = autocastDtype(plan.precision)
   if (dtype === null) return fn()
   return autocast(fn, { deviceType: plan.device === 'cpu' ? 'cpu' : 'cuda', dtype })
