@@ -165,27 +165,27 @@ export async function benchTrain(options: TrainBenchOptions): Promise<TrainBench
   const sampler =
     plan.device === 'cpu' ? null : await UtilizationSampler.start(cudaIndex(plan.device))
   // nvidia-smi must stop however the rounds end, or it keeps the process alive.
-  const { pcam, peer } = await (async () => {
-    try {
-      return await alternate({
-        rounds: options.rounds,
-        pcam: () => pcamRound({ ...options, size }, plan),
-        peer: options.pcamOnly
-          ? null
-          : (): Round => {
-              // PyTorch at its best: the glibc allocator settings pcam sets for itself.
-              const reply = runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as {
-                trainImgPerSec: number
-                window: [number, number]
-              }
-              return { imagesPerSec: reply.trainImgPerSec, window: reply.window }
-            },
-        onProgress: options.onProgress,
-      })
-    } finally {
-      await sampler?.stop()
-    }
-  })()
+  let rounds: { pcam: Round[]; peer: Round[] }
+  try {
+    rounds = await alternate({
+      rounds: options.rounds,
+      pcam: () => pcamRound({ ...options, size }, plan),
+      peer: options.pcamOnly
+        ? null
+        : (): Round => {
+            // PyTorch at its best: the glibc allocator settings pcam sets for itself.
+            const reply = runPythonJson(PEER_SCRIPT, request, mallocEnvironment()) as {
+              trainImgPerSec: number
+              window: [number, number]
+            }
+            return { imagesPerSec: reply.trainImgPerSec, window: reply.window }
+          },
+      onProgress: options.onProgress,
+    })
+  } finally {
+    await sampler?.stop()
+  }
+  const { pcam, peer } = rounds
   const utilization = (rounds: Round[]) =>
     sampler && rounds.length
       ? meanUtilization(
